@@ -1,0 +1,307 @@
+//! The pinned sources and targets, read from the TOML files under `toolchains/`.
+//!
+//! The files are compiled into pyelf (so the binary carries the pins it was built with), and their
+//! text is part of every toolchain's cache key.
+
+use crate::error::Error;
+use serde::Deserialize;
+use std::fmt;
+
+/// `toolchains/sources.toml`, as compiled in.
+pub const SOURCES_TOML: &str = include_str!("../toolchains/sources.toml");
+
+/// Every `toolchains/targets/*.toml`, by triple, as compiled in.
+pub const TARGET_TOMLS: &[(&str, &str)] = &[(
+    "x86_64-unknown-linux-musl",
+    include_str!("../toolchains/targets/x86_64-unknown-linux-musl.toml"),
+)];
+
+/// How a source archive is compressed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub enum Format {
+    #[serde(rename = "tar.gz")]
+    TarGz,
+    #[serde(rename = "tar.xz")]
+    TarXz,
+    #[serde(rename = "tar.bz2")]
+    TarBz2,
+}
+
+impl Format {
+    /// Guesses the format from a file name.
+    pub fn from_file_name(name: &str) -> Option<Format> {
+        if name.ends_with(".tar.gz") || name.ends_with(".tgz") {
+            Some(Format::TarGz)
+        } else if name.ends_with(".tar.xz") || name.ends_with(".txz") {
+            Some(Format::TarXz)
+        } else if name.ends_with(".tar.bz2") || name.ends_with(".tbz2") {
+            Some(Format::TarBz2)
+        } else {
+            None
+        }
+    }
+}
+
+impl fmt::Display for Format {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Format::TarGz => "tar.gz",
+            Format::TarXz => "tar.xz",
+            Format::TarBz2 => "tar.bz2",
+        })
+    }
+}
+
+/// One archive that is accepted for a source: its file name, digest, format and the directory
+/// inside it that holds the source tree.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Artifact {
+    pub file: String,
+    pub sha256: String,
+    pub format: Format,
+    pub top_dir: String,
+}
+
+/// A pinned source: the upstream archive and any accepted alternatives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pin {
+    pub name: String,
+    pub version: String,
+    pub license: String,
+    /// Upstream URLs of the primary artifact.
+    pub urls: Vec<String>,
+    /// The upstream archive first, then the alternatives.
+    pub artifacts: Vec<Artifact>,
+}
+
+impl Pin {
+    /// The artifact whose digest is `sha256`, if it is accepted.
+    pub fn artifact(&self, sha256: &str) -> Option<&Artifact> {
+        self.artifacts.iter().find(|a| a.sha256 == sha256)
+    }
+}
+
+/// A build target: which sources it needs and the flags its libraries are built with.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Target {
+    pub triple: String,
+    pub musl_triple: String,
+    pub sources: Vec<String>,
+    pub cflags: Vec<String>,
+    pub thread_stack_size: u64,
+}
+
+/// All pins and targets.
+#[derive(Debug, Clone)]
+pub struct Pins {
+    pub sources: Vec<Pin>,
+    pub targets: Vec<Target>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFile {
+    source: Vec<RawSource>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSource {
+    name: String,
+    version: String,
+    license: String,
+    urls: Vec<String>,
+    sha256: String,
+    format: Format,
+    top_dir: String,
+    #[serde(default)]
+    alternative: Vec<RawAlternative>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAlternative {
+    file: String,
+    sha256: String,
+    format: Format,
+    top_dir: String,
+}
+
+impl Pins {
+    /// The pins compiled into this build of pyelf.
+    pub fn builtin() -> Pins {
+        let targets = TARGET_TOMLS.iter().map(|(name, text)| (name.to_string(), text.to_string()));
+        Pins::parse(SOURCES_TOML, targets).expect("the pins compiled into pyelf are valid (checked by the tests)")
+    }
+
+    /// Parses a sources file and `(triple, text)` target files, checking that they agree.
+    pub fn parse(
+        sources_toml: &str,
+        targets: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Pins, Error> {
+        let raw: RawFile = toml::from_str(sources_toml)
+            .map_err(|e| Error::BadPins(format!("toolchains/sources.toml: {e}")))?;
+        let mut sources = Vec::new();
+        for s in raw.source {
+            let sub = |t: &str| t.replace("{version}", &s.version);
+            let urls: Vec<String> = s.urls.iter().map(|u| sub(u)).collect();
+            let first = urls.first().ok_or_else(|| {
+                Error::BadPins(format!("source {}: needs at least one upstream URL", s.name))
+            })?;
+            let file = file_name_of_url(first).ok_or_else(|| {
+                Error::BadPins(format!("source {}: cannot take a file name from URL {first}", s.name))
+            })?;
+            let mut artifacts = vec![Artifact {
+                file,
+                sha256: s.sha256.to_ascii_lowercase(),
+                format: s.format,
+                top_dir: sub(&s.top_dir),
+            }];
+            for a in s.alternative {
+                artifacts.push(Artifact {
+                    file: sub(&a.file),
+                    sha256: a.sha256.to_ascii_lowercase(),
+                    format: a.format,
+                    top_dir: sub(&a.top_dir),
+                });
+            }
+            for a in &artifacts {
+                check_sha256(&s.name, &a.sha256)?;
+                check_relative(&s.name, "file", &a.file)?;
+                check_relative(&s.name, "top_dir", &a.top_dir)?;
+                if a.file.contains('/') {
+                    return Err(Error::BadPins(format!("source {}: file {:?} must be a plain file name", s.name, a.file)));
+                }
+            }
+            if sources.iter().any(|p: &Pin| p.name == s.name) {
+                return Err(Error::BadPins(format!("source {} is pinned twice", s.name)));
+            }
+            sources.push(Pin { name: s.name, version: s.version, license: s.license, urls, artifacts });
+        }
+        let mut parsed_targets = Vec::new();
+        for (name, text) in targets {
+            let t: Target = toml::from_str(&text)
+                .map_err(|e| Error::BadPins(format!("toolchains/targets/{name}.toml: {e}")))?;
+            if t.triple != name {
+                return Err(Error::BadPins(format!(
+                    "toolchains/targets/{name}.toml: says triple = {:?}",
+                    t.triple
+                )));
+            }
+            for s in &t.sources {
+                if !sources.iter().any(|p| &p.name == s) {
+                    return Err(Error::BadPins(format!("target {name} needs source {s:?}, which has no pin")));
+                }
+            }
+            parsed_targets.push(t);
+        }
+        Ok(Pins { sources, targets: parsed_targets })
+    }
+
+    /// The target named `triple`, or an error listing the known ones.
+    pub fn target(&self, triple: &str) -> Result<&Target, Error> {
+        self.targets.iter().find(|t| t.triple == triple).ok_or_else(|| Error::UnknownTarget {
+            target: triple.to_string(),
+            known: self.targets.iter().map(|t| t.triple.clone()).collect(),
+        })
+    }
+
+    /// The pin named `name`.
+    pub fn source(&self, name: &str) -> Result<&Pin, Error> {
+        self.sources
+            .iter()
+            .find(|p| p.name == name)
+            .ok_or_else(|| Error::BadPins(format!("no pin for source {name:?}")))
+    }
+
+    /// The pins a target needs, in its build order.
+    pub fn sources_for(&self, target: &Target) -> Result<Vec<&Pin>, Error> {
+        target.sources.iter().map(|s| self.source(s)).collect()
+    }
+}
+
+/// The last path segment of a URL, without query or fragment.
+pub fn file_name_of_url(url: &str) -> Option<String> {
+    let path = url.split(['?', '#']).next()?;
+    let name = path.rsplit('/').next()?;
+    (!name.is_empty() && path.contains("://")).then(|| name.to_string())
+}
+
+fn check_sha256(name: &str, sha: &str) -> Result<(), Error> {
+    if sha.len() == 64 && sha.bytes().all(|b| b.is_ascii_hexdigit()) {
+        Ok(())
+    } else {
+        Err(Error::BadPins(format!("source {name}: {sha:?} is not a sha256 (64 hex digits)")))
+    }
+}
+
+fn check_relative(name: &str, field: &str, value: &str) -> Result<(), Error> {
+    let p = std::path::Path::new(value);
+    let ok = !value.is_empty()
+        && p.components().all(|c| matches!(c, std::path::Component::Normal(_)));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::BadPins(format!("source {name}: {field} {value:?} must be a relative path without '..'")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_pins_parse_and_cover_the_first_set() {
+        let pins = Pins::builtin();
+        let t = pins.target("x86_64-unknown-linux-musl").unwrap();
+        let names: Vec<_> = pins.sources_for(t).unwrap().iter().map(|p| p.name.clone()).collect();
+        for want in ["musl", "cpython", "zlib", "expat"] {
+            assert!(names.contains(&want.to_string()), "{want} missing from {names:?}");
+        }
+        let zlib = pins.source("zlib").unwrap();
+        assert_eq!(zlib.artifacts[0].file, "zlib-1.3.1.tar.gz");
+        assert_eq!(zlib.artifacts.len(), 2, "zlib accepts Debian's repack");
+        assert_eq!(pins.source("cpython").unwrap().urls[0], "https://www.python.org/ftp/python/3.13.15/Python-3.13.15.tar.xz");
+    }
+
+    #[test]
+    fn unknown_target_lists_known_ones() {
+        let err = Pins::builtin().target("aarch64-apple-darwin").unwrap_err().to_string();
+        assert!(err.contains("aarch64-apple-darwin"), "{err}");
+        assert!(err.contains("x86_64-unknown-linux-musl"), "{err}");
+    }
+
+    #[test]
+    fn bad_digest_and_escaping_top_dir_are_rejected() {
+        let base = r#"[[source]]
+name = "x"
+version = "1"
+license = "MIT"
+urls = ["https://example.org/x-{version}.tar.gz"]
+format = "tar.gz"
+"#;
+        let bad_sha = format!("{base}sha256 = \"abc\"\ntop_dir = \"x-1\"\n");
+        assert!(Pins::parse(&bad_sha, []).unwrap_err().to_string().contains("not a sha256"));
+        let bad_dir = format!("{base}sha256 = \"{}\"\ntop_dir = \"../x\"\n", "a".repeat(64));
+        assert!(Pins::parse(&bad_dir, []).unwrap_err().to_string().contains("without '..'"));
+        let good = format!("{base}sha256 = \"{}\"\ntop_dir = \"x-{{version}}\"\n", "A".repeat(64));
+        let pins = Pins::parse(&good, []).unwrap();
+        assert_eq!(pins.sources[0].artifacts[0].top_dir, "x-1");
+        assert_eq!(pins.sources[0].artifacts[0].sha256, "a".repeat(64));
+    }
+
+    #[test]
+    fn target_naming_an_unpinned_source_is_rejected() {
+        let t = "triple = \"t\"\nmusl_triple = \"m\"\nsources = [\"nope\"]\ncflags = []\nthread_stack_size = 1\n";
+        let err = Pins::parse(SOURCES_TOML, [("t".to_string(), t.to_string())]).unwrap_err();
+        assert!(err.to_string().contains("nope"), "{err}");
+    }
+
+    #[test]
+    fn file_names_of_urls() {
+        assert_eq!(file_name_of_url("https://a.b/c/d.tar.gz?x=1").as_deref(), Some("d.tar.gz"));
+        assert_eq!(file_name_of_url("https://a.b/c/"), None);
+        assert_eq!(file_name_of_url("d.tar.gz"), None);
+    }
+}
