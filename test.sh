@@ -2,4 +2,4 @@
 # The test command: the fast unit and integration tests.
 set -euo pipefail
 cd "$(dirname "$0")"
-cargo test --workspace
+cargo test --workspace -- --include-ignored

@@ -3,6 +3,7 @@
 use crate::fetch::{self, Fetcher};
 use crate::home::Home;
 use crate::pins::Pins;
+use crate::toolchain;
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -22,6 +23,22 @@ pub enum Command {
     Fetch {
         #[arg(long, default_value = DEFAULT_TARGET)]
         target: String,
+    },
+    /// Build the target's toolchain (musl, zlib, expat, static CPython) unless it is cached.
+    Toolchain {
+        #[arg(long, default_value = DEFAULT_TARGET)]
+        target: String,
+        /// Parallel jobs for make (default: the number of CPUs).
+        #[arg(long)]
+        jobs: Option<usize>,
+    },
+    /// Run the toolchain's static python3 (builds the toolchain first if needed).
+    Python {
+        #[arg(long, default_value = DEFAULT_TARGET)]
+        target: String,
+        /// Arguments for python3 (after `--`).
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<std::ffi::OsString>,
     },
 }
 
@@ -47,6 +64,21 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             let fetcher = Fetcher::from_env(&home);
             fetch::fetch_all(&fetcher, &pins.sources_for(target)?)?;
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Toolchain { target, jobs } => {
+            let mut opts = toolchain::Options::default();
+            if let Some(j) = jobs {
+                opts.jobs = j.max(1);
+            }
+            let start = std::time::Instant::now();
+            let tc = toolchain::ensure(&Home::from_env()?, &Pins::builtin(), &target, &opts)?;
+            eprintln!("toolchain {} ({:.1}s)", tc.root.display(), start.elapsed().as_secs_f64());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Python { target, args } => {
+            let tc = toolchain::ensure(&Home::from_env()?, &Pins::builtin(), &target, &Default::default())?;
+            let status = std::process::Command::new(tc.python()).args(&args).status()?;
+            Ok(ExitCode::from(status.code().map(|c| c as u8).unwrap_or(1)))
         }
     }
 }

@@ -1,0 +1,176 @@
+//! The musl compiler wrapper: the host gcc, told by a specs file to use the toolchain's musl
+//! headers, startup files and libc only, plus the kernel headers copied beside them.
+//!
+//! The wrapper finds the toolchain from its own location, so a toolchain built in a temporary
+//! directory keeps working after it is renamed into place.
+
+use anyhow::{bail, Context, Result};
+use fs_err as fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The host C compiler the wrapper drives.
+#[derive(Debug, Clone)]
+pub struct HostCompiler {
+    pub program: PathBuf,
+    /// `gcc --version`'s first line, part of the toolchain key.
+    pub version: String,
+    /// The host's multiarch directory (`x86_64-linux-gnu`), where `asm/` lives.
+    pub multiarch: String,
+}
+
+impl HostCompiler {
+    /// Finds gcc (`$PYELF_HOST_CC` if set). clang is not supported by the wrapper yet.
+    pub fn detect() -> Result<HostCompiler> {
+        let program = std::env::var_os("PYELF_HOST_CC").map(PathBuf::from).unwrap_or_else(|| "gcc".into());
+        let out = Command::new(&program).arg("--version").output();
+        let out = match out {
+            Ok(o) if o.status.success() => o,
+            _ => bail!(
+                "no host C compiler: `{} --version` did not run.\nhint: install gcc (apt-get install gcc, apk add gcc, dnf install gcc) or set PYELF_HOST_CC",
+                program.display()
+            ),
+        };
+        let version = String::from_utf8_lossy(&out.stdout).lines().next().unwrap_or("").to_string();
+        if !version.contains("gcc") && !version.contains("GCC") {
+            bail!("the host C compiler {} is not gcc ({version}); pyelf's musl wrapper needs gcc for now.\nhint: install gcc or set PYELF_HOST_CC to it", program.display());
+        }
+        let multiarch = Command::new(&program)
+            .arg("-print-multiarch")
+            .output()
+            .ok()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| "x86_64-linux-gnu".into());
+        Ok(HostCompiler { program, version, multiarch })
+    }
+}
+
+/// `bin/<musl_triple>-gcc` under a toolchain root.
+pub fn wrapper_path(root: &Path, musl_triple: &str) -> PathBuf {
+    root.join("bin").join(format!("{musl_triple}-gcc"))
+}
+
+/// The specs file: gcc's own include directory and libgcc, everything else from the toolchain.
+/// `PYELF_MUSL_ROOT` is set by the wrapper to the toolchain root.
+const SPECS: &str = r#"%rename cpp_options old_cpp_options
+
+*cpp_options:
+-nostdinc -isystem %:getenv(PYELF_MUSL_ROOT /include) -isystem include%s %(old_cpp_options)
+
+*cc1:
+%(cc1_cpu) -nostdinc -isystem %:getenv(PYELF_MUSL_ROOT /include) -isystem include%s
+
+*link_libgcc:
+-L%:getenv(PYELF_MUSL_ROOT /lib) -L .%s
+
+*libgcc:
+libgcc.a%s %:if-exists(libgcc_eh.a%s)
+
+*startfile:
+%{static-pie:%:getenv(PYELF_MUSL_ROOT /lib/rcrt1.o)} %{!static-pie:%{!shared:%:getenv(PYELF_MUSL_ROOT /lib/Scrt1.o)}} %:getenv(PYELF_MUSL_ROOT /lib/crti.o) crtbeginS.o%s
+
+*endfile:
+crtendS.o%s %:getenv(PYELF_MUSL_ROOT /lib/crtn.o)
+
+*link:
+-nostdlib %{shared:-shared} %{static:-static} %{static-pie:-static -pie --no-dynamic-linker -z text} %{rdynamic:-export-dynamic}
+"#;
+
+/// Writes the wrapper and its specs file into the toolchain at `root`. The wrapper answers
+/// `-dumpmachine` and `-print-multiarch` with the musl triple (CPython's configure compares them
+/// with the triplet it detects).
+pub fn install_wrapper(root: &Path, host: &HostCompiler, musl_triple: &str) -> Result<PathBuf> {
+    fs::create_dir_all(root.join("bin"))?;
+    fs::create_dir_all(root.join("lib"))?;
+    fs::write(root.join("lib/pyelf-musl.specs"), SPECS)?;
+    let script = format!(
+        r#"#!/bin/sh
+# pyelf's musl compiler wrapper: {gcc} against this toolchain's musl only.
+for a in "$@"; do
+  case "$a" in
+    -dumpmachine|-print-multiarch|--print-multiarch) echo {musl_triple}; exit 0 ;;
+  esac
+done
+PYELF_MUSL_ROOT=$(cd "$(dirname "$0")/.." && pwd)
+export PYELF_MUSL_ROOT
+exec {gcc} "$@" -specs "$PYELF_MUSL_ROOT/lib/pyelf-musl.specs"
+"#,
+        gcc = shell_quote(&host.program.display().to_string()),
+    );
+    let path = wrapper_path(root, musl_triple);
+    fs::write(&path, script)?;
+    set_executable(&path)?;
+    Ok(path)
+}
+
+/// Copies the Linux kernel headers (`linux/`, `asm/`, `asm-generic/`) from the host into
+/// `root/include`. They are the kernel's, not glibc's, so they do not tie the build to the host libc.
+pub fn install_kernel_headers(root: &Path, host: &HostCompiler) -> Result<()> {
+    let usr = Path::new("/usr/include");
+    let asm = [usr.join(&host.multiarch).join("asm"), usr.join("asm")]
+        .into_iter()
+        .find(|p| p.is_dir());
+    let (Some(asm), true, true) = (asm, usr.join("linux").is_dir(), usr.join("asm-generic").is_dir()) else {
+        bail!("the Linux kernel headers are missing (/usr/include/linux, asm, asm-generic).\nhint: apt-get install linux-libc-dev (Debian/Ubuntu), apk add linux-headers (Alpine), dnf install kernel-headers (Fedora/RHEL)");
+    };
+    let include = root.join("include");
+    for (from, name) in [(usr.join("linux"), "linux"), (usr.join("asm-generic"), "asm-generic"), (asm, "asm")] {
+        copy_tree(&from, &include.join(name)).with_context(|| format!("copying kernel headers from {}", from.display()))?;
+    }
+    Ok(())
+}
+
+/// The kernel headers' version (`LINUX_VERSION_CODE`), part of the toolchain key.
+pub fn kernel_headers_version() -> String {
+    std::fs::read_to_string("/usr/include/linux/version.h")
+        .ok()
+        .and_then(|t| t.lines().find(|l| l.contains("LINUX_VERSION_CODE")).map(str::to_string))
+        .unwrap_or_default()
+}
+
+fn copy_tree(from: &Path, to: &Path) -> Result<()> {
+    fs::create_dir_all(to)?;
+    for entry in fs::read_dir(from)? {
+        let entry = entry?;
+        let (src, dst) = (entry.path(), to.join(entry.file_name()));
+        if src.is_dir() {
+            copy_tree(&src, &dst)?;
+        } else {
+            fs::copy(&src, &dst)?;
+        }
+    }
+    Ok(())
+}
+
+pub fn set_executable(path: &Path) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(path, std::fs::Permissions::from_mode(0o755))?;
+    Ok(())
+}
+
+fn shell_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wrapper_answers_the_musl_triple() {
+        let tmp = tempfile::tempdir().unwrap();
+        let host = HostCompiler { program: "/bin/false".into(), version: String::new(), multiarch: String::new() };
+        let w = install_wrapper(tmp.path(), &host, "x86_64-linux-musl").unwrap();
+        for flag in ["-dumpmachine", "-print-multiarch", "--print-multiarch"] {
+            let out = Command::new(&w).arg(flag).output().unwrap();
+            assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "x86_64-linux-musl", "{flag}");
+        }
+        assert!(std::fs::read_to_string(tmp.path().join("lib/pyelf-musl.specs")).unwrap().contains("-nostdinc"));
+    }
+
+    #[test]
+    fn quoting() {
+        assert_eq!(shell_quote("a'b"), r"'a'\''b'");
+    }
+}

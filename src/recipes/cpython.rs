@@ -1,0 +1,157 @@
+//! CPython: a static libpython and a static `python3` against musl, with every stdlib C module
+//! that can be built statically built in. Records the exact link line and the module states.
+
+use super::Ctx;
+use anyhow::{Context, Result};
+use fs_err as fs;
+use std::collections::BTreeMap;
+use std::path::Path;
+use xshell::cmd;
+
+/// A make fragment that prints the variables the final link needs.
+const PRINT_LINK_MK: &str = "\
+pyelf-print-link:
+\t@echo 'MODLIBS=$(MODLIBS)'
+\t@echo 'LIBS=$(LIBS)'
+\t@echo 'SYSLIBS=$(SYSLIBS)'
+\t@echo 'LIBRARY=$(LIBRARY)'
+";
+
+pub fn build(ctx: &Ctx) -> Result<()> {
+    let sh = ctx.shell()?;
+    let root = ctx.root;
+    let lib = root.join("lib");
+    let include = root.join("include");
+    let stack = ctx.target.thread_stack_size.to_string();
+    let cc = ctx.cc();
+    let jobs = ctx.jobs.to_string();
+    ctx.step.run(
+        cmd!(
+            sh,
+            "./configure --prefix={root} --disable-shared --disable-test-modules --with-system-expat
+             --without-ensurepip --with-mimalloc"
+        )
+        .env("CC", &cc)
+        .env("CPPFLAGS", format!("-I{}", include.display()))
+        // Every configure test links statically: musl-gcc links dynamically unless told, and
+        // the run tests then fail.
+        .env("LDFLAGS", format!("-static -L{} -Wl,-z,stack-size={stack}", lib.display()))
+        // Build every stdlib C module into libpython; nothing is loaded with dlopen.
+        .env("MODULE_BUILDTYPE", "static")
+        .env("LINKFORSHARED", " ")
+        // Only our own .pc files: the host's glibc ones must not leak in.
+        .env("PKG_CONFIG_LIBDIR", lib.join("pkgconfig"))
+        .env("PKG_CONFIG_PATH", ""),
+    )?;
+    ctx.step.run(cmd!(sh, "make -j{jobs}"))?;
+    ctx.step.run(cmd!(sh, "make install COMPILEALL_OPTS=-j{jobs}"))?;
+
+    let states = module_states(&ctx.src.join("Makefile"))?;
+    let link = link_line(ctx, &sh)?;
+    write_records(ctx, &states, &link)?;
+    ctx.expect_installed(&["bin/python3", "lib/libpython3.13.a", "include/python3.13/Python.h", "lib/python3.13/os.py"])
+}
+
+/// The state configure gave each stdlib extension module (`yes`, `missing`, `disabled`, `n/a`).
+pub fn module_states(makefile: &Path) -> Result<BTreeMap<String, String>> {
+    let text = fs::read_to_string(makefile)?;
+    Ok(parse_module_states(&text))
+}
+
+/// The module states recorded in a finished toolchain's `modules.toml`.
+pub fn module_states_of(root: &Path) -> Result<BTreeMap<String, String>> {
+    #[derive(serde::Deserialize)]
+    struct Record {
+        modules: BTreeMap<String, String>,
+    }
+    let text = fs::read_to_string(root.join("modules.toml"))?;
+    let r: Record = toml::from_str(&text).context("modules.toml is damaged")?;
+    Ok(r.modules)
+}
+
+fn parse_module_states(makefile: &str) -> BTreeMap<String, String> {
+    makefile
+        .lines()
+        .filter_map(|l| {
+            let rest = l.strip_prefix("MODULE_")?;
+            let (name, state) = rest.split_once("_STATE=")?;
+            Some((name.to_ascii_lowercase(), state.trim().to_string()))
+        })
+        .collect()
+}
+
+/// The libraries the final link needs, taken from the build's Makefile (python3-config leaves out
+/// module archives such as libmpdec.a and libHacl_Hash_SHA2.a). Archives of the build tree are
+/// copied to `lib/`; the result names them relative to the toolchain root.
+fn link_line(ctx: &Ctx, sh: &xshell::Shell) -> Result<Vec<String>> {
+    let mk = ctx.work.join("print-link.mk");
+    fs::create_dir_all(&ctx.work)?;
+    fs::write(&mk, PRINT_LINK_MK)?;
+    let out = cmd!(sh, "make -s -f Makefile -f {mk} pyelf-print-link").quiet().read()?;
+    ctx.step.note(&out)?;
+    let var = |name: &str| -> String {
+        out.lines()
+            .find_map(|l| l.strip_prefix(&format!("{name}=")))
+            .unwrap_or("")
+            .to_string()
+    };
+    let lib = ctx.root.join("lib");
+    let libpython = var("LIBRARY");
+    let mut args = Vec::new();
+    for archive in std::iter::once(libpython.as_str()).chain(var("MODLIBS").split_whitespace()) {
+        if archive.ends_with(".a") {
+            let name = Path::new(archive).file_name().context("archive without a name")?;
+            let from = if Path::new(archive).is_absolute() { archive.into() } else { ctx.src.join(archive) };
+            fs::copy(&from, lib.join(name))?;
+            args.push(format!("lib/{}", name.to_string_lossy()));
+        } else {
+            args.push(archive.to_string());
+        }
+    }
+    args.extend(var("LIBS").split_whitespace().map(String::from));
+    args.extend(var("SYSLIBS").split_whitespace().map(String::from));
+    // -L into this toolchain is implied by the wrapper (and names the temporary build path);
+    // every -l comes after all archives, so once is enough.
+    let own = format!("-L{}", ctx.root.display());
+    let mut kept: Vec<String> = Vec::new();
+    for a in args {
+        if !a.starts_with(&own) && !(a.starts_with("-l") && kept.contains(&a)) {
+            kept.push(a);
+        }
+    }
+    Ok(kept)
+}
+
+/// Writes `link.toml` (the final link's libraries and flags) and `modules.toml` (module states).
+fn write_records(ctx: &Ctx, states: &BTreeMap<String, String>, libs: &[String]) -> Result<()> {
+    let quote = |v: &[String]| v.iter().map(|s| format!("{s:?}")).collect::<Vec<_>>().join(", ");
+    let ldflags = vec!["-static".to_string(), format!("-Wl,-z,stack-size={}", ctx.target.thread_stack_size)];
+    fs::write(
+        ctx.root.join("link.toml"),
+        format!(
+            "# The final link of an app against this toolchain: `<cc> <objects> <libs> <ldflags>`.\n\
+             # Paths starting with lib/ are relative to the toolchain root.\n\
+             libs = [{}]\nldflags = [{}]\n",
+            quote(libs),
+            quote(&ldflags)
+        ),
+    )?;
+    let mut text = String::from("# configure's state of each stdlib extension module\n[modules]\n");
+    for (name, state) in states {
+        text.push_str(&format!("{name} = {state:?}\n"));
+    }
+    fs::write(ctx.root.join("modules.toml"), text)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn module_states_are_read_from_the_makefile() {
+        let mk = "MODULE__SSL_STATE=missing\nMODULE_ZLIB_STATE=yes\nMODULE_ZLIB_LDFLAGS=-lz\nMODULE__CTYPES_STATE=missing\n";
+        let s = super::parse_module_states(mk);
+        assert_eq!(s["_ssl"], "missing");
+        assert_eq!(s["zlib"], "yes");
+        assert_eq!(s.len(), 3);
+    }
+}

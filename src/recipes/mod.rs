@@ -1,0 +1,128 @@
+//! Build recipes, one file per dependency. Each builds one unpacked source into the toolchain
+//! being assembled, with its output in the step's log.
+
+pub mod cpython;
+pub mod expat;
+pub mod musl;
+pub mod zlib;
+
+use crate::compiler::HostCompiler;
+use crate::pins::Target;
+use crate::steplog::Step;
+use anyhow::{bail, Result};
+use std::path::{Path, PathBuf};
+
+/// What a recipe gets to work with.
+pub struct Ctx<'a> {
+    /// The toolchain root being assembled (a temporary directory until it is complete).
+    pub root: &'a Path,
+    /// The unpacked source tree.
+    pub src: PathBuf,
+    /// The version being built (from the pin).
+    pub version: String,
+    /// A scratch directory of the recipe's own.
+    pub work: PathBuf,
+    pub step: &'a Step,
+    pub jobs: usize,
+    pub target: &'a Target,
+    pub host: &'a HostCompiler,
+}
+
+impl Ctx<'_> {
+    /// The musl compiler wrapper (exists once the musl recipe has run).
+    pub fn cc(&self) -> PathBuf {
+        crate::compiler::wrapper_path(self.root, &self.target.musl_triple)
+    }
+
+    /// A shell whose commands run in the source tree.
+    pub fn shell(&self) -> Result<xshell::Shell> {
+        let sh = xshell::Shell::new()?;
+        sh.change_dir(&self.src);
+        Ok(sh)
+    }
+
+    /// A `cc::Build` set up for the musl wrapper and the target's flags, writing objects to `work`.
+    pub fn cc_build(&self) -> cc::Build {
+        let mut b = cc::Build::new();
+        b.compiler(self.cc())
+            .archiver("ar")
+            .target(&self.target.triple)
+            .host(&self.target.triple)
+            .opt_level(2)
+            .debug(false)
+            .pic(true)
+            .warnings(false)
+            .cargo_metadata(false)
+            .cargo_warnings(false)
+            .out_dir(&self.work);
+        for f in &self.target.cflags {
+            b.flag(f);
+        }
+        b
+    }
+
+    /// Runs a `cc::Build` into `lib<name>.a`, with any compiler error in the step's log.
+    pub fn compile_archive(&self, build: &cc::Build, name: &str) -> Result<PathBuf> {
+        self.step.note(&format!("compiling lib{name}.a with {}", self.cc().display()))?;
+        if let Err(e) = build.try_compile(name) {
+            self.step.note(&e.to_string())?;
+            return Err(self.step.failure(&format!("compiling lib{name}.a failed")));
+        }
+        Ok(self.work.join(format!("lib{name}.a")))
+    }
+
+    /// Fails unless every path exists (what a recipe promised to install).
+    pub fn expect_installed(&self, paths: &[&str]) -> Result<()> {
+        for p in paths {
+            if !self.root.join(p).exists() {
+                bail!(self.step.failure(&format!("{p} was not installed")));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A recipe: the source it builds and how.
+pub struct Recipe {
+    pub source: &'static str,
+    pub build: fn(&Ctx) -> Result<()>,
+    /// The recipe's own code, part of the toolchain key: changing a recipe rebuilds.
+    pub text: &'static str,
+}
+
+/// Every recipe, by the source it builds.
+pub const RECIPES: &[Recipe] = &[
+    Recipe { source: "musl", build: musl::build, text: include_str!("musl.rs") },
+    Recipe { source: "zlib", build: zlib::build, text: include_str!("zlib.rs") },
+    Recipe { source: "expat", build: expat::build, text: include_str!("expat.rs") },
+    Recipe { source: "cpython", build: cpython::build, text: include_str!("cpython.rs") },
+];
+
+/// The recipe for a source.
+pub fn recipe(source: &str) -> Result<&'static Recipe> {
+    match RECIPES.iter().find(|r| r.source == source) {
+        Some(r) => Ok(r),
+        None => bail!("no build recipe for source {source:?} (add one under src/recipes/)"),
+    }
+}
+
+/// Writes a pkg-config file for a library installed into `root`, so that configure scripts
+/// (with `PKG_CONFIG_LIBDIR` pointed here) find ours and never the host's.
+pub fn write_pkg_config(root: &Path, name: &str, version: &str, libs: &str) -> Result<()> {
+    let dir = root.join("lib/pkgconfig");
+    fs_err::create_dir_all(&dir)?;
+    let text = format!(
+        "prefix=${{pcfiledir}}/../..\nlibdir=${{prefix}}/lib\nincludedir=${{prefix}}/include\n\nName: {name}\nDescription: {name} (pyelf toolchain)\nVersion: {version}\nLibs: -L${{libdir}} {libs}\nCflags: -I${{includedir}}\n"
+    );
+    fs_err::write(dir.join(format!("{name}.pc")), text)?;
+    Ok(())
+}
+
+/// Copies files from `from_dir` into `to_dir`.
+pub fn install_files(from_dir: &Path, names: &[&str], to_dir: &Path) -> Result<()> {
+    fs_err::create_dir_all(to_dir)?;
+    for n in names {
+        fs_err::copy(from_dir.join(n), to_dir.join(n))?;
+    }
+    Ok(())
+}

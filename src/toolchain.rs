@@ -1,0 +1,322 @@
+//! A finished toolchain: musl, the C libraries and a static CPython for one target, cached under
+//! `$PYELF_HOME/toolchains/<triple>-<key>`.
+//!
+//! The key is a hash of the pins, the target, the recipes, the compiler wrapper and the host
+//! compiler, so any change rebuilds. A toolchain is assembled in a temporary directory and renamed
+//! into place only when every step and check passed; a lock keeps two builds from colliding.
+
+use crate::compiler::{self, HostCompiler};
+use crate::fetch::{self, Fetcher};
+use crate::home::Home;
+use crate::pins::{Pins, Target, SOURCES_TOML, TARGET_TOMLS};
+use crate::recipes::{self, Ctx, RECIPES};
+use crate::steplog::Step;
+use anyhow::{bail, Context, Result};
+use fs_err as fs;
+use sha2::{Digest, Sha256};
+use std::fs::TryLockError;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+/// Bump to rebuild every toolchain when the layout changes.
+const LAYOUT_VERSION: &str = "pyelf-toolchain-1";
+
+/// The file written last into a complete toolchain.
+const MANIFEST: &str = "toolchain.toml";
+
+/// Modules every toolchain must have built in (checked after the build).
+pub const REQUIRED_MODULES: &[&str] = &[
+    "zlib", "pyexpat", "_json", "math", "_socket", "select", "_struct", "binascii", "_datetime", "_decimal",
+    "_random", "_posixsubprocess", "array", "unicodedata", "_pickle", "_csv", "fcntl", "termios", "mmap", "_md5",
+    "_sha1", "_sha2", "_sha3", "_blake2", "grp", "pwd", "resource", "_asyncio",
+];
+
+/// A finished toolchain.
+#[derive(Debug, Clone)]
+pub struct Toolchain {
+    pub root: PathBuf,
+    pub target: Target,
+}
+
+impl Toolchain {
+    /// The static interpreter.
+    pub fn python(&self) -> PathBuf {
+        self.root.join("bin/python3")
+    }
+
+    /// The musl compiler wrapper.
+    pub fn cc(&self) -> PathBuf {
+        compiler::wrapper_path(&self.root, &self.target.musl_triple)
+    }
+
+    /// `sys.builtin_module_names`, as recorded after the build.
+    pub fn builtin_modules(&self) -> Result<Vec<String>> {
+        let text = fs::read_to_string(self.root.join("builtin_modules.txt"))?;
+        Ok(text.lines().map(str::to_string).collect())
+    }
+}
+
+/// How to build.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub jobs: usize,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options { jobs: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2) }
+    }
+}
+
+/// The cache key of a target's toolchain: a hash of [`key_parts`].
+pub fn key(target: &Target, host: &HostCompiler) -> String {
+    hash_parts(&key_parts(target, host))
+}
+
+/// Everything a toolchain's content depends on, labelled.
+pub fn key_parts(target: &Target, host: &HostCompiler) -> Vec<(String, String)> {
+    let mut parts = vec![
+        ("layout".to_string(), LAYOUT_VERSION.to_string()),
+        ("sources".to_string(), SOURCES_TOML.to_string()),
+    ];
+    for (name, text) in TARGET_TOMLS.iter().filter(|(n, _)| *n == target.triple) {
+        parts.push((format!("target {name}"), text.to_string()));
+    }
+    for r in RECIPES {
+        parts.push((format!("recipe {}", r.source), r.text.to_string()));
+    }
+    parts.push(("recipes".into(), include_str!("recipes/mod.rs").into()));
+    parts.push(("compiler".into(), include_str!("compiler.rs").into()));
+    parts.push(("host-cc".into(), host.version.clone()));
+    parts.push(("kernel-headers".into(), compiler::kernel_headers_version()));
+    parts
+}
+
+/// A short hex digest of labelled parts (lengths included, so parts cannot run into each other).
+pub fn hash_parts(parts: &[(String, String)]) -> String {
+    let mut h = Sha256::new();
+    for (label, text) in parts {
+        for piece in [label, text] {
+            h.update((piece.len() as u64).to_le_bytes());
+            h.update(piece.as_bytes());
+        }
+    }
+    hex::encode(h.finalize())[..16].to_string()
+}
+
+/// Takes an exclusive lock on `path`, waiting (and saying so) while another process holds it.
+pub fn lock_exclusive(path: &Path, what: &str) -> Result<std::fs::File> {
+    let file = fs::File::create(path)?.into_parts().0;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(TryLockError::WouldBlock) => {
+            eprintln!("waiting for another pyelf {what} (lock: {})", path.display());
+            file.lock().with_context(|| format!("cannot lock {}", path.display()))?;
+        }
+        Err(TryLockError::Error(e)) => return Err(e).context(format!("cannot lock {}", path.display())),
+    }
+    Ok(file)
+}
+
+/// Returns the target's toolchain, building it first if it is missing.
+pub fn ensure(home: &Home, pins: &Pins, triple: &str, opts: &Options) -> Result<Toolchain> {
+    let target = pins.target(triple)?.clone();
+    let host = HostCompiler::detect()?;
+    let name = format!("{}-{}", target.triple, key(&target, &host));
+    let dir = home.toolchains();
+    let root = dir.join(&name);
+    let toolchain = Toolchain { root: root.clone(), target: target.clone() };
+    if root.join(MANIFEST).is_file() {
+        return Ok(toolchain);
+    }
+
+    fs::create_dir_all(&dir).with_context(|| format!("cannot create {}; is PYELF_HOME writable?", dir.display()))?;
+    let lock_path = dir.join(format!(".{name}.lock"));
+    let _lock = lock_exclusive(&lock_path, "building this toolchain")?;
+    // Someone else may have finished it while we waited.
+    if root.join(MANIFEST).is_file() {
+        return Ok(toolchain);
+    }
+    if root.exists() {
+        // Not ours to trust: no manifest means it never completed.
+        fs::remove_dir_all(&root)?;
+    }
+    build(home, pins, &target, &host, &name, &root, opts)?;
+    Ok(toolchain)
+}
+
+/// Builds the toolchain `name` into a temporary directory and renames it to `root`.
+fn build(home: &Home, pins: &Pins, target: &Target, host: &HostCompiler, name: &str, root: &Path, opts: &Options) -> Result<()> {
+    let started = Instant::now();
+    let dir = root.parent().expect("toolchains directory");
+    // We hold the lock: leftovers of killed builds of this toolchain are safe to remove.
+    for entry in fs::read_dir(dir)? {
+        let entry = entry?;
+        let n = entry.file_name().to_string_lossy().to_string();
+        if n.starts_with(&format!(".{name}.tmp")) || n.starts_with(&format!(".{name}.work")) {
+            fs::remove_dir_all(entry.path())?;
+        }
+    }
+    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    let work = dir.join(format!(".{name}.work-{}", std::process::id()));
+    let logs = home.root().join("logs").join(name);
+    fs::create_dir_all(&tmp)?;
+    fs::create_dir_all(&work)?;
+    if logs.exists() {
+        fs::remove_dir_all(&logs)?;
+    }
+    eprintln!("building toolchain {name} ({} jobs); logs in {}", opts.jobs, logs.display());
+
+    let sources = pins.sources_for(target)?;
+    let total = sources.len() + 2;
+    let t = Instant::now();
+    let fetched = fetch::fetch_all(&Fetcher::from_env(home), &sources)?;
+    eprintln!("[1/{total}] fetch {:>37.1}s", t.elapsed().as_secs_f64());
+
+    let mut times = Vec::new();
+    for (i, src) in fetched.iter().enumerate() {
+        let t = Instant::now();
+        let label = format!("{} {}", src.name, src.version);
+        let step = Step::start(&src.name, logs.join(format!("{}.log", src.name)))?;
+        step.note(&format!("{label} from {} ({})", src.origin, src.artifact.sha256))?;
+        let unpack_dir = work.join(&src.name);
+        let tree = crate::unpack::unpack_source(src, &unpack_dir)?;
+        let ctx = Ctx {
+            root: &tmp,
+            src: tree,
+            version: src.version.clone(),
+            work: work.join(format!("{}-work", src.name)),
+            step: &step,
+            jobs: opts.jobs,
+            target,
+            host,
+        };
+        fs::create_dir_all(&ctx.work)?;
+        (recipes::recipe(&src.name)?.build)(&ctx).with_context(|| format!("building {label} failed"))?;
+        // Source trees are large (CPython's is ~500 MB built): drop each when done.
+        fs::remove_dir_all(&unpack_dir)?;
+        let secs = t.elapsed().as_secs_f64();
+        eprintln!("[{}/{total}] {label:<30} {secs:>8.1}s", i + 2);
+        times.push((src.name.clone(), secs));
+    }
+
+    let t = Instant::now();
+    let step = Step::start("check", logs.join("check.log"))?;
+    let summary = check(&tmp, &step)?;
+    eprintln!("[{total}/{total}] check {:>37.1}s", t.elapsed().as_secs_f64());
+
+    let mut manifest = format!(
+        "# A complete pyelf toolchain (written last; a directory without it is not trusted)\n\
+         name = {name:?}\ntarget = {:?}\nhost_cc = {:?}\nbuild_seconds = {:.0}\n",
+        target.triple,
+        host.version,
+        started.elapsed().as_secs_f64()
+    );
+    for f in &fetched {
+        manifest.push_str(&format!(
+            "\n[[source]]\nname = {:?}\nversion = {:?}\nsha256 = {:?}\nfile = {:?}\n",
+            f.name, f.version, f.artifact.sha256, f.artifact.file
+        ));
+    }
+    for (step, secs) in &times {
+        manifest.push_str(&format!("\n[[step]]\nname = {step:?}\nseconds = {secs:.1}\n"));
+    }
+    copy_logs(&logs, &tmp.join("logs"))?;
+    fs::write(tmp.join(MANIFEST), manifest)?;
+    fs::rename(&tmp, root)?;
+    fs::remove_dir_all(&work)?;
+    eprintln!("{summary}");
+    eprintln!("toolchain ready in {:.0}s: {}", started.elapsed().as_secs_f64(), root.display());
+    Ok(())
+}
+
+/// Checks the assembled toolchain: a static `python3` that starts and has the required modules
+/// built in. Records `sys.builtin_module_names` and returns a summary for the user.
+fn check(root: &Path, step: &Step) -> Result<String> {
+    let python = root.join("bin/python3");
+    let facts = crate::elf::check_static(&python).map_err(|e| {
+        let _ = step.note(&format!("{e:#}"));
+        step.failure("bin/python3 is not a static executable")
+    })?;
+    step.note(&format!("{}: {facts:?}", python.display()))?;
+    let out = Command::new(&python)
+        .args(["-I", "-c", "import sys; print('\\n'.join(sorted(sys.builtin_module_names)))"])
+        .output()
+        .with_context(|| format!("cannot run {}", python.display()))?;
+    step.note(&String::from_utf8_lossy(&out.stderr))?;
+    if !out.status.success() {
+        return Err(step.failure("the static python3 does not start"));
+    }
+    let builtin = String::from_utf8_lossy(&out.stdout).to_string();
+    fs::write(root.join("builtin_modules.txt"), &builtin)?;
+    let names: Vec<&str> = builtin.lines().collect();
+    let missing_required: Vec<&&str> = REQUIRED_MODULES.iter().filter(|m| !names.contains(m)).collect();
+    if !missing_required.is_empty() {
+        step.note(&format!("missing required modules: {missing_required:?}"))?;
+        bail!(step.failure(&format!("required modules are not built in: {missing_required:?}")));
+    }
+    let states = recipes::cpython::module_states_of(root)?;
+    let not_built: Vec<String> = states
+        .iter()
+        .filter(|(_, s)| s.as_str() != "yes" && s.as_str() != "n/a")
+        .map(|(m, s)| format!("{m} ({s})"))
+        .collect();
+    Ok(format!(
+        "python3: static, {} built-in modules; not built: {}",
+        names.len(),
+        if not_built.is_empty() { "none".to_string() } else { not_built.join(", ") }
+    ))
+}
+
+fn copy_logs(from: &Path, to: &Path) -> Result<()> {
+    fs::create_dir_all(to)?;
+    for entry in fs::read_dir(from)? {
+        let entry = entry?;
+        fs::copy(entry.path(), to.join(entry.file_name()))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn host() -> HostCompiler {
+        HostCompiler { program: "gcc".into(), version: "gcc 12".into(), multiarch: "x86_64-linux-gnu".into() }
+    }
+
+    #[test]
+    fn any_change_to_a_part_changes_the_key() {
+        let pins = Pins::builtin();
+        let target = pins.target("x86_64-unknown-linux-musl").unwrap();
+        let parts = key_parts(target, &host());
+        let base = hash_parts(&parts);
+        assert_eq!(base, key(target, &host()), "stable");
+        for label in ["sources", "recipe cpython", "recipe musl", "compiler", "host-cc"] {
+            let mut changed = parts.clone();
+            let p = changed.iter_mut().find(|(l, _)| l == label).unwrap_or_else(|| panic!("no part {label}"));
+            p.1.push(' ');
+            assert_ne!(hash_parts(&changed), base, "{label}");
+        }
+        let other = HostCompiler { version: "gcc 13".into(), ..host() };
+        assert_ne!(key(target, &other), base);
+    }
+
+    #[test]
+    fn a_second_locker_waits_for_the_first() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("x.lock");
+        let first = lock_exclusive(&path, "test").unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let p2 = path.clone();
+        let t = std::thread::spawn(move || {
+            let _second = lock_exclusive(&p2, "test").unwrap();
+            tx.send(()).unwrap();
+        });
+        assert!(rx.recv_timeout(std::time::Duration::from_millis(300)).is_err(), "second lock must wait");
+        drop(first);
+        rx.recv_timeout(std::time::Duration::from_secs(5)).expect("second lock taken after release");
+        t.join().unwrap();
+    }
+}

@@ -1,0 +1,125 @@
+//! End-to-end checks of the built toolchain. They build it first when it is not cached (minutes),
+//! so they are ignored by a plain `cargo test`; `./test.sh` runs them (`--include-ignored`).
+
+use pyelf::home::Home;
+use pyelf::pins::Pins;
+use pyelf::toolchain::{self, Toolchain, REQUIRED_MODULES};
+use std::process::Command;
+use std::sync::OnceLock;
+use std::time::Instant;
+
+const TARGET: &str = "x86_64-unknown-linux-musl";
+
+fn toolchain() -> &'static Toolchain {
+    static TC: OnceLock<Toolchain> = OnceLock::new();
+    TC.get_or_init(|| {
+        toolchain::ensure(&Home::from_env().unwrap(), &Pins::builtin(), TARGET, &Default::default())
+            .unwrap_or_else(|e| panic!("building the toolchain failed: {e:#}"))
+    })
+}
+
+fn python(args: &[&str]) -> std::process::Output {
+    Command::new(toolchain().python()).args(args).env_clear().output().unwrap()
+}
+
+#[test]
+#[ignore = "builds the toolchain; run by ./test.sh"]
+fn python3_is_static() {
+    let facts = pyelf::elf::check_static(&toolchain().python()).unwrap();
+    assert_eq!(facts.interpreter, None);
+    assert!(facts.needed.is_empty());
+}
+
+#[test]
+#[ignore = "builds the toolchain; run by ./test.sh"]
+fn required_modules_are_built_in() {
+    let out = python(&["-c", "import sys; print(' '.join(sys.builtin_module_names))"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let names: Vec<String> = String::from_utf8_lossy(&out.stdout).split_whitespace().map(String::from).collect();
+    for m in REQUIRED_MODULES {
+        assert!(names.iter().any(|n| n == m), "{m} is not built in: {names:?}");
+    }
+    assert_eq!(toolchain().builtin_modules().unwrap().len(), names.len(), "recorded list matches");
+}
+
+#[test]
+#[ignore = "builds the toolchain; run by ./test.sh"]
+fn stdlib_modules_work() {
+    let code = r#"
+import zlib, json, hashlib, decimal, datetime, xml.etree.ElementTree as ET, socket, subprocess, pwd, unicodedata
+assert zlib.decompress(zlib.compress(b"x" * 1000)) == b"x" * 1000
+assert json.loads(json.dumps({"a": [1, 2.5, None]})) == {"a": [1, 2.5, None]}
+assert hashlib.sha256(b"abc").hexdigest().startswith("ba7816bf")
+assert str(decimal.Decimal(1) / decimal.Decimal(7))[:8] == "0.142857"
+assert ET.fromstring("<a><b>t</b></a>").find("b").text == "t"
+assert subprocess.run(["/bin/true"]).returncode == 0
+assert pwd.getpwuid(0).pw_name == "root"
+assert unicodedata.name("é") == "LATIN SMALL LETTER E WITH ACUTE"
+print("ok", socket.gethostname() != "")
+"#;
+    let out = python(&["-I", "-c", code]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "ok True");
+}
+
+#[test]
+#[ignore = "builds the toolchain; run by ./test.sh"]
+fn deep_recursion_inside_a_thread_does_not_crash() {
+    // musl's default thread stack is 128 KiB; the toolchain links with a larger default.
+    let code = r#"
+import json, sys, threading
+sys.setrecursionlimit(20000)
+result = []
+def work():
+    nested = []
+    for _ in range(2000):
+        nested = [nested]
+    result.append(len(json.dumps(nested)))
+    def down(n):
+        return 0 if n == 0 else 1 + down(n - 1)
+    result.append(down(5000))
+t = threading.Thread(target=work)
+t.start(); t.join()
+print(result)
+"#;
+    let out = python(&["-I", "-c", code]);
+    assert!(out.status.success(), "status {:?}: {}", out.status, String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "[4002, 5000]");
+}
+
+#[test]
+#[ignore = "builds the toolchain; run by ./test.sh"]
+fn a_second_run_reuses_the_cached_toolchain() {
+    let tc = toolchain();
+    let manifest = tc.root.join("toolchain.toml");
+    let before = std::fs::metadata(&manifest).unwrap().modified().unwrap();
+    let start = Instant::now();
+    let again = toolchain::ensure(&Home::from_env().unwrap(), &Pins::builtin(), TARGET, &Default::default()).unwrap();
+    let secs = start.elapsed().as_secs_f64();
+    eprintln!("cached toolchain found in {secs:.3}s");
+    assert_eq!(again.root, tc.root);
+    assert_eq!(std::fs::metadata(&manifest).unwrap().modified().unwrap(), before, "not rebuilt");
+}
+
+/// A subset of CPython's own regression suite under the static interpreter.
+#[test]
+#[ignore = "builds the toolchain; run by ./test.sh"]
+fn cpython_regression_subset_passes() {
+    let tests = [
+        "test_zlib", "test_xml_etree", "test_json", "test_os", "test_threading", "test_decimal",
+        "test_datetime", "test_unicode", "test_re", "test_subprocess",
+    ];
+    let tmp = tempfile::tempdir().unwrap();
+    let out = Command::new(toolchain().python())
+        .args(["-m", "test", "-j2", "--timeout", "600"])
+        .args(tests)
+        .current_dir(tmp.path())
+        .env("HOME", tmp.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let summary: Vec<&str> = stdout.lines().rev().take(25).collect::<Vec<_>>().into_iter().rev().collect();
+    eprintln!("{}", summary.join("\n"));
+    assert!(out.status.success(), "regression subset failed:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("Result: SUCCESS"), "{stdout}");
+}
