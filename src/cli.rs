@@ -32,6 +32,34 @@ pub enum Command {
         #[arg(long)]
         jobs: Option<usize>,
     },
+    /// Build SCRIPT.py into one static executable.
+    Build {
+        /// The Python script.
+        script: std::path::PathBuf,
+        #[arg(long, default_value = DEFAULT_TARGET)]
+        target: String,
+        /// Output file (default: target/pyelf/<target>/<script stem>).
+        #[arg(short, long)]
+        output: Option<std::path::PathBuf>,
+        /// Embed this stdlib module too (for imports the analysis cannot see). Repeatable.
+        #[arg(long = "include-module", value_name = "MODULE")]
+        include_modules: Vec<String>,
+        /// Embed this package and all its submodules. Repeatable.
+        #[arg(long = "include-package", value_name = "PACKAGE")]
+        include_packages: Vec<String>,
+        /// Which stdlib modules to embed.
+        #[arg(long, value_enum, default_value = "auto")]
+        stdlib: crate::freeze::Stdlib,
+        /// Keep symbols and debug information.
+        #[arg(long)]
+        no_strip: bool,
+        /// Compress with upx (smaller file, slower start).
+        #[arg(long)]
+        upx: bool,
+        /// Parallel jobs if the toolchain has to be built.
+        #[arg(long)]
+        jobs: Option<usize>,
+    },
     /// Run the toolchain's static python3 (builds the toolchain first if needed).
     Python {
         #[arg(long, default_value = DEFAULT_TARGET)]
@@ -73,6 +101,35 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             let start = std::time::Instant::now();
             let tc = toolchain::ensure(&Home::from_env()?, &Pins::builtin(), &target, &opts)?;
             eprintln!("toolchain {} ({:.1}s)", tc.root.display(), start.elapsed().as_secs_f64());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Build { script, target, output, include_modules, include_packages, stdlib, no_strip, upx, jobs } => {
+            let mut toolchain = toolchain::Options::default();
+            if let Some(j) = jobs {
+                toolchain.jobs = j.max(1);
+            }
+            let opts = crate::app::BuildOptions {
+                script,
+                target,
+                output,
+                include_modules,
+                include_packages,
+                stdlib,
+                strip: !no_strip,
+                upx,
+                toolchain,
+            };
+            let built = crate::app::build(&Home::from_env()?, &opts)?;
+            println!("{}", built.path.display());
+            eprintln!(
+                "built {} in {:.1}s: {} ({} bytes), {} frozen modules\nsha256 {}",
+                built.path.display(),
+                built.seconds,
+                crate::progress::human_bytes(built.size),
+                built.size,
+                built.frozen_modules,
+                built.sha256
+            );
             Ok(ExitCode::SUCCESS)
         }
         Command::Python { target, args } => {

@@ -2,14 +2,20 @@
 //!
 //! The pipeline, one module per stage: [`pins`] (what to build) → [`fetch`] (verified sources) →
 //! [`unpack`] (source trees) → [`recipes`] (musl, zlib, expat, CPython) → [`toolchain`] (a finished,
-//! cached toolchain). [`cli`] is the command line shared by the `pyelf` binary and `cargo xtask`.
+//! cached toolchain) → [`app`] (Cython C + [`launcher`] + [`freeze`]d stdlib, [`link`]ed into one
+//! static ELF). [`cli`] is the command line shared by the `pyelf` binary and `cargo xtask`.
 
+pub mod app;
 pub mod cli;
 pub mod compiler;
+pub mod cython;
 pub mod elf;
 pub mod error;
 pub mod fetch;
+pub mod freeze;
 pub mod home;
+pub mod launcher;
+pub mod link;
 pub mod pins;
 pub mod progress;
 pub mod recipes;

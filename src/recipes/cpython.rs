@@ -46,6 +46,14 @@ pub fn build(ctx: &Ctx) -> Result<()> {
     ctx.step.run(cmd!(sh, "make -j{jobs}"))?;
     ctx.step.run(cmd!(sh, "make install COMPILEALL_OPTS=-j{jobs}"))?;
 
+    // `--disable-test-modules` also leaves the test package uninstalled; the toolchain keeps it
+    // so that CPython's own regression tests can run under the static interpreter.
+    let test_dir = root.join("lib/python3.13/test");
+    if !test_dir.exists() {
+        let (from, to) = (ctx.src.join("Lib/test"), root.join("lib/python3.13"));
+        ctx.step.run(cmd!(sh, "cp -R {from} {to}"))?;
+    }
+
     let states = module_states(&ctx.src.join("Makefile"))?;
     let link = link_line(ctx, &sh)?;
     write_records(ctx, &states, &link)?;

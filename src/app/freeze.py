@@ -1,0 +1,187 @@
+"""pyelf's freezer, run by the toolchain's python3.
+
+usage: freeze.py OUT_DIR SCRIPT [--include-module M]... [--include-package P]... [--stdlib full|auto]
+
+Finds the stdlib modules the script needs, compiles each to a code object and writes:
+  OUT_DIR/frozen.bin      the marshalled code objects, one after another
+  OUT_DIR/frozen.c        the table of frozen modules (name, offset into the blob, size, package?)
+  OUT_DIR/frozen.txt      the module names, one a line
+  OUT_DIR/imports.txt     the top-level imports of the script (for choosing C modules)
+"""
+import importlib.machinery
+import importlib.util
+import marshal
+import modulefinder
+import os
+import sys
+import sysconfig
+
+STDLIB = sysconfig.get_paths()["stdlib"]
+
+# Never embedded unless asked for by name: tests, GUIs, build and packaging tools, demos.
+EXCLUDED = {
+    "test", "tkinter", "idlelib", "turtledemo", "turtle", "lib2to3", "ensurepip", "venv",
+    "pydoc_data", "distutils", "_pyrepl", "pydoc", "doctest", "unittest", "__phello__",
+    "__hello__", "_pydecimal", "_pyio", "_pydatetime", "xmlrpc", "ctypes", "sqlite3", "curses",
+    "dbm", "msilib", "_osx_support", "_aix_support", "_android_support", "_ios_support",
+    "pdb", "bdb", "cProfile", "profile", "pstats", "trace", "tabnanny", "zipapp", "this",
+    "antigravity", "webbrowser", "mailbox", "nntplib", "idlelib", "pyclbr", "py_compile",
+    "compileall", "timeit", "_sitebuiltins", "site", "sitecustomize", "usercustomize",
+}
+
+# What the interpreter itself imports while it starts and reports errors.
+STARTUP = [
+    "encodings", "encodings.aliases", "encodings.utf_8", "encodings.ascii", "encodings.latin_1",
+    "encodings.idna", "codecs", "io", "abc", "_collections_abc", "stat", "os", "posixpath",
+    "genericpath", "linecache", "traceback", "tokenize", "warnings", "_weakrefset",
+]
+
+
+def is_stdlib(path):
+    return path is not None and os.path.abspath(path).startswith(STDLIB + os.sep) and "site-packages" not in path
+
+
+def top(name):
+    return name.partition(".")[0]
+
+
+CO_NEWLOCALS = 0x2
+
+
+class Finder(modulefinder.ModuleFinder):
+    """Follows every import of the app's own code, but only the module-level imports (and those
+    of class bodies) of stdlib modules: their imports inside functions are mostly for rarely used
+    features and would pull in half the stdlib (`--include-module` adds what is missed)."""
+
+    def scan_code(self, co, m):
+        if m.__name__ != "__main__" and is_stdlib(m.__file__):
+            # Replaced, not removed: the bytecode refers to constants by index.
+            consts = tuple(
+                None if isinstance(c, type(co)) and c.co_flags & CO_NEWLOCALS else c
+                for c in co.co_consts
+            )
+            co = co.replace(co_consts=consts)
+        super().scan_code(co, m)
+
+
+def analyse(script, extra):
+    finder = Finder(excludes=sorted(EXCLUDED))
+    finder.run_script(script)
+    for m in extra:
+        finder.import_hook(m)
+    names = set()
+    for name, mod in finder.modules.items():
+        if name == "__main__" or top(name) in EXCLUDED and name not in extra:
+            continue
+        if mod.__file__ and is_stdlib(mod.__file__) and mod.__file__.endswith(".py"):
+            names.add(name)
+    # The script's own imports, for the choice of C extension modules.
+    main_imports = set(finder.modules.keys())
+    return names, main_imports
+
+
+def all_stdlib():
+    names = set()
+    for root, dirs, files in os.walk(STDLIB):
+        rel = os.path.relpath(root, STDLIB)
+        parts = [] if rel == "." else rel.split(os.sep)
+        if parts and (parts[0] in EXCLUDED or parts[0] in ("site-packages", "__pycache__") or "__pycache__" in parts or parts[0].startswith("config-")):
+            dirs[:] = []
+            continue
+        dirs[:] = [d for d in dirs if d != "__pycache__" and "-" not in d]
+        for f in files:
+            if not f.endswith(".py"):
+                continue
+            stem = f[:-3]
+            if not parts and stem in EXCLUDED:
+                continue
+            if stem == "__init__":
+                if parts:
+                    names.add(".".join(parts))
+            elif "-" not in stem:
+                names.add(".".join(parts + [stem]))
+    return names
+
+
+def package_modules(pkg):
+    spec = importlib.util.find_spec(pkg)
+    out = {pkg}
+    if spec is None:
+        raise SystemExit(f"pyelf: --include-package {pkg}: no such package")
+    for loc in spec.submodule_search_locations or []:
+        for root, dirs, files in os.walk(loc):
+            dirs[:] = [d for d in dirs if d != "__pycache__"]
+            rel = os.path.relpath(root, loc)
+            parts = [pkg] + ([] if rel == "." else rel.split(os.sep))
+            for f in files:
+                if f.endswith(".py"):
+                    stem = f[:-3]
+                    out.add(".".join(parts) if stem == "__init__" else ".".join(parts + [stem]))
+    return out
+
+
+def main():
+    out_dir, script = sys.argv[1], sys.argv[2]
+    args = sys.argv[3:]
+    modules, packages, stdlib = [], [], "auto"
+    while args:
+        flag, value, args = args[0], args[1], args[2:]
+        if flag == "--include-module":
+            modules.append(value)
+        elif flag == "--include-package":
+            packages.append(value)
+        elif flag == "--stdlib":
+            stdlib = value
+        else:
+            raise SystemExit(f"pyelf freeze: unknown argument {flag}")
+
+    extra = list(STARTUP) + modules
+    for p in packages:
+        extra.extend(sorted(package_modules(p)))
+    if stdlib == "full":
+        names = all_stdlib() | set(extra)
+        _, imports = analyse(script, [])
+    else:
+        names, imports = analyse(script, extra)
+    for m in modules:
+        if importlib.util.find_spec(m) is None:
+            raise SystemExit(f"pyelf: --include-module {m}: no such module")
+
+    # Parents of every module are needed for it to import.
+    for n in list(names):
+        parts = n.split(".")
+        for i in range(1, len(parts)):
+            names.add(".".join(parts[:i]))
+
+    blob = bytearray()
+    table = []
+    for name in sorted(names):
+        spec = importlib.util.find_spec(name)
+        if spec is None or not isinstance(spec.loader, importlib.machinery.SourceFileLoader):
+            continue
+        with open(spec.origin, "rb") as f:
+            source = f.read()
+        code = compile(source, f"<frozen {name}>", "exec", dont_inherit=True, optimize=0)
+        data = marshal.dumps(code)
+        is_pkg = spec.submodule_search_locations is not None
+        table.append((name, len(blob), len(data), is_pkg))
+        blob += data
+        blob += b"\0" * (-len(blob) % 8)
+
+    with open(os.path.join(out_dir, "frozen.bin"), "wb") as f:
+        f.write(blob)
+    with open(os.path.join(out_dir, "frozen.c"), "w") as f:
+        f.write("/* generated by pyelf: the app's frozen stdlib modules */\n")
+        f.write("#include <Python.h>\n\nextern const unsigned char pyelf_frozen_blob[];\n\n")
+        f.write("const struct _frozen pyelf_frozen_modules[] = {\n")
+        for name, off, size, is_pkg in table:
+            f.write(f'    {{"{name}", pyelf_frozen_blob + {off}, {size}, {int(is_pkg)}}},\n')
+        f.write("    {0, 0, 0, 0},\n};\n")
+    with open(os.path.join(out_dir, "frozen.txt"), "w") as f:
+        f.write("".join(n + "\n" for n, *_ in table))
+    with open(os.path.join(out_dir, "imports.txt"), "w") as f:
+        f.write("".join(n + "\n" for n in sorted(imports)))
+
+
+if __name__ == "__main__":
+    main()

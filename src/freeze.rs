@@ -1,0 +1,71 @@
+//! Frozen stdlib modules: the modules an app needs, compiled to code objects and embedded in the
+//! binary, so that it reads no file at run time (no /proc, no stdlib directory).
+
+use crate::toolchain::Toolchain;
+use anyhow::{bail, Context, Result};
+use fs_err as fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The analysis and code generation, run by the toolchain's python3.
+const FREEZE_PY: &str = include_str!("app/freeze.py");
+
+/// Which stdlib modules to embed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Stdlib {
+    /// What an analysis of the app's imports finds (plus `--include-module/-package`).
+    Auto,
+    /// The whole stdlib (without tests, GUIs and packaging tools).
+    Full,
+}
+
+/// The frozen modules of one app.
+pub struct FrozenModules {
+    /// C table of the modules (`pyelf_frozen_modules`).
+    pub table_c: PathBuf,
+    /// Assembly that includes the code blob (`pyelf_frozen_blob`).
+    pub blob_s: PathBuf,
+    /// The embedded module names.
+    pub names: Vec<String>,
+    /// Size of the marshalled code, in bytes.
+    pub bytes: u64,
+}
+
+/// Analyses `script` and writes the frozen modules into `dir`.
+pub fn freeze(
+    tc: &Toolchain,
+    script: &Path,
+    dir: &Path,
+    include_modules: &[String],
+    include_packages: &[String],
+    stdlib: Stdlib,
+) -> Result<FrozenModules> {
+    let freeze_py = dir.join("freeze.py");
+    fs::write(&freeze_py, FREEZE_PY)?;
+    let mut cmd = Command::new(tc.python());
+    cmd.arg("-I").arg(&freeze_py).arg(dir).arg(script);
+    for m in include_modules {
+        cmd.args(["--include-module", m]);
+    }
+    for p in include_packages {
+        cmd.args(["--include-package", p]);
+    }
+    cmd.args(["--stdlib", if stdlib == Stdlib::Full { "full" } else { "auto" }]);
+    let out = cmd.env_clear().output().context("cannot run the toolchain's python3 for the import analysis")?;
+    if !out.status.success() {
+        let err = String::from_utf8_lossy(&out.stderr);
+        let last = err.trim().lines().last().unwrap_or("").to_string();
+        bail!("the import analysis of {} failed: {last}\n{}", script.display(), err.trim());
+    }
+    let bin = dir.join("frozen.bin");
+    let blob_s = dir.join("frozen_blob.S");
+    fs::write(
+        &blob_s,
+        format!(
+            "    .section .rodata\n    .global pyelf_frozen_blob\n    .balign 16\npyelf_frozen_blob:\n    .incbin \"{}\"\n    .section .note.GNU-stack,\"\",@progbits\n",
+            bin.display()
+        ),
+    )?;
+    let names = fs::read_to_string(dir.join("frozen.txt"))?.lines().map(String::from).collect();
+    Ok(FrozenModules { table_c: dir.join("frozen.c"), blob_s, names, bytes: fs::metadata(&bin)?.len() })
+}

@@ -1,0 +1,57 @@
+//! The final link: the app's objects and the toolchain's archives into one static ELF.
+
+use crate::toolchain::Toolchain;
+use anyhow::{bail, Context, Result};
+use fs_err as fs;
+use serde::Deserialize;
+use std::path::Path;
+use std::process::Command;
+
+/// `link.toml` of a toolchain: the libraries and flags of the final link.
+#[derive(Debug, Clone, Deserialize)]
+pub struct LinkRecord {
+    pub libs: Vec<String>,
+    pub ldflags: Vec<String>,
+}
+
+impl LinkRecord {
+    pub fn of(tc: &Toolchain) -> Result<LinkRecord> {
+        let text = fs::read_to_string(tc.root.join("link.toml"))?;
+        toml::from_str(&text).context("the toolchain's link.toml is damaged")
+    }
+}
+
+/// Links `app_archive` (holding `main`) with the toolchain's libraries into `out`, fully static.
+pub fn link_static(tc: &Toolchain, app_archive: &Path, out: &Path, log: &Path) -> Result<()> {
+    let record = LinkRecord::of(tc)?;
+    let mut cmd = Command::new(tc.cc());
+    cmd.arg("-static").arg("-o").arg(out);
+    cmd.arg("-Wl,--whole-archive").arg(app_archive).arg("-Wl,--no-whole-archive");
+    for lib in &record.libs {
+        if lib.starts_with("lib/") {
+            cmd.arg(tc.root.join(lib));
+        } else {
+            cmd.arg(lib);
+        }
+    }
+    cmd.args(&record.ldflags);
+    let output = cmd.output().context("cannot run the musl compiler wrapper")?;
+    fs::write(log, [format!("{cmd:?}\n").as_bytes(), &output.stdout, &output.stderr].concat())?;
+    if !output.status.success() {
+        bail!(
+            "linking failed:\n{}\n(full log: {})",
+            crate::steplog::tail(log, crate::steplog::TAIL_LINES),
+            log.display()
+        );
+    }
+    Ok(())
+}
+
+/// Strips symbols and debug information.
+pub fn strip(path: &Path) -> Result<()> {
+    let status = Command::new("strip").arg(path).status().context("cannot run strip (binutils)")?;
+    if !status.success() {
+        bail!("strip {} failed", path.display());
+    }
+    Ok(())
+}
