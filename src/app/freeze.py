@@ -37,6 +37,26 @@ STARTUP = [
 ]
 
 
+# Python modules that built-in C modules import from C (invisible to the analysis).
+C_MODULE_DEPS = {
+    "_decimal": ["numbers", "collections", "contextvars"],
+    "_pickle": ["copyreg", "_compat_pickle"],
+    "_elementtree": ["xml.etree.ElementPath", "copy"],
+    "_datetime": ["_strptime"],
+    "time": ["_strptime"],
+    "_asyncio": ["asyncio"],
+    "_csv": [],
+    "_json": ["json.decoder"],
+    "pyexpat": [],
+    "_socket": [],
+    "_ssl": ["ssl"],
+    "_sqlite3": ["sqlite3"],
+    "_ctypes": ["ctypes"],
+    "_hashlib": [],
+    "_zoneinfo": ["zoneinfo"],
+}
+
+
 def is_stdlib(path):
     return path is not None and os.path.abspath(path).startswith(STDLIB + os.sep) and "site-packages" not in path
 
@@ -49,19 +69,38 @@ CO_NEWLOCALS = 0x2
 
 
 class Finder(modulefinder.ModuleFinder):
-    """Follows every import of the app's own code, but only the module-level imports (and those
-    of class bodies) of stdlib modules: their imports inside functions are mostly for rarely used
-    features and would pull in half the stdlib (`--include-module` adds what is missed)."""
+    """modulefinder, trimmed. Modules the app imports at module level, directly or through other
+    modules' module-level imports, are *eager*: every import in them is followed, including those
+    inside functions. What is reached only through an import inside a function is *lazy*: its
+    module-level imports are followed, its functions' imports are not (they are mostly for rarely
+    used features and would pull in half the stdlib; `--include-module` adds what is missed)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.lazy = set()
+        self.lazy_context = False
+
+    def load_module(self, fqname, fp, pathname, file_info):
+        if self.lazy_context:
+            self.lazy.add(fqname)
+        return super().load_module(fqname, fp, pathname, file_info)
 
     def scan_code(self, co, m):
-        if m.__name__ != "__main__" and is_stdlib(m.__file__):
-            # Replaced, not removed: the bytecode refers to constants by index.
-            consts = tuple(
-                None if isinstance(c, type(co)) and c.co_flags & CO_NEWLOCALS else c
-                for c in co.co_consts
-            )
-            co = co.replace(co_consts=consts)
-        super().scan_code(co, m)
+        if m.__name__ == "__main__" or not is_stdlib(m.__file__):
+            return super().scan_code(co, m)
+        saved = self.lazy_context
+        is_lazy = m.__name__ in self.lazy
+        # Module-level code and class bodies first; functions are replaced by None (not removed:
+        # the bytecode refers to constants by index).
+        functions = [c for c in co.co_consts if isinstance(c, type(co)) and c.co_flags & CO_NEWLOCALS]
+        top = co.replace(co_consts=tuple(None if any(c is f for f in functions) else c for c in co.co_consts))
+        self.lazy_context = saved or is_lazy
+        super().scan_code(top, m)
+        if not is_lazy:
+            self.lazy_context = True
+            for f in functions:
+                super().scan_code(f, m)
+        self.lazy_context = saved
 
 
 def analyse(script, extra):
@@ -69,6 +108,15 @@ def analyse(script, extra):
     finder.run_script(script)
     for m in extra:
         finder.import_hook(m)
+    done = set()
+    while True:
+        todo = [n for n in finder.modules if n in C_MODULE_DEPS and n not in done]
+        if not todo:
+            break
+        for n in todo:
+            done.add(n)
+            for dep in C_MODULE_DEPS[n]:
+                finder.import_hook(dep)
     names = set()
     for name, mod in finder.modules.items():
         if name == "__main__" or top(name) in EXCLUDED and name not in extra:
