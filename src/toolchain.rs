@@ -184,6 +184,7 @@ fn build(home: &Home, pins: &Pins, target: &Target, host: &HostCompiler, name: &
         let tree = crate::unpack::unpack_source(src, &unpack_dir)?;
         let ctx = Ctx {
             root: &tmp,
+            final_root: root,
             src: tree,
             version: src.version.clone(),
             work: work.join(format!("{}-work", src.name)),

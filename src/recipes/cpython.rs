@@ -20,6 +20,9 @@ pyelf-print-link:
 pub fn build(ctx: &Ctx) -> Result<()> {
     let sh = ctx.shell()?;
     let root = ctx.root;
+    // Configured for the final location (the interpreter's fallback prefix is compiled in) and
+    // installed into the temporary one.
+    let final_root = ctx.final_root;
     let lib = root.join("lib");
     let include = root.join("include");
     let stack = ctx.target.thread_stack_size.to_string();
@@ -28,7 +31,7 @@ pub fn build(ctx: &Ctx) -> Result<()> {
     ctx.step.run(
         cmd!(
             sh,
-            "./configure --prefix={root} --disable-shared --disable-test-modules --with-system-expat
+            "./configure --prefix={final_root} --disable-shared --disable-test-modules --with-system-expat
              --without-ensurepip --with-mimalloc"
         )
         .env("CC", &cc)
@@ -44,7 +47,8 @@ pub fn build(ctx: &Ctx) -> Result<()> {
         .env("PKG_CONFIG_PATH", ""),
     )?;
     ctx.step.run(cmd!(sh, "make -j{jobs}"))?;
-    ctx.step.run(cmd!(sh, "make install COMPILEALL_OPTS=-j{jobs}"))?;
+    let prefix = format!("prefix={}", root.display());
+    ctx.step.run(cmd!(sh, "make install {prefix} COMPILEALL_OPTS=-j{jobs}"))?;
 
     // `--disable-test-modules` also leaves the test package uninstalled; the toolchain keeps it
     // so that CPython's own regression tests can run under the static interpreter.

@@ -16,6 +16,8 @@ use std::path::{Path, PathBuf};
 pub struct Ctx<'a> {
     /// The toolchain root being assembled (a temporary directory until it is complete).
     pub root: &'a Path,
+    /// Where the toolchain will live once complete (for paths compiled into programs).
+    pub final_root: &'a Path,
     /// The unpacked source tree.
     pub src: PathBuf,
     /// The version being built (from the pin).
