@@ -51,6 +51,27 @@ pub fn wrapper_path(root: &Path, musl_triple: &str) -> PathBuf {
     root.join("bin").join(format!("{musl_triple}-gcc"))
 }
 
+/// A `cc::Build` that compiles with the musl wrapper `cc` for `target` (with the target's flags),
+/// writing objects and archives to `out_dir`: used for the toolchain's libraries and for apps.
+pub fn cc_build(cc: &Path, target: &crate::pins::Target, out_dir: &Path) -> cc::Build {
+    let mut b = cc::Build::new();
+    b.compiler(cc)
+        .archiver("ar")
+        .target(&target.triple)
+        .host(&target.triple)
+        .opt_level(2)
+        .debug(false)
+        .pic(true)
+        .warnings(false)
+        .cargo_metadata(false)
+        .cargo_warnings(false)
+        .out_dir(out_dir);
+    for f in &target.cflags {
+        b.flag(f);
+    }
+    b
+}
+
 /// The specs file: gcc's own include directory and libgcc, everything else from the toolchain.
 /// `PYELF_MUSL_ROOT` is set by the wrapper to the toolchain root.
 const SPECS: &str = r#"%rename cpp_options old_cpp_options

@@ -63,6 +63,32 @@ impl Transfer {
     }
 }
 
+/// A long step: a spinner with the elapsed time on a terminal, nothing extra otherwise.
+pub struct Activity {
+    bar: Option<ProgressBar>,
+}
+
+impl Activity {
+    pub fn start(label: &str) -> Activity {
+        let bar = std::io::stderr().is_terminal().then(|| {
+            let bar = ProgressBar::new_spinner();
+            bar.set_style(ProgressStyle::with_template("{spinner} {msg} {elapsed}").unwrap());
+            bar.set_message(label.to_string());
+            bar.enable_steady_tick(Duration::from_millis(200));
+            bar
+        });
+        Activity { bar }
+    }
+}
+
+impl Drop for Activity {
+    fn drop(&mut self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
 /// `12.3 MiB` and the like.
 pub fn human_bytes(n: u64) -> String {
     const UNITS: [&str; 4] = ["B", "KiB", "MiB", "GiB"];

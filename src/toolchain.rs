@@ -30,6 +30,8 @@ pub const REQUIRED_MODULES: &[&str] = &[
     "zlib", "pyexpat", "_json", "math", "_socket", "select", "_struct", "binascii", "_datetime", "_decimal",
     "_random", "_posixsubprocess", "array", "unicodedata", "_pickle", "_csv", "fcntl", "termios", "mmap", "_md5",
     "_sha1", "_sha2", "_sha3", "_blake2", "grp", "pwd", "resource", "_asyncio",
+    // with the libraries of the whole-stdlib step
+    "_ssl", "_hashlib", "_bz2", "_lzma", "_sqlite3", "_curses", "_curses_panel", "_ctypes",
 ];
 
 /// A finished toolchain.
@@ -61,6 +63,16 @@ impl Toolchain {
 #[derive(Debug, Clone)]
 pub struct Options {
     pub jobs: usize,
+}
+
+impl Options {
+    /// The defaults, with `jobs` parallel jobs if given.
+    pub fn with_jobs(jobs: Option<usize>) -> Options {
+        match jobs {
+            Some(j) => Options { jobs: j.max(1) },
+            None => Options::default(),
+        }
+    }
 }
 
 impl Default for Options {
@@ -150,14 +162,7 @@ pub fn ensure(home: &Home, pins: &Pins, triple: &str, opts: &Options) -> Result<
 fn build(home: &Home, pins: &Pins, target: &Target, host: &HostCompiler, name: &str, root: &Path, opts: &Options) -> Result<()> {
     let started = Instant::now();
     let dir = root.parent().expect("toolchains directory");
-    // We hold the lock: leftovers of killed builds of this toolchain are safe to remove.
-    for entry in fs::read_dir(dir)? {
-        let entry = entry?;
-        let n = entry.file_name().to_string_lossy().to_string();
-        if n.starts_with(&format!(".{name}.tmp")) || n.starts_with(&format!(".{name}.work")) {
-            fs::remove_dir_all(entry.path())?;
-        }
-    }
+    remove_leftovers(dir, name)?;
     let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
     let work = dir.join(format!(".{name}.work-{}", std::process::id()));
     let logs = home.root().join("logs").join(name);
@@ -178,6 +183,7 @@ fn build(home: &Home, pins: &Pins, target: &Target, host: &HostCompiler, name: &
     for (i, src) in fetched.iter().enumerate() {
         let t = Instant::now();
         let label = format!("{} {}", src.name, src.version);
+        let activity = crate::progress::Activity::start(&format!("[{}/{total}] {label}", i + 2));
         let step = Step::start(&src.name, logs.join(format!("{}.log", src.name)))?;
         step.note(&format!("{label} from {} ({})", src.origin, src.artifact.sha256))?;
         let unpack_dir = work.join(&src.name);
@@ -197,6 +203,7 @@ fn build(home: &Home, pins: &Pins, target: &Target, host: &HostCompiler, name: &
         (recipes::recipe(&src.name)?.build)(&ctx).with_context(|| format!("building {label} failed"))?;
         // Source trees are large (CPython's is ~500 MB built): drop each when done.
         fs::remove_dir_all(&unpack_dir)?;
+        drop(activity);
         let secs = t.elapsed().as_secs_f64();
         eprintln!("[{}/{total}] {label:<30} {secs:>8.1}s", i + 2);
         times.push((src.name.clone(), secs));
@@ -229,6 +236,32 @@ fn build(home: &Home, pins: &Pins, target: &Target, host: &HostCompiler, name: &
     fs::remove_dir_all(&work)?;
     eprintln!("{summary}");
     eprintln!("toolchain ready in {:.0}s: {}", started.elapsed().as_secs_f64(), root.display());
+    Ok(())
+}
+
+/// Removes what killed builds left behind: every `.<key>.tmp-*` and `.<key>.work-*` of this
+/// toolchain (we hold its lock), and those of other toolchains whose lock nobody holds.
+fn remove_leftovers(dir: &Path, name: &str) -> Result<()> {
+    for entry in fs::read_dir(dir)? {
+        let entry = entry?;
+        let n = entry.file_name().to_string_lossy().to_string();
+        let Some(owner) = n.strip_prefix('.').and_then(|r| r.split_once(".tmp-").or_else(|| r.split_once(".work-"))) else {
+            continue;
+        };
+        let owner = owner.0;
+        // Held while deleting, so that no build of that toolchain starts meanwhile.
+        let guard = if owner == name {
+            None
+        } else {
+            let lock = dir.join(format!(".{owner}.lock"));
+            match std::fs::OpenOptions::new().write(true).create(true).truncate(false).open(&lock) {
+                Ok(f) if f.try_lock().is_ok() => Some(f),
+                _ => continue,
+            }
+        };
+        fs::remove_dir_all(entry.path())?;
+        drop(guard);
+    }
     Ok(())
 }
 

@@ -17,7 +17,29 @@ pyelf-print-link:
 \t@echo 'LIBRARY=$(LIBRARY)'
 ";
 
+/// Edits to the stdlib for a static executable: `(file, original, replacement)`. Each original must
+/// be found, so that a version bump that changes them fails loudly.
+const STATIC_PATCHES: &[(&str, &str, &str)] = &[
+    (
+        "Lib/ctypes/__init__.py",
+        "else:\n    pythonapi = PyDLL(None)\n",
+        "else:\n    try:\n        pythonapi = PyDLL(None)\n    except OSError:  # a static executable cannot dlopen, not even itself\n        pythonapi = None\n",
+    ),
+    (
+        "Lib/ctypes/__init__.py",
+        "            if handle is not None:\n                return handle\n            return _dlopen(name, mode)\n",
+        "            if handle is not None:\n                return handle\n            try:\n                return _dlopen(name, mode)\n            except OSError as e:\n                if str(e) != \"Dynamic loading not supported\":\n                    raise\n                raise OSError(f\"cannot load {name!r}: this is a static executable, which cannot \"\n                              \"load shared libraries (ctypes works only with what is linked in)\") from None\n",
+    ),
+];
+
 pub fn build(ctx: &Ctx) -> Result<()> {
+    for (file, from, to) in STATIC_PATCHES {
+        let path = ctx.src.join(file);
+        let text = fs::read_to_string(&path)?;
+        anyhow::ensure!(text.contains(from), "{file}: the text to patch for a static build is not there (new CPython version?)");
+        fs::write(&path, text.replacen(from, to, 1))?;
+        ctx.step.note(&format!("patched {file}"))?;
+    }
     let sh = ctx.shell()?;
     let root = ctx.root;
     // Configured for the final location (the interpreter's fallback prefix is compiled in) and
@@ -32,6 +54,7 @@ pub fn build(ctx: &Ctx) -> Result<()> {
         cmd!(
             sh,
             "./configure --prefix={final_root} --disable-shared --disable-test-modules --with-system-expat
+             --with-system-libmpdec --with-openssl={root} --with-openssl-rpath=no --without-readline
              --without-ensurepip --with-mimalloc"
         )
         .env("CC", &cc)
@@ -58,10 +81,22 @@ pub fn build(ctx: &Ctx) -> Result<()> {
         ctx.step.run(cmd!(sh, "cp -R {from} {to}"))?;
     }
 
+    // The generated inittab and the modules CPython itself always needs: an app's own inittab is
+    // made from these, with only the C modules the app uses.
+    for (from, to) in [("Modules/config.c", "lib/python-inittab.c"), ("Modules/Setup.bootstrap", "lib/python-setup-bootstrap")] {
+        fs::copy(ctx.src.join(from), root.join(to))?;
+    }
+
     let states = module_states(&ctx.src.join("Makefile"))?;
     let link = link_line(ctx, &sh)?;
     write_records(ctx, &states, &link)?;
-    ctx.expect_installed(&["bin/python3", "lib/libpython3.13.a", "include/python3.13/Python.h", "lib/python3.13/os.py"])
+    ctx.expect_installed(&[
+        "bin/python3",
+        "lib/libpython3.13.a",
+        "include/python3.13/Python.h",
+        "lib/python3.13/os.py",
+        "lib/python-inittab.c",
+    ])
 }
 
 /// The state configure gave each stdlib extension module (`yes`, `missing`, `disabled`, `n/a`).
@@ -122,14 +157,16 @@ fn link_line(ctx: &Ctx, sh: &xshell::Shell) -> Result<Vec<String>> {
     }
     args.extend(var("LIBS").split_whitespace().map(String::from));
     args.extend(var("SYSLIBS").split_whitespace().map(String::from));
-    // -L into this toolchain is implied by the wrapper (and names the temporary build path);
-    // every -l comes after all archives, so once is enough.
+    // -L into this toolchain is implied by the wrapper (and names the temporary build path). A
+    // library named twice is kept at its last place: static libraries must come after their users
+    // (-lpanelw before -lncursesw, -lssl before -lcrypto).
     let own = format!("-L{}", ctx.root.display());
     let mut kept: Vec<String> = Vec::new();
-    for a in args {
-        if !a.starts_with(&own) && !(a.starts_with("-l") && kept.contains(&a)) {
-            kept.push(a);
+    for a in args.into_iter().filter(|a| !a.starts_with(&own)) {
+        if a.starts_with("-l") {
+            kept.retain(|k| k != &a);
         }
+        kept.push(a);
     }
     Ok(kept)
 }

@@ -1,9 +1,16 @@
 //! Build recipes, one file per dependency. Each builds one unpacked source into the toolchain
 //! being assembled, with its output in the step's log.
 
+pub mod bzip2;
 pub mod cpython;
 pub mod expat;
+pub mod libffi;
+pub mod mpdecimal;
 pub mod musl;
+pub mod ncurses;
+pub mod openssl;
+pub mod sqlite;
+pub mod xz;
 pub mod zlib;
 
 use crate::compiler::HostCompiler;
@@ -11,6 +18,7 @@ use crate::pins::Target;
 use crate::steplog::Step;
 use anyhow::{bail, Result};
 use std::path::{Path, PathBuf};
+use xshell::cmd;
 
 /// What a recipe gets to work with.
 pub struct Ctx<'a> {
@@ -45,22 +53,7 @@ impl Ctx<'_> {
 
     /// A `cc::Build` set up for the musl wrapper and the target's flags, writing objects to `work`.
     pub fn cc_build(&self) -> cc::Build {
-        let mut b = cc::Build::new();
-        b.compiler(self.cc())
-            .archiver("ar")
-            .target(&self.target.triple)
-            .host(&self.target.triple)
-            .opt_level(2)
-            .debug(false)
-            .pic(true)
-            .warnings(false)
-            .cargo_metadata(false)
-            .cargo_warnings(false)
-            .out_dir(&self.work);
-        for f in &self.target.cflags {
-            b.flag(f);
-        }
-        b
+        crate::compiler::cc_build(&self.cc(), self.target, &self.work)
     }
 
     /// Runs a `cc::Build` into `lib<name>.a`, with any compiler error in the step's log.
@@ -71,6 +64,32 @@ impl Ctx<'_> {
             return Err(self.step.failure(&format!("compiling lib{name}.a failed")));
         }
         Ok(self.work.join(format!("lib{name}.a")))
+    }
+
+    /// Environment for a configure script: the musl wrapper, the target's flags, static links and
+    /// only our own pkg-config files.
+    pub fn configure_env(&self) -> Vec<(&'static str, String)> {
+        let lib = self.root.join("lib");
+        vec![
+            ("CC", self.cc().display().to_string()),
+            ("CFLAGS", self.target.cflags.join(" ")),
+            ("CPPFLAGS", format!("-I{}", self.root.join("include").display())),
+            ("LDFLAGS", format!("-static -L{}", lib.display())),
+            ("PKG_CONFIG_LIBDIR", lib.join("pkgconfig").display().to_string()),
+            ("PKG_CONFIG_PATH", String::new()),
+        ]
+    }
+
+    /// `./configure --prefix=<root> --disable-shared --enable-static ARGS`, `make -jN`,
+    /// `make install`, all with [`Ctx::configure_env`].
+    pub fn autotools(&self, args: &[&str]) -> Result<()> {
+        let sh = self.shell()?;
+        let (root, jobs) = (self.root, self.jobs.to_string());
+        let env = self.configure_env();
+        let configure = cmd!(sh, "./configure --prefix={root} --libdir={root}/lib --disable-shared --enable-static {args...}");
+        self.step.run(configure.envs(env.iter().map(|(k, v)| (*k, v))))?;
+        self.step.run(cmd!(sh, "make -j{jobs}"))?;
+        self.step.run(cmd!(sh, "make install"))
     }
 
     /// Fails unless every path exists (what a recipe promised to install).
@@ -97,6 +116,13 @@ pub const RECIPES: &[Recipe] = &[
     Recipe { source: "musl", build: musl::build, text: include_str!("musl.rs") },
     Recipe { source: "zlib", build: zlib::build, text: include_str!("zlib.rs") },
     Recipe { source: "expat", build: expat::build, text: include_str!("expat.rs") },
+    Recipe { source: "bzip2", build: bzip2::build, text: include_str!("bzip2.rs") },
+    Recipe { source: "xz", build: xz::build, text: include_str!("xz.rs") },
+    Recipe { source: "mpdecimal", build: mpdecimal::build, text: include_str!("mpdecimal.rs") },
+    Recipe { source: "sqlite", build: sqlite::build, text: include_str!("sqlite.rs") },
+    Recipe { source: "ncurses", build: ncurses::build, text: include_str!("ncurses.rs") },
+    Recipe { source: "openssl", build: openssl::build, text: include_str!("openssl.rs") },
+    Recipe { source: "libffi", build: libffi::build, text: include_str!("libffi.rs") },
     Recipe { source: "cpython", build: cpython::build, text: include_str!("cpython.rs") },
 ];
 
