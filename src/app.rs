@@ -4,18 +4,52 @@
 use crate::cython::{self, CythonPin};
 use crate::freeze::{self, Stdlib};
 use crate::home::Home;
+use crate::inittab;
 use crate::launcher;
 use crate::link;
 use crate::pins::Pins;
 use crate::toolchain::{self, Toolchain};
 use anyhow::{bail, Context, Result};
 use fs_err as fs;
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 /// The app module's name inside the binary: fixed, so that a script called `json.py` does not
 /// shadow the stdlib's json.
 pub const APP_MODULE: &str = "_pyelf_main";
+
+/// Which pinned sources a built-in C module links in, besides musl and CPython.
+const MODULE_LIBRARIES: &[(&str, &str)] = &[
+    ("zlib", "zlib"),
+    ("binascii", "zlib"),
+    ("pyexpat", "expat"),
+    ("_elementtree", "expat"),
+    ("_ssl", "openssl"),
+    ("_hashlib", "openssl"),
+    ("_bz2", "bzip2"),
+    ("_lzma", "xz"),
+    ("_sqlite3", "sqlite"),
+    ("_decimal", "mpdecimal"),
+    ("_curses", "ncurses"),
+    ("_curses_panel", "ncurses"),
+    ("_ctypes", "libffi"),
+];
+
+/// The sources whose code is in a binary with these C modules: `(name, version, licence)`.
+pub fn linked_sources(pins: &Pins, c_modules: &[String]) -> Vec<(String, String, String)> {
+    let mut names = vec!["musl", "cpython"];
+    for (module, source) in MODULE_LIBRARIES {
+        if c_modules.iter().any(|m| m == module) && !names.contains(source) {
+            names.push(source);
+        }
+    }
+    names
+        .iter()
+        .filter_map(|n| pins.source(n).ok())
+        .map(|p| (p.name.clone(), p.version.clone(), p.license.clone()))
+        .collect()
+}
 
 /// What to build.
 #[derive(Debug, Clone)]
@@ -29,6 +63,10 @@ pub struct BuildOptions {
     pub stdlib: Stdlib,
     pub strip: bool,
     pub upx: bool,
+    /// A PEM CA bundle to embed, used when the host has no trust store.
+    pub ca_bundle: Option<PathBuf>,
+    /// Use the embedded bundle even when the host has a trust store.
+    pub ca_bundle_always: bool,
     pub toolchain: toolchain::Options,
 }
 
@@ -39,6 +77,10 @@ pub struct Built {
     pub size: u64,
     pub sha256: String,
     pub frozen_modules: usize,
+    /// Built-in C modules linked in.
+    pub c_modules: usize,
+    /// The libraries in the binary: (name, version, licence).
+    pub linked: Vec<(String, String, String)>,
     pub seconds: f64,
 }
 
@@ -69,8 +111,22 @@ pub fn build(home: &Home, opts: &BuildOptions) -> Result<Built> {
     let app_c = dir.join("app.c");
     cython::compile(&tc, &cython, &script, APP_MODULE, &app_c)?;
     let frozen = freeze::freeze(&tc, &script, dir, &opts.include_modules, &opts.include_packages, opts.stdlib)?;
-    let launcher_c = launcher::write(dir, &stem, APP_MODULE)?;
-    let archive = compile_app(&tc, dir, &[app_c, launcher_c, frozen.table_c.clone(), frozen.blob_s.clone()])?;
+    let (entries, keep) = inittab::load(&tc.root)?;
+    let wanted: BTreeSet<String> = match opts.stdlib {
+        Stdlib::Full => entries.iter().map(|e| e.name.clone()).collect(),
+        Stdlib::Auto => frozen.imports.iter().chain(&opts.include_modules).cloned().collect(),
+    };
+    let (inittab_src, c_modules) = inittab::generate(&entries, &keep, &wanted);
+    let inittab_c = dir.join("inittab.c");
+    fs::write(&inittab_c, inittab_src)?;
+    let with_ssl = c_modules.iter().any(|m| m == "_ssl");
+    if opts.ca_bundle.is_some() && !with_ssl {
+        eprintln!("warning: --ca-bundle has no effect: the app does not use ssl");
+    }
+    let ca = launcher::CaOptions { with_ssl, bundle: opts.ca_bundle.clone(), always: opts.ca_bundle_always };
+    let mut sources = launcher::write(dir, &stem, APP_MODULE, &ca)?;
+    sources.extend([app_c, frozen.table_c.clone(), frozen.blob_s.clone(), inittab_c]);
+    let archive = compile_app(&tc, dir, &sources)?;
 
     // Link next to the output and rename into place: OUT is never a partial file.
     let out_dir = output.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
@@ -88,24 +144,26 @@ pub fn build(home: &Home, opts: &BuildOptions) -> Result<Built> {
     partial.persist(&output).map_err(|e| e.error).with_context(|| format!("cannot write {}", output.display()))?;
     let size = fs::metadata(&output)?.len();
     let sha256 = crate::fetch::sha256_file(&output)?;
-    Ok(Built { path: output, size, sha256, frozen_modules: frozen.names.len(), seconds: started.elapsed().as_secs_f64() })
+    Ok(Built {
+        path: output,
+        size,
+        sha256,
+        frozen_modules: frozen.names.len(),
+        c_modules: c_modules.len(),
+        linked: {
+            let mut linked = linked_sources(&pins, &c_modules);
+            let cy = CythonPin::builtin();
+            linked.push((cy.name, cy.version, format!("{}, generated code", cy.license)));
+            linked
+        },
+        seconds: started.elapsed().as_secs_f64(),
+    })
 }
 
 /// Compiles the app's C and assembly with the musl wrapper into `libpyelfapp.a`.
 fn compile_app(tc: &Toolchain, dir: &Path, files: &[PathBuf]) -> Result<PathBuf> {
-    let mut b = cc::Build::new();
-    b.compiler(tc.cc())
-        .archiver("ar")
-        .target(&tc.target.triple)
-        .host(&tc.target.triple)
-        .opt_level(2)
-        .debug(false)
-        .pic(true)
-        .warnings(false)
-        .cargo_metadata(false)
-        .cargo_warnings(false)
-        .out_dir(dir.join("obj"))
-        .include(dir)
+    let mut b = crate::compiler::cc_build(&tc.cc(), &tc.target, &dir.join("obj"));
+    b.include(dir)
         .include(tc.root.join("include/python3.13"))
         .files(files);
     b.try_compile("pyelfapp").map_err(|e| anyhow::anyhow!("compiling the app's C code failed: {e}"))?;

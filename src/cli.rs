@@ -33,33 +33,7 @@ pub enum Command {
         jobs: Option<usize>,
     },
     /// Build SCRIPT.py into one static executable.
-    Build {
-        /// The Python script.
-        script: std::path::PathBuf,
-        #[arg(long, default_value = DEFAULT_TARGET)]
-        target: String,
-        /// Output file (default: target/pyelf/<target>/<script stem>).
-        #[arg(short, long)]
-        output: Option<std::path::PathBuf>,
-        /// Embed this stdlib module too (for imports the analysis cannot see). Repeatable.
-        #[arg(long = "include-module", value_name = "MODULE")]
-        include_modules: Vec<String>,
-        /// Embed this package and all its submodules. Repeatable.
-        #[arg(long = "include-package", value_name = "PACKAGE")]
-        include_packages: Vec<String>,
-        /// Which stdlib modules to embed.
-        #[arg(long, value_enum, default_value = "auto")]
-        stdlib: crate::freeze::Stdlib,
-        /// Keep symbols and debug information.
-        #[arg(long)]
-        no_strip: bool,
-        /// Compress with upx (smaller file, slower start).
-        #[arg(long)]
-        upx: bool,
-        /// Parallel jobs if the toolchain has to be built.
-        #[arg(long)]
-        jobs: Option<usize>,
-    },
+    Build(BuildArgs),
     /// Run the toolchain's static python3 (builds the toolchain first if needed).
     Python {
         #[arg(long, default_value = DEFAULT_TARGET)]
@@ -68,6 +42,60 @@ pub enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<std::ffi::OsString>,
     },
+}
+
+/// Arguments of `build`.
+#[derive(Debug, clap::Args)]
+pub struct BuildArgs {
+    /// The Python script.
+    pub script: std::path::PathBuf,
+    #[arg(long, default_value = DEFAULT_TARGET)]
+    pub target: String,
+    /// Output file (default: target/pyelf/<target>/<script stem>).
+    #[arg(short, long)]
+    pub output: Option<std::path::PathBuf>,
+    /// Embed this stdlib module too (for imports the analysis cannot see). Repeatable.
+    #[arg(long = "include-module", value_name = "MODULE")]
+    pub include_modules: Vec<String>,
+    /// Embed this package and all its submodules. Repeatable.
+    #[arg(long = "include-package", value_name = "PACKAGE")]
+    pub include_packages: Vec<String>,
+    /// Which stdlib modules to embed.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub stdlib: crate::freeze::Stdlib,
+    /// Keep symbols and debug information.
+    #[arg(long)]
+    pub no_strip: bool,
+    /// Compress with upx (smaller file, slower start).
+    #[arg(long)]
+    pub upx: bool,
+    /// Embed this PEM CA bundle, for hosts without a trust store (e.g. an empty root).
+    #[arg(long, value_name = "FILE")]
+    pub ca_bundle: Option<std::path::PathBuf>,
+    /// Use the embedded CA bundle even where the host has a trust store.
+    #[arg(long, requires = "ca_bundle")]
+    pub ca_bundle_always: bool,
+    /// Parallel jobs if the toolchain has to be built.
+    #[arg(long)]
+    pub jobs: Option<usize>,
+}
+
+impl BuildArgs {
+    pub fn into_options(self) -> crate::app::BuildOptions {
+        crate::app::BuildOptions {
+            script: self.script,
+            target: self.target,
+            output: self.output,
+            include_modules: self.include_modules,
+            include_packages: self.include_packages,
+            stdlib: self.stdlib,
+            strip: !self.no_strip,
+            upx: self.upx,
+            ca_bundle: self.ca_bundle,
+            ca_bundle_always: self.ca_bundle_always,
+            toolchain: toolchain::Options::with_jobs(self.jobs),
+        }
+    }
 }
 
 /// Parses the command line and runs it; `name` is how the user called us (for messages).
@@ -94,42 +122,28 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Toolchain { target, jobs } => {
-            let mut opts = toolchain::Options::default();
-            if let Some(j) = jobs {
-                opts.jobs = j.max(1);
-            }
+            let opts = toolchain::Options::with_jobs(jobs);
             let start = std::time::Instant::now();
             let tc = toolchain::ensure(&Home::from_env()?, &Pins::builtin(), &target, &opts)?;
             eprintln!("toolchain {} ({:.1}s)", tc.root.display(), start.elapsed().as_secs_f64());
             Ok(ExitCode::SUCCESS)
         }
-        Command::Build { script, target, output, include_modules, include_packages, stdlib, no_strip, upx, jobs } => {
-            let mut toolchain = toolchain::Options::default();
-            if let Some(j) = jobs {
-                toolchain.jobs = j.max(1);
-            }
-            let opts = crate::app::BuildOptions {
-                script,
-                target,
-                output,
-                include_modules,
-                include_packages,
-                stdlib,
-                strip: !no_strip,
-                upx,
-                toolchain,
-            };
+        Command::Build(args) => {
+            let opts = args.into_options();
             let built = crate::app::build(&Home::from_env()?, &opts)?;
             println!("{}", built.path.display());
             eprintln!(
-                "built {} in {:.1}s: {} ({} bytes), {} frozen modules\nsha256 {}",
+                "built {} in {:.1}s: {} ({} bytes), {} frozen stdlib modules, {} built-in C modules\nsha256 {}",
                 built.path.display(),
                 built.seconds,
                 crate::progress::human_bytes(built.size),
                 built.size,
                 built.frozen_modules,
+                built.c_modules,
                 built.sha256
             );
+            let linked: Vec<String> = built.linked.iter().map(|(n, v, l)| format!("{n} {v} ({l})")).collect();
+            eprintln!("contains: {}", linked.join(", "));
             Ok(ExitCode::SUCCESS)
         }
         Command::Python { target, args } => {

@@ -29,6 +29,16 @@ pub struct FrozenModules {
     pub names: Vec<String>,
     /// Size of the marshalled code, in bytes.
     pub bytes: u64,
+    /// Every module the analysis found the app to import, Python or built-in C.
+    pub imports: Vec<String>,
+}
+
+/// Assembly that embeds the bytes of `file` as the symbol `name` (and `<name>_end` after them).
+pub fn incbin_asm(name: &str, file: &Path) -> String {
+    format!(
+        "    .section .rodata\n    .global {name}\n    .global {name}_end\n    .balign 16\n{name}:\n    .incbin \"{}\"\n{name}_end:\n    .byte 0\n    .section .note.GNU-stack,\"\",@progbits\n",
+        file.display()
+    )
 }
 
 /// Analyses `script` and writes the frozen modules into `dir`.
@@ -59,13 +69,8 @@ pub fn freeze(
     }
     let bin = dir.join("frozen.bin");
     let blob_s = dir.join("frozen_blob.S");
-    fs::write(
-        &blob_s,
-        format!(
-            "    .section .rodata\n    .global pyelf_frozen_blob\n    .balign 16\npyelf_frozen_blob:\n    .incbin \"{}\"\n    .section .note.GNU-stack,\"\",@progbits\n",
-            bin.display()
-        ),
-    )?;
+    fs::write(&blob_s, incbin_asm("pyelf_frozen_blob", &bin))?;
     let names = fs::read_to_string(dir.join("frozen.txt"))?.lines().map(String::from).collect();
-    Ok(FrozenModules { table_c: dir.join("frozen.c"), blob_s, names, bytes: fs::metadata(&bin)?.len() })
+    let imports = fs::read_to_string(dir.join("imports.txt"))?.lines().map(String::from).collect();
+    Ok(FrozenModules { table_c: dir.join("frozen.c"), blob_s, names, bytes: fs::metadata(&bin)?.len(), imports })
 }

@@ -14,6 +14,7 @@ pub mod error;
 pub mod fetch;
 pub mod freeze;
 pub mod home;
+pub mod inittab;
 pub mod launcher;
 pub mod link;
 pub mod pins;

@@ -27,6 +27,8 @@ pub fn link_static(tc: &Toolchain, app_archive: &Path, out: &Path, log: &Path) -
     let mut cmd = Command::new(tc.cc());
     cmd.arg("-static").arg("-o").arg(out);
     cmd.arg("-Wl,--whole-archive").arg(app_archive).arg("-Wl,--no-whole-archive");
+    // A group: the archives refer to each other in both directions.
+    cmd.arg("-Wl,--start-group");
     for lib in &record.libs {
         if lib.starts_with("lib/") {
             cmd.arg(tc.root.join(lib));
@@ -34,6 +36,7 @@ pub fn link_static(tc: &Toolchain, app_archive: &Path, out: &Path, log: &Path) -
             cmd.arg(lib);
         }
     }
+    cmd.arg("-Wl,--end-group");
     cmd.args(&record.ldflags);
     let output = cmd.output().context("cannot run the musl compiler wrapper")?;
     fs::write(log, [format!("{cmd:?}\n").as_bytes(), &output.stdout, &output.stderr].concat())?;

@@ -18,12 +18,12 @@ import sysconfig
 
 STDLIB = sysconfig.get_paths()["stdlib"]
 
-# Never embedded unless asked for by name: tests, GUIs, build and packaging tools, demos.
+# Not followed when a stdlib module imports them (tests, GUIs, build and packaging tools, demos,
+# debuggers): embedded only when the app itself imports them, or when asked for by name.
 EXCLUDED = {
     "test", "tkinter", "idlelib", "turtledemo", "turtle", "lib2to3", "ensurepip", "venv",
     "pydoc_data", "distutils", "_pyrepl", "pydoc", "doctest", "unittest", "__phello__",
-    "__hello__", "_pydecimal", "_pyio", "_pydatetime", "xmlrpc", "ctypes", "sqlite3", "curses",
-    "dbm", "msilib", "_osx_support", "_aix_support", "_android_support", "_ios_support",
+    "__hello__", "_pydecimal", "_pyio", "_pydatetime", "xmlrpc", "msilib", "_osx_support", "_aix_support", "_android_support", "_ios_support",
     "pdb", "bdb", "cProfile", "profile", "pstats", "trace", "tabnanny", "zipapp", "this",
     "antigravity", "webbrowser", "mailbox", "nntplib", "idlelib", "pyclbr", "py_compile",
     "compileall", "timeit", "_sitebuiltins", "site", "sitecustomize", "usercustomize",
@@ -32,7 +32,7 @@ EXCLUDED = {
 # What the interpreter itself imports while it starts and reports errors.
 STARTUP = [
     "encodings", "encodings.aliases", "encodings.utf_8", "encodings.ascii", "encodings.latin_1",
-    "encodings.idna", "codecs", "io", "abc", "_collections_abc", "stat", "os", "posixpath",
+    "codecs", "io", "abc", "_collections_abc", "stat", "os", "posixpath",
     "genericpath", "linecache", "traceback", "tokenize", "warnings", "_weakrefset",
 ]
 
@@ -40,20 +40,18 @@ STARTUP = [
 # Python modules that built-in C modules import from C (invisible to the analysis).
 C_MODULE_DEPS = {
     "_decimal": ["numbers", "collections", "contextvars"],
-    "_pickle": ["copyreg", "_compat_pickle"],
-    "_elementtree": ["xml.etree.ElementPath", "copy"],
-    "_datetime": ["_strptime"],
+    "_pickle": ["copyreg", "_compat_pickle", "codecs", "functools"],
+    "_elementtree": ["xml.etree.ElementPath", "copy", "pyexpat"],
+    "_datetime": ["time", "_strptime"],
     "time": ["_strptime"],
     "_asyncio": ["asyncio"],
-    "_csv": [],
+    "_operator": ["functools"],
+    "posix": ["resource"],
     "_json": ["json.decoder"],
-    "pyexpat": [],
-    "_socket": [],
-    "_ssl": ["ssl"],
-    "_sqlite3": ["sqlite3"],
+    "_socket": ["encodings.idna"],
+    "_zoneinfo": ["zoneinfo._common", "zoneinfo._tzpath", "io", "pickle", "weakref"],
+    "_sqlite3": ["functools"],
     "_ctypes": ["ctypes"],
-    "_hashlib": [],
-    "_zoneinfo": ["zoneinfo"],
 }
 
 
@@ -103,8 +101,23 @@ class Finder(modulefinder.ModuleFinder):
         self.lazy_context = saved
 
 
+def direct_imports(script):
+    """Top-level names of the modules the script itself imports (absolute imports)."""
+    import ast
+    with open(script, "rb") as f:
+        tree = ast.parse(f.read(), script)
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(top(a.name) for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(top(node.module))
+    return names
+
+
 def analyse(script, extra):
-    finder = Finder(excludes=sorted(EXCLUDED))
+    asked = direct_imports(script) | {top(m) for m in extra}
+    finder = Finder(excludes=sorted(EXCLUDED - asked))
     finder.run_script(script)
     for m in extra:
         finder.import_hook(m)
@@ -116,10 +129,13 @@ def analyse(script, extra):
         for n in todo:
             done.add(n)
             for dep in C_MODULE_DEPS[n]:
-                finder.import_hook(dep)
+                try:
+                    finder.import_hook(dep)
+                except ImportError:
+                    pass  # not in this Python (e.g. an optional module)
     names = set()
     for name, mod in finder.modules.items():
-        if name == "__main__" or top(name) in EXCLUDED and name not in extra:
+        if name == "__main__":
             continue
         if mod.__file__ and is_stdlib(mod.__file__) and mod.__file__.endswith(".py"):
             names.add(name)
@@ -204,7 +220,11 @@ def main():
     blob = bytearray()
     table = []
     for name in sorted(names):
-        spec = importlib.util.find_spec(name)
+        try:
+            spec = importlib.util.find_spec(name)
+        except Exception as e:  # its package fails to import here: leave it out, and say so
+            print(f"pyelf: warning: leaving out {name}: {type(e).__name__}: {e}", file=sys.stderr)
+            continue
         if spec is None or not isinstance(spec.loader, importlib.machinery.SourceFileLoader):
             continue
         with open(spec.origin, "rb") as f:

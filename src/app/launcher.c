@@ -1,12 +1,79 @@
 /* pyelf's launcher: starts an isolated interpreter whose stdlib is frozen into the binary, then
  * runs the app's Cython-compiled module as __main__. Generated values come from launcher.h. */
 #include <Python.h>
+#include <dirent.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <unistd.h>
 #include "launcher.h"
 
 extern const struct _frozen pyelf_frozen_modules[];
+
+#ifdef PYELF_WITH_SSL
+/* Where distributions keep their CA bundle, most common first. OpenSSL's compiled-in default
+ * (/etc/ssl/cert.pem, /etc/ssl/certs) exists on few of them. */
+static const char *const ca_files[] = {
+    "/etc/ssl/certs/ca-certificates.crt",                /* Debian, Ubuntu, Alpine, Arch, Gentoo */
+    "/etc/ssl/cert.pem",                                 /* Alpine */
+    "/etc/pki/tls/certs/ca-bundle.crt",                  /* RHEL, Fedora, CentOS */
+    "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem", /* RHEL 7 and later */
+    "/etc/ssl/ca-bundle.pem",                            /* openSUSE, SLES */
+    NULL,
+};
+
+static int dir_has_entries(const char *path)
+{
+    DIR *d = opendir(path);
+    struct dirent *e;
+    int found = 0;
+    if (!d)
+        return 0;
+    while (!found && (e = readdir(d)) != NULL)
+        found = e->d_name[0] != '.';
+    closedir(d);
+    return found;
+}
+
+/* Points OpenSSL at the host's trust store (through SSL_CERT_FILE / SSL_CERT_DIR, which it reads
+ * itself) unless those variables already say where it is. Returns 1 if the host has one. */
+static int find_host_ca_store(void)
+{
+    if (getenv("SSL_CERT_FILE") || getenv("SSL_CERT_DIR"))
+        return 1;
+    for (int i = 0; ca_files[i]; i++) {
+        if (access(ca_files[i], R_OK) == 0) {
+            setenv("SSL_CERT_FILE", ca_files[i], 1);
+            return 1;
+        }
+    }
+    if (dir_has_entries("/etc/ssl/certs")) {
+        setenv("SSL_CERT_DIR", "/etc/ssl/certs", 1);
+        return 1;
+    }
+    return 0;
+}
+#endif
+
+#ifdef PYELF_CA_EMBEDDED
+extern const char pyelf_ca_bundle[];
+extern const char pyelf_ca_bundle_end[];
+
+/* Makes ssl's default contexts trust the CA bundle embedded at build time. */
+static int use_embedded_ca_bundle(void)
+{
+    PyObject *bundle = PyUnicode_DecodeUTF8(pyelf_ca_bundle, pyelf_ca_bundle_end - pyelf_ca_bundle, "strict");
+    if (bundle == NULL || PySys_SetObject("_pyelf_ca_bundle", bundle) < 0)
+        return -1;
+    Py_DECREF(bundle);
+    return PyRun_SimpleString(
+        "import ssl, sys\n"
+        "def _pyelf_load_default_certs(self, purpose=ssl.Purpose.SERVER_AUTH):\n"
+        "    self.load_verify_locations(cadata=sys._pyelf_ca_bundle)\n"
+        "ssl.SSLContext.load_default_certs = _pyelf_load_default_certs\n"
+        "del _pyelf_load_default_certs\n");
+}
+#endif
 
 /* Reports a failed initialisation with its real cause and exits. */
 static void fail(PyStatus status, PyConfig *config)
@@ -31,6 +98,10 @@ int main(int argc, char **argv)
     status = Py_PreInitialize(&preconfig);
     if (PyStatus_Exception(status))
         fail(status, NULL);
+
+#ifdef PYELF_WITH_SSL
+    int host_ca = find_host_ca_store();
+#endif
 
     PyImport_FrozenModules = pyelf_frozen_modules;
     if (PyImport_AppendInittab(PYELF_MAIN_MODULE, PYELF_MAIN_INIT) < 0) {
@@ -59,6 +130,14 @@ int main(int argc, char **argv)
     if (PyStatus_Exception(status))
         fail(status, &config);
     PyConfig_Clear(&config);
+
+#ifdef PYELF_CA_EMBEDDED
+    if ((PYELF_CA_ALWAYS || !host_ca) && use_embedded_ca_bundle() < 0) {
+        fprintf(stderr, "%s: cannot use the embedded CA bundle\n", PYELF_APP_NAME);
+        PyErr_Print();
+        return 1;
+    }
+#endif
 
     /* Cython's module init sets __name__ to "__main__" when this flag is set. */
     PYELF_MAIN_FLAG = 1;
