@@ -2,35 +2,15 @@
 //! an empty one, with and without /proc. They need the toolchain (built on first use) and root
 //! (for chroot), so they are ignored by a plain `cargo test`; `./test.sh` runs them.
 
-use std::os::unix::process::CommandExt;
+mod common;
+
+use common::roots::*;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 use std::sync::OnceLock;
 
-const ROOTS: [&str; 3] = ["empty", "alpine", "debian"];
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn tmp() -> &'static Path {
-    static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
-    DIR.get_or_init(|| tempfile::tempdir().unwrap()).path()
-}
-
-/// Builds `script` with the pyelf binary into the shared temp dir; returns the output path.
 fn build(script: &Path, name: &str, extra: &[&str]) -> PathBuf {
-    let out = tmp().join(name);
-    let result = Command::new(env!("CARGO_BIN_EXE_pyelf"))
-        .arg("build")
-        .arg(script)
-        .arg("-o")
-        .arg(&out)
-        .args(extra)
-        .output()
-        .unwrap();
-    assert!(result.status.success(), "build of {} failed:\n{}", script.display(), String::from_utf8_lossy(&result.stderr));
-    out
+    common::roots::build(env!("CARGO_BIN_EXE_pyelf"), script, name, extra)
 }
 
 fn test_py() -> &'static Path {
@@ -41,61 +21,6 @@ fn test_py() -> &'static Path {
 fn heavy() -> &'static Path {
     static B: OnceLock<PathBuf> = OnceLock::new();
     B.get_or_init(|| build(&repo().join("tests/e2e/heavy.py"), "heavy", &[]))
-}
-
-/// A fresh root of `kind` with `binary` at /app and a symlink /link -> /app.
-fn root_with(kind: &str, binary: &Path, name: &str) -> PathBuf {
-    let dir = tmp().join(format!("root-{kind}-{name}"));
-    let rootfs = repo().join("../shared/tools/rootfs.sh");
-    let st = Command::new("bash").arg(&rootfs).arg(kind).arg(&dir).status().unwrap();
-    assert!(st.success(), "rootfs.sh {kind} failed");
-    std::fs::copy(binary, dir.join("app")).unwrap();
-    std::os::unix::fs::symlink("/app", dir.join("link")).unwrap();
-    std::fs::create_dir_all(dir.join("proc")).unwrap();
-    dir
-}
-
-fn text(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).to_string()
-}
-
-/// Runs `program args` chrooted into `root` (no /proc), with argv[0] = `arg0`.
-fn in_root(root: &Path, program: &str, arg0: &str, args: &[&str], clear_env: bool) -> Output {
-    let mut c = Command::new(program);
-    c.arg0(arg0).args(args);
-    if clear_env {
-        c.env_clear();
-    }
-    let root = root.to_path_buf();
-    unsafe {
-        c.pre_exec(move || {
-            std::os::unix::fs::chroot(&root)?;
-            std::env::set_current_dir("/")
-        });
-    }
-    c.output().unwrap()
-}
-
-/// Runs the command in a private mount namespace with /proc mounted in `root`.
-fn in_root_with_proc(root: &Path, command: &str) -> Output {
-    in_root_with_proc_env(root, command, false)
-}
-
-/// The same, with an empty environment when `clear_env`.
-fn in_root_with_proc_env(root: &Path, command: &str, clear_env: bool) -> Output {
-    let script = format!("mount -t proc proc '{0}/proc' && exec /usr/sbin/chroot '{0}' {command}", root.display());
-    let mut c = Command::new("/usr/bin/unshare");
-    c.args(["-m", "/bin/sh", "-c", &script]);
-    if clear_env {
-        c.env_clear();
-    }
-    c.output().unwrap()
-}
-
-fn host_python(script: &Path, args: &[&str]) -> String {
-    let o = Command::new("python3").arg(script).args(args).output().unwrap();
-    assert!(o.status.success());
-    text(&o)
 }
 
 #[test]
@@ -217,4 +142,23 @@ fn a_missing_script_is_one_clear_error() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("no such script: /nonexistent/app.py") && err.contains("hint"), "{err}");
+}
+
+#[test]
+#[ignore = "builds real binaries and needs root; run by ./test.sh"]
+fn ctrl_c_ends_the_app_like_python() {
+    use std::io::{BufRead, BufReader};
+    use std::os::unix::process::ExitStatusExt;
+    let script = tmp().join("sleeper.py");
+    std::fs::write(&script, "import time\nprint('ready', flush=True)\ntime.sleep(60)\n").unwrap();
+    let bin = build(&script, "sleeper", &[]);
+    let mut child = Command::new(&bin).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    assert_eq!(line.trim(), "ready");
+    let st = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(st.success());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.signal(), Some(2), "killed by SIGINT, as python is: {:?}", out.status);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("KeyboardInterrupt"));
 }

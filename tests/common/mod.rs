@@ -1,6 +1,8 @@
 //! Test helpers: a tiny HTTP server on 127.0.0.1 serving a directory, and pins for test files.
 #![allow(dead_code)]
 
+pub mod roots;
+
 use sha2::{Digest, Sha256};
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};

@@ -1,0 +1,89 @@
+//! Helpers of the end-to-end tests: building apps with the pyelf binary, and running them chrooted
+//! into the root filesystems of `../shared/tools/rootfs.sh`, with or without /proc.
+#![allow(dead_code)]
+
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+pub const ROOTS: [&str; 3] = ["empty", "alpine", "debian"];
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A temporary directory shared by the tests of one test binary.
+pub fn tmp() -> &'static Path {
+    static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
+    DIR.get_or_init(|| tempfile::tempdir().unwrap()).path()
+}
+
+/// Builds `script` with the pyelf binary into the shared temp dir; returns the output path.
+pub fn build(pyelf: &str, script: &Path, name: &str, extra: &[&str]) -> PathBuf {
+    let out = tmp().join(name);
+    let result = Command::new(pyelf).arg("build").arg(script).arg("-o").arg(&out).args(extra).output().unwrap();
+    assert!(result.status.success(), "build of {} failed:\n{}", script.display(), String::from_utf8_lossy(&result.stderr));
+    out
+}
+
+/// A fresh root of `kind` with `binary` at /app and a symlink /link -> /app.
+pub fn root_with(kind: &str, binary: &Path, name: &str) -> PathBuf {
+    let dir = tmp().join(format!("root-{kind}-{name}"));
+    let rootfs = repo().join("../shared/tools/rootfs.sh");
+    let st = Command::new("bash").arg(&rootfs).arg(kind).arg(&dir).status().unwrap();
+    assert!(st.success(), "rootfs.sh {kind} failed");
+    std::fs::copy(binary, dir.join("app")).unwrap();
+    std::os::unix::fs::symlink("/app", dir.join("link")).unwrap();
+    std::fs::create_dir_all(dir.join("proc")).unwrap();
+    dir
+}
+
+pub fn text(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).to_string()
+}
+
+/// Runs `program args` chrooted into `root` (no /proc), with argv[0] = `arg0`.
+pub fn in_root(root: &Path, program: &str, arg0: &str, args: &[&str], clear_env: bool) -> Output {
+    in_root_env(root, program, arg0, args, clear_env, &[])
+}
+
+/// The same, with extra environment variables.
+pub fn in_root_env(root: &Path, program: &str, arg0: &str, args: &[&str], clear_env: bool, env: &[(&str, &str)]) -> Output {
+    let mut c = Command::new(program);
+    c.arg0(arg0).args(args);
+    if clear_env {
+        c.env_clear();
+    }
+    c.envs(env.iter().copied());
+    let root = root.to_path_buf();
+    unsafe {
+        c.pre_exec(move || {
+            std::os::unix::fs::chroot(&root)?;
+            std::env::set_current_dir("/")
+        });
+    }
+    c.output().unwrap()
+}
+
+/// Runs `command` chrooted into `root` in a private mount namespace with /proc mounted.
+pub fn in_root_with_proc(root: &Path, command: &str) -> Output {
+    in_root_with_proc_env(root, command, false)
+}
+
+/// The same, with an empty environment when `clear_env`.
+pub fn in_root_with_proc_env(root: &Path, command: &str, clear_env: bool) -> Output {
+    let script = format!("mount -t proc proc '{0}/proc' && exec /usr/sbin/chroot '{0}' {command}", root.display());
+    let mut c = Command::new("/usr/bin/unshare");
+    c.args(["-m", "/bin/sh", "-c", &script]);
+    if clear_env {
+        c.env_clear();
+    }
+    c.output().unwrap()
+}
+
+pub fn host_python(script: &Path, args: &[&str]) -> String {
+    let o = Command::new("python3").arg(script).args(args).output().unwrap();
+    assert!(o.status.success());
+    text(&o)
+}
