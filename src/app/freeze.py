@@ -43,7 +43,6 @@ C_MODULE_DEPS = {
     "_pickle": ["copyreg", "_compat_pickle", "codecs", "functools"],
     "_elementtree": ["xml.etree.ElementPath", "copy", "pyexpat"],
     "_datetime": ["time", "_strptime"],
-    "time": ["_strptime"],
     "_asyncio": ["asyncio"],
     "_operator": ["functools"],
     "posix": ["resource"],
@@ -83,6 +82,15 @@ class Finder(modulefinder.ModuleFinder):
             self.lazy.add(fqname)
         return super().load_module(fqname, fp, pathname, file_info)
 
+    def import_module(self, partname, fqname, parent):
+        m = super().import_module(partname, fqname, parent)
+        # Reached lazily before and eagerly now: scan it again, eagerly this time.
+        if m is not None and not self.lazy_context and fqname in self.lazy:
+            self.lazy.discard(fqname)
+            if getattr(m, "__code__", None) is not None:
+                self.scan_code(m.__code__, m)
+        return m
+
     def scan_code(self, co, m):
         if m.__name__ == "__main__" or not is_stdlib(m.__file__):
             return super().scan_code(co, m)
@@ -115,15 +123,24 @@ def direct_imports(script):
     return names
 
 
-def analyse(script, extra):
+def analyse(script, extra, startup=()):
+    """`extra` modules are analysed like the app's own imports; `startup` ones lazily (what the
+    interpreter needs to start and to print errors: their functions' imports serve features a
+    pyelf binary does not use, such as showing source lines in tracebacks)."""
     asked = direct_imports(script) | {top(m) for m in extra}
     finder = Finder(excludes=sorted(EXCLUDED - asked))
     finder.run_script(script)
     for m in extra:
         finder.import_hook(m)
+    finder.lazy_context = True
+    for m in startup:
+        finder.import_hook(m)
+    finder.lazy_context = False
     done = set()
     while True:
-        todo = [n for n in finder.modules if n in C_MODULE_DEPS and n not in done]
+        # Only for C modules the app reaches eagerly: one reached lazily brings its own deps
+        # only if it is asked for by name.
+        todo = [n for n in finder.modules if n in C_MODULE_DEPS and n not in done and n not in finder.lazy]
         if not todo:
             break
         for n in todo:
@@ -199,14 +216,14 @@ def main():
         else:
             raise SystemExit(f"pyelf freeze: unknown argument {flag}")
 
-    extra = list(STARTUP) + modules
+    extra = list(modules)
     for p in packages:
         extra.extend(sorted(package_modules(p)))
     if stdlib == "full":
-        names = all_stdlib() | set(extra)
+        names = all_stdlib() | set(extra) | set(STARTUP)
         _, imports = analyse(script, [])
     else:
-        names, imports = analyse(script, extra)
+        names, imports = analyse(script, extra, STARTUP)
     for m in modules:
         if importlib.util.find_spec(m) is None:
             raise SystemExit(f"pyelf: --include-module {m}: no such module")
