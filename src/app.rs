@@ -62,6 +62,8 @@ pub struct BuildOptions {
     pub include_packages: Vec<String>,
     pub stdlib: Stdlib,
     pub strip: bool,
+    /// Link a static PIE (ASLR); otherwise a static executable at a fixed address.
+    pub pie: bool,
     pub upx: bool,
     /// A PEM CA bundle to embed, used when the host has no trust store.
     pub ca_bundle: Option<PathBuf>,
@@ -132,7 +134,7 @@ pub fn build(home: &Home, opts: &BuildOptions) -> Result<Built> {
     let out_dir = output.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     fs::create_dir_all(out_dir)?;
     let partial = tempfile::Builder::new().prefix(".pyelf-partial-").tempfile_in(out_dir)?.into_temp_path();
-    link::link_static(&tc, &archive, &partial, &dir.join("link.log"))?;
+    link::link_static(&tc, &archive, &partial, &dir.join("link.log"), opts.pie)?;
     crate::elf::check_static(&partial)?;
     if opts.strip {
         link::strip(&partial)?;

@@ -66,6 +66,10 @@ pub struct BuildArgs {
     /// Keep symbols and debug information.
     #[arg(long)]
     pub no_strip: bool,
+    /// Link at a fixed address instead of a static PIE (about 5% smaller, 1 ms faster to start,
+    /// no address space layout randomisation).
+    #[arg(long)]
+    pub no_pie: bool,
     /// Compress with upx (smaller file, slower start).
     #[arg(long)]
     pub upx: bool,
@@ -90,6 +94,7 @@ impl BuildArgs {
             include_packages: self.include_packages,
             stdlib: self.stdlib,
             strip: !self.no_strip,
+            pie: !self.no_pie,
             upx: self.upx,
             ca_bundle: self.ca_bundle,
             ca_bundle_always: self.ca_bundle_always,

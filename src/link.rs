@@ -21,11 +21,13 @@ impl LinkRecord {
     }
 }
 
-/// Links `app_archive` (holding `main`) with the toolchain's libraries into `out`, fully static.
-pub fn link_static(tc: &Toolchain, app_archive: &Path, out: &Path, log: &Path) -> Result<()> {
+/// Links `app_archive` (holding `main`) with the toolchain's libraries into `out`, fully static:
+/// a static PIE (loaded at a random address, relocating itself) unless `pie` is false.
+pub fn link_static(tc: &Toolchain, app_archive: &Path, out: &Path, log: &Path, pie: bool) -> Result<()> {
     let record = LinkRecord::of(tc)?;
+    let static_flag = if pie { "-static-pie" } else { "-static" };
     let mut cmd = Command::new(tc.cc());
-    cmd.arg("-static").arg("-o").arg(out);
+    cmd.arg(static_flag).arg("-o").arg(out);
     cmd.arg("-Wl,--whole-archive").arg(app_archive).arg("-Wl,--no-whole-archive");
     // A group: the archives refer to each other in both directions.
     cmd.arg("-Wl,--start-group");
@@ -37,7 +39,7 @@ pub fn link_static(tc: &Toolchain, app_archive: &Path, out: &Path, log: &Path) -
         }
     }
     cmd.arg("-Wl,--end-group");
-    cmd.args(&record.ldflags);
+    cmd.args(record.ldflags.iter().map(|f| if f == "-static" { static_flag } else { f.as_str() }));
     let output = cmd.output().context("cannot run the musl compiler wrapper")?;
     fs::write(log, [format!("{cmd:?}\n").as_bytes(), &output.stdout, &output.stderr].concat())?;
     if !output.status.success() {

@@ -29,6 +29,10 @@ fn test_py_is_one_static_file() {
     let facts = pyelf::elf::check_static(test_py()).unwrap();
     assert_eq!(facts.interpreter, None);
     assert!(facts.needed.is_empty());
+    assert!(facts.pie, "a static PIE by default");
+    let fixed = build(&repo().join("test.py"), "test-no-pie", &["--no-pie"]);
+    assert!(!pyelf::elf::check_static(&fixed).unwrap().pie);
+    assert_eq!(text(&Command::new(&fixed).output().unwrap()), text(&Command::new(test_py()).output().unwrap()));
 }
 
 #[test]
