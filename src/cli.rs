@@ -34,6 +34,15 @@ pub enum Command {
     },
     /// Build SCRIPT.py into one static executable.
     Build(BuildArgs),
+    /// Measure sizes, start-up, build time and run-time speed; print a table, write JSON.
+    Bench {
+        /// A short run (for CI): smaller workloads, fewer repetitions.
+        #[arg(long)]
+        quick: bool,
+        /// Where to write the JSON report.
+        #[arg(long, default_value = "target/pyelf/bench.json")]
+        json: std::path::PathBuf,
+    },
     /// Run the toolchain's static python3 (builds the toolchain first if needed).
     Python {
         #[arg(long, default_value = DEFAULT_TARGET)]
@@ -149,6 +158,13 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             );
             let linked: Vec<String> = built.linked.iter().map(|(n, v, l)| format!("{n} {v} ({l})")).collect();
             eprintln!("contains: {}", linked.join(", "));
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench { quick, json } => {
+            let (mode, name) = if quick { (crate::bench::Mode::QUICK, "quick") } else { (crate::bench::Mode::FULL, "full") };
+            let report = crate::bench::run(&Home::from_env()?, mode, name, &json)?;
+            println!("{}", crate::bench::table(&report));
+            eprintln!("JSON: {}", json.display());
             Ok(ExitCode::SUCCESS)
         }
         Command::Python { target, args } => {

@@ -6,6 +6,7 @@
 //! static ELF). [`cli`] is the command line shared by the `pyelf` binary and `cargo xtask`.
 
 pub mod app;
+pub mod bench;
 pub mod cli;
 pub mod compiler;
 pub mod cython;

@@ -1,0 +1,346 @@
+//! `cargo xtask bench`: sizes, start-up, build time and run-time speed, measured in one run on
+//! one machine, printed as a table and written as JSON. Figures, not assertions.
+//!
+//! Run-time speed compares, on small pure-Python benchmarks in the style of pyperformance:
+//! - the pyelf binary (the benchmark compiled by Cython, on the static musl libpython),
+//! - the toolchain's static `python3` interpreting the same file (musl, static),
+//! - a glibc CPython of the same version built from the same source with the usual defaults
+//!   (`./configure && make`), built once into the bench cache.
+
+use crate::app::{self, BuildOptions};
+use crate::fetch::Fetcher;
+use crate::freeze::Stdlib;
+use crate::home::Home;
+use crate::pins::Pins;
+use crate::steplog::Step;
+use crate::toolchain;
+use anyhow::{bail, Context, Result};
+use fs_err as fs;
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+/// The benchmarks: `(name, source, what it exercises)`. Each defines `run(scale)`.
+const BENCHMARKS: &[(&str, &str)] = &[
+    ("nbody", include_str!("../bench/nbody.py")),
+    ("spectral_norm", include_str!("../bench/spectral_norm.py")),
+    ("float", include_str!("../bench/float_ops.py")),
+    ("richards", include_str!("../bench/richards.py")),
+    ("fannkuch", include_str!("../bench/fannkuch.py")),
+    ("json_dumps", include_str!("../bench/json_dumps.py")),
+    ("json_loads", include_str!("../bench/json_loads.py")),
+    ("regex", include_str!("../bench/regex.py")),
+    ("unpack_sequence", include_str!("../bench/unpack_sequence.py")),
+];
+
+/// Appended to each benchmark: runs `run(scale)` `repeat` times and prints the median time.
+const HARNESS: &str = r#"
+
+def _pyelf_bench_main():
+    import sys, time
+    scale, repeat = int(sys.argv[1]), int(sys.argv[2])
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        run(scale)
+        times.append(time.perf_counter() - t)
+    times.sort()
+    print(f"time {times[len(times) // 2]:.6f}")
+
+
+if __name__ == "__main__":
+    _pyelf_bench_main()
+"#;
+
+const TEST_PY: &str = include_str!("../test.py");
+const HEAVY_PY: &str = include_str!("../tests/e2e/heavy.py");
+
+/// How much to measure.
+#[derive(Debug, Clone, Copy)]
+pub struct Mode {
+    /// Benchmark workload multiplier.
+    pub scale: u32,
+    /// Repetitions inside a benchmark process (the median is taken).
+    pub repeat: u32,
+    /// Start-up runs of each command.
+    pub startup_runs: u32,
+    /// Warm builds of test.py.
+    pub builds: u32,
+    /// Processes of each benchmark under each runner (the median is taken).
+    pub rounds: u32,
+}
+
+impl Mode {
+    pub const QUICK: Mode = Mode { scale: 1, repeat: 3, startup_runs: 40, builds: 2, rounds: 3 };
+    pub const FULL: Mode = Mode { scale: 2, repeat: 5, startup_runs: 200, builds: 5, rounds: 5 };
+}
+
+#[derive(Debug, Serialize)]
+pub struct Report {
+    pub mode: String,
+    pub host: String,
+    pub sizes: Vec<Size>,
+    pub startup: Startup,
+    pub build_seconds_median: f64,
+    pub benchmarks: Vec<Benchmark>,
+    /// Geometric mean of glibc time / pyelf binary time (above 1: the binary is faster).
+    pub geomean_binary_vs_glibc: f64,
+    /// Geometric mean of glibc time / static python3 time (the interpreter alone).
+    pub geomean_static_interpreter_vs_glibc: f64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Size {
+    pub what: String,
+    pub bytes: u64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Startup {
+    pub pyelf_ms_median: f64,
+    pub system_python: String,
+    pub system_python_ms_median: f64,
+    /// pyelf / system python (below 1: pyelf starts faster).
+    pub ratio: f64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Benchmark {
+    pub name: String,
+    pub glibc_cpython_s: f64,
+    pub static_python3_s: f64,
+    pub pyelf_binary_s: f64,
+}
+
+/// Runs the benchmark and writes the JSON report to `json_out`.
+pub fn run(home: &Home, mode: Mode, mode_name: &str, json_out: &Path) -> Result<Report> {
+    let pins = Pins::builtin();
+    let triple = crate::cli::DEFAULT_TARGET;
+    let tc = toolchain::ensure(home, &pins, triple, &Default::default())?;
+    let reference = reference_python(home, &pins)?;
+    let work = tempfile::Builder::new().prefix("bench-").tempdir_in(ensure_dir(&home.root().join("work"))?)?;
+    let dir = work.path();
+    let build = |name: &str, source: &str, extra: &dyn Fn(&mut BuildOptions)| -> Result<(PathBuf, f64)> {
+        let script = dir.join(format!("{name}.py"));
+        fs::write(&script, source)?;
+        let mut opts = BuildOptions {
+            script,
+            target: triple.to_string(),
+            output: Some(dir.join(name)),
+            include_modules: vec![],
+            include_packages: vec![],
+            stdlib: Stdlib::Auto,
+            strip: true,
+            pie: true,
+            upx: false,
+            ca_bundle: None,
+            ca_bundle_always: false,
+            toolchain: Default::default(),
+        };
+        extra(&mut opts);
+        let t = Instant::now();
+        let built = app::build(home, &opts)?;
+        Ok((built.path, t.elapsed().as_secs_f64()))
+    };
+
+    eprintln!("sizes and build time");
+    let mut sizes = Vec::new();
+    let mut build_times = Vec::new();
+    let mut test_bin = PathBuf::new();
+    for _ in 0..mode.builds {
+        let (path, secs) = build("test", TEST_PY, &|_| {})?;
+        build_times.push(secs);
+        test_bin = path;
+    }
+    sizes.push(Size { what: "test.py".into(), bytes: fs::metadata(&test_bin)?.len() });
+    let (heavy, _) = build("heavy", HEAVY_PY, &|_| {})?;
+    sizes.push(Size { what: "heavy.py (json, xml, hashlib, decimal, argparse, subprocess, ...)".into(), bytes: fs::metadata(&heavy)?.len() });
+    let (no_pie, _) = build("test-no-pie", TEST_PY, &|o| o.pie = false)?;
+    sizes.push(Size { what: "test.py --no-pie".into(), bytes: fs::metadata(&no_pie)?.len() });
+    if Command::new("upx").arg("--version").output().is_ok_and(|o| o.status.success()) {
+        let (upx, _) = build("test-upx", TEST_PY, &|o| o.upx = true)?;
+        sizes.push(Size { what: "test.py --upx".into(), bytes: fs::metadata(&upx)?.len() });
+    } else {
+        eprintln!("  upx is not installed: no --upx figure");
+    }
+
+    eprintln!("start-up ({} runs each)", mode.startup_runs);
+    let system_python = ["/usr/bin/python3", "/usr/local/bin/python3"].into_iter().find(|p| Path::new(p).exists());
+    let test_py = dir.join("test.py");
+    let (pyelf_ms, sys_ms) = match system_python {
+        Some(py) => {
+            let (a, b) = startup_pair(&test_bin, &[], Path::new(py), &[test_py.as_os_str()], mode.startup_runs)?;
+            (a, b)
+        }
+        None => (startup_pair(&test_bin, &[], &test_bin, &[], mode.startup_runs)?.0, f64::NAN),
+    };
+
+    eprintln!("run-time benchmarks (scale {}, median of {} rounds of {})", mode.scale, mode.rounds, mode.repeat);
+    let mut benchmarks = Vec::new();
+    for (name, source) in BENCHMARKS {
+        let source = format!("{source}{HARNESS}");
+        let (bin, _) = build(name, &source, &|_| {})?;
+        let script = dir.join(format!("{name}.py"));
+        let args = [mode.scale.to_string(), mode.repeat.to_string()];
+        // The three take turns, several rounds, so that a busy moment of the machine does not
+        // fall on one of them only; each figure is the median over the rounds.
+        let (mut glibc, mut stat, mut binary) = (Vec::new(), Vec::new(), Vec::new());
+        for _ in 0..mode.rounds {
+            glibc.push(bench_time(Command::new(&reference).arg("-I").arg(&script).args(&args))?);
+            stat.push(bench_time(Command::new(tc.python()).arg("-I").arg(&script).args(&args))?);
+            binary.push(bench_time(Command::new(&bin).args(&args))?);
+        }
+        let (glibc, stat, binary) = (median(&mut glibc), median(&mut stat), median(&mut binary));
+        eprintln!("  {name:<16} glibc {glibc:.3}s  static python3 {stat:.3}s  pyelf {binary:.3}s");
+        benchmarks.push(Benchmark { name: name.to_string(), glibc_cpython_s: glibc, static_python3_s: stat, pyelf_binary_s: binary });
+    }
+    let geomean = |f: &dyn Fn(&Benchmark) -> f64| {
+        (benchmarks.iter().map(|b| f(b).ln()).sum::<f64>() / benchmarks.len() as f64).exp()
+    };
+    let report = Report {
+        mode: mode_name.to_string(),
+        host: host_description(),
+        sizes,
+        startup: Startup {
+            pyelf_ms_median: pyelf_ms,
+            system_python: system_python.unwrap_or("none").to_string(),
+            system_python_ms_median: sys_ms,
+            ratio: pyelf_ms / sys_ms,
+        },
+        build_seconds_median: median(&mut build_times),
+        geomean_binary_vs_glibc: geomean(&|b| b.glibc_cpython_s / b.pyelf_binary_s),
+        geomean_static_interpreter_vs_glibc: geomean(&|b| b.glibc_cpython_s / b.static_python3_s),
+        benchmarks,
+    };
+    if let Some(parent) = json_out.parent() {
+        fs::create_dir_all(parent)?;
+    }
+    fs::write(json_out, serde_json::to_string_pretty(&report)?)?;
+    Ok(report)
+}
+
+/// The report as a Markdown table.
+pub fn table(r: &Report) -> String {
+    let mut t = format!("pyelf bench ({} mode) on {}\n\n| figure | value |\n|---|---|\n", r.mode, r.host);
+    for s in &r.sizes {
+        t.push_str(&format!("| size: {} | {} ({} bytes) |\n", s.what, crate::progress::human_bytes(s.bytes), s.bytes));
+    }
+    t.push_str(&format!(
+        "| start-up: test.py binary vs `{} test.py` (median) | {:.1} ms vs {:.1} ms = {:.2}x |\n",
+        r.startup.system_python, r.startup.pyelf_ms_median, r.startup.system_python_ms_median, r.startup.ratio
+    ));
+    t.push_str(&format!("| warm build of test.py (median) | {:.1} s |\n\n", r.build_seconds_median));
+    t.push_str("| benchmark | glibc CPython (interpreted) | static python3 (interpreted) | pyelf binary (Cython) | binary speed-up vs glibc |\n|---|---|---|---|---|\n");
+    for b in &r.benchmarks {
+        t.push_str(&format!(
+            "| {} | {:.3} s | {:.3} s | {:.3} s | {:.2}x |\n",
+            b.name,
+            b.glibc_cpython_s,
+            b.static_python3_s,
+            b.pyelf_binary_s,
+            b.glibc_cpython_s / b.pyelf_binary_s
+        ));
+    }
+    t.push_str(&format!(
+        "| **geometric mean** (glibc time / other time) | 1.00x | {:.2}x | {:.2}x | |\n",
+        r.geomean_static_interpreter_vs_glibc, r.geomean_binary_vs_glibc
+    ));
+    t
+}
+
+/// Medians of wall-clock start-up times (ms) of two commands, run alternately.
+fn startup_pair(a: &Path, a_args: &[&std::ffi::OsStr], b: &Path, b_args: &[&std::ffi::OsStr], runs: u32) -> Result<(f64, f64)> {
+    let time = |prog: &Path, args: &[&std::ffi::OsStr]| -> Result<f64> {
+        let t = Instant::now();
+        let out = Command::new(prog).args(args).output()?;
+        let ms = t.elapsed().as_secs_f64() * 1000.0;
+        if !out.status.success() {
+            bail!("{} failed: {}", prog.display(), String::from_utf8_lossy(&out.stderr));
+        }
+        Ok(ms)
+    };
+    time(a, a_args)?;
+    time(b, b_args)?;
+    let (mut ta, mut tb) = (Vec::new(), Vec::new());
+    for _ in 0..runs {
+        ta.push(time(a, a_args)?);
+        tb.push(time(b, b_args)?);
+    }
+    Ok((median(&mut ta), median(&mut tb)))
+}
+
+/// Runs a benchmark process and reads the `time <seconds>` line it prints.
+fn bench_time(cmd: &mut Command) -> Result<f64> {
+    let out = cmd.output().with_context(|| format!("cannot run {cmd:?}"))?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    if !out.status.success() {
+        bail!("{cmd:?} failed:\n{}", String::from_utf8_lossy(&out.stderr));
+    }
+    stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("time ").and_then(|v| v.trim().parse().ok()))
+        .with_context(|| format!("{cmd:?} printed no time: {stdout}"))
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
+}
+
+fn ensure_dir(p: &Path) -> Result<&Path> {
+    fs::create_dir_all(p)?;
+    Ok(p)
+}
+
+fn host_description() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|t| t.lines().find(|l| l.starts_with("model name")).map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string()))
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    format!("{cpu}, {cores} cores")
+}
+
+/// A glibc CPython of the toolchain's version, built from the same pinned source with the usual
+/// defaults (`./configure && make`), cached under `$PYELF_HOME/bench/`. Returns its `python`.
+pub fn reference_python(home: &Home, pins: &Pins) -> Result<PathBuf> {
+    let pin = pins.source("cpython")?;
+    let name = format!("cpython-{}-glibc-{}", pin.version, &pin.artifacts[0].sha256[..12]);
+    let dir = home.root().join("bench");
+    let root = dir.join(&name);
+    let python = root.join("python");
+    if root.join(".complete").is_file() {
+        return Ok(python);
+    }
+    fs::create_dir_all(&dir)?;
+    let _lock = toolchain::lock_exclusive(&dir.join(format!(".{name}.lock")), "building the reference CPython")?;
+    if root.join(".complete").is_file() {
+        return Ok(python);
+    }
+    eprintln!("building the reference glibc CPython {} (./configure && make; once)", pin.version);
+    let started = Instant::now();
+    let src = Fetcher::from_env(home).fetch(pin)?;
+    let tmp = tempfile::Builder::new().prefix(&format!(".{name}.tmp-")).tempdir_in(&dir)?;
+    let tree = crate::unpack::unpack_source(&src, tmp.path())?;
+    let step = Step::start("reference-cpython", home.root().join("logs").join(format!("{name}.log")))?;
+    let sh = xshell::Shell::new()?;
+    sh.change_dir(&tree);
+    let jobs = toolchain::Options::default().jobs.to_string();
+    step.run(xshell::cmd!(sh, "./configure --without-ensurepip"))?;
+    step.run(xshell::cmd!(sh, "make -j{jobs}"))?;
+    if root.exists() {
+        fs::remove_dir_all(&root)?;
+    }
+    fs::rename(&tree, &root)?;
+    // It must work where it now lives before it is marked complete.
+    let out = Command::new(&python).args(["-c", "import json, re, decimal; print('ok')"]).output()?;
+    if !out.status.success() {
+        step.note(&String::from_utf8_lossy(&out.stderr))?;
+        fs::remove_dir_all(&root)?;
+        return Err(step.failure("the reference python does not start"));
+    }
+    fs::write(root.join(".complete"), "")?;
+    eprintln!("  built in {:.0}s", started.elapsed().as_secs_f64());
+    Ok(python)
+}
