@@ -1,5 +1,12 @@
 #!/usr/bin/env bash
-# The test command: the fast unit and integration tests.
+# The test command: unit, integration and end-to-end tests (builds the toolchain on first use).
 set -euo pipefail
 cd "$(dirname "$0")"
-cargo test --workspace -- --include-ignored
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+status=0
+cargo test --workspace -- --include-ignored 2>&1 | tee "$log" || status=$?
+# One closing line over all test binaries.
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
+     END { printf "%d passed, %d failed\n", p, f }' "$log"
+exit "$status"
