@@ -87,7 +87,10 @@ pub fn compile(tc: &Toolchain, cython: &Cython, script: &Path, module: &str, out
         .arg(&cython.dir)
         .args(["-3", "--module-name", module, "-o"])
         .arg(out_c)
-        .arg(script)
+        // Run beside the script with its bare name: tracebacks then show `app.py`, not a
+        // path of the build machine.
+        .arg(script.file_name().context("the script has no file name")?)
+        .current_dir(script.parent().context("the script has no directory")?)
         .env_clear()
         .env("LC_ALL", "C.UTF-8")
         .output()

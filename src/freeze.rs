@@ -15,7 +15,7 @@ const FREEZE_PY: &str = include_str!("app/freeze.py");
 pub enum Stdlib {
     /// What an analysis of the app's imports finds (plus `--include-module/-package`).
     Auto,
-    /// The whole stdlib (without tests, GUIs and packaging tools).
+    /// The whole stdlib (without its test suite, Tk and demos).
     Full,
 }
 

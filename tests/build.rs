@@ -166,3 +166,27 @@ fn ctrl_c_ends_the_app_like_python() {
     assert_eq!(out.status.signal(), Some(2), "killed by SIGINT, as python is: {:?}", out.status);
     assert!(String::from_utf8_lossy(&out.stderr).contains("KeyboardInterrupt"));
 }
+
+#[test]
+#[ignore = "builds real binaries and needs root; run by ./test.sh"]
+fn dynamic_imports_need_include_module_or_the_full_stdlib() {
+    let script = tmp().join("dynamic.py");
+    std::fs::write(&script, "import importlib, sys\nm = importlib.import_module(sys.argv[1])\nprint(m.__name__, 'ok')\n").unwrap();
+    let run = |bin: &Path, module: &str| Command::new(bin).arg(module).output().unwrap();
+
+    let plain = build(&script, "dynamic", &[]);
+    let out = run(&plain, "statistics");
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("No module named 'statistics'"), "{err}");
+    assert!(err.contains("File \"dynamic.py\", line 2"), "tracebacks name the script, not a build path: {err}");
+
+    let included = build(&script, "dynamic-included", &["--include-module", "statistics", "--include-package", "email"]);
+    assert_eq!(text(&run(&included, "statistics")), "statistics ok\n");
+    assert_eq!(text(&run(&included, "email.mime.text")), "email.mime.text ok\n");
+
+    let full = build(&script, "dynamic-full", &["--stdlib", "full"]);
+    for m in ["sqlite3", "unittest", "xml.dom.minidom", "zoneinfo", "ctypes"] {
+        assert_eq!(text(&run(&full, m)), format!("{m} ok\n"), "--stdlib full has {m}");
+    }
+}

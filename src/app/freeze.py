@@ -161,12 +161,19 @@ def analyse(script, extra, startup=()):
     return names, main_imports
 
 
+# Left out even of --stdlib full: the test suite, Tk, demos, pip's bootstrap, import test stubs.
+FULL_EXCLUDED = {
+    "test", "tkinter", "idlelib", "turtledemo", "turtle", "ensurepip", "__phello__", "__hello__",
+    "site", "sitecustomize", "usercustomize",
+}
+
+
 def all_stdlib():
     names = set()
     for root, dirs, files in os.walk(STDLIB):
         rel = os.path.relpath(root, STDLIB)
         parts = [] if rel == "." else rel.split(os.sep)
-        if parts and (parts[0] in EXCLUDED or parts[0] in ("site-packages", "__pycache__") or "__pycache__" in parts or parts[0].startswith("config-")):
+        if parts and (parts[0] in FULL_EXCLUDED or parts[0] in ("site-packages", "__pycache__") or "__pycache__" in parts or parts[0].startswith("config-")):
             dirs[:] = []
             continue
         dirs[:] = [d for d in dirs if d != "__pycache__" and "-" not in d]
@@ -174,7 +181,7 @@ def all_stdlib():
             if not f.endswith(".py"):
                 continue
             stem = f[:-3]
-            if not parts and stem in EXCLUDED:
+            if not parts and stem in FULL_EXCLUDED:
                 continue
             if stem == "__init__":
                 if parts:
@@ -227,6 +234,11 @@ def main():
     for m in modules:
         if importlib.util.find_spec(m) is None:
             raise SystemExit(f"pyelf: --include-module {m}: no such module")
+
+    # sysconfig imports its build-time data module by a computed name.
+    if "sysconfig" in names:
+        import sysconfig
+        names.add(sysconfig._get_sysconfigdata_name())
 
     # Parents of every module are needed for it to import.
     for n in list(names):
