@@ -165,7 +165,10 @@ pub fn build(home: &Home, opts: &BuildOptions) -> Result<Built> {
 /// Compiles the app's C and assembly with the musl wrapper into `libpyelfapp.a`.
 fn compile_app(tc: &Toolchain, dir: &Path, files: &[PathBuf]) -> Result<PathBuf> {
     let mut b = crate::compiler::cc_build(&tc.cc(), &tc.target, &dir.join("obj"));
-    b.include(dir)
+    // No build paths in the binary (assert() and friends record __FILE__).
+    b.flag(format!("-ffile-prefix-map={}=.", dir.display()))
+        .flag(format!("-ffile-prefix-map={}=/pyelf-toolchain", tc.root.display()))
+        .include(dir)
         .include(tc.root.join("include/python3.13"))
         .files(files);
     b.try_compile("pyelfapp").map_err(|e| anyhow::anyhow!("compiling the app's C code failed: {e}"))?;

@@ -190,3 +190,24 @@ fn dynamic_imports_need_include_module_or_the_full_stdlib() {
         assert_eq!(text(&run(&full, m)), format!("{m} ok\n"), "--stdlib full has {m}");
     }
 }
+
+#[test]
+#[ignore = "builds real binaries and needs root; run by ./test.sh"]
+fn the_same_app_builds_to_the_same_bytes() {
+    // Two builds, from different working directories into different outputs, with one toolchain.
+    let first = build(&repo().join("tests/e2e/heavy.py"), "heavy-again-1", &[]);
+    let out = tmp().join("heavy-again-2");
+    let st = Command::new(env!("CARGO_BIN_EXE_pyelf"))
+        .arg("build")
+        .arg(repo().join("tests/e2e/heavy.py"))
+        .arg("-o")
+        .arg(&out)
+        .current_dir(tmp())
+        .output()
+        .unwrap();
+    assert!(st.status.success(), "{}", String::from_utf8_lossy(&st.stderr));
+    assert_eq!(std::fs::read(&first).unwrap(), std::fs::read(&out).unwrap(), "builds differ");
+    let bytes = std::fs::read(&first).unwrap();
+    let work = b"/pyelf/work/build-";
+    assert!(!bytes.windows(work.len()).any(|w| w == work), "no temporary build path in the binary");
+}
