@@ -69,6 +69,8 @@ pub struct BuildOptions {
     pub ca_bundle: Option<PathBuf>,
     /// Use the embedded bundle even when the host has a trust store.
     pub ca_bundle_always: bool,
+    /// Also write the SBOM (CycloneDX JSON) to this file.
+    pub sbom: Option<PathBuf>,
     pub toolchain: toolchain::Options,
 }
 
@@ -128,6 +130,21 @@ pub fn build(home: &Home, opts: &BuildOptions) -> Result<Built> {
     let ca = launcher::CaOptions { with_ssl, bundle: opts.ca_bundle.clone(), always: opts.ca_bundle_always };
     let mut sources = launcher::write(dir, &stem, APP_MODULE, &ca)?;
     sources.extend([app_c, frozen.table_c.clone(), frozen.blob_s.clone(), inittab_c]);
+
+    // What is inside, for the SBOM section and the summary.
+    let mut linked = linked_sources(&pins, &c_modules);
+    let cy = CythonPin::builtin();
+    linked.push((cy.name.clone(), cy.version.clone(), cy.license.clone()));
+    let sbom = sbom_document(&pins, &tc, &cy, &script, &stem, &linked)?;
+    let sbom_json = dir.join("sbom.json");
+    fs::write(&sbom_json, serde_json::to_string_pretty(&sbom)?)?;
+    let sbom_s = dir.join("sbom.S");
+    fs::write(&sbom_s, crate::sbom::section_asm(&sbom_json))?;
+    sources.push(sbom_s);
+    if let Some(path) = &opts.sbom {
+        fs::copy(&sbom_json, path).with_context(|| format!("cannot write the SBOM to {}", path.display()))?;
+    }
+
     let archive = compile_app(&tc, dir, &sources)?;
 
     // Link next to the output and rename into place: OUT is never a partial file.
@@ -152,14 +169,41 @@ pub fn build(home: &Home, opts: &BuildOptions) -> Result<Built> {
         sha256,
         frozen_modules: frozen.names.len(),
         c_modules: c_modules.len(),
-        linked: {
-            let mut linked = linked_sources(&pins, &c_modules);
-            let cy = CythonPin::builtin();
-            linked.push((cy.name, cy.version, format!("{}, generated code", cy.license)));
-            linked
-        },
+        linked,
         seconds: started.elapsed().as_secs_f64(),
     })
+}
+
+/// The CycloneDX document of an app: the app itself, every library linked in and Cython, each
+/// with the sha256 of the source it was built from.
+fn sbom_document(
+    pins: &Pins,
+    tc: &Toolchain,
+    cython: &CythonPin,
+    script: &Path,
+    stem: &str,
+    linked: &[(String, String, String)],
+) -> Result<serde_json::Value> {
+    use crate::sbom::Component;
+    let sources = crate::sbom::toolchain_sources(&tc.root)?;
+    let mut components = Vec::new();
+    for (name, version, license) in linked {
+        let (sha256, url) = if name == &cython.name {
+            (cython.sha256.clone(), None)
+        } else {
+            let sha = sources.get(name).map(|(_, sha)| sha.clone()).unwrap_or_default();
+            (sha, pins.source(name).ok().and_then(|p| p.urls.first().cloned()))
+        };
+        components.push(Component { name: name.clone(), version: version.clone(), license: license.clone(), sha256, url });
+    }
+    let app = Component {
+        name: stem.to_string(),
+        version: "unversioned".into(),
+        license: "NOASSERTION".into(),
+        sha256: crate::fetch::sha256_file(script)?,
+        url: None,
+    };
+    Ok(crate::sbom::document(&app, &components))
 }
 
 /// Compiles the app's C and assembly with the musl wrapper into `libpyelfapp.a`.
@@ -168,6 +212,7 @@ fn compile_app(tc: &Toolchain, dir: &Path, files: &[PathBuf]) -> Result<PathBuf>
     // No build paths in the binary (assert() and friends record __FILE__).
     b.flag(format!("-ffile-prefix-map={}=.", dir.display()))
         .flag(format!("-ffile-prefix-map={}=/pyelf-toolchain", tc.root.display()))
+        .flag("-fstack-protector-strong")
         .include(dir)
         .include(tc.root.join("include/python3.13"))
         .files(files);

@@ -136,6 +136,7 @@ pub fn run(home: &Home, mode: Mode, mode_name: &str, json_out: &Path) -> Result<
             upx: false,
             ca_bundle: None,
             ca_bundle_always: false,
+            sbom: None,
             toolchain: Default::default(),
         };
         extra(&mut opts);

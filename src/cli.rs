@@ -43,6 +43,14 @@ pub enum Command {
         #[arg(long, default_value = "target/pyelf/bench.json")]
         json: std::path::PathBuf,
     },
+    /// Print the SBOM (CycloneDX JSON) a binary carries.
+    Sbom {
+        binary: std::path::PathBuf,
+    },
+    /// Audit a binary: static, x86_64, static PIE, full RELRO, NX stack, a well-formed SBOM.
+    Verify {
+        binary: std::path::PathBuf,
+    },
     /// Run the toolchain's static python3 (builds the toolchain first if needed).
     Python {
         #[arg(long, default_value = DEFAULT_TARGET)]
@@ -88,6 +96,9 @@ pub struct BuildArgs {
     /// Use the embedded CA bundle even where the host has a trust store.
     #[arg(long, requires = "ca_bundle")]
     pub ca_bundle_always: bool,
+    /// Also write the binary's SBOM (CycloneDX JSON) to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub sbom: Option<std::path::PathBuf>,
     /// Parallel jobs if the toolchain has to be built.
     #[arg(long)]
     pub jobs: Option<usize>,
@@ -107,6 +118,7 @@ impl BuildArgs {
             upx: self.upx,
             ca_bundle: self.ca_bundle,
             ca_bundle_always: self.ca_bundle_always,
+            sbom: self.sbom,
             toolchain: toolchain::Options::with_jobs(self.jobs),
         }
     }
@@ -165,6 +177,22 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             let report = crate::bench::run(&Home::from_env()?, mode, name, &json)?;
             println!("{}", crate::bench::table(&report));
             eprintln!("JSON: {}", json.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Sbom { binary } => {
+            println!("{}", crate::sbom::read(&binary)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Verify { binary } => {
+            let checks = crate::verify::checks(&binary)?;
+            let mut failed = 0;
+            for c in &checks {
+                println!("{} {:<24} {}", if c.ok { "ok  " } else { "FAIL" }, c.name, c.detail);
+                failed += usize::from(!c.ok);
+            }
+            if failed > 0 {
+                anyhow::bail!("{} fails {failed} of {} checks", binary.display(), checks.len());
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Python { target, args } => {

@@ -21,8 +21,10 @@ pub mod link;
 pub mod pins;
 pub mod progress;
 pub mod recipes;
+pub mod sbom;
 pub mod steplog;
 pub mod toolchain;
 pub mod unpack;
+pub mod verify;
 
 pub use error::Error;

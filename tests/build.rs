@@ -211,3 +211,40 @@ fn the_same_app_builds_to_the_same_bytes() {
     let work = b"/pyelf/work/build-";
     assert!(!bytes.windows(work.len()).any(|w| w == work), "no temporary build path in the binary");
 }
+
+#[test]
+#[ignore = "builds real binaries and needs root; run by ./test.sh"]
+fn verify_passes_on_a_default_build_and_reports_violations() {
+    let pyelf = |args: &[&std::ffi::OsStr]| Command::new(env!("CARGO_BIN_EXE_pyelf")).args(args).output().unwrap();
+    let out = pyelf(&["verify".as_ref(), test_py().as_os_str()]);
+    assert!(out.status.success(), "{}{}", text(&out), String::from_utf8_lossy(&out.stderr));
+    for check in ["static PIE", "full RELRO", "non-executable stack", "SBOM", "no program interpreter"] {
+        assert!(text(&out).lines().any(|l| l.starts_with("ok") && l.contains(check)), "{check}: {}", text(&out));
+    }
+    let fixed = build(&repo().join("test.py"), "test-no-pie-verify", &["--no-pie"]);
+    let out = pyelf(&["verify".as_ref(), fixed.as_os_str()]);
+    assert!(!out.status.success());
+    assert!(text(&out).lines().any(|l| l.starts_with("FAIL") && l.contains("static PIE")), "{}", text(&out));
+    let out = pyelf(&["verify".as_ref(), "/bin/true".as_ref()]);
+    assert!(!out.status.success());
+    assert!(text(&out).contains("FAIL no program interpreter"), "{}", text(&out));
+    assert!(text(&out).contains("FAIL SBOM"), "{}", text(&out));
+}
+
+#[test]
+#[ignore = "builds real binaries and needs root; run by ./test.sh"]
+fn the_sbom_lists_what_is_inside() {
+    let sbom_file = tmp().join("heavy-sbom.json");
+    let bin = build(&repo().join("tests/e2e/heavy.py"), "heavy-sbom", &["--sbom", sbom_file.to_str().unwrap()]);
+    let out = Command::new(env!("CARGO_BIN_EXE_pyelf")).arg("sbom").arg(&bin).output().unwrap();
+    assert!(out.status.success());
+    let printed = text(&out);
+    assert_eq!(printed.trim(), std::fs::read_to_string(&sbom_file).unwrap().trim(), "--sbom writes what the binary carries");
+    let doc = pyelf::sbom::validate(&printed).unwrap();
+    let names: Vec<&str> = doc["components"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
+    for want in ["musl", "cpython", "openssl", "zlib", "expat", "mpdecimal", "cython"] {
+        assert!(names.contains(&want), "{want} missing from {names:?}");
+    }
+    assert!(!names.contains(&"sqlite"), "heavy.py does not use sqlite3: {names:?}");
+    assert_eq!(doc["metadata"]["component"]["name"], "heavy");
+}

@@ -1,0 +1,122 @@
+//! The software bill of materials every binary carries: a CycloneDX JSON document in the ELF
+//! section `.pyelf.sbom` (allocated, so `strip` keeps it), listing what is inside with versions,
+//! licences and the sha256 of each source. No timestamps: the same inputs give the same bytes.
+
+use anyhow::{Context, Result};
+use goblin::elf::Elf;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// The ELF section the document lives in.
+pub const SECTION: &str = ".pyelf.sbom";
+
+/// One thing inside a binary.
+#[derive(Debug, Clone)]
+pub struct Component {
+    pub name: String,
+    pub version: String,
+    pub license: String,
+    /// sha256 of the source archive (or wheel, or script) it was built from.
+    pub sha256: String,
+    pub url: Option<String>,
+}
+
+/// The sources a toolchain was built from, by name: `(version, sha256 of the archive used)`.
+pub fn toolchain_sources(toolchain_root: &Path) -> Result<BTreeMap<String, (String, String)>> {
+    #[derive(Deserialize)]
+    struct Manifest {
+        source: Vec<Source>,
+    }
+    #[derive(Deserialize)]
+    struct Source {
+        name: String,
+        version: String,
+        sha256: String,
+    }
+    let text = fs_err::read_to_string(toolchain_root.join("toolchain.toml"))?;
+    let m: Manifest = toml::from_str(&text).context("the toolchain's toolchain.toml is damaged")?;
+    Ok(m.source.into_iter().map(|s| (s.name, (s.version, s.sha256))).collect())
+}
+
+/// The CycloneDX document of an app and its components.
+pub fn document(app: &Component, components: &[Component]) -> Value {
+    let component = |c: &Component, kind: &str| {
+        let mut v = json!({
+            "type": kind,
+            "bom-ref": c.name,
+            "name": c.name,
+            "version": c.version,
+            "licenses": [{"license": {"id": c.license}}],
+            "hashes": [{"alg": "SHA-256", "content": c.sha256}],
+        });
+        if let Some(url) = &c.url {
+            v["externalReferences"] = json!([{"type": "distribution", "url": url}]);
+        }
+        v
+    };
+    json!({
+        "bomFormat": "CycloneDX",
+        "specVersion": "1.5",
+        "version": 1,
+        "metadata": {
+            "tools": {"components": [{"type": "application", "name": "pyelf", "version": env!("CARGO_PKG_VERSION")}]},
+            "component": component(app, "application"),
+        },
+        "components": components.iter().map(|c| component(c, "library")).collect::<Vec<_>>(),
+    })
+}
+
+/// The SBOM in a binary, as text.
+pub fn read(binary: &Path) -> Result<String> {
+    let bytes = fs_err::read(binary)?;
+    let elf = Elf::parse(&bytes).with_context(|| format!("{} is not an ELF file", binary.display()))?;
+    let section = elf
+        .section_headers
+        .iter()
+        .find(|s| elf.shdr_strtab.get_at(s.sh_name) == Some(SECTION))
+        .with_context(|| format!("{} has no {SECTION} section (not built by this pyelf?)", binary.display()))?;
+    let range = section.file_range().context("the SBOM section has no contents")?;
+    let data = bytes.get(range).context("the SBOM section lies outside the file")?;
+    let text = std::str::from_utf8(data).context("the SBOM is not UTF-8")?;
+    Ok(text.trim_end_matches('\0').to_string())
+}
+
+/// Parses an SBOM and checks the fields pyelf writes.
+pub fn validate(text: &str) -> Result<Value> {
+    let v: Value = serde_json::from_str(text).context("the SBOM is not valid JSON")?;
+    anyhow::ensure!(v["bomFormat"] == "CycloneDX", "the SBOM is not a CycloneDX document");
+    let components = v["components"].as_array().context("the SBOM lists no components")?;
+    for c in components {
+        anyhow::ensure!(
+            c["name"].is_string() && c["version"].is_string() && c["hashes"][0]["content"].is_string(),
+            "an SBOM component lacks a name, version or hash: {c}"
+        );
+    }
+    anyhow::ensure!(components.iter().any(|c| c["name"] == "cpython"), "the SBOM does not list CPython");
+    Ok(v)
+}
+
+/// Assembly that places `file` into the SBOM section.
+pub fn section_asm(file: &Path) -> String {
+    format!(
+        "    .section {SECTION},\"a\",@progbits\n    .incbin \"{}\"\n    .byte 0\n    .section .note.GNU-stack,\"\",@progbits\n",
+        file.display()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn documents_validate() {
+        let c = |n: &str| Component { name: n.into(), version: "1".into(), license: "MIT".into(), sha256: "ab".repeat(32), url: None };
+        let doc = document(&c("app"), &[c("musl"), c("cpython")]);
+        let v = validate(&doc.to_string()).unwrap();
+        assert_eq!(v["components"].as_array().unwrap().len(), 2);
+        assert!(validate(&document(&c("app"), &[c("musl")]).to_string()).is_err(), "CPython must be listed");
+        assert!(validate("{}").is_err());
+    }
+}

@@ -1,0 +1,45 @@
+//! `pyelf verify BINARY`: audits a built binary (static, position independent, hardened, with a
+//! well-formed SBOM) and reports every violation.
+
+use anyhow::{Context, Result};
+use goblin::elf::dynamic::{DF_1_NOW, DF_BIND_NOW, DT_FLAGS, DT_FLAGS_1};
+use goblin::elf::header::{EM_X86_64, ET_DYN};
+use goblin::elf::program_header::{PF_X, PT_GNU_RELRO, PT_GNU_STACK, PT_INTERP};
+use goblin::elf::Elf;
+use std::path::Path;
+
+/// One check and whether the binary passed it.
+#[derive(Debug, Clone)]
+pub struct Check {
+    pub name: &'static str,
+    pub ok: bool,
+    pub detail: String,
+}
+
+/// Runs every check on `binary`.
+pub fn checks(binary: &Path) -> Result<Vec<Check>> {
+    let bytes = fs_err::read(binary)?;
+    let elf = Elf::parse(&bytes).with_context(|| format!("{} is not an ELF file", binary.display()))?;
+    let mut out = Vec::new();
+    let mut check = |name, ok, detail: String| out.push(Check { name, ok, detail });
+
+    let machine_ok = elf.is_64 && elf.header.e_machine == EM_X86_64;
+    check("x86_64 ELF", machine_ok, format!("64-bit: {}, machine {}", elf.is_64, elf.header.e_machine));
+    let interp = elf.program_headers.iter().any(|p| p.p_type == PT_INTERP);
+    check("no program interpreter", !interp, elf.interpreter.unwrap_or("none").to_string());
+    check("no needed libraries", elf.libraries.is_empty(), elf.libraries.join(", "));
+    check("static PIE (ASLR)", elf.header.e_type == ET_DYN && !interp, format!("e_type {}", elf.header.e_type));
+    let relro = elf.program_headers.iter().any(|p| p.p_type == PT_GNU_RELRO);
+    let now = elf.dynamic.as_ref().is_some_and(|d| {
+        d.dyns.iter().any(|e| (e.d_tag == DT_FLAGS && e.d_val & DF_BIND_NOW != 0) || (e.d_tag == DT_FLAGS_1 && e.d_val & DF_1_NOW != 0))
+    });
+    check("full RELRO", relro && now, format!("PT_GNU_RELRO: {relro}, BIND_NOW: {now}"));
+    let stack = elf.program_headers.iter().find(|p| p.p_type == PT_GNU_STACK);
+    let nx = stack.is_some_and(|p| p.p_flags & PF_X == 0);
+    check("non-executable stack", nx, format!("PT_GNU_STACK: {}", stack.map(|p| format!("flags {:#x}", p.p_flags)).unwrap_or("missing".into())));
+    match crate::sbom::read(binary).and_then(|t| crate::sbom::validate(&t)) {
+        Ok(v) => check("SBOM", true, format!("{} components", v["components"].as_array().map_or(0, |c| c.len()))),
+        Err(e) => check("SBOM", false, format!("{e:#}")),
+    }
+    Ok(out)
+}
