@@ -248,3 +248,34 @@ fn the_sbom_lists_what_is_inside() {
     assert!(!names.contains(&"sqlite"), "heavy.py does not use sqlite3: {names:?}");
     assert_eq!(doc["metadata"]["component"]["name"], "heavy");
 }
+
+#[test]
+#[ignore = "builds real binaries and needs root; run by ./test.sh"]
+fn runs_on_a_read_only_root_as_an_unknown_user_and_writes_nothing() {
+    let root = root_with("empty", test_py(), "readonly");
+    let want = text(&Command::new(test_py()).output().unwrap());
+    let script = format!(
+        "mount --bind '{0}' '{0}' && mount -o remount,ro,bind '{0}' && exec /usr/sbin/chroot --userspec=54321:54321 '{0}' /app",
+        root.display()
+    );
+    let out = Command::new("/usr/bin/unshare").args(["-m", "/bin/sh", "-c", &script]).output().unwrap();
+    assert!(out.status.success(), "{:?}: {}", out.status, String::from_utf8_lossy(&out.stderr));
+    assert_eq!(text(&out), want);
+    let entries: Vec<_> = std::fs::read_dir(&root).unwrap().flatten().map(|e| e.file_name()).collect();
+    assert_eq!(entries.len(), 3, "nothing written next to the binary: {entries:?}");
+}
+
+#[test]
+#[ignore = "builds real binaries and needs root; run by ./test.sh"]
+fn odd_argv_does_not_change_or_crash_it() {
+    use std::os::unix::ffi::OsStrExt;
+    use std::os::unix::process::CommandExt;
+    let script = tmp().join("argv.py");
+    std::fs::write(&script, "import sys\nprint(len(sys.argv), [len(a) for a in sys.argv[1:]], ascii(sys.argv[1:2]))\n").unwrap();
+    let bin = build(&script, "argv", &[]);
+    let long = "x".repeat(100_000);
+    let bad = std::ffi::OsStr::from_bytes(b"caf\xe9");
+    let out = Command::new(&bin).arg0("").arg(bad).arg(&long).arg("").output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(text(&out), "4 [4, 100000, 0] ['caf\\udce9']\n", "non-UTF-8 bytes arrive surrogate-escaped");
+}
