@@ -27,8 +27,6 @@ pub struct FrozenModules {
     pub blob_s: PathBuf,
     /// The embedded module names.
     pub names: Vec<String>,
-    /// Size of the marshalled code, in bytes.
-    pub bytes: u64,
     /// Every module the analysis found the app to import, Python or built-in C.
     pub imports: Vec<String>,
 }
@@ -72,5 +70,5 @@ pub fn freeze(
     fs::write(&blob_s, incbin_asm("pyelf_frozen_blob", &bin))?;
     let names = fs::read_to_string(dir.join("frozen.txt"))?.lines().map(String::from).collect();
     let imports = fs::read_to_string(dir.join("imports.txt"))?.lines().map(String::from).collect();
-    Ok(FrozenModules { table_c: dir.join("frozen.c"), blob_s, names, bytes: fs::metadata(&bin)?.len(), imports })
+    Ok(FrozenModules { table_c: dir.join("frozen.c"), blob_s, names, imports })
 }

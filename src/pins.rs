@@ -27,21 +27,6 @@ pub enum Format {
     TarBz2,
 }
 
-impl Format {
-    /// Guesses the format from a file name.
-    pub fn from_file_name(name: &str) -> Option<Format> {
-        if name.ends_with(".tar.gz") || name.ends_with(".tgz") {
-            Some(Format::TarGz)
-        } else if name.ends_with(".tar.xz") || name.ends_with(".txz") {
-            Some(Format::TarXz)
-        } else if name.ends_with(".tar.bz2") || name.ends_with(".tbz2") {
-            Some(Format::TarBz2)
-        } else {
-            None
-        }
-    }
-}
-
 impl fmt::Display for Format {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {

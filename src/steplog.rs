@@ -27,10 +27,6 @@ impl Step {
         Ok(Step { name: name.to_string(), log })
     }
 
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
     pub fn log_path(&self) -> &Path {
         &self.log
     }
