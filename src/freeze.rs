@@ -31,10 +31,15 @@ pub struct FrozenModules {
     pub imports: Vec<String>,
 }
 
-/// Assembly that embeds the bytes of `file` as the symbol `name` (and `<name>_end` after them).
-pub fn incbin_asm(name: &str, file: &Path) -> String {
+/// Assembly that embeds the bytes of `file`, followed by a NUL byte, in `section` (the whole
+/// `.section` operand), as the symbol `name` with `<name>_end` after them when a name is given.
+pub fn incbin_asm(section: &str, name: Option<&str>, file: &Path) -> String {
+    let (start, end) = match name {
+        Some(n) => (format!("    .global {n}\n    .global {n}_end\n    .balign 16\n{n}:\n"), format!("{n}_end:\n")),
+        None => (String::new(), String::new()),
+    };
     format!(
-        "    .section .rodata\n    .global {name}\n    .global {name}_end\n    .balign 16\n{name}:\n    .incbin \"{}\"\n{name}_end:\n    .byte 0\n    .section .note.GNU-stack,\"\",@progbits\n",
+        "    .section {section}\n{start}    .incbin \"{}\"\n{end}    .byte 0\n    .section .note.GNU-stack,\"\",@progbits\n",
         file.display()
     )
 }
@@ -67,7 +72,7 @@ pub fn freeze(
     }
     let bin = dir.join("frozen.bin");
     let blob_s = dir.join("frozen_blob.S");
-    fs::write(&blob_s, incbin_asm("pyelf_frozen_blob", &bin))?;
+    fs::write(&blob_s, incbin_asm(".rodata", Some("pyelf_frozen_blob"), &bin))?;
     let names = fs::read_to_string(dir.join("frozen.txt"))?.lines().map(String::from).collect();
     let imports = fs::read_to_string(dir.join("imports.txt"))?.lines().map(String::from).collect();
     Ok(FrozenModules { table_c: dir.join("frozen.c"), blob_s, names, imports })

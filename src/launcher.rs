@@ -42,7 +42,7 @@ pub fn write(dir: &Path, app_name: &str, module: &str, ca: &CaOptions) -> Result
             fs::write(&copy, text)?;
             header.push_str(&format!("#define PYELF_CA_EMBEDDED 1\n#define PYELF_CA_ALWAYS {}\n", ca.always as u8));
             let s = dir.join("ca_bundle.S");
-            fs::write(&s, crate::freeze::incbin_asm("pyelf_ca_bundle", &copy))?;
+            fs::write(&s, crate::freeze::incbin_asm(".rodata", Some("pyelf_ca_bundle"), &copy))?;
             files.push(s);
         }
     }

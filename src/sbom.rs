@@ -98,12 +98,9 @@ pub fn validate(text: &str) -> Result<Value> {
     Ok(v)
 }
 
-/// Assembly that places `file` into the SBOM section.
+/// Assembly that places `file` into the SBOM section (allocated, so that `strip` keeps it).
 pub fn section_asm(file: &Path) -> String {
-    format!(
-        "    .section {SECTION},\"a\",@progbits\n    .incbin \"{}\"\n    .byte 0\n    .section .note.GNU-stack,\"\",@progbits\n",
-        file.display()
-    )
+    crate::freeze::incbin_asm(&format!("{SECTION},\"a\",@progbits"), None, file)
 }
 
 #[cfg(test)]
