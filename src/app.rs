@@ -105,7 +105,8 @@ pub fn build(home: &Home, opts: &BuildOptions) -> Result<Built> {
     };
     let tc = toolchain::ensure(home, &pins, &opts.target, &opts.toolchain)
         .context("the toolchain is needed to build the app and could not be built")?;
-    let cython = cython::ensure(home, &CythonPin::builtin())?;
+    let cy = CythonPin::builtin();
+    let cython = cython::ensure(home, &cy)?;
 
     let work_root = home.root().join("work");
     fs::create_dir_all(&work_root)?;
@@ -133,7 +134,6 @@ pub fn build(home: &Home, opts: &BuildOptions) -> Result<Built> {
 
     // What is inside, for the SBOM section and the summary.
     let mut linked = linked_sources(&pins, &c_modules);
-    let cy = CythonPin::builtin();
     linked.push((cy.name.clone(), cy.version.clone(), cy.license.clone()));
     let sbom = sbom_document(&pins, &tc, &cy, &script, &stem, &linked)?;
     let sbom_json = dir.join("sbom.json");
@@ -191,7 +191,10 @@ fn sbom_document(
         let (sha256, url) = if name == &cython.name {
             (cython.sha256.clone(), None)
         } else {
-            let sha = sources.get(name).map(|(_, sha)| sha.clone()).unwrap_or_default();
+            let (_, sha) = sources.get(name).with_context(|| {
+                format!("the toolchain's toolchain.toml does not record the source of {name} (rebuild the toolchain)")
+            })?;
+            let sha = sha.clone();
             (sha, pins.source(name).ok().and_then(|p| p.urls.first().cloned()))
         };
         components.push(Component { name: name.clone(), version: version.clone(), license: license.clone(), sha256, url });
