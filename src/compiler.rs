@@ -98,10 +98,17 @@ crtendS.o%s %:getenv(PYELF_MUSL_ROOT /lib/crtn.o)
 -nostdlib %{shared:-shared} %{static:-static} %{static-pie:-static -pie --no-dynamic-linker -z text} %{rdynamic:-export-dynamic}
 "#;
 
+/// What the toolchains directory is called in paths compiled into programs.
+pub const REMAPPED_TOOLCHAINS: &str = "/pyelf/toolchains";
+
 /// Writes the wrapper and its specs file into the toolchain at `root`. The wrapper answers
 /// `-dumpmachine` and `-print-multiarch` with the musl triple (CPython's configure compares them
 /// with the triplet it detects).
-pub fn install_wrapper(root: &Path, host: &HostCompiler, musl_triple: &str) -> Result<PathBuf> {
+///
+/// For reproducible output the wrapper sets `SOURCE_DATE_EPOCH` (`__DATE__`, `__TIME__`) and maps
+/// the toolchains directory, where toolchains are built, to `/pyelf/toolchains` in every path
+/// the compiler records (`__FILE__`, debug information).
+pub fn install_wrapper(root: &Path, host: &HostCompiler, musl_triple: &str, source_date_epoch: u64) -> Result<PathBuf> {
     fs::create_dir_all(root.join("bin"))?;
     fs::create_dir_all(root.join("lib"))?;
     fs::write(root.join("lib/pyelf-musl.specs"), SPECS)?;
@@ -114,8 +121,9 @@ for a in "$@"; do
   esac
 done
 PYELF_MUSL_ROOT=$(cd "$(dirname "$0")/.." && pwd)
-export PYELF_MUSL_ROOT
-exec {gcc} "$@" -specs "$PYELF_MUSL_ROOT/lib/pyelf-musl.specs"
+SOURCE_DATE_EPOCH={source_date_epoch}
+export PYELF_MUSL_ROOT SOURCE_DATE_EPOCH
+exec {gcc} -ffile-prefix-map="$(dirname "$PYELF_MUSL_ROOT")"={REMAPPED_TOOLCHAINS} "$@" -specs "$PYELF_MUSL_ROOT/lib/pyelf-musl.specs"
 "#,
         gcc = shell_quote(&host.program.display().to_string()),
     );
@@ -182,7 +190,7 @@ mod tests {
     fn wrapper_answers_the_musl_triple() {
         let tmp = tempfile::tempdir().unwrap();
         let host = HostCompiler { program: "/bin/false".into(), version: String::new(), multiarch: String::new() };
-        let w = install_wrapper(tmp.path(), &host, "x86_64-linux-musl").unwrap();
+        let w = install_wrapper(tmp.path(), &host, "x86_64-linux-musl", 1).unwrap();
         for flag in ["-dumpmachine", "-print-multiarch", "--print-multiarch"] {
             let out = Command::new(&w).arg(flag).output().unwrap();
             assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "x86_64-linux-musl", "{flag}");

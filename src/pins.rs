@@ -75,6 +75,19 @@ pub struct Target {
     pub sources: Vec<String>,
     pub cflags: Vec<String>,
     pub thread_stack_size: u64,
+    /// The build date compiled into the toolchain (CPython's `sys.version`), as seconds since
+    /// 1970, unless `SOURCE_DATE_EPOCH` is set when the toolchain is built.
+    pub source_date_epoch: u64,
+}
+
+impl Target {
+    /// The build date toolchains get: `SOURCE_DATE_EPOCH` if set (and a number), else the pin's.
+    pub fn effective_source_date_epoch(&self) -> u64 {
+        std::env::var("SOURCE_DATE_EPOCH")
+            .ok()
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(self.source_date_epoch)
+    }
 }
 
 /// All pins and targets.
@@ -278,7 +291,7 @@ format = "tar.gz"
 
     #[test]
     fn target_naming_an_unpinned_source_is_rejected() {
-        let t = "triple = \"t\"\nmusl_triple = \"m\"\nsources = [\"nope\"]\ncflags = []\nthread_stack_size = 1\n";
+        let t = "triple = \"t\"\nmusl_triple = \"m\"\nsources = [\"nope\"]\ncflags = []\nthread_stack_size = 1\nsource_date_epoch = 0\n";
         let err = Pins::parse(SOURCES_TOML, [("t".to_string(), t.to_string())]).unwrap_err();
         assert!(err.to_string().contains("nope"), "{err}");
     }

@@ -208,6 +208,13 @@ def package_modules(pkg):
     return out
 
 
+def neutral_paths(source):
+    """The build-time data names the directory the toolchain was built in: written as pyelf's
+    compiler wrapper writes it (/pyelf/toolchains), so that a binary does not depend on PYELF_HOME."""
+    toolchains = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.__file__))))
+    return source.replace(toolchains.encode() + b"/", b"/pyelf/toolchains/")
+
+
 def main():
     out_dir, script = sys.argv[1], sys.argv[2]
     args = sys.argv[3:]
@@ -258,6 +265,8 @@ def main():
             continue
         with open(spec.origin, "rb") as f:
             source = f.read()
+        if name.startswith("_sysconfigdata_"):
+            source = neutral_paths(source)
         code = compile(source, f"<frozen {name}>", "exec", dont_inherit=True, optimize=0)
         data = marshal.dumps(code)
         is_pkg = spec.submodule_search_locations is not None

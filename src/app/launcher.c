@@ -118,6 +118,10 @@ int main(int argc, char **argv)
     config.parse_argv = 0;
     config.module_search_paths_set = 1; /* sys.path is empty: everything is in the binary */
     config.pathconfig_warnings = 0;
+    /* sys.prefix: a fixed name (nothing is loaded from it); no search for a prefix on the host */
+    status = PyConfig_SetString(&config, &config.home, L"/pyelf");
+    if (PyStatus_Exception(status))
+        fail(status, &config);
     if (argc > 0) {
         status = PyConfig_SetBytesString(&config, &config.program_name, argv[0]);
         if (PyStatus_Exception(status))

@@ -75,11 +75,13 @@ pub fn build(ctx: &Ctx) -> Result<()> {
 
     // `--disable-test-modules` also leaves the test package uninstalled; the toolchain keeps it
     // so that CPython's own regression tests can run under the static interpreter.
+    // (Copied afresh: a build killed while copying may have left part of it.)
     let test_dir = root.join("lib/python3.13/test");
-    if !test_dir.exists() {
-        let (from, to) = (ctx.src.join("Lib/test"), root.join("lib/python3.13"));
-        ctx.step.run(cmd!(sh, "cp -R {from} {to}"))?;
+    if test_dir.exists() {
+        fs::remove_dir_all(&test_dir)?;
     }
+    let (from, to) = (ctx.src.join("Lib/test"), root.join("lib/python3.13"));
+    ctx.step.run(cmd!(sh, "cp -R {from} {to}"))?;
 
     // The generated inittab and the modules CPython itself always needs: an app's own inittab is
     // made from these, with only the C modules the app uses.
@@ -89,6 +91,7 @@ pub fn build(ctx: &Ctx) -> Result<()> {
 
     let states = module_states(&ctx.src.join("Makefile"))?;
     let link = link_line(ctx, &sh)?;
+    neutral_getpath(ctx, &sh)?;
     write_records(ctx, &states, &link)?;
     ctx.expect_installed(&[
         "bin/python3",
@@ -169,6 +172,28 @@ fn link_line(ctx: &Ctx, sh: &xshell::Shell) -> Result<Vec<String>> {
         kept.push(a);
     }
     Ok(kept)
+}
+
+/// The prefix compiled into the libpython that apps link (the toolchain's own python3 keeps the
+/// real one, which it needs when started by a name it cannot resolve).
+pub const APP_PREFIX: &str = "/pyelf";
+
+/// Rebuilds `getpath.o` with [`APP_PREFIX`] in place of the toolchain's directory and puts it into
+/// the `lib/libpython3.13.a` that apps link, so that no binary records where its toolchain was.
+fn neutral_getpath(ctx: &Ctx, sh: &xshell::Shell) -> Result<()> {
+    let obj = ctx.src.join("Modules/getpath.o");
+    fs::remove_file(&obj)?;
+    let prefix = format!("prefix={APP_PREFIX}");
+    let exec_prefix = format!("exec_prefix={APP_PREFIX}");
+    ctx.step.run(cmd!(sh, "make Modules/getpath.o {prefix} {exec_prefix}"))?;
+    let lib = ctx.root.join("lib/libpython3.13.a");
+    ctx.step.run(cmd!(sh, "ar rD {lib} {obj}"))?;
+    let members = cmd!(sh, "ar t {lib}").quiet().read()?;
+    anyhow::ensure!(
+        members.lines().filter(|m| *m == "getpath.o").count() == 1,
+        "libpython3.13.a should hold one getpath.o"
+    );
+    Ok(())
 }
 
 /// Writes `link.toml` (the final link's libraries and flags) and `modules.toml` (module states).

@@ -12,7 +12,7 @@ pub fn build(ctx: &Ctx) -> Result<()> {
     ctx.step.run(cmd!(sh, "make -j{jobs}"))?;
     ctx.step.run(cmd!(sh, "make install"))?;
     compiler::install_kernel_headers(root, ctx.host)?;
-    compiler::install_wrapper(root, ctx.host, &ctx.target.musl_triple)?;
+    compiler::install_wrapper(root, ctx.host, &ctx.target.musl_triple, ctx.target.effective_source_date_epoch())?;
     ctx.expect_installed(&["lib/libc.a", "lib/crt1.o", "lib/rcrt1.o", "include/stdio.h", "include/linux/fs.h"])?;
     // The wrapper must produce a static binary that runs.
     let probe = ctx.work.join("probe.c");

@@ -13,15 +13,24 @@ pub fn build(ctx: &Ctx) -> Result<()> {
     let sh = ctx.shell()?;
     let (root, jobs, cc) = (ctx.root, ctx.jobs.to_string(), ctx.cc());
     let cflags = &ctx.target.cflags;
+    let path = std::env::join_paths(
+        std::iter::once(root.join("bin")).chain(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())),
+    )?;
+    let path = &path;
     ctx.step.run(
         cmd!(
             sh,
             "perl ./Configure linux-x86_64 --prefix={root} --libdir=lib --openssldir=/etc/ssl
              no-shared no-module no-async no-tests no-docs no-apps no-dso no-engine {cflags...}"
         )
-        .env("CC", &cc),
+        // By name, found on PATH: OpenSSL records its compiler command (`openssl version -f`),
+        // which must not name the directory the toolchain is built in.
+        .env("CC", cc.file_name().unwrap())
+        .env("PATH", path),
     )?;
-    ctx.step.run(cmd!(sh, "make -j{jobs} build_libs"))?;
+    // Never used (no-engine, no-module), but compiled in as strings: neutral, not the build path.
+    let dirs = ["ENGINESDIR=/pyelf/openssl/engines-3", "MODULESDIR=/pyelf/openssl/ossl-modules"];
+    ctx.step.run(cmd!(sh, "make -j{jobs} build_libs {dirs...}").env("PATH", path))?;
     ctx.step.run(cmd!(sh, "make install_dev"))?;
     ctx.expect_installed(&["lib/libssl.a", "lib/libcrypto.a", "include/openssl/ssl.h", "lib/pkgconfig/openssl.pc"])
 }
