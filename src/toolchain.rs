@@ -2,8 +2,10 @@
 //! `$PYELF_HOME/toolchains/<triple>-<key>`.
 //!
 //! The key is a hash of the pins, the target, the recipes, the compiler wrapper and the host
-//! compiler, so any change rebuilds. A toolchain is assembled in a temporary directory and renamed
-//! into place only when every step and check passed; a lock keeps two builds from colliding.
+//! compiler, so any change rebuilds. A toolchain is assembled in `.<name>.partial` and renamed into
+//! place only when every step and check passed; a lock keeps two builds from colliding. Each
+//! completed step leaves a stamp, so a build that was killed or failed resumes at the step it
+//! stopped in (which is done again from a fresh source tree).
 
 use crate::compiler::{self, HostCompiler};
 use crate::fetch::{self, Fetcher};
@@ -102,6 +104,7 @@ pub fn key_parts(target: &Target, host: &HostCompiler) -> Vec<(String, String)> 
     parts.push(("compiler".into(), include_str!("compiler.rs").into()));
     parts.push(("host-cc".into(), host.version.clone()));
     parts.push(("kernel-headers".into(), compiler::kernel_headers_version()));
+    parts.push(("source-date-epoch".into(), target.effective_source_date_epoch().to_string()));
     parts
 }
 
@@ -131,6 +134,20 @@ pub fn lock_exclusive(path: &Path, what: &str) -> Result<std::fs::File> {
     Ok(file)
 }
 
+/// Lets the programs we start inherit `lock`: if pyelf is killed, the lock stays held until the
+/// last of its children (a `make` still writing into the build) has exited too.
+fn inherit_lock(lock: &std::fs::File) -> Result<()> {
+    use std::os::fd::AsRawFd;
+    let fd = lock.as_raw_fd();
+    // SAFETY: fcntl on a descriptor we own; only its close-on-exec flag changes.
+    let ok = unsafe {
+        let flags = libc::fcntl(fd, libc::F_GETFD);
+        flags >= 0 && libc::fcntl(fd, libc::F_SETFD, flags & !libc::FD_CLOEXEC) >= 0
+    };
+    anyhow::ensure!(ok, "cannot share the toolchain lock with build commands: {}", std::io::Error::last_os_error());
+    Ok(())
+}
+
 /// Returns the target's toolchain, building it first if it is missing.
 pub fn ensure(home: &Home, pins: &Pins, triple: &str, opts: &Options) -> Result<Toolchain> {
     let target = pins.target(triple)?.clone();
@@ -145,7 +162,7 @@ pub fn ensure(home: &Home, pins: &Pins, triple: &str, opts: &Options) -> Result<
 
     fs::create_dir_all(&dir).with_context(|| format!("cannot create {}; is PYELF_HOME writable?", dir.display()))?;
     let lock_path = dir.join(format!(".{name}.lock"));
-    let _lock = lock_exclusive(&lock_path, "building this toolchain")?;
+    let lock = lock_exclusive(&lock_path, "building this toolchain")?;
     // Someone else may have finished it while we waited.
     if root.join(MANIFEST).is_file() {
         return Ok(toolchain);
@@ -154,23 +171,45 @@ pub fn ensure(home: &Home, pins: &Pins, triple: &str, opts: &Options) -> Result<
         // Not ours to trust: no manifest means it never completed.
         fs::remove_dir_all(&root)?;
     }
+    inherit_lock(&lock)?;
     build(home, pins, &target, &host, &name, &root, opts)?;
     Ok(toolchain)
 }
 
-/// Builds the toolchain `name` into a temporary directory and renames it to `root`.
+/// Where a toolchain is assembled (kept if a build is interrupted, and resumed by the next one).
+fn partial_dir(dir: &Path, name: &str) -> PathBuf {
+    dir.join(format!(".{name}.partial"))
+}
+
+/// The stamp of a step completed in a partial toolchain (holds the step's seconds).
+fn stamp(partial: &Path, step: &str) -> PathBuf {
+    partial.join(".pyelf-steps").join(step)
+}
+
+/// Builds the toolchain `name` into its partial directory, resuming after the last completed step
+/// of an interrupted build, and renames it to `root` once every step and the check passed.
 fn build(home: &Home, pins: &Pins, target: &Target, host: &HostCompiler, name: &str, root: &Path, opts: &Options) -> Result<()> {
     let started = Instant::now();
     let dir = root.parent().expect("toolchains directory");
     remove_leftovers(dir, name)?;
-    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-    let work = dir.join(format!(".{name}.work-{}", std::process::id()));
+    let tmp = partial_dir(dir, name);
+    let work = dir.join(format!(".{name}.work"));
     let logs = home.root().join("logs").join(name);
-    fs::create_dir_all(&tmp)?;
-    fs::create_dir_all(&work)?;
-    if logs.exists() {
-        fs::remove_dir_all(&logs)?;
+    let resuming = tmp.join(".pyelf-steps").is_dir();
+    if work.exists() {
+        fs::remove_dir_all(&work)?;
     }
+    if !resuming {
+        for d in [&tmp, &logs] {
+            if d.exists() {
+                fs::remove_dir_all(d)?;
+            }
+        }
+    }
+    fs::create_dir_all(tmp.join(".pyelf-steps"))?;
+    fs::create_dir_all(&work)?;
+    // The date compilers and build scripts write into what they make (see Target::source_date_epoch).
+    std::env::set_var("SOURCE_DATE_EPOCH", target.effective_source_date_epoch().to_string());
     eprintln!("building toolchain {name} ({} jobs); logs in {}", opts.jobs, logs.display());
 
     let sources = pins.sources_for(target)?;
@@ -181,8 +220,14 @@ fn build(home: &Home, pins: &Pins, target: &Target, host: &HostCompiler, name: &
 
     let mut times = Vec::new();
     for (i, src) in fetched.iter().enumerate() {
-        let t = Instant::now();
         let label = format!("{} {}", src.name, src.version);
+        let done = stamp(&tmp, &src.name);
+        if let Ok(secs) = fs::read_to_string(&done) {
+            eprintln!("[{}/{total}] {label:<30} done by an interrupted build; kept", i + 2);
+            times.push((src.name.clone(), secs.trim().parse().unwrap_or(0.0)));
+            continue;
+        }
+        let t = Instant::now();
         let activity = crate::progress::Activity::start(&format!("[{}/{total}] {label}", i + 2));
         let step = Step::start(&src.name, logs.join(format!("{}.log", src.name)))?;
         step.note(&format!("{label} from {} ({})", src.origin, src.artifact.sha256))?;
@@ -205,6 +250,7 @@ fn build(home: &Home, pins: &Pins, target: &Target, host: &HostCompiler, name: &
         fs::remove_dir_all(&unpack_dir)?;
         drop(activity);
         let secs = t.elapsed().as_secs_f64();
+        write_atomically(&done, format!("{secs:.1}\n").as_bytes())?;
         eprintln!("[{}/{total}] {label:<30} {secs:>8.1}s", i + 2);
         times.push((src.name.clone(), secs));
     }
@@ -216,10 +262,10 @@ fn build(home: &Home, pins: &Pins, target: &Target, host: &HostCompiler, name: &
 
     let mut manifest = format!(
         "# A complete pyelf toolchain (written last; a directory without it is not trusted)\n\
-         name = {name:?}\ntarget = {:?}\nhost_cc = {:?}\nbuild_seconds = {:.0}\n",
+         name = {name:?}\ntarget = {:?}\nhost_cc = {:?}\nsource_date_epoch = {}\n",
         target.triple,
         host.version,
-        started.elapsed().as_secs_f64()
+        target.effective_source_date_epoch(),
     );
     for f in &fetched {
         manifest.push_str(&format!(
@@ -231,6 +277,7 @@ fn build(home: &Home, pins: &Pins, target: &Target, host: &HostCompiler, name: &
         manifest.push_str(&format!("\n[[step]]\nname = {step:?}\nseconds = {secs:.1}\n"));
     }
     copy_logs(&logs, &tmp.join("logs"))?;
+    fs::remove_dir_all(tmp.join(".pyelf-steps"))?;
     fs::write(tmp.join(MANIFEST), manifest)?;
     fs::rename(&tmp, root)?;
     fs::remove_dir_all(&work)?;
@@ -239,16 +286,32 @@ fn build(home: &Home, pins: &Pins, target: &Target, host: &HostCompiler, name: &
     Ok(())
 }
 
-/// Removes what killed builds left behind: every `.<key>.tmp-*` and `.<key>.work-*` of this
-/// toolchain (we hold its lock), and those of other toolchains whose lock nobody holds.
+/// Writes `path` by way of a temporary file beside it, so that it is whole or absent.
+fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    let tmp = path.with_extension("tmp");
+    fs::write(&tmp, bytes)?;
+    fs::rename(&tmp, path)?;
+    Ok(())
+}
+
+/// Removes what interrupted builds left behind that no build will resume: the work directory of
+/// every toolchain whose lock nobody holds, the partial directories of other toolchains (another
+/// key: their pins or recipes changed) and the temporary directories of earlier pyelf versions.
+/// The partial directory of `name` is kept: [`build`] resumes it.
 fn remove_leftovers(dir: &Path, name: &str) -> Result<()> {
     for entry in fs::read_dir(dir)? {
         let entry = entry?;
         let n = entry.file_name().to_string_lossy().to_string();
-        let Some(owner) = n.strip_prefix('.').and_then(|r| r.split_once(".tmp-").or_else(|| r.split_once(".work-"))) else {
+        let Some(rest) = n.strip_prefix('.') else { continue };
+        let owner = [".tmp-", ".work-"]
+            .iter()
+            .find_map(|sep| rest.split_once(sep).map(|(o, _)| o))
+            .or_else(|| rest.strip_suffix(".partial"))
+            .or_else(|| rest.strip_suffix(".work"));
+        let Some(owner) = owner else { continue };
+        if owner == name && rest.ends_with(".partial") {
             continue;
-        };
-        let owner = owner.0;
+        }
         // Held while deleting, so that no build of that toolchain starts meanwhile.
         let guard = if owner == name {
             None
