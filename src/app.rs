@@ -36,6 +36,25 @@ const MODULE_LIBRARIES: &[(&str, &str)] = &[
     ("_ctypes", "libffi"),
 ];
 
+/// Copies the finished binary next to `output` and renames it into place: OUT is never a partial
+/// file, and one left by a killed build (locked by nobody) is removed by the next.
+fn install_output(exe: &Path, output: &Path) -> Result<()> {
+    let out_dir = output.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    fs::create_dir_all(out_dir).with_context(|| format!("cannot create {}", out_dir.display()))?;
+    crate::stale::sweep(out_dir, ".pyelf-partial-")?;
+    let mut partial = tempfile::Builder::new()
+        .prefix(".pyelf-partial-")
+        .tempfile_in(out_dir)
+        .with_context(|| format!("cannot write into {}", out_dir.display()))?;
+    crate::stale::hold_file(partial.as_file(), partial.path())?;
+    std::io::copy(&mut fs::File::open(exe)?, partial.as_file_mut())
+        .and_then(|_| partial.as_file().sync_all())
+        .with_context(|| format!("cannot write {}", partial.path().display()))?;
+    crate::compiler::set_executable(partial.path())?;
+    partial.persist(output).map_err(|e| e.error).with_context(|| format!("cannot write {}", output.display()))?;
+    Ok(())
+}
+
 /// The sources whose code is in a binary with these C modules: `(name, version, licence)`.
 pub fn linked_sources(pins: &Pins, c_modules: &[String]) -> Vec<(String, String, String)> {
     let mut names = vec!["musl", "cpython"];
@@ -110,7 +129,10 @@ pub fn build(home: &Home, opts: &BuildOptions) -> Result<Built> {
 
     let work_root = home.root().join("work");
     fs::create_dir_all(&work_root)?;
+    // Work directories of builds that were killed are removed; those of running builds are not.
+    crate::stale::sweep(&work_root, "build-")?;
     let work = tempfile::Builder::new().prefix("build-").tempdir_in(&work_root)?;
+    let _owner = crate::stale::hold_dir(work.path())?;
     let dir = work.path();
 
     let app_c = dir.join("app.c");
@@ -147,20 +169,16 @@ pub fn build(home: &Home, opts: &BuildOptions) -> Result<Built> {
 
     let archive = compile_app(&tc, dir, &sources)?;
 
-    // Link next to the output and rename into place: OUT is never a partial file.
-    let out_dir = output.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    fs::create_dir_all(out_dir)?;
-    let partial = tempfile::Builder::new().prefix(".pyelf-partial-").tempfile_in(out_dir)?.into_temp_path();
-    link::link_static(&tc, &archive, &partial, &dir.join("link.log"), opts.pie)?;
-    crate::elf::check_static(&partial)?;
+    let linked_exe = dir.join("app");
+    link::link_static(&tc, &archive, &linked_exe, &dir.join("link.log"), opts.pie)?;
+    crate::elf::check_static(&linked_exe)?;
     if opts.strip {
-        link::strip(&partial)?;
+        link::strip(&linked_exe)?;
     }
     if opts.upx {
-        upx(&partial)?;
+        upx(&linked_exe)?;
     }
-    crate::compiler::set_executable(&partial)?;
-    partial.persist(&output).map_err(|e| e.error).with_context(|| format!("cannot write {}", output.display()))?;
+    install_output(&linked_exe, &output)?;
     let size = fs::metadata(&output)?.len();
     let sha256 = crate::fetch::sha256_file(&output)?;
     Ok(Built {

@@ -45,6 +45,13 @@ pub fn ensure(home: &Home, pin: &CythonPin) -> Result<Cython> {
     if dir.join("Cython/__init__.py").is_file() {
         return Ok(Cython { dir });
     }
+    // Under the lock, any other `.install-*` is what a killed install left.
+    for entry in fs::read_dir(parent)? {
+        let entry = entry?;
+        if entry.file_name().to_string_lossy().starts_with(".install-") {
+            fs::remove_dir_all(entry.path())?;
+        }
+    }
     let tmp = tempfile::Builder::new().prefix(".install-").tempdir_in(parent)?;
     let req = tmp.path().join("requirements.txt");
     fs::write(&req, format!("{}=={} --hash=sha256:{}\n", pin.name, pin.version, pin.sha256))?;

@@ -31,6 +31,12 @@ pub enum Error {
     )]
     SourceUnavailable { source_name: String, version: String, files: Vec<String>, tried: Vec<String> },
 
+    #[error(
+        "cannot write into the source cache {}: {err}\nhint: make room there (the sources take about 100 MB, a toolchain about 2 GB while it builds) or set PYELF_HOME to a writable place with room",
+        dir.display()
+    )]
+    CacheWrite { dir: PathBuf, err: std::io::Error },
+
     #[error("refusing to unpack {archive}: entry {entry:?} {reason}")]
     UnsafeArchiveEntry { archive: PathBuf, entry: String, reason: String },
 

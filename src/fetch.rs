@@ -140,6 +140,8 @@ impl Fetcher {
         fs::create_dir_all(&self.cache).with_context(|| {
             format!("cannot create the source cache; is PYELF_HOME ({}) writable?", self.cache.display())
         })?;
+        // Downloads cut short by a killed pyelf (nobody holds their lock).
+        crate::stale::sweep(&self.cache, ".partial-")?;
         let mut tried = Vec::new();
         let found = |artifact: &Artifact, origin: Origin| Fetched {
             name: pin.name.clone(),
@@ -193,6 +195,8 @@ impl Fetcher {
                     return Ok(found(&artifact, origin));
                 }
                 Ok(None) => tried.push(format!("{label}: no such file")),
+                // Another place will not help when our own disk is full or read-only.
+                Err(e) if matches!(e.downcast_ref::<Error>(), Some(Error::CacheWrite { .. })) => return Err(e),
                 Err(e) => {
                     // A checksum mismatch is reported as it is when nothing else works.
                     if let Some(Error::ChecksumMismatch { .. }) = e.downcast_ref::<Error>() {
@@ -317,6 +321,7 @@ impl Fetcher {
             .prefix(".partial-")
             .tempfile_in(&self.cache)
             .with_context(|| format!("cannot write into the source cache {}", self.cache.display()))?;
+        crate::stale::hold_file(tmp.as_file(), tmp.path())?;
         let mut hasher = Sha256::new();
         let mut progress = Transfer::start(label, len);
         let mut buf = vec![0u8; 256 * 1024];
@@ -332,7 +337,10 @@ impl Fetcher {
                 }
             };
             hasher.update(&buf[..n]);
-            tmp.write_all(&buf[..n]).with_context(|| format!("cannot write into the source cache {}", self.cache.display()))?;
+            if let Err(err) = tmp.write_all(&buf[..n]) {
+                progress.finish("failed");
+                return Err(Error::CacheWrite { dir: self.cache.clone(), err }.into());
+            }
             progress.advance(n as u64);
             total += n as u64;
         }
@@ -411,6 +419,10 @@ fn index_dir(dir: &Path) -> Result<HashMap<String, PathBuf>> {
 /// Fetches every source a target needs and prints one line each (name, version, origin). Every
 /// source is tried even when one fails, so that one run reports every problem.
 pub fn fetch_all(fetcher: &Fetcher, pins: &[&Pin]) -> Result<Vec<Fetched>> {
+    // A cache that cannot be written fails every source the same way: say it once.
+    fs::create_dir_all(&fetcher.cache).with_context(|| {
+        format!("cannot create the source cache; is PYELF_HOME ({}) writable?", fetcher.cache.display())
+    })?;
     let results: Vec<_> = pins.iter().map(|pin| (pin, fetcher.fetch(pin))).collect();
     let mut fetched = Vec::new();
     let mut failures = Vec::new();

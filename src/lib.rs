@@ -22,6 +22,7 @@ pub mod pins;
 pub mod progress;
 pub mod recipes;
 pub mod sbom;
+pub mod stale;
 pub mod steplog;
 pub mod toolchain;
 pub mod unpack;
