@@ -10,7 +10,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 /// Serves the file `root/PATH` at `/PATH`; `/short/PATH` announces the full length of `root/PATH`
-/// but sends half of it and closes the connection. Every requested path is logged.
+/// but sends half of it and closes the connection; `/slow/PATH` sends the first 64 KiB of
+/// `root/PATH` and then waits a minute before the rest. Every requested path is logged.
 pub struct Server {
     pub base: String,
     pub log: Arc<Mutex<Vec<String>>>,
@@ -56,12 +57,24 @@ fn serve(mut conn: TcpStream, root: &Path, log: &Mutex<Vec<String>>) {
         Some(rest) => (true, rest),
         None => (false, rel),
     };
+    let (slow, rel) = match rel.strip_prefix("slow/") {
+        Some(rest) => (true, rest),
+        None => (false, rel),
+    };
     let file = root.join(rel);
     match std::fs::read(&file) {
         Ok(body) if !rel.is_empty() && !rel.contains("..") => {
             let _ = write!(conn, "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len());
             let send = if short { &body[..body.len() / 2] } else { &body[..] };
-            let _ = conn.write_all(send);
+            if slow {
+                let head = send.len().min(64 * 1024);
+                let _ = conn.write_all(&send[..head]);
+                let _ = conn.flush();
+                std::thread::sleep(std::time::Duration::from_secs(60));
+                let _ = conn.write_all(&send[head..]);
+            } else {
+                let _ = conn.write_all(send);
+            }
         }
         _ => {
             let _ = write!(conn, "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
