@@ -160,6 +160,12 @@ pub fn ensure(home: &Home, pins: &Pins, triple: &str, opts: &Options) -> Result<
         return Ok(toolchain);
     }
 
+    if dir.to_string_lossy().chars().any(|c| c.is_whitespace() || c == '$' || c == '#' || c == ':') {
+        bail!(
+            "cannot build a toolchain in {}: make and configure scripts break on paths with spaces, '$', '#' or ':'.\nhint: set PYELF_HOME to a path without them (e.g. PYELF_HOME=/var/tmp/pyelf)",
+            dir.display()
+        );
+    }
     fs::create_dir_all(&dir).with_context(|| format!("cannot create {}; is PYELF_HOME writable?", dir.display()))?;
     let lock_path = dir.join(format!(".{name}.lock"));
     let lock = lock_exclusive(&lock_path, "building this toolchain")?;
