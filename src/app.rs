@@ -7,7 +7,9 @@ use crate::home::Home;
 use crate::inittab;
 use crate::launcher;
 use crate::link;
+use crate::deps;
 use crate::pins::Pins;
+use crate::project::{self, App, Main, ToolConfig};
 use crate::toolchain::{self, Toolchain};
 use anyhow::{bail, Context, Result};
 use fs_err as fs;
@@ -18,6 +20,9 @@ use std::time::Instant;
 /// The app module's name inside the binary: fixed, so that a script called `json.py` does not
 /// shadow the stdlib's json.
 pub const APP_MODULE: &str = "_pyelf_main";
+
+/// The importer of the app's modules (its table is put in front at build time).
+const IMPORTER_PY: &str = include_str!("app/importer.py");
 
 /// Which pinned sources a built-in C module links in, besides musl and CPython.
 const MODULE_LIBRARIES: &[(&str, &str)] = &[
@@ -73,13 +78,27 @@ pub fn linked_sources(pins: &Pins, c_modules: &[String]) -> Vec<(String, String,
 /// What to build.
 #[derive(Debug, Clone)]
 pub struct BuildOptions {
+    /// A script, a package directory with `__main__.py`, or a project directory.
     pub script: PathBuf,
     pub target: String,
-    /// Default: `target/pyelf/<target>/<script stem>`.
+    /// Default: `target/pyelf/<target>/<name>`.
     pub output: Option<PathBuf>,
+    /// Which of a project's `[project.scripts]` to build.
+    pub entry: Option<String>,
     pub include_modules: Vec<String>,
     pub include_packages: Vec<String>,
-    pub stdlib: Stdlib,
+    /// Default: the project's `[tool.pyelf] stdlib`, else auto.
+    pub stdlib: Option<Stdlib>,
+    /// Module name patterns (`*` wildcards) embedded as bytecode instead of compiled by Cython.
+    pub no_cython: Vec<String>,
+    /// `SRC:DEST` files put into the app's packages (DEST starts with a package directory).
+    pub add_data: Vec<String>,
+    /// Compile the dependencies with Cython too (default: embedded as bytecode).
+    pub compile_deps: bool,
+    /// A pip requirements file of more dependencies.
+    pub requirements: Option<PathBuf>,
+    /// Take the dependencies from this directory (an existing environment's site-packages).
+    pub site_packages: Option<PathBuf>,
     pub strip: bool,
     /// Link a static PIE (ASLR); otherwise a static executable at a fixed address.
     pub pie: bool,
@@ -100,6 +119,8 @@ pub struct Built {
     pub size: u64,
     pub sha256: String,
     pub frozen_modules: usize,
+    /// The app's (and dependencies') modules compiled by Cython.
+    pub app_modules: usize,
     /// Built-in C modules linked in.
     pub c_modules: usize,
     /// The libraries in the binary: (name, version, licence).
@@ -107,20 +128,94 @@ pub struct Built {
     pub seconds: f64,
 }
 
+impl BuildOptions {
+    /// Options to build `script` with every default.
+    pub fn new(script: PathBuf) -> BuildOptions {
+        BuildOptions {
+            script,
+            target: crate::cli::DEFAULT_TARGET.to_string(),
+            output: None,
+            entry: None,
+            include_modules: Vec::new(),
+            include_packages: Vec::new(),
+            stdlib: None,
+            no_cython: Vec::new(),
+            add_data: Vec::new(),
+            compile_deps: false,
+            requirements: None,
+            site_packages: None,
+            strip: true,
+            pie: true,
+            upx: false,
+            ca_bundle: None,
+            ca_bundle_always: false,
+            sbom: None,
+            toolchain: toolchain::Options::default(),
+        }
+    }
+
+    /// These options with a project's `[tool.pyelf]` settings under them: a value given here
+    /// wins, lists add up; paths in the file are relative to the project.
+    pub fn with_tool_config(&self, tool: &ToolConfig, dir: &Path) -> Result<BuildOptions> {
+        let mut o = self.clone();
+        let rel = |p: &PathBuf| if p.is_absolute() { p.clone() } else { dir.join(p) };
+        o.output = o.output.or(tool.output.as_ref().map(rel));
+        o.entry = o.entry.or(tool.entry.clone());
+        o.include_modules = tool.include_modules.iter().chain(&self.include_modules).cloned().collect();
+        o.include_packages = tool.include_packages.iter().chain(&self.include_packages).cloned().collect();
+        let file_stdlib = match tool.stdlib.as_deref() {
+            None => None,
+            Some("auto") => Some(Stdlib::Auto),
+            Some("full") => Some(Stdlib::Full),
+            Some(other) => bail!("[tool.pyelf] stdlib = {other:?}: use \"auto\" or \"full\""),
+        };
+        o.stdlib = o.stdlib.or(file_stdlib);
+        o.no_cython = tool.no_cython.iter().chain(&self.no_cython).cloned().collect();
+        o.add_data = tool
+            .add_data
+            .iter()
+            .map(|d| match d.split_once(':') {
+                Some((src, dest)) => format!("{}:{dest}", rel(&PathBuf::from(src)).display()),
+                None => d.clone(),
+            })
+            .chain(self.add_data.iter().cloned())
+            .collect();
+        o.compile_deps = self.compile_deps || tool.compile_deps.unwrap_or(false);
+        o.requirements = o.requirements.or(tool.requirements.as_ref().map(rel));
+        o.site_packages = o.site_packages.or(tool.site_packages.as_ref().map(rel));
+        o.strip = self.strip && tool.strip.unwrap_or(true);
+        o.pie = self.pie && tool.pie.unwrap_or(true);
+        o.ca_bundle = o.ca_bundle.or(tool.ca_bundle.as_ref().map(rel));
+        Ok(o)
+    }
+}
+
+/// Whether `name` matches a `--no-cython` pattern (`*` matches any run of characters).
+pub fn matches_pattern(pattern: &str, name: &str) -> bool {
+    fn go(p: &[u8], n: &[u8]) -> bool {
+        match p.split_first() {
+            None => n.is_empty(),
+            Some((b'*', rest)) => (0..=n.len()).any(|i| go(rest, &n[i..])),
+            Some((c, rest)) => n.first() == Some(c) && go(rest, &n[1..]),
+        }
+    }
+    go(pattern.as_bytes(), name.as_bytes())
+}
+
 /// Builds the app described by `opts` (and the toolchain first, if it is missing).
 pub fn build(home: &Home, opts: &BuildOptions) -> Result<Built> {
     let started = Instant::now();
-    let script = &opts.script;
-    if !script.is_file() {
-        bail!("no such script: {}\nhint: give the path of a Python file, e.g. `cargo xtask build app.py`", script.display());
-    }
-    let script = fs::canonicalize(script)?;
-    let stem = script.file_stem().and_then(|s| s.to_str()).context("the script has no usable file name")?.to_string();
+    let app = project::resolve(&opts.script, opts.entry.as_deref())?;
+    let opts = match &app.project {
+        Some(p) => opts.with_tool_config(&p.tool, &p.dir)?,
+        None => opts.clone(),
+    };
+    let stdlib = opts.stdlib.unwrap_or(Stdlib::Auto);
     let pins = Pins::builtin();
     pins.target(&opts.target)?;
     let output = match &opts.output {
         Some(o) => o.clone(),
-        None => PathBuf::from("target/pyelf").join(&opts.target).join(&stem),
+        None => PathBuf::from("target/pyelf").join(&opts.target).join(&app.name),
     };
     let tc = toolchain::ensure(home, &pins, &opts.target, &opts.toolchain)
         .context("the toolchain is needed to build the app and could not be built")?;
@@ -135,15 +230,136 @@ pub fn build(home: &Home, opts: &BuildOptions) -> Result<Built> {
     let _owner = crate::stale::hold_dir(work.path())?;
     let dir = work.path();
 
-    let app_c = dir.join("app.c");
-    cython::compile(&tc, &cython, &script, APP_MODULE, &app_c)?;
-    let frozen = freeze::freeze(&tc, &script, dir, &opts.include_modules, &opts.include_packages, opts.stdlib)?;
-    let (entries, keep) = inittab::load(&tc.root)?;
-    let wanted: BTreeSet<String> = match opts.stdlib {
-        Stdlib::Full => entries.iter().map(|e| e.name.clone()).collect(),
-        Stdlib::Auto => frozen.imports.iter().chain(&opts.include_modules).cloned().collect(),
+    // Dependencies: pure-Python wheels from pip, or an existing site-packages.
+    let (site, dists) = dependencies(&app, &opts, dir)?;
+    let dep_roots: Vec<PathBuf> = site.iter().cloned().collect();
+
+    // The main module, and where the analysis starts.
+    let entry_dir = dir.join("entry");
+    let (main_name, main_script): (String, Option<PathBuf>) = match &app.main {
+        Main::Script(path) => (APP_MODULE.to_string(), Some(path.clone())),
+        Main::Module(m) => (m.clone(), None),
+        Main::Entry { module, attr } => {
+            fs::create_dir_all(&entry_dir)?;
+            let path = entry_dir.join(format!("{APP_MODULE}.py"));
+            fs::write(&path, project::entry_main_source(module, attr))?;
+            (APP_MODULE.to_string(), Some(path))
+        }
     };
-    let (inittab_src, c_modules) = inittab::generate(&entries, &keep, &wanted);
+    let mut paths = vec![app.root.clone()];
+    paths.extend(dep_roots.iter().cloned());
+    // The importer reads data files and metadata from a zip archive in memory, when there is one.
+    let mut include_modules = opts.include_modules.clone();
+    if app.project.is_some() || !app.packages.is_empty() || site.is_some() || !opts.add_data.is_empty() {
+        include_modules.extend(["zipfile".to_string(), "encodings.cp437".to_string()]);
+    }
+    for d in &dists {
+        include_modules.extend(deps::entry_point_modules(d));
+    }
+    let mut include_packages = app.packages.clone();
+    include_packages.extend(opts.include_packages.iter().cloned());
+    let analysis = freeze::analyse(
+        &tc,
+        dir,
+        &freeze::AnalysisInput {
+            main_script: main_script.as_deref(),
+            main_module: main_script.is_none().then_some(main_name.as_str()),
+            paths: &paths,
+            app_root: &app.root,
+            dep_roots: &dep_roots,
+            include_modules: &include_modules,
+            include_packages: &include_packages,
+            stdlib,
+        },
+    )?;
+    refuse_extensions(&analysis, &dists)?;
+
+    // The main script is compiled on its own (its errors stop the build); the app's modules (and
+    // with --compile-deps the dependencies') in one run of Cython, falling back to bytecode.
+    let mut c_files: Vec<(String, PathBuf)> = Vec::new();
+    if let Some(script) = &main_script {
+        let c = dir.join("app.c");
+        cython::compile(&tc, &cython, script, APP_MODULE, &c)?;
+        c_files.push((APP_MODULE.to_string(), c));
+    }
+    let root_of = |m: &freeze::Found| -> PathBuf {
+        if m.kind == "app" { app.root.clone() } else { site.clone().unwrap_or_default() }
+    };
+    let source_of = |m: &freeze::Found| cython::ModuleSource {
+        name: m.name.clone(),
+        root: root_of(m),
+        rel: m.file.strip_prefix(root_of(m)).map(Path::to_path_buf).unwrap_or_else(|_| m.file.clone()),
+    };
+    let wants_cython = |m: &freeze::Found| {
+        (m.kind == "app" || (m.kind == "dep" && opts.compile_deps)) && !opts.no_cython.iter().any(|p| matches_pattern(p, &m.name))
+    };
+    let to_compile: Vec<cython::ModuleSource> = analysis.modules.iter().filter(|m| wants_cython(m)).map(source_of).collect();
+    let packages: Vec<cython::ModuleSource> =
+        analysis.modules.iter().filter(|m| m.package && (m.kind == "app" || m.kind == "dep")).map(source_of).collect();
+    let compiled = cython::compile_modules(&tc, &cython, &to_compile, &packages, &dir.join("cython"))?;
+    for (name, reason) in &compiled.failed {
+        if Some(name) == main_script.is_none().then_some(&main_name) {
+            bail!("Cython could not compile the main module {name}: {reason}");
+        }
+        eprintln!("warning: {name} is embedded as bytecode: Cython could not compile it ({reason})");
+    }
+    c_files.extend(compiled.c_files.iter().cloned());
+    let cython_names: BTreeSet<&str> = c_files.iter().map(|(n, _)| n.as_str()).collect();
+
+    // Built-in modules: the C modules the app uses, then its Cython modules.
+    let mut app_entries = Vec::new();
+    let mut main_flag = None;
+    for (i, (name, c)) in c_files.iter().enumerate() {
+        let text = fs::read_to_string(c)?;
+        let symbol = format!("pyelf_init_{i}");
+        if name == &main_name {
+            main_flag = cython::main_flag(&text);
+        }
+        fs::write(c, cython::rename_init(&text, name, &symbol))?;
+        app_entries.push(inittab::Entry { name: name.clone(), init: Some(symbol) });
+    }
+    let main_flag = main_flag.with_context(|| format!("Cython's C for {main_name} has no __main__ flag"))?;
+
+    // Bytecode: the stdlib, the dependencies and what Cython did not compile; the importer's table.
+    let mut frozen_list = Vec::new();
+    let mut table = String::from("MODULES = {\n");
+    for m in &analysis.modules {
+        let own = m.kind == "app" || m.kind == "dep";
+        let rel = source_of(m).rel.display().to_string();
+        if own {
+            let kind = if cython_names.contains(m.name.as_str()) { "cython" } else { "bytecode" };
+            table.push_str(&format!("    {:?}: ({kind:?}, {}, {rel:?}),\n", m.name, if m.package { "True" } else { "False" }));
+        }
+        if !cython_names.contains(m.name.as_str()) {
+            frozen_list.push(freeze::ToFreeze {
+                name: m.name.clone(),
+                file: m.file.clone(),
+                package: m.package,
+                filename: own.then(|| rel.clone()),
+                source: None,
+            });
+        }
+    }
+    if main_script.is_some() {
+        table.push_str(&format!("    {APP_MODULE:?}: (\"cython\", False, {:?}),\n", format!("{}.py", app.name)));
+    }
+    table.push_str("}\n\n");
+    frozen_list.push(freeze::ToFreeze {
+        name: "_pyelf_importer".into(),
+        file: dir.join("freeze.py"),
+        package: false,
+        filename: Some("<pyelf importer>".into()),
+        source: Some(format!("{table}{IMPORTER_PY}")),
+    });
+    let bundle = bundle_files(&app, &analysis, &dists, &opts.add_data, dir)?;
+    let frozen = freeze::emit(&tc, dir, &frozen_list, &bundle)?;
+
+    let (entries, keep) = inittab::load(&tc.root)?;
+    let wanted: BTreeSet<String> = match stdlib {
+        Stdlib::Full => entries.iter().map(|e| e.name.clone()).collect(),
+        Stdlib::Auto => analysis.imports.iter().chain(&opts.include_modules).cloned().collect(),
+    };
+    let (inittab_src, c_modules) = inittab::generate(&entries, &keep, &wanted, &app_entries);
     let inittab_c = dir.join("inittab.c");
     fs::write(&inittab_c, inittab_src)?;
     let with_ssl = c_modules.iter().any(|m| m == "_ssl");
@@ -151,13 +367,16 @@ pub fn build(home: &Home, opts: &BuildOptions) -> Result<Built> {
         eprintln!("warning: --ca-bundle has no effect: the app does not use ssl");
     }
     let ca = launcher::CaOptions { with_ssl, bundle: opts.ca_bundle.clone(), always: opts.ca_bundle_always };
-    let mut sources = launcher::write(dir, &stem, APP_MODULE, &ca)?;
-    sources.extend([app_c, frozen.table_c.clone(), frozen.blob_s.clone(), inittab_c]);
+    let bundle_zip = (!bundle.is_empty()).then_some(frozen.bundle.as_path());
+    let mut sources = launcher::write(dir, &app.name, &main_name, &main_flag, bundle_zip, &ca)?;
+    sources.extend(c_files.iter().map(|(_, c)| c.clone()));
+    sources.extend([frozen.table_c.clone(), frozen.blob_s.clone(), inittab_c]);
 
     // What is inside, for the SBOM section and the summary.
     let mut linked = linked_sources(&pins, &c_modules);
     linked.push((cy.name.clone(), cy.version.clone(), cy.license.clone()));
-    let sbom = sbom_document(&pins, &tc, &cy, &script, &stem, &linked)?;
+    let app_files: Vec<PathBuf> = analysis.modules.iter().filter(|m| m.kind == "app").map(|m| m.file.clone()).collect();
+    let sbom = sbom_document(&pins, &tc, &cy, &app, &app_files, &linked, &dists)?;
     let sbom_json = dir.join("sbom.json");
     fs::write(&sbom_json, serde_json::to_string_pretty(&sbom)?)?;
     let sbom_s = dir.join("sbom.S");
@@ -181,15 +400,142 @@ pub fn build(home: &Home, opts: &BuildOptions) -> Result<Built> {
     install_output(&linked_exe, &output)?;
     let size = fs::metadata(&output)?.len();
     let sha256 = crate::fetch::sha256_file(&output)?;
+    for d in &dists {
+        linked.push((d.name.clone(), d.version.clone(), d.license.clone()));
+    }
     Ok(Built {
         path: output,
         size,
         sha256,
         frozen_modules: frozen.names.len(),
         c_modules: c_modules.len(),
+        app_modules: cython_names.len(),
         linked,
         seconds: started.elapsed().as_secs_f64(),
     })
+}
+
+/// The dependencies of the app: installed with pip from the project's dependencies and
+/// `--requirements` into `dir/site`, or taken from `--site-packages`.
+fn dependencies(app: &App, opts: &BuildOptions, dir: &Path) -> Result<(Option<PathBuf>, Vec<deps::Dist>)> {
+    if let Some(site) = &opts.site_packages {
+        let site = fs::canonicalize(site).with_context(|| format!("--site-packages {}: no such directory", site.display()))?;
+        return Ok((Some(site.clone()), deps::distributions(&site)?));
+    }
+    let mut lines: Vec<String> = app.project.iter().flat_map(|p| p.dependencies.iter().cloned()).collect();
+    if let Some(r) = &opts.requirements {
+        let r = fs::canonicalize(r).with_context(|| format!("--requirements {}: no such file", r.display()))?;
+        lines.push(format!("-r {}", r.display()));
+    }
+    if lines.is_empty() {
+        return Ok((None, Vec::new()));
+    }
+    let req = dir.join("requirements.txt");
+    fs::write(&req, lines.join("\n") + "\n")?;
+    let site = dir.join("site");
+    let dists = deps::install(&req, &dir.join("wheels"), &site)?;
+    Ok((Some(site), dists))
+}
+
+/// Refuses C extension modules (shared libraries) outside the stdlib, naming their package.
+fn refuse_extensions(analysis: &freeze::Analysis, dists: &[deps::Dist]) -> Result<()> {
+    let Some(ext) = analysis.extensions.first() else { return Ok(()) };
+    let top = ext.name.split('.').next().unwrap_or(&ext.name);
+    let dist = dists.iter().find(|d| deps::top_level_names(d).iter().any(|t| t == top));
+    let owner = dist.map(|d| format!("{} {}", d.name, d.version)).unwrap_or_else(|| top.to_string());
+    bail!(
+        "cannot bundle {owner}: its module {} is a compiled C extension ({}).\n\
+         A pyelf binary is fully static: it cannot load shared libraries (no dlopen), so it cannot load C extensions, and pyelf does not compile third-party C code into the binary.\n\
+         hint: use a pure-Python alternative or a pure-Python build of {owner} (a py3-none-any wheel)",
+        ext.name,
+        ext.file.display()
+    )
+}
+
+/// The data files of the app's and the dependencies' packages, the dependencies' metadata, the
+/// project's own metadata and `--add-data` files: the archive embedded in the binary.
+fn bundle_files(app: &App, analysis: &freeze::Analysis, dists: &[deps::Dist], add_data: &[String], dir: &Path) -> Result<Vec<freeze::BundleFile>> {
+    let mut files = Vec::new();
+    let mut seen = BTreeSet::new();
+    // Each top-level package once, with everything in it that is not Python code.
+    for m in analysis.modules.iter().filter(|m| m.package && (m.kind == "app" || m.kind == "dep") && !m.name.contains('.')) {
+        let pkg_dir = m.file.parent().context("a package has a directory")?;
+        let root = pkg_dir.parent().context("a package has a parent")?;
+        if !seen.insert(pkg_dir.to_path_buf()) {
+            continue;
+        }
+        for f in walk(pkg_dir)? {
+            let ext = f.extension().and_then(|e| e.to_str()).unwrap_or("");
+            if matches!(ext, "py" | "pyc" | "pyo" | "so" | "pyd" | "c" | "pyx" | "pxd") || f.components().any(|c| c.as_os_str() == "__pycache__") {
+                continue;
+            }
+            files.push(freeze::BundleFile { arc: rel_slash(&f, root), file: f });
+        }
+    }
+    for d in dists {
+        let root = d.dist_info.parent().context("a dist-info has a parent")?;
+        for f in walk(&d.dist_info)? {
+            files.push(freeze::BundleFile { arc: rel_slash(&f, root), file: f });
+        }
+    }
+    if let Some(p) = &app.project {
+        let info = dir.join("project-dist-info");
+        let name = format!("{}-{}.dist-info", p.name.replace('-', "_"), p.version);
+        fs::create_dir_all(info.join(&name))?;
+        fs::write(info.join(&name).join("METADATA"), format!("Metadata-Version: 2.1\nName: {}\nVersion: {}\n", p.name, p.version))?;
+        let mut ep = String::from("[console_scripts]\n");
+        for (k, v) in &p.scripts {
+            ep.push_str(&format!("{k} = {v}\n"));
+        }
+        fs::write(info.join(&name).join("entry_points.txt"), ep)?;
+        for f in walk(&info.join(&name))? {
+            files.push(freeze::BundleFile { arc: rel_slash(&f, &info), file: f });
+        }
+    }
+    for spec in add_data {
+        let (src, dest) = spec
+            .rsplit_once(':')
+            .with_context(|| format!("--add-data {spec:?}: use SRC:DEST (DEST a path inside one of the app's packages, e.g. mypkg/data)"))?;
+        let src = PathBuf::from(src);
+        let dest = dest.trim_matches('/');
+        let top = dest.split('/').next().unwrap_or("");
+        if !analysis.modules.iter().any(|m| m.name == top && m.package) {
+            bail!("--add-data {spec}: {top:?} is not a package of the app; DEST must start with one (e.g. mypkg/data), so that importlib.resources.files(\"mypkg\") reaches it");
+        }
+        if src.is_dir() {
+            for f in walk(&src)? {
+                files.push(freeze::BundleFile { arc: format!("{dest}/{}", rel_slash(&f, &src)), file: f });
+            }
+        } else if src.is_file() {
+            let name = src.file_name().and_then(|n| n.to_str()).unwrap_or("data");
+            files.push(freeze::BundleFile { arc: format!("{dest}/{name}"), file: fs::canonicalize(&src)? });
+        } else {
+            bail!("--add-data {spec}: no such file or directory {}", src.display());
+        }
+    }
+    Ok(files)
+}
+
+fn walk(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in fs::read_dir(&d)? {
+            let p = entry?.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.is_file() {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+fn rel_slash(path: &Path, root: &Path) -> String {
+    let rel = path.strip_prefix(root).unwrap_or(path);
+    rel.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/")
 }
 
 /// The CycloneDX document of an app: the app itself, every library linked in and Cython, each
@@ -198,9 +544,10 @@ fn sbom_document(
     pins: &Pins,
     tc: &Toolchain,
     cython: &CythonPin,
-    script: &Path,
-    stem: &str,
+    app: &App,
+    app_files: &[PathBuf],
     linked: &[(String, String, String)],
+    dists: &[deps::Dist],
 ) -> Result<serde_json::Value> {
     use crate::sbom::Component;
     let sources = crate::sbom::toolchain_sources(&tc.root)?;
@@ -217,14 +564,41 @@ fn sbom_document(
         };
         components.push(Component { name: name.clone(), version: version.clone(), license: license.clone(), sha256, url });
     }
-    let app = Component {
-        name: stem.to_string(),
-        version: "unversioned".into(),
-        license: "NOASSERTION".into(),
-        sha256: crate::fetch::sha256_file(script)?,
-        url: None,
+    for d in dists {
+        // The wheel pip downloaded; for --site-packages, the distribution's RECORD (which lists
+        // the sha256 of every file it installed).
+        let sha256 = match &d.wheel_sha256 {
+            Some(s) => s.clone(),
+            None => crate::fetch::sha256_file(&d.dist_info.join("RECORD"))
+                .or_else(|_| crate::fetch::sha256_file(&d.dist_info.join("METADATA")))?,
+        };
+        components.push(Component { name: d.name.clone(), version: d.version.clone(), license: d.license.clone(), sha256, url: None });
+    }
+    // The app: its script, or every file of its own modules (paths and contents, in order).
+    let sha256 = match &app.main {
+        Main::Script(script) if app_files.is_empty() => crate::fetch::sha256_file(script)?,
+        _ => {
+            use sha2::{Digest, Sha256};
+            let mut h = Sha256::new();
+            let mut files: Vec<&PathBuf> = app_files.iter().collect();
+            if let Main::Script(script) = &app.main {
+                files.push(script);
+            }
+            files.sort();
+            for f in files {
+                h.update(rel_slash(f, &app.root).as_bytes());
+                h.update([0]);
+                h.update(fs::read(f)?);
+            }
+            hex::encode(h.finalize())
+        }
     };
-    Ok(crate::sbom::document(&app, &components))
+    let (name, version) = match &app.project {
+        Some(p) => (p.name.clone(), p.version.clone()),
+        None => (app.name.clone(), "unversioned".into()),
+    };
+    let me = Component { name, version, license: "NOASSERTION".into(), sha256, url: None };
+    Ok(crate::sbom::document(&me, &components))
 }
 
 /// Compiles the app's C and assembly with the musl wrapper into `libpyelfapp.a`.
@@ -250,5 +624,48 @@ fn upx(path: &Path) -> Result<()> {
         }
         Ok(s) => bail!("upx failed ({s})"),
         Err(_) => bail!("--upx needs the upx program, which is not installed\nhint: apt-get install upx-ucl, or build without --upx"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_cython_patterns() {
+        assert!(matches_pattern("demo.slow_*", "demo.slow_path"));
+        assert!(matches_pattern("*", "anything.at.all"));
+        assert!(matches_pattern("demo.*.text", "demo.core.text"));
+        assert!(!matches_pattern("demo.slow_*", "demo.fast"));
+        assert!(!matches_pattern("demo", "demo.cli"));
+    }
+
+    #[test]
+    fn flags_win_over_tool_settings_and_lists_add_up() {
+        let tool = ToolConfig {
+            output: Some("dist/tool".into()),
+            include_modules: vec!["json".into()],
+            stdlib: Some("full".into()),
+            strip: Some(false),
+            add_data: vec!["notes.txt:pkg/extra".into()],
+            compile_deps: Some(true),
+            ..Default::default()
+        };
+        let mut flags = BuildOptions::new("p".into());
+        flags.include_modules = vec!["csv".into()];
+        let o = flags.with_tool_config(&tool, Path::new("/proj")).unwrap();
+        assert_eq!(o.output, Some(PathBuf::from("/proj/dist/tool")), "relative to the project");
+        assert_eq!(o.include_modules, ["json", "csv"]);
+        assert_eq!(o.stdlib, Some(Stdlib::Full));
+        assert!(!o.strip && o.compile_deps);
+        assert_eq!(o.add_data, ["/proj/notes.txt:pkg/extra"]);
+
+        flags.output = Some("mine".into());
+        flags.stdlib = Some(Stdlib::Auto);
+        let o = flags.with_tool_config(&tool, Path::new("/proj")).unwrap();
+        assert_eq!((o.output, o.stdlib), (Some(PathBuf::from("mine")), Some(Stdlib::Auto)), "flags win");
+
+        let bad = ToolConfig { stdlib: Some("most".into()), ..Default::default() };
+        assert!(flags.with_tool_config(&bad, Path::new("/p")).unwrap_err().to_string().contains("\"most\""));
     }
 }

@@ -9,7 +9,6 @@
 
 use crate::app::{self, BuildOptions};
 use crate::fetch::Fetcher;
-use crate::freeze::Stdlib;
 use crate::home::Home;
 use crate::pins::Pins;
 use crate::steplog::Step;
@@ -124,21 +123,9 @@ pub fn run(home: &Home, mode: Mode, mode_name: &str, json_out: &Path) -> Result<
     let build = |name: &str, source: &str, extra: &dyn Fn(&mut BuildOptions)| -> Result<(PathBuf, f64)> {
         let script = dir.join(format!("{name}.py"));
         fs::write(&script, source)?;
-        let mut opts = BuildOptions {
-            script,
-            target: triple.to_string(),
-            output: Some(dir.join(name)),
-            include_modules: vec![],
-            include_packages: vec![],
-            stdlib: Stdlib::Auto,
-            strip: true,
-            pie: true,
-            upx: false,
-            ca_bundle: None,
-            ca_bundle_always: false,
-            sbom: None,
-            toolchain: Default::default(),
-        };
+        let mut opts = BuildOptions::new(script);
+        opts.target = triple.to_string();
+        opts.output = Some(dir.join(name));
         extra(&mut opts);
         let t = Instant::now();
         let built = app::build(home, &opts)?;

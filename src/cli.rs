@@ -32,7 +32,7 @@ pub enum Command {
         #[arg(long)]
         jobs: Option<usize>,
     },
-    /// Build SCRIPT.py into one static executable.
+    /// Build a script, a package or a project into one static executable.
     Build(BuildArgs),
     /// Measure sizes, start-up, build time and run-time speed; print a table, write JSON.
     Bench {
@@ -64,22 +64,43 @@ pub enum Command {
 /// Arguments of `build`.
 #[derive(Debug, clap::Args)]
 pub struct BuildArgs {
-    /// The Python script.
+    /// A Python script, a package directory with __main__.py (as for `python -m`), or a project
+    /// directory whose pyproject.toml has [project.scripts].
     pub script: std::path::PathBuf,
     #[arg(long, default_value = DEFAULT_TARGET)]
     pub target: String,
-    /// Output file (default: target/pyelf/<target>/<script stem>).
+    /// Output file (default: target/pyelf/<target>/<name>).
     #[arg(short, long)]
     pub output: Option<std::path::PathBuf>,
-    /// Embed this stdlib module too (for imports the analysis cannot see). Repeatable.
+    /// Which of the project's [project.scripts] to build (needed when there are several).
+    #[arg(long, value_name = "NAME")]
+    pub entry: Option<String>,
+    /// Embed this module too (for imports the analysis cannot see). Repeatable.
     #[arg(long = "include-module", value_name = "MODULE")]
     pub include_modules: Vec<String>,
     /// Embed this package and all its submodules. Repeatable.
     #[arg(long = "include-package", value_name = "PACKAGE")]
     pub include_packages: Vec<String>,
-    /// Which stdlib modules to embed.
-    #[arg(long, value_enum, default_value = "auto")]
-    pub stdlib: crate::freeze::Stdlib,
+    /// Which stdlib modules to embed [default: auto].
+    #[arg(long, value_enum)]
+    pub stdlib: Option<crate::freeze::Stdlib>,
+    /// Embed the app's modules matching PATTERN (`*` wildcards) as bytecode instead of compiling
+    /// them with Cython. Repeatable.
+    #[arg(long = "no-cython", value_name = "PATTERN")]
+    pub no_cython: Vec<String>,
+    /// Put the file or directory SRC into the app at DEST, a path inside one of its packages
+    /// (read with importlib.resources). Repeatable.
+    #[arg(long = "add-data", value_name = "SRC:DEST")]
+    pub add_data: Vec<String>,
+    /// Compile the dependencies with Cython too (default: embedded as bytecode).
+    #[arg(long)]
+    pub compile_deps: bool,
+    /// Bundle the requirements in FILE too (pip's format; hash-checked when it has hashes).
+    #[arg(short = 'r', long, value_name = "FILE")]
+    pub requirements: Option<std::path::PathBuf>,
+    /// Take the dependencies from this site-packages directory instead of pip.
+    #[arg(long, value_name = "DIR")]
+    pub site_packages: Option<std::path::PathBuf>,
     /// Keep symbols and debug information.
     #[arg(long)]
     pub no_strip: bool,
@@ -110,9 +131,15 @@ impl BuildArgs {
             script: self.script,
             target: self.target,
             output: self.output,
+            entry: self.entry,
             include_modules: self.include_modules,
             include_packages: self.include_packages,
             stdlib: self.stdlib,
+            no_cython: self.no_cython,
+            add_data: self.add_data,
+            compile_deps: self.compile_deps,
+            requirements: self.requirements,
+            site_packages: self.site_packages,
             strip: !self.no_strip,
             pie: !self.no_pie,
             upx: self.upx,
@@ -159,11 +186,12 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             let built = crate::app::build(&Home::from_env()?, &opts)?;
             println!("{}", built.path.display());
             eprintln!(
-                "built {} in {:.1}s: {} ({} bytes), {} frozen stdlib modules, {} built-in C modules\nsha256 {}",
+                "built {} in {:.1}s: {} ({} bytes), {} modules compiled by Cython, {} frozen as bytecode, {} built-in C modules\nsha256 {}",
                 built.path.display(),
                 built.seconds,
                 crate::progress::human_bytes(built.size),
                 built.size,
+                built.app_modules,
                 built.frozen_modules,
                 built.c_modules,
                 built.sha256

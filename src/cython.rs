@@ -112,3 +112,104 @@ pub fn compile(tc: &Toolchain, cython: &Cython, script: &Path, module: &str, out
     }
     Ok(())
 }
+
+/// A module to compile, with its file relative to the root it is imported from.
+#[derive(Debug, Clone)]
+pub struct ModuleSource {
+    pub name: String,
+    pub root: PathBuf,
+    pub rel: PathBuf,
+}
+
+/// The outcome of compiling a set of modules: C files by module, and the modules Cython could not
+/// compile with its reason.
+#[derive(Debug, Default)]
+pub struct Compiled {
+    pub c_files: Vec<(String, PathBuf)>,
+    pub failed: Vec<(String, String)>,
+}
+
+/// Compiles `modules` (each a package's `__init__.py` or a module file) to C in one run of
+/// Cython, in a copy of their trees under `dir` (Cython names each module from its package
+/// directories, and tracebacks show the paths relative to the root). `packages` are the
+/// `__init__.py` files that must be present for those names, compiled or not.
+pub fn compile_modules(tc: &Toolchain, cython: &Cython, modules: &[ModuleSource], packages: &[ModuleSource], dir: &Path) -> Result<Compiled> {
+    let mut result = Compiled::default();
+    if modules.is_empty() {
+        return Ok(result);
+    }
+    for m in modules.iter().chain(packages) {
+        let to = dir.join(&m.rel);
+        fs::create_dir_all(to.parent().expect("a module file has a directory"))?;
+        fs::copy(m.root.join(&m.rel), &to)?;
+    }
+    let out = Command::new(tc.python())
+        .arg("-c")
+        .arg("import sys; sys.path.insert(0, sys.argv.pop(1)); from Cython.Compiler.Main import setuptools_main; sys.exit(setuptools_main())")
+        .arg(&cython.dir)
+        .arg("-3")
+        .args(modules.iter().map(|m| &m.rel))
+        .current_dir(dir)
+        .env_clear()
+        .env("LC_ALL", "C.UTF-8")
+        .output()
+        .context("cannot run Cython")?;
+    let messages = format!("{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    for m in modules {
+        let c = dir.join(&m.rel).with_extension("c");
+        if c.is_file() {
+            result.c_files.push((m.name.clone(), c));
+        } else {
+            let rel = m.rel.display().to_string();
+            let reason = messages
+                .lines()
+                .filter(|l| l.starts_with(&format!("{rel}:")))
+                .map(|l| l.trim().to_string())
+                .collect::<Vec<_>>()
+                .join("; ");
+            result.failed.push((m.name.clone(), if reason.is_empty() { "Cython produced no C code".into() } else { reason }));
+        }
+    }
+    Ok(result)
+}
+
+/// Renames a Cython module's init function `PyInit_<last name>` to `symbol` in its C text, so
+/// that modules with the same last name (`a.util`, `b.util`) can be linked together.
+pub fn rename_init(c_text: &str, module: &str, symbol: &str) -> String {
+    let last = module.rsplit('.').next().unwrap_or(module);
+    let from = format!("PyInit_{last}");
+    let mut out = String::with_capacity(c_text.len());
+    let mut rest = c_text;
+    while let Some(i) = rest.find(&from) {
+        let after = &rest[i + from.len()..];
+        let before_ok = !rest[..i].ends_with(|c: char| c.is_alphanumeric() || c == '_');
+        let after_ok = !after.starts_with(|c: char| c.is_alphanumeric() || c == '_');
+        out.push_str(&rest[..i]);
+        out.push_str(if before_ok && after_ok { symbol } else { &from });
+        rest = after;
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The name of the flag Cython's module init reads to run as `__main__`.
+pub fn main_flag(c_text: &str) -> Option<String> {
+    let i = c_text.find("int __pyx_module_is_main_")?;
+    let name: String = c_text[i + 4..].chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
+    Some(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn init_functions_are_renamed_as_whole_words() {
+        let c = "PyObject *PyInit_util(void); x = PyInit_util(); PyInit_utils(); \"PyInit_util\"";
+        assert_eq!(
+            rename_init(c, "a.util", "pyelf_init_3"),
+            "PyObject *pyelf_init_3(void); x = pyelf_init_3(); PyInit_utils(); \"pyelf_init_3\""
+        );
+        assert_eq!(main_flag("extern int __pyx_module_is_main_demo____main__;\nint __pyx_module_is_main_demo____main__ = 0;"), Some("__pyx_module_is_main_demo____main__".into()));
+    }
+}

@@ -19,6 +19,67 @@ pub enum Stdlib {
     Full,
 }
 
+/// A module the analysis found.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct Found {
+    pub name: String,
+    pub file: PathBuf,
+    /// `stdlib`, `app` (under the app's root) or `dep` (a bundled dependency).
+    pub kind: String,
+    pub package: bool,
+}
+
+/// A C extension module (a shared library) the app would import.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct Extension {
+    pub name: String,
+    pub file: PathBuf,
+}
+
+/// What the import analysis found.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct Analysis {
+    pub modules: Vec<Found>,
+    pub extensions: Vec<Extension>,
+    /// Every module name imported, Python or built-in C.
+    pub imports: Vec<String>,
+}
+
+/// Where the analysis starts and what it may see.
+pub struct AnalysisInput<'a> {
+    /// The main script's file, or (with `main_module`) the module run as `__main__`.
+    pub main_script: Option<&'a Path>,
+    pub main_module: Option<&'a str>,
+    /// Directories to import from, first to last.
+    pub paths: &'a [PathBuf],
+    pub app_root: &'a Path,
+    pub dep_roots: &'a [PathBuf],
+    pub include_modules: &'a [String],
+    pub include_packages: &'a [String],
+    pub stdlib: Stdlib,
+}
+
+/// One module to freeze as bytecode.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ToFreeze {
+    pub name: String,
+    pub file: PathBuf,
+    pub package: bool,
+    /// The file name tracebacks show (default: `<frozen NAME>`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub filename: Option<String>,
+    /// Source to compile instead of the file's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+}
+
+/// A file of the embedded data archive.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct BundleFile {
+    pub arc: String,
+    pub file: PathBuf,
+}
+
 /// The frozen modules of one app.
 pub struct FrozenModules {
     /// C table of the modules (`pyelf_frozen_modules`).
@@ -27,8 +88,79 @@ pub struct FrozenModules {
     pub blob_s: PathBuf,
     /// The embedded module names.
     pub names: Vec<String>,
-    /// Every module the analysis found the app to import, Python or built-in C.
-    pub imports: Vec<String>,
+    /// The data archive (`bundle.zip`).
+    pub bundle: PathBuf,
+}
+
+fn run_freeze(tc: &Toolchain, dir: &Path, args: &[std::ffi::OsString], what: &str) -> Result<()> {
+    let freeze_py = dir.join("freeze.py");
+    fs::write(&freeze_py, FREEZE_PY)?;
+    let out = Command::new(tc.python())
+        .arg("-I")
+        .arg(&freeze_py)
+        .args(args)
+        .env_clear()
+        .output()
+        .context("cannot run the toolchain's python3 for the import analysis")?;
+    if !out.status.success() {
+        let err = String::from_utf8_lossy(&out.stderr);
+        let last = err.trim().lines().last().unwrap_or("").to_string();
+        bail!("{what} failed: {last}\n{}", err.trim());
+    }
+    // Warnings (modules left out) are the user's to see.
+    let err = String::from_utf8_lossy(&out.stderr);
+    for l in err.lines().filter(|l| l.starts_with("pyelf: warning")) {
+        eprintln!("{l}");
+    }
+    Ok(())
+}
+
+/// Finds the modules the app needs; writes `modules.json` into `dir`.
+pub fn analyse(tc: &Toolchain, dir: &Path, input: &AnalysisInput) -> Result<Analysis> {
+    let mut args: Vec<std::ffi::OsString> = vec!["analyse".into(), dir.into()];
+    let mut flag = |k: &str, v: &std::ffi::OsStr| {
+        args.push(k.into());
+        args.push(v.to_os_string());
+    };
+    if let Some(m) = input.main_module {
+        flag("--module", m.as_ref());
+    } else if let Some(s) = input.main_script {
+        flag("--script", s.as_os_str());
+    }
+    for p in input.paths {
+        flag("--path", p.as_os_str());
+    }
+    flag("--app-root", input.app_root.as_os_str());
+    for p in input.dep_roots {
+        flag("--dep-root", p.as_os_str());
+    }
+    for m in input.include_modules {
+        flag("--include-module", m.as_ref());
+    }
+    for p in input.include_packages {
+        flag("--include-package", p.as_ref());
+    }
+    flag("--stdlib", if input.stdlib == Stdlib::Full { "full" } else { "auto" }.as_ref());
+    let what = match (input.main_script, input.main_module) {
+        (_, Some(m)) => format!("the import analysis of {m}"),
+        (Some(s), _) => format!("the import analysis of {}", s.display()),
+        _ => "the import analysis".into(),
+    };
+    run_freeze(tc, dir, &args, &what)?;
+    let text = fs::read_to_string(dir.join("modules.json"))?;
+    Ok(serde_json::from_str(&text)?)
+}
+
+/// Compiles `modules` to bytecode and writes the frozen table, the blob and the data archive.
+pub fn emit(tc: &Toolchain, dir: &Path, modules: &[ToFreeze], bundle: &[BundleFile]) -> Result<FrozenModules> {
+    let spec = dir.join("freeze-spec.json");
+    fs::write(&spec, serde_json::to_string(&serde_json::json!({"frozen": modules, "bundle": bundle}))?)?;
+    run_freeze(tc, dir, &["emit".into(), dir.into(), spec.into()], "freezing the modules")?;
+    let bin = dir.join("frozen.bin");
+    let blob_s = dir.join("frozen_blob.S");
+    fs::write(&blob_s, incbin_asm(".rodata", Some("pyelf_frozen_blob"), &bin))?;
+    let names = fs::read_to_string(dir.join("frozen.txt"))?.lines().map(String::from).collect();
+    Ok(FrozenModules { table_c: dir.join("frozen.c"), blob_s, names, bundle: dir.join("bundle.zip") })
 }
 
 /// Assembly that embeds the bytes of `file`, followed by a NUL byte, in `section` (the whole
@@ -42,38 +174,4 @@ pub fn incbin_asm(section: &str, name: Option<&str>, file: &Path) -> String {
         "    .section {section}\n{start}    .incbin \"{}\"\n{end}    .byte 0\n    .section .note.GNU-stack,\"\",@progbits\n",
         file.display()
     )
-}
-
-/// Analyses `script` and writes the frozen modules into `dir`.
-pub fn freeze(
-    tc: &Toolchain,
-    script: &Path,
-    dir: &Path,
-    include_modules: &[String],
-    include_packages: &[String],
-    stdlib: Stdlib,
-) -> Result<FrozenModules> {
-    let freeze_py = dir.join("freeze.py");
-    fs::write(&freeze_py, FREEZE_PY)?;
-    let mut cmd = Command::new(tc.python());
-    cmd.arg("-I").arg(&freeze_py).arg(dir).arg(script);
-    for m in include_modules {
-        cmd.args(["--include-module", m]);
-    }
-    for p in include_packages {
-        cmd.args(["--include-package", p]);
-    }
-    cmd.args(["--stdlib", if stdlib == Stdlib::Full { "full" } else { "auto" }]);
-    let out = cmd.env_clear().output().context("cannot run the toolchain's python3 for the import analysis")?;
-    if !out.status.success() {
-        let err = String::from_utf8_lossy(&out.stderr);
-        let last = err.trim().lines().last().unwrap_or("").to_string();
-        bail!("the import analysis of {} failed: {last}\n{}", script.display(), err.trim());
-    }
-    let bin = dir.join("frozen.bin");
-    let blob_s = dir.join("frozen_blob.S");
-    fs::write(&blob_s, incbin_asm(".rodata", Some("pyelf_frozen_blob"), &bin))?;
-    let names = fs::read_to_string(dir.join("frozen.txt"))?.lines().map(String::from).collect();
-    let imports = fs::read_to_string(dir.join("imports.txt"))?.lines().map(String::from).collect();
-    Ok(FrozenModules { table_c: dir.join("frozen.c"), blob_s, names, imports })
 }

@@ -1,15 +1,22 @@
 """pyelf's freezer, run by the toolchain's python3.
 
-usage: freeze.py OUT_DIR SCRIPT [--include-module M]... [--include-package P]... [--stdlib full|auto]
+usage: freeze.py analyse OUT_DIR (--script FILE | --module NAME) [--path DIR]... [--app-root DIR]
+                 [--dep-root DIR]... [--include-module M]... [--include-package P]... [--stdlib full|auto]
+       freeze.py emit OUT_DIR SPEC.json
 
-Finds the stdlib modules the script needs, compiles each to a code object and writes:
-  OUT_DIR/frozen.bin      the marshalled code objects, one after another
-  OUT_DIR/frozen.c        the table of frozen modules (name, offset into the blob, size, package?)
-  OUT_DIR/frozen.txt      the module names, one a line
-  OUT_DIR/imports.txt     the top-level imports of the script (for choosing C modules)
+`analyse` finds every module the app needs (stdlib, the app's own, its dependencies) and writes
+OUT_DIR/modules.json: each module's name, file, kind (stdlib, app, dep) and whether it is a
+package; the C extension modules found outside the stdlib; every module name imported (for the
+choice of built-in C modules).
+
+`emit` compiles the modules SPEC.json lists to code objects and writes OUT_DIR/frozen.bin (the
+marshalled code, one after another), frozen.c (the table: name, offset, size, package?),
+frozen.txt (the names), and bundle.zip (data files and distribution metadata; fixed timestamps,
+sorted entries).
 """
 import importlib.machinery
 import importlib.util
+import json
 import marshal
 import modulefinder
 import os
@@ -123,13 +130,16 @@ def direct_imports(script):
     return names
 
 
-def analyse(script, extra, startup=()):
+def analyse(script, extra, startup=(), main_is_module=False, asked=frozenset()):
     """`extra` modules are analysed like the app's own imports; `startup` ones lazily (what the
     interpreter needs to start and to print errors: their functions' imports serve features a
-    pyelf binary does not use, such as showing source lines in tracebacks)."""
-    asked = direct_imports(script) | {top(m) for m in extra}
+    pyelf binary does not use, such as showing source lines in tracebacks). With `main_is_module`
+    the main module is among `extra` and `script` is only its file. `asked`: more top-level names
+    the app imports itself (never excluded)."""
+    asked = direct_imports(script) | {top(m) for m in extra} | set(asked)
     finder = Finder(excludes=sorted(EXCLUDED - asked))
-    finder.run_script(script)
+    if not main_is_module:
+        finder.run_script(script)
     for m in extra:
         finder.import_hook(m)
     finder.lazy_context = True
@@ -154,7 +164,7 @@ def analyse(script, extra, startup=()):
     for name, mod in finder.modules.items():
         if name == "__main__":
             continue
-        if mod.__file__ and is_stdlib(mod.__file__) and mod.__file__.endswith(".py"):
+        if mod.__file__ and mod.__file__.endswith(".py"):
             names.add(name)
     # The script's own imports, for the choice of C extension modules.
     main_imports = set(finder.modules.keys())
@@ -215,69 +225,121 @@ def neutral_paths(source):
     return source.replace(toolchains.encode() + b"/", b"/pyelf/toolchains/")
 
 
-def main():
-    out_dir, script = sys.argv[1], sys.argv[2]
-    args = sys.argv[3:]
-    modules, packages, stdlib = [], [], "auto"
+def parse(args, flags, multi):
+    out = {f: [] for f in multi}
     while args:
         flag, value, args = args[0], args[1], args[2:]
-        if flag == "--include-module":
-            modules.append(value)
-        elif flag == "--include-package":
-            packages.append(value)
-        elif flag == "--stdlib":
-            stdlib = value
+        if flag in multi:
+            out[flag].append(value)
+        elif flag in flags:
+            out[flag] = value
         else:
             raise SystemExit(f"pyelf freeze: unknown argument {flag}")
+    return out
 
+
+def kind_of(path, app_roots, dep_roots):
+    if path is None:
+        return None
+    p = os.path.abspath(path)
+    for r in app_roots:
+        if p.startswith(os.path.abspath(r) + os.sep):
+            return "app"
+    for r in dep_roots:
+        if p.startswith(os.path.abspath(r) + os.sep):
+            return "dep"
+    if is_stdlib(p):
+        return "stdlib"
+    return "other"
+
+
+def analyse_main(out_dir, args):
+    o = parse(args, {"--script", "--module", "--stdlib", "--app-root"},
+              {"--path", "--dep-root", "--include-module", "--include-package"})
+    app_roots = [o["--app-root"]] if o.get("--app-root") else []
+    dep_roots = o["--dep-root"]
+    sys.path[:0] = o["--path"]
+    modules, packages = o["--include-module"], o["--include-package"]
     extra = list(modules)
     for p in packages:
         extra.extend(sorted(package_modules(p)))
-    if stdlib == "full":
-        names = all_stdlib() | set(extra) | set(STARTUP)
-        _, imports = analyse(script, [])
+    main_module = o.get("--module")
+    script = o.get("--script")
+    if main_module:
+        spec = importlib.util.find_spec(main_module)
+        if spec is None or not spec.origin:
+            raise SystemExit(f"pyelf: no module {main_module} under {o['--path']}")
+        script_file, extra = spec.origin, [main_module] + extra
     else:
-        names, imports = analyse(script, extra, STARTUP)
+        script_file = script
+    asked = set()
+    for p in packages:
+        for n in package_modules(p):
+            origin = importlib.util.find_spec(n).origin
+            if origin and origin.endswith(".py"):
+                asked |= direct_imports(origin)
+    if o.get("--stdlib") == "full":
+        found, imports = analyse(script_file, extra, [], main_module is not None, asked)
+        found |= all_stdlib() | set(STARTUP)
+    else:
+        found, imports = analyse(script_file, extra, STARTUP, main_module is not None, asked)
     for m in modules:
         if importlib.util.find_spec(m) is None:
             raise SystemExit(f"pyelf: --include-module {m}: no such module")
-
-    # sysconfig imports its build-time data module by a computed name.
-    if "sysconfig" in names:
-        import sysconfig
-        names.add(sysconfig._get_sysconfigdata_name())
-
-    # Parents of every module are needed for it to import.
-    for n in list(names):
+    if "sysconfig" in found:
+        found.add(sysconfig._get_sysconfigdata_name())
+    for n in list(found):
         parts = n.split(".")
         for i in range(1, len(parts)):
-            names.add(".".join(parts[:i]))
+            found.add(".".join(parts[:i]))
 
-    blob = bytearray()
-    table = []
-    for name in sorted(names):
+    out, extensions = [], []
+    for name in sorted(found):
         try:
             spec = importlib.util.find_spec(name)
         except Exception as e:  # its package fails to import here: leave it out, and say so
             print(f"pyelf: warning: leaving out {name}: {type(e).__name__}: {e}", file=sys.stderr)
             continue
-        if spec is None or not isinstance(spec.loader, importlib.machinery.SourceFileLoader):
+        if spec is None:
             continue
-        with open(spec.origin, "rb") as f:
+        kind = kind_of(spec.origin, app_roots, dep_roots)
+        if isinstance(spec.loader, importlib.machinery.ExtensionFileLoader):
+            if kind in ("app", "dep", "other"):
+                extensions.append({"name": name, "file": spec.origin})
+            continue
+        if not isinstance(spec.loader, importlib.machinery.SourceFileLoader):
+            continue
+        if kind == "other":
+            continue  # the host's site-packages of the analysing python: never bundled
+        out.append({"name": name, "file": spec.origin, "kind": kind,
+                    "package": spec.submodule_search_locations is not None})
+    with open(os.path.join(out_dir, "modules.json"), "w") as f:
+        json.dump({"modules": out, "extensions": extensions, "imports": sorted(imports)}, f, indent=1)
+
+
+def emit_main(out_dir, spec_file):
+    with open(spec_file) as f:
+        spec = json.load(f)
+    blob = bytearray()
+    table = []
+    for m in sorted(spec["frozen"], key=lambda m: m["name"]):
+        name = m["name"]
+        with open(m["file"], "rb") as f:
             source = f.read()
         if name.startswith("_sysconfigdata_"):
             source = neutral_paths(source)
-        code = compile(source, f"<frozen {name}>", "exec", dont_inherit=True, optimize=0)
+        if "source" in m:
+            source = m["source"].encode()
+        code = compile(source, m.get("filename") or f"<frozen {name}>", "exec", dont_inherit=True, optimize=0)
         data = marshal.dumps(code)
-        is_pkg = spec.submodule_search_locations is not None
-        table.append((name, len(blob), len(data), is_pkg))
+        table.append((name, len(blob), len(data), m["package"]))
         blob += data
         blob += b"\0" * (-len(blob) % 8)
 
     with open(os.path.join(out_dir, "frozen.bin"), "wb") as f:
         f.write(blob)
     with open(os.path.join(out_dir, "frozen.c"), "w") as f:
-        f.write("/* generated by pyelf: the app's frozen stdlib modules */\n")
+        f.write("/* generated by pyelf: the app's frozen modules */\n")
         f.write("#include <Python.h>\n\nextern const unsigned char pyelf_frozen_blob[];\n\n")
         f.write("const struct _frozen pyelf_frozen_modules[] = {\n")
         for name, off, size, is_pkg in table:
@@ -285,8 +347,25 @@ def main():
         f.write("    {0, 0, 0, 0},\n};\n")
     with open(os.path.join(out_dir, "frozen.txt"), "w") as f:
         f.write("".join(n + "\n" for n, *_ in table))
-    with open(os.path.join(out_dir, "imports.txt"), "w") as f:
-        f.write("".join(n + "\n" for n in sorted(imports)))
+
+    import zipfile
+    with zipfile.ZipFile(os.path.join(out_dir, "bundle.zip"), "w") as z:
+        for arc, path in sorted((d["arc"], d["file"]) for d in spec.get("bundle", [])):
+            info = zipfile.ZipInfo(arc, date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            with open(path, "rb") as f:
+                z.writestr(info, f.read())
+
+
+def main():
+    command, out_dir, args = sys.argv[1], sys.argv[2], sys.argv[3:]
+    if command == "analyse":
+        analyse_main(out_dir, args)
+    elif command == "emit":
+        emit_main(out_dir, args[0])
+    else:
+        raise SystemExit(f"pyelf freeze: unknown command {command}")
 
 
 if __name__ == "__main__":

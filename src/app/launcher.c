@@ -9,6 +9,10 @@
 #include "launcher.h"
 
 extern const struct _frozen pyelf_frozen_modules[];
+#ifdef PYELF_BUNDLE
+extern const char pyelf_bundle[];
+extern const char pyelf_bundle_end[];
+#endif
 
 #ifdef PYELF_WITH_SSL
 /* Where distributions keep their CA bundle, most common first. OpenSSL's compiled-in default
@@ -104,10 +108,6 @@ int main(int argc, char **argv)
 #endif
 
     PyImport_FrozenModules = pyelf_frozen_modules;
-    if (PyImport_AppendInittab(PYELF_MAIN_MODULE, PYELF_MAIN_INIT) < 0) {
-        fprintf(stderr, "%s: cannot register the app module\n", PYELF_APP_NAME);
-        return 1;
-    }
 
     PyConfig config;
     PyConfig_InitIsolatedConfig(&config);
@@ -142,6 +142,24 @@ int main(int argc, char **argv)
         return 1;
     }
 #endif
+
+#ifdef PYELF_BUNDLE
+    /* The data files and distribution metadata, read in place by the importer. */
+    PyObject *bundle = PyMemoryView_FromMemory((char *)pyelf_bundle, pyelf_bundle_end - pyelf_bundle, PyBUF_READ);
+    if (bundle == NULL || PySys_SetObject("_pyelf_bundle", bundle) < 0) {
+        PyErr_Print();
+        return 1;
+    }
+    Py_DECREF(bundle);
+#endif
+    /* The finder of the app's own modules and its bundled packages. */
+    PyObject *importer = PyImport_ImportModule("_pyelf_importer");
+    if (importer == NULL) {
+        fprintf(stderr, "%s: cannot set up the app's modules\n", PYELF_APP_NAME);
+        PyErr_Print();
+        return 1;
+    }
+    Py_DECREF(importer);
 
     /* Cython's module init sets __name__ to "__main__" when this flag is set. */
     PYELF_MAIN_FLAG = 1;

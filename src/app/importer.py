@@ -1,0 +1,103 @@
+"""pyelf's importer for the app's own modules and its bundled packages (frozen into the binary).
+
+The launcher imports this module before the app. It puts a finder first on sys.meta_path that
+knows every module of the app and of its dependencies: those compiled by Cython are built-in
+modules (created from the binary's inittab), the others are frozen bytecode. Packages get
+`importlib.resources` readers over the data files embedded in the binary (a zip archive in
+memory), and `importlib.metadata` finds the bundled distributions (`*.dist-info`) there.
+
+`MODULES` (name -> (kind, is_package, path)) is put in front of this text at build time.
+"""
+import _imp
+import sys
+from _frozen_importlib import ModuleSpec
+
+# Where module files seem to be (`__file__`): nothing is read from there.
+ROOT = "/pyelf/app/"
+
+_bundle = None
+
+
+def _zip():
+    """The embedded archive of data files and distribution metadata, opened on first use."""
+    global _bundle
+    if _bundle is None:
+        import io
+        import zipfile
+        _bundle = zipfile.ZipFile(io.BytesIO(bytes(getattr(sys, "_pyelf_bundle", b"PK\x05\x06" + b"\0" * 18))))
+        _bundle.filename = ROOT.rstrip("/")  # paths of its entries read as files under ROOT
+    return _bundle
+
+
+class _Reader:
+    """`importlib.resources` reader of a package: its files in the embedded archive."""
+
+    def __init__(self, name):
+        self.prefix = name.replace(".", "/") + "/"
+
+    def files(self):
+        import zipfile
+        return zipfile.Path(_zip(), at=self.prefix)
+
+
+class PyelfFinder:
+    @classmethod
+    def find_spec(cls, fullname, path=None, target=None):
+        entry = MODULES.get(fullname)
+        if entry is None:
+            return None
+        kind, is_pkg, rel = entry
+        spec = ModuleSpec(fullname, cls, origin=ROOT + rel, is_package=is_pkg)
+        spec.has_location = True
+        return spec
+
+    @staticmethod
+    def create_module(spec):
+        if MODULES[spec.name][0] == "cython":
+            return _imp.create_builtin(spec)
+        return None
+
+    @classmethod
+    def exec_module(cls, module):
+        name = module.__spec__.name
+        if MODULES[name][0] == "cython":
+            _imp.exec_builtin(module)
+        else:
+            exec(cls.get_code(name), module.__dict__)
+
+    @staticmethod
+    def get_code(fullname):
+        if MODULES[fullname][0] == "cython":
+            return None
+        return _imp.get_frozen_object(fullname)
+
+    @staticmethod
+    def get_source(fullname):
+        return None
+
+    @staticmethod
+    def is_package(fullname):
+        return MODULES[fullname][1]
+
+    @staticmethod
+    def get_resource_reader(fullname):
+        return _Reader(fullname)
+
+    @classmethod
+    def find_distributions(cls, context=None):
+        """The distributions bundled in the binary (for importlib.metadata)."""
+        from importlib.metadata import DistributionFinder, PathDistribution
+        import re
+        import zipfile
+        if context is None:
+            context = DistributionFinder.Context()
+        wanted = None if context.name is None else re.sub(r"[-_.]+", "_", context.name).lower()
+        for entry in zipfile.Path(_zip()).iterdir():
+            if not entry.name.endswith(".dist-info"):
+                continue
+            dist_name = entry.name[: -len(".dist-info")].rpartition("-")[0]
+            if wanted is None or re.sub(r"[-_.]+", "_", dist_name).lower() == wanted:
+                yield PathDistribution(entry)
+
+
+sys.meta_path.insert(0, PyelfFinder)
