@@ -1,0 +1,4 @@
+"""A demo package for pyelf's tests."""
+from .util import shout
+
+__all__ = ["shout"]

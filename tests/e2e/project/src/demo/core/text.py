@@ -1,0 +1,5 @@
+from ..util import shout
+
+
+def words(text):
+    return [shout(w) for w in text.split()]

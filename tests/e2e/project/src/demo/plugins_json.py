@@ -1,0 +1,5 @@
+import json
+
+
+def render(obj):
+    return json.dumps(obj, sort_keys=True)

@@ -1,0 +1,2 @@
+def where():
+    return type(where).__name__

@@ -1,0 +1,199 @@
+//! End-to-end: real applications. A project of our own (a package with subpackages, relative
+//! imports, a data file, an entry point, `[tool.pyelf]` settings), and two command-line tools from
+//! PyPI with dependencies of their own (flake8, mdformat), built from their released wheels and
+//! compared with the same versions under a normal Python install, in the three roots of
+//! rootfs.sh, with and without /proc. A dependency with only platform wheels is refused.
+//!
+//! They need the toolchain, pip's index and root, so they are ignored by a plain `cargo test`;
+//! `./test.sh` runs them.
+
+mod common;
+
+use common::roots::*;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+const PYELF: &str = env!("CARGO_BIN_EXE_pyelf");
+
+fn pyelf_build(input: &Path, name: &str, extra: &[&str]) -> (PathBuf, Output) {
+    let out = tmp().join(name);
+    let o = Command::new(PYELF).arg("build").arg(input).arg("-o").arg(&out).args(extra).output().unwrap();
+    assert!(o.status.success(), "build of {} failed:\n{}", input.display(), String::from_utf8_lossy(&o.stderr));
+    (out, o)
+}
+
+fn all(o: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+}
+
+const DEMO_OUTPUT: &str = r#"HELLO WORLD!
+['HELLO!', 'WORLD!']
+first: hello
+data: Hello from a data file
+extra: Notes added with add-data
+version: 1.4.2
+scripts: ['demo', 'demo-count']
+plugin: {"a": [1, 2], "b": 1}
+package: demo demo.cli
+compiled: cython_function_or_method bytecode: function
+"#;
+
+fn demo() -> &'static (PathBuf, Output) {
+    static B: OnceLock<(PathBuf, Output)> = OnceLock::new();
+    B.get_or_init(|| pyelf_build(&repo().join("tests/e2e/project"), "demo", &[]))
+}
+
+#[test]
+#[ignore = "builds real binaries and needs root; run by ./test.sh"]
+fn own_project_runs_in_every_root() {
+    let (bin, built) = demo();
+    let said = String::from_utf8_lossy(&built.stderr);
+    assert!(
+        said.contains("warning: demo.modern is embedded as bytecode: Cython could not compile it (demo/modern.py:3"),
+        "the module Cython cannot compile is named, with the reason:\n{said}"
+    );
+    assert!(pyelf::elf::check_static(bin).unwrap().needed.is_empty());
+    for kind in ROOTS {
+        let root = root_with(kind, bin, "demo");
+        for (how, out) in [("no /proc", in_root(&root, "/app", "/app", &[], true)), ("with /proc", in_root_with_proc(&root, "/app"))] {
+            assert_eq!(out.status.code(), Some(3), "{kind}, {how}: exit status of main():\n{}", all(&out));
+            assert_eq!(text(&out), DEMO_OUTPUT, "{kind}, {how}");
+        }
+    }
+    // The SBOM names the project.
+    let sbom = Command::new(PYELF).arg("sbom").arg(bin).output().unwrap();
+    let doc: serde_json::Value = serde_json::from_slice(&sbom.stdout).unwrap();
+    assert_eq!(doc["metadata"]["component"]["name"], "pyelf-demo");
+    assert_eq!(doc["metadata"]["component"]["version"], "1.4.2");
+}
+
+#[test]
+#[ignore = "builds real binaries; run by ./test.sh"]
+fn other_entry_points_and_the_package_itself_build_too() {
+    let (count, _) = pyelf_build(&repo().join("tests/e2e/project"), "demo-count", &["--entry", "demo-count"]);
+    let out = Command::new(&count).args(["a", "b", "c"]).output().unwrap();
+    assert_eq!((out.status.code(), text(&out).as_str()), (Some(0), "3\n"), "{}", all(&out));
+
+    // `python -m demo` style: the package directory, run through its __main__.py.
+    let (pkg, _) = pyelf_build(&repo().join("tests/e2e/project/src/demo"), "demo-pkg", &[]);
+    let out = Command::new(&pkg).arg("--help").output().unwrap();
+    assert!(out.status.success(), "{}", all(&out));
+    assert!(text(&out).starts_with("usage: demo [-h] [text ...]"), "{}", all(&out));
+
+    let bad = Command::new(PYELF).arg("build").arg(repo().join("tests/e2e/project")).args(["--entry", "nope", "-o"]).arg(tmp().join("nope")).output().unwrap();
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(all(&bad).contains("no script \"nope\" in [project.scripts] (there: demo, demo-count)"), "{}", all(&bad));
+}
+
+/// The same requirements installed the normal way (pip into a directory on PYTHONPATH) and run
+/// by a CPython of the same version (the toolchain's python3, 3.13).
+fn reference(requirements: &[&str], name: &str) -> PathBuf {
+    let dir = tmp().join(format!("reference-{name}"));
+    if !dir.exists() {
+        let o = Command::new("python3")
+            .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-compile", "--target"])
+            .arg(&dir)
+            .args(requirements)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", all(&o));
+    }
+    dir
+}
+
+fn toolchain_python() -> PathBuf {
+    let home = pyelf::home::Home::from_env().unwrap();
+    let tc = pyelf::toolchain::ensure(&home, &pyelf::pins::Pins::builtin(), "x86_64-unknown-linux-musl", &Default::default()).unwrap();
+    tc.python()
+}
+
+fn run_reference(site: &Path, module: &str, args: &[&str], cwd: &Path, stdin: Option<&Path>) -> Output {
+    let mut c = Command::new(toolchain_python());
+    c.args(["-m", module]).args(args).current_dir(cwd).env_clear().env("PYTHONPATH", site);
+    if let Some(f) = stdin {
+        c.stdin(fs::File::open(f).unwrap());
+    }
+    c.output().unwrap()
+}
+
+const SAMPLE_PY: &str = "import os\ndef f( x ):\n  return  x\n\n\nclass C: pass\n";
+
+#[test]
+#[ignore = "installs from PyPI, builds real binaries and needs root; run by ./test.sh"]
+fn flake8_from_pypi_matches_a_normal_install_in_every_root() {
+    let tools = repo().join("tests/e2e/tools/flake8");
+    let (bin, built) = pyelf_build(&tools, "flake8", &[]);
+    let said = String::from_utf8_lossy(&built.stderr);
+    for dep in ["flake8 7.5.0", "pyflakes 4.1.0", "pycodestyle 2.15.0", "mccabe 0.7.0"] {
+        assert!(said.contains(dep), "{dep} is reported as bundled:\n{said}");
+    }
+    let req = tools.join("requirements.txt");
+    let site = reference(&["--require-hashes", "-r", req.to_str().unwrap()], "flake8");
+    let work = tmp().join("flake8-work");
+    fs::create_dir_all(&work).unwrap();
+    fs::write(work.join("sample.py"), SAMPLE_PY).unwrap();
+    // --version lists the plugins found through importlib.metadata entry points, with versions.
+    let want_version = run_reference(&site, "flake8", &["--version"], &work, None);
+    let want_check = run_reference(&site, "flake8", &["sample.py"], &work, None);
+    assert_eq!(want_check.status.code(), Some(1), "{}", all(&want_check));
+    assert!(text(&want_version).contains("pyflakes: 4.1.0"), "{}", all(&want_version));
+    for kind in ROOTS {
+        let root = root_with(kind, &bin, "flake8");
+        fs::write(root.join("sample.py"), SAMPLE_PY).unwrap();
+        let runs = [
+            ("--version, no /proc", in_root(&root, "/app", "flake8", &["--version"], true), &want_version),
+            ("check, no /proc", in_root(&root, "/app", "flake8", &["sample.py"], true), &want_check),
+            ("--version, /proc", in_root_with_proc(&root, "/app --version"), &want_version),
+            ("check, /proc", in_root_with_proc(&root, "/app sample.py"), &want_check),
+        ];
+        for (how, got, want) in runs {
+            assert_eq!(got.status.code(), want.status.code(), "{kind}, {how}:\n{}", all(&got));
+            assert_eq!(text(&got), text(want), "{kind}, {how}:\n{}", all(&got));
+        }
+    }
+}
+
+const DOC_MD: &str = "Title\n=====\n\n* one\n* two\n\nSome   *text*   with a [link]( http://example.com ).\n\n1) first\n2) second\n";
+
+#[test]
+#[ignore = "installs from PyPI, builds real binaries and needs root; run by ./test.sh"]
+fn mdformat_from_pypi_matches_a_normal_install_in_every_root() {
+    let (bin, _) = pyelf_build(&repo().join("tests/e2e/tools/mdformat"), "mdformat", &[]);
+    let site = reference(&["mdformat==1.0.0", "markdown-it-py==4.3.0", "mdurl==0.1.2"], "mdformat");
+    let work = tmp().join("mdformat-work");
+    fs::create_dir_all(&work).unwrap();
+    let doc = work.join("doc.md");
+    fs::write(&doc, DOC_MD).unwrap();
+    let want = run_reference(&site, "mdformat", &["-"], &work, Some(&doc));
+    assert!(want.status.success(), "{}", all(&want));
+    assert!(text(&want).starts_with("# Title\n\n- one\n- two"), "{}", all(&want));
+    let want_version = run_reference(&site, "mdformat", &["--version"], &work, None);
+    for kind in ROOTS {
+        let root = root_with(kind, &bin, "mdformat");
+        // Without /proc: formats a file in place.
+        fs::write(root.join("doc.md"), DOC_MD).unwrap();
+        let out = in_root(&root, "/app", "mdformat", &["/doc.md"], true);
+        assert!(out.status.success(), "{kind}: {}", all(&out));
+        assert_eq!(fs::read_to_string(root.join("doc.md")).unwrap(), text(&want), "{kind}, no /proc");
+        // With /proc: from standard input to standard output.
+        let out = in_root_with_proc(&root, &format!("/app - < '{}'", doc.display()));
+        assert_eq!(text(&out), text(&want), "{kind}, /proc: {}", all(&out));
+        let out = in_root(&root, "/app", "mdformat", &["--version"], true);
+        assert_eq!(text(&out), text(&want_version), "{kind}: {}", all(&out));
+    }
+}
+
+#[test]
+#[ignore = "asks PyPI; run by ./test.sh"]
+fn a_dependency_with_only_platform_wheels_is_refused_by_name() {
+    let out_path = tmp().join("yaml-tool");
+    let out = Command::new(PYELF).arg("build").arg(repo().join("tests/e2e/tools/pyyaml")).arg("-o").arg(&out_path).output().unwrap();
+    let said = all(&out);
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert!(said.contains("cannot bundle PyYAML: it ships only platform-specific wheels"), "{said}");
+    assert!(said.contains("cannot load shared libraries"), "{said}");
+    assert!(!said.contains("panicked"));
+    assert!(!out_path.exists(), "no half-built binary");
+}
