@@ -99,6 +99,8 @@ pub struct BuildOptions {
     pub requirements: Option<PathBuf>,
     /// Take the dependencies from this directory (an existing environment's site-packages).
     pub site_packages: Option<PathBuf>,
+    /// Run the app under the toolchain's python3 with these arguments and embed what it imports.
+    pub trace_imports: Option<Vec<String>>,
     pub strip: bool,
     /// Link a static PIE (ASLR); otherwise a static executable at a fixed address.
     pub pie: bool,
@@ -144,6 +146,7 @@ impl BuildOptions {
             compile_deps: false,
             requirements: None,
             site_packages: None,
+            trace_imports: None,
             strip: true,
             pie: true,
             upx: false,
@@ -258,6 +261,16 @@ pub fn build(home: &Home, opts: &BuildOptions) -> Result<Built> {
     }
     let mut include_packages = app.packages.clone();
     include_packages.extend(opts.include_packages.iter().cloned());
+    // A traced run, when asked for: what the app really imports.
+    let traced = match &opts.trace_imports {
+        Some(args) => {
+            let out = dir.join("traced.txt");
+            let main_module = main_script.is_none().then_some(main_name.as_str());
+            freeze::trace_imports(&tc, &out, main_script.as_deref(), main_module, &paths, args)?;
+            Some(out)
+        }
+        None => None,
+    };
     let analysis = freeze::analyse(
         &tc,
         dir,
@@ -270,6 +283,7 @@ pub fn build(home: &Home, opts: &BuildOptions) -> Result<Built> {
             include_modules: &include_modules,
             include_packages: &include_packages,
             stdlib,
+            traced: traced.as_deref(),
         },
     )?;
     refuse_extensions(&analysis, &dists)?;

@@ -101,6 +101,13 @@ pub struct BuildArgs {
     /// Take the dependencies from this site-packages directory instead of pip.
     #[arg(long, value_name = "DIR")]
     pub site_packages: Option<std::path::PathBuf>,
+    /// Run the app once under the toolchain's python3 (with the arguments after `--`) and embed
+    /// every module it imports, besides what the analysis finds.
+    #[arg(long)]
+    pub trace_imports: bool,
+    /// Arguments of the traced run (after `--`).
+    #[arg(last = true, value_name = "ARGS", requires = "trace_imports")]
+    pub trace_args: Vec<String>,
     /// Keep symbols and debug information.
     #[arg(long)]
     pub no_strip: bool,
@@ -140,6 +147,7 @@ impl BuildArgs {
             compile_deps: self.compile_deps,
             requirements: self.requirements,
             site_packages: self.site_packages,
+            trace_imports: self.trace_imports.then_some(self.trace_args),
             strip: !self.no_strip,
             pie: !self.no_pie,
             upx: self.upx,

@@ -7,6 +7,50 @@ use fs_err as fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+/// Runs an app under the toolchain's python3 and writes the names of the modules it imported.
+const TRACE_PY: &str = r#"
+import atexit, runpy, sys
+out, kind, target, paths = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4].split("\0")
+sys.path[:0] = [p for p in paths if p]
+before = set(sys.modules)  # the tracer's own; what the app imports of them the analysis sees
+def dump():
+    with open(out, "w") as f:
+        f.write("\n".join(sorted(set(sys.modules) - before)) + "\n")
+atexit.register(dump)
+sys.argv = [target] + sys.argv[5:]
+if kind == "module":
+    runpy.run_module(target.rpartition(".__main__")[0] or target, run_name="__main__", alter_sys=True)
+else:
+    runpy.run_path(target, run_name="__main__")
+"#;
+
+/// Runs the app (a script, or `main_module` as `__main__`) under the toolchain's python3 with
+/// `args`, importing from `paths`; writes the names of every module it imported to `out`.
+pub fn trace_imports(tc: &Toolchain, out: &Path, main_script: Option<&Path>, main_module: Option<&str>, paths: &[PathBuf], args: &[String]) -> Result<()> {
+    let (kind, target) = match (main_script, main_module) {
+        (_, Some(m)) => ("module", m.to_string()),
+        (Some(s), _) => ("script", s.display().to_string()),
+        _ => bail!("nothing to trace"),
+    };
+    let joined = paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join("\0");
+    eprintln!("tracing the imports of a run: {target} {}", args.join(" "));
+    let status = Command::new(tc.python())
+        .args(["-I", "-S", "-c"])
+        .arg(TRACE_PY)
+        .arg(out)
+        .arg(kind)
+        .arg(&target)
+        .arg(joined)
+        .args(args)
+        .status()
+        .context("cannot run the toolchain's python3 to trace the app")?;
+    if !out.is_file() {
+        bail!("the traced run of {target} ended ({status}) without recording its imports");
+    }
+    eprintln!("traced run ended ({status}); its imports are embedded too");
+    Ok(())
+}
+
 /// The analysis and code generation, run by the toolchain's python3.
 const FREEZE_PY: &str = include_str!("app/freeze.py");
 
@@ -57,6 +101,8 @@ pub struct AnalysisInput<'a> {
     pub include_modules: &'a [String],
     pub include_packages: &'a [String],
     pub stdlib: Stdlib,
+    /// A file of the module names a traced run imported.
+    pub traced: Option<&'a Path>,
 }
 
 /// One module to freeze as bytecode.
@@ -141,6 +187,9 @@ pub fn analyse(tc: &Toolchain, dir: &Path, input: &AnalysisInput) -> Result<Anal
         flag("--include-package", p.as_ref());
     }
     flag("--stdlib", if input.stdlib == Stdlib::Full { "full" } else { "auto" }.as_ref());
+    if let Some(t) = input.traced {
+        flag("--traced", t.as_os_str());
+    }
     let what = match (input.main_script, input.main_module) {
         (_, Some(m)) => format!("the import analysis of {m}"),
         (Some(s), _) => format!("the import analysis of {}", s.display()),

@@ -185,6 +185,11 @@ fn dynamic_imports_need_include_module_or_the_full_stdlib() {
     assert_eq!(text(&run(&included, "statistics")), "statistics ok\n");
     assert_eq!(text(&run(&included, "email.mime.text")), "email.mime.text ok\n");
 
+    // A traced run records what the app really imports with those arguments.
+    let traced = build(&script, "dynamic-traced", &["--trace-imports", "--", "statistics"]);
+    assert_eq!(text(&run(&traced, "statistics")), "statistics ok\n");
+    assert_eq!(run(&traced, "csv").status.code(), Some(1), "only what the traced run imported");
+
     let full = build(&script, "dynamic-full", &["--stdlib", "full"]);
     for m in ["sqlite3", "unittest", "xml.dom.minidom", "zoneinfo", "ctypes"] {
         assert_eq!(text(&run(&full, m)), format!("{m} ok\n"), "--stdlib full has {m}");

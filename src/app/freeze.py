@@ -254,7 +254,7 @@ def kind_of(path, app_roots, dep_roots):
 
 
 def analyse_main(out_dir, args):
-    o = parse(args, {"--script", "--module", "--stdlib", "--app-root"},
+    o = parse(args, {"--script", "--module", "--stdlib", "--app-root", "--traced"},
               {"--path", "--dep-root", "--include-module", "--include-package"})
     app_roots = [o["--app-root"]] if o.get("--app-root") else []
     dep_roots = o["--dep-root"]
@@ -263,6 +263,19 @@ def analyse_main(out_dir, args):
     extra = list(modules)
     for p in packages:
         extra.extend(sorted(package_modules(p)))
+    if o.get("--traced"):
+        # What a traced run imported: whatever can be found here (not __main__, nor modules made
+        # at run time).
+        with open(o["--traced"]) as f:
+            for name in f.read().split():
+                if name == "__main__" or name.startswith("_pyelf"):
+                    continue
+                try:
+                    spec = importlib.util.find_spec(name)
+                except (ImportError, ValueError):
+                    continue
+                if spec is not None and spec.origin and (spec.origin.endswith(".py") or spec.origin == "built-in"):
+                    extra.append(name)
     main_module = o.get("--module")
     script = o.get("--script")
     if main_module:
