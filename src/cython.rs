@@ -28,6 +28,10 @@ impl CythonPin {
     }
 }
 
+/// Cython directives for code written for Python, not for Cython: annotations are not enforced as C
+/// types (`def f(x: list)` still takes a tuple, as in Python).
+const PYTHON_SEMANTICS: &str = "annotation_typing=False";
+
 /// An installed Cython: a directory to put on `sys.path`.
 pub struct Cython {
     pub dir: PathBuf,
@@ -92,7 +96,7 @@ pub fn compile(tc: &Toolchain, cython: &Cython, script: &Path, module: &str, out
         .arg("-c")
         .arg("import sys; sys.path.insert(0, sys.argv.pop(1)); from Cython.Compiler.Main import setuptools_main; sys.exit(setuptools_main())")
         .arg(&cython.dir)
-        .args(["-3", "--module-name", module, "-o"])
+        .args(["-3", "-X", PYTHON_SEMANTICS, "--module-name", module, "-o"])
         .arg(out_c)
         // Run beside the script with its bare name: tracebacks then show `app.py`, not a
         // path of the build machine.
@@ -147,7 +151,7 @@ pub fn compile_modules(tc: &Toolchain, cython: &Cython, modules: &[ModuleSource]
         .arg("-c")
         .arg("import sys; sys.path.insert(0, sys.argv.pop(1)); from Cython.Compiler.Main import setuptools_main; sys.exit(setuptools_main())")
         .arg(&cython.dir)
-        .arg("-3")
+        .args(["-3", "-X", PYTHON_SEMANTICS])
         .args(modules.iter().map(|m| &m.rel))
         .current_dir(dir)
         .env_clear()

@@ -197,3 +197,19 @@ fn a_dependency_with_only_platform_wheels_is_refused_by_name() {
     assert!(!said.contains("panicked"));
     assert!(!out_path.exists(), "no half-built binary");
 }
+
+#[test]
+#[ignore = "installs from PyPI and builds real binaries; run by ./test.sh"]
+fn compile_deps_compiles_the_dependencies_with_cython() {
+    let (bin, built) = pyelf_build(&repo().join("tests/e2e/tools/compiled-deps"), "urltool", &[]);
+    let said = String::from_utf8_lossy(&built.stderr);
+    assert!(said.contains("9 modules compiled by Cython"), "the app's 3 and mdurl's 6 modules:\n{said}");
+    let root = root_with("empty", &bin, "urltool");
+    let out = in_root(&root, "/app", "urltool", &["https://example.com/a b?x=ü"], true);
+    assert_eq!(
+        text(&out),
+        "https: example.com /a b https://example.com/a%20b?x=%C3%BC\ncython_function_or_method cython_function_or_method\n",
+        "{}",
+        all(&out)
+    );
+}
