@@ -2,6 +2,10 @@
 # The test command: unit, integration and end-to-end tests (builds the toolchain on first use).
 set -euo pipefail
 cd "$(dirname "$0")"
+# The fault tests fetch sources: from the local mirror when one is there and none is set.
+if [ -z "${PYELF_MIRROR:-}" ] && [ -d ../shared/sources ]; then
+  export PYELF_MIRROR="$(cd ../shared/sources && pwd)"
+fi
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 status=0
