@@ -9,7 +9,7 @@ fi
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 status=0
-cargo test --workspace -- --include-ignored 2>&1 | tee "$log" || status=$?
+cargo test --workspace --no-fail-fast -- --include-ignored 2>&1 | tee "$log" || status=$?
 # One closing line over all test binaries.
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
      END { printf "%d passed, %d failed\n", p, f }' "$log"

@@ -205,6 +205,28 @@ pub fn matches_pattern(pattern: &str, name: &str) -> bool {
     go(pattern.as_bytes(), name.as_bytes())
 }
 
+/// Builds what `opts` describes: one binary, or for a project with several `[project.scripts]`
+/// and no entry chosen, one binary per script (with `-o`, into that directory).
+pub fn build_all(home: &Home, opts: &BuildOptions) -> Result<Vec<Built>> {
+    let several = match (&opts.entry, opts.script.is_dir() && opts.script.join("pyproject.toml").is_file()) {
+        (None, true) => {
+            let p = project::parse_pyproject(&opts.script, &fs::read_to_string(opts.script.join("pyproject.toml"))?)?;
+            (p.tool.entry.is_none() && p.scripts.len() > 1).then_some(p.scripts.keys().cloned().collect::<Vec<_>>())
+        }
+        _ => None,
+    };
+    let Some(names) = several else { return Ok(vec![build(home, opts)?]) };
+    eprintln!("{} has {} scripts: building each ({})", opts.script.display(), names.len(), names.join(", "));
+    let mut out = Vec::new();
+    for name in names {
+        let mut one = opts.clone();
+        one.output = opts.output.as_ref().map(|dir| dir.join(&name));
+        one.entry = Some(name);
+        out.push(build(home, &one)?);
+    }
+    Ok(out)
+}
+
 /// Builds the app described by `opts` (and the toolchain first, if it is missing).
 pub fn build(home: &Home, opts: &BuildOptions) -> Result<Built> {
     let started = Instant::now();
@@ -261,6 +283,14 @@ pub fn build(home: &Home, opts: &BuildOptions) -> Result<Built> {
     }
     let mut include_packages = app.packages.clone();
     include_packages.extend(opts.include_packages.iter().cloned());
+    // The main script first: its errors (file:line, as Cython reports them) stop the build.
+    let mut c_files: Vec<(String, PathBuf)> = Vec::new();
+    if let Some(script) = &main_script {
+        let c = dir.join("app.c");
+        cython::compile(&tc, &cython, script, APP_MODULE, &c)?;
+        c_files.push((APP_MODULE.to_string(), c));
+    }
+
     // A traced run, when asked for: what the app really imports.
     let traced = match &opts.trace_imports {
         Some(args) => {
@@ -288,14 +318,8 @@ pub fn build(home: &Home, opts: &BuildOptions) -> Result<Built> {
     )?;
     refuse_extensions(&analysis, &dists)?;
 
-    // The main script is compiled on its own (its errors stop the build); the app's modules (and
-    // with --compile-deps the dependencies') in one run of Cython, falling back to bytecode.
-    let mut c_files: Vec<(String, PathBuf)> = Vec::new();
-    if let Some(script) = &main_script {
-        let c = dir.join("app.c");
-        cython::compile(&tc, &cython, script, APP_MODULE, &c)?;
-        c_files.push((APP_MODULE.to_string(), c));
-    }
+    // The app's modules (and with --compile-deps the dependencies') in one run of Cython, falling
+    // back to bytecode.
     let root_of = |m: &freeze::Found| -> PathBuf {
         if m.kind == "app" { app.root.clone() } else { site.clone().unwrap_or_default() }
     };

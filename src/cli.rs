@@ -191,21 +191,22 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Build(args) => {
             let opts = args.into_options();
-            let built = crate::app::build(&Home::from_env()?, &opts)?;
-            println!("{}", built.path.display());
-            eprintln!(
-                "built {} in {:.1}s: {} ({} bytes), {} modules compiled by Cython, {} frozen as bytecode, {} built-in C modules\nsha256 {}",
-                built.path.display(),
-                built.seconds,
-                crate::progress::human_bytes(built.size),
-                built.size,
-                built.app_modules,
-                built.frozen_modules,
-                built.c_modules,
-                built.sha256
-            );
-            let linked: Vec<String> = built.linked.iter().map(|(n, v, l)| format!("{n} {v} ({l})")).collect();
-            eprintln!("contains: {}", linked.join(", "));
+            for built in crate::app::build_all(&Home::from_env()?, &opts)? {
+                println!("{}", built.path.display());
+                eprintln!(
+                    "built {} in {:.1}s: {} ({} bytes), {} modules compiled by Cython, {} frozen as bytecode, {} built-in C modules\nsha256 {}",
+                    built.path.display(),
+                    built.seconds,
+                    crate::progress::human_bytes(built.size),
+                    built.size,
+                    built.app_modules,
+                    built.frozen_modules,
+                    built.c_modules,
+                    built.sha256
+                );
+                let linked: Vec<String> = built.linked.iter().map(|(n, v, l)| format!("{n} {v} ({l})")).collect();
+                eprintln!("contains: {}", linked.join(", "));
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Bench { quick, json } => {

@@ -150,8 +150,7 @@ fn run_freeze(tc: &Toolchain, dir: &Path, args: &[std::ffi::OsString], what: &st
         .context("cannot run the toolchain's python3 for the import analysis")?;
     if !out.status.success() {
         let err = String::from_utf8_lossy(&out.stderr);
-        let last = err.trim().lines().last().unwrap_or("").to_string();
-        bail!("{what} failed: {last}\n{}", err.trim());
+        bail!("{what} failed:\n{}", err.trim());
     }
     // Warnings (modules left out) are the user's to see.
     let err = String::from_utf8_lossy(&out.stderr);

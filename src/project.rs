@@ -120,6 +120,9 @@ pub fn resolve(path: &Path, entry: Option<&str>) -> Result<App> {
         let root = script.parent().context("the script has no directory")?.to_path_buf();
         return Ok(App { name, root, main: Main::Script(script), packages: Vec::new(), project: None });
     }
+    if !path.is_dir() && path.extension().is_some_and(|e| e == "py") {
+        bail!("no such script: {}\nhint: give the path of a Python file, e.g. `cargo xtask build app.py`", path.display());
+    }
     if !path.is_dir() {
         bail!(
             "no such script, package or project: {}\nhint: give a Python file, a package directory with __main__.py, or a project directory with pyproject.toml",
@@ -173,7 +176,7 @@ fn from_project(project: Project, entry: Option<&str>) -> Result<App> {
             project.dir.join("pyproject.toml").display()
         ),
         None => bail!(
-            "{} has several scripts ({}): pick one with --entry NAME (or entry = \"NAME\" in [tool.pyelf])",
+            "{} has several scripts ({}): pick one with --entry NAME (or entry = \"NAME\" in [tool.pyelf]), or build without either to get one binary each",
             project.dir.join("pyproject.toml").display(),
             project.scripts.keys().cloned().collect::<Vec<_>>().join(", ")
         ),

@@ -82,6 +82,19 @@ fn other_entry_points_and_the_package_itself_build_too() {
     assert!(out.status.success(), "{}", all(&out));
     assert!(text(&out).starts_with("usage: demo [-h] [text ...]"), "{}", all(&out));
 
+    // Without an entry chosen (here or in [tool.pyelf]): one binary per script.
+    let copy = tmp().join("project-without-entry");
+    let st = Command::new("cp").arg("-R").arg(repo().join("tests/e2e/project")).arg(&copy).status().unwrap();
+    assert!(st.success());
+    let toml = fs::read_to_string(copy.join("pyproject.toml")).unwrap().replace("entry = \"demo\"\n", "");
+    fs::write(copy.join("pyproject.toml"), toml).unwrap();
+    let dir = tmp().join("each-script");
+    let o = Command::new(PYELF).arg("build").arg(&copy).arg("-o").arg(&dir).output().unwrap();
+    assert!(o.status.success(), "{}", all(&o));
+    assert!(all(&o).contains("has 2 scripts: building each (demo, demo-count)"), "{}", all(&o));
+    assert_eq!(text(&Command::new(dir.join("demo-count")).args(["x", "y"]).output().unwrap()), "2\n");
+    assert_eq!(Command::new(dir.join("demo")).output().unwrap().status.code(), Some(3));
+
     let bad = Command::new(PYELF).arg("build").arg(repo().join("tests/e2e/project")).args(["--entry", "nope", "-o"]).arg(tmp().join("nope")).output().unwrap();
     assert_eq!(bad.status.code(), Some(1));
     assert!(all(&bad).contains("no script \"nope\" in [project.scripts] (there: demo, demo-count)"), "{}", all(&bad));

@@ -374,7 +374,14 @@ def emit_main(out_dir, spec_file):
 def main():
     command, out_dir, args = sys.argv[1], sys.argv[2], sys.argv[3:]
     if command == "analyse":
-        analyse_main(out_dir, args)
+        try:
+            analyse_main(out_dir, args)
+        except SyntaxError as e:
+            # As python reports it: the file and line, not this program's traceback.
+            print(f"{e.filename}:{e.lineno}:{e.offset or 0}: SyntaxError: {e.msg}", file=sys.stderr)
+            if e.text:
+                print("    " + e.text.rstrip(), file=sys.stderr)
+            raise SystemExit(1)
     elif command == "emit":
         emit_main(out_dir, args[0])
     else:
