@@ -221,7 +221,7 @@ fn compile_deps_compiles_the_dependencies_with_cython() {
     let out = in_root(&root, "/app", "urltool", &["https://example.com/a b?x=ü"], true);
     assert_eq!(
         text(&out),
-        "https: example.com /a b https://example.com/a%20b?x=%C3%BC\ncython_function_or_method cython_function_or_method\n",
+        "https: example.com /a b https://example.com/a%20b?x=%C3%BC\ncython_function_or_method cython_function_or_method\nmdurl 0.1.2\n",
         "{}",
         all(&out)
     );

@@ -1,3 +1,4 @@
+import importlib.metadata
 import sys
 
 import mdurl
@@ -9,3 +10,4 @@ def main():
         print(url.protocol, url.hostname, url.pathname, mdurl.encode(arg))
     # Compiled by Cython: its functions are not Python functions.
     print(type(mdurl.parse).__name__, type(mdurl.encode).__name__)
+    print("mdurl", importlib.metadata.version("mdurl"))
