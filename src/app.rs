@@ -333,7 +333,7 @@ pub fn build(home: &Home, opts: &BuildOptions) -> Result<Built> {
     };
     let to_compile: Vec<cython::ModuleSource> = analysis.modules.iter().filter(|m| wants_cython(m)).map(source_of).collect();
     let packages: Vec<cython::ModuleSource> =
-        analysis.modules.iter().filter(|m| m.package && (m.kind == "app" || m.kind == "dep")).map(source_of).collect();
+        analysis.modules.iter().filter(|m| m.package && m.is_bundled()).map(source_of).collect();
     let compiled = cython::compile_modules(&tc, &cython, &to_compile, &packages, &dir.join("cython"))?;
     for (name, reason) in &compiled.failed {
         if Some(name) == main_script.is_none().then_some(&main_name) {
@@ -362,7 +362,7 @@ pub fn build(home: &Home, opts: &BuildOptions) -> Result<Built> {
     let mut frozen_list = Vec::new();
     let mut table = String::from("MODULES = {\n");
     for m in &analysis.modules {
-        let own = m.kind == "app" || m.kind == "dep";
+        let own = m.is_bundled();
         let rel = source_of(m).rel.display().to_string();
         if own {
             let kind = if cython_names.contains(m.name.as_str()) { "cython" } else { "bytecode" };
@@ -496,7 +496,7 @@ fn bundle_files(app: &App, analysis: &freeze::Analysis, dists: &[deps::Dist], ad
     let mut files = Vec::new();
     let mut seen = BTreeSet::new();
     // Each top-level package once, with everything in it that is not Python code.
-    for m in analysis.modules.iter().filter(|m| m.package && (m.kind == "app" || m.kind == "dep") && !m.name.contains('.')) {
+    for m in analysis.modules.iter().filter(|m| m.package && m.is_bundled() && !m.name.contains('.')) {
         let pkg_dir = m.file.parent().context("a package has a directory")?;
         let root = pkg_dir.parent().context("a package has a parent")?;
         if !seen.insert(pkg_dir.to_path_buf()) {

@@ -73,6 +73,13 @@ pub struct Found {
     pub package: bool,
 }
 
+impl Found {
+    /// The app's own module or a dependency's (not the stdlib's): the importer serves it.
+    pub fn is_bundled(&self) -> bool {
+        self.kind == "app" || self.kind == "dep"
+    }
+}
+
 /// A C extension module (a shared library) the app would import.
 #[derive(Debug, Clone, serde::Deserialize)]
 pub struct Extension {
