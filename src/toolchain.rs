@@ -396,7 +396,7 @@ mod tests {
         let parts = key_parts(target, &host());
         let base = hash_parts(&parts);
         assert_eq!(base, key(target, &host()), "stable");
-        for label in ["sources", "recipe cpython", "recipe musl", "compiler", "host-cc"] {
+        for label in ["sources", "recipe cpython", "recipe musl", "compiler", "host-cc", "source-date-epoch"] {
             let mut changed = parts.clone();
             let p = changed.iter_mut().find(|(l, _)| l == label).unwrap_or_else(|| panic!("no part {label}"));
             p.1.push(' ');

@@ -101,6 +101,17 @@ fn a_second_run_reuses_the_cached_toolchain() {
     assert_eq!(std::fs::metadata(&manifest).unwrap().modified().unwrap(), before, "not rebuilt");
 }
 
+#[test]
+#[ignore = "builds the toolchain; run by ./test.sh"]
+fn the_build_date_is_the_pinned_one_not_the_day_it_was_built() {
+    let epoch = toolchain().target.effective_source_date_epoch().to_string();
+    let date = Command::new("date").args(["-u", "-d", &format!("@{epoch}"), "+%b %e %Y, %H:%M:%S"]).output().unwrap();
+    let want = String::from_utf8_lossy(&date.stdout).trim().to_string();
+    let out = python(&["-c", "import sys; print(sys.version)"]);
+    let version = String::from_utf8_lossy(&out.stdout);
+    assert!(version.contains(&format!("(main, {want})")), "sys.version {version:?} carries SOURCE_DATE_EPOCH {epoch} ({want})");
+}
+
 /// Why a test that needs dlopen cannot pass in a static executable.
 const STATIC_CTYPES: &str =
     "loads a shared library or uses ctypes.pythonapi (dlopen of the interpreter itself): impossible in a static executable";
