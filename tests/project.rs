@@ -142,6 +142,13 @@ fn flake8_from_pypi_matches_a_normal_install_in_every_root() {
     for dep in ["flake8 7.5.0", "pyflakes 4.1.0", "pycodestyle 2.15.0", "mccabe 0.7.0"] {
         assert!(said.contains(dep), "{dep} is reported as bundled:\n{said}");
     }
+    // Reproducible: the same project from another directory gives the same bytes.
+    let copy = tmp().join("elsewhere/flake8-project");
+    fs::create_dir_all(copy.parent().unwrap()).unwrap();
+    assert!(Command::new("cp").arg("-R").arg(&tools).arg(&copy).status().unwrap().success());
+    let (again, _) = pyelf_build(&copy, "flake8-again", &[]);
+    assert_eq!(fs::read(&again).unwrap(), fs::read(&bin).unwrap(), "two builds of flake8 from two places differ");
+
     let req = tools.join("requirements.txt");
     let site = reference(&["--require-hashes", "-r", req.to_str().unwrap()], "flake8");
     let work = tmp().join("flake8-work");
