@@ -1,5 +1,7 @@
-//! Building an app: the script compiled by Cython, the launcher and the frozen stdlib, linked with
-//! the toolchain into one static ELF at the output path (written aside, renamed when done).
+//! Building an app: the [`project`] resolved (script, package or project), its dependencies from
+//! [`deps`], every module of the app compiled by Cython, the launcher, the frozen stdlib and the
+//! embedded data, linked with the toolchain into one static ELF at the output path (written aside,
+//! renamed when done).
 
 use crate::cython::{self, CythonPin};
 use crate::freeze::{self, Stdlib};

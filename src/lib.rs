@@ -2,8 +2,8 @@
 //!
 //! The pipeline, one module per stage: [`pins`] (what to build) → [`fetch`] (verified sources) →
 //! [`unpack`] (source trees) → [`recipes`] (musl, zlib, expat, CPython) → [`toolchain`] (a finished,
-//! cached toolchain) → [`app`] (Cython C + [`launcher`] + [`freeze`]d stdlib, [`link`]ed into one
-//! static ELF). [`cli`] is the command line shared by the `pyelf` binary and `cargo xtask`.
+//! cached toolchain) → [`app`] ([`project`] and [`deps`] resolved, Cython C + [`launcher`] +
+//! [`freeze`]d modules, [`link`]ed into one static ELF). [`stale`] cleans up after killed runs. [`cli`] is the command line shared by the `pyelf` binary and `cargo xtask`.
 
 pub mod app;
 pub mod bench;
