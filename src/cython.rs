@@ -89,21 +89,29 @@ pub fn ensure(home: &Home, pin: &CythonPin) -> Result<Cython> {
     Ok(Cython { dir })
 }
 
+/// Cython's command line, run by the toolchain's python3 in a clean environment: language level
+/// 3, Python semantics for annotations. Files and output options are added by the caller.
+fn cython_command(tc: &Toolchain, cython: &Cython) -> Command {
+    let mut c = Command::new(tc.python());
+    c.arg("-c")
+        .arg("import sys; sys.path.insert(0, sys.argv.pop(1)); from Cython.Compiler.Main import setuptools_main; sys.exit(setuptools_main())")
+        .arg(&cython.dir)
+        .args(["-3", "-X", PYTHON_SEMANTICS])
+        .env_clear()
+        .env("LC_ALL", "C.UTF-8");
+    c
+}
+
 /// Compiles `script` to C as module `module`, language level 3. A Cython error is returned with
 /// its messages (file:line) as Cython printed them.
 pub fn compile(tc: &Toolchain, cython: &Cython, script: &Path, module: &str, out_c: &Path) -> Result<()> {
-    let out = Command::new(tc.python())
-        .arg("-c")
-        .arg("import sys; sys.path.insert(0, sys.argv.pop(1)); from Cython.Compiler.Main import setuptools_main; sys.exit(setuptools_main())")
-        .arg(&cython.dir)
-        .args(["-3", "-X", PYTHON_SEMANTICS, "--module-name", module, "-o"])
+    let out = cython_command(tc, cython)
+        .args(["--module-name", module, "-o"])
         .arg(out_c)
         // Run beside the script with its bare name: tracebacks then show `app.py`, not a
         // path of the build machine.
         .arg(script.file_name().context("the script has no file name")?)
         .current_dir(script.parent().context("the script has no directory")?)
-        .env_clear()
-        .env("LC_ALL", "C.UTF-8")
         .output()
         .context("cannot run Cython")?;
     if !out.status.success() || !out_c.is_file() {
@@ -147,15 +155,9 @@ pub fn compile_modules(tc: &Toolchain, cython: &Cython, modules: &[ModuleSource]
         fs::create_dir_all(to.parent().expect("a module file has a directory"))?;
         fs::copy(m.root.join(&m.rel), &to)?;
     }
-    let out = Command::new(tc.python())
-        .arg("-c")
-        .arg("import sys; sys.path.insert(0, sys.argv.pop(1)); from Cython.Compiler.Main import setuptools_main; sys.exit(setuptools_main())")
-        .arg(&cython.dir)
-        .args(["-3", "-X", PYTHON_SEMANTICS])
+    let out = cython_command(tc, cython)
         .args(modules.iter().map(|m| &m.rel))
         .current_dir(dir)
-        .env_clear()
-        .env("LC_ALL", "C.UTF-8")
         .output()
         .context("cannot run Cython")?;
     let messages = format!("{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
