@@ -253,8 +253,7 @@ pub fn build(home: &Home, opts: &BuildOptions) -> Result<Built> {
     fs::create_dir_all(&work_root)?;
     // Work directories of builds that were killed are removed; those of running builds are not.
     crate::stale::sweep(&work_root, "build-")?;
-    let work = tempfile::Builder::new().prefix("build-").tempdir_in(&work_root)?;
-    let _owner = crate::stale::hold_dir(work.path())?;
+    let work = crate::stale::OwnedDir::new_in(&work_root, "build-")?;
     let dir = work.path();
 
     // Dependencies: pure-Python wheels from pip, or an existing site-packages.

@@ -23,6 +23,39 @@ pub fn hold_dir(dir: &Path) -> Result<File> {
     Ok(file)
 }
 
+/// A work directory that is ours while this value lives: created under `root` with a name starting
+/// with `prefix`, locked at once, and removed on drop *before* its lock is let go, so that nobody
+/// ever sees it unlocked while it still exists (a sweep leaves a directory without a lock file
+/// alone while it is young).
+pub struct OwnedDir {
+    dir: Option<tempfile::TempDir>,
+    _lock: File,
+}
+
+impl OwnedDir {
+    pub fn new_in(root: &Path, prefix: &str) -> Result<OwnedDir> {
+        let dir = tempfile::Builder::new()
+            .prefix(prefix)
+            .tempdir_in(root)
+            .with_context(|| format!("cannot create a work directory in {}", root.display()))?;
+        let lock = hold_dir(dir.path())?;
+        Ok(OwnedDir { dir: Some(dir), _lock: lock })
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.as_ref().expect("the directory lives as long as its owner").path()
+    }
+}
+
+impl Drop for OwnedDir {
+    fn drop(&mut self) {
+        if let Some(dir) = self.dir.take() {
+            let _ = dir.close();
+        }
+        // `_lock` is closed after this, when the directory is already gone.
+    }
+}
+
 /// Removes the entries of `dir` whose names start with `prefix` and whose owner is gone: a file
 /// nobody holds a lock on, or a directory whose lock file nobody holds (or that has no lock file
 /// and is older than a minute, so that one being set up right now is left alone).
@@ -77,5 +110,20 @@ mod tests {
         let mut left: Vec<String> = std::fs::read_dir(d).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into()).collect();
         left.sort();
         assert_eq!(left, [".partial-dir-live", ".partial-live", "other"]);
+    }
+
+    #[test]
+    fn an_owned_directory_is_locked_while_alive_and_gone_before_its_lock_is() {
+        let tmp = tempfile::tempdir().unwrap();
+        let owned = OwnedDir::new_in(tmp.path(), "build-").unwrap();
+        let path = owned.path().to_path_buf();
+        fs::write(path.join("half-written"), b"x").unwrap();
+        assert_eq!(sweep(tmp.path(), "build-").unwrap(), 0, "a live owner's directory is kept");
+        let lock = std::fs::OpenOptions::new().write(true).open(path.join(DIR_LOCK)).unwrap();
+        assert!(lock.try_lock().is_err(), "held by its owner");
+        drop(owned);
+        assert!(!path.exists());
+        // The handle opened above still names the unlinked lock file, and that lock is free now.
+        assert!(lock.try_lock().is_ok());
     }
 }
