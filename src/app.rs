@@ -258,32 +258,10 @@ pub fn build(home: &Home, opts: &BuildOptions) -> Result<Built> {
 
     // Dependencies: pure-Python wheels from pip, or an existing site-packages.
     let (site, dists) = dependencies(&app, &opts, dir)?;
-    let dep_roots: Vec<PathBuf> = site.iter().cloned().collect();
+    let roots = Roots { app: app.root.clone(), site: site.clone() };
+    let (main_name, main_script) = main_module(&app, &dir.join("entry"))?;
+    let main_module = main_script.is_none().then_some(main_name.as_str());
 
-    // The main module, and where the analysis starts.
-    let entry_dir = dir.join("entry");
-    let (main_name, main_script): (String, Option<PathBuf>) = match &app.main {
-        Main::Script(path) => (APP_MODULE.to_string(), Some(path.clone())),
-        Main::Module(m) => (m.clone(), None),
-        Main::Entry { module, attr } => {
-            fs::create_dir_all(&entry_dir)?;
-            let path = entry_dir.join(format!("{APP_MODULE}.py"));
-            fs::write(&path, project::entry_main_source(module, attr))?;
-            (APP_MODULE.to_string(), Some(path))
-        }
-    };
-    let mut paths = vec![app.root.clone()];
-    paths.extend(dep_roots.iter().cloned());
-    // The importer reads data files and metadata from a zip archive in memory, when there is one.
-    let mut include_modules = opts.include_modules.clone();
-    if app.project.is_some() || !app.packages.is_empty() || site.is_some() || !opts.add_data.is_empty() {
-        include_modules.extend(["zipfile".to_string(), "encodings.cp437".to_string()]);
-    }
-    for d in &dists {
-        include_modules.extend(deps::entry_point_modules(d));
-    }
-    let mut include_packages = app.packages.clone();
-    include_packages.extend(opts.include_packages.iter().cloned());
     // The main script first: its errors (file:line, as Cython reports them) stop the build.
     let mut c_files: Vec<(String, PathBuf)> = Vec::new();
     if let Some(script) = &main_script {
@@ -292,25 +270,27 @@ pub fn build(home: &Home, opts: &BuildOptions) -> Result<Built> {
         c_files.push((APP_MODULE.to_string(), c));
     }
 
-    // A traced run, when asked for: what the app really imports.
+    // What the app imports: from its code, and from a traced run when asked for.
+    let mut paths = vec![app.root.clone()];
+    paths.extend(site.iter().cloned());
     let traced = match &opts.trace_imports {
         Some(args) => {
             let out = dir.join("traced.txt");
-            let main_module = main_script.is_none().then_some(main_name.as_str());
             freeze::trace_imports(&tc, &out, main_script.as_deref(), main_module, &paths, args)?;
             Some(out)
         }
         None => None,
     };
+    let (include_modules, include_packages) = includes(&app, &opts, site.is_some(), &dists);
     let analysis = freeze::analyse(
         &tc,
         dir,
         &freeze::AnalysisInput {
             main_script: main_script.as_deref(),
-            main_module: main_script.is_none().then_some(main_name.as_str()),
+            main_module,
             paths: &paths,
             app_root: &app.root,
-            dep_roots: &dep_roots,
+            dep_roots: &paths[1..],
             include_modules: &include_modules,
             include_packages: &include_packages,
             stdlib,
@@ -321,78 +301,31 @@ pub fn build(home: &Home, opts: &BuildOptions) -> Result<Built> {
 
     // The app's modules (and with --compile-deps the dependencies') in one run of Cython, falling
     // back to bytecode.
-    let root_of = |m: &freeze::Found| -> PathBuf {
-        if m.kind == "app" { app.root.clone() } else { site.clone().unwrap_or_default() }
-    };
-    let source_of = |m: &freeze::Found| cython::ModuleSource {
-        name: m.name.clone(),
-        root: root_of(m),
-        rel: m.file.strip_prefix(root_of(m)).map(Path::to_path_buf).unwrap_or_else(|_| m.file.clone()),
-    };
     let wants_cython = |m: &freeze::Found| {
         (m.kind == "app" || (m.kind == "dep" && opts.compile_deps)) && !opts.no_cython.iter().any(|p| matches_pattern(p, &m.name))
     };
-    let to_compile: Vec<cython::ModuleSource> = analysis.modules.iter().filter(|m| wants_cython(m)).map(source_of).collect();
+    let to_compile: Vec<cython::ModuleSource> =
+        analysis.modules.iter().filter(|m| wants_cython(m)).map(|m| roots.source_of(m)).collect();
     let packages: Vec<cython::ModuleSource> =
-        analysis.modules.iter().filter(|m| m.package && m.is_bundled()).map(source_of).collect();
+        analysis.modules.iter().filter(|m| m.package && m.is_bundled()).map(|m| roots.source_of(m)).collect();
     let compiled = cython::compile_modules(&tc, &cython, &to_compile, &packages, &dir.join("cython"))?;
     for (name, reason) in &compiled.failed {
-        if Some(name) == main_script.is_none().then_some(&main_name) {
+        if Some(name.as_str()) == main_module {
             bail!("Cython could not compile the main module {name}: {reason}");
         }
         eprintln!("warning: {name} is embedded as bytecode: Cython could not compile it ({reason})");
     }
     c_files.extend(compiled.c_files.iter().cloned());
     let cython_names: BTreeSet<&str> = c_files.iter().map(|(n, _)| n.as_str()).collect();
+    let (app_entries, main_flag) = register_cython(&c_files, &main_name)?;
 
-    // Built-in modules: the C modules the app uses, then its Cython modules.
-    let mut app_entries = Vec::new();
-    let mut main_flag = None;
-    for (i, (name, c)) in c_files.iter().enumerate() {
-        let text = fs::read_to_string(c)?;
-        let symbol = format!("pyelf_init_{i}");
-        if name == &main_name {
-            main_flag = cython::main_flag(&text);
-        }
-        fs::write(c, cython::rename_init(&text, name, &symbol))?;
-        app_entries.push(inittab::Entry { name: name.clone(), init: Some(symbol) });
-    }
-    let main_flag = main_flag.with_context(|| format!("Cython's C for {main_name} has no __main__ flag"))?;
-
-    // Bytecode: the stdlib, the dependencies and what Cython did not compile; the importer's table.
-    let mut frozen_list = Vec::new();
-    let mut table = String::from("MODULES = {\n");
-    for m in &analysis.modules {
-        let own = m.is_bundled();
-        let rel = source_of(m).rel.display().to_string();
-        if own {
-            let kind = if cython_names.contains(m.name.as_str()) { "cython" } else { "bytecode" };
-            table.push_str(&format!("    {:?}: ({kind:?}, {}, {rel:?}),\n", m.name, if m.package { "True" } else { "False" }));
-        }
-        if !cython_names.contains(m.name.as_str()) {
-            frozen_list.push(freeze::ToFreeze {
-                name: m.name.clone(),
-                file: m.file.clone(),
-                package: m.package,
-                filename: own.then(|| rel.clone()),
-                source: None,
-            });
-        }
-    }
-    if main_script.is_some() {
-        table.push_str(&format!("    {APP_MODULE:?}: (\"cython\", False, {:?}),\n", format!("{}.py", app.name)));
-    }
-    table.push_str("}\n\n");
-    frozen_list.push(freeze::ToFreeze {
-        name: "_pyelf_importer".into(),
-        file: dir.join("freeze.py"),
-        package: false,
-        filename: Some("<pyelf importer>".into()),
-        source: Some(format!("{table}{IMPORTER_PY}")),
-    });
+    // Bytecode (the stdlib, the dependencies and what Cython did not compile) and the data.
+    let script_name = main_script.is_some().then(|| format!("{}.py", app.name));
+    let frozen_list = frozen_modules(&analysis, &cython_names, &roots, script_name.as_deref(), dir);
     let bundle = bundle_files(&app, &analysis, &dists, &opts.add_data, dir)?;
     let frozen = freeze::emit(&tc, dir, &frozen_list, &bundle)?;
 
+    // Built-in modules: the C modules the app uses, then its Cython modules.
     let (entries, keep) = inittab::load(&tc.root)?;
     let wanted: BTreeSet<String> = match stdlib {
         Stdlib::Full => entries.iter().map(|e| e.name.clone()).collect(),
@@ -416,26 +349,10 @@ pub fn build(home: &Home, opts: &BuildOptions) -> Result<Built> {
     linked.push((cy.name.clone(), cy.version.clone(), cy.license.clone()));
     let app_files: Vec<PathBuf> = analysis.modules.iter().filter(|m| m.kind == "app").map(|m| m.file.clone()).collect();
     let sbom = sbom_document(&pins, &tc, &cy, &app, &app_files, &linked, &dists)?;
-    let sbom_json = dir.join("sbom.json");
-    fs::write(&sbom_json, serde_json::to_string_pretty(&sbom)?)?;
-    let sbom_s = dir.join("sbom.S");
-    fs::write(&sbom_s, crate::sbom::section_asm(&sbom_json))?;
-    sources.push(sbom_s);
-    if let Some(path) = &opts.sbom {
-        fs::copy(&sbom_json, path).with_context(|| format!("cannot write the SBOM to {}", path.display()))?;
-    }
-
-    let archive = compile_app(&tc, dir, &sources)?;
+    sources.push(write_sbom(&sbom, dir, opts.sbom.as_deref())?);
 
     let linked_exe = dir.join("app");
-    link::link_static(&tc, &archive, &linked_exe, &dir.join("link.log"), opts.pie)?;
-    crate::elf::check_static(&linked_exe)?;
-    if opts.strip {
-        link::strip(&linked_exe)?;
-    }
-    if opts.upx {
-        upx(&linked_exe)?;
-    }
+    compile_and_link(&tc, dir, &sources, &opts, &linked_exe)?;
     install_output(&linked_exe, &output)?;
     let size = fs::metadata(&output)?.len();
     let sha256 = crate::fetch::sha256_file(&output)?;
@@ -452,6 +369,140 @@ pub fn build(home: &Home, opts: &BuildOptions) -> Result<Built> {
         linked,
         seconds: started.elapsed().as_secs_f64(),
     })
+}
+
+/// Where the app's own modules and its dependencies were found.
+struct Roots {
+    app: PathBuf,
+    site: Option<PathBuf>,
+}
+
+impl Roots {
+    /// A module as Cython and the importer see it: its name, its root and its path under it.
+    fn source_of(&self, m: &freeze::Found) -> cython::ModuleSource {
+        let root = if m.kind == "app" { self.app.clone() } else { self.site.clone().unwrap_or_default() };
+        let rel = m.file.strip_prefix(&root).map(Path::to_path_buf).unwrap_or_else(|_| m.file.clone());
+        cython::ModuleSource { name: m.name.clone(), root, rel }
+    }
+}
+
+/// The main module's name, and the script that is compiled as `__main__` (none for a package run
+/// as `-m pkg`). An entry point `module:attr` gets a small script written into `entry_dir`.
+fn main_module(app: &App, entry_dir: &Path) -> Result<(String, Option<PathBuf>)> {
+    Ok(match &app.main {
+        Main::Script(path) => (APP_MODULE.to_string(), Some(path.clone())),
+        Main::Module(m) => (m.clone(), None),
+        Main::Entry { module, attr } => {
+            fs::create_dir_all(entry_dir)?;
+            let path = entry_dir.join(format!("{APP_MODULE}.py"));
+            fs::write(&path, project::entry_main_source(module, attr))?;
+            (APP_MODULE.to_string(), Some(path))
+        }
+    })
+}
+
+/// The modules and packages embedded besides what the analysis finds: the user's, the plugins
+/// named in the dependencies' entry points, and what the importer needs to read the data archive.
+fn includes(app: &App, opts: &BuildOptions, has_deps: bool, dists: &[deps::Dist]) -> (Vec<String>, Vec<String>) {
+    let mut modules = opts.include_modules.clone();
+    if app.project.is_some() || !app.packages.is_empty() || has_deps || !opts.add_data.is_empty() {
+        modules.extend(["zipfile".to_string(), "encodings.cp437".to_string()]);
+    }
+    for d in dists {
+        modules.extend(deps::entry_point_modules(d));
+    }
+    let mut packages = app.packages.clone();
+    packages.extend(opts.include_packages.iter().cloned());
+    (modules, packages)
+}
+
+/// Gives each Cython module's init function a name of its own (`pyelf_init_N`, so that `a.util`
+/// and `b.util` can be linked together) and returns the inittab entries and the main module's
+/// `__main__` flag.
+fn register_cython(c_files: &[(String, PathBuf)], main_name: &str) -> Result<(Vec<inittab::Entry>, String)> {
+    let mut entries = Vec::new();
+    let mut main_flag = None;
+    for (i, (name, c)) in c_files.iter().enumerate() {
+        let text = fs::read_to_string(c)?;
+        let symbol = format!("pyelf_init_{i}");
+        if name == main_name {
+            main_flag = cython::main_flag(&text);
+        }
+        fs::write(c, cython::rename_init(&text, name, &symbol))?;
+        entries.push(inittab::Entry { name: name.clone(), init: Some(symbol) });
+    }
+    let main_flag = main_flag.with_context(|| format!("Cython's C for {main_name} has no __main__ flag"))?;
+    Ok((entries, main_flag))
+}
+
+/// The modules frozen as bytecode (all but those Cython compiled), and the importer, whose table
+/// says for each module of the app and its dependencies how it is loaded and what its file is.
+fn frozen_modules(
+    analysis: &freeze::Analysis,
+    cython_names: &BTreeSet<&str>,
+    roots: &Roots,
+    script_name: Option<&str>,
+    dir: &Path,
+) -> Vec<freeze::ToFreeze> {
+    let mut list = Vec::new();
+    let mut table = String::from("MODULES = {\n");
+    for m in &analysis.modules {
+        let own = m.is_bundled();
+        let rel = roots.source_of(m).rel.display().to_string();
+        if own {
+            let kind = if cython_names.contains(m.name.as_str()) { "cython" } else { "bytecode" };
+            table.push_str(&format!("    {:?}: ({kind:?}, {}, {rel:?}),\n", m.name, if m.package { "True" } else { "False" }));
+        }
+        if !cython_names.contains(m.name.as_str()) {
+            list.push(freeze::ToFreeze {
+                name: m.name.clone(),
+                file: m.file.clone(),
+                package: m.package,
+                filename: own.then(|| rel.clone()),
+                source: None,
+            });
+        }
+    }
+    if let Some(script) = script_name {
+        table.push_str(&format!("    {APP_MODULE:?}: (\"cython\", False, {script:?}),\n"));
+    }
+    table.push_str("}\n\n");
+    list.push(freeze::ToFreeze {
+        name: "_pyelf_importer".into(),
+        file: dir.join("freeze.py"),
+        package: false,
+        filename: Some("<pyelf importer>".into()),
+        source: Some(format!("{table}{IMPORTER_PY}")),
+    });
+    list
+}
+
+/// Writes the SBOM as JSON (and to `copy_to`, when asked) and as the assembly of its ELF section;
+/// returns the latter, to be linked in.
+fn write_sbom(sbom: &serde_json::Value, dir: &Path, copy_to: Option<&Path>) -> Result<PathBuf> {
+    let json = dir.join("sbom.json");
+    fs::write(&json, serde_json::to_string_pretty(sbom)?)?;
+    let asm = dir.join("sbom.S");
+    fs::write(&asm, crate::sbom::section_asm(&json))?;
+    if let Some(path) = copy_to {
+        fs::copy(&json, path).with_context(|| format!("cannot write the SBOM to {}", path.display()))?;
+    }
+    Ok(asm)
+}
+
+/// Compiles `sources`, links them with the toolchain into `exe`, checks it is static, and strips
+/// and packs it as asked.
+fn compile_and_link(tc: &Toolchain, dir: &Path, sources: &[PathBuf], opts: &BuildOptions, exe: &Path) -> Result<()> {
+    let archive = compile_app(tc, dir, sources)?;
+    link::link_static(tc, &archive, exe, &dir.join("link.log"), opts.pie)?;
+    crate::elf::check_static(exe)?;
+    if opts.strip {
+        link::strip(exe)?;
+    }
+    if opts.upx {
+        upx(exe)?;
+    }
+    Ok(())
 }
 
 /// The dependencies of the app: installed with pip from the project's dependencies and
