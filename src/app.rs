@@ -305,9 +305,9 @@ pub fn build(home: &Home, opts: &BuildOptions) -> Result<Built> {
         (m.kind == "app" || (m.kind == "dep" && opts.compile_deps)) && !opts.no_cython.iter().any(|p| matches_pattern(p, &m.name))
     };
     let to_compile: Vec<cython::ModuleSource> =
-        analysis.modules.iter().filter(|m| wants_cython(m)).map(|m| roots.source_of(m)).collect();
+        analysis.modules.iter().filter(|m| !m.namespace && wants_cython(m)).map(|m| roots.source_of(m)).collect();
     let packages: Vec<cython::ModuleSource> =
-        analysis.modules.iter().filter(|m| m.package && m.is_bundled()).map(|m| roots.source_of(m)).collect();
+        analysis.modules.iter().filter(|m| m.package && !m.namespace && m.is_bundled()).map(|m| roots.source_of(m)).collect();
     let compiled = cython::compile_modules(&tc, &cython, &to_compile, &packages, &dir.join("cython"))?;
     for (name, reason) in &compiled.failed {
         if Some(name.as_str()) == main_module {
@@ -347,7 +347,8 @@ pub fn build(home: &Home, opts: &BuildOptions) -> Result<Built> {
     // What is inside, for the SBOM section and the summary.
     let mut linked = linked_sources(&pins, &c_modules);
     linked.push((cy.name.clone(), cy.version.clone(), cy.license.clone()));
-    let app_files: Vec<PathBuf> = analysis.modules.iter().filter(|m| m.kind == "app").map(|m| m.file.clone()).collect();
+    let app_files: Vec<PathBuf> =
+        analysis.modules.iter().filter(|m| m.kind == "app" && !m.namespace).map(|m| m.file.clone()).collect();
     let sbom = sbom_document(&pins, &tc, &cy, &app, &app_files, &linked, &dists)?;
     sources.push(write_sbom(&sbom, dir, opts.sbom.as_deref())?);
 
@@ -450,10 +451,16 @@ fn frozen_modules(
         let own = m.is_bundled();
         let rel = roots.source_of(m).rel.display().to_string();
         if own {
-            let kind = if cython_names.contains(m.name.as_str()) { "cython" } else { "bytecode" };
+            let kind = if m.namespace {
+                "namespace"
+            } else if cython_names.contains(m.name.as_str()) {
+                "cython"
+            } else {
+                "bytecode"
+            };
             table.push_str(&format!("    {:?}: ({kind:?}, {}, {rel:?}),\n", m.name, if m.package { "True" } else { "False" }));
         }
-        if !cython_names.contains(m.name.as_str()) {
+        if !m.namespace && !cython_names.contains(m.name.as_str()) {
             list.push(freeze::ToFreeze {
                 name: m.name.clone(),
                 file: m.file.clone(),
@@ -549,7 +556,7 @@ fn bundle_files(app: &App, analysis: &freeze::Analysis, dists: &[deps::Dist], ad
     let mut seen = BTreeSet::new();
     // Each top-level package once, with everything in it that is not Python code.
     for m in analysis.modules.iter().filter(|m| m.package && m.is_bundled() && !m.name.contains('.')) {
-        let pkg_dir = m.file.parent().context("a package has a directory")?;
+        let pkg_dir = m.package_dir().context("a package has a directory")?;
         let root = pkg_dir.parent().context("a package has a parent")?;
         if !seen.insert(pkg_dir.to_path_buf()) {
             continue;

@@ -155,6 +155,16 @@ pub fn compile_modules(tc: &Toolchain, cython: &Cython, modules: &[ModuleSource]
         fs::create_dir_all(to.parent().expect("a module file has a directory"))?;
         fs::copy(m.root.join(&m.rel), &to)?;
     }
+    // Every directory above a module is one of its packages: a namespace package (no
+    // `__init__.py`) gets an empty one here, or Cython would take `ns.pkg.mod` for `pkg.mod`.
+    for m in modules {
+        for package in m.rel.ancestors().skip(1).filter(|a| !a.as_os_str().is_empty()) {
+            let init = dir.join(package).join("__init__.py");
+            if !init.exists() {
+                fs::write(&init, "")?;
+            }
+        }
+    }
     let out = cython_command(tc, cython)
         .args(modules.iter().map(|m| &m.rel))
         .current_dir(dir)

@@ -67,16 +67,31 @@ pub enum Stdlib {
 #[derive(Debug, Clone, serde::Deserialize)]
 pub struct Found {
     pub name: String,
+    /// Its source file; for a namespace package, its (first) directory.
     pub file: PathBuf,
     /// `stdlib`, `app` (under the app's root) or `dep` (a bundled dependency).
     pub kind: String,
     pub package: bool,
+    /// A namespace package (PEP 420: a directory without `__init__.py`): no code of its own.
+    #[serde(default)]
+    pub namespace: bool,
 }
 
 impl Found {
     /// The app's own module or a dependency's (not the stdlib's): the importer serves it.
     pub fn is_bundled(&self) -> bool {
         self.kind == "app" || self.kind == "dep"
+    }
+
+    /// The directory of a package (regular or namespace).
+    pub fn package_dir(&self) -> Option<&Path> {
+        if !self.package {
+            None
+        } else if self.namespace {
+            Some(&self.file)
+        } else {
+            self.file.parent()
+        }
     }
 }
 

@@ -2,7 +2,8 @@
 //! imports, a data file, an entry point, `[tool.pyelf]` settings), and two command-line tools from
 //! PyPI with dependencies of their own (flake8, mdformat), built from their released wheels and
 //! compared with the same versions under a normal Python install, in the three roots of
-//! rootfs.sh, with and without /proc. A dependency with only platform wheels is refused.
+//! rootfs.sh, with and without /proc. Namespace packages (PEP 420), in the app and in a dependency.
+//! A dependency with only platform wheels is refused.
 //!
 //! They need the toolchain, pip's index and root, so they are ignored by a plain `cargo test`;
 //! `./test.sh` runs them.
@@ -231,5 +232,49 @@ fn compile_deps_compiles_the_dependencies_with_cython() {
         "https: example.com /a b https://example.com/a%20b?x=%C3%BC\ncython_function_or_method cython_function_or_method\nmdurl 0.1.2\n",
         "{}",
         all(&out)
+    );
+}
+
+#[test]
+#[ignore = "installs from PyPI, builds real binaries and needs root; run by ./test.sh"]
+fn namespace_packages_of_the_app_and_of_its_dependencies_match_a_normal_install() {
+    let tools = repo().join("tests/e2e/tools/namespace");
+    let (bin, _) = pyelf_build(&tools, "greet", &[]);
+    let (compiled, built) = pyelf_build(&tools, "greet-compiled", &["--compile-deps"]);
+    let said = String::from_utf8_lossy(&built.stderr);
+    assert!(!said.contains("warning"), "{said}");
+
+    let req = tools.join("requirements.txt");
+    let site = reference(&["--require-hashes", "-r", req.to_str().unwrap()], "namespace");
+    let reference_run = |args: &[&str]| {
+        let path = format!("{}:{}", site.display(), tools.join("src").display());
+        Command::new(toolchain_python())
+            .args(["-c", "import sys; from acme.greet.cli import main; sys.exit(main())"])
+            .args(args)
+            .env_clear()
+            .env("PYTHONPATH", path)
+            .output()
+            .unwrap()
+    };
+    let want = reference_run(&[]);
+    assert!(want.status.success(), "{}", all(&want));
+    assert!(text(&want).contains("namespaces: acme None None jaraco None"), "{}", all(&want));
+    for kind in ROOTS {
+        let root = root_with(kind, &bin, "greet");
+        for (how, out) in [("no /proc", in_root(&root, "/app", "greet", &[], true)), ("with /proc", in_root_with_proc(&root, "/app"))] {
+            assert!(out.status.success(), "{kind}, {how}: {}", all(&out));
+            assert_eq!(text(&out), text(&want), "{kind}, {how}");
+        }
+    }
+    let out = Command::new(&compiled).output().unwrap();
+    assert_eq!(text(&out), text(&want), "--compile-deps: {}", all(&out));
+
+    // Who runs what: the reference all bytecode, pyelf the app's code compiled, and with
+    // --compile-deps jaraco.functools (in a namespace package) compiled too.
+    assert_eq!(text(&reference_run(&["--kind"])), "function function\n");
+    assert_eq!(text(&Command::new(&bin).arg("--kind").output().unwrap()), "function cython_function_or_method\n");
+    assert_eq!(
+        text(&Command::new(&compiled).arg("--kind").output().unwrap()),
+        "cython_function_or_method cython_function_or_method\n"
     );
 }

@@ -71,6 +71,15 @@ def top(name):
 
 CO_NEWLOCALS = 0x2
 
+# modulefinder's kind for a namespace package (a directory without __init__.py, PEP 420): the
+# stdlib's modulefinder does not know them.
+NAMESPACE = "namespace"
+
+
+def is_namespace(spec):
+    return spec is not None and spec.origin is None and spec.submodule_search_locations is not None and (
+        spec.loader is None or type(spec.loader).__name__ == "NamespaceLoader")
+
 
 class Finder(modulefinder.ModuleFinder):
     """modulefinder, trimmed. Modules the app imports at module level, directly or through other
@@ -84,9 +93,21 @@ class Finder(modulefinder.ModuleFinder):
         self.lazy = set()
         self.lazy_context = False
 
+    def find_module(self, name, path, parent=None):
+        fullname = name if parent is None else f"{parent.__name__}.{name}"
+        if fullname not in self.excludes and not (path is None and name in sys.builtin_module_names):
+            spec = importlib.machinery.PathFinder.find_spec(name, self.path if path is None else path)
+            if is_namespace(spec):
+                return None, list(spec.submodule_search_locations), ("", "", NAMESPACE)
+        return super().find_module(name, path, parent)
+
     def load_module(self, fqname, fp, pathname, file_info):
         if self.lazy_context:
             self.lazy.add(fqname)
+        if file_info[2] == NAMESPACE:
+            m = self.add_module(fqname)
+            m.__path__ = pathname
+            return m
         return super().load_module(fqname, fp, pathname, file_info)
 
     def import_module(self, partname, fqname, parent):
@@ -314,6 +335,14 @@ def analyse_main(out_dir, args):
             print(f"pyelf: warning: leaving out {name}: {type(e).__name__}: {e}", file=sys.stderr)
             continue
         if spec is None:
+            continue
+        if is_namespace(spec):
+            # No code and no file: the importer makes an empty package. Its first directory
+            # says whose it is (and holds its data files).
+            where = list(spec.submodule_search_locations)[0]
+            kind = kind_of(where, app_roots, dep_roots)
+            if kind in ("app", "dep"):
+                out.append({"name": name, "file": where, "kind": kind, "package": True, "namespace": True})
             continue
         kind = kind_of(spec.origin, app_roots, dep_roots)
         if isinstance(spec.loader, importlib.machinery.ExtensionFileLoader):

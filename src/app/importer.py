@@ -47,6 +47,10 @@ class PyelfFinder:
         if entry is None:
             return None
         kind, is_pkg, rel = entry
+        if kind == "namespace":
+            # A namespace package: no file, no code; its modules are in MODULES too.
+            spec = ModuleSpec(fullname, cls, is_package=True)
+            return spec
         spec = ModuleSpec(fullname, cls, origin=ROOT + rel, is_package=is_pkg)
         spec.has_location = True
         return spec
@@ -60,14 +64,17 @@ class PyelfFinder:
     @classmethod
     def exec_module(cls, module):
         name = module.__spec__.name
-        if MODULES[name][0] == "cython":
+        kind = MODULES[name][0]
+        if kind == "cython":
             _imp.exec_builtin(module)
+        elif kind == "namespace":
+            module.__file__ = None  # as CPython sets it for a namespace package
         else:
             exec(cls.get_code(name), module.__dict__)
 
     @staticmethod
     def get_code(fullname):
-        if MODULES[fullname][0] == "cython":
+        if MODULES[fullname][0] in ("cython", "namespace"):
             return None
         return _imp.get_frozen_object(fullname)
 

@@ -1,0 +1,1 @@
+"""acme.greet: a regular package inside the namespace package acme."""
