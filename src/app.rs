@@ -239,7 +239,7 @@ pub fn build(home: &Home, opts: &BuildOptions) -> Result<Built> {
     };
     let stdlib = opts.stdlib.unwrap_or(Stdlib::Auto);
     let pins = Pins::builtin();
-    pins.target(&opts.target)?;
+    let epoch = pins.target(&opts.target)?.effective_source_date_epoch();
     let output = match &opts.output {
         Some(o) => o.clone(),
         None => PathBuf::from("target/pyelf").join(&opts.target).join(&app.name),
@@ -257,7 +257,7 @@ pub fn build(home: &Home, opts: &BuildOptions) -> Result<Built> {
     let dir = work.path();
 
     // Dependencies: pure-Python wheels from pip, or an existing site-packages.
-    let (site, dists) = dependencies(&app, &opts, dir)?;
+    let (site, dists) = dependencies(&app, &opts, dir, epoch)?;
     let roots = Roots { app: app.root.clone(), site: site.clone() };
     let (main_name, main_script) = main_module(&app, &dir.join("entry"))?;
     let main_module = main_script.is_none().then_some(main_name.as_str());
@@ -513,8 +513,9 @@ fn compile_and_link(tc: &Toolchain, dir: &Path, sources: &[PathBuf], opts: &Buil
 }
 
 /// The dependencies of the app: installed with pip from the project's dependencies and
-/// `--requirements` into `dir/site`, or taken from `--site-packages`.
-fn dependencies(app: &App, opts: &BuildOptions, dir: &Path) -> Result<(Option<PathBuf>, Vec<deps::Dist>)> {
+/// `--requirements` into `dir/site` (wheels built from source dated `epoch`), or taken from
+/// `--site-packages`.
+fn dependencies(app: &App, opts: &BuildOptions, dir: &Path, epoch: u64) -> Result<(Option<PathBuf>, Vec<deps::Dist>)> {
     if let Some(site) = &opts.site_packages {
         let site = fs::canonicalize(site).with_context(|| format!("--site-packages {}: no such directory", site.display()))?;
         return Ok((Some(site.clone()), deps::distributions(&site)?));
@@ -530,7 +531,7 @@ fn dependencies(app: &App, opts: &BuildOptions, dir: &Path) -> Result<(Option<Pa
     let req = dir.join("requirements.txt");
     fs::write(&req, lines.join("\n") + "\n")?;
     let site = dir.join("site");
-    let dists = deps::install(&req, &dir.join("wheels"), &site)?;
+    let dists = deps::install(&req, &dir.join("wheels"), &site, epoch)?;
     Ok((Some(site), dists))
 }
 

@@ -34,16 +34,48 @@ fn pip(args: &[&str], extra: &[&Path]) -> Result<Output> {
 }
 
 /// Downloads the wheels of `requirements` (a requirements file) into `wheels` and installs them
-/// into `site`. Returns the installed distributions.
-pub fn install(requirements: &Path, wheels: &Path, site: &Path) -> Result<Vec<Dist>> {
+/// into `site`. A requirement with no wheel at all (only a source distribution) is built into a
+/// wheel by pip, with `source_date_epoch` as its date, and kept if that wheel is pure Python.
+/// Returns the installed distributions.
+pub fn install(requirements: &Path, wheels: &Path, site: &Path, source_date_epoch: u64) -> Result<Vec<Dist>> {
     fs::create_dir_all(wheels)?;
+    let built = wheels.with_file_name("built-wheels");
+    fs::create_dir_all(&built)?;
     eprintln!("resolving dependencies with pip (pure-Python wheels only)");
-    let mut args = vec!["download", "--quiet"];
-    args.extend(PURE);
-    let got = pip(&args, &[Path::new("-d"), wheels, Path::new("-r"), requirements])?;
-    if !got.status.success() {
+    let mut from_source: Vec<String> = Vec::new();
+    loop {
+        let mut args = vec!["download", "--quiet"];
+        args.extend(PURE);
+        let got = pip(&args, &[Path::new("--find-links"), &built, Path::new("-d"), wheels, Path::new("-r"), requirements])?;
+        if got.status.success() {
+            break;
+        }
         let err = String::from_utf8_lossy(&got.stderr).to_string();
-        return Err(explain_failure(&err));
+        let Some(req) = missing_requirement(&err) else {
+            if !from_source.is_empty() && err.contains("DO NOT MATCH THE HASHES") {
+                bail!(
+                    "{} had to be built from source, and the wheel built does not match the hashes in the requirements (they pin the source distribution, or a wheel built elsewhere).\n{}\nhint: build the wheel once (`pip wheel --no-deps REQ`), pin its sha256 and give its directory to pip (PIP_FIND_LINKS); or use --site-packages",
+                    from_source.join(", "),
+                    err.trim()
+                );
+            }
+            bail!("pip could not resolve the dependencies:\n{}\nhint: pip must reach a package index (or set PIP_FIND_LINKS / PIP_INDEX_URL)", err.trim());
+        };
+        if from_source.contains(&req) {
+            bail!("pip could not use the wheel it built for {req}:\n{}", err.trim());
+        }
+        if let Some(wheel) = platform_wheel(&req) {
+            let name = requirement_name(&req);
+            bail!(
+                "cannot bundle {name}: it ships only platform-specific wheels ({wheel}), i.e. compiled C extension modules, and no pure-Python (py3-none-any) wheel.\n\
+                 A pyelf binary is fully static: it cannot load shared libraries (no dlopen), so it cannot load {name}'s extension modules, and pyelf does not compile third-party C code into the binary.\n\
+                 hint: use a pure-Python alternative, or a version of {name} that has a py3-none-any wheel (some packages have an optional pure-Python fallback: check {name}'s documentation)"
+            );
+        }
+        build_from_source(&req, &built, source_date_epoch).with_context(|| {
+            format!("cannot bundle {req}: pip found no wheel of it for Python 3.13, pure or not, and building one from its source distribution failed")
+        })?;
+        from_source.push(req);
     }
     let mut args = vec!["install", "--quiet", "--no-compile", "--no-index", "--find-links"];
     let wheels_s = wheels.to_string_lossy().to_string();
@@ -62,40 +94,84 @@ pub fn install(requirements: &Path, wheels: &Path, site: &Path) -> Result<Vec<Di
     Ok(dists)
 }
 
-/// Turns pip's failure into an error that names the requirement and says why it cannot be bundled.
-fn explain_failure(pip_stderr: &str) -> anyhow::Error {
-    let missing = pip_stderr
+/// The requirement pip found no distribution for, from its error output.
+fn missing_requirement(pip_stderr: &str) -> Option<String> {
+    pip_stderr
         .lines()
         .find_map(|l| l.split("No matching distribution found for ").nth(1))
-        .map(|s| s.trim().to_string());
-    let Some(req) = missing else {
-        return anyhow::anyhow!("pip could not resolve the dependencies:\n{}\nhint: pip must reach a package index (or set PIP_FIND_LINKS / PIP_INDEX_URL)", pip_stderr.trim());
-    };
-    let name = req.split(|c: char| "<>=!~;[ ".contains(c)).next().unwrap_or(&req).to_string();
-    // Is there a platform wheel, i.e. a compiled extension?
-    let probe = tempfile::tempdir().ok();
-    let platform_wheel = probe.as_ref().and_then(|d| {
-        let args = [
-            "download", "--quiet", "--no-deps", "--only-binary", ":all:", "--python-version", "3.13",
-            "--implementation", "cp", "--platform", "manylinux2014_x86_64", "--platform", "musllinux_1_2_x86_64",
-        ];
-        let out = pip(&args, &[Path::new("-d"), d.path(), Path::new(&req)]).ok()?;
-        if !out.status.success() {
-            return None;
-        }
-        fs::read_dir(d.path()).ok()?.flatten().map(|e| e.file_name().to_string_lossy().to_string()).next()
-    });
-    match platform_wheel {
-        Some(wheel) => anyhow::anyhow!(
-            "cannot bundle {name}: it ships only platform-specific wheels ({wheel}), i.e. compiled C extension modules, and no pure-Python (py3-none-any) wheel.\n\
-             A pyelf binary is fully static: it cannot load shared libraries (no dlopen), so it cannot load {name}'s extension modules, and pyelf does not compile third-party C code into the binary.\n\
-             hint: use a pure-Python alternative, or a version of {name} that has a py3-none-any wheel (some packages have an optional pure-Python fallback: check {name}'s documentation)"
-        ),
-        None => anyhow::anyhow!(
-            "cannot bundle {req}: pip found no pure-Python wheel (py3-none-any) of it for Python 3.13, nor a platform wheel; it may exist only as a source distribution, or not at all.\n{}\nhint: check the name and version; pyelf bundles only wheels",
-            pip_stderr.trim()
-        ),
+        .map(|s| s.trim().to_string())
+}
+
+/// The project name of a requirement (`name==1.0`, `name[extra]>=2; marker`).
+fn requirement_name(req: &str) -> &str {
+    req.split(|c: char| "<>=!~;[ ".contains(c)).next().unwrap_or(req)
+}
+
+/// A platform wheel of `req` for CPython 3.13 on x86_64 Linux, if there is one: then it is a
+/// compiled C extension, which pyelf refuses.
+fn platform_wheel(req: &str) -> Option<String> {
+    let probe = tempfile::tempdir().ok()?;
+    let args = [
+        "download", "--quiet", "--no-deps", "--only-binary", ":all:", "--python-version", "3.13",
+        "--implementation", "cp", "--platform", "manylinux2014_x86_64", "--platform", "musllinux_1_2_x86_64",
+    ];
+    let out = pip(&args, &[Path::new("-d"), probe.path(), Path::new(req)]).ok()?;
+    if !out.status.success() {
+        return None;
     }
+    fs::read_dir(probe.path()).ok()?.flatten().map(|e| e.file_name().to_string_lossy().to_string()).next()
+}
+
+/// Builds `req` (which has only a source distribution) into a wheel in `dir` with pip, and checks
+/// the wheel is pure Python (tags `py3-none-any`); pip's output goes to a log beside `dir`.
+fn build_from_source(req: &str, dir: &Path, source_date_epoch: u64) -> Result<()> {
+    let name = requirement_name(req);
+    eprintln!("{name}: no wheel on the index; building one from its source distribution with pip");
+    let tmp = tempfile::tempdir_in(dir)?;
+    let log = dir.with_file_name(format!("pip-wheel-{name}.log"));
+    let python = std::env::var("PYELF_HOST_PYTHON").unwrap_or_else(|_| "python3".into());
+    let out = Command::new(&python)
+        // Not from pip's cache: a wheel built there earlier carries another date.
+        .args(["-m", "pip", "wheel", "--no-deps", "--no-cache-dir", "--disable-pip-version-check", "--no-input", "-w"])
+        .arg(tmp.path())
+        .arg(req)
+        .env("SOURCE_DATE_EPOCH", source_date_epoch.to_string())
+        .output()
+        .with_context(|| format!("cannot run `{python} -m pip`"))?;
+    fs::write(&log, [out.stdout.as_slice(), out.stderr.as_slice()].concat())?;
+    if !out.status.success() {
+        let text = String::from_utf8_lossy(&out.stderr);
+        let lines: Vec<&str> = text.lines().collect();
+        let tail = lines[lines.len().saturating_sub(15)..].join("\n");
+        bail!("`pip wheel {req}` failed (full log: {}):\n{tail}", log.display());
+    }
+    let wheel = fs::read_dir(tmp.path())?
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|e| e == "whl"))
+        .with_context(|| format!("`pip wheel {req}` made no wheel (log: {})", log.display()))?;
+    let file = wheel.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
+    if !is_pure_wheel(&file) {
+        bail!(
+            "its source builds {file}, a platform-specific wheel: {name} has C code (extension modules). A pyelf binary is fully static: it cannot load them, and pyelf does not compile third-party C code into the binary.\n\
+             hint: use a pure-Python alternative"
+        );
+    }
+    fs::rename(&wheel, dir.join(&file))?;
+    eprintln!("{name}: built {file}");
+    Ok(())
+}
+
+/// Whether a wheel's file name says it is pure Python for Python 3:
+/// `NAME-VER[-BUILD]-PY-none-any.whl` with `py3` among the PY tags.
+fn is_pure_wheel(file: &str) -> bool {
+    let Some(stem) = file.strip_suffix(".whl") else { return false };
+    let parts: Vec<&str> = stem.split('-').collect();
+    if parts.len() < 5 {
+        return false;
+    }
+    let (py, abi, platform) = (parts[parts.len() - 3], parts[parts.len() - 2], parts[parts.len() - 1]);
+    abi == "none" && platform == "any" && py.split('.').any(|t| t == "py3")
 }
 
 /// The distributions installed in `site` (its `*.dist-info` directories).
@@ -179,4 +255,30 @@ pub fn entry_point_modules(dist: &Dist) -> Vec<String> {
     out.sort();
     out.dedup();
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pure_wheels_are_told_from_platform_wheels_by_their_tags() {
+        assert!(is_pure_wheel("docopt-0.6.2-py2.py3-none-any.whl"));
+        assert!(is_pure_wheel("mdurl-0.1.2-py3-none-any.whl"));
+        assert!(is_pure_wheel("pkg-1.0-1build-py3-none-any.whl"));
+        assert!(!is_pure_wheel("old-1.0-py2-none-any.whl"));
+        assert!(!is_pure_wheel("PyYAML-6.0.2-cp313-cp313-manylinux_2_17_x86_64.whl"));
+        assert!(!is_pure_wheel("x-1.0-cp313-abi3-any.whl"));
+        assert!(!is_pure_wheel("x-1.0.tar.gz"));
+        assert!(!is_pure_wheel("py3-none-any.whl"));
+    }
+
+    #[test]
+    fn the_missing_requirement_and_its_name_come_from_pips_message() {
+        let err = "ERROR: Could not find a version that satisfies the requirement docopt==0.6.2 (from versions: none)\nERROR: No matching distribution found for docopt==0.6.2\n";
+        assert_eq!(missing_requirement(err).as_deref(), Some("docopt==0.6.2"));
+        assert_eq!(missing_requirement("ERROR: THESE PACKAGES DO NOT MATCH THE HASHES"), None);
+        assert_eq!(requirement_name("docopt==0.6.2"), "docopt");
+        assert_eq!(requirement_name("a-b[x]>=2; python_version>'3'"), "a-b");
+    }
 }

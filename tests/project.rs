@@ -3,7 +3,8 @@
 //! PyPI with dependencies of their own (flake8, mdformat), built from their released wheels and
 //! compared with the same versions under a normal Python install, in the three roots of
 //! rootfs.sh, with and without /proc. Namespace packages (PEP 420), in the app and in a dependency.
-//! A dependency with only platform wheels is refused.
+//! A dependency with only a source distribution is built into a wheel; one with only platform wheels
+//! is refused.
 //!
 //! They need the toolchain, pip's index and root, so they are ignored by a plain `cargo test`;
 //! `./test.sh` runs them.
@@ -277,4 +278,35 @@ fn namespace_packages_of_the_app_and_of_its_dependencies_match_a_normal_install(
         text(&Command::new(&compiled).arg("--kind").output().unwrap()),
         "cython_function_or_method cython_function_or_method\n"
     );
+}
+
+#[test]
+#[ignore = "installs from PyPI, builds real binaries and needs root; run by ./test.sh"]
+fn a_dependency_with_only_a_source_distribution_is_built_into_a_pure_wheel() {
+    let tools = repo().join("tests/e2e/tools/sdist-only");
+    let (bin, built) = pyelf_build(&tools, "nav", &[]);
+    let said = String::from_utf8_lossy(&built.stderr);
+    assert!(said.contains("docopt: no wheel on the index; building one from its source distribution with pip"), "{said}");
+    assert!(said.contains("docopt: built docopt-0.6.2-py2.py3-none-any.whl"), "{said}");
+    assert!(said.contains("docopt 0.6.2"), "docopt is reported as bundled:\n{said}");
+    // The wheel is built with the pinned date: a second build gives the same bytes (the SBOM
+    // carries the wheel's sha256).
+    let (again, _) = pyelf_build(&tools, "nav-again", &[]);
+    assert_eq!(fs::read(&again).unwrap(), fs::read(&bin).unwrap(), "two builds with a wheel built from source differ");
+
+    let site = reference(&["docopt==0.6.2"], "docopt");
+    let args = ["ship", "Guardian", "move", "10", "50", "--speed=20"];
+    let mut c = Command::new(toolchain_python());
+    c.args(["-c", "import sys; from nav.cli import main; sys.argv[0] = 'nav'; sys.exit(main())"]).args(args);
+    let want = c.env_clear().env("PYTHONPATH", format!("{}:{}", site.display(), tools.join("src").display())).output().unwrap();
+    assert!(want.status.success(), "{}", all(&want));
+    assert!(text(&want).contains("<name>: ['Guardian']\n"), "{}", all(&want));
+    for kind in ROOTS {
+        let root = root_with(kind, &bin, "nav");
+        let with_proc = format!("/app {}", args.join(" "));
+        for (how, out) in [("no /proc", in_root(&root, "/app", "nav", &args, true)), ("with /proc", in_root_with_proc(&root, &with_proc))] {
+            assert!(out.status.success(), "{kind}, {how}: {}", all(&out));
+            assert_eq!(text(&out), text(&want), "{kind}, {how}");
+        }
+    }
 }

@@ -1,0 +1,1 @@
+"""nav: a small command line with docopt."""
