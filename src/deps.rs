@@ -42,7 +42,8 @@ pub fn install(requirements: &Path, wheels: &Path, site: &Path, source_date_epoc
     let built = wheels.with_file_name("built-wheels");
     fs::create_dir_all(&built)?;
     eprintln!("resolving dependencies with pip (pure-Python wheels only)");
-    let mut from_source: Vec<String> = Vec::new();
+    // (requirement, wheel built, its sha256)
+    let mut from_source: Vec<(String, String, String)> = Vec::new();
     loop {
         let mut args = vec!["download", "--quiet"];
         args.extend(PURE);
@@ -53,15 +54,17 @@ pub fn install(requirements: &Path, wheels: &Path, site: &Path, source_date_epoc
         let err = String::from_utf8_lossy(&got.stderr).to_string();
         let Some(req) = missing_requirement(&err) else {
             if !from_source.is_empty() && err.contains("DO NOT MATCH THE HASHES") {
+                let pins: Vec<String> = from_source.iter().map(|(req, _, sha)| format!("{req} --hash=sha256:{sha}")).collect();
                 bail!(
-                    "{} had to be built from source, and the wheel built does not match the hashes in the requirements (they pin the source distribution, or a wheel built elsewhere).\n{}\nhint: build the wheel once (`pip wheel --no-deps REQ`), pin its sha256 and give its directory to pip (PIP_FIND_LINKS); or use --site-packages",
-                    from_source.join(", "),
-                    err.trim()
+                    "pip built a wheel from source for {}, and it does not match the hashes in the requirements (they pin the source distribution, or a wheel built with other tools).\n{}\nhint: pin the wheel pyelf builds (the same bytes each time, with the same build tools):\n  {}",
+                    from_source.iter().map(|(_, wheel, _)| wheel.as_str()).collect::<Vec<_>>().join(", "),
+                    err.trim(),
+                    pins.join("\n  ")
                 );
             }
             bail!("pip could not resolve the dependencies:\n{}\nhint: pip must reach a package index (or set PIP_FIND_LINKS / PIP_INDEX_URL)", err.trim());
         };
-        if from_source.contains(&req) {
+        if from_source.iter().any(|(r, _, _)| r == &req) {
             bail!("pip could not use the wheel it built for {req}:\n{}", err.trim());
         }
         if let Some(wheel) = platform_wheel(&req) {
@@ -72,10 +75,10 @@ pub fn install(requirements: &Path, wheels: &Path, site: &Path, source_date_epoc
                  hint: use a pure-Python alternative, or a version of {name} that has a py3-none-any wheel (some packages have an optional pure-Python fallback: check {name}'s documentation)"
             );
         }
-        build_from_source(&req, &built, source_date_epoch).with_context(|| {
+        let (wheel, sha) = build_from_source(&req, &built, source_date_epoch).with_context(|| {
             format!("cannot bundle {req}: pip found no wheel of it for Python 3.13, pure or not, and building one from its source distribution failed")
         })?;
-        from_source.push(req);
+        from_source.push((req, wheel, sha));
     }
     let mut args = vec!["install", "--quiet", "--no-compile", "--no-index", "--find-links"];
     let wheels_s = wheels.to_string_lossy().to_string();
@@ -124,7 +127,8 @@ fn platform_wheel(req: &str) -> Option<String> {
 
 /// Builds `req` (which has only a source distribution) into a wheel in `dir` with pip, and checks
 /// the wheel is pure Python (tags `py3-none-any`); pip's output goes to a log beside `dir`.
-fn build_from_source(req: &str, dir: &Path, source_date_epoch: u64) -> Result<()> {
+/// Returns the wheel's file name and sha256.
+fn build_from_source(req: &str, dir: &Path, source_date_epoch: u64) -> Result<(String, String)> {
     let name = requirement_name(req);
     eprintln!("{name}: no wheel on the index; building one from its source distribution with pip");
     let tmp = tempfile::tempdir_in(dir)?;
@@ -158,8 +162,9 @@ fn build_from_source(req: &str, dir: &Path, source_date_epoch: u64) -> Result<()
         );
     }
     fs::rename(&wheel, dir.join(&file))?;
-    eprintln!("{name}: built {file}");
-    Ok(())
+    let sha = crate::fetch::sha256_file(&dir.join(&file))?;
+    eprintln!("{name}: built {file} (sha256 {sha})");
+    Ok((file, sha))
 }
 
 /// Whether a wheel's file name says it is pure Python for Python 3:

@@ -287,12 +287,30 @@ fn a_dependency_with_only_a_source_distribution_is_built_into_a_pure_wheel() {
     let (bin, built) = pyelf_build(&tools, "nav", &[]);
     let said = String::from_utf8_lossy(&built.stderr);
     assert!(said.contains("docopt: no wheel on the index; building one from its source distribution with pip"), "{said}");
-    assert!(said.contains("docopt: built docopt-0.6.2-py2.py3-none-any.whl"), "{said}");
+    assert!(said.contains("docopt: built docopt-0.6.2-py2.py3-none-any.whl (sha256 "), "{said}");
     assert!(said.contains("docopt 0.6.2"), "docopt is reported as bundled:\n{said}");
     // The wheel is built with the pinned date: a second build gives the same bytes (the SBOM
     // carries the wheel's sha256).
     let (again, _) = pyelf_build(&tools, "nav-again", &[]);
     assert_eq!(fs::read(&again).unwrap(), fs::read(&bin).unwrap(), "two builds with a wheel built from source differ");
+
+    // Pinned by hash: the sdist's hash cannot match the wheel built from it; the error names the
+    // hash to pin instead, and with it the build succeeds.
+    let pinned = tmp().join("nav-pinned");
+    assert!(Command::new("cp").arg("-R").arg(&tools).arg(&pinned).status().unwrap().success());
+    let toml = fs::read_to_string(pinned.join("pyproject.toml")).unwrap();
+    let toml = toml.replace("dependencies = [\"docopt==0.6.2\"]\n", "") + "\n[tool.pyelf]\nrequirements = \"requirements.txt\"\n";
+    fs::write(pinned.join("pyproject.toml"), toml).unwrap();
+    let sdist_hash = "sha256:49b3a825280bd66b3aa83585ef59c4a8c82f2c8a522dbe754a8bc8d08c85c491";
+    fs::write(pinned.join("requirements.txt"), format!("docopt==0.6.2 --hash={sdist_hash}\n")).unwrap();
+    let refused = Command::new(PYELF).arg("build").arg(&pinned).arg("-o").arg(tmp().join("nav-pinned-bin")).output().unwrap();
+    let said = all(&refused);
+    assert_eq!(refused.status.code(), Some(1), "{said}");
+    let hint = said.lines().skip_while(|l| !l.starts_with("hint: pin the wheel pyelf builds")).nth(1).unwrap_or_else(|| panic!("{said}"));
+    assert!(hint.trim().starts_with("docopt==0.6.2 --hash=sha256:"), "{said}");
+    fs::write(pinned.join("requirements.txt"), format!("{}\n", hint.trim())).unwrap();
+    let (from_pinned, _) = pyelf_build(&pinned, "nav-pinned-bin", &[]);
+    assert_eq!(text(&Command::new(&from_pinned).args(["ship", "new", "A"]).output().unwrap()).lines().last(), Some("docopt 0.6.2"));
 
     let site = reference(&["docopt==0.6.2"], "docopt");
     let args = ["ship", "Guardian", "move", "10", "50", "--speed=20"];
