@@ -255,9 +255,13 @@ pub fn build(home: &Home, opts: &BuildOptions) -> Result<Built> {
     crate::stale::sweep(&work_root, "build-")?;
     let work = crate::stale::OwnedDir::new_in(&work_root, "build-")?;
     let dir = work.path();
+    // Logs of the steps that write one outlive the work directory, so that a failure can point to
+    // them.
+    let logs = home.root().join("logs").join(format!("app-{}", app.name));
+    fs::create_dir_all(&logs)?;
 
     // Dependencies: pure-Python wheels from pip, or an existing site-packages.
-    let (site, dists) = dependencies(&app, &opts, dir, epoch)?;
+    let (site, dists) = dependencies(&app, &opts, dir, epoch, &logs)?;
     let roots = Roots { app: app.root.clone(), site: site.clone() };
     let (main_name, main_script) = main_module(&app, &dir.join("entry"))?;
     let main_module = main_script.is_none().then_some(main_name.as_str());
@@ -353,7 +357,7 @@ pub fn build(home: &Home, opts: &BuildOptions) -> Result<Built> {
     sources.push(write_sbom(&sbom, dir, opts.sbom.as_deref())?);
 
     let linked_exe = dir.join("app");
-    compile_and_link(&tc, dir, &sources, &opts, &linked_exe)?;
+    compile_and_link(&tc, dir, &sources, &opts, &linked_exe, &logs)?;
     install_output(&linked_exe, &output)?;
     let size = fs::metadata(&output)?.len();
     let sha256 = crate::fetch::sha256_file(&output)?;
@@ -499,9 +503,9 @@ fn write_sbom(sbom: &serde_json::Value, dir: &Path, copy_to: Option<&Path>) -> R
 
 /// Compiles `sources`, links them with the toolchain into `exe`, checks it is static, and strips
 /// and packs it as asked.
-fn compile_and_link(tc: &Toolchain, dir: &Path, sources: &[PathBuf], opts: &BuildOptions, exe: &Path) -> Result<()> {
+fn compile_and_link(tc: &Toolchain, dir: &Path, sources: &[PathBuf], opts: &BuildOptions, exe: &Path, logs: &Path) -> Result<()> {
     let archive = compile_app(tc, dir, sources)?;
-    link::link_static(tc, &archive, exe, &dir.join("link.log"), opts.pie)?;
+    link::link_static(tc, &archive, exe, &logs.join("link.log"), opts.pie)?;
     crate::elf::check_static(exe)?;
     if opts.strip {
         link::strip(exe)?;
@@ -515,7 +519,7 @@ fn compile_and_link(tc: &Toolchain, dir: &Path, sources: &[PathBuf], opts: &Buil
 /// The dependencies of the app: installed with pip from the project's dependencies and
 /// `--requirements` into `dir/site` (wheels built from source dated `epoch`), or taken from
 /// `--site-packages`.
-fn dependencies(app: &App, opts: &BuildOptions, dir: &Path, epoch: u64) -> Result<(Option<PathBuf>, Vec<deps::Dist>)> {
+fn dependencies(app: &App, opts: &BuildOptions, dir: &Path, epoch: u64, logs: &Path) -> Result<(Option<PathBuf>, Vec<deps::Dist>)> {
     if let Some(site) = &opts.site_packages {
         let site = fs::canonicalize(site).with_context(|| format!("--site-packages {}: no such directory", site.display()))?;
         return Ok((Some(site.clone()), deps::distributions(&site)?));
@@ -531,7 +535,7 @@ fn dependencies(app: &App, opts: &BuildOptions, dir: &Path, epoch: u64) -> Resul
     let req = dir.join("requirements.txt");
     fs::write(&req, lines.join("\n") + "\n")?;
     let site = dir.join("site");
-    let dists = deps::install(&req, &dir.join("wheels"), &site, epoch)?;
+    let dists = deps::install(&req, &dir.join("wheels"), &site, epoch, logs)?;
     Ok((Some(site), dists))
 }
 

@@ -22,28 +22,38 @@ pub struct Dist {
 /// Flags that make pip take pure-Python wheels for CPython 3.13 only.
 const PURE: &[&str] = &["--only-binary", ":all:", "--implementation", "py", "--python-version", "3.13", "--platform", "any"];
 
-fn pip(args: &[&str], extra: &[&Path]) -> Result<Output> {
+/// `python3 -m pip ARGS EXTRA` with the host's python (or `PYELF_HOST_PYTHON`), never prompting.
+fn pip_command(args: &[&str], extra: &[&Path]) -> (String, Command) {
     let python = std::env::var("PYELF_HOST_PYTHON").unwrap_or_else(|_| "python3".into());
-    Command::new(&python)
-        .args(["-m", "pip"])
-        .args(args)
-        .args(extra)
-        .args(["--disable-pip-version-check", "--no-input"])
-        .output()
-        .with_context(|| format!("cannot run `{python} -m pip`: pyelf resolves dependencies with the host's pip (PYELF_HOST_PYTHON picks the python)"))
+    let mut c = Command::new(&python);
+    c.args(["-m", "pip"]).args(args).args(extra).args(["--disable-pip-version-check", "--no-input"]);
+    (python, c)
+}
+
+fn run_pip(python: &str, mut c: Command) -> Result<Output> {
+    c.output().with_context(|| {
+        format!("cannot run `{python} -m pip`: pyelf resolves dependencies with the host's pip (PYELF_HOST_PYTHON picks the python)")
+    })
+}
+
+fn pip(args: &[&str], extra: &[&Path]) -> Result<Output> {
+    let (python, c) = pip_command(args, extra);
+    run_pip(&python, c)
 }
 
 /// Downloads the wheels of `requirements` (a requirements file) into `wheels` and installs them
 /// into `site`. A requirement with no wheel at all (only a source distribution) is built into a
-/// wheel by pip, with `source_date_epoch` as its date, and kept if that wheel is pure Python.
-/// Returns the installed distributions.
-pub fn install(requirements: &Path, wheels: &Path, site: &Path, source_date_epoch: u64) -> Result<Vec<Dist>> {
+/// wheel by pip, with `source_date_epoch` as its date, and kept if that wheel is pure Python (pip's
+/// output in `logs`). Returns the installed distributions.
+pub fn install(requirements: &Path, wheels: &Path, site: &Path, source_date_epoch: u64, logs: &Path) -> Result<Vec<Dist>> {
     fs::create_dir_all(wheels)?;
     let built = wheels.with_file_name("built-wheels");
     fs::create_dir_all(&built)?;
     eprintln!("resolving dependencies with pip (pure-Python wheels only)");
     // (requirement, wheel built, its sha256)
     let mut from_source: Vec<(String, String, String)> = Vec::new();
+    // Where the requirements say packages come from, for the pip runs that look at one of them.
+    let sources = index_options(requirements)?;
     loop {
         let mut args = vec!["download", "--quiet"];
         args.extend(PURE);
@@ -67,7 +77,9 @@ pub fn install(requirements: &Path, wheels: &Path, site: &Path, source_date_epoc
         if from_source.iter().any(|(r, _, _)| r == &req) {
             bail!("pip could not use the wheel it built for {req}:\n{}", err.trim());
         }
-        if let Some(wheel) = platform_wheel(&req) {
+        let one = wheels.with_file_name(format!("requirement-{}.txt", from_source.len()));
+        fs::write(&one, sources.iter().chain([&req]).map(|l| format!("{l}\n")).collect::<String>())?;
+        if let Some(wheel) = platform_wheel(&one) {
             let name = requirement_name(&req);
             bail!(
                 "cannot bundle {name}: it ships only platform-specific wheels ({wheel}), i.e. compiled C extension modules, and no pure-Python (py3-none-any) wheel.\n\
@@ -75,7 +87,7 @@ pub fn install(requirements: &Path, wheels: &Path, site: &Path, source_date_epoc
                  hint: use a pure-Python alternative, or a version of {name} that has a py3-none-any wheel (some packages have an optional pure-Python fallback: check {name}'s documentation)"
             );
         }
-        let (wheel, sha) = build_from_source(&req, &built, source_date_epoch).with_context(|| {
+        let (wheel, sha) = build_from_source(&req, &one, &built, source_date_epoch, logs).with_context(|| {
             format!("cannot bundle {req}: pip found no wheel of it for Python 3.13, pure or not, and building one from its source distribution failed")
         })?;
         from_source.push((req, wheel, sha));
@@ -110,44 +122,68 @@ fn requirement_name(req: &str) -> &str {
     req.split(|c: char| "<>=!~;[ ".contains(c)).next().unwrap_or(req)
 }
 
-/// A platform wheel of `req` for CPython 3.13 on x86_64 Linux, if there is one: then it is a
-/// compiled C extension, which pyelf refuses.
-fn platform_wheel(req: &str) -> Option<String> {
+/// The options of a requirements file (and of those it includes with `-r`) that say where
+/// packages come from: index URLs, find-links (made absolute), `--no-index`, trusted hosts.
+fn index_options(requirements: &Path) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    let base = requirements.parent().unwrap_or(Path::new("."));
+    for line in fs::read_to_string(requirements)?.lines() {
+        let line = line.split(" #").next().unwrap_or("").trim();
+        let (flag, value) = match line.split_once([' ', '=']) {
+            Some((f, v)) => (f, v.trim()),
+            None => (line, ""),
+        };
+        match flag {
+            "-r" | "--requirement" => {
+                out.extend(index_options(&base.join(value))?);
+            }
+            "-f" | "--find-links" => {
+                let local = base.join(value);
+                let value = if !value.contains("://") && local.exists() { local.display().to_string() } else { value.to_string() };
+                out.push(format!("--find-links {value}"));
+            }
+            "-i" | "--index-url" | "--extra-index-url" | "--trusted-host" => out.push(format!("{flag} {value}")),
+            "--no-index" => out.push(flag.to_string()),
+            _ => {}
+        }
+    }
+    Ok(out)
+}
+
+/// A platform wheel of the requirement in `one` (a requirements file: it and where it comes from)
+/// for CPython 3.13 on x86_64 Linux, if there is one: then it is a compiled C extension, which
+/// pyelf refuses.
+fn platform_wheel(one: &Path) -> Option<String> {
     let probe = tempfile::tempdir().ok()?;
     let args = [
         "download", "--quiet", "--no-deps", "--only-binary", ":all:", "--python-version", "3.13",
         "--implementation", "cp", "--platform", "manylinux2014_x86_64", "--platform", "musllinux_1_2_x86_64",
     ];
-    let out = pip(&args, &[Path::new("-d"), probe.path(), Path::new(req)]).ok()?;
+    let out = pip(&args, &[Path::new("-d"), probe.path(), Path::new("-r"), one]).ok()?;
     if !out.status.success() {
         return None;
     }
     fs::read_dir(probe.path()).ok()?.flatten().map(|e| e.file_name().to_string_lossy().to_string()).next()
 }
 
-/// Builds `req` (which has only a source distribution) into a wheel in `dir` with pip, and checks
-/// the wheel is pure Python (tags `py3-none-any`); pip's output goes to a log beside `dir`.
+/// Builds `req` (which has only a source distribution; `one` is a requirements file with it and
+/// where it comes from) into a wheel in `dir` with pip, and checks
+/// the wheel is pure Python (tags `py3-none-any`); pip's output goes to a log in `logs`.
 /// Returns the wheel's file name and sha256.
-fn build_from_source(req: &str, dir: &Path, source_date_epoch: u64) -> Result<(String, String)> {
+fn build_from_source(req: &str, one: &Path, dir: &Path, source_date_epoch: u64, logs: &Path) -> Result<(String, String)> {
     let name = requirement_name(req);
     eprintln!("{name}: no wheel on the index; building one from its source distribution with pip");
     let tmp = tempfile::tempdir_in(dir)?;
-    let log = dir.with_file_name(format!("pip-wheel-{name}.log"));
-    let python = std::env::var("PYELF_HOST_PYTHON").unwrap_or_else(|_| "python3".into());
-    let out = Command::new(&python)
-        // Not from pip's cache: a wheel built there earlier carries another date.
-        .args(["-m", "pip", "wheel", "--no-deps", "--no-cache-dir", "--disable-pip-version-check", "--no-input", "-w"])
-        .arg(tmp.path())
-        .arg(req)
-        .env("SOURCE_DATE_EPOCH", source_date_epoch.to_string())
-        .output()
-        .with_context(|| format!("cannot run `{python} -m pip`"))?;
+    fs::create_dir_all(logs)?;
+    let log = logs.join(format!("pip-wheel-{name}.log"));
+    // Not from pip's cache: a wheel built there earlier carries another date.
+    let (python, mut c) = pip_command(&["wheel", "--no-deps", "--no-cache-dir", "-w"], &[tmp.path(), Path::new("-r"), one]);
+    c.env("SOURCE_DATE_EPOCH", source_date_epoch.to_string());
+    let out = run_pip(&python, c)?;
     fs::write(&log, [out.stdout.as_slice(), out.stderr.as_slice()].concat())?;
     if !out.status.success() {
-        let text = String::from_utf8_lossy(&out.stderr);
-        let lines: Vec<&str> = text.lines().collect();
-        let tail = lines[lines.len().saturating_sub(15)..].join("\n");
-        bail!("`pip wheel {req}` failed (full log: {}):\n{tail}", log.display());
+        let tail = crate::steplog::tail(&log, crate::steplog::TAIL_LINES);
+        bail!("`pip wheel {req}` failed:\n{tail}\n(full log: {})", log.display());
     }
     let wheel = fs::read_dir(tmp.path())?
         .flatten()
@@ -276,6 +312,29 @@ mod tests {
         assert!(!is_pure_wheel("x-1.0-cp313-abi3-any.whl"));
         assert!(!is_pure_wheel("x-1.0.tar.gz"));
         assert!(!is_pure_wheel("py3-none-any.whl"));
+    }
+
+    #[test]
+    fn where_packages_come_from_is_read_from_the_requirements_and_their_includes() {
+        let tmp = tempfile::tempdir().unwrap();
+        let d = tmp.path();
+        fs::create_dir(d.join("local")).unwrap();
+        fs::write(d.join("base.txt"), "--index-url https://index.example/simple\n--trusted-host index.example\nfoo==1\n").unwrap();
+        fs::write(
+            d.join("req.txt"),
+            "# pins\n-r base.txt\n--find-links local\n-f https://example.com/wheels\n--no-index\nbar==2 --hash=sha256:00\n",
+        )
+        .unwrap();
+        assert_eq!(
+            index_options(&d.join("req.txt")).unwrap(),
+            [
+                "--index-url https://index.example/simple".to_string(),
+                "--trusted-host index.example".into(),
+                format!("--find-links {}", d.join("local").display()),
+                "--find-links https://example.com/wheels".into(),
+                "--no-index".into(),
+            ]
+        );
     }
 
     #[test]

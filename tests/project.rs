@@ -328,3 +328,33 @@ fn a_dependency_with_only_a_source_distribution_is_built_into_a_pure_wheel() {
         }
     }
 }
+
+#[test]
+#[ignore = "asks PyPI (for setuptools); run by ./test.sh"]
+fn a_source_distribution_that_fails_to_build_stops_the_build_with_its_log() {
+    // A source distribution whose setup.py fails, found through the requirements' --find-links.
+    let dir = tmp().join("broken-sdist");
+    let src = dir.join("pyelf_broken_sdist-1.0");
+    fs::create_dir_all(&src).unwrap();
+    fs::write(src.join("setup.py"), "raise SystemExit('pyelf-broken-sdist: this package cannot be built')\n").unwrap();
+    fs::write(src.join("PKG-INFO"), "Metadata-Version: 2.1\nName: pyelf-broken-sdist\nVersion: 1.0\n").unwrap();
+    let links = dir.join("links");
+    fs::create_dir_all(&links).unwrap();
+    let tar = Command::new("tar").arg("-czf").arg(links.join("pyelf_broken_sdist-1.0.tar.gz")).arg("-C").arg(&dir).arg("pyelf_broken_sdist-1.0").status().unwrap();
+    assert!(tar.success());
+    fs::write(dir.join("requirements.txt"), "--find-links links\npyelf-broken-sdist==1.0\n").unwrap();
+    let script = dir.join("app.py");
+    fs::write(&script, "print('never built')\n").unwrap();
+
+    let out_path = dir.join("app");
+    let out = Command::new(PYELF).arg("build").arg(&script).arg("-r").arg(dir.join("requirements.txt")).arg("-o").arg(&out_path).output().unwrap();
+    let said = all(&out);
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert!(said.contains("pyelf-broken-sdist: no wheel on the index; building one from its source distribution with pip"), "{said}");
+    assert!(said.contains("cannot bundle pyelf-broken-sdist==1.0: pip found no wheel of it for Python 3.13, pure or not, and building one from its source distribution failed"), "{said}");
+    assert!(said.contains("pyelf-broken-sdist: this package cannot be built"), "the log's last lines show setup.py's error:\n{said}");
+    let log = said.lines().find_map(|l| l.strip_prefix("(full log: ")).and_then(|l| l.strip_suffix(')')).unwrap_or_else(|| panic!("{said}"));
+    assert!(fs::read_to_string(log).unwrap().contains("this package cannot be built"), "the log outlives the build: {log}");
+    assert!(!out_path.exists(), "no half-built binary");
+    assert!(!said.contains("panicked"), "{said}");
+}
