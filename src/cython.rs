@@ -141,8 +141,8 @@ pub struct Compiled {
     pub failed: Vec<(String, String)>,
 }
 
-/// Compiles `modules` (each a package's `__init__.py` or a module file) to C in one run of
-/// Cython, in a copy of their trees under `dir` (Cython names each module from its package
+/// Compiles `modules` (each a package's `__init__.py` or a module file) to C with Cython (one
+/// run per core), in a copy of their trees under `dir` (Cython names each module from its package
 /// directories, and tracebacks show the paths relative to the root). `packages` are the
 /// `__init__.py` files that must be present for those names, compiled or not.
 pub fn compile_modules(tc: &Toolchain, cython: &Cython, modules: &[ModuleSource], packages: &[ModuleSource], dir: &Path) -> Result<Compiled> {
@@ -165,12 +165,30 @@ pub fn compile_modules(tc: &Toolchain, cython: &Cython, modules: &[ModuleSource]
             }
         }
     }
-    let out = cython_command(tc, cython)
-        .args(modules.iter().map(|m| &m.rel))
-        .current_dir(dir)
-        .output()
-        .context("cannot run Cython")?;
-    let messages = format!("{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    // One Cython per core, each with a share of the modules (the biggest first, each to the least
+    // loaded): Cython is single-threaded, and each module's C depends only on that module.
+    let jobs = std::thread::available_parallelism().map_or(1, |n| n.get()).min(modules.len());
+    let mut by_size: Vec<(u64, &ModuleSource)> =
+        modules.iter().map(|m| (fs::metadata(dir.join(&m.rel)).map(|md| md.len()).unwrap_or(0), m)).collect();
+    by_size.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.rel.cmp(&b.1.rel)));
+    let mut shares: Vec<(u64, Vec<&Path>)> = vec![(0, Vec::new()); jobs];
+    for (size, m) in by_size {
+        let least = shares.iter_mut().min_by_key(|s| s.0).expect("at least one share");
+        least.0 += size;
+        least.1.push(&m.rel);
+    }
+    let outputs: Vec<std::io::Result<std::process::Output>> = std::thread::scope(|scope| {
+        let runs: Vec<_> = shares
+            .iter()
+            .map(|(_, files)| scope.spawn(move || cython_command(tc, cython).args(files).current_dir(dir).output()))
+            .collect();
+        runs.into_iter().map(|r| r.join().expect("a Cython runner thread panicked")).collect()
+    });
+    let mut messages = String::new();
+    for out in outputs {
+        let out = out.context("cannot run Cython")?;
+        messages.push_str(&format!("{}\n{}\n", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)));
+    }
     for m in modules {
         let c = dir.join(&m.rel).with_extension("c");
         if c.is_file() {
