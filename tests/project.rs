@@ -358,3 +358,29 @@ fn a_source_distribution_that_fails_to_build_stops_the_build_with_its_log() {
     assert!(!out_path.exists(), "no half-built binary");
     assert!(!said.contains("panicked"), "{said}");
 }
+
+#[test]
+#[ignore = "builds real binaries and needs root; run by ./test.sh"]
+fn a_resource_asked_for_as_a_real_file_is_copied_or_the_error_says_why_not() {
+    let (bin, _) = pyelf_build(&repo().join("tests/e2e/tools/as-file"), "resfile", &[]);
+    let want = "hello from a resource True\ncopy removed: True\n";
+    for kind in ROOTS {
+        let root = root_with(kind, &bin, "resfile");
+        let out = in_root(&root, "/app", "resfile", &[], true);
+        assert_eq!(text(&out), want, "{kind}: {}", all(&out));
+    }
+    // A read-only root and an unknown user: no temporary directory can be written.
+    let root = root_with("empty", &bin, "resfile-readonly");
+    let script = format!(
+        "mount --bind '{0}' '{0}' && mount -o remount,ro,bind '{0}' && exec /usr/sbin/chroot --userspec=54321:54321 '{0}' /app",
+        root.display()
+    );
+    let out = Command::new("/usr/bin/unshare").args(["-m", "/bin/sh", "-c", &script]).output().unwrap();
+    let said = all(&out);
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert!(
+        said.contains("pyelf: resfile/words.txt is embedded in this binary, and the code asks for it as a real file (importlib.resources.as_file)"),
+        "{said}"
+    );
+    assert!(said.contains("set TMPDIR to a writable directory"), "{said}");
+}

@@ -29,6 +29,50 @@ def _zip():
     return _bundle
 
 
+_path_class = None
+
+
+def _bundle_path(at):
+    """A `zipfile.Path` into the embedded archive, of a class of its own so that
+    `importlib.resources.as_file` gets pyelf's handler (registered here, on first use)."""
+    global _path_class
+    if _path_class is None:
+        import zipfile
+        from importlib.resources import as_file
+
+        class BundlePath(zipfile.Path):
+            pass
+
+        as_file.register(BundlePath)(_as_file)
+        _path_class = BundlePath
+    return _path_class(_zip(), at=at)
+
+
+class _as_file:
+    """`importlib.resources.as_file` of an embedded file or directory: nothing of the binary exists
+    on disk, so it is copied to a temporary place for the `with` block, as for any archive. Where
+    that cannot be written, the error says what is wanted and what to do."""
+
+    def __init__(self, path):
+        from importlib.resources import as_file
+        self.path = path
+        self.copy = as_file.dispatch(object)(path)
+
+    def __enter__(self):
+        try:
+            return self.copy.__enter__()
+        except OSError as e:
+            raise OSError(
+                e.errno,
+                f"pyelf: {self.path.at} is embedded in this binary, and the code asks for it as a "
+                f"real file (importlib.resources.as_file), so a copy is written to a temporary "
+                f"directory; that failed ({e.strerror or e}): set TMPDIR to a writable directory",
+            ) from None
+
+    def __exit__(self, *exc):
+        return self.copy.__exit__(*exc)
+
+
 class _Reader:
     """`importlib.resources` reader of a package: its files in the embedded archive."""
 
@@ -36,8 +80,7 @@ class _Reader:
         self.prefix = name.replace(".", "/") + "/"
 
     def files(self):
-        import zipfile
-        return zipfile.Path(_zip(), at=self.prefix)
+        return _bundle_path(self.prefix)
 
 
 class PyelfFinder:
