@@ -122,6 +122,11 @@ fn uncaught_exception_prints_a_traceback_and_exits_1() {
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("Traceback") && err.contains("ValueError: boom"), "{err}");
+    // It starts at the script, as python's does: no import machinery in front.
+    let frames: Vec<&str> = err.lines().filter(|l| l.trim_start().starts_with("File ")).collect();
+    assert_eq!(frames.len(), 2, "{err}");
+    assert!(frames[0].contains("\"boom.py\", line 5"), "{err}");
+    assert!(!err.contains("importlib") && !err.contains("pyelf importer"), "{err}");
 }
 
 #[test]

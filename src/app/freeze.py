@@ -328,11 +328,12 @@ def analyse_main(out_dir, args):
             found.add(".".join(parts[:i]))
 
     out, extensions = [], []
+    left_out = {}  # why -> modules: those whose package fails to import here (said once per cause)
     for name in sorted(found):
         try:
             spec = importlib.util.find_spec(name)
-        except Exception as e:  # its package fails to import here: leave it out, and say so
-            print(f"pyelf: warning: leaving out {name}: {type(e).__name__}: {e}", file=sys.stderr)
+        except Exception as e:
+            left_out.setdefault(f"{type(e).__name__}: {e}", []).append(name)
             continue
         if spec is None:
             continue
@@ -355,6 +356,12 @@ def analyse_main(out_dir, args):
             continue  # the host's site-packages of the analysing python: never bundled
         out.append({"name": name, "file": spec.origin, "kind": kind,
                     "package": spec.submodule_search_locations is not None})
+    for why, names in left_out.items():
+        if len(names) == 1:
+            what, whose = names[0], "its"
+        else:
+            what, whose = f"{len(names)} modules ({', '.join(names)})", "their"
+        print(f"pyelf: warning: leaving out {what}: importing {whose} package fails here ({why})", file=sys.stderr)
     with open(os.path.join(out_dir, "modules.json"), "w") as f:
         json.dump({"modules": out, "extensions": extensions, "imports": sorted(imports)}, f, indent=1)
 

@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 #include "launcher.h"
 
@@ -78,6 +79,34 @@ static int use_embedded_ca_bundle(void)
         "del _pyelf_load_default_certs\n");
 }
 #endif
+
+/* Whether a traceback entry is import machinery: importlib's or pyelf's importer. */
+static int is_import_machinery(PyTracebackObject *tb)
+{
+    PyCodeObject *code = PyFrame_GetCode(tb->tb_frame);
+    const char *file = PyUnicode_AsUTF8(code->co_filename);
+    int machinery = file != NULL && (strncmp(file, "<frozen importlib.", 18) == 0 || strcmp(file, "<pyelf importer>") == 0);
+    Py_DECREF(code);
+    return machinery;
+}
+
+/* Drops the import machinery that ran the main module from the front of the pending exception's
+ * traceback, so that it starts at the app's code, as `python app.py` shows it. An exception with
+ * nothing but machinery (an import error of pyelf's own) keeps its whole traceback. */
+static void trim_import_frames(void)
+{
+    PyObject *exc = PyErr_GetRaisedException();
+    if (exc == NULL)
+        return;
+    PyObject *tb = PyException_GetTraceback(exc);
+    PyTracebackObject *first = (PyTracebackObject *)tb;
+    while (first != NULL && is_import_machinery(first))
+        first = first->tb_next;
+    if (first != NULL && (PyObject *)first != tb)
+        PyException_SetTraceback(exc, (PyObject *)first);
+    Py_XDECREF(tb);
+    PyErr_SetRaisedException(exc);
+}
 
 /* Reports a failed initialisation with its real cause and exits. */
 static void fail(PyStatus status, PyConfig *config)
@@ -166,6 +195,7 @@ int main(int argc, char **argv)
     PyObject *module = PyImport_ImportModule(PYELF_MAIN_MODULE);
     if (module == NULL) {
         int interrupted = PyErr_ExceptionMatches(PyExc_KeyboardInterrupt);
+        trim_import_frames();
         PyErr_Print(); /* exits with the right status on SystemExit */
         Py_FinalizeEx();
         if (interrupted) {
