@@ -384,3 +384,61 @@ fn a_resource_asked_for_as_a_real_file_is_copied_or_the_error_says_why_not() {
     );
     assert!(said.contains("set TMPDIR to a writable directory"), "{said}");
 }
+
+/// Serves every connection to 127.0.0.1:PORT with one JSON answer that echoes the request line;
+/// returns the URL.
+fn loopback_json_server() -> String {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/data", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for conn in listener.incoming().flatten() {
+            let mut reader = BufReader::new(conn);
+            let mut request_line = String::new();
+            let _ = reader.read_line(&mut request_line);
+            let mut line = String::new();
+            while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+                line.clear();
+            }
+            let body = format!("{{\"hello\": \"wörld\", \"asked\": {:?}}}\n", request_line.trim());
+            let answer = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nX-Test: pyelf\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = reader.get_mut().write_all(answer.as_bytes());
+        }
+    });
+    url
+}
+
+#[test]
+#[ignore = "installs from PyPI, builds real binaries and needs root; run by ./test.sh"]
+fn requests_fetches_over_loopback_like_a_normal_install_in_every_root() {
+    let tools = repo().join("tests/e2e/tools/fetch");
+    let (bin, built) = pyelf_build(&tools, "fetch", &[]);
+    // urllib3's Pyodide modules cannot be imported here (no `js` module): left out, said once.
+    let said = String::from_utf8_lossy(&built.stderr);
+    let warnings: Vec<&str> = said.lines().filter(|l| l.contains("warning:")).collect();
+    assert_eq!(warnings.len(), 1, "{said}");
+    assert!(warnings[0].contains("leaving out 4 modules (urllib3.contrib.emscripten.connection, "), "{said}");
+    assert!(warnings[0].ends_with("importing their package fails here (ModuleNotFoundError: No module named 'js')"), "{said}");
+    let url = loopback_json_server();
+    let req = tools.join("requirements.txt");
+    let site = reference(&["--require-hashes", "-r", req.to_str().unwrap()], "fetch");
+    let want = Command::new(toolchain_python())
+        .args(["-c", "import sys; from fetch.cli import main; sys.exit(main())", &url])
+        .env_clear()
+        .env("PYTHONPATH", format!("{}:{}", site.display(), tools.join("src").display()))
+        .output()
+        .unwrap();
+    assert!(want.status.success(), "{}", all(&want));
+    assert!(text(&want).contains("json: {'hello': 'wörld', 'asked': 'GET /data?q=pyelf+%C3%BC HTTP/1.1'}"), "{}", all(&want));
+    for kind in ROOTS {
+        let root = root_with(kind, &bin, "fetch");
+        let with_proc = format!("/app {url}");
+        for (how, out) in [("no /proc", in_root(&root, "/app", "fetch", &[&url], true)), ("with /proc", in_root_with_proc(&root, &with_proc))] {
+            assert!(out.status.success(), "{kind}, {how}: {}", all(&out));
+            assert_eq!(text(&out), text(&want), "{kind}, {how}");
+        }
+    }
+}

@@ -1,0 +1,1 @@
+"""fetch: GET a URL with requests and say what came back."""
