@@ -13,10 +13,25 @@ pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// A temporary directory shared by the tests of one test binary.
+/// A temporary directory shared by the tests of one test binary (roots, toolchains, binaries: a
+/// gigabyte or more). A static is never dropped, so it is removed when the process exits; one left
+/// by a run that was killed is removed by the next run, since it is locked while its run lives.
 pub fn tmp() -> &'static Path {
-    static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
-    DIR.get_or_init(|| tempfile::tempdir().unwrap()).path()
+    static DIR: OnceLock<pyelf::stale::OwnedDir> = OnceLock::new();
+    extern "C" fn remove_at_exit() {
+        if let Some(dir) = DIR.get() {
+            let _ = std::fs::remove_dir_all(dir.path());
+        }
+    }
+    DIR.get_or_init(|| {
+        let base = std::env::temp_dir();
+        let _ = pyelf::stale::sweep(&base, "pyelf-test-");
+        let dir = pyelf::stale::OwnedDir::new_in(&base, "pyelf-test-").unwrap();
+        // SAFETY: registers a plain function with no arguments, run once at exit.
+        assert_eq!(unsafe { libc::atexit(remove_at_exit) }, 0);
+        dir
+    })
+    .path()
 }
 
 /// Builds `script` with the pyelf binary into the shared temp dir; returns the output path.
