@@ -133,6 +133,19 @@ fn run_reference(site: &Path, module: &str, args: &[&str], cwd: &Path, stdin: Op
     c.output().unwrap()
 }
 
+/// A project's console script `module:main` run as an installed one would run: the toolchain's
+/// python3 with the reference install `site` and the project's `src` on the path, argv[0] `name`.
+fn run_reference_entry(site: &Path, project: &Path, module: &str, name: &str, args: &[&str]) -> Output {
+    let code = format!("import sys; from {module} import main; sys.argv[0] = {name:?}; sys.exit(main())");
+    Command::new(toolchain_python())
+        .args(["-c", &code])
+        .args(args)
+        .env_clear()
+        .env("PYTHONPATH", format!("{}:{}", site.display(), project.join("src").display()))
+        .output()
+        .unwrap()
+}
+
 const SAMPLE_PY: &str = "import os\ndef f( x ):\n  return  x\n\n\nclass C: pass\n";
 
 #[test]
@@ -247,16 +260,7 @@ fn namespace_packages_of_the_app_and_of_its_dependencies_match_a_normal_install(
 
     let req = tools.join("requirements.txt");
     let site = reference(&["--require-hashes", "-r", req.to_str().unwrap()], "namespace");
-    let reference_run = |args: &[&str]| {
-        let path = format!("{}:{}", site.display(), tools.join("src").display());
-        Command::new(toolchain_python())
-            .args(["-c", "import sys; from acme.greet.cli import main; sys.exit(main())"])
-            .args(args)
-            .env_clear()
-            .env("PYTHONPATH", path)
-            .output()
-            .unwrap()
-    };
+    let reference_run = |args: &[&str]| run_reference_entry(&site, &tools, "acme.greet.cli", "greet", args);
     let want = reference_run(&[]);
     assert!(want.status.success(), "{}", all(&want));
     assert!(text(&want).contains("namespaces: acme None None jaraco None"), "{}", all(&want));
@@ -314,9 +318,7 @@ fn a_dependency_with_only_a_source_distribution_is_built_into_a_pure_wheel() {
 
     let site = reference(&["docopt==0.6.2"], "docopt");
     let args = ["ship", "Guardian", "move", "10", "50", "--speed=20"];
-    let mut c = Command::new(toolchain_python());
-    c.args(["-c", "import sys; from nav.cli import main; sys.argv[0] = 'nav'; sys.exit(main())"]).args(args);
-    let want = c.env_clear().env("PYTHONPATH", format!("{}:{}", site.display(), tools.join("src").display())).output().unwrap();
+    let want = run_reference_entry(&site, &tools, "nav.cli", "nav", &args);
     assert!(want.status.success(), "{}", all(&want));
     assert!(text(&want).contains("<name>: ['Guardian']\n"), "{}", all(&want));
     for kind in ROOTS {
@@ -425,12 +427,7 @@ fn requests_fetches_over_loopback_like_a_normal_install_in_every_root() {
     let url = loopback_json_server();
     let req = tools.join("requirements.txt");
     let site = reference(&["--require-hashes", "-r", req.to_str().unwrap()], "fetch");
-    let want = Command::new(toolchain_python())
-        .args(["-c", "import sys; from fetch.cli import main; sys.exit(main())", &url])
-        .env_clear()
-        .env("PYTHONPATH", format!("{}:{}", site.display(), tools.join("src").display()))
-        .output()
-        .unwrap();
+    let want = run_reference_entry(&site, &tools, "fetch.cli", "fetch", &[&url]);
     assert!(want.status.success(), "{}", all(&want));
     assert!(text(&want).contains("json: {'hello': 'wörld', 'asked': 'GET /data?q=pyelf+%C3%BC HTTP/1.1'}"), "{}", all(&want));
     for kind in ROOTS {
