@@ -9,6 +9,7 @@ use crate::home::Home;
 use crate::inittab;
 use crate::launcher;
 use crate::link;
+use crate::objects;
 use crate::deps;
 use crate::pins::Pins;
 use crate::project::{self, App, Main, ToolConfig};
@@ -19,9 +20,13 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-/// The app module's name inside the binary: fixed, so that a script called `json.py` does not
-/// shadow the stdlib's json.
+/// The built-in module name of the app's script inside the binary: fixed, so that a script called
+/// `json.py` does not shadow the stdlib's json. It runs as `__main__`.
 pub const APP_MODULE: &str = "_pyelf_main";
+
+/// The name Cython compiles the script as: what its classes and functions give as `__module__`,
+/// as in `python app.py`.
+const SCRIPT_CYTHON_NAME: &str = "__main__";
 
 /// The importer of the app's modules (its table is put in front at build time).
 const IMPORTER_PY: &str = include_str!("app/importer.py");
@@ -270,7 +275,7 @@ pub fn build(home: &Home, opts: &BuildOptions) -> Result<Built> {
     let mut c_files: Vec<(String, PathBuf)> = Vec::new();
     if let Some(script) = &main_script {
         let c = dir.join("app.c");
-        cython::compile(&tc, &cython, script, APP_MODULE, &c)?;
+        cython::compile(&tc, &cython, script, SCRIPT_CYTHON_NAME, &c)?;
         c_files.push((APP_MODULE.to_string(), c));
     }
 
@@ -286,6 +291,7 @@ pub fn build(home: &Home, opts: &BuildOptions) -> Result<Built> {
         None => None,
     };
     let (include_modules, include_packages) = includes(&app, &opts, site.is_some(), &dists);
+    let dist_modules: Vec<String> = dists.iter().flat_map(deps::modules).collect();
     let analysis = freeze::analyse(
         &tc,
         dir,
@@ -297,6 +303,7 @@ pub fn build(home: &Home, opts: &BuildOptions) -> Result<Built> {
             dep_roots: &paths[1..],
             include_modules: &include_modules,
             include_packages: &include_packages,
+            dist_modules: &dist_modules,
             stdlib,
             traced: traced.as_deref(),
         },
@@ -314,18 +321,34 @@ pub fn build(home: &Home, opts: &BuildOptions) -> Result<Built> {
         analysis.modules.iter().filter(|m| m.package && !m.namespace && m.is_bundled()).map(|m| roots.source_of(m)).collect();
     let compiled = cython::compile_modules(&tc, &cython, &to_compile, &packages, &dir.join("cython"))?;
     for (name, reason) in &compiled.failed {
-        if Some(name.as_str()) == main_module {
-            bail!("Cython could not compile the main module {name}: {reason}");
-        }
         eprintln!("warning: {name} is embedded as bytecode: Cython could not compile it ({reason})");
     }
     c_files.extend(compiled.c_files.iter().cloned());
-    let cython_names: BTreeSet<&str> = c_files.iter().map(|(n, _)| n.as_str()).collect();
-    let (app_entries, main_flag) = register_cython(&c_files, &main_name)?;
+    let app_entries = register_cython(&c_files)?;
+    // Cython's C compiled now, so that a module whose C the compiler rejects is embedded as
+    // bytecode instead.
+    let c_paths: Vec<PathBuf> = c_files.iter().map(|(_, c)| c.clone()).collect();
+    let mut objects = Vec::new();
+    let mut app_entries_built = Vec::new();
+    for ((name, _), (result, entry)) in c_files.iter().zip(objects::compile_each(&tc, dir, &c_paths, &logs)?.into_iter().zip(app_entries)) {
+        match result {
+            Ok(obj) => {
+                objects.push(obj);
+                app_entries_built.push(entry);
+            }
+            Err(rejected) => eprintln!(
+                "warning: {} is embedded as bytecode: the C compiler rejected Cython's C for it ({}; full log: {})",
+                if name == APP_MODULE { main_script.as_deref().map(|p| p.display().to_string()).unwrap_or_default() } else { name.clone() },
+                rejected.first_error,
+                rejected.log.display()
+            ),
+        }
+    }
+    let cython_names: BTreeSet<&str> = app_entries_built.iter().map(|e| e.name.as_str()).collect();
 
     // Bytecode (the stdlib, the dependencies and what Cython did not compile) and the data.
-    let script_name = main_script.is_some().then(|| format!("{}.py", app.name));
-    let frozen_list = frozen_modules(&analysis, &cython_names, &roots, script_name.as_deref(), dir);
+    let script = main_script.as_deref().map(|p| (p, format!("{}.py", app.name)));
+    let frozen_list = frozen_modules(&analysis, &cython_names, &roots, script.as_ref().map(|(p, n)| (*p, n.as_str())), dir);
     let bundle = bundle_files(&app, &analysis, &dists, &opts.add_data, dir)?;
     let frozen = freeze::emit(&tc, dir, &frozen_list, &bundle)?;
 
@@ -335,7 +358,7 @@ pub fn build(home: &Home, opts: &BuildOptions) -> Result<Built> {
         Stdlib::Full => entries.iter().map(|e| e.name.clone()).collect(),
         Stdlib::Auto => analysis.imports.iter().chain(&opts.include_modules).cloned().collect(),
     };
-    let (inittab_src, c_modules) = inittab::generate(&entries, &keep, &wanted, &app_entries);
+    let (inittab_src, c_modules) = inittab::generate(&entries, &keep, &wanted, &app_entries_built);
     let inittab_c = dir.join("inittab.c");
     fs::write(&inittab_c, inittab_src)?;
     let with_ssl = c_modules.iter().any(|m| m == "_ssl");
@@ -344,8 +367,7 @@ pub fn build(home: &Home, opts: &BuildOptions) -> Result<Built> {
     }
     let ca = launcher::CaOptions { with_ssl, bundle: opts.ca_bundle.clone(), always: opts.ca_bundle_always };
     let bundle_zip = (!bundle.is_empty()).then_some(frozen.bundle.as_path());
-    let mut sources = launcher::write(dir, &app.name, &main_name, &main_flag, bundle_zip, &ca)?;
-    sources.extend(c_files.iter().map(|(_, c)| c.clone()));
+    let mut sources = launcher::write(dir, &app.name, &main_name, bundle_zip, &ca)?;
     sources.extend([frozen.table_c.clone(), frozen.blob_s.clone(), inittab_c]);
 
     // What is inside, for the SBOM section and the summary.
@@ -357,7 +379,7 @@ pub fn build(home: &Home, opts: &BuildOptions) -> Result<Built> {
     sources.push(write_sbom(&sbom, dir, opts.sbom.as_deref())?);
 
     let linked_exe = dir.join("app");
-    compile_and_link(&tc, dir, &sources, &opts, &linked_exe, &logs)?;
+    compile_and_link(&tc, dir, &sources, objects, &opts, &linked_exe, &logs)?;
     install_output(&linked_exe, &output)?;
     let size = fs::metadata(&output)?.len();
     let sha256 = crate::fetch::sha256_file(&output)?;
@@ -422,22 +444,17 @@ fn includes(app: &App, opts: &BuildOptions, has_deps: bool, dists: &[deps::Dist]
 }
 
 /// Gives each Cython module's init function a name of its own (`pyelf_init_N`, so that `a.util`
-/// and `b.util` can be linked together) and returns the inittab entries and the main module's
-/// `__main__` flag.
-fn register_cython(c_files: &[(String, PathBuf)], main_name: &str) -> Result<(Vec<inittab::Entry>, String)> {
+/// and `b.util` can be linked together) and returns their inittab entries.
+fn register_cython(c_files: &[(String, PathBuf)]) -> Result<Vec<inittab::Entry>> {
     let mut entries = Vec::new();
-    let mut main_flag = None;
     for (i, (name, c)) in c_files.iter().enumerate() {
         let text = fs::read_to_string(c)?;
         let symbol = format!("pyelf_init_{i}");
-        if name == main_name {
-            main_flag = cython::main_flag(&text);
-        }
-        fs::write(c, cython::rename_init(&text, name, &symbol))?;
+        let cython_name = if name == APP_MODULE { SCRIPT_CYTHON_NAME } else { name.as_str() };
+        fs::write(c, cython::rename_init(&text, cython_name, &symbol))?;
         entries.push(inittab::Entry { name: name.clone(), init: Some(symbol) });
     }
-    let main_flag = main_flag.with_context(|| format!("Cython's C for {main_name} has no __main__ flag"))?;
-    Ok((entries, main_flag))
+    Ok(entries)
 }
 
 /// The modules frozen as bytecode (all but those Cython compiled), and the importer, whose table
@@ -446,7 +463,7 @@ fn frozen_modules(
     analysis: &freeze::Analysis,
     cython_names: &BTreeSet<&str>,
     roots: &Roots,
-    script_name: Option<&str>,
+    script: Option<(&Path, &str)>,
     dir: &Path,
 ) -> Vec<freeze::ToFreeze> {
     let mut list = Vec::new();
@@ -474,10 +491,21 @@ fn frozen_modules(
             });
         }
     }
-    if let Some(script) = script_name {
-        table.push_str(&format!("    {APP_MODULE:?}: (\"cython\", False, {script:?}),\n"));
+    if let Some((file, name)) = script {
+        let kind = if cython_names.contains(APP_MODULE) { "cython" } else { "bytecode" };
+        table.push_str(&format!("    {APP_MODULE:?}: ({kind:?}, False, {name:?}),\n"));
+        if kind == "bytecode" {
+            list.push(freeze::ToFreeze {
+                name: APP_MODULE.into(),
+                file: file.to_path_buf(),
+                package: false,
+                filename: Some(name.to_string()),
+                source: None,
+            });
+        }
     }
-    table.push_str("}\n\n");
+    table.push_str("}\n");
+    table.push_str(&format!("SCRIPT = {}\n\n", if script.is_some() { format!("{APP_MODULE:?}") } else { "None".into() }));
     list.push(freeze::ToFreeze {
         name: "_pyelf_importer".into(),
         file: dir.join("freeze.py"),
@@ -501,10 +529,14 @@ fn write_sbom(sbom: &serde_json::Value, dir: &Path, copy_to: Option<&Path>) -> R
     Ok(asm)
 }
 
-/// Compiles `sources`, links them with the toolchain into `exe`, checks it is static, and strips
+/// Compiles `sources`, links them with `objects` with the toolchain into `exe`, checks it is static, and strips
 /// and packs it as asked.
-fn compile_and_link(tc: &Toolchain, dir: &Path, sources: &[PathBuf], opts: &BuildOptions, exe: &Path, logs: &Path) -> Result<()> {
-    let archive = compile_app(tc, dir, sources)?;
+fn compile_and_link(tc: &Toolchain, dir: &Path, sources: &[PathBuf], mut objects: Vec<PathBuf>, opts: &BuildOptions, exe: &Path, logs: &Path) -> Result<()> {
+    for result in objects::compile_each(tc, dir, sources, logs)? {
+        objects.push(result.map_err(|r| r.error("the app's generated C"))?);
+    }
+    let archive = dir.join("obj/libpyelfapp.a");
+    objects::archive(&objects, &archive)?;
     link::link_static(tc, &archive, exe, &logs.join("link.log"), opts.pie)?;
     crate::elf::check_static(exe)?;
     if opts.strip {
@@ -701,20 +733,6 @@ fn sbom_document(
     };
     let me = Component { name, version, license: "NOASSERTION".into(), sha256, url: None };
     Ok(crate::sbom::document(&me, &components))
-}
-
-/// Compiles the app's C and assembly with the musl wrapper into `libpyelfapp.a`.
-fn compile_app(tc: &Toolchain, dir: &Path, files: &[PathBuf]) -> Result<PathBuf> {
-    let mut b = crate::compiler::cc_build(&tc.cc(), &tc.target, &dir.join("obj"));
-    // No build paths in the binary (assert() and friends record __FILE__).
-    b.flag(format!("-ffile-prefix-map={}=.", dir.display()))
-        .flag(format!("-ffile-prefix-map={}=/pyelf-toolchain", tc.root.display()))
-        .flag("-fstack-protector-strong")
-        .include(dir)
-        .include(tc.root.join("include/python3.13"))
-        .files(files);
-    b.try_compile("pyelfapp").map_err(|e| anyhow::anyhow!("compiling the app's C code failed: {e}"))?;
-    Ok(dir.join("obj/libpyelfapp.a"))
 }
 
 fn upx(path: &Path) -> Result<()> {

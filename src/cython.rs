@@ -226,13 +226,6 @@ pub fn rename_init(c_text: &str, module: &str, symbol: &str) -> String {
     out
 }
 
-/// The name of the flag Cython's module init reads to run as `__main__`.
-pub fn main_flag(c_text: &str) -> Option<String> {
-    let i = c_text.find("int __pyx_module_is_main_")?;
-    let name: String = c_text[i + 4..].chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
-    Some(name)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -244,6 +237,5 @@ mod tests {
             rename_init(c, "a.util", "pyelf_init_3"),
             "PyObject *pyelf_init_3(void); x = pyelf_init_3(); PyInit_utils(); \"pyelf_init_3\""
         );
-        assert_eq!(main_flag("extern int __pyx_module_is_main_demo____main__;\nint __pyx_module_is_main_demo____main__ = 0;"), Some("__pyx_module_is_main_demo____main__".into()));
     }
 }

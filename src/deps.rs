@@ -279,6 +279,34 @@ pub fn top_level_names(dist: &Dist) -> Vec<String> {
     names
 }
 
+/// Every module a distribution installed (its `RECORD`'s `.py` files under the site directory),
+/// as `pip install` makes them importable; test directories (`tests/`, `test/`) aside, which the
+/// analysis still brings in when bundled code imports them.
+pub fn modules(dist: &Dist) -> Vec<String> {
+    let record = std::fs::read_to_string(dist.dist_info.join("RECORD")).unwrap_or_default();
+    let mut out: Vec<String> = record.lines().filter_map(|l| module_of_record_path(l.split(',').next()?)).collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// The module a `RECORD` path installs, if it is a Python module importable from the site
+/// directory and not in a test directory.
+fn module_of_record_path(path: &str) -> Option<String> {
+    let stem = path.strip_suffix(".py")?;
+    let mut parts: Vec<&str> = stem.split('/').collect();
+    if parts.iter().any(|p| p.is_empty() || *p == ".." || p.contains('.') || p.contains('-') || *p == "__pycache__")
+        || parts.iter().rev().skip(1).any(|p| *p == "tests" || *p == "test")
+        || !parts.iter().all(|p| p.chars().next().is_some_and(|c| c.is_alphabetic() || c == '_') && p.chars().all(|c| c.is_alphanumeric() || c == '_'))
+    {
+        return None;
+    }
+    if parts.last() == Some(&"__init__") {
+        parts.pop();
+    }
+    (!parts.is_empty()).then(|| parts.join("."))
+}
+
 /// The modules a distribution's entry points name (`entry_points.txt`, every group): they are
 /// imported by name at run time (plugins, console scripts), so the analysis is told about them.
 pub fn entry_point_modules(dist: &Dist) -> Vec<String> {
@@ -301,6 +329,23 @@ pub fn entry_point_modules(dist: &Dist) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn record_paths_become_module_names() {
+        let m = |p| module_of_record_path(p);
+        assert_eq!(m("black/__init__.py"), Some("black".into()));
+        assert_eq!(m("blib2to3/pgen2/driver.py"), Some("blib2to3.pgen2.driver".into()));
+        assert_eq!(m("six.py"), Some("six".into()));
+        assert_eq!(m("jaraco/functools/__init__.py"), Some("jaraco.functools".into()));
+        assert_eq!(m("pkg/tests/test_x.py"), None, "test directories aside");
+        assert_eq!(m("pkg/test/__init__.py"), None);
+        assert_eq!(m("pkg/testing.py"), Some("pkg.testing".into()), "only directories named test(s)");
+        assert_eq!(m("../../bin/tool.py"), None);
+        assert_eq!(m("pkg-1.0.dist-info/METADATA"), None);
+        assert_eq!(m("pkg/__pycache__/x.cpython-313.pyc"), None);
+        assert_eq!(m("pkg/data/my-file.py"), None, "not importable");
+        assert_eq!(m("pkg/_vendor/x.pyi"), None);
+    }
 
     #[test]
     fn pure_wheels_are_told_from_platform_wheels_by_their_tags() {

@@ -122,6 +122,9 @@ pub struct AnalysisInput<'a> {
     pub dep_roots: &'a [PathBuf],
     pub include_modules: &'a [String],
     pub include_packages: &'a [String],
+    /// Every module of the bundled distributions (importable after `pip install`, so embedded
+    /// whether the analysis sees an import of it or not).
+    pub dist_modules: &'a [String],
     pub stdlib: Stdlib,
     /// A file of the module names a traced run imported.
     pub traced: Option<&'a Path>,
@@ -176,7 +179,7 @@ fn run_freeze(tc: &Toolchain, dir: &Path, args: &[std::ffi::OsString], what: &st
     }
     // Warnings (modules left out) are the user's to see.
     let err = String::from_utf8_lossy(&out.stderr);
-    for l in err.lines().filter(|l| l.starts_with("pyelf: warning")) {
+    for l in err.lines().filter(|l| l.starts_with("pyelf: warning") || l.starts_with("pyelf: note")) {
         eprintln!("{l}");
     }
     Ok(())
@@ -211,6 +214,9 @@ pub fn analyse(tc: &Toolchain, dir: &Path, input: &AnalysisInput) -> Result<Anal
     if let Some(t) = input.traced {
         flag("--traced", t.as_os_str());
     }
+    let dist_modules = dir.join("dist-modules.txt");
+    fs::write(&dist_modules, input.dist_modules.iter().map(|m| format!("{m}\n")).collect::<String>())?;
+    flag("--dist-modules", dist_modules.as_os_str());
     let what = match (input.main_script, input.main_module) {
         (_, Some(m)) => format!("the import analysis of {m}"),
         (Some(s), _) => format!("the import analysis of {}", s.display()),

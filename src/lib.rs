@@ -19,6 +19,7 @@ pub mod home;
 pub mod inittab;
 pub mod launcher;
 pub mod link;
+pub mod objects;
 pub mod pins;
 pub mod progress;
 pub mod project;

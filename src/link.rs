@@ -41,6 +41,9 @@ pub fn link_static(tc: &Toolchain, app_archive: &Path, out: &Path, log: &Path, p
     cmd.arg("-Wl,--end-group");
     // Hardening: relocations read-only after start (full RELRO), no executable stack.
     cmd.args(["-Wl,-z,relro", "-Wl,-z,now", "-Wl,-z,noexecstack"]);
+    for f in crate::launcher::WRAPPED {
+        cmd.arg(format!("-Wl,--wrap={f}"));
+    }
     cmd.args(record.ldflags.iter().map(|f| if f == "-static" { static_flag } else { f.as_str() }));
     let output = cmd.output().context("cannot run the musl compiler wrapper")?;
     fs::write(log, [format!("{cmd:?}\n").as_bytes(), &output.stdout, &output.stderr].concat())?;

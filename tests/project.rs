@@ -118,12 +118,6 @@ fn reference(requirements: &[&str], name: &str) -> PathBuf {
     dir
 }
 
-fn toolchain_python() -> PathBuf {
-    let home = pyelf::home::Home::from_env().unwrap();
-    let tc = pyelf::toolchain::ensure(&home, &pyelf::pins::Pins::builtin(), "x86_64-unknown-linux-musl", &Default::default()).unwrap();
-    tc.python()
-}
-
 fn run_reference(site: &Path, module: &str, args: &[&str], cwd: &Path, stdin: Option<&Path>) -> Output {
     let mut c = Command::new(toolchain_python());
     c.args(["-m", module]).args(args).current_dir(cwd).env_clear().env("PYTHONPATH", site);

@@ -2,6 +2,7 @@
 
 usage: freeze.py analyse OUT_DIR (--script FILE | --module NAME) [--path DIR]... [--app-root DIR]
                  [--dep-root DIR]... [--include-module M]... [--include-package P]... [--stdlib full|auto]
+                 [--dist-modules FILE] [--traced FILE]
        freeze.py emit OUT_DIR SPEC.json
 
 `analyse` finds every module the app needs (stdlib, the app's own, its dependencies) and writes
@@ -25,23 +26,14 @@ import sysconfig
 
 STDLIB = sysconfig.get_paths()["stdlib"]
 
-# Not followed when a stdlib module imports them (tests, GUIs, build and packaging tools, demos,
-# debuggers): embedded only when the app itself imports them, or when asked for by name.
-EXCLUDED = {
-    "test", "tkinter", "idlelib", "turtledemo", "turtle", "lib2to3", "ensurepip", "venv",
-    "pydoc_data", "distutils", "_pyrepl", "pydoc", "doctest", "unittest", "__phello__",
-    "__hello__", "_pydecimal", "_pyio", "_pydatetime", "xmlrpc", "msilib", "_osx_support", "_aix_support", "_android_support", "_ios_support",
-    "pdb", "bdb", "cProfile", "profile", "pstats", "trace", "tabnanny", "zipapp", "this",
-    "antigravity", "webbrowser", "mailbox", "nntplib", "idlelib", "pyclbr", "py_compile",
-    "compileall", "timeit", "_sitebuiltins", "site", "sitecustomize", "usercustomize",
-}
-
-# What the interpreter itself imports while it starts and reports errors.
+# What the interpreter itself imports while it starts and reports errors, and what it may look up
+# by name at run time: every codec (`b.decode("cp1252")` finds `encodings.cp1252` by name).
 STARTUP = [
     "encodings", "encodings.aliases", "encodings.utf_8", "encodings.ascii", "encodings.latin_1",
     "codecs", "io", "abc", "_collections_abc", "stat", "os", "posixpath",
     "genericpath", "linecache", "traceback", "tokenize", "warnings", "_weakrefset",
 ]
+ALWAYS_PACKAGES = ["encodings"]
 
 
 # Python modules that built-in C modules import from C (invisible to the analysis).
@@ -69,8 +61,6 @@ def top(name):
     return name.partition(".")[0]
 
 
-CO_NEWLOCALS = 0x2
-
 # modulefinder's kind for a namespace package (a directory without __init__.py, PEP 420): the
 # stdlib's modulefinder does not know them.
 NAMESPACE = "namespace"
@@ -82,16 +72,9 @@ def is_namespace(spec):
 
 
 class Finder(modulefinder.ModuleFinder):
-    """modulefinder, trimmed. Modules the app imports at module level, directly or through other
-    modules' module-level imports, are *eager*: every import in them is followed, including those
-    inside functions. What is reached only through an import inside a function is *lazy*: its
-    module-level imports are followed, its functions' imports are not (they are mostly for rarely
-    used features and would pull in half the stdlib; `--include-module` adds what is missed)."""
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.lazy = set()
-        self.lazy_context = False
+    """modulefinder, which follows every import of every module it reaches (at module level and
+    inside functions, as PyInstaller's module graph does: what any embedded code imports is never
+    left out), and knows namespace packages."""
 
     def find_module(self, name, path, parent=None):
         fullname = name if parent is None else f"{parent.__name__}.{name}"
@@ -102,76 +85,36 @@ class Finder(modulefinder.ModuleFinder):
         return super().find_module(name, path, parent)
 
     def load_module(self, fqname, fp, pathname, file_info):
-        if self.lazy_context:
-            self.lazy.add(fqname)
         if file_info[2] == NAMESPACE:
             m = self.add_module(fqname)
             m.__path__ = pathname
             return m
         return super().load_module(fqname, fp, pathname, file_info)
 
-    def import_module(self, partname, fqname, parent):
-        m = super().import_module(partname, fqname, parent)
-        # Reached lazily before and eagerly now: scan it again, eagerly this time.
-        if m is not None and not self.lazy_context and fqname in self.lazy:
-            self.lazy.discard(fqname)
-            if getattr(m, "__code__", None) is not None:
-                self.scan_code(m.__code__, m)
-        return m
 
-    def scan_code(self, co, m):
-        if m.__name__ == "__main__" or not is_stdlib(m.__file__):
-            return super().scan_code(co, m)
-        saved = self.lazy_context
-        is_lazy = m.__name__ in self.lazy
-        # Module-level code and class bodies first; functions are replaced by None (not removed:
-        # the bytecode refers to constants by index).
-        functions = [c for c in co.co_consts if isinstance(c, type(co)) and c.co_flags & CO_NEWLOCALS]
-        top = co.replace(co_consts=tuple(None if any(c is f for f in functions) else c for c in co.co_consts))
-        self.lazy_context = saved or is_lazy
-        super().scan_code(top, m)
-        if not is_lazy:
-            self.lazy_context = True
-            for f in functions:
-                super().scan_code(f, m)
-        self.lazy_context = saved
-
-
-def direct_imports(script):
-    """Top-level names of the modules the script itself imports (absolute imports)."""
-    import ast
-    with open(script, "rb") as f:
-        tree = ast.parse(f.read(), script)
-    names = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            names.update(top(a.name) for a in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            names.add(top(node.module))
-    return names
-
-
-def analyse(script, extra, startup=(), main_is_module=False, asked=frozenset()):
-    """`extra` modules are analysed like the app's own imports; `startup` ones lazily (what the
-    interpreter needs to start and to print errors: their functions' imports serve features a
-    pyelf binary does not use, such as showing source lines in tracebacks). With `main_is_module`
-    the main module is among `extra` and `script` is only its file. `asked`: more top-level names
-    the app imports itself (never excluded)."""
-    asked = direct_imports(script) | {top(m) for m in extra} | set(asked)
-    finder = Finder(excludes=sorted(EXCLUDED - asked))
+def analyse(script, extra, dist_modules=(), main_is_module=False):
+    """Every module the app can import: the script's imports and `extra` (the startup modules,
+    those asked for), followed transitively; `dist_modules` are the modules of the bundled
+    distributions (all importable after `pip install`): one that does not compile here (Python 2
+    code a distribution never imports, say) is left out with a note, as pip's byte-compilation
+    skips it. With `main_is_module` the main module is among `extra` and `script` is only its file."""
+    finder = Finder()
     if not main_is_module:
         finder.run_script(script)
     for m in extra:
         finder.import_hook(m)
-    finder.lazy_context = True
-    for m in startup:
-        finder.import_hook(m)
-    finder.lazy_context = False
+    for m in dist_modules:
+        if m in finder.modules:
+            continue
+        try:
+            finder.import_hook(m)
+        except SyntaxError as e:
+            finder.modules.pop(m, None)
+            print(f"pyelf: note: leaving out {m}: it does not compile under Python 3.13 "
+                  f"({e.filename}:{e.lineno}: {e.msg})", file=sys.stderr)
     done = set()
     while True:
-        # Only for C modules the app reaches eagerly: one reached lazily brings its own deps
-        # only if it is asked for by name.
-        todo = [n for n in finder.modules if n in C_MODULE_DEPS and n not in done and n not in finder.lazy]
+        todo = [n for n in finder.modules if n in C_MODULE_DEPS and n not in done]
         if not todo:
             break
         for n in todo:
@@ -187,9 +130,8 @@ def analyse(script, extra, startup=(), main_is_module=False, asked=frozenset()):
             continue
         if mod.__file__ and mod.__file__.endswith(".py"):
             names.add(name)
-    # The script's own imports, for the choice of C extension modules.
-    main_imports = set(finder.modules.keys())
-    return names, main_imports
+    # Every module name imported, for the choice of C extension modules.
+    return names, set(finder.modules.keys())
 
 
 # Left out even of --stdlib full: the test suite, Tk, demos, pip's bootstrap, import test stubs.
@@ -275,7 +217,7 @@ def kind_of(path, app_roots, dep_roots):
 
 
 def analyse_main(out_dir, args):
-    o = parse(args, {"--script", "--module", "--stdlib", "--app-root", "--traced"},
+    o = parse(args, {"--script", "--module", "--stdlib", "--app-root", "--traced", "--dist-modules"},
               {"--path", "--dep-root", "--include-module", "--include-package"})
     app_roots = [o["--app-root"]] if o.get("--app-root") else []
     dep_roots = o["--dep-root"]
@@ -306,17 +248,15 @@ def analyse_main(out_dir, args):
         script_file, extra = spec.origin, [main_module] + extra
     else:
         script_file = script
-    asked = set()
-    for p in packages:
-        for n in package_modules(p):
-            origin = importlib.util.find_spec(n).origin
-            if origin and origin.endswith(".py"):
-                asked |= direct_imports(origin)
+    dist_modules = []
+    if o.get("--dist-modules"):
+        with open(o["--dist-modules"]) as f:
+            dist_modules = f.read().split()
+    for p in ALWAYS_PACKAGES:
+        extra.extend(sorted(package_modules(p)))
+    found, imports = analyse(script_file, extra + STARTUP, dist_modules, main_module is not None)
     if o.get("--stdlib") == "full":
-        found, imports = analyse(script_file, extra, [], main_module is not None, asked)
-        found |= all_stdlib() | set(STARTUP)
-    else:
-        found, imports = analyse(script_file, extra, STARTUP, main_module is not None, asked)
+        found |= all_stdlib()
     for m in modules:
         if importlib.util.find_spec(m) is None:
             raise SystemExit(f"pyelf: --include-module {m}: no such module")
@@ -333,7 +273,11 @@ def analyse_main(out_dir, args):
         try:
             spec = importlib.util.find_spec(name)
         except Exception as e:
-            left_out.setdefault(f"{type(e).__name__}: {e}", []).append(name)
+            # A stdlib package that cannot be imported here (tkinter: no _tkinter in the
+            # toolchain) cannot be imported by the binary's python either: nothing to say.
+            top_spec = importlib.util.find_spec(top(name))
+            if not (top_spec is not None and is_stdlib(top_spec.origin)):
+                left_out.setdefault(f"{type(e).__name__}: {e}", []).append(name)
             continue
         if spec is None:
             continue

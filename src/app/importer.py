@@ -6,7 +6,12 @@ modules (created from the binary's inittab), the others are frozen bytecode. Pac
 `importlib.resources` readers over the data files embedded in the binary (a zip archive in
 memory), and `importlib.metadata` finds the bundled distributions (`*.dist-info`) there.
 
-`MODULES` (name -> (kind, is_package, path)) is put in front of this text at build time.
+It also runs the app's main module as `__main__` (`run_main`), and the code multiprocessing gives
+`sys.executable -c` to start a child (`run_multiprocessing_child`).
+
+`MODULES` (name -> (kind, is_package, path)) and `SCRIPT` (the name under which a script's
+module is built in, or None when the app runs as `python -m`) are put in front of this text at
+build time.
 """
 import _imp
 import sys
@@ -148,6 +153,67 @@ class PyelfFinder:
             dist_name = entry.name[: -len(".dist-info")].rpartition("-")[0]
             if wanted is None or re.sub(r"[-_.]+", "_", dist_name).lower() == wanted:
                 yield PathDistribution(entry)
+
+
+def _create_main(name, run_name):
+    """The app's main module `name`, made (not run) as `run_name`, with the attributes python gives
+    a script (`python app.py`) or a module run with `python -m`."""
+    spec = PyelfFinder.find_spec(name)
+    if MODULES[name][0] == "cython":
+        module = _imp.create_builtin(spec)
+        module.__name__ = run_name
+    else:
+        module = type(sys)(run_name)
+        module.__file__ = spec.origin
+        module.__loader__ = PyelfFinder
+    module.__cached__ = None
+    if name == SCRIPT:
+        module.__spec__ = None
+        module.__package__ = None
+    else:
+        module.__spec__ = spec
+        module.__package__ = spec.parent
+    return module
+
+
+def _execute(module, name):
+    if MODULES[name][0] == "cython":
+        _imp.exec_builtin(module)
+    else:
+        exec(_imp.get_frozen_object(name), module.__dict__)
+
+
+def run_main(name):
+    """Runs the app's main module as python runs a script: it is `sys.modules["__main__"]` while it
+    runs, and it is not imported (no import lock is held, so threads may import `__main__`)."""
+    module = _create_main(name, "__main__")
+    sys.modules["__main__"] = module
+    _execute(module, name)
+
+
+def run_multiprocessing_child(code):
+    """Runs `python -c CODE` as multiprocessing uses it to start a process (spawn, forkserver, the
+    resource tracker). When the child asks for the parent's main module by its file, the app's
+    main module is run as `__mp_main__` (its `if __name__ == "__main__":` part does not run), as
+    multiprocessing does with a script's file."""
+    import multiprocessing.spawn as spawn
+    original = spawn._fixup_main_from_path
+    main_file = ROOT + MODULES[SCRIPT][2] if SCRIPT else None
+
+    def fixup_main_from_path(main_path):
+        if main_path != main_file:
+            return original(main_path)
+        current = sys.modules["__main__"]
+        if getattr(current, "__file__", None) == main_path:
+            return
+        module = _create_main(SCRIPT, "__mp_main__")
+        sys.modules["__mp_main__"] = module
+        _execute(module, SCRIPT)
+        sys.modules["__main__"] = module
+
+    spawn._fixup_main_from_path = fixup_main_from_path
+    main = sys.modules["__main__"]
+    exec(compile(code, "<string>", "exec"), main.__dict__)
 
 
 sys.meta_path.insert(0, PyelfFinder)

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <unistd.h>
 #include "launcher.h"
 
@@ -121,6 +122,61 @@ static void fail(PyStatus status, PyConfig *config)
     exit(1);
 }
 
+/* Whether argv is a command line multiprocessing gives `sys.executable` to start a child (spawn,
+ * forkserver, the resource tracker): interpreter flags, then `-c CODE` where CODE imports from
+ * multiprocessing (`from multiprocessing.spawn import spawn_main; …`).
+ * Returns the index of the code argument, or 0 for an ordinary command line of the app. */
+static int multiprocessing_child(int argc, char **argv)
+{
+    int i = 1;
+    while (i < argc && argv[i][0] == '-' && strcmp(argv[i], "-c") != 0) {
+        const char *a = argv[i];
+        if (strcmp(a, "-X") == 0 || strcmp(a, "-W") == 0)
+            i += 2; /* an option with its value */
+        else if (a[1] == 'X' || a[1] == 'W')
+            i += 1; /* -Xdev, -Wdefault */
+        else if (a[1] != '\0' && strspn(a + 1, "bBdEiIOqsSuvRP") == strlen(a + 1))
+            i += 1; /* flags without a value: -B -s -I -OO … */
+        else
+            return 0;
+    }
+    if (i == 1 || i + 1 >= argc || strcmp(argv[i], "-c") != 0)
+        return 0;
+    return strstr(argv[i + 1], "from multiprocessing.") != NULL ? i + 1 : 0;
+}
+
+/* The path this program was started by, absolute (execve's pathname, which the kernel keeps in
+ * the auxiliary vector: no /proc needed), for `sys.executable`; NULL if unknown. */
+static char *executable_path(void)
+{
+    const char *execfn = (const char *)getauxval(AT_EXECFN);
+    if (execfn == NULL || execfn[0] == '\0' || strncmp(execfn, "/dev/fd/", 8) == 0)
+        return NULL;
+    if (execfn[0] == '/')
+        return strdup(execfn);
+    char cwd[4096];
+    if (getcwd(cwd, sizeof cwd) == NULL)
+        return NULL;
+    while (strncmp(execfn, "./", 2) == 0)
+        execfn += 2;
+    size_t n = strlen(cwd) + strlen(execfn) + 2;
+    char *path = malloc(n);
+    if (path != NULL)
+        snprintf(path, n, "%s%s%s", cwd, strcmp(cwd, "/") == 0 ? "" : "/", execfn);
+    return path;
+}
+
+/* Calls `_pyelf_importer.NAME(arg)`; returns its result (a new reference) or NULL. */
+static PyObject *call_importer(const char *name, const char *arg)
+{
+    PyObject *importer = PyImport_ImportModule("_pyelf_importer");
+    if (importer == NULL)
+        return NULL;
+    PyObject *result = PyObject_CallMethod(importer, name, "s", arg);
+    Py_DECREF(importer);
+    return result;
+}
+
 int main(int argc, char **argv)
 {
     PyStatus status;
@@ -137,6 +193,9 @@ int main(int argc, char **argv)
 #endif
 
     PyImport_FrozenModules = pyelf_frozen_modules;
+
+    /* Started by multiprocessing as `sys.executable … -c CODE`: run CODE, not the app. */
+    int child_code = multiprocessing_child(argc, argv);
 
     PyConfig config;
     PyConfig_InitIsolatedConfig(&config);
@@ -156,9 +215,24 @@ int main(int argc, char **argv)
         if (PyStatus_Exception(status))
             fail(status, &config);
     }
-    status = PyConfig_SetBytesArgv(&config, argc, argv);
+    char *exe = executable_path();
+    if (exe != NULL) {
+        status = PyConfig_SetBytesString(&config, &config.executable, exe);
+        free(exe);
+        if (PyStatus_Exception(status))
+            fail(status, &config);
+    }
+    if (child_code) /* sys.argv as python -c gives it: ["-c", the arguments after the code] */
+        status = PyConfig_SetBytesArgv(&config, argc - child_code, argv + child_code);
+    else
+        status = PyConfig_SetBytesArgv(&config, argc, argv);
     if (PyStatus_Exception(status))
         fail(status, &config);
+    if (child_code) {
+        status = PyConfig_SetString(&config, &config.argv.items[0], L"-c");
+        if (PyStatus_Exception(status))
+            fail(status, &config);
+    }
     status = Py_InitializeFromConfig(&config);
     if (PyStatus_Exception(status))
         fail(status, &config);
@@ -190,10 +264,11 @@ int main(int argc, char **argv)
     }
     Py_DECREF(importer);
 
-    /* Cython's module init sets __name__ to "__main__" when this flag is set. */
-    PYELF_MAIN_FLAG = 1;
-    PyObject *module = PyImport_ImportModule(PYELF_MAIN_MODULE);
-    if (module == NULL) {
+    /* The app's module runs as sys.modules["__main__"], outside the import system (as python runs
+     * a script: no import lock is held while it runs). */
+    PyObject *result = child_code ? call_importer("run_multiprocessing_child", argv[child_code])
+                                  : call_importer("run_main", PYELF_MAIN_MODULE);
+    if (result == NULL) {
         int interrupted = PyErr_ExceptionMatches(PyExc_KeyboardInterrupt);
         trim_import_frames();
         PyErr_Print(); /* exits with the right status on SystemExit */
@@ -205,7 +280,7 @@ int main(int argc, char **argv)
         }
         return 1;
     }
-    Py_DECREF(module);
+    Py_DECREF(result);
     if (Py_FinalizeEx() < 0)
         return 120;
     return 0;

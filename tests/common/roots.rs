@@ -97,6 +97,27 @@ pub fn in_root_with_proc_env(root: &Path, command: &str, clear_env: bool) -> Out
     c.output().unwrap()
 }
 
+/// The toolchain's python3: CPython 3.13, the reference a binary is compared with.
+pub fn toolchain_python() -> PathBuf {
+    let home = pyelf::home::Home::from_env().unwrap();
+    let tc = pyelf::toolchain::ensure(&home, &pyelf::pins::Pins::builtin(), "x86_64-unknown-linux-musl", &Default::default()).unwrap();
+    tc.python()
+}
+
+/// Runs `program` chrooted into `root` in a private mount namespace, with /proc mounted when
+/// `proc`, and a tmpfs on /dev/shm when `shm` (POSIX semaphores live there).
+pub fn in_root_mounted(root: &Path, command: &str, proc: bool, shm: bool) -> Output {
+    let mut script = String::new();
+    if proc {
+        script.push_str(&format!("mkdir -p '{0}/proc' && mount -t proc proc '{0}/proc' && ", root.display()));
+    }
+    if shm {
+        script.push_str(&format!("mkdir -p '{0}/dev/shm' && mount -t tmpfs tmpfs '{0}/dev/shm' && ", root.display()));
+    }
+    script.push_str(&format!("exec /usr/sbin/chroot '{}' {command}", root.display()));
+    Command::new("/usr/bin/unshare").args(["-m", "/bin/sh", "-c", &script]).output().unwrap()
+}
+
 pub fn host_python(script: &Path, args: &[&str]) -> String {
     let o = Command::new("python3").arg(script).args(args).output().unwrap();
     assert!(o.status.success());

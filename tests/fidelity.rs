@@ -1,0 +1,111 @@
+//! End-to-end: a binary behaves as `python3 app.py` does under CPython 3.13 (the toolchain's
+//! python3): the app is the real `__main__`, multiprocessing works with every start method, every
+//! codec is there, and a module whose C gcc rejects runs as bytecode. Run by `./test.sh`.
+
+mod common;
+
+use common::roots::*;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn script(name: &str) -> PathBuf {
+    repo().join("tests/e2e/fidelity").join(name)
+}
+
+fn build(name: &str, extra: &[&str]) -> PathBuf {
+    common::roots::build(env!("CARGO_BIN_EXE_pyelf"), &script(&format!("{name}.py")), name, extra)
+}
+
+/// `python3 SCRIPT ARGS` under the toolchain's CPython 3.13, isolated as the binary is.
+fn reference(name: &str, args: &[&str]) -> Output {
+    Command::new(toolchain_python()).arg("-I").arg(script(&format!("{name}.py"))).args(args).env_clear().output().unwrap()
+}
+
+fn all(o: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+}
+
+fn same(got: &Output, want: &Output, how: &str) {
+    assert_eq!(got.status.code(), want.status.code(), "{how}: exit status\n{}", all(got));
+    assert_eq!(text(got), text(want), "{how}\n{}", all(got));
+}
+
+#[test]
+#[ignore = "builds real binaries and needs root; run by ./test.sh"]
+fn the_app_is_the_real_main_module_in_every_root() {
+    let bin = build("main_module", &[]);
+    let want = reference("main_module", &["a", "b"]);
+    assert_eq!(want.status.code(), Some(3), "{}", all(&want));
+    assert!(text(&want).contains("__module__ of a class __main__ of a function __main__"), "{}", all(&want));
+    same(&Command::new(&bin).args(["a", "b"]).output().unwrap(), &want, "on the host");
+    for kind in ROOTS {
+        let root = root_with(kind, &bin, "main_module");
+        same(&in_root(&root, "/app", "/app", &["a", "b"], true), &want, &format!("{kind}, no /proc"));
+        same(&in_root_mounted(&root, "/app a b", true, false), &want, &format!("{kind}, /proc"));
+    }
+}
+
+#[test]
+#[ignore = "builds real binaries and needs root; run by ./test.sh"]
+fn every_codec_python_knows_round_trips() {
+    let bin = build("codecs_all", &[]);
+    let want = reference("codecs_all", &[]);
+    assert!(want.status.success(), "{}", all(&want));
+    same(&Command::new(&bin).output().unwrap(), &want, "on the host");
+    let root = root_with("empty", &bin, "codecs");
+    same(&in_root(&root, "/app", "/app", &[], true), &want, "empty root");
+}
+
+#[test]
+#[ignore = "builds real binaries and needs root; run by ./test.sh"]
+fn a_script_whose_c_gcc_rejects_runs_as_bytecode() {
+    let out = tmp().join("gcc_fallback");
+    let built = Command::new(env!("CARGO_BIN_EXE_pyelf")).arg("build").arg(script("gcc_fallback.py")).arg("-o").arg(&out).output().unwrap();
+    assert!(built.status.success(), "{}", all(&built));
+    let said = String::from_utf8_lossy(&built.stderr);
+    assert!(said.contains("gcc_fallback.py is embedded as bytecode: the C compiler rejected Cython's C for it"), "{said}");
+    assert!(said.contains("error: '__pyx_cur_scope' undeclared"), "gcc's first error line is shown:\n{said}");
+    assert!(said.contains("full log: "), "{said}");
+    let log = said.split("full log: ").nth(1).and_then(|r| r.split(')').next()).unwrap();
+    assert!(Path::new(log).is_file(), "the log {log} is kept");
+    same(&Command::new(&out).output().unwrap(), &reference("gcc_fallback", &[]), "on the host");
+}
+
+#[test]
+#[ignore = "builds real binaries and needs root; run by ./test.sh"]
+fn multiprocessing_works_with_every_start_method() {
+    let bin = build("mp", &[]);
+    // What CPython prints with spawn, which each start method's lines must match.
+    let want_spawn = reference("mp", &["spawn"]);
+    assert!(want_spawn.status.success(), "{}", all(&want_spawn));
+    let want = |method: &str| {
+        let mut text = text(&want_spawn).replace("spawn", method);
+        if method == "fork" {
+            // A forked child is a copy of the parent: its functions' module is __main__ itself.
+            text = text.replace("'__mp_main__'", "'__main__'");
+        }
+        text
+    };
+    for method in ["fork", "spawn", "forkserver"] {
+        let host = Command::new(&bin).arg(method).output().unwrap();
+        assert!(host.status.success(), "{method} on the host:\n{}", all(&host));
+        assert_eq!(text(&host), want(method), "{method} on the host");
+    }
+    // POSIX semaphores live in /dev/shm, which a chroot has only when a tmpfs is mounted there.
+    let alpine = root_with("alpine", &bin, "mp");
+    for method in ["fork", "spawn", "forkserver"] {
+        for proc in [false, true] {
+            let got = in_root_mounted(&alpine, &format!("/app {method}"), proc, true);
+            assert!(got.status.success(), "alpine, {method}, /proc {proc}:\n{}", all(&got));
+            assert_eq!(text(&got), want(method), "alpine, {method}, /proc {proc}");
+        }
+    }
+    // Without /dev/shm (an empty root) the fork start method still works: the semaphores are made
+    // in shared memory that forked children inherit.
+    let empty = root_with("empty", &bin, "mp");
+    for proc in [false, true] {
+        let got = in_root_mounted(&empty, "/app fork", proc, false);
+        assert!(got.status.success(), "empty root, fork, /proc {proc}:\n{}", all(&got));
+        assert_eq!(text(&got), want("fork"), "empty root, fork, /proc {proc}");
+    }
+}
