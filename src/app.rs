@@ -349,7 +349,7 @@ pub fn build(home: &Home, opts: &BuildOptions) -> Result<Built> {
     // Bytecode (the stdlib, the dependencies and what Cython did not compile) and the data.
     let script = main_script.as_deref().map(|p| (p, format!("{}.py", app.name)));
     let frozen_list = frozen_modules(&analysis, &cython_names, &roots, script.as_ref().map(|(p, n)| (*p, n.as_str())), dir);
-    let bundle = bundle_files(&app, &analysis, &dists, &opts.add_data, dir)?;
+    let bundle = bundle_files(&app, &analysis, &dists, &opts.add_data, script.as_ref().map(|(p, n)| (*p, n.as_str())), dir)?;
     let frozen = freeze::emit(&tc, dir, &frozen_list, &bundle)?;
 
     // Built-in modules: the C modules the app uses, then its Cython modules.
@@ -467,7 +467,7 @@ fn frozen_modules(
     dir: &Path,
 ) -> Vec<freeze::ToFreeze> {
     let mut list = Vec::new();
-    let mut table = String::from("MODULES = {\n");
+    let mut table = format!("ROOT = {:?}\nMODULES = {{\n", format!("{}/", launcher::VFS_ROOT));
     for m in &analysis.modules {
         let own = m.is_bundled();
         let rel = roots.source_of(m).rel.display().to_string();
@@ -588,10 +588,27 @@ fn refuse_extensions(analysis: &freeze::Analysis, dists: &[deps::Dist]) -> Resul
 
 /// The data files of the app's and the dependencies' packages, the dependencies' metadata, the
 /// project's own metadata and `--add-data` files: the archive embedded in the binary.
-fn bundle_files(app: &App, analysis: &freeze::Analysis, dists: &[deps::Dist], add_data: &[String], dir: &Path) -> Result<Vec<freeze::BundleFile>> {
+fn bundle_files(
+    app: &App,
+    analysis: &freeze::Analysis,
+    dists: &[deps::Dist],
+    add_data: &[String],
+    script: Option<(&Path, &str)>,
+    dir: &Path,
+) -> Result<Vec<freeze::BundleFile>> {
     let mut files = Vec::new();
     let mut seen = BTreeSet::new();
-    // Each top-level package once, with everything in it that is not Python code.
+    // The script, and the top-level modules outside packages, as files where `__file__` says.
+    if let Some((file, name)) = script {
+        files.push(freeze::BundleFile { arc: name.to_string(), file: file.to_path_buf() });
+    }
+    for m in analysis.modules.iter().filter(|m| !m.package && m.is_bundled() && !m.name.contains('.')) {
+        if let Some(name) = m.file.file_name().and_then(|n| n.to_str()) {
+            files.push(freeze::BundleFile { arc: name.to_string(), file: m.file.clone() });
+        }
+    }
+    // Each top-level package once, with everything in it but compiled code: its modules' source
+    // (read by code that lists or opens its own directory, and by linecache) and its data.
     for m in analysis.modules.iter().filter(|m| m.package && m.is_bundled() && !m.name.contains('.')) {
         let pkg_dir = m.package_dir().context("a package has a directory")?;
         let root = pkg_dir.parent().context("a package has a parent")?;
@@ -600,7 +617,7 @@ fn bundle_files(app: &App, analysis: &freeze::Analysis, dists: &[deps::Dist], ad
         }
         for f in walk(pkg_dir)? {
             let ext = f.extension().and_then(|e| e.to_str()).unwrap_or("");
-            if matches!(ext, "py" | "pyc" | "pyo" | "so" | "pyd" | "c" | "pyx" | "pxd") || f.components().any(|c| c.as_os_str() == "__pycache__") {
+            if matches!(ext, "pyc" | "pyo" | "so" | "pyd") || f.components().any(|c| c.as_os_str() == "__pycache__") {
                 continue;
             }
             files.push(freeze::BundleFile { arc: rel_slash(&f, root), file: f });
@@ -647,6 +664,9 @@ fn bundle_files(app: &App, analysis: &freeze::Analysis, dists: &[deps::Dist], ad
             bail!("--add-data {spec}: no such file or directory {}", src.display());
         }
     }
+    // One entry a path: the first wins (the script over a module file of the same name).
+    let mut arcs = BTreeSet::new();
+    files.retain(|f| arcs.insert(f.arc.clone()));
     Ok(files)
 }
 

@@ -109,3 +109,35 @@ fn multiprocessing_works_with_every_start_method() {
         assert_eq!(text(&got), want("fork"), "empty root, fork, /proc {proc}");
     }
 }
+
+#[test]
+#[ignore = "builds real binaries and needs root; run by ./test.sh"]
+fn files_next_to_file_are_read_listed_and_found_in_every_root_read_only() {
+    let pkg = script("plugins_demo");
+    let bin = common::roots::build(env!("CARGO_BIN_EXE_pyelf"), &pkg, "plugins_demo", &[]);
+    let want = Command::new(toolchain_python())
+        .args(["-E", "-s", "-m", "plugins_demo"])
+        .current_dir(pkg.parent().unwrap())
+        .env_clear()
+        .output()
+        .unwrap();
+    assert!(want.status.success(), "{}", all(&want));
+    assert!(text(&want).contains("plugins found by listdir: ['alpha', 'beta']"), "{}", all(&want));
+    same(&Command::new(&bin).output().unwrap(), &want, "on the host");
+    for kind in ROOTS {
+        let root = root_with(kind, &bin, "plugins_demo");
+        same(&in_root(&root, "/app", "/app", &[], true), &want, &format!("{kind}, no /proc"));
+        same(&in_root_mounted(&root, "/app", true, false), &want, &format!("{kind}, /proc"));
+    }
+    // A read-only root, a user with no passwd entry, no /proc, no /tmp: the same, and writes into
+    // the app's tree fail as on a read-only file system.
+    let root = root_with("empty", &bin, "plugins_demo-ro");
+    let script = format!(
+        "mount --bind '{0}' '{0}' && mount -o remount,ro,bind '{0}' && exec /usr/sbin/chroot --userspec=54321:54321 '{0}' /app --write",
+        root.display()
+    );
+    let out = Command::new("/usr/bin/unshare").args(["-m", "/bin/sh", "-c", &script]).output().unwrap();
+    assert!(out.status.success(), "{}", all(&out));
+    let writes = "open for writing failed: EROFS\nmkdir failed: EROFS\nremove failed: EROFS\n";
+    assert_eq!(text(&out), format!("{}{writes}", text(&want)), "read-only root");
+}

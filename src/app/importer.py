@@ -17,8 +17,8 @@ import _imp
 import sys
 from _frozen_importlib import ModuleSpec
 
-# Where module files seem to be (`__file__`): nothing is read from there.
-ROOT = "/pyelf/app/"
+# Where the app's files are (`__file__`): a read-only tree the binary serves from its embedded
+# archive (vfs.c); ROOT is put in front of this text at build time.
 
 _bundle = None
 
@@ -129,6 +129,16 @@ class PyelfFinder:
     @staticmethod
     def get_source(fullname):
         return None
+
+    @staticmethod
+    def get_filename(fullname):
+        return ROOT + MODULES[fullname][2]
+
+    @staticmethod
+    def get_data(path):
+        """A file's bytes (`pkgutil.get_data`): read from the tree under ROOT like any file."""
+        with open(path, "rb") as f:
+            return f.read()
 
     @staticmethod
     def is_package(fullname):

@@ -14,6 +14,7 @@ extern const struct _frozen pyelf_frozen_modules[];
 #ifdef PYELF_BUNDLE
 extern const char pyelf_bundle[];
 extern const char pyelf_bundle_end[];
+void pyelf_vfs_init(const unsigned char *zip, size_t size);
 #endif
 
 #ifdef PYELF_WITH_SSL
@@ -193,6 +194,11 @@ int main(int argc, char **argv)
 #endif
 
     PyImport_FrozenModules = pyelf_frozen_modules;
+
+#ifdef PYELF_BUNDLE
+    /* The app's files, readable under PYELF_VFS_ROOT (vfs.c). */
+    pyelf_vfs_init((const unsigned char *)pyelf_bundle, pyelf_bundle_end - pyelf_bundle);
+#endif
 
     /* Started by multiprocessing as `sys.executable … -c CODE`: run CODE, not the app. */
     int child_code = multiprocessing_child(argc, argv);

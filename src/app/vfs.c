@@ -1,0 +1,613 @@
+/* The app's files as a read-only directory tree under PYELF_VFS_ROOT, served from the zip archive
+ * embedded in the binary: the modules' sources, the packages' data files and the distributions'
+ * metadata, where `__file__` says they are. Nothing is extracted and nothing is written.
+ *
+ * The binary links musl statically, so the libc calls that name files are replaced at link time
+ * (`ld --wrap`, see WRAPPED in launcher.rs): a path under the root is answered from the archive,
+ * any other path goes to musl as before. Python's open(), os.stat, os.listdir, os.scandir, glob,
+ * pkgutil.get_data and C code alike see the tree. A file is opened as a sealed memfd holding its
+ * bytes (a pipe where memfd_create is missing); writes under the root fail with EROFS. */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+#include "launcher.h"
+
+#ifndef MFD_CLOEXEC
+#define MFD_CLOEXEC 1U
+#define MFD_ALLOW_SEALING 2U
+#endif
+
+struct node {
+    char *path;        /* relative to the root, no leading or trailing slash; "" is the root */
+    int parent;        /* index of the directory holding it (-1 for the root) */
+    int is_dir;
+    const unsigned char *data; /* a file's bytes in the archive */
+    uint32_t csize, usize;
+    uint16_t method;   /* 0 stored, 8 deflated */
+};
+
+static struct node *nodes;
+static int n_nodes;
+static const char ROOT[] = PYELF_VFS_ROOT; /* no trailing slash */
+static const time_t MTIME = 315532800;      /* 1980-01-01, the archive's dates */
+
+static uint16_t u16(const unsigned char *p) { return (uint16_t)(p[0] | p[1] << 8); }
+static uint32_t u32(const unsigned char *p) { return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24; }
+
+static int by_path(const void *a, const void *b)
+{
+    return strcmp(((const struct node *)a)->path, ((const struct node *)b)->path);
+}
+
+static int find_node(const char *rel)
+{
+    int lo = 0, hi = n_nodes - 1;
+    while (lo <= hi) {
+        int mid = (lo + hi) / 2;
+        int c = strcmp(nodes[mid].path, rel);
+        if (c == 0)
+            return mid;
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid - 1;
+    }
+    return -1;
+}
+
+static int add(struct node **list, int *n, int *cap, const char *path, size_t len, int is_dir)
+{
+    if (*n == *cap) {
+        *cap = *cap ? *cap * 2 : 256;
+        struct node *grown = realloc(*list, *cap * sizeof **list);
+        if (grown == NULL)
+            return -1;
+        *list = grown;
+    }
+    struct node *nd = &(*list)[(*n)++];
+    memset(nd, 0, sizeof *nd);
+    nd->path = strndup(path, len);
+    nd->is_dir = is_dir;
+    return nd->path ? 0 : -1;
+}
+
+/* Reads the archive's central directory into the sorted node table. */
+void pyelf_vfs_init(const unsigned char *zip, size_t size)
+{
+    const unsigned char *eocd = NULL;
+    for (size_t back = 22; back <= size && back <= 22 + 65535; back++) {
+        if (u32(zip + size - back) == 0x06054b50) {
+            eocd = zip + size - back;
+            break;
+        }
+    }
+    if (eocd == NULL)
+        return;
+    struct node *list = NULL;
+    int n = 0, cap = 0;
+    if (add(&list, &n, &cap, "", 0, 1) < 0)
+        return;
+    uint32_t count = u16(eocd + 10), offset = u32(eocd + 16);
+    const unsigned char *p = zip + offset;
+    for (uint32_t k = 0; k < count && p + 46 <= zip + size && u32(p) == 0x02014b50; k++) {
+        uint16_t name_len = u16(p + 28), extra_len = u16(p + 30), comment_len = u16(p + 32);
+        const char *name = (const char *)p + 46;
+        const unsigned char *local = zip + u32(p + 42);
+        int is_dir = name_len > 0 && name[name_len - 1] == '/';
+        size_t len = is_dir ? name_len - 1u : name_len;
+        if (len > 0 && add(&list, &n, &cap, name, len, is_dir) == 0 && !is_dir) {
+            struct node *nd = &list[n - 1];
+            nd->method = u16(p + 10);
+            nd->csize = u32(p + 20);
+            nd->usize = u32(p + 24);
+            nd->data = local + 30 + u16(local + 26) + u16(local + 28);
+        }
+        /* every directory above it */
+        for (size_t i = 1; i < len; i++)
+            if (name[i] == '/')
+                add(&list, &n, &cap, name, i, 1);
+        p += 46 + name_len + extra_len + comment_len;
+    }
+    qsort(list, n, sizeof *list, by_path);
+    int out = 0;
+    for (int i = 0; i < n; i++) {
+        if (out > 0 && strcmp(list[out - 1].path, list[i].path) == 0) {
+            if (!list[i].is_dir) /* a file wins over a directory of the same name */
+                list[out - 1] = list[i];
+            continue;
+        }
+        list[out++] = list[i];
+    }
+    nodes = list;
+    n_nodes = out;
+    for (int i = 0; i < n_nodes; i++) {
+        const char *slash = strrchr(nodes[i].path, '/');
+        if (nodes[i].path[0] == '\0') {
+            nodes[i].parent = -1;
+        } else if (slash == NULL) {
+            nodes[i].parent = find_node("");
+        } else {
+            char *dir = strndup(nodes[i].path, (size_t)(slash - nodes[i].path));
+            nodes[i].parent = dir ? find_node(dir) : -1;
+            free(dir);
+        }
+    }
+}
+
+/* Whether `path` is under the root: returns 1 and the node (or -1 when nothing is there) in
+ * *index, with *trailing_slash set when the path ends with '/'; 0 for any other path. */
+static int lookup(const char *path, int *index, int *trailing_slash)
+{
+    size_t rl = sizeof ROOT - 1;
+    if (nodes == NULL || path == NULL || strncmp(path, ROOT, rl) != 0 || (path[rl] != '\0' && path[rl] != '/'))
+        return 0;
+    char rel[4096];
+    size_t len = 0;
+    const char *p = path + rl;
+    *trailing_slash = 0;
+    while (*p) {
+        while (*p == '/')
+            p++;
+        if (*p == '\0') {
+            *trailing_slash = len > 0 || p[-1] == '/';
+            break;
+        }
+        const char *end = strchr(p, '/');
+        size_t part = end ? (size_t)(end - p) : strlen(p);
+        if (part == 1 && p[0] == '.') {
+        } else if (part == 2 && p[0] == '.' && p[1] == '.') {
+            if (len == 0)
+                return 0; /* above the root: a host path */
+            while (len > 0 && rel[len - 1] != '/')
+                len--;
+            if (len > 0)
+                len--;
+        } else {
+            if (len + part + 2 >= sizeof rel) {
+                *index = -1;
+                return 1;
+            }
+            if (len > 0)
+                rel[len++] = '/';
+            memcpy(rel + len, p, part);
+            len += part;
+        }
+        p += part;
+    }
+    rel[len] = '\0';
+    *index = find_node(rel);
+    return 1;
+}
+
+static int fail(int e)
+{
+    errno = e;
+    return -1;
+}
+
+static void fill_stat(int i, struct stat *st)
+{
+    memset(st, 0, sizeof *st);
+    st->st_dev = 0x70796c66; /* "pylf" */
+    st->st_ino = (ino_t)i + 1;
+    st->st_mode = nodes[i].is_dir ? (S_IFDIR | 0555) : (S_IFREG | 0444);
+    st->st_nlink = nodes[i].is_dir ? 2 : 1;
+    st->st_size = nodes[i].is_dir ? 4096 : nodes[i].usize;
+    st->st_blksize = 4096;
+    st->st_blocks = (st->st_size + 511) / 512;
+    st->st_atime = st->st_mtime = st->st_ctime = MTIME;
+}
+
+/* A file's bytes, inflated if need be; *free_it says whether the caller frees them. */
+static unsigned char *contents(int i, int *free_it)
+{
+    struct node *nd = &nodes[i];
+    *free_it = 0;
+    if (nd->method == 0)
+        return (unsigned char *)nd->data;
+    if (nd->method != 8)
+        return NULL;
+    unsigned char *buf = malloc(nd->usize ? nd->usize : 1);
+    if (buf == NULL)
+        return NULL;
+    z_stream z;
+    memset(&z, 0, sizeof z);
+    if (inflateInit2(&z, -MAX_WBITS) != Z_OK) {
+        free(buf);
+        return NULL;
+    }
+    z.next_in = (unsigned char *)nd->data;
+    z.avail_in = nd->csize;
+    z.next_out = buf;
+    z.avail_out = nd->usize;
+    int r = inflate(&z, Z_FINISH);
+    inflateEnd(&z);
+    if (r != Z_STREAM_END || z.total_out != nd->usize) {
+        free(buf);
+        return NULL;
+    }
+    *free_it = 1;
+    return buf;
+}
+
+static int write_all(int fd, const unsigned char *data, size_t size)
+{
+    while (size > 0) {
+        ssize_t w = write(fd, data, size);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return -1;
+        data += w;
+        size -= (size_t)w;
+    }
+    return 0;
+}
+
+/* An open file descriptor reading the file `i`. */
+static int open_node(int i, int flags)
+{
+    int free_it;
+    unsigned char *data = contents(i, &free_it);
+    if (data == NULL)
+        return fail(EIO);
+    size_t size = nodes[i].usize;
+    const char *base = strrchr(nodes[i].path, '/');
+    base = base ? base + 1 : nodes[i].path;
+    unsigned mfd_flags = MFD_ALLOW_SEALING | ((flags & O_CLOEXEC) ? MFD_CLOEXEC : 0);
+    int fd = memfd_create(base, mfd_flags);
+    if (fd >= 0) {
+        if (write_all(fd, data, size) < 0 || lseek(fd, 0, SEEK_SET) < 0) {
+            close(fd);
+            fd = fail(EIO);
+        } else {
+            fchmod(fd, 0444);
+            fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL);
+        }
+    } else {
+        /* No memfd_create (Linux before 3.17, or a seccomp filter): a pipe, if the file fits. */
+        int p[2];
+        if (size > 65536 || pipe2(p, (flags & O_CLOEXEC) ? O_CLOEXEC : 0) < 0) {
+            fd = fail(ENOMEM);
+        } else if (write_all(p[1], data, size) < 0) {
+            close(p[0]);
+            close(p[1]);
+            fd = fail(EIO);
+        } else {
+            close(p[1]);
+            fd = p[0];
+        }
+    }
+    if (free_it)
+        free(data);
+    return fd;
+}
+
+static int vfs_open(int i, int trailing_slash, int flags)
+{
+    if (i < 0)
+        return fail((flags & O_CREAT) ? EROFS : ENOENT);
+    if ((flags & O_ACCMODE) != O_RDONLY || (flags & (O_CREAT | O_TRUNC)))
+        return fail(nodes[i].is_dir ? EISDIR : EROFS);
+    if (nodes[i].is_dir)
+        return fail(EISDIR);
+    if (trailing_slash || (flags & O_DIRECTORY))
+        return fail(ENOTDIR);
+    return open_node(i, flags);
+}
+
+/* --- the wrapped libc functions --- */
+
+int __real_open(const char *path, int flags, ...);
+int __real_openat(int dirfd, const char *path, int flags, ...);
+int __real_stat(const char *restrict path, struct stat *restrict st);
+int __real_lstat(const char *restrict path, struct stat *restrict st);
+int __real_fstatat(int dirfd, const char *restrict path, struct stat *restrict st, int flags);
+int __real_access(const char *path, int mode);
+int __real_faccessat(int dirfd, const char *path, int mode, int flags);
+DIR *__real_opendir(const char *path);
+struct dirent *__real_readdir(DIR *d);
+int __real_closedir(DIR *d);
+void __real_rewinddir(DIR *d);
+int __real_dirfd(DIR *d);
+ssize_t __real_readlink(const char *restrict path, char *restrict buf, size_t size);
+ssize_t __real_readlinkat(int dirfd, const char *restrict path, char *restrict buf, size_t size);
+FILE *__real_fopen(const char *restrict path, const char *restrict mode);
+int __real_mkdir(const char *path, mode_t mode);
+int __real_mkdirat(int dirfd, const char *path, mode_t mode);
+int __real_unlink(const char *path);
+int __real_unlinkat(int dirfd, const char *path, int flags);
+int __real_rmdir(const char *path);
+int __real_rename(const char *old, const char *new);
+int __real_renameat(int olddirfd, const char *old, int newdirfd, const char *new);
+int __real_chdir(const char *path);
+
+static mode_t mode_arg(int flags, va_list ap)
+{
+    return (flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE ? va_arg(ap, mode_t) : 0;
+}
+
+int __wrap_open(const char *path, int flags, ...)
+{
+    va_list ap;
+    va_start(ap, flags);
+    mode_t mode = mode_arg(flags, ap);
+    va_end(ap);
+    int i, slash;
+    if (lookup(path, &i, &slash))
+        return vfs_open(i, slash, flags);
+    return __real_open(path, flags, mode);
+}
+
+/* A path the wrappers handle given relative to dirfd: only absolute ones are under the root. */
+#define ABSOLUTE_OR_CWD(dirfd, path) ((path) != NULL && ((path)[0] == '/'))
+
+int __wrap_openat(int dirfd, const char *path, int flags, ...)
+{
+    va_list ap;
+    va_start(ap, flags);
+    mode_t mode = mode_arg(flags, ap);
+    va_end(ap);
+    int i, slash;
+    if (ABSOLUTE_OR_CWD(dirfd, path) && lookup(path, &i, &slash))
+        return vfs_open(i, slash, flags);
+    return __real_openat(dirfd, path, flags, mode);
+}
+
+static int vfs_stat(int i, int slash, struct stat *st)
+{
+    if (i < 0)
+        return fail(ENOENT);
+    if (slash && !nodes[i].is_dir)
+        return fail(ENOTDIR);
+    fill_stat(i, st);
+    return 0;
+}
+
+int __wrap_stat(const char *restrict path, struct stat *restrict st)
+{
+    int i, slash;
+    return lookup(path, &i, &slash) ? vfs_stat(i, slash, st) : __real_stat(path, st);
+}
+
+int __wrap_lstat(const char *restrict path, struct stat *restrict st)
+{
+    int i, slash;
+    return lookup(path, &i, &slash) ? vfs_stat(i, slash, st) : __real_lstat(path, st);
+}
+
+int __wrap_fstatat(int dirfd, const char *restrict path, struct stat *restrict st, int flags)
+{
+    int i, slash;
+    if (ABSOLUTE_OR_CWD(dirfd, path) && lookup(path, &i, &slash))
+        return vfs_stat(i, slash, st);
+    return __real_fstatat(dirfd, path, st, flags);
+}
+
+static int vfs_access(int i, int slash, int mode)
+{
+    if (i < 0)
+        return fail(ENOENT);
+    if (slash && !nodes[i].is_dir)
+        return fail(ENOTDIR);
+    if (mode & W_OK)
+        return fail(EROFS);
+    if ((mode & X_OK) && !nodes[i].is_dir)
+        return fail(EACCES);
+    return 0;
+}
+
+int __wrap_access(const char *path, int mode)
+{
+    int i, slash;
+    return lookup(path, &i, &slash) ? vfs_access(i, slash, mode) : __real_access(path, mode);
+}
+
+int __wrap_faccessat(int dirfd, const char *path, int mode, int flags)
+{
+    int i, slash;
+    if (ABSOLUTE_OR_CWD(dirfd, path) && lookup(path, &i, &slash))
+        return vfs_access(i, slash, mode);
+    return __real_faccessat(dirfd, path, mode, flags);
+}
+
+/* A directory being read: told apart from musl's DIR by the list of those open. */
+struct vdir {
+    struct vdir *next;
+    int node;
+    int pos; /* the next node index to look at; -2 and -1 are "." and ".." */
+    struct dirent ent;
+};
+static struct vdir *open_dirs;
+static pthread_mutex_t dirs_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static struct vdir *ours(DIR *d)
+{
+    pthread_mutex_lock(&dirs_lock);
+    struct vdir *v = open_dirs;
+    while (v != NULL && (DIR *)v != d)
+        v = v->next;
+    pthread_mutex_unlock(&dirs_lock);
+    return v;
+}
+
+DIR *__wrap_opendir(const char *path)
+{
+    int i, slash;
+    if (!lookup(path, &i, &slash))
+        return __real_opendir(path);
+    if (i < 0) {
+        errno = ENOENT;
+        return NULL;
+    }
+    if (!nodes[i].is_dir) {
+        errno = ENOTDIR;
+        return NULL;
+    }
+    struct vdir *v = calloc(1, sizeof *v);
+    if (v == NULL)
+        return NULL;
+    v->node = i;
+    v->pos = -2;
+    pthread_mutex_lock(&dirs_lock);
+    v->next = open_dirs;
+    open_dirs = v;
+    pthread_mutex_unlock(&dirs_lock);
+    return (DIR *)v;
+}
+
+struct dirent *__wrap_readdir(DIR *d)
+{
+    struct vdir *v = ours(d);
+    if (v == NULL)
+        return __real_readdir(d);
+    const char *name;
+    int node;
+    if (v->pos < 0) {
+        name = v->pos == -2 ? "." : "..";
+        node = v->node;
+        v->pos++;
+    } else {
+        while (v->pos < n_nodes && nodes[v->pos].parent != v->node)
+            v->pos++;
+        if (v->pos >= n_nodes)
+            return NULL;
+        node = v->pos++;
+        const char *slash = strrchr(nodes[node].path, '/');
+        name = slash ? slash + 1 : nodes[node].path;
+    }
+    memset(&v->ent, 0, sizeof v->ent);
+    v->ent.d_ino = (ino_t)node + 1;
+    v->ent.d_type = nodes[node].is_dir ? DT_DIR : DT_REG;
+    v->ent.d_reclen = sizeof v->ent;
+    snprintf(v->ent.d_name, sizeof v->ent.d_name, "%s", name);
+    return &v->ent;
+}
+
+int __wrap_closedir(DIR *d)
+{
+    pthread_mutex_lock(&dirs_lock);
+    struct vdir **link = &open_dirs;
+    while (*link != NULL && (DIR *)*link != d)
+        link = &(*link)->next;
+    struct vdir *v = *link;
+    if (v != NULL)
+        *link = v->next;
+    pthread_mutex_unlock(&dirs_lock);
+    if (v == NULL)
+        return __real_closedir(d);
+    free(v);
+    return 0;
+}
+
+void __wrap_rewinddir(DIR *d)
+{
+    struct vdir *v = ours(d);
+    if (v == NULL)
+        __real_rewinddir(d);
+    else
+        v->pos = -2;
+}
+
+int __wrap_dirfd(DIR *d)
+{
+    return ours(d) ? fail(ENOTSUP) : __real_dirfd(d);
+}
+
+ssize_t __wrap_readlink(const char *restrict path, char *restrict buf, size_t size)
+{
+    int i, slash;
+    if (lookup(path, &i, &slash))
+        return i < 0 ? fail(ENOENT) : fail(EINVAL); /* nothing there is a symbolic link */
+    return __real_readlink(path, buf, size);
+}
+
+ssize_t __wrap_readlinkat(int dirfd, const char *restrict path, char *restrict buf, size_t size)
+{
+    int i, slash;
+    if (ABSOLUTE_OR_CWD(dirfd, path) && lookup(path, &i, &slash))
+        return i < 0 ? fail(ENOENT) : fail(EINVAL);
+    return __real_readlinkat(dirfd, path, buf, size);
+}
+
+FILE *__wrap_fopen(const char *restrict path, const char *restrict mode)
+{
+    int i, slash;
+    if (!lookup(path, &i, &slash))
+        return __real_fopen(path, mode);
+    if (strchr(mode, 'w') || strchr(mode, 'a') || strchr(mode, '+')) {
+        errno = i >= 0 && nodes[i].is_dir ? EISDIR : EROFS;
+        return NULL;
+    }
+    int fd = vfs_open(i, slash, O_RDONLY | (strchr(mode, 'e') ? O_CLOEXEC : 0));
+    if (fd < 0)
+        return NULL;
+    FILE *f = fdopen(fd, mode);
+    if (f == NULL)
+        close(fd);
+    return f;
+}
+
+/* Changes under the root: a read-only file system. */
+static int read_only(const char *path)
+{
+    int i, slash;
+    return lookup(path, &i, &slash);
+}
+
+int __wrap_mkdir(const char *path, mode_t mode)
+{
+    return read_only(path) ? fail(EROFS) : __real_mkdir(path, mode);
+}
+
+int __wrap_mkdirat(int dirfd, const char *path, mode_t mode)
+{
+    return ABSOLUTE_OR_CWD(dirfd, path) && read_only(path) ? fail(EROFS) : __real_mkdirat(dirfd, path, mode);
+}
+
+int __wrap_unlink(const char *path)
+{
+    return read_only(path) ? fail(EROFS) : __real_unlink(path);
+}
+
+int __wrap_unlinkat(int dirfd, const char *path, int flags)
+{
+    return ABSOLUTE_OR_CWD(dirfd, path) && read_only(path) ? fail(EROFS) : __real_unlinkat(dirfd, path, flags);
+}
+
+int __wrap_rmdir(const char *path)
+{
+    return read_only(path) ? fail(EROFS) : __real_rmdir(path);
+}
+
+int __wrap_rename(const char *old, const char *new)
+{
+    return read_only(old) || read_only(new) ? fail(EROFS) : __real_rename(old, new);
+}
+
+int __wrap_renameat(int olddirfd, const char *old, int newdirfd, const char *new)
+{
+    if ((ABSOLUTE_OR_CWD(olddirfd, old) && read_only(old)) || (ABSOLUTE_OR_CWD(newdirfd, new) && read_only(new)))
+        return fail(EROFS);
+    return __real_renameat(olddirfd, old, newdirfd, new);
+}
+
+int __wrap_chdir(const char *path)
+{
+    int i, slash;
+    if (!lookup(path, &i, &slash))
+        return __real_chdir(path);
+    /* The tree is not a directory of the kernel's: a working directory cannot be in it. */
+    return fail(i < 0 ? ENOENT : nodes[i].is_dir ? ENOTSUP : ENOTDIR);
+}

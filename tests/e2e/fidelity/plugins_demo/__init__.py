@@ -1,0 +1,1 @@
+"""A package that finds its files and plugins by path, as many real packages do."""

@@ -1,0 +1,5 @@
+NAME = "alpha"
+
+
+def run():
+    return "alpha ran"

@@ -1,0 +1,5 @@
+NAME = "beta"
+
+
+def run():
+    return "beta ran"
