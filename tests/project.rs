@@ -433,3 +433,90 @@ fn requests_fetches_over_loopback_like_a_normal_install_in_every_root() {
         }
     }
 }
+
+/// A console script `module:attr` of the reference install `site`, run as pip's wrapper runs it,
+/// in `cwd`, argv[0] `name`.
+fn run_console_script(site: &Path, entry: &str, name: &str, args: &[&str], cwd: &Path) -> Output {
+    let (module, attr) = entry.split_once(':').unwrap();
+    let code = format!("import sys; from {module} import {attr} as main; sys.argv[0] = {name:?}; sys.exit(main())");
+    Command::new(toolchain_python())
+        .args(["-c", &code])
+        .args(args)
+        .current_dir(cwd)
+        .env_clear()
+        .envs(CORPUS_ENV.iter().copied())
+        .env("PYTHONPATH", site)
+        .output()
+        .unwrap()
+}
+
+/// The environment of every corpus run: a HOME (that need not exist: tools such as black ask for
+/// their cache directory's name at start), and a PATH for the mount commands of the /proc runs.
+const CORPUS_ENV: &[(&str, &str)] = &[("HOME", "/nonexistent-home"), ("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")];
+
+/// A program of the compatibility corpus (`tests/e2e/corpus/NAME`: a project with nothing but its
+/// hash-pinned requirements and its console script), built with no other flag, run with each of
+/// `runs` (arguments; files from `files` in the working directory) in the host, the empty and the
+/// alpine roots, with and without /proc: output and exit status as the same versions installed
+/// by pip and run by CPython 3.13.
+fn corpus_matches_a_normal_install(name: &str, entry: &str, files: &[(&str, &str)], runs: &[&[&str]]) {
+    let project = repo().join("tests/e2e/corpus").join(if name == "pygmentize" { "pygments" } else { name });
+    let (bin, built) = pyelf_build(&project, &format!("corpus-{name}"), &[]);
+    assert!(built.status.success(), "{}", all(&built));
+    let req = project.join("requirements.txt");
+    let site = reference(&["--require-hashes", "-r", req.to_str().unwrap()], &format!("corpus-{name}"));
+    let work = tmp().join(format!("corpus-{name}-work"));
+    let write_files = |dir: &Path| {
+        for (file, text) in files {
+            fs::write(dir.join(file), text).unwrap();
+        }
+    };
+    for args in runs {
+        fs::create_dir_all(&work).unwrap();
+        write_files(&work);
+        let want = run_console_script(&site, entry, name, args, &work);
+        let host = std::os::unix::process::CommandExt::arg0(&mut Command::new(&bin), name).args(*args).current_dir(&work).env_clear().envs(CORPUS_ENV.iter().copied()).output().unwrap();
+        let mut got = vec![("host".to_string(), host)];
+        for kind in ["empty", "alpine"] {
+            let root = root_with(kind, &bin, &format!("corpus-{name}"));
+            // Installed under its own name (argv[0] names it in messages and --version).
+            fs::rename(root.join("app"), root.join(name)).unwrap();
+            let exe = format!("/{name}");
+            write_files(&root);
+            got.push((format!("{kind}, no /proc"), in_root_env(&root, &exe, name, args, true, CORPUS_ENV)));
+            write_files(&root);
+            let script = format!("mount -t proc proc '{0}/proc' && exec /usr/sbin/chroot '{0}' {exe} {1}", root.display(), args.join(" "));
+            let with_proc = Command::new("/usr/bin/unshare").args(["-m", "/bin/sh", "-c", &script]).env_clear().envs(CORPUS_ENV.iter().copied()).output().unwrap();
+            got.push((format!("{kind}, /proc"), with_proc));
+        }
+        for (how, out) in got {
+            assert_eq!(out.status.code(), want.status.code(), "{name} {args:?}, {how}:\n{}\nwant:\n{}", all(&out), all(&want));
+            assert_eq!(text(&out), text(&want), "{name} {args:?}, {how}:\n{}", all(&out));
+            assert_eq!(String::from_utf8_lossy(&out.stderr), String::from_utf8_lossy(&want.stderr), "{name} {args:?}, {how}");
+        }
+    }
+}
+
+const UNFORMATTED_PY: &str = "x = {  'a':37,'b':42,\n'c':927}\ndef f(a,):\n  return a\n";
+
+#[test]
+#[ignore = "installs from PyPI, builds real binaries and needs root; run by ./test.sh"]
+fn corpus_black_formats_and_checks_as_a_normal_install() {
+    corpus_matches_a_normal_install(
+        "black",
+        "black:patched_main",
+        &[("bad.py", UNFORMATTED_PY), ("good.py", "x = 1\n")],
+        &[&["--check", "bad.py"], &["--check", "good.py"], &["-c", "x=1"], &["--version"]],
+    );
+}
+
+#[test]
+#[ignore = "installs from PyPI, builds real binaries and needs root; run by ./test.sh"]
+fn corpus_pygmentize_loads_lexers_and_formatters_by_name_as_a_normal_install() {
+    corpus_matches_a_normal_install(
+        "pygmentize",
+        "pygments.cmdline:main",
+        &[("s.py", "def f(x):\n    return x + 1  # one\n"), ("c.json", "{\"a\": [1, 2.5, null]}\n")],
+        &[&["-l", "python", "-f", "html", "s.py"], &["-f", "terminal256", "s.py"], &["-g", "c.json"], &["-L", "styles"], &["-l", "nosuchlexer", "s.py"]],
+    );
+}
