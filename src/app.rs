@@ -315,8 +315,22 @@ pub fn build(home: &Home, opts: &BuildOptions) -> Result<Built> {
     let wants_cython = |m: &freeze::Found| {
         (m.kind == "app" || (m.kind == "dep" && opts.compile_deps)) && !opts.no_cython.iter().any(|p| matches_pattern(p, &m.name))
     };
-    let to_compile: Vec<cython::ModuleSource> =
-        analysis.modules.iter().filter(|m| !m.namespace && wants_cython(m)).map(|m| roots.source_of(m)).collect();
+    // A package's `__main__` run as `python -m pkg` is compiled on its own under the name
+    // `__main__`, as a script is (its classes' `__module__`); its relative imports resolve at run
+    // time from its `__package__`.
+    if let Some(main) = main_module.and_then(|n| analysis.modules.iter().find(|m| m.name == n)).filter(|m| wants_cython(m)) {
+        let c = dir.join("main-module.c");
+        match cython::compile(&tc, &cython, &main.file, SCRIPT_CYTHON_NAME, &c) {
+            Ok(()) => c_files.push((main.name.clone(), c)),
+            Err(e) => eprintln!("warning: {} is embedded as bytecode: Cython could not compile it ({e:#})", main.name),
+        }
+    }
+    let to_compile: Vec<cython::ModuleSource> = analysis
+        .modules
+        .iter()
+        .filter(|m| !m.namespace && wants_cython(m) && Some(m.name.as_str()) != main_module)
+        .map(|m| roots.source_of(m))
+        .collect();
     let packages: Vec<cython::ModuleSource> =
         analysis.modules.iter().filter(|m| m.package && !m.namespace && m.is_bundled()).map(|m| roots.source_of(m)).collect();
     let compiled = cython::compile_modules(&tc, &cython, &to_compile, &packages, &dir.join("cython"))?;
@@ -324,7 +338,7 @@ pub fn build(home: &Home, opts: &BuildOptions) -> Result<Built> {
         eprintln!("warning: {name} is embedded as bytecode: Cython could not compile it ({reason})");
     }
     c_files.extend(compiled.c_files.iter().cloned());
-    let app_entries = register_cython(&c_files)?;
+    let app_entries = register_cython(&c_files, &main_name)?;
     // Cython's C compiled now, so that a module whose C the compiler rejects is embedded as
     // bytecode instead.
     let c_paths: Vec<PathBuf> = c_files.iter().map(|(_, c)| c.clone()).collect();
@@ -445,12 +459,12 @@ fn includes(app: &App, opts: &BuildOptions, has_deps: bool, dists: &[deps::Dist]
 
 /// Gives each Cython module's init function a name of its own (`pyelf_init_N`, so that `a.util`
 /// and `b.util` can be linked together) and returns their inittab entries.
-fn register_cython(c_files: &[(String, PathBuf)]) -> Result<Vec<inittab::Entry>> {
+fn register_cython(c_files: &[(String, PathBuf)], main_name: &str) -> Result<Vec<inittab::Entry>> {
     let mut entries = Vec::new();
     for (i, (name, c)) in c_files.iter().enumerate() {
         let text = fs::read_to_string(c)?;
         let symbol = format!("pyelf_init_{i}");
-        let cython_name = if name == APP_MODULE { SCRIPT_CYTHON_NAME } else { name.as_str() };
+        let cython_name = if name == main_name { SCRIPT_CYTHON_NAME } else { name.as_str() };
         fs::write(c, cython::rename_init(&text, cython_name, &symbol))?;
         entries.push(inittab::Entry { name: name.clone(), init: Some(symbol) });
     }

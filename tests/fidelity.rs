@@ -141,3 +141,16 @@ fn files_next_to_file_are_read_listed_and_found_in_every_root_read_only() {
     let writes = "open for writing failed: EROFS\nmkdir failed: EROFS\nremove failed: EROFS\n";
     assert_eq!(text(&out), format!("{}{writes}", text(&want)), "read-only root");
 }
+
+#[test]
+#[ignore = "builds real binaries and needs root; run by ./test.sh"]
+fn a_package_runs_as_the_real_main_module_as_python_m_runs_it() {
+    let pkg = script("mainpkg");
+    let bin = common::roots::build(env!("CARGO_BIN_EXE_pyelf"), &pkg, "mainpkg", &[]);
+    let want = Command::new(toolchain_python()).args(["-E", "-s", "-m", "mainpkg"]).current_dir(pkg.parent().unwrap()).env_clear().output().unwrap();
+    assert!(want.status.success(), "{}", all(&want));
+    assert!(text(&want).contains("__module__ __main__ main is this module True"), "{}", all(&want));
+    same(&Command::new(&bin).output().unwrap(), &want, "on the host");
+    let root = root_with("empty", &bin, "mainpkg");
+    same(&in_root(&root, "/app", "/app", &[], true), &want, "empty root");
+}

@@ -460,7 +460,7 @@ const CORPUS_ENV: &[(&str, &str)] = &[("HOME", "/nonexistent-home"), ("PATH", "/
 /// alpine roots, with and without /proc: output and exit status as the same versions installed
 /// by pip and run by CPython 3.13.
 fn corpus_matches_a_normal_install(name: &str, entry: &str, files: &[(&str, &str)], runs: &[&[&str]]) {
-    let project = repo().join("tests/e2e/corpus").join(if name == "pygmentize" { "pygments" } else { name });
+    let project = repo().join("tests/e2e/corpus").join(name);
     let (bin, built) = pyelf_build(&project, &format!("corpus-{name}"), &[]);
     assert!(built.status.success(), "{}", all(&built));
     let req = project.join("requirements.txt");
@@ -519,4 +519,56 @@ fn corpus_pygmentize_loads_lexers_and_formatters_by_name_as_a_normal_install() {
         &[("s.py", "def f(x):\n    return x + 1  # one\n"), ("c.json", "{\"a\": [1, 2.5, null]}\n")],
         &[&["-l", "python", "-f", "html", "s.py"], &["-f", "terminal256", "s.py"], &["-g", "c.json"], &["-L", "styles"], &["-l", "nosuchlexer", "s.py"]],
     );
+}
+
+const BAD_PY: &str = "import sys\nimport os\nimport json\n\n\ndef f( a ):\n    return a\n\ndef unused():\n  x=1\n  return sys.path\n";
+
+#[test]
+#[ignore = "installs from PyPI, builds real binaries and needs root; run by ./test.sh"]
+fn corpus_isort() {
+    corpus_matches_a_normal_install("isort", "isort.main:main", &[("bad.py", BAD_PY)], &[&["--stdout", "bad.py"], &["--stdout", "--profile", "black", "--force-single-line-imports", "bad.py"], &["--version"]]);
+}
+
+#[test]
+#[ignore = "installs from PyPI, builds real binaries and needs root; run by ./test.sh"]
+fn corpus_pylint_finds_its_checkers_by_listing_its_directory() {
+    corpus_matches_a_normal_install("pylint", "pylint:run_pylint", &[("bad.py", BAD_PY)], &[&["--persistent=n", "bad.py"], &["--persistent=n", "--disable=all", "--enable=unused-import", "bad.py"]]);
+}
+
+#[test]
+#[ignore = "installs from PyPI, builds real binaries and needs root; run by ./test.sh"]
+fn corpus_pyfiglet_reads_its_fonts() {
+    corpus_matches_a_normal_install("pyfiglet", "pyfiglet:main", &[], &[&["-f", "slant", "pyelf"], &["-f", "banner3-D", "ok"], &["-l"]]);
+}
+
+#[test]
+#[ignore = "installs from PyPI, builds real binaries and needs root; run by ./test.sh"]
+fn corpus_unidecode_imports_its_tables_by_computed_name() {
+    corpus_matches_a_normal_install("unidecode", "unidecode.util:main", &[("text.txt", "Ελληνικά 北京 Grüße ☺ Привет\n")], &[&["text.txt"]]);
+}
+
+#[test]
+#[ignore = "installs from PyPI, builds real binaries and needs root; run by ./test.sh"]
+fn corpus_rst2html_reads_its_stylesheet_by_path() {
+    let doc = "Title\n=====\n\nSome *text* and a list:\n\n* one\n* two\n\n.. note:: a note\n";
+    corpus_matches_a_normal_install("rst2html", "docutils.core:rst2html", &[("doc.rst", doc)], &[&["doc.rst"], &["--language=de", "doc.rst"]]);
+}
+
+#[test]
+#[ignore = "installs from PyPI, builds real binaries and needs root; run by ./test.sh"]
+fn corpus_markdown_loads_extensions_by_name() {
+    let doc = "# Title\n\n[TOC]\n\n## Part\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\n```\ncode\n```\n";
+    corpus_matches_a_normal_install("markdown_py", "markdown.__main__:run", &[("doc.md", doc)], &[&["-x", "toc", "-x", "tables", "-x", "fenced_code", "doc.md"], &["-x", "nosuchextension", "doc.md"]]);
+}
+
+#[test]
+#[ignore = "installs from PyPI, builds real binaries and needs root; run by ./test.sh"]
+fn corpus_tqdm_vulture_radon_autopep8_sqlformat_tabulate() {
+    let files: &[(&str, &str)] = &[("bad.py", BAD_PY), ("q.sql", "select a,b from t where x=1 and y in (select z from u)\n"), ("t.csv", "name,n\nalpha,1\nbeta,22\n")];
+    corpus_matches_a_normal_install("tqdm", "tqdm.cli:main", files, &[&["--version"], &["--help"]]);
+    corpus_matches_a_normal_install("vulture", "vulture.core:main", files, &[&["bad.py"], &["--min-confidence", "80", "bad.py"]]);
+    corpus_matches_a_normal_install("radon", "radon:main", files, &[&["cc", "-s", "bad.py"], &["raw", "bad.py"], &["mi", "bad.py"]]);
+    corpus_matches_a_normal_install("autopep8", "autopep8:main", files, &[&["bad.py"], &["--diff", "bad.py"]]);
+    corpus_matches_a_normal_install("sqlformat", "sqlparse.__main__:main", files, &[&["-r", "-k", "upper", "q.sql"]]);
+    corpus_matches_a_normal_install("tabulate", "tabulate:_main", files, &[&["-s", ",", "-f", "grid", "t.csv"], &["-s", ",", "-f", "github", "t.csv"]]);
 }
