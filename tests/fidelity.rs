@@ -108,6 +108,16 @@ fn multiprocessing_works_with_every_start_method() {
         assert!(got.status.success(), "empty root, fork, /proc {proc}:\n{}", all(&got));
         assert_eq!(text(&got), want("fork"), "empty root, fork, /proc {proc}");
     }
+    // spawn and forkserver need the semaphores by name: they fail at once, as under python (not
+    // with children that die at start while the parent waits for them).
+    for method in ["spawn", "forkserver"] {
+        let script = format!("exec timeout 120 /usr/sbin/chroot '{}' /app {method}", empty.display());
+        let got = Command::new("/bin/sh").args(["-c", &script]).output().unwrap();
+        assert_eq!(got.status.code(), Some(1), "empty root, {method}:\n{}", all(&got));
+        assert_eq!(text(&got), "", "empty root, {method}");
+        let err = String::from_utf8_lossy(&got.stderr);
+        assert!(err.trim_end().ends_with("FileNotFoundError: [Errno 2] No such file or directory"), "empty root, {method}:\n{err}");
+    }
 }
 
 #[test]

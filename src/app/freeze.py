@@ -15,6 +15,7 @@ marshalled code, one after another), frozen.c (the table: name, offset, size, pa
 frozen.txt (the names), and bundle.zip (data files and distribution metadata; fixed timestamps,
 sorted entries).
 """
+import dis
 import importlib.machinery
 import importlib.util
 import json
@@ -32,6 +33,7 @@ STARTUP = [
     "encodings", "encodings.aliases", "encodings.utf_8", "encodings.ascii", "encodings.latin_1",
     "codecs", "io", "abc", "_collections_abc", "stat", "os", "posixpath",
     "genericpath", "linecache", "traceback", "tokenize", "warnings", "_weakrefset",
+    "site", "_sitebuiltins",
 ]
 ALWAYS_PACKAGES = ["encodings"]
 
@@ -66,6 +68,11 @@ def top(name):
 NAMESPACE = "namespace"
 
 
+# Functions that import a module by its name, given as a string.
+IMPORT_BY_NAME = {"import_module", "find_spec", "__import__"}
+MODULE_NAME = __import__("re").compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
+
+
 def is_namespace(spec):
     return spec is not None and spec.origin is None and spec.submodule_search_locations is not None and (
         spec.loader is None or type(spec.loader).__name__ == "NamespaceLoader")
@@ -90,6 +97,21 @@ class Finder(modulefinder.ModuleFinder):
             m.__path__ = pathname
             return m
         return super().load_module(fqname, fp, pathname, file_info)
+
+    def scan_code(self, co, m):
+        super().scan_code(co, m)  # this code's import statements, and those of the code in it
+        # Imports by a literal name: importlib.import_module("x.y"), importlib.util.find_spec(...),
+        # __import__("x"): as real as an import statement.
+        watch = 0
+        for ins in dis.get_instructions(co):
+            if ins.opname in ("LOAD_ATTR", "LOAD_GLOBAL", "LOAD_NAME", "LOAD_DEREF", "LOAD_FAST") and ins.argval in IMPORT_BY_NAME:
+                watch = 3
+            elif watch and ins.opname == "LOAD_CONST" and isinstance(ins.argval, str):
+                if MODULE_NAME.fullmatch(ins.argval):
+                    self._safe_import_hook(ins.argval, m, None, level=0)
+                watch = 0
+            elif watch:
+                watch -= 1
 
 
 def analyse(script, extra, dist_modules=(), main_is_module=False):

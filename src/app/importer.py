@@ -4,7 +4,8 @@ The launcher imports this module before the app. It puts a finder first on sys.m
 knows every module of the app and of its dependencies: those compiled by Cython are built-in
 modules (created from the binary's inittab), the others are frozen bytecode. Packages get
 `importlib.resources` readers over the data files embedded in the binary (a zip archive in
-memory), and `importlib.metadata` finds the bundled distributions (`*.dist-info`) there.
+memory). The same archive is a read-only tree of files under ROOT (vfs.c), which is on sys.path:
+`importlib.metadata`'s path finder finds the bundled distributions (`*.dist-info`) there.
 
 It also runs the app's main module as `__main__` (`run_main`), and the code multiprocessing gives
 `sys.executable -c` to start a child (`run_multiprocessing_child`).
@@ -98,9 +99,13 @@ class PyelfFinder:
         if kind == "namespace":
             # A namespace package: no file, no code; its modules are in MODULES too.
             spec = ModuleSpec(fullname, cls, is_package=True)
+            spec.submodule_search_locations.append(ROOT + rel)
             return spec
         spec = ModuleSpec(fullname, cls, origin=ROOT + rel, is_package=is_pkg)
         spec.has_location = True
+        if is_pkg:
+            # The package's directory in the tree (`__path__`), as code that lists it expects.
+            spec.submodule_search_locations.append(ROOT + rel.rpartition("/")[0])
         return spec
 
     @staticmethod
@@ -147,22 +152,6 @@ class PyelfFinder:
     @staticmethod
     def get_resource_reader(fullname):
         return _Reader(fullname)
-
-    @classmethod
-    def find_distributions(cls, context=None):
-        """The distributions bundled in the binary (for importlib.metadata)."""
-        from importlib.metadata import DistributionFinder, PathDistribution
-        import re
-        import zipfile
-        if context is None:
-            context = DistributionFinder.Context()
-        wanted = None if context.name is None else re.sub(r"[-_.]+", "_", context.name).lower()
-        for entry in zipfile.Path(_zip()).iterdir():
-            if not entry.name.endswith(".dist-info"):
-                continue
-            dist_name = entry.name[: -len(".dist-info")].rpartition("-")[0]
-            if wanted is None or re.sub(r"[-_.]+", "_", dist_name).lower() == wanted:
-                yield PathDistribution(entry)
 
 
 def _create_main(name, run_name):
@@ -227,3 +216,19 @@ def run_multiprocessing_child(code):
 
 
 sys.meta_path.insert(0, PyelfFinder)
+# The tree is on sys.path, as the script's directory and site-packages are in python: the path
+# finder finds the bundled distributions there (importlib.metadata), and code that turns a file
+# of it into a module name (astroid, pylint) finds it. The modules above are found first.
+sys.path.insert(0, ROOT.rstrip("/"))
+
+
+def _site_builtins():
+    """exit(), quit(), help(), copyright(), credits() and license(), which python's site module
+    adds (a pyelf binary runs without site's search for site-packages)."""
+    import site
+    site.setquit()
+    site.setcopyright()
+    site.sethelper()
+
+
+_site_builtins()

@@ -3,9 +3,12 @@
  *
  * When creating one fails because /dev/shm is missing, the semaphore is made in anonymous shared
  * memory instead: a process and the children it forks share it, which is all multiprocessing's
- * fork start method needs (it unlinks each semaphore as soon as it is made). Opening one by name
- * in another process (the spawn and forkserver start methods) still fails there, as without
- * pyelf. */
+ * fork start method needs (it unlinks each semaphore as soon as it is made). For the spawn and
+ * forkserver start methods, whose children open the semaphore by name, the creation fails as it
+ * does without pyelf (FileNotFoundError in the parent, not children that die at start): which
+ * one asks is read from the calling Python frame, multiprocessing's SemLock.__init__, whose
+ * `unlink_now` is true only for fork. */
+#include <Python.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -25,6 +28,30 @@ static struct {
     int linked;
 } anon[ANON_MAX];
 static pthread_mutex_t anon_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* Whether the semaphore being created will be unlinked at once (multiprocessing's fork context):
+ * `unlink_now` in the frame of the Python code that asks for it; yes when that cannot be told. */
+static int unlinked_at_once(void)
+{
+    if (!PyGILState_Check())
+        return 1;
+    PyFrameObject *frame = PyEval_GetFrame();
+    if (frame == NULL)
+        return 1;
+    PyObject *locals = PyFrame_GetLocals(frame);
+    if (locals == NULL) {
+        PyErr_Clear();
+        return 1;
+    }
+    PyObject *value = NULL;
+    int found = PyMapping_GetOptionalItemString(locals, "unlink_now", &value);
+    Py_DECREF(locals);
+    if (found < 0)
+        PyErr_Clear();
+    int yes = found <= 0 || PyObject_IsTrue(value) != 0;
+    Py_XDECREF(value);
+    return yes;
+}
 
 static int find(const char *name, sem_t *sem)
 {
@@ -48,6 +75,11 @@ sem_t *__wrap_sem_open(const char *name, int flags, ...)
     sem_t *sem = __real_sem_open(name, flags, mode, value);
     if (sem != SEM_FAILED || errno != ENOENT || !(flags & O_CREAT) || strlen(name) >= sizeof anon[0].name)
         return sem;
+    int saved = errno;
+    if (!unlinked_at_once()) {
+        errno = saved;
+        return SEM_FAILED;
+    }
     pthread_mutex_lock(&anon_lock);
     int slot = find(name, NULL);
     if (slot >= 0) {

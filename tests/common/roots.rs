@@ -78,6 +78,14 @@ pub fn in_root_env(root: &Path, program: &str, arg0: &str, args: &[&str], clear_
             std::env::set_current_dir("/")
         });
     }
+    // A binary just copied into the root can be "busy" for a moment: another test thread that
+    // forked while the copy's file was open holds it until that child execs.
+    for _ in 0..50 {
+        match c.output() {
+            Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy => std::thread::sleep(std::time::Duration::from_millis(100)),
+            other => return other.unwrap(),
+        }
+    }
     c.output().unwrap()
 }
 
