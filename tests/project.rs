@@ -595,3 +595,14 @@ fn corpus_tqdm_vulture_radon_autopep8_sqlformat_tabulate() {
     corpus_matches_a_normal_install("sqlformat", "sqlparse.__main__:main", files, &[&["-r", "-k", "upper", "q.sql"]]);
     corpus_matches_a_normal_install("tabulate", "tabulate:_main", files, &[&["-s", ",", "-f", "grid", "t.csv"], &["-s", ",", "-f", "github", "t.csv"]]);
 }
+
+#[test]
+#[ignore = "installs from PyPI, builds real binaries and needs root; run by ./test.sh"]
+fn corpus_httpie_offline() {
+    corpus_matches_a_normal_install(
+        "http",
+        "httpie.__main__:main",
+        &[],
+        &[&["--ignore-stdin", "--offline", "--print=HBhb", "POST", "example.org/api", "name=pyelf", "n:=3", "X-Test:1"], &["--ignore-stdin", "--offline", "--pretty=all", "--style=monokai", "PUT", "pie.dev/x", "a=b"], &["--version"]],
+    );
+}
