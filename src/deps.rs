@@ -2,6 +2,7 @@
 //! carry hashes), only as pure-Python wheels (`py3-none-any`): a static binary cannot load a C
 //! extension, so a package that ships only platform wheels is refused, by name, with the reason.
 
+use std::collections::BTreeSet;
 use anyhow::{bail, Context, Result};
 use fs_err as fs;
 use std::path::{Path, PathBuf};
@@ -71,6 +72,25 @@ pub fn install(requirements: &Path, wheels: &Path, site: &Path, source_date_epoc
                     err.trim(),
                     pins.join("\n  ")
                 );
+            }
+            if err.contains("ResolutionImpossible") {
+                // pip says why only when it is not quiet: ask again, for the lines that name the
+                // requirements no pure-Python wheel satisfies.
+                let mut args = vec!["download"];
+                args.extend(PURE);
+                let again = pip(&args, &[Path::new("--find-links"), &built, Path::new("-d"), wheels, Path::new("-r"), requirements])?;
+                let said = format!("{}{}", String::from_utf8_lossy(&again.stdout), String::from_utf8_lossy(&again.stderr));
+                let causes = conflict_causes(&said);
+                if !causes.is_empty() {
+                    let names: Vec<&str> = causes.iter().map(|(_, name)| name.as_str()).collect::<BTreeSet<_>>().into_iter().collect();
+                    bail!(
+                        "pip found no set of pure-Python (py3-none-any) wheels for the dependencies: {}.\nThe conflict, as pip reports it:\n  {}\n\
+                         A requirement named there most likely ships only platform-specific wheels (compiled C extension modules), which a fully static pyelf binary cannot load.\n\
+                         hint: use pure-Python alternatives, or versions that have a py3-none-any wheel",
+                        names.join(", "),
+                        causes.iter().map(|(line, _)| line.as_str()).take(12).collect::<Vec<_>>().join("\n  ")
+                    );
+                }
             }
             bail!("pip could not resolve the dependencies:\n{}\nhint: pip must reach a package index (or set PIP_FIND_LINKS / PIP_INDEX_URL)", err.trim());
         };
@@ -307,6 +327,19 @@ fn module_of_record_path(path: &str) -> Option<String> {
     (!parts.is_empty()).then(|| parts.join("."))
 }
 
+/// The lines of pip's "The conflict is caused by" report (`pkg 1.0 depends on Dep>=2`), each with
+/// the name of the requirement depended on.
+fn conflict_causes(pip_output: &str) -> Vec<(String, String)> {
+    pip_output
+        .lines()
+        .filter_map(|l| {
+            let (_, dep) = l.split_once(" depends on ")?;
+            let name: String = dep.trim().chars().take_while(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.')).collect();
+            (!name.is_empty()).then(|| (l.trim().to_string(), name))
+        })
+        .collect()
+}
+
 /// The modules a distribution's entry points name (`entry_points.txt`, every group): they are
 /// imported by name at run time (plugins, console scripts), so the analysis is told about them.
 pub fn entry_point_modules(dist: &Dist) -> Vec<String> {
@@ -329,6 +362,14 @@ pub fn entry_point_modules(dist: &Dist) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_requirements_of_a_conflict_are_named() {
+        let out = "The conflict is caused by:\n    cookiecutter 2.6.0 depends on pyyaml>=5.3.1\n    cookiecutter 1.7.2 depends on MarkupSafe<2.0.0\n\nTo fix this";
+        let causes = conflict_causes(out);
+        assert_eq!(causes.iter().map(|(_, n)| n.as_str()).collect::<Vec<_>>(), ["pyyaml", "MarkupSafe"]);
+        assert_eq!(causes[0].0, "cookiecutter 2.6.0 depends on pyyaml>=5.3.1");
+    }
 
     #[test]
     fn record_paths_become_module_names() {
