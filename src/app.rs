@@ -290,7 +290,7 @@ pub fn build(home: &Home, opts: &BuildOptions) -> Result<Built> {
         }
         None => None,
     };
-    let (include_modules, include_packages) = includes(&app, &opts, site.is_some(), &dists);
+    let (include_modules, include_packages) = includes(&app, &opts, &dists);
     let dist_modules: Vec<String> = dists.iter().flat_map(deps::modules).collect();
     let analysis = freeze::analyse(
         &tc,
@@ -444,11 +444,10 @@ fn main_module(app: &App, entry_dir: &Path) -> Result<(String, Option<PathBuf>)>
 
 /// The modules and packages embedded besides what the analysis finds: the user's, the plugins
 /// named in the dependencies' entry points, and what the importer needs to read the data archive.
-fn includes(app: &App, opts: &BuildOptions, has_deps: bool, dists: &[deps::Dist]) -> (Vec<String>, Vec<String>) {
+fn includes(app: &App, opts: &BuildOptions, dists: &[deps::Dist]) -> (Vec<String>, Vec<String>) {
     let mut modules = opts.include_modules.clone();
-    if app.project.is_some() || !app.packages.is_empty() || has_deps || !opts.add_data.is_empty() {
-        modules.extend(["zipfile".to_string(), "encodings.cp437".to_string()]);
-    }
+    // What the importer imports when asked for resources or sources (pathlib, tokenize).
+    modules.extend(["pathlib".to_string(), "tokenize".to_string()]);
     for d in dists {
         modules.extend(deps::entry_point_modules(d));
     }

@@ -127,6 +127,8 @@ fn uncaught_exception_prints_a_traceback_and_exits_1() {
     assert_eq!(frames.len(), 2, "{err}");
     assert!(frames[0].contains("\"boom.py\", line 5"), "{err}");
     assert!(!err.contains("importlib") && !err.contains("pyelf importer"), "{err}");
+    // With the source lines, as python shows them (the script's source travels in the binary).
+    assert!(err.contains("\n    f()\n") && err.contains("\n    raise ValueError('boom')\n"), "{err}");
 }
 
 #[test]

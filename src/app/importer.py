@@ -3,9 +3,10 @@
 The launcher imports this module before the app. It puts a finder first on sys.meta_path that
 knows every module of the app and of its dependencies: those compiled by Cython are built-in
 modules (created from the binary's inittab), the others are frozen bytecode. Packages get
-`importlib.resources` readers over the data files embedded in the binary (a zip archive in
-memory). The same archive is a read-only tree of files under ROOT (vfs.c), which is on sys.path:
-`importlib.metadata`'s path finder finds the bundled distributions (`*.dist-info`) there.
+`importlib.resources` readers over their directories in the tree of files the binary serves from
+its embedded archive under ROOT (vfs.c: modules' sources, data files, distribution metadata).
+That tree is on sys.path: `importlib.metadata`'s path finder finds the bundled distributions
+(`*.dist-info`) there.
 
 It also runs the app's main module as `__main__` (`run_main`), and the code multiprocessing gives
 `sys.executable -c` to start a child (`run_multiprocessing_child`).
@@ -21,72 +22,16 @@ from _frozen_importlib import ModuleSpec
 # Where the app's files are (`__file__`): a read-only tree the binary serves from its embedded
 # archive (vfs.c); ROOT is put in front of this text at build time.
 
-_bundle = None
-
-
-def _zip():
-    """The embedded archive of data files and distribution metadata, opened on first use."""
-    global _bundle
-    if _bundle is None:
-        import io
-        import zipfile
-        _bundle = zipfile.ZipFile(io.BytesIO(bytes(getattr(sys, "_pyelf_bundle", b"PK\x05\x06" + b"\0" * 18))))
-        _bundle.filename = ROOT.rstrip("/")  # paths of its entries read as files under ROOT
-    return _bundle
-
-
-_path_class = None
-
-
-def _bundle_path(at):
-    """A `zipfile.Path` into the embedded archive, of a class of its own so that
-    `importlib.resources.as_file` gets pyelf's handler (registered here, on first use)."""
-    global _path_class
-    if _path_class is None:
-        import zipfile
-        from importlib.resources import as_file
-
-        class BundlePath(zipfile.Path):
-            pass
-
-        as_file.register(BundlePath)(_as_file)
-        _path_class = BundlePath
-    return _path_class(_zip(), at=at)
-
-
-class _as_file:
-    """`importlib.resources.as_file` of an embedded file or directory: nothing of the binary exists
-    on disk, so it is copied to a temporary place for the `with` block, as for any archive. Where
-    that cannot be written, the error says what is wanted and what to do."""
-
-    def __init__(self, path):
-        from importlib.resources import as_file
-        self.path = path
-        self.copy = as_file.dispatch(object)(path)
-
-    def __enter__(self):
-        try:
-            return self.copy.__enter__()
-        except OSError as e:
-            raise OSError(
-                e.errno,
-                f"pyelf: {self.path.at} is embedded in this binary, and the code asks for it as a "
-                f"real file (importlib.resources.as_file), so a copy is written to a temporary "
-                f"directory; that failed ({e.strerror or e}): set TMPDIR to a writable directory",
-            ) from None
-
-    def __exit__(self, *exc):
-        return self.copy.__exit__(*exc)
-
-
 class _Reader:
-    """`importlib.resources` reader of a package: its files in the embedded archive."""
+    """`importlib.resources` reader of a package: its directory in the tree under ROOT, a real
+    path as in a normal install (`as_file` gives it as it is, nothing is copied)."""
 
     def __init__(self, name):
-        self.prefix = name.replace(".", "/") + "/"
+        self.path = ROOT + name.replace(".", "/")
 
     def files(self):
-        return _bundle_path(self.prefix)
+        import pathlib
+        return pathlib.Path(self.path)
 
 
 class PyelfFinder:
@@ -133,7 +78,22 @@ class PyelfFinder:
 
     @staticmethod
     def get_source(fullname):
-        return None
+        """The module's source, from the tree (linecache shows it in tracebacks, inspect.getsource
+        finds it), decoded as python decodes a source file."""
+        if fullname == "__main__" and SCRIPT:  # linecache asks a script by its __name__
+            fullname = SCRIPT
+        entry = MODULES.get(fullname)
+        if entry is None or entry[0] == "namespace":
+            return None
+        import io
+        import tokenize
+        try:
+            with open(ROOT + entry[2], "rb") as f:
+                data = f.read()
+        except OSError:
+            return None
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+        return data.decode(encoding).replace("\r\n", "\n").replace("\r", "\n")
 
     @staticmethod
     def get_filename(fullname):

@@ -252,15 +252,6 @@ int main(int argc, char **argv)
     }
 #endif
 
-#ifdef PYELF_BUNDLE
-    /* The data files and distribution metadata, read in place by the importer. */
-    PyObject *bundle = PyMemoryView_FromMemory((char *)pyelf_bundle, pyelf_bundle_end - pyelf_bundle, PyBUF_READ);
-    if (bundle == NULL || PySys_SetObject("_pyelf_bundle", bundle) < 0) {
-        PyErr_Print();
-        return 1;
-    }
-    Py_DECREF(bundle);
-#endif
     /* The finder of the app's own modules and its bundled packages. */
     PyObject *importer = PyImport_ImportModule("_pyelf_importer");
     if (importer == NULL) {

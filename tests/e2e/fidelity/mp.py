@@ -1,5 +1,6 @@
 """multiprocessing with the start method given on the command line: Pool.map, Process + Queue,
-a Manager and ProcessPoolExecutor. No freeze_support()."""
+a Manager and ProcessPoolExecutor. freeze_support() is called, as programs written for
+PyInstaller do; a pyelf binary does not need it (sys.frozen is not set, so it does nothing)."""
 import multiprocessing
 import os
 import sys
@@ -31,6 +32,7 @@ def run_job(job):
 
 
 if __name__ == "__main__":
+    multiprocessing.freeze_support()
     method = sys.argv[1]
     ctx = multiprocessing.get_context(method)
     with ctx.Pool(2) as pool:
