@@ -59,6 +59,37 @@ def is_stdlib(path):
     return path is not None and os.path.abspath(path).startswith(STDLIB + os.sep) and "site-packages" not in path
 
 
+def stdlib_code(path):
+    """The code of a stdlib module from the toolchain's own bytecode cache (`__pycache__`, written
+    when the toolchain was installed), if it is there and up to date: compiling 400 modules for
+    each build takes seconds."""
+    if not is_stdlib(path):
+        return None
+    try:
+        with open(importlib.util.cache_from_source(path), "rb") as f:
+            data = f.read()
+        with open(path, "rb") as f:
+            source = f.read()
+        st = os.stat(path)
+    except (OSError, ValueError, NotImplementedError):
+        return None
+    if data[:4] != importlib.util.MAGIC_NUMBER:
+        return None
+    flags = int.from_bytes(data[4:8], "little")
+    if flags & 1:  # hash-based (the toolchain is built with SOURCE_DATE_EPOCH)
+        fresh = data[8:16] == importlib.util.source_hash(source)
+    else:
+        fresh = (int.from_bytes(data[8:12], "little") == int(st.st_mtime) & 0xFFFFFFFF
+                 and int.from_bytes(data[12:16], "little") == st.st_size & 0xFFFFFFFF)
+    return marshal.loads(memoryview(data)[16:]) if fresh else None
+
+
+def with_filename(co, filename):
+    """`co` with `filename` as the file of it and of every code object in it."""
+    consts = tuple(with_filename(c, filename) if isinstance(c, type(co)) else c for c in co.co_consts)
+    return co.replace(co_filename=filename, co_consts=consts)
+
+
 def top(name):
     return name.partition(".")[0]
 
@@ -96,12 +127,22 @@ class Finder(modulefinder.ModuleFinder):
             m = self.add_module(fqname)
             m.__path__ = pathname
             return m
+        if file_info[2] == modulefinder._PY_SOURCE:
+            co = stdlib_code(pathname)
+            if co is not None:  # the same code as compile() gives, without compiling
+                m = self.add_module(fqname)
+                m.__file__ = pathname
+                m.__code__ = co
+                self.scan_code(co, m)
+                return m
         return super().load_module(fqname, fp, pathname, file_info)
 
     def scan_code(self, co, m):
         super().scan_code(co, m)  # this code's import statements, and those of the code in it
         # Imports by a literal name: importlib.import_module("x.y"), importlib.util.find_spec(...),
         # __import__("x"): as real as an import statement.
+        if IMPORT_BY_NAME.isdisjoint(co.co_names) and IMPORT_BY_NAME.isdisjoint(co.co_varnames):
+            return
         watch = 0
         for ins in dis.get_instructions(co):
             if ins.opname in ("LOAD_ATTR", "LOAD_GLOBAL", "LOAD_NAME", "LOAD_DEREF", "LOAD_FAST") and ins.argval in IMPORT_BY_NAME:
@@ -341,11 +382,16 @@ def emit_main(out_dir, spec_file):
         name = m["name"]
         with open(m["file"], "rb") as f:
             source = f.read()
-        if name.startswith("_sysconfigdata_"):
-            source = neutral_paths(source)
-        if "source" in m:
-            source = m["source"].encode()
-        code = compile(source, m.get("filename") or f"<frozen {name}>", "exec", dont_inherit=True, optimize=0)
+        filename = m.get("filename") or f"<frozen {name}>"
+        cached = None if "source" in m or name.startswith("_sysconfigdata_") else stdlib_code(m["file"])
+        if cached is not None:
+            code = with_filename(cached, filename)
+        else:
+            if name.startswith("_sysconfigdata_"):
+                source = neutral_paths(source)
+            if "source" in m:
+                source = m["source"].encode()
+            code = compile(source, filename, "exec", dont_inherit=True, optimize=0)
         data = marshal.dumps(code)
         table.append((name, len(blob), len(data), m["package"]))
         blob += data
