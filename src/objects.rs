@@ -43,6 +43,9 @@ fn compiler(tc: &Toolchain, dir: &Path) -> Result<cc::Tool> {
     b.try_get_compiler().context("cannot set up the C compiler for the app")
 }
 
+/// What compiling one file gave: its object, or how the compiler rejected it.
+pub type Compiled = Result<PathBuf, Rejected>;
+
 /// The first line of compiler output that reports an error.
 pub fn first_error(output: &str) -> String {
     output
@@ -56,14 +59,14 @@ pub fn first_error(output: &str) -> String {
 
 /// Compiles each of `files` to an object in `dir/obj` (the logs of failures go to `logs`);
 /// returns, in the order of `files`, each object or how the compiler rejected the file.
-pub fn compile_each(tc: &Toolchain, dir: &Path, files: &[PathBuf], logs: &Path) -> Result<Vec<Result<PathBuf, Rejected>>> {
+pub fn compile_each(tc: &Toolchain, dir: &Path, files: &[PathBuf], logs: &Path) -> Result<Vec<Compiled>> {
     let tool = compiler(tc, dir)?;
     let obj_dir = dir.join("obj");
     fs::create_dir_all(&obj_dir)?;
     fs::create_dir_all(logs)?;
     let jobs = std::thread::available_parallelism().map_or(1, |n| n.get()).min(files.len().max(1));
     let next = AtomicUsize::new(0);
-    let results: Vec<Vec<(usize, std::io::Result<Result<PathBuf, Rejected>>)>> = std::thread::scope(|scope| {
+    let results: Vec<Vec<(usize, std::io::Result<Compiled>)>> = std::thread::scope(|scope| {
         let workers: Vec<_> = (0..jobs)
             .map(|_| {
                 scope.spawn(|| {
@@ -79,14 +82,14 @@ pub fn compile_each(tc: &Toolchain, dir: &Path, files: &[PathBuf], logs: &Path) 
             .collect();
         workers.into_iter().map(|w| w.join().expect("a compiler thread panicked")).collect()
     });
-    let mut ordered: Vec<Option<Result<PathBuf, Rejected>>> = vec![None; files.len()];
+    let mut ordered: Vec<Option<Compiled>> = vec![None; files.len()];
     for (i, r) in results.into_iter().flatten() {
         ordered[i] = Some(r.with_context(|| format!("cannot run the C compiler on {}", files[i].display()))?);
     }
     Ok(ordered.into_iter().map(|r| r.expect("every file compiled")).collect())
 }
 
-fn compile_one(tool: &cc::Tool, file: &Path, index: usize, obj_dir: &Path, logs: &Path) -> std::io::Result<Result<PathBuf, Rejected>> {
+fn compile_one(tool: &cc::Tool, file: &Path, index: usize, obj_dir: &Path, logs: &Path) -> std::io::Result<Compiled> {
     let stem = file.file_stem().and_then(|s| s.to_str()).unwrap_or("file");
     let obj = obj_dir.join(format!("{index:04}-{stem}.o"));
     let mut cmd: Command = tool.to_command();
