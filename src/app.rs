@@ -620,10 +620,12 @@ fn bundle_files(
             files.push(freeze::BundleFile { arc: name.to_string(), file: m.file.clone() });
         }
     }
-    // Each top-level package once, with everything in it but compiled code: its modules' source
-    // (read by code that lists or opens its own directory, and by linecache) and its data.
-    for m in analysis.modules.iter().filter(|m| m.package && m.is_bundled() && !m.name.contains('.')) {
-        let pkg_dir = m.package_dir().context("a package has a directory")?;
+    // Each top-level package directory once (every portion of a namespace package: the one in
+    // the app and the one in a dependency), with everything in it but compiled code: its modules'
+    // source (read by code that lists or opens its own directory, and by linecache) and its data.
+    for m in analysis.modules.iter().filter(|m| m.is_bundled() && !m.namespace) {
+        let depth = m.name.matches('.').count() + usize::from(m.package);
+        let Some(pkg_dir) = (depth > 0).then(|| m.file.ancestors().nth(depth)).flatten() else { continue };
         let root = pkg_dir.parent().context("a package has a parent")?;
         if !seen.insert(pkg_dir.to_path_buf()) {
             continue;
