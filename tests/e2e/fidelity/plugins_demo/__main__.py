@@ -2,6 +2,7 @@
 import errno
 import glob
 import importlib
+import importlib.resources
 import json
 import os
 import pkgutil
@@ -25,6 +26,13 @@ plugins = sorted(f[:-3] for f in os.listdir(os.path.join(HERE, "plugins")) if f.
 print("plugins found by listdir:", plugins)
 for name in plugins:
     print(" ", importlib.import_module(f"plugins_demo.plugins.{name}").run())
+from plugins_demo import plugins as plugins_pkg
+
+print("pkgutil.iter_modules:", sorted(m.name for m in pkgutil.iter_modules(plugins_pkg.__path__)))
+res = importlib.resources.files("plugins_demo") / "data" / "greeting.txt"
+print("importlib.resources:", res.read_text().strip(), res.is_file())
+with importlib.resources.as_file(res) as real:
+    print("as_file is the file itself:", os.path.samefile(real, os.path.join(HERE, "data", "greeting.txt")))
 print("scandir:", sorted((e.name, e.is_dir(), e.is_file()) for e in os.scandir(os.path.join(HERE, "data"))))
 print("glob:", sorted(rel(p) for p in glob.glob(os.path.join(HERE, "**", "*.json"), recursive=True)))
 print("walk:", sorted(rel(os.path.join(d, f)) for d, _, fs in os.walk(os.path.join(HERE, "data")) for f in fs))
