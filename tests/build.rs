@@ -292,3 +292,14 @@ fn odd_argv_does_not_change_or_crash_it() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(text(&out), "4 [4, 100000, 0] ['caf\\udce9']\n", "non-UTF-8 bytes arrive surrogate-escaped");
 }
+
+#[test]
+#[ignore = "builds real binaries and needs root; run by ./test.sh"]
+fn the_import_analysis_runs_no_package_code() {
+    // test/test_import/__init__.py raises unittest.SkipTest when imported: the analysis locates
+    // modules without importing their packages, so the build neither runs nor trips over it.
+    let script = tmp().join("runs_nothing.py");
+    std::fs::write(&script, "import sys\nprint('test.test_import' in sys.modules)\n").unwrap();
+    let bin = build(&script, "runs-nothing", &["--include-package", "test.test_import"]);
+    assert_eq!(text(&Command::new(&bin).output().unwrap()), "False\n");
+}

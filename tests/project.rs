@@ -411,12 +411,11 @@ fn loopback_json_server() -> String {
 fn requests_fetches_over_loopback_like_a_normal_install_in_every_root() {
     let tools = repo().join("tests/e2e/tools/fetch");
     let (bin, built) = pyelf_build(&tools, "fetch", &[]);
-    // urllib3's Pyodide modules cannot be imported here (no `js` module): left out, said once.
+    // urllib3's Pyodide modules import `js`, which exists only in a browser: they are embedded all
+    // the same (the analysis runs no package's code), and fail as they do under python if imported.
     let said = String::from_utf8_lossy(&built.stderr);
     let warnings: Vec<&str> = said.lines().filter(|l| l.contains("warning:")).collect();
-    assert_eq!(warnings.len(), 1, "{said}");
-    assert!(warnings[0].contains("leaving out 4 modules (urllib3.contrib.emscripten.connection, "), "{said}");
-    assert!(warnings[0].ends_with("importing their package fails here (ModuleNotFoundError: No module named 'js')"), "{said}");
+    assert!(warnings.is_empty(), "{said}");
     let url = loopback_json_server();
     let req = tools.join("requirements.txt");
     let site = reference(&["--require-hashes", "-r", req.to_str().unwrap()], "fetch");

@@ -59,6 +59,46 @@ def is_stdlib(path):
     return path is not None and os.path.abspath(path).startswith(STDLIB + os.sep) and "site-packages" not in path
 
 
+def path_spec(name):
+    """The spec the path finder gives module `name`, its packages located the same way: nothing is
+    imported (importlib.util.find_spec imports a dotted name's parent packages, running their code,
+    which may fail or do anything)."""
+    parent = name.rpartition(".")[0]
+    path = None
+    if parent:
+        parent_spec = path_spec(parent)
+        if parent_spec is None or parent_spec.submodule_search_locations is None:
+            return None
+        path = list(parent_spec.submodule_search_locations)
+    try:
+        return importlib.machinery.PathFinder.find_spec(name, path)
+    except KeyError:
+        # A namespace package (a directory without __init__.py) whose parent is not imported
+        # here: the path finder wants the parent in sys.modules; its portions are these.
+        last = name.rpartition(".")[2]
+        dirs = [os.path.join(d, last) for d in (path if path is not None else sys.path) if os.path.isdir(os.path.join(d, last))]
+        if not dirs:
+            return None
+        spec = importlib.machinery.ModuleSpec(name, None, is_package=True)
+        spec.submodule_search_locations.extend(dirs)
+        return spec
+    except (ImportError, ValueError, SyntaxError, OSError):
+        return None
+
+
+def locate(name):
+    """The spec of module `name` as the import system would find it (built in, frozen into the
+    interpreter, or from sys.path), without importing anything."""
+    loaded = sys.modules.get(name)
+    if loaded is not None and getattr(loaded, "__spec__", None) is not None:
+        return loaded.__spec__  # as importlib.util.find_spec answers for a module already loaded
+    for finder in (importlib.machinery.BuiltinImporter, importlib.machinery.FrozenImporter):
+        spec = finder.find_spec(name)
+        if spec is not None:
+            return spec
+    return path_spec(name)
+
+
 def stdlib_code(path):
     """The code of a stdlib module from the toolchain's own bytecode cache (`__pycache__`, written
     when the toolchain was installed), if it is there and up to date: compiling 400 modules for
@@ -88,10 +128,6 @@ def with_filename(co, filename):
     """`co` with `filename` as the file of it and of every code object in it."""
     consts = tuple(with_filename(c, filename) if isinstance(c, type(co)) else c for c in co.co_consts)
     return co.replace(co_filename=filename, co_consts=consts)
-
-
-def top(name):
-    return name.partition(".")[0]
 
 
 # modulefinder's kind for a namespace package (a directory without __init__.py, PEP 420): the
@@ -175,6 +211,9 @@ def analyse(script, extra, dist_modules=(), main_is_module=False):
             finder.modules.pop(m, None)
             print(f"pyelf: note: leaving out {m}: it does not compile under Python 3.13 "
                   f"({e.filename}:{e.lineno}: {e.msg})", file=sys.stderr)
+        except Exception as e:  # a file the analysis cannot read (not UTF-8, say): python could not either
+            finder.modules.pop(m, None)
+            print(f"pyelf: warning: leaving out {m}: {type(e).__name__}: {e}", file=sys.stderr)
     done = set()
     while True:
         todo = [n for n in finder.modules if n in C_MODULE_DEPS and n not in done]
@@ -228,7 +267,7 @@ def all_stdlib():
 
 
 def package_modules(pkg):
-    spec = importlib.util.find_spec(pkg)
+    spec = path_spec(pkg)
     out = {pkg}
     if spec is None:
         raise SystemExit(f"pyelf: --include-package {pkg}: no such package")
@@ -296,16 +335,13 @@ def analyse_main(out_dir, args):
             for name in f.read().split():
                 if name == "__main__" or name.startswith("_pyelf"):
                     continue
-                try:
-                    spec = importlib.util.find_spec(name)
-                except (ImportError, ValueError):
-                    continue
+                spec = locate(name)
                 if spec is not None and spec.origin and (spec.origin.endswith(".py") or spec.origin == "built-in"):
                     extra.append(name)
     main_module = o.get("--module")
     script = o.get("--script")
     if main_module:
-        spec = importlib.util.find_spec(main_module)
+        spec = path_spec(main_module)
         if spec is None or not spec.origin:
             raise SystemExit(f"pyelf: no module {main_module} under {o['--path']}")
         script_file, extra = spec.origin, [main_module] + extra
@@ -321,7 +357,7 @@ def analyse_main(out_dir, args):
     if o.get("--stdlib") == "full":
         found |= all_stdlib()
     for m in modules:
-        if importlib.util.find_spec(m) is None:
+        if locate(m) is None:
             raise SystemExit(f"pyelf: --include-module {m}: no such module")
     if "sysconfig" in found:
         found.add(sysconfig._get_sysconfigdata_name())
@@ -331,17 +367,8 @@ def analyse_main(out_dir, args):
             found.add(".".join(parts[:i]))
 
     out, extensions = [], []
-    left_out = {}  # why -> modules: those whose package fails to import here (said once per cause)
     for name in sorted(found):
-        try:
-            spec = importlib.util.find_spec(name)
-        except Exception as e:
-            # A stdlib package that cannot be imported here (tkinter: no _tkinter in the
-            # toolchain) cannot be imported by the binary's python either: nothing to say.
-            top_spec = importlib.util.find_spec(top(name))
-            if not (top_spec is not None and is_stdlib(top_spec.origin)):
-                left_out.setdefault(f"{type(e).__name__}: {e}", []).append(name)
-            continue
+        spec = locate(name)
         if spec is None:
             continue
         if is_namespace(spec):
@@ -363,12 +390,6 @@ def analyse_main(out_dir, args):
             continue  # the host's site-packages of the analysing python: never bundled
         out.append({"name": name, "file": spec.origin, "kind": kind,
                     "package": spec.submodule_search_locations is not None})
-    for why, names in left_out.items():
-        if len(names) == 1:
-            what, whose = names[0], "its"
-        else:
-            what, whose = f"{len(names)} modules ({', '.join(names)})", "their"
-        print(f"pyelf: warning: leaving out {what}: importing {whose} package fails here ({why})", file=sys.stderr)
     with open(os.path.join(out_dir, "modules.json"), "w") as f:
         json.dump({"modules": out, "extensions": extensions, "imports": sorted(imports)}, f, indent=1)
 
