@@ -124,12 +124,6 @@ def stdlib_code(path):
     return marshal.loads(memoryview(data)[16:]) if fresh else None
 
 
-def with_filename(co, filename):
-    """`co` with `filename` as the file of it and of every code object in it."""
-    consts = tuple(with_filename(c, filename) if isinstance(c, type(co)) else c for c in co.co_consts)
-    return co.replace(co_filename=filename, co_consts=consts)
-
-
 # modulefinder's kind for a namespace package (a directory without __init__.py, PEP 420): the
 # stdlib's modulefinder does not know them.
 NAMESPACE = "namespace"
@@ -403,16 +397,14 @@ def emit_main(out_dir, spec_file):
         name = m["name"]
         with open(m["file"], "rb") as f:
             source = f.read()
-        filename = m.get("filename") or f"<frozen {name}>"
-        cached = None if "source" in m or name.startswith("_sysconfigdata_") else stdlib_code(m["file"])
-        if cached is not None:
-            code = with_filename(cached, filename)
-        else:
-            if name.startswith("_sysconfigdata_"):
-                source = neutral_paths(source)
-            if "source" in m:
-                source = m["source"].encode()
-            code = compile(source, filename, "exec", dont_inherit=True, optimize=0)
+        # Compiled here, not taken from the toolchain's __pycache__ as the analysis does: marshal
+        # writes what it read from a .pyc differently when that .pyc came from another build of
+        # the toolchain (its back-references follow reference counts), and the binary must not.
+        if name.startswith("_sysconfigdata_"):
+            source = neutral_paths(source)
+        if "source" in m:
+            source = m["source"].encode()
+        code = compile(source, m.get("filename") or f"<frozen {name}>", "exec", dont_inherit=True, optimize=0)
         data = marshal.dumps(code)
         table.append((name, len(blob), len(data), m["package"]))
         blob += data
