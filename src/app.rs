@@ -361,9 +361,10 @@ pub fn build(home: &Home, opts: &BuildOptions) -> Result<Built> {
     let cython_names: BTreeSet<&str> = app_entries_built.iter().map(|e| e.name.as_str()).collect();
 
     // Bytecode (the stdlib, the dependencies and what Cython did not compile) and the data.
-    let script = main_script.as_deref().map(|p| (p, format!("{}.py", app.name)));
-    let frozen_list = frozen_modules(&analysis, &cython_names, &roots, script.as_ref().map(|(p, n)| (*p, n.as_str())), dir);
-    let bundle = bundle_files(&app, &analysis, &dists, &opts.add_data, script.as_ref().map(|(p, n)| (*p, n.as_str())), dir)?;
+    let script_name = format!("{}.py", app.name);
+    let script = main_script.as_deref().map(|p| (p, script_name.as_str()));
+    let frozen_list = frozen_modules(&analysis, &cython_names, &roots, script, dir);
+    let bundle = bundle_files(&app, &analysis, &dists, &opts.add_data, script, dir)?;
     let frozen = freeze::emit(&tc, dir, &frozen_list, &bundle)?;
 
     // Built-in modules: the C modules the app uses, then its Cython modules.

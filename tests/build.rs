@@ -267,11 +267,7 @@ fn the_sbom_lists_what_is_inside() {
 fn runs_on_a_read_only_root_as_an_unknown_user_and_writes_nothing() {
     let root = root_with("empty", test_py(), "readonly");
     let want = text(&Command::new(test_py()).output().unwrap());
-    let script = format!(
-        "mount --bind '{0}' '{0}' && mount -o remount,ro,bind '{0}' && exec /usr/sbin/chroot --userspec=54321:54321 '{0}' /app",
-        root.display()
-    );
-    let out = Command::new("/usr/bin/unshare").args(["-m", "/bin/sh", "-c", &script]).output().unwrap();
+    let out = in_read_only_root(&root, "/app");
     assert!(out.status.success(), "{:?}: {}", out.status, String::from_utf8_lossy(&out.stderr));
     assert_eq!(text(&out), want);
     let entries: Vec<_> = std::fs::read_dir(&root).unwrap().flatten().map(|e| e.file_name()).collect();

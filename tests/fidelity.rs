@@ -142,11 +142,7 @@ fn files_next_to_file_are_read_listed_and_found_in_every_root_read_only() {
     // A read-only root, a user with no passwd entry, no /proc, no /tmp: the same, and writes into
     // the app's tree fail as on a read-only file system.
     let root = root_with("empty", &bin, "plugins_demo-ro");
-    let script = format!(
-        "mount --bind '{0}' '{0}' && mount -o remount,ro,bind '{0}' && exec /usr/sbin/chroot --userspec=54321:54321 '{0}' /app --write",
-        root.display()
-    );
-    let out = Command::new("/usr/bin/unshare").args(["-m", "/bin/sh", "-c", &script]).output().unwrap();
+    let out = in_read_only_root(&root, "/app --write");
     assert!(out.status.success(), "{}", all(&out));
     let writes = "open for writing failed: EROFS\nmkdir failed: EROFS\nremove failed: EROFS\n";
     assert_eq!(text(&out), format!("{}{writes}", text(&want)), "read-only root");

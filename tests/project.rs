@@ -371,11 +371,7 @@ fn a_resource_asked_for_as_a_real_file_is_its_real_path_even_on_a_read_only_root
     }
     // A read-only root and an unknown user, no /tmp: the same.
     let root = root_with("empty", &bin, "resfile-readonly");
-    let script = format!(
-        "mount --bind '{0}' '{0}' && mount -o remount,ro,bind '{0}' && exec /usr/sbin/chroot --userspec=54321:54321 '{0}' /app",
-        root.display()
-    );
-    let out = Command::new("/usr/bin/unshare").args(["-m", "/bin/sh", "-c", &script]).output().unwrap();
+    let out = in_read_only_root(&root, "/app");
     assert!(out.status.success(), "{}", all(&out));
     assert_eq!(text(&out), text(&want), "read-only root");
 }

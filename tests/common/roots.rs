@@ -96,9 +96,8 @@ pub fn in_root_with_proc(root: &Path, command: &str) -> Output {
 
 /// The same, with an empty environment when `clear_env`.
 pub fn in_root_with_proc_env(root: &Path, command: &str, clear_env: bool) -> Output {
-    let script = format!("mount -t proc proc '{0}/proc' && exec /usr/sbin/chroot '{0}' {command}", root.display());
     let mut c = Command::new("/usr/bin/unshare");
-    c.args(["-m", "/bin/sh", "-c", &script]);
+    c.args(["-m", "/bin/sh", "-c", &mounted_script(root, command, true, false)]);
     if clear_env {
         c.env_clear();
     }
@@ -115,6 +114,12 @@ pub fn toolchain_python() -> PathBuf {
 /// Runs `program` chrooted into `root` in a private mount namespace, with /proc mounted when
 /// `proc`, and a tmpfs on /dev/shm when `shm` (POSIX semaphores live there).
 pub fn in_root_mounted(root: &Path, command: &str, proc: bool, shm: bool) -> Output {
+    Command::new("/usr/bin/unshare").args(["-m", "/bin/sh", "-c", &mounted_script(root, command, proc, shm)]).output().unwrap()
+}
+
+/// The shell script run in a private mount namespace that mounts /proc and a tmpfs on /dev/shm
+/// into `root` as asked, then runs `command` chrooted there.
+fn mounted_script(root: &Path, command: &str, proc: bool, shm: bool) -> String {
     let mut script = String::new();
     if proc {
         script.push_str(&format!("mkdir -p '{0}/proc' && mount -t proc proc '{0}/proc' && ", root.display()));
@@ -123,6 +128,16 @@ pub fn in_root_mounted(root: &Path, command: &str, proc: bool, shm: bool) -> Out
         script.push_str(&format!("mkdir -p '{0}/dev/shm' && mount -t tmpfs tmpfs '{0}/dev/shm' && ", root.display()));
     }
     script.push_str(&format!("exec /usr/sbin/chroot '{}' {command}", root.display()));
+    script
+}
+
+/// Runs `command` chrooted into `root` made read-only (a read-only bind mount in a private mount
+/// namespace), as uid and gid 54321, which have no passwd entry.
+pub fn in_read_only_root(root: &Path, command: &str) -> Output {
+    let script = format!(
+        "mount --bind '{0}' '{0}' && mount -o remount,ro,bind '{0}' && exec /usr/sbin/chroot --userspec=54321:54321 '{0}' {command}",
+        root.display()
+    );
     Command::new("/usr/bin/unshare").args(["-m", "/bin/sh", "-c", &script]).output().unwrap()
 }
 
