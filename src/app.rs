@@ -118,6 +118,12 @@ pub struct BuildOptions {
     pub ca_bundle_always: bool,
     /// Also write the SBOM (CycloneDX JSON) to this file.
     pub sbom: Option<PathBuf>,
+    /// Put the stdlib modules' sources in the tree (their `__file__`), for tracebacks, linecache
+    /// and inspect; without, the modules keep their `__file__` but no file is there.
+    pub stdlib_sources: bool,
+    /// Also act as the python3 interpreter (with this binary's stdlib and packages) when started
+    /// under the name `python`, `python3` or `python3.13`.
+    pub python_cli: bool,
     pub toolchain: toolchain::Options,
 }
 
@@ -160,6 +166,8 @@ impl BuildOptions {
             ca_bundle: None,
             ca_bundle_always: false,
             sbom: None,
+            stdlib_sources: true,
+            python_cli: false,
             toolchain: toolchain::Options::default(),
         }
     }
@@ -267,7 +275,7 @@ pub fn build(home: &Home, opts: &BuildOptions) -> Result<Built> {
 
     // Dependencies: pure-Python wheels from pip, or an existing site-packages.
     let (site, dists) = dependencies(&app, &opts, dir, epoch, &logs)?;
-    let roots = Roots { app: app.root.clone(), site: site.clone() };
+    let roots = Roots { app: app.root.clone(), site: site.clone(), stdlib: tc.root.join(launcher::STDLIB_TREE) };
     let (main_name, main_script) = main_module(&app, &dir.join("entry"))?;
     let main_module = main_script.is_none().then_some(main_name.as_str());
 
@@ -338,7 +346,16 @@ pub fn build(home: &Home, opts: &BuildOptions) -> Result<Built> {
         eprintln!("warning: {name} is embedded as bytecode: Cython could not compile it ({reason})");
     }
     c_files.extend(compiled.c_files.iter().cloned());
-    let app_entries = register_cython(&c_files, &main_name)?;
+    let script_name = format!("{}.py", app.name);
+    let tree_file = |name: &str| {
+        let rel = if name == APP_MODULE {
+            Some(script_name.clone())
+        } else {
+            analysis.modules.iter().find(|m| m.name == name).map(|m| roots.tree_path(m))
+        };
+        rel.map(|r| format!("{}/{r}", launcher::VFS_ROOT))
+    };
+    let app_entries = register_cython(&c_files, &main_name, tree_file)?;
     // Cython's C compiled now, so that a module whose C the compiler rejects is embedded as
     // bytecode instead.
     let c_paths: Vec<PathBuf> = c_files.iter().map(|(_, c)| c.clone()).collect();
@@ -361,10 +378,12 @@ pub fn build(home: &Home, opts: &BuildOptions) -> Result<Built> {
     let cython_names: BTreeSet<&str> = app_entries_built.iter().map(|e| e.name.as_str()).collect();
 
     // Bytecode (the stdlib, the dependencies and what Cython did not compile) and the data.
-    let script_name = format!("{}.py", app.name);
     let script = main_script.as_deref().map(|p| (p, script_name.as_str()));
     let frozen_list = frozen_modules(&analysis, &cython_names, &roots, script, dir);
-    let bundle = bundle_files(&app, &analysis, &dists, &opts.add_data, script, dir)?;
+    let mut bundle = bundle_files(&app, &analysis, &dists, &opts.add_data, script, dir)?;
+    bundle.extend(stdlib_files(&analysis, &roots, opts.stdlib_sources)?);
+    let mut arcs = BTreeSet::new();
+    bundle.retain(|f| arcs.insert(f.arc.clone()));
     let frozen = freeze::emit(&tc, dir, &frozen_list, &bundle)?;
 
     // Built-in modules: the C modules the app uses, then its Cython modules.
@@ -382,7 +401,7 @@ pub fn build(home: &Home, opts: &BuildOptions) -> Result<Built> {
     }
     let ca = launcher::CaOptions { with_ssl, bundle: opts.ca_bundle.clone(), always: opts.ca_bundle_always };
     let bundle_zip = (!bundle.is_empty()).then_some(frozen.bundle.as_path());
-    let mut sources = launcher::write(dir, &app.name, &main_name, bundle_zip, &ca)?;
+    let mut sources = launcher::write(dir, &app.name, &main_name, bundle_zip, &ca, opts.python_cli)?;
     sources.extend([frozen.table_c.clone(), frozen.blob_s.clone(), inittab_c]);
 
     // What is inside, for the SBOM section and the summary.
@@ -417,14 +436,27 @@ pub fn build(home: &Home, opts: &BuildOptions) -> Result<Built> {
 struct Roots {
     app: PathBuf,
     site: Option<PathBuf>,
+    /// The toolchain's stdlib directory.
+    stdlib: PathBuf,
 }
 
 impl Roots {
     /// A module as Cython and the importer see it: its name, its root and its path under it.
     fn source_of(&self, m: &freeze::Found) -> cython::ModuleSource {
-        let root = if m.kind == "app" { self.app.clone() } else { self.site.clone().unwrap_or_default() };
+        let root = match m.kind.as_str() {
+            "app" => self.app.clone(),
+            "stdlib" => self.stdlib.clone(),
+            _ => self.site.clone().unwrap_or_default(),
+        };
         let rel = m.file.strip_prefix(&root).map(Path::to_path_buf).unwrap_or_else(|_| m.file.clone());
         cython::ModuleSource { name: m.name.clone(), root, rel }
+    }
+
+    /// Where a module's file is in the binary's tree, relative to its root: the stdlib's under
+    /// [`launcher::STDLIB_TREE`] (as under a prefix), the others as they are on `sys.path`.
+    fn tree_path(&self, m: &freeze::Found) -> String {
+        let rel = self.source_of(m).rel.display().to_string();
+        if m.kind == "stdlib" { format!("{}/{rel}", launcher::STDLIB_TREE) } else { rel }
     }
 }
 
@@ -458,13 +490,17 @@ fn includes(app: &App, opts: &BuildOptions, dists: &[deps::Dist]) -> (Vec<String
 }
 
 /// Gives each Cython module's init function a name of its own (`pyelf_init_N`, so that `a.util`
-/// and `b.util` can be linked together) and returns their inittab entries.
-fn register_cython(c_files: &[(String, PathBuf)], main_name: &str) -> Result<Vec<inittab::Entry>> {
+/// and `b.util` can be linked together) and its tracebacks python's look (its file in the tree,
+/// `tree_file`), and returns their inittab entries.
+fn register_cython(c_files: &[(String, PathBuf)], main_name: &str, tree_file: impl Fn(&str) -> Option<String>) -> Result<Vec<inittab::Entry>> {
     let mut entries = Vec::new();
     for (i, (name, c)) in c_files.iter().enumerate() {
-        let text = fs::read_to_string(c)?;
+        let mut text = fs::read_to_string(c)?;
         let symbol = format!("pyelf_init_{i}");
         let cython_name = if name == main_name { SCRIPT_CYTHON_NAME } else { name.as_str() };
+        if let Some(file) = tree_file(name) {
+            text = cython::python_tracebacks(&text, cython_name, &file);
+        }
         fs::write(c, cython::rename_init(&text, cython_name, &symbol))?;
         entries.push(inittab::Entry { name: name.clone(), init: Some(symbol) });
     }
@@ -481,26 +517,27 @@ fn frozen_modules(
     dir: &Path,
 ) -> Vec<freeze::ToFreeze> {
     let mut list = Vec::new();
-    let mut table = format!("ROOT = {:?}\nMODULES = {{\n", format!("{}/", launcher::VFS_ROOT));
-    for m in &analysis.modules {
-        let own = m.is_bundled();
-        let rel = roots.source_of(m).rel.display().to_string();
-        if own {
-            let kind = if m.namespace {
-                "namespace"
-            } else if cython_names.contains(m.name.as_str()) {
-                "cython"
-            } else {
-                "bytecode"
-            };
-            table.push_str(&format!("    {:?}: ({kind:?}, {}, {rel:?}),\n", m.name, if m.package { "True" } else { "False" }));
-        }
-        if !m.namespace && !cython_names.contains(m.name.as_str()) {
+    let mut table = format!("ROOT = {:?}\nSTDLIB = {:?}\nMODULES = {{\n", format!("{}/", launcher::VFS_ROOT), launcher::STDLIB_TREE);
+    // Modules CPython itself freezes (os, site, codecs, …) are left to it, as in python: its
+    // FrozenImporter gives them a `__file__` in the tree.
+    for m in analysis.modules.iter().filter(|m| !m.cpython_frozen) {
+        let rel = roots.tree_path(m);
+        let kind = if m.namespace {
+            "namespace"
+        } else if cython_names.contains(m.name.as_str()) {
+            "cython"
+        } else {
+            "bytecode"
+        };
+        table.push_str(&format!("    {:?}: ({kind:?}, {}, {rel:?}),\n", m.name, if m.package { "True" } else { "False" }));
+        if kind == "bytecode" {
+            // Compiled with its path in the tree as its file name: tracebacks name it as python
+            // names a module's file, and linecache reads its source from there.
             list.push(freeze::ToFreeze {
                 name: m.name.clone(),
                 file: m.file.clone(),
                 package: m.package,
-                filename: own.then(|| rel.clone()),
+                filename: Some(format!("{}/{rel}", launcher::VFS_ROOT)),
                 source: None,
             });
         }
@@ -513,7 +550,7 @@ fn frozen_modules(
                 name: APP_MODULE.into(),
                 file: file.to_path_buf(),
                 package: false,
-                filename: Some(name.to_string()),
+                filename: Some(format!("{}/{name}", launcher::VFS_ROOT)),
                 source: None,
             });
         }
@@ -683,6 +720,53 @@ fn bundle_files(
     // One entry a path: the first wins (the script over a module file of the same name).
     let mut arcs = BTreeSet::new();
     files.retain(|f| arcs.insert(f.arc.clone()));
+    Ok(files)
+}
+
+/// The stdlib's part of the tree, under [`launcher::STDLIB_TREE`], as the app's packages are
+/// bundled: each embedded top-level module's source, and the whole directory of each embedded
+/// top-level package (its modules' sources, embedded or not, so that listing it gives what python
+/// lists and a module the analysis missed still imports from source; its data files). Without
+/// `sources`, no module's source, only data (directories that are not packages are data whole:
+/// the test suite's `tokenizedata`). The regression tests' package `test` (36 MB) is the
+/// exception: it comes whole only when a regression test module (`test.test_*`) is embedded; for
+/// `test.support` alone, only the embedded modules' sources.
+fn stdlib_files(analysis: &freeze::Analysis, roots: &Roots, sources: bool) -> Result<Vec<freeze::BundleFile>> {
+    let mut files = Vec::new();
+    let arc = |f: &Path| format!("{}/{}", launcher::STDLIB_TREE, rel_slash(f, &roots.stdlib));
+    let stdlib = || analysis.modules.iter().filter(|m| m.kind == "stdlib" && !m.namespace);
+    let runs_tests = stdlib().any(|m| m.name.starts_with("test.test_"));
+    for m in stdlib() {
+        let top = m.name.split('.').next().unwrap_or_default();
+        if top == "test" && !runs_tests {
+            if sources {
+                files.push(freeze::BundleFile { arc: arc(&m.file), file: m.file.clone() });
+            }
+            continue;
+        }
+        if !m.package || m.name.contains('.') {
+            if sources && !m.name.contains('.') {
+                files.push(freeze::BundleFile { arc: arc(&m.file), file: m.file.clone() });
+            }
+            continue;
+        }
+        let Some(pkg_dir) = m.file.parent() else { continue };
+        let mut stack = vec![pkg_dir.to_path_buf()];
+        while let Some(d) = stack.pop() {
+            let modules_dir = d.join("__init__.py").is_file();
+            for entry in fs::read_dir(&d)? {
+                let p = entry?.path();
+                let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+                if p.is_dir() {
+                    if name != "__pycache__" {
+                        stack.push(p);
+                    }
+                } else if p.is_file() && !name.ends_with(".pyc") && (sources || !modules_dir || !name.ends_with(".py")) {
+                    files.push(freeze::BundleFile { arc: arc(&p), file: p });
+                }
+            }
+        }
+    }
     Ok(files)
 }
 

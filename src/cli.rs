@@ -127,6 +127,14 @@ pub struct BuildArgs {
     /// Also write the binary's SBOM (CycloneDX JSON) to FILE.
     #[arg(long, value_name = "FILE")]
     pub sbom: Option<std::path::PathBuf>,
+    /// Leave the stdlib modules' sources out of the binary (smaller; tracebacks of stdlib code
+    /// show no source lines, as with a stdlib of .pyc files only).
+    #[arg(long)]
+    pub no_stdlib_sources: bool,
+    /// Make the binary also the python3 interpreter, with the stdlib and packages it embeds, when
+    /// it is started under the name python, python3 or python3.13 (a link to it, or argv[0]).
+    #[arg(long)]
+    pub python_cli: bool,
     /// Parallel jobs if the toolchain has to be built.
     #[arg(long)]
     pub jobs: Option<usize>,
@@ -154,6 +162,8 @@ impl BuildArgs {
             ca_bundle: self.ca_bundle,
             ca_bundle_always: self.ca_bundle_always,
             sbom: self.sbom,
+            stdlib_sources: !self.no_stdlib_sources,
+            python_cli: self.python_cli,
             toolchain: toolchain::Options::with_jobs(self.jobs),
         }
     }

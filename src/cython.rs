@@ -226,9 +226,62 @@ pub fn rename_init(c_text: &str, module: &str, symbol: &str) -> String {
     out
 }
 
+/// Makes the tracebacks of a Cython module's C look as python's: its file is `file` (its path in
+/// the binary's tree, where linecache reads the source line), code at module level is `<module>`
+/// (Cython says `init pkg.mod` or `pkg.mod`), and a function is named by its own name, not its
+/// dotted path (`pkg.mod.Class.method` is `method`).
+pub fn python_tracebacks(c_text: &str, module: &str, file: &str) -> String {
+    let mut out = String::with_capacity(c_text.len() + file.len());
+    let mut lines = c_text.split_inclusive('\n');
+    let mut in_files = false;
+    for line in lines.by_ref() {
+        if in_files && line.trim_start().starts_with('"') {
+            // The first (and, for Python source, the only) file of the module.
+            out.push_str(&format!("  {file:?},\n"));
+            in_files = false;
+            continue;
+        }
+        in_files = line.starts_with("static const char* const __pyx_f[] = {") || line.starts_with("static const char *__pyx_f[] = {");
+        const CALL: &str = "__Pyx_AddTraceback(\"";
+        match line.find(CALL) {
+            Some(i) => {
+                let start = i + CALL.len();
+                let end = start + line[start..].find('"').unwrap_or(0);
+                let name = &line[start..end];
+                let short = if name == module || name.strip_prefix("init ") == Some(module) {
+                    "<module>"
+                } else {
+                    name.strip_prefix(module).and_then(|r| r.strip_prefix('.')).map_or(name, |r| r.rsplit('.').next().unwrap_or(r))
+                };
+                out.push_str(&line[..start]);
+                out.push_str(short);
+                out.push_str(&line[end..]);
+            }
+            None => out.push_str(line),
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tracebacks_name_the_tree_file_and_the_functions_as_python_does() {
+        let c = "static const char* const __pyx_f[] = {\n  \"app.py\",\n};\n\
+                 __Pyx_AddTraceback(\"init __main__\", 1, 2, f);\n\
+                 __Pyx_AddTraceback(\"__main__\", 1, 2, f);\n\
+                 __Pyx_AddTraceback(\"__main__.K.m\", 1, 2, f);\n\
+                 __Pyx_AddTraceback(\"__main__.f.<locals>.<lambda>\", 1, 2, f);\n\
+                 x = \"__main__.f\";\n";
+        let out = python_tracebacks(c, "__main__", "/__pyelf__/app.py");
+        assert!(out.contains("  \"/__pyelf__/app.py\",\n};"), "{out}");
+        assert_eq!(out.matches("__Pyx_AddTraceback(\"<module>\"").count(), 2, "{out}");
+        assert!(out.contains("__Pyx_AddTraceback(\"m\", 1"), "{out}");
+        assert!(out.contains("__Pyx_AddTraceback(\"<lambda>\", 1"), "{out}");
+        assert!(out.contains("x = \"__main__.f\";"), "other strings stay: {out}");
+    }
 
     #[test]
     fn init_functions_are_renamed_as_whole_words() {

@@ -75,6 +75,10 @@ pub struct Found {
     /// A namespace package (PEP 420: a directory without `__init__.py`): no code of its own.
     #[serde(default)]
     pub namespace: bool,
+    /// A stdlib module CPython freezes into libpython itself (`os`, `site`, `codecs`, …): not
+    /// frozen again, only its source goes into the tree.
+    #[serde(default)]
+    pub cpython_frozen: bool,
 }
 
 impl Found {

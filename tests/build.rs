@@ -125,7 +125,9 @@ fn uncaught_exception_prints_a_traceback_and_exits_1() {
     // It starts at the script, as python's does: no import machinery in front.
     let frames: Vec<&str> = err.lines().filter(|l| l.trim_start().starts_with("File ")).collect();
     assert_eq!(frames.len(), 2, "{err}");
-    assert!(frames[0].contains("\"boom.py\", line 5"), "{err}");
+    // As python names them: the script's path (in the binary's tree), `<module>`, the function.
+    assert!(frames[0].contains("\"/__pyelf__/boom.py\", line 5, in <module>"), "{err}");
+    assert!(frames[1].contains("\"/__pyelf__/boom.py\", line 2, in f"), "{err}");
     assert!(!err.contains("importlib") && !err.contains("pyelf importer"), "{err}");
     // With the source lines, as python shows them (the script's source travels in the binary).
     assert!(err.contains("\n    f()\n") && err.contains("\n    raise ValueError('boom')\n"), "{err}");
@@ -187,7 +189,7 @@ fn dynamic_imports_need_include_module_or_the_full_stdlib() {
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("No module named 'graphlib'"), "{err}");
-    assert!(err.contains("File \"dynamic.py\", line 2"), "tracebacks name the script, not a build path: {err}");
+    assert!(err.contains("File \"/__pyelf__/dynamic.py\", line 2"), "tracebacks name the script in the tree, not a build path: {err}");
 
     let included = build(&script, "dynamic-included", &["--include-module", "graphlib", "--include-package", "email"]);
     assert_eq!(text(&run(&included, "graphlib")), "graphlib ok\n");

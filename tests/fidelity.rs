@@ -160,3 +160,26 @@ fn a_package_runs_as_the_real_main_module_as_python_m_runs_it() {
     let root = root_with("empty", &bin, "mainpkg");
     same(&in_root(&root, "/app", "/app", &[], true), &want, "empty root");
 }
+
+#[test]
+#[ignore = "builds real binaries and needs root; run by ./test.sh"]
+fn stdlib_modules_have_their_files_where_python_has_them() {
+    let bin = build("stdlib_files", &[]);
+    let want = reference("stdlib_files", &[]);
+    assert!(want.status.success(), "{}", all(&want));
+    assert!(text(&want).contains("json json/__init__.py json/__init__.py True"), "{}", all(&want));
+    same(&Command::new(&bin).output().unwrap(), &want, "on the host");
+    for kind in ROOTS {
+        let root = root_with(kind, &bin, "stdlib_files");
+        same(&in_root(&root, "/app", "/app", &[], true), &want, &format!("{kind}, no /proc"));
+    }
+    // Without the sources: the same files named, none there, no source lines in tracebacks.
+    let bin = common::roots::build(env!("CARGO_BIN_EXE_pyelf"), &script("stdlib_files.py"), "stdlib_files-ns", &["--no-stdlib-sources"]);
+    let out = Command::new(&bin).arg("no-sources").output().unwrap();
+    assert!(out.status.success(), "{}", all(&out));
+    let got = text(&out);
+    let names = |t: &str| t.lines().take(7).map(String::from).collect::<Vec<_>>();
+    assert_eq!(names(&got), names(&text(&want)), "{got}");
+    assert!(got.contains("getsource: OSError\n"), "{got}");
+    assert!(got.contains("File \"STDLIB/json/decoder.py\", line 345, in decode\n  File"), "no source line: {got}");
+}

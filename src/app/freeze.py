@@ -265,9 +265,12 @@ def package_modules(pkg):
     out = {pkg}
     if spec is None:
         raise SystemExit(f"pyelf: --include-package {pkg}: no such package")
+    regular = not is_namespace(spec)
     for loc in spec.submodule_search_locations or []:
         for root, dirs, files in os.walk(loc):
-            dirs[:] = [d for d in dirs if d != "__pycache__"]
+            # In a regular package, a directory without __init__.py holds data (the test suite's
+            # `tokenizedata`, with broken modules on purpose), not modules to embed.
+            dirs[:] = [d for d in dirs if d != "__pycache__" and (not regular or os.path.isfile(os.path.join(root, d, "__init__.py")))]
             rel = os.path.relpath(root, loc)
             parts = [pkg] + ([] if rel == "." else rel.split(os.sep))
             for f in files:
@@ -378,6 +381,13 @@ def analyse_main(out_dir, args):
             if kind in ("app", "dep", "other"):
                 extensions.append({"name": name, "file": spec.origin})
             continue
+        if spec.loader is importlib.machinery.FrozenImporter:
+            # Frozen into CPython itself: it stays so, and only its source goes into the tree.
+            source = getattr(spec.loader_state, "filename", None)
+            if source and is_stdlib(source) and os.path.isfile(source):
+                out.append({"name": name, "file": source, "kind": "stdlib", "cpython_frozen": True,
+                            "package": spec.submodule_search_locations is not None})
+            continue
         if not isinstance(spec.loader, importlib.machinery.SourceFileLoader):
             continue
         if kind == "other":
@@ -429,7 +439,10 @@ def emit_main(out_dir, spec_file):
             info.compress_type = zipfile.ZIP_DEFLATED
             info.external_attr = 0o644 << 16
             with open(path, "rb") as f:
-                z.writestr(info, f.read())
+                data = f.read()
+            if os.path.basename(arc).startswith("_sysconfigdata_"):
+                data = neutral_paths(data)  # as it is frozen
+            z.writestr(info, data)
 
 
 def main():

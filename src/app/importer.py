@@ -1,8 +1,10 @@
-"""pyelf's importer for the app's own modules and its bundled packages (frozen into the binary).
+"""pyelf's importer for the modules frozen into the binary: the app's, its bundled packages' and
+the stdlib's.
 
 The launcher imports this module before the app. It puts a finder first on sys.meta_path that
-knows every module of the app and of its dependencies: those compiled by Cython are built-in
-modules (created from the binary's inittab), the others are frozen bytecode. Packages get
+knows every embedded module: those compiled by Cython are built-in modules (created from the
+binary's inittab), the others are frozen bytecode, each with its file in the tree (the stdlib's
+under STDLIB, as under python's prefix). Packages get
 `importlib.resources` readers over their directories in the tree of files the binary serves from
 its embedded archive under ROOT (vfs.c: modules' sources, data files, distribution metadata).
 That tree is on sys.path: `importlib.metadata`'s path finder finds the bundled distributions
@@ -11,9 +13,9 @@ That tree is on sys.path: `importlib.metadata`'s path finder finds the bundled d
 It also runs the app's main module as `__main__` (`run_main`), and the code multiprocessing gives
 `sys.executable -c` to start a child (`run_multiprocessing_child`).
 
-`MODULES` (name -> (kind, is_package, path)) and `SCRIPT` (the name under which a script's
-module is built in, or None when the app runs as `python -m`) are put in front of this text at
-build time.
+`ROOT` (the tree), `STDLIB` (the stdlib's directory in it), `MODULES` (name -> (kind,
+is_package, path in the tree)) and `SCRIPT` (the name under which a script's module is built in,
+or None when the app runs as `python -m`) are put in front of this text at build time.
 """
 import _imp
 import sys
@@ -27,7 +29,7 @@ class _Reader:
     path as in a normal install (`as_file` gives it as it is, nothing is copied)."""
 
     def __init__(self, name):
-        self.path = ROOT + name.replace(".", "/")
+        self.path = ROOT + MODULES[name][2].rpartition("/")[0]
 
     def files(self):
         import pathlib
@@ -39,6 +41,8 @@ class PyelfFinder:
     def find_spec(cls, fullname, path=None, target=None):
         entry = MODULES.get(fullname)
         if entry is None:
+            if fullname == STDLIB.partition("/")[0] and path is None:
+                return cls._not_the_stdlib_directory(fullname)
             return None
         kind, is_pkg, rel = entry
         if kind == "namespace":
@@ -51,6 +55,16 @@ class PyelfFinder:
         if is_pkg:
             # The package's directory in the tree (`__path__`), as code that lists it expects.
             spec.submodule_search_locations.append(ROOT + rel.rpartition("/")[0])
+        return spec
+
+    @staticmethod
+    def _not_the_stdlib_directory(fullname):
+        """`import lib`: the stdlib's directory in the tree (ROOT/lib/python3.13) is no namespace
+        package, as python's prefix is not on sys.path; found elsewhere on sys.path, or not."""
+        from importlib.machinery import PathFinder
+        spec = PathFinder.find_spec(fullname, [p for p in sys.path if p != ROOT.rstrip("/")])
+        if spec is None:
+            raise ModuleNotFoundError(f"No module named {fullname!r}", name=fullname)
         return spec
 
     @staticmethod
@@ -121,6 +135,7 @@ def _create_main(name, run_name):
     if MODULES[name][0] == "cython":
         module = _imp.create_builtin(spec)
         module.__name__ = run_name
+        module.__loader__ = PyelfFinder
     else:
         module = type(sys)(run_name)
         module.__file__ = spec.origin
@@ -145,6 +160,7 @@ def _execute(module, name):
 def run_main(name):
     """Runs the app's main module as python runs a script: it is `sys.modules["__main__"]` while it
     runs, and it is not imported (no import lock is held, so threads may import `__main__`)."""
+    _setup_app()
     module = _create_main(name, "__main__")
     sys.modules["__main__"] = module
     _execute(module, name)
@@ -155,6 +171,7 @@ def run_multiprocessing_child(code):
     resource tracker). When the child asks for the parent's main module by its file, the app's
     main module is run as `__mp_main__` (its `if __name__ == "__main__":` part does not run), as
     multiprocessing does with a script's file."""
+    _setup_app()
     import multiprocessing.spawn as spawn
     original = spawn._fixup_main_from_path
     main_file = ROOT + MODULES[SCRIPT][2] if SCRIPT else None
@@ -175,11 +192,21 @@ def run_multiprocessing_child(code):
     exec(compile(code, "<string>", "exec"), main.__dict__)
 
 
-sys.meta_path.insert(0, PyelfFinder)
-# The tree is on sys.path, as the script's directory and site-packages are in python: the path
-# finder finds the bundled distributions there (importlib.metadata), and code that turns a file
-# of it into a module name (astroid, pylint) finds it. The modules above are found first.
-sys.path.insert(0, ROOT.rstrip("/"))
+def _install():
+    """Puts the finder first, and makes the stdlib modules imported while the interpreter started
+    (from the frozen table, before this finder existed) look as if it had found them."""
+    sys.meta_path.insert(0, PyelfFinder)
+    for name, module in list(sys.modules.items()):
+        entry = MODULES.get(name)
+        if entry is None or entry[0] != "bytecode" or getattr(module.__spec__, "origin", None) != "frozen":
+            continue
+        spec = PyelfFinder.find_spec(name)
+        module.__spec__ = spec
+        module.__loader__ = PyelfFinder
+        module.__file__ = spec.origin
+        module.__cached__ = spec.cached
+        if spec.submodule_search_locations is not None:
+            module.__path__ = list(spec.submodule_search_locations)
 
 
 def _site_builtins():
@@ -191,4 +218,19 @@ def _site_builtins():
     site.sethelper()
 
 
-_site_builtins()
+def _setup_app():
+    """sys.path of an app: the tree first, as the script's directory is in python (the path finder
+    finds the bundled distributions there for importlib.metadata, and code that turns a file of
+    it into a module name, astroid and pylint, finds it), then the stdlib's directory. The
+    modules above are found first."""
+    sys.path[:0] = [ROOT.rstrip("/"), ROOT + STDLIB]
+    _site_builtins()
+
+
+def setup_python(_):
+    """The binary started as python3 (`--python-cli`): python has set sys.path from the command
+    line; the tree comes last, where python has its site-packages."""
+    sys.path.append(ROOT.rstrip("/"))
+
+
+_install()

@@ -167,6 +167,37 @@ static char *executable_path(void)
     return path;
 }
 
+/* The parts of start-up both modes share, before the interpreter starts: the frozen modules, the
+ * tree of files, the CA store. Returns whether the host has a CA store. */
+static int prepare(void)
+{
+    int host_ca = 1;
+#ifdef PYELF_WITH_SSL
+    host_ca = find_host_ca_store();
+#endif
+    PyImport_FrozenModules = pyelf_frozen_modules;
+#ifdef PYELF_BUNDLE
+    /* The app's files and the stdlib's sources, readable under PYELF_VFS_ROOT (vfs.c). */
+    pyelf_vfs_init((const unsigned char *)pyelf_bundle, pyelf_bundle_end - pyelf_bundle);
+#endif
+    return host_ca;
+}
+
+/* After the interpreter started: the embedded CA bundle, when it is to be used. */
+static int use_ca_bundle(int host_ca)
+{
+#ifdef PYELF_CA_EMBEDDED
+    if ((PYELF_CA_ALWAYS || !host_ca) && use_embedded_ca_bundle() < 0) {
+        fprintf(stderr, "%s: cannot use the embedded CA bundle\n", PYELF_APP_NAME);
+        PyErr_Print();
+        return -1;
+    }
+#else
+    (void)host_ca;
+#endif
+    return 0;
+}
+
 /* Calls `_pyelf_importer.NAME(arg)`; returns its result (a new reference) or NULL. */
 static PyObject *call_importer(const char *name, const char *arg)
 {
@@ -178,9 +209,69 @@ static PyObject *call_importer(const char *name, const char *arg)
     return result;
 }
 
+#ifdef PYELF_PYTHON_CLI
+/* Whether the binary was started under the name of the interpreter (a link named python3 to it). */
+static int invoked_as_python(int argc, char **argv)
+{
+    if (argc < 1 || argv[0] == NULL)
+        return 0;
+    const char *base = strrchr(argv[0], '/');
+    base = base ? base + 1 : argv[0];
+    return strcmp(base, "python") == 0 || strcmp(base, "python3") == 0 || strcmp(base, "python3.13") == 0;
+}
+
+/* Runs as python3 runs: its command line, its environment variables, site, the REPL; the stdlib
+ * and the packages are the binary's (sys.prefix is the tree, the packages come last on sys.path,
+ * where site-packages are). */
+static int run_python(int argc, char **argv)
+{
+    PyStatus status;
+    PyPreConfig preconfig;
+    PyPreConfig_InitPythonConfig(&preconfig);
+    status = Py_PreInitializeFromBytesArgs(&preconfig, argc, argv);
+    if (PyStatus_Exception(status))
+        Py_ExitStatusException(status);
+    int host_ca = prepare();
+
+    PyConfig config;
+    PyConfig_InitPythonConfig(&config);
+    config.use_frozen_modules = 1;
+    config.pathconfig_warnings = 0;
+    status = PyConfig_SetBytesString(&config, &config.home, PYELF_VFS_ROOT);
+    if (!PyStatus_Exception(status))
+        status = PyConfig_SetBytesString(&config, &config.stdlib_dir, PYELF_STDLIB_DIR);
+    char *exe = executable_path();
+    if (!PyStatus_Exception(status) && exe != NULL)
+        status = PyConfig_SetBytesString(&config, &config.executable, exe);
+    free(exe);
+    if (!PyStatus_Exception(status))
+        status = PyConfig_SetBytesArgv(&config, argc, argv);
+    if (!PyStatus_Exception(status))
+        status = Py_InitializeFromConfig(&config);
+    PyConfig_Clear(&config);
+    if (PyStatus_Exception(status))
+        Py_ExitStatusException(status);
+    if (use_ca_bundle(host_ca) < 0)
+        return 1;
+    PyObject *result = call_importer("setup_python", "");
+    if (result == NULL) {
+        fprintf(stderr, "%s: cannot set up the embedded modules\n", PYELF_APP_NAME);
+        PyErr_Print();
+        return 1;
+    }
+    Py_DECREF(result);
+    return Py_RunMain();
+}
+#endif
+
 int main(int argc, char **argv)
 {
     PyStatus status;
+
+#ifdef PYELF_PYTHON_CLI
+    if (invoked_as_python(argc, argv))
+        return run_python(argc, argv);
+#endif
 
     PyPreConfig preconfig;
     PyPreConfig_InitIsolatedConfig(&preconfig);
@@ -189,16 +280,7 @@ int main(int argc, char **argv)
     if (PyStatus_Exception(status))
         fail(status, NULL);
 
-#ifdef PYELF_WITH_SSL
-    int host_ca = find_host_ca_store();
-#endif
-
-    PyImport_FrozenModules = pyelf_frozen_modules;
-
-#ifdef PYELF_BUNDLE
-    /* The app's files, readable under PYELF_VFS_ROOT (vfs.c). */
-    pyelf_vfs_init((const unsigned char *)pyelf_bundle, pyelf_bundle_end - pyelf_bundle);
-#endif
+    int host_ca = prepare();
 
     /* Started by multiprocessing as `sys.executable … -c CODE`: run CODE, not the app. */
     int child_code = multiprocessing_child(argc, argv);
@@ -212,8 +294,11 @@ int main(int argc, char **argv)
     config.parse_argv = 0;
     config.module_search_paths_set = 1; /* sys.path is empty: everything is in the binary */
     config.pathconfig_warnings = 0;
-    /* sys.prefix: a fixed name (nothing is loaded from it); no search for a prefix on the host */
-    status = PyConfig_SetString(&config, &config.home, L"/pyelf");
+    /* sys.prefix: the tree (the stdlib's sources are in it, as under python's prefix); no search
+     * for a prefix on the host */
+    status = PyConfig_SetBytesString(&config, &config.home, PYELF_VFS_ROOT);
+    if (!PyStatus_Exception(status))
+        status = PyConfig_SetBytesString(&config, &config.stdlib_dir, PYELF_STDLIB_DIR);
     if (PyStatus_Exception(status))
         fail(status, &config);
     if (argc > 0) {
@@ -244,13 +329,8 @@ int main(int argc, char **argv)
         fail(status, &config);
     PyConfig_Clear(&config);
 
-#ifdef PYELF_CA_EMBEDDED
-    if ((PYELF_CA_ALWAYS || !host_ca) && use_embedded_ca_bundle() < 0) {
-        fprintf(stderr, "%s: cannot use the embedded CA bundle\n", PYELF_APP_NAME);
-        PyErr_Print();
+    if (use_ca_bundle(host_ca) < 0)
         return 1;
-    }
-#endif
 
     /* The finder of the app's own modules and its bundled packages. */
     PyObject *importer = PyImport_ImportModule("_pyelf_importer");
