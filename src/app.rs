@@ -561,7 +561,9 @@ fn frozen_modules(
         name: "_pyelf_importer".into(),
         file: dir.join("freeze.py"),
         package: false,
-        filename: Some("<pyelf importer>".into()),
+        // Import machinery, named as python's own loader is: CPython drops its frames from
+        // tracebacks of code run at import, and warnings skip them when they count stack levels.
+        filename: Some("<frozen importlib._bootstrap_external>".into()),
         source: Some(format!("{table}{IMPORTER_PY}")),
     });
     list

@@ -43,6 +43,23 @@ pub enum Command {
         #[arg(long, default_value = "target/pyelf/bench.json")]
         json: std::path::PathBuf,
     },
+    /// Run CPython's regression tests inside a pyelf binary and by the toolchain's python3, in the
+    /// empty and Alpine roots with and without /proc, and compare them module by module; exits 1
+    /// on a difference not explained in toolchains/conformance.toml.
+    Conformance {
+        /// The subset `cargo test` runs, in the empty root without /proc and Alpine with it.
+        #[arg(long)]
+        quick: bool,
+        /// These test modules instead (comma-separated, e.g. test_json,test_re).
+        #[arg(long, value_delimiter = ',')]
+        modules: Vec<String>,
+        /// Parallel test processes (libregrtest's -j).
+        #[arg(long, default_value_t = 2)]
+        jobs: usize,
+        /// Where to write the JSON report.
+        #[arg(long, default_value = "target/pyelf/conformance.json")]
+        json: std::path::PathBuf,
+    },
     /// Print the SBOM (CycloneDX JSON) a binary carries.
     Sbom {
         binary: std::path::PathBuf,
@@ -169,6 +186,27 @@ impl BuildArgs {
     }
 }
 
+/// Runs the conformance comparison in a work directory of its own and writes its JSON report.
+fn conformance(
+    home: &Home,
+    modules: Vec<String>,
+    places: Vec<crate::conformance::Place>,
+    jobs: usize,
+    json: &std::path::Path,
+) -> Result<crate::conformance::Report> {
+    let work_root = home.root().join("work");
+    fs_err::create_dir_all(&work_root)?;
+    let work = tempfile::Builder::new().prefix("conformance-").tempdir_in(&work_root)?;
+    let opts = crate::conformance::Options { modules, places, jobs, work: work.path().to_path_buf() };
+    let report = crate::conformance::run(home, &opts)?;
+    if let Some(dir) = json.parent().filter(|d| !d.as_os_str().is_empty()) {
+        fs_err::create_dir_all(dir)?;
+    }
+    fs_err::write(json, serde_json::to_string_pretty(&report)?)?;
+    eprintln!("JSON: {}", json.display());
+    Ok(report)
+}
+
 /// Parses the command line and runs it; `name` is how the user called us (for messages).
 pub fn main(name: &str) -> ExitCode {
     let cli = Cli::parse_from(std::iter::once(name.to_string()).chain(std::env::args().skip(1)));
@@ -221,10 +259,34 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Bench { quick, json } => {
             let (mode, name) = if quick { (crate::bench::Mode::QUICK, "quick") } else { (crate::bench::Mode::FULL, "full") };
-            let report = crate::bench::run(&Home::from_env()?, mode, name, &json)?;
+            let home = Home::from_env()?;
+            let report = crate::bench::run(&home, mode, name, &json)?;
             println!("{}", crate::bench::table(&report));
             eprintln!("JSON: {}", json.display());
+            // The regression suite: every module, in every root (full) or in Alpine with /proc
+            // (quick); figures here, the assertions are `cargo test`'s and `conformance`'s.
+            let plan = crate::conformance::Plan::builtin();
+            let places = if quick {
+                vec![crate::conformance::Place { root: "alpine", proc: true }]
+            } else {
+                crate::conformance::Place::ALL.to_vec()
+            };
+            let conf_json = json.with_file_name("conformance.json");
+            let report = conformance(&home, plan.modules(), places, 2, &conf_json)?;
+            println!("{}", crate::conformance::table(&report));
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Conformance { quick, modules, jobs, json } => {
+            let plan = crate::conformance::Plan::builtin();
+            let (modules, places) = if quick {
+                let p = crate::conformance::Place::ALL;
+                (plan.quick.clone(), vec![p[0], p[3]])
+            } else {
+                (if modules.is_empty() { plan.modules() } else { modules }, crate::conformance::Place::ALL.to_vec())
+            };
+            let report = conformance(&Home::from_env()?, modules, places, jobs, &json)?;
+            println!("{}", crate::conformance::table(&report));
+            Ok(if report.unexplained.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
         }
         Command::Sbom { binary } => {
             println!("{}", crate::sbom::read(&binary)?);

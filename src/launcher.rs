@@ -27,7 +27,7 @@ pub const WRAPPED: &[&str] = &[
     "sem_open", "sem_close", "sem_unlink", // semaphores.c
     "open", "openat", "stat", "lstat", "fstatat", "access", "faccessat", "opendir", "readdir", "closedir", "rewinddir",
     "dirfd", "readlink", "readlinkat", "fopen", "mkdir", "mkdirat", "unlink", "unlinkat", "rmdir", "rename", "renameat",
-    "chdir", // vfs.c
+    "chdir", "fchdir", "getcwd", "statvfs", // vfs.c
 ];
 
 /// How the app finds CA certificates (only when it links `_ssl`).

@@ -9,6 +9,7 @@ pub mod app;
 pub mod bench;
 pub mod cli;
 pub mod compiler;
+pub mod conformance;
 pub mod cython;
 pub mod deps;
 pub mod elf;

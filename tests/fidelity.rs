@@ -183,3 +183,43 @@ fn stdlib_modules_have_their_files_where_python_has_them() {
     assert!(got.contains("getsource: OSError\n"), "{got}");
     assert!(got.contains("File \"STDLIB/json/decoder.py\", line 345, in decode\n  File"), "no source line: {got}");
 }
+
+#[test]
+#[ignore = "builds real binaries and needs root; run by ./test.sh"]
+fn with_python_cli_the_binary_started_as_python3_is_python() {
+    let bin = build("python_cli", &["--python-cli", "--include-module", "json.tool"]);
+    let dir = bin.parent().unwrap().join("python-cli");
+    std::fs::create_dir_all(&dir).unwrap();
+    let python = dir.join("python3");
+    let _ = std::fs::remove_file(&python);
+    std::os::unix::fs::symlink(&bin, &python).unwrap();
+    // Under its own name it is the app.
+    let out = Command::new(&bin).args(["-c", "x"]).output().unwrap();
+    assert_eq!(text(&out), "app mode: __main__ ['-c', 'x']\n", "{}", all(&out));
+    // As python3, python's command line, answered as the toolchain's python3 answers it.
+    let cases: &[&[&str]] = &[
+        &["--version"],
+        &["-c", "import sys; print(sys.argv, sys.flags.isolated, sys.flags.no_site, __name__)"],
+        &["-I", "-S", "-c", "import sys; print(sys.flags.isolated, sys.flags.no_site, 'exit' in dir(__builtins__))"],
+        &["-c", "import subprocess, sys; print(subprocess.run([sys.executable, '-c', 'print(6 * 7)'], capture_output=True, text=True).stdout.strip())"],
+        &["-c", "import json, os; print(os.path.relpath(json.__file__, os.path.dirname(os.__file__)))"],
+        &["-c", "raise SystemExit(3)"],
+        &["-m", "json.tool", "--sort-keys", "-"],
+    ];
+    for args in cases {
+        let run = |program: &Path| {
+            let mut c = Command::new(program);
+            c.args(*args).env_clear().stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+            let mut child = c.spawn().unwrap();
+            use std::io::Write;
+            child.stdin.take().unwrap().write_all(b"{\"b\": [1, 2], \"a\": null}").unwrap();
+            child.wait_with_output().unwrap()
+        };
+        same(&run(&python), &run(&toolchain_python()), &format!("python3 {args:?}"));
+    }
+    // In a root without /proc, through a link named python3 (the name is what counts).
+    let root = root_with("empty", &bin, "python_cli");
+    std::os::unix::fs::symlink("/app", root.join("python3")).unwrap();
+    let out = in_root(&root, "/python3", "/python3", &["-c", "import sys, os; print(sys.executable, os.__file__)"], true);
+    assert_eq!(text(&out), "/python3 /__pyelf__/lib/python3.13/os.py\n", "{}", all(&out));
+}

@@ -34,6 +34,9 @@ STARTUP = [
     "codecs", "io", "abc", "_collections_abc", "stat", "os", "posixpath",
     "genericpath", "linecache", "traceback", "tokenize", "warnings", "_weakrefset",
     "site", "_sitebuiltins",
+    # Imported by the interpreter's C code when needed: int <-> str of huge numbers (_pylong),
+    # PEP 695 type parameters (typing), memoryview formats (struct).
+    "_pylong", "typing", "struct", "importlib",
 ]
 ALWAYS_PACKAGES = ["encodings"]
 

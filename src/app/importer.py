@@ -19,7 +19,7 @@ or None when the app runs as `python -m`) are put in front of this text at build
 """
 import _imp
 import sys
-from _frozen_importlib import ModuleSpec
+from _frozen_importlib import ModuleSpec, _call_with_frames_removed
 
 # Where the app's files are (`__file__`): a read-only tree the binary serves from its embedded
 # archive (vfs.c); ROOT is put in front of this text at build time.
@@ -47,10 +47,10 @@ class PyelfFinder:
         kind, is_pkg, rel = entry
         if kind == "namespace":
             # A namespace package: no file, no code; its modules are in MODULES too.
-            spec = ModuleSpec(fullname, cls, is_package=True)
+            spec = ModuleSpec(fullname, LOADER, is_package=True)
             spec.submodule_search_locations.append(ROOT + rel)
             return spec
-        spec = ModuleSpec(fullname, cls, origin=ROOT + rel, is_package=is_pkg)
+        spec = ModuleSpec(fullname, LOADER, origin=ROOT + rel, is_package=is_pkg)
         spec.has_location = True
         if is_pkg:
             # The package's directory in the tree (`__path__`), as code that lists it expects.
@@ -82,7 +82,8 @@ class PyelfFinder:
         elif kind == "namespace":
             module.__file__ = None  # as CPython sets it for a namespace package
         else:
-            exec(cls.get_code(name), module.__dict__)
+            # As python's loaders run a module: these frames are dropped from its tracebacks.
+            _call_with_frames_removed(exec, cls.get_code(name), module.__dict__)
 
     @staticmethod
     def get_code(fullname):
@@ -128,6 +129,11 @@ class PyelfFinder:
         return _Reader(fullname)
 
 
+# Modules' `__loader__`: an instance, as python's loaders of files are (code that lists a
+# module's classes, inspect.getmembers(m, isclass), does not find it).
+LOADER = PyelfFinder()
+
+
 def _create_main(name, run_name):
     """The app's main module `name`, made (not run) as `run_name`, with the attributes python gives
     a script (`python app.py`) or a module run with `python -m`."""
@@ -135,11 +141,11 @@ def _create_main(name, run_name):
     if MODULES[name][0] == "cython":
         module = _imp.create_builtin(spec)
         module.__name__ = run_name
-        module.__loader__ = PyelfFinder
+        module.__loader__ = LOADER
     else:
         module = type(sys)(run_name)
         module.__file__ = spec.origin
-        module.__loader__ = PyelfFinder
+        module.__loader__ = LOADER
     module.__cached__ = None
     if name == SCRIPT:
         module.__spec__ = None
@@ -202,7 +208,7 @@ def _install():
             continue
         spec = PyelfFinder.find_spec(name)
         module.__spec__ = spec
-        module.__loader__ = PyelfFinder
+        module.__loader__ = LOADER
         module.__file__ = spec.origin
         module.__cached__ = spec.cached
         if spec.submodule_search_locations is not None:

@@ -42,6 +42,9 @@ static int dir_has_entries(const char *path)
     return found;
 }
 
+/* The variable set for OpenSSL below, if any. */
+static const char *ca_variable;
+
 /* Points OpenSSL at the host's trust store (through SSL_CERT_FILE / SSL_CERT_DIR, which it reads
  * itself) unless those variables already say where it is. Returns 1 if the host has one. */
 static int find_host_ca_store(void)
@@ -51,14 +54,37 @@ static int find_host_ca_store(void)
     for (int i = 0; ca_files[i]; i++) {
         if (access(ca_files[i], R_OK) == 0) {
             setenv("SSL_CERT_FILE", ca_files[i], 1);
+            ca_variable = "SSL_CERT_FILE";
             return 1;
         }
     }
     if (dir_has_entries("/etc/ssl/certs")) {
         setenv("SSL_CERT_DIR", "/etc/ssl/certs", 1);
+        ca_variable = "SSL_CERT_DIR";
         return 1;
     }
     return 0;
+}
+
+/* The variable is OpenSSL's business: os.environ does not show it, as python's would not (it
+ * stays in the C environment, which OpenSSL reads and child processes inherit). */
+static int hide_ca_variable(void)
+{
+    if (ca_variable == NULL)
+        return 0;
+    PyObject *os = PyImport_ImportModule("os");
+    if (os == NULL)
+        return -1;
+    PyObject *environ = PyObject_GetAttrString(os, "environ");
+    PyObject *data = environ ? PyObject_GetAttrString(environ, "_data") : NULL;
+    PyObject *key = PyBytes_FromString(ca_variable);
+    int rc = data && key && PyDict_Check(data) && PyDict_DelItem(data, key) < 0 ? -1 : 0;
+    PyErr_Clear();
+    Py_XDECREF(key);
+    Py_XDECREF(data);
+    Py_XDECREF(environ);
+    Py_DECREF(os);
+    return rc;
 }
 #endif
 
@@ -87,7 +113,7 @@ static int is_import_machinery(PyTracebackObject *tb)
 {
     PyCodeObject *code = PyFrame_GetCode(tb->tb_frame);
     const char *file = PyUnicode_AsUTF8(code->co_filename);
-    int machinery = file != NULL && (strncmp(file, "<frozen importlib.", 18) == 0 || strcmp(file, "<pyelf importer>") == 0);
+    int machinery = file != NULL && strncmp(file, "<frozen importlib.", 18) == 0; /* pyelf's importer too */
     Py_DECREF(code);
     return machinery;
 }
@@ -186,6 +212,9 @@ static int prepare(void)
 /* After the interpreter started: the embedded CA bundle, when it is to be used. */
 static int use_ca_bundle(int host_ca)
 {
+#ifdef PYELF_WITH_SSL
+    hide_ca_variable();
+#endif
 #ifdef PYELF_CA_EMBEDDED
     if ((PYELF_CA_ALWAYS || !host_ca) && use_embedded_ca_bundle() < 0) {
         fprintf(stderr, "%s: cannot use the embedded CA bundle\n", PYELF_APP_NAME);
@@ -210,14 +239,22 @@ static PyObject *call_importer(const char *name, const char *arg)
 }
 
 #ifdef PYELF_PYTHON_CLI
-/* Whether the binary was started under the name of the interpreter (a link named python3 to it). */
+static int python_name(const char *path)
+{
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    return strcmp(base, "python") == 0 || strcmp(base, "python3") == 0 || strcmp(base, "python3.13") == 0;
+}
+
+/* Whether the binary was started under the name of the interpreter: the file executed (a link
+ * named python3 to it; `subprocess.Popen(["name", …], executable=sys.executable)` gives another
+ * argv[0]) or argv[0]. */
 static int invoked_as_python(int argc, char **argv)
 {
-    if (argc < 1 || argv[0] == NULL)
-        return 0;
-    const char *base = strrchr(argv[0], '/');
-    base = base ? base + 1 : argv[0];
-    return strcmp(base, "python") == 0 || strcmp(base, "python3") == 0 || strcmp(base, "python3.13") == 0;
+    const char *execfn = (const char *)getauxval(AT_EXECFN);
+    if (execfn != NULL && python_name(execfn))
+        return 1;
+    return argc > 0 && argv[0] != NULL && python_name(argv[0]);
 }
 
 /* Runs as python3 runs: its command line, its environment variables, site, the REPL; the stdlib

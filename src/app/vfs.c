@@ -6,7 +6,9 @@
  * (`ld --wrap`, see WRAPPED in launcher.rs): a path under the root is answered from the archive,
  * any other path goes to musl as before. Python's open(), os.stat, os.listdir, os.scandir, glob,
  * pkgutil.get_data and C code alike see the tree. A file is opened as a sealed memfd holding its
- * bytes (a pipe where memfd_create is missing); writes under the root fail with EROFS. */
+ * bytes (a pipe where memfd_create is missing); changes under the root fail as on a read-only file
+ * system (EROFS, after ENOENT and ENOTDIR as the kernel resolves the path first); statvfs answers
+ * for it as for one; chdir into it is kept here (getcwd and relative paths follow it). */
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
@@ -19,6 +21,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 #include <zlib.h>
 #include "launcher.h"
@@ -39,6 +42,7 @@ struct node {
 
 static struct node *nodes;
 static int n_nodes;
+static size_t archive_size;
 static const char ROOT[] = PYELF_VFS_ROOT; /* no trailing slash */
 static const time_t MTIME = 315532800;      /* 1980-01-01, the archive's dates */
 
@@ -85,6 +89,7 @@ static int add(struct node **list, int *n, int *cap, const char *path, size_t le
 /* Reads the archive's central directory into the sorted node table. */
 void pyelf_vfs_init(const unsigned char *zip, size_t size)
 {
+    archive_size = size;
     const unsigned char *eocd = NULL;
     for (size_t back = 22; back <= size && back <= 22 + 65535; back++) {
         if (u32(zip + size - back) == 0x06054b50) {
@@ -294,10 +299,45 @@ static int open_node(int i, int flags)
     return fd;
 }
 
-static int vfs_open(int i, int trailing_slash, int flags)
+enum change { CREATE, REMOVE, REMOVE_DIR, MAKE_DIR };
+
+/* The error a change of `path` (node i) under the root gets, in the kernel's order: the path is
+ * resolved first (ENOENT, ENOTDIR: python's helpers that remove a file that may not be there
+ * count on it), then the file system refuses the change (EROFS). */
+static int change_error(const char *path, int i, enum change op)
+{
+    char parent[4096];
+    size_t n = strlen(path);
+    while (n > 1 && path[n - 1] == '/')
+        n--;
+    while (n > 0 && path[n - 1] != '/')
+        n--;
+    if (n >= sizeof parent)
+        return ENAMETOOLONG;
+    memcpy(parent, path, n);
+    parent[n] = '\0';
+    int p, slash;
+    if (n > 0 && lookup(parent, &p, &slash)) {
+        if (p < 0)
+            return ENOENT;
+        if (!nodes[p].is_dir)
+            return ENOTDIR;
+    }
+    if (i < 0)
+        return op == CREATE || op == MAKE_DIR ? EROFS : ENOENT;
+    if (op == MAKE_DIR)
+        return EEXIST;
+    if (op == REMOVE && nodes[i].is_dir)
+        return EISDIR;
+    if (op == REMOVE_DIR && !nodes[i].is_dir)
+        return ENOTDIR;
+    return EROFS;
+}
+
+static int vfs_open(const char *path, int i, int trailing_slash, int flags)
 {
     if (i < 0)
-        return fail((flags & O_CREAT) ? EROFS : ENOENT);
+        return fail((flags & O_CREAT) ? change_error(path, i, CREATE) : ENOENT);
     if ((flags & O_ACCMODE) != O_RDONLY || (flags & (O_CREAT | O_TRUNC)))
         return fail(nodes[i].is_dir ? EISDIR : EROFS);
     if (nodes[i].is_dir)
@@ -306,6 +346,34 @@ static int vfs_open(int i, int trailing_slash, int flags)
         return fail(ENOTDIR);
     return open_node(i, flags);
 }
+
+/* --- a working directory in the tree ---
+ * The kernel cannot have its working directory in the tree, so chdir() into it is kept here:
+ * while it is set, the wrapped functions (and getcwd) resolve relative paths against it, as the
+ * kernel would. Children started meanwhile inherit the process's real working directory. */
+static char vcwd[4096];
+static volatile int vcwd_set;
+static pthread_mutex_t vcwd_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* `path` made absolute against the working directory in the tree, when there is one and `path`
+ * is relative (into buf); otherwise `path` itself. */
+static const char *resolve(const char *path, char *buf, size_t size)
+{
+    if (!vcwd_set || path == NULL || path[0] == '/')
+        return path;
+    pthread_mutex_lock(&vcwd_lock);
+    int n = vcwd_set ? snprintf(buf, size, "%s/%s", vcwd, path) : -1;
+    pthread_mutex_unlock(&vcwd_lock);
+    return n < 0 || (size_t)n >= size ? path : buf;
+}
+
+#define RESOLVE(p) \
+    char p##_resolved[4096]; \
+    p = resolve(p, p##_resolved, sizeof p##_resolved)
+#define RESOLVE_AT(dirfd, p) \
+    char p##_resolved[4096]; \
+    if ((dirfd) == AT_FDCWD) \
+        p = resolve(p, p##_resolved, sizeof p##_resolved)
 
 /* --- the wrapped libc functions --- */
 
@@ -340,13 +408,14 @@ static mode_t mode_arg(int flags, va_list ap)
 
 int __wrap_open(const char *path, int flags, ...)
 {
+    RESOLVE(path);
     va_list ap;
     va_start(ap, flags);
     mode_t mode = mode_arg(flags, ap);
     va_end(ap);
     int i, slash;
     if (lookup(path, &i, &slash))
-        return vfs_open(i, slash, flags);
+        return vfs_open(path, i, slash, flags);
     return __real_open(path, flags, mode);
 }
 
@@ -355,13 +424,14 @@ int __wrap_open(const char *path, int flags, ...)
 
 int __wrap_openat(int dirfd, const char *path, int flags, ...)
 {
+    RESOLVE_AT(dirfd, path);
     va_list ap;
     va_start(ap, flags);
     mode_t mode = mode_arg(flags, ap);
     va_end(ap);
     int i, slash;
     if (ABSOLUTE_OR_CWD(dirfd, path) && lookup(path, &i, &slash))
-        return vfs_open(i, slash, flags);
+        return vfs_open(path, i, slash, flags);
     return __real_openat(dirfd, path, flags, mode);
 }
 
@@ -377,18 +447,21 @@ static int vfs_stat(int i, int slash, struct stat *st)
 
 int __wrap_stat(const char *restrict path, struct stat *restrict st)
 {
+    RESOLVE(path);
     int i, slash;
     return lookup(path, &i, &slash) ? vfs_stat(i, slash, st) : __real_stat(path, st);
 }
 
 int __wrap_lstat(const char *restrict path, struct stat *restrict st)
 {
+    RESOLVE(path);
     int i, slash;
     return lookup(path, &i, &slash) ? vfs_stat(i, slash, st) : __real_lstat(path, st);
 }
 
 int __wrap_fstatat(int dirfd, const char *restrict path, struct stat *restrict st, int flags)
 {
+    RESOLVE_AT(dirfd, path);
     int i, slash;
     if (ABSOLUTE_OR_CWD(dirfd, path) && lookup(path, &i, &slash))
         return vfs_stat(i, slash, st);
@@ -410,12 +483,14 @@ static int vfs_access(int i, int slash, int mode)
 
 int __wrap_access(const char *path, int mode)
 {
+    RESOLVE(path);
     int i, slash;
     return lookup(path, &i, &slash) ? vfs_access(i, slash, mode) : __real_access(path, mode);
 }
 
 int __wrap_faccessat(int dirfd, const char *path, int mode, int flags)
 {
+    RESOLVE_AT(dirfd, path);
     int i, slash;
     if (ABSOLUTE_OR_CWD(dirfd, path) && lookup(path, &i, &slash))
         return vfs_access(i, slash, mode);
@@ -444,6 +519,7 @@ static struct vdir *ours(DIR *d)
 
 DIR *__wrap_opendir(const char *path)
 {
+    RESOLVE(path);
     int i, slash;
     if (!lookup(path, &i, &slash))
         return __real_opendir(path);
@@ -527,6 +603,7 @@ int __wrap_dirfd(DIR *d)
 
 ssize_t __wrap_readlink(const char *restrict path, char *restrict buf, size_t size)
 {
+    RESOLVE(path);
     int i, slash;
     if (lookup(path, &i, &slash))
         return i < 0 ? fail(ENOENT) : fail(EINVAL); /* nothing there is a symbolic link */
@@ -535,6 +612,7 @@ ssize_t __wrap_readlink(const char *restrict path, char *restrict buf, size_t si
 
 ssize_t __wrap_readlinkat(int dirfd, const char *restrict path, char *restrict buf, size_t size)
 {
+    RESOLVE_AT(dirfd, path);
     int i, slash;
     if (ABSOLUTE_OR_CWD(dirfd, path) && lookup(path, &i, &slash))
         return i < 0 ? fail(ENOENT) : fail(EINVAL);
@@ -543,14 +621,15 @@ ssize_t __wrap_readlinkat(int dirfd, const char *restrict path, char *restrict b
 
 FILE *__wrap_fopen(const char *restrict path, const char *restrict mode)
 {
+    RESOLVE(path);
     int i, slash;
     if (!lookup(path, &i, &slash))
         return __real_fopen(path, mode);
     if (strchr(mode, 'w') || strchr(mode, 'a') || strchr(mode, '+')) {
-        errno = i >= 0 && nodes[i].is_dir ? EISDIR : EROFS;
+        errno = i >= 0 && nodes[i].is_dir ? EISDIR : change_error(path, i, CREATE);
         return NULL;
     }
-    int fd = vfs_open(i, slash, O_RDONLY | (strchr(mode, 'e') ? O_CLOEXEC : 0));
+    int fd = vfs_open(path, i, slash, O_RDONLY | (strchr(mode, 'e') ? O_CLOEXEC : 0));
     if (fd < 0)
         return NULL;
     FILE *f = fdopen(fd, mode);
@@ -559,55 +638,145 @@ FILE *__wrap_fopen(const char *restrict path, const char *restrict mode)
     return f;
 }
 
-/* Changes under the root: a read-only file system. */
-static int read_only(const char *path)
+/* Changes under the root: a read-only file system. Returns 1 (with errno set) for a path
+ * under the root, 0 for any other. */
+static int refused(const char *path, enum change op)
 {
     int i, slash;
-    return lookup(path, &i, &slash);
+    if (!lookup(path, &i, &slash))
+        return 0;
+    errno = change_error(path, i, op);
+    return 1;
 }
 
 int __wrap_mkdir(const char *path, mode_t mode)
 {
-    return read_only(path) ? fail(EROFS) : __real_mkdir(path, mode);
+    RESOLVE(path);
+    return refused(path, MAKE_DIR) ? -1 : __real_mkdir(path, mode);
 }
 
 int __wrap_mkdirat(int dirfd, const char *path, mode_t mode)
 {
-    return ABSOLUTE_OR_CWD(dirfd, path) && read_only(path) ? fail(EROFS) : __real_mkdirat(dirfd, path, mode);
+    RESOLVE_AT(dirfd, path);
+    return ABSOLUTE_OR_CWD(dirfd, path) && refused(path, MAKE_DIR) ? -1 : __real_mkdirat(dirfd, path, mode);
 }
 
 int __wrap_unlink(const char *path)
 {
-    return read_only(path) ? fail(EROFS) : __real_unlink(path);
+    RESOLVE(path);
+    return refused(path, REMOVE) ? -1 : __real_unlink(path);
 }
 
 int __wrap_unlinkat(int dirfd, const char *path, int flags)
 {
-    return ABSOLUTE_OR_CWD(dirfd, path) && read_only(path) ? fail(EROFS) : __real_unlinkat(dirfd, path, flags);
+    RESOLVE_AT(dirfd, path);
+    return ABSOLUTE_OR_CWD(dirfd, path) && refused(path, (flags & AT_REMOVEDIR) ? REMOVE_DIR : REMOVE) ? -1
+                                                                                               : __real_unlinkat(dirfd, path, flags);
 }
 
 int __wrap_rmdir(const char *path)
 {
-    return read_only(path) ? fail(EROFS) : __real_rmdir(path);
+    RESOLVE(path);
+    return refused(path, REMOVE_DIR) ? -1 : __real_rmdir(path);
+}
+
+/* A rename from or into the tree: the source must be there, then the change is refused. */
+static int rename_refused(const char *old, const char *new)
+{
+    int i, slash;
+    if (lookup(old, &i, &slash)) {
+        errno = change_error(old, i, i >= 0 && nodes[i].is_dir ? REMOVE_DIR : REMOVE);
+        return 1;
+    }
+    return refused(new, CREATE);
 }
 
 int __wrap_rename(const char *old, const char *new)
 {
-    return read_only(old) || read_only(new) ? fail(EROFS) : __real_rename(old, new);
+    RESOLVE(old);
+    RESOLVE(new);
+    return rename_refused(old, new) ? -1 : __real_rename(old, new);
 }
 
 int __wrap_renameat(int olddirfd, const char *old, int newdirfd, const char *new)
 {
-    if ((ABSOLUTE_OR_CWD(olddirfd, old) && read_only(old)) || (ABSOLUTE_OR_CWD(newdirfd, new) && read_only(new)))
-        return fail(EROFS);
+    RESOLVE_AT(olddirfd, old);
+    RESOLVE_AT(newdirfd, new);
+    if (ABSOLUTE_OR_CWD(olddirfd, old) && ABSOLUTE_OR_CWD(newdirfd, new) && rename_refused(old, new))
+        return -1;
+    if ((ABSOLUTE_OR_CWD(olddirfd, old) && refused(old, REMOVE)) || (ABSOLUTE_OR_CWD(newdirfd, new) && refused(new, CREATE)))
+        return -1;
     return __real_renameat(olddirfd, old, newdirfd, new);
+}
+
+/* The tree as a file system: read-only, its size the archive's. */
+int __real_statvfs(const char *restrict path, struct statvfs *restrict st);
+
+int __wrap_statvfs(const char *restrict path, struct statvfs *restrict st)
+{
+    RESOLVE(path);
+    int i, slash;
+    if (!lookup(path, &i, &slash))
+        return __real_statvfs(path, st);
+    if (i < 0)
+        return fail(ENOENT);
+    memset(st, 0, sizeof *st);
+    st->f_bsize = st->f_frsize = 4096;
+    st->f_blocks = (fsblkcnt_t)((archive_size + 4095) / 4096);
+    st->f_files = (fsfilcnt_t)n_nodes;
+    st->f_flag = ST_RDONLY | ST_NOSUID;
+    st->f_namemax = 255;
+    return 0;
 }
 
 int __wrap_chdir(const char *path)
 {
+    RESOLVE(path);
     int i, slash;
-    if (!lookup(path, &i, &slash))
-        return __real_chdir(path);
-    /* The tree is not a directory of the kernel's: a working directory cannot be in it. */
-    return fail(i < 0 ? ENOENT : nodes[i].is_dir ? ENOTSUP : ENOTDIR);
+    if (!lookup(path, &i, &slash)) {
+        int r = __real_chdir(path);
+        if (r == 0)
+            vcwd_set = 0;
+        return r;
+    }
+    if (i < 0)
+        return fail(change_error(path, i, REMOVE) == ENOTDIR ? ENOTDIR : ENOENT);
+    if (!nodes[i].is_dir)
+        return fail(ENOTDIR);
+    pthread_mutex_lock(&vcwd_lock);
+    snprintf(vcwd, sizeof vcwd, "%s%s%s", ROOT, nodes[i].path[0] ? "/" : "", nodes[i].path);
+    vcwd_set = 1;
+    pthread_mutex_unlock(&vcwd_lock);
+    return 0;
+}
+
+int __real_fchdir(int fd);
+
+int __wrap_fchdir(int fd)
+{
+    int r = __real_fchdir(fd);
+    if (r == 0)
+        vcwd_set = 0;
+    return r;
+}
+
+char *__real_getcwd(char *buf, size_t size);
+
+char *__wrap_getcwd(char *buf, size_t size)
+{
+    if (!vcwd_set)
+        return __real_getcwd(buf, size);
+    pthread_mutex_lock(&vcwd_lock);
+    size_t n = strlen(vcwd) + 1;
+    char *out = buf;
+    if (buf == NULL)
+        out = malloc(size > n ? size : n);
+    if (out == NULL || (buf != NULL && size < n)) {
+        pthread_mutex_unlock(&vcwd_lock);
+        errno = out == NULL ? ENOMEM : ERANGE;
+        return NULL;
+    }
+    memcpy(out, vcwd, n);
+    pthread_mutex_unlock(&vcwd_lock);
+    return out;
 }

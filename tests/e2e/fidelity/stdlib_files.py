@@ -35,6 +35,20 @@ else:
         inspect.getsource(json.dumps)
     except OSError as e:
         print("getsource:", type(e).__name__)
+if sources:
+    # A working directory in the tree, relative paths and getcwd() following it.
+    here = os.getcwd()
+    os.chdir(os.path.join(stdlib, "json"))
+    print("chdir:", rel(os.getcwd()), sorted(n for n in os.listdir(".") if n != "__pycache__")[:2],
+          os.path.isfile("decoder.py"), open("../json/decoder.py").readline().strip())
+    os.chdir(here)
+    print("back:", os.getcwd() == here)
+# Removing what is not there says so, as anywhere (python's helpers count on it).
+try:
+    os.unlink(os.path.join(stdlib, "json", "nothing.pyc"))
+except OSError as e:
+    print("unlink:", type(e).__name__)
+print("disk usage:", __import__("shutil").disk_usage(stdlib).total > 0)
 try:
     json.loads("{")
 except ValueError as e:
