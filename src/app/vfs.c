@@ -338,7 +338,8 @@ static int vfs_open(const char *path, int i, int trailing_slash, int flags)
 {
     if (i < 0)
         return fail((flags & O_CREAT) ? change_error(path, i, CREATE) : ENOENT);
-    if ((flags & O_ACCMODE) != O_RDONLY || (flags & (O_CREAT | O_TRUNC)))
+    /* (musl counts O_PATH in O_ACCMODE: an O_PATH descriptor only reads) */
+    if ((flags & (O_RDONLY | O_WRONLY | O_RDWR)) != O_RDONLY || (flags & (O_CREAT | O_TRUNC)))
         return fail(nodes[i].is_dir ? EISDIR : EROFS);
     if (nodes[i].is_dir)
         return fail(EISDIR);
