@@ -130,6 +130,8 @@ pub struct PlaceReport {
     pub interpreter_seconds: f64,
     pub binary_seconds: f64,
     pub modules: Vec<Compared>,
+    /// Modules that differed in the first run and gave the same results when run again.
+    pub flaky: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -399,30 +401,43 @@ pub fn run(home: &Home, opts: &Options) -> Result<Report> {
     let mut places = Vec::new();
     let mut unexplained = BTreeSet::new();
     for place in &opts.places {
-        let timed = |runner: &Runner, what: &str| -> Result<(BTreeMap<String, Outcome>, f64)> {
-            eprintln!("conformance: {} modules by the {what} in {}", opts.modules.len(), place.name());
+        let timed = |runner: &Runner, what: &str, modules: &[String]| -> Result<(BTreeMap<String, Outcome>, f64)> {
+            eprintln!("conformance: {} modules by the {what} in {}", modules.len(), place.name());
             // A fresh root for each run: the tests leave files behind (a /dev/null written as a
             // plain file in a root without devices), which the next run would see.
-            let root = make_root(&opts.work, place.root, what)?;
+            let root = make_root(&opts.work, place.root, &what.replace(" (again)", "-again"))?;
             let t = Instant::now();
-            let log = logs.join(format!("{what}-{}-{}.log", place.root, if place.proc { "proc" } else { "noproc" }));
-            let r = run_suite(runner, &root, *place, &opts.modules, opts.jobs, &log)?;
+            let log = logs.join(format!("{}-{}-{}.log", what.replace(" (again)", "-again"), place.root, if place.proc { "proc" } else { "noproc" }));
+            let r = run_suite(runner, &root, *place, modules, opts.jobs, &log)?;
             let seconds = t.elapsed().as_secs_f64();
             fs::remove_dir_all(&root).ok();
             Ok((r, seconds))
         };
-        let (interp, interpreter_seconds) = timed(&Runner::Interpreter(&tc), "interpreter")?;
-        let (binary, binary_seconds) = timed(&Runner::Binary(&bin), "binary")?;
-        let modules = opts
+        let (interp, interpreter_seconds) = timed(&Runner::Interpreter(&tc), "interpreter", &opts.modules)?;
+        let (binary, binary_seconds) = timed(&Runner::Binary(&bin), "binary", &opts.modules)?;
+        let modules: Vec<Compared> = opts
             .modules
             .iter()
             .map(|m| Compared { module: m.clone(), interpreter: interp[m].clone(), binary: binary[m].clone() })
             .collect();
-        let modules: Vec<Compared> = modules;
-        for c in modules.iter().filter(|c| !c.same() && !plan.differences.get(&c.module).is_some_and(|d| d.covers(place))) {
-            unexplained.insert(format!("{} ({})", c.module, place.name()));
+        let explained = |c: &Compared| plan.differences.get(&c.module).is_some_and(|d| d.covers(place));
+        // A module that differs is run again on both sides: a real difference comes back, a test
+        // that fails now and then (on either side) does not, and is reported as flaky.
+        let suspects: Vec<String> = modules.iter().filter(|c| !c.same() && !explained(c)).map(|c| c.module.clone()).collect();
+        let mut flaky = Vec::new();
+        if !suspects.is_empty() {
+            let (again_i, _) = timed(&Runner::Interpreter(&tc), "interpreter (again)", &suspects)?;
+            let (again_b, _) = timed(&Runner::Binary(&bin), "binary (again)", &suspects)?;
+            for m in &suspects {
+                let again = Compared { module: m.clone(), interpreter: again_i[m].clone(), binary: again_b[m].clone() };
+                if again.same() {
+                    flaky.push(m.clone());
+                } else {
+                    unexplained.insert(format!("{m} ({})", place.name()));
+                }
+            }
         }
-        places.push(PlaceReport { place: place.name(), interpreter_seconds, binary_seconds, modules });
+        places.push(PlaceReport { place: place.name(), interpreter_seconds, binary_seconds, modules, flaky });
     }
     let explained = plan.differences.iter().filter(|(m, _)| opts.modules.contains(m)).map(|(m, r)| (m.clone(), r.clone())).collect();
     Ok(Report { binary_bytes: built.size, build_seconds, places, unexplained: unexplained.into_iter().collect(), explained })
@@ -471,6 +486,9 @@ pub fn table(report: &Report) -> String {
                 only(&c.binary, &c.interpreter),
                 only(&c.interpreter, &c.binary)
             ));
+            if p.flaky.contains(&c.module) {
+                s.push_str("    run again on both sides, the same: a flaky test, not a difference of the binary's\n");
+            }
         }
     }
     for (m, d) in &report.explained {
