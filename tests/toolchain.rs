@@ -117,14 +117,17 @@ const STATIC_CTYPES: &str =
     "loads a shared library or uses ctypes.pythonapi (dlopen of the interpreter itself): impossible in a static executable";
 
 /// Runs CPython's regression tests `tests` under the static interpreter, leaving out the `known`
-/// failures (each with its cause); everything else must pass.
+/// failures (each with its cause); everything else must pass. A test that fails is run again
+/// (libregrtest's `--rerun`, as CPython's own CI does): one that fails both times fails this, one
+/// that passes the second time is printed as flaky (test_threading's test_finalize_with_trace
+/// crashed once at exit on a loaded machine).
 fn regression(tests: &[&str], known: &[(&str, &str)]) {
     for (id, why) in known {
         eprintln!("left out: {id}: {why}");
     }
     let tmp = tempfile::tempdir().unwrap();
     let out = Command::new(toolchain().python())
-        .args(["-m", "test", "-j2", "--timeout", "600"])
+        .args(["-m", "test", "-j2", "--timeout", "600", "--rerun"])
         .args(known.iter().flat_map(|(id, _)| ["-i".to_string(), format!("*{id}")]))
         .args(tests)
         .current_dir(tmp.path())
@@ -135,7 +138,11 @@ fn regression(tests: &[&str], known: &[(&str, &str)]) {
     let summary: Vec<&str> = stdout.lines().rev().take(25).collect::<Vec<_>>().into_iter().rev().collect();
     eprintln!("{}", summary.join("\n"));
     assert!(out.status.success(), "regression tests failed:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
-    assert!(stdout.contains("Result: SUCCESS"), "{stdout}");
+    let result = stdout.lines().find(|l| l.starts_with("Result: ")).unwrap_or_default();
+    assert!(result == "Result: SUCCESS" || result == "Result: FAILURE then SUCCESS", "{stdout}");
+    if result != "Result: SUCCESS" {
+        eprintln!("flaky (failed, then passed when run again):\n{}", stdout.lines().filter(|l| l.contains("Re-running")).collect::<Vec<_>>().join("\n"));
+    }
 }
 
 /// A subset of CPython's own regression suite under the static interpreter.

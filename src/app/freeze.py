@@ -191,9 +191,9 @@ class Finder(modulefinder.ModuleFinder):
 def analyse(script, extra, dist_modules=(), main_is_module=False):
     """Every module the app can import: the script's imports and `extra` (the startup modules,
     those asked for), followed transitively; `dist_modules` are the modules of the bundled
-    distributions (all importable after `pip install`): one that does not compile here (Python 2
-    code a distribution never imports, say) is left out with a note, as pip's byte-compilation
-    skips it. With `main_is_module` the main module is among `extra` and `script` is only its file."""
+    distributions (all importable after `pip install`) and of `--include-package`: one that does
+    not compile here (Python 2 code a distribution never imports, say) is left out with a note, as
+    pip's byte-compilation skips it. With `main_is_module` the main module is among `extra` and `script` is only its file."""
     finder = Finder()
     if not main_is_module:
         finder.run_script(script)
@@ -326,8 +326,11 @@ def analyse_main(out_dir, args):
     sys.path[:0] = o["--path"]
     modules, packages = o["--include-module"], o["--include-package"]
     extra = list(modules)
+    # A package's modules, all of them: one that does not compile (the test suite's examples of
+    # bad syntax) is left out with a note, as for a distribution's modules.
+    whole_packages = []
     for p in packages:
-        extra.extend(sorted(package_modules(p)))
+        whole_packages.extend(sorted(package_modules(p)))
     if o.get("--traced"):
         # What a traced run imported: whatever can be found here (not __main__, nor modules made
         # at run time).
@@ -353,7 +356,7 @@ def analyse_main(out_dir, args):
             dist_modules = f.read().split()
     for p in ALWAYS_PACKAGES:
         extra.extend(sorted(package_modules(p)))
-    found, imports = analyse(script_file, extra + STARTUP, dist_modules, main_module is not None)
+    found, imports = analyse(script_file, extra + STARTUP, dist_modules + whole_packages, main_module is not None)
     if o.get("--stdlib") == "full":
         found |= all_stdlib()
     for m in modules:
