@@ -753,19 +753,14 @@ fn stdlib_files(analysis: &freeze::Analysis, roots: &Roots, sources: bool) -> Re
             continue;
         }
         let Some(pkg_dir) = m.file.parent() else { continue };
-        let mut stack = vec![pkg_dir.to_path_buf()];
-        while let Some(d) = stack.pop() {
-            let modules_dir = d.join("__init__.py").is_file();
-            for entry in fs::read_dir(&d)? {
-                let p = entry?.path();
-                let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
-                if p.is_dir() {
-                    if name != "__pycache__" {
-                        stack.push(p);
-                    }
-                } else if p.is_file() && !name.ends_with(".pyc") && (sources || !modules_dir || !name.ends_with(".py")) {
-                    files.push(freeze::BundleFile { arc: arc(&p), file: p });
-                }
+        for f in walk(pkg_dir)? {
+            let name = f.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            let in_modules_dir = f.parent().is_some_and(|d| d.join("__init__.py").is_file());
+            if f.components().any(|c| c.as_os_str() == "__pycache__") || name.ends_with(".pyc") {
+                continue;
+            }
+            if sources || !in_modules_dir || !name.ends_with(".py") {
+                files.push(freeze::BundleFile { arc: arc(&f), file: f });
             }
         }
     }

@@ -681,15 +681,16 @@ int __wrap_rmdir(const char *path)
     return refused(path, REMOVE_DIR) ? -1 : __real_rmdir(path);
 }
 
-/* A rename from or into the tree: the source must be there, then the change is refused. */
+/* A rename from or into the tree (a NULL path is one the wrappers do not handle): the source must
+ * be there, then the change is refused. */
 static int rename_refused(const char *old, const char *new)
 {
     int i, slash;
-    if (lookup(old, &i, &slash)) {
+    if (old != NULL && lookup(old, &i, &slash)) {
         errno = change_error(old, i, i >= 0 && nodes[i].is_dir ? REMOVE_DIR : REMOVE);
         return 1;
     }
-    return refused(new, CREATE);
+    return new != NULL && refused(new, CREATE);
 }
 
 int __wrap_rename(const char *old, const char *new)
@@ -703,9 +704,7 @@ int __wrap_renameat(int olddirfd, const char *old, int newdirfd, const char *new
 {
     RESOLVE_AT(olddirfd, old);
     RESOLVE_AT(newdirfd, new);
-    if (ABSOLUTE_OR_CWD(olddirfd, old) && ABSOLUTE_OR_CWD(newdirfd, new) && rename_refused(old, new))
-        return -1;
-    if ((ABSOLUTE_OR_CWD(olddirfd, old) && refused(old, REMOVE)) || (ABSOLUTE_OR_CWD(newdirfd, new) && refused(new, CREATE)))
+    if (rename_refused(ABSOLUTE_OR_CWD(olddirfd, old) ? old : NULL, ABSOLUTE_OR_CWD(newdirfd, new) ? new : NULL))
         return -1;
     return __real_renameat(olddirfd, old, newdirfd, new);
 }
