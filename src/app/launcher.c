@@ -227,6 +227,21 @@ static int use_ca_bundle(int host_ca)
     return 0;
 }
 
+/* Where the interpreter is, in both modes: sys.prefix is the tree (the stdlib's sources are in
+ * it, as under python's prefix; no prefix is searched for on the host), and sys.executable the
+ * file executed. */
+static PyStatus set_locations(PyConfig *config)
+{
+    PyStatus status = PyConfig_SetBytesString(config, &config->home, PYELF_VFS_ROOT);
+    if (!PyStatus_Exception(status))
+        status = PyConfig_SetBytesString(config, &config->stdlib_dir, PYELF_STDLIB_DIR);
+    char *exe = executable_path();
+    if (!PyStatus_Exception(status) && exe != NULL)
+        status = PyConfig_SetBytesString(config, &config->executable, exe);
+    free(exe);
+    return status;
+}
+
 /* Calls `_pyelf_importer.NAME(arg)`; returns its result (a new reference) or NULL. */
 static PyObject *call_importer(const char *name, const char *arg)
 {
@@ -274,13 +289,7 @@ static int run_python(int argc, char **argv)
     PyConfig_InitPythonConfig(&config);
     config.use_frozen_modules = 1;
     config.pathconfig_warnings = 0;
-    status = PyConfig_SetBytesString(&config, &config.home, PYELF_VFS_ROOT);
-    if (!PyStatus_Exception(status))
-        status = PyConfig_SetBytesString(&config, &config.stdlib_dir, PYELF_STDLIB_DIR);
-    char *exe = executable_path();
-    if (!PyStatus_Exception(status) && exe != NULL)
-        status = PyConfig_SetBytesString(&config, &config.executable, exe);
-    free(exe);
+    status = set_locations(&config);
     if (!PyStatus_Exception(status))
         status = PyConfig_SetBytesArgv(&config, argc, argv);
     if (!PyStatus_Exception(status))
@@ -331,22 +340,11 @@ int main(int argc, char **argv)
     config.parse_argv = 0;
     config.module_search_paths_set = 1; /* sys.path is empty: everything is in the binary */
     config.pathconfig_warnings = 0;
-    /* sys.prefix: the tree (the stdlib's sources are in it, as under python's prefix); no search
-     * for a prefix on the host */
-    status = PyConfig_SetBytesString(&config, &config.home, PYELF_VFS_ROOT);
-    if (!PyStatus_Exception(status))
-        status = PyConfig_SetBytesString(&config, &config.stdlib_dir, PYELF_STDLIB_DIR);
+    status = set_locations(&config);
     if (PyStatus_Exception(status))
         fail(status, &config);
     if (argc > 0) {
         status = PyConfig_SetBytesString(&config, &config.program_name, argv[0]);
-        if (PyStatus_Exception(status))
-            fail(status, &config);
-    }
-    char *exe = executable_path();
-    if (exe != NULL) {
-        status = PyConfig_SetBytesString(&config, &config.executable, exe);
-        free(exe);
         if (PyStatus_Exception(status))
             fail(status, &config);
     }
