@@ -98,6 +98,8 @@ pub struct BuildOptions {
     pub stdlib: Option<Stdlib>,
     /// Module name patterns (`*` wildcards) embedded as bytecode instead of compiled by Cython.
     pub no_cython: Vec<String>,
+    /// Packages built from source without their C code (their pure-Python fallback).
+    pub no_native: Vec<String>,
     /// `SRC:DEST` files put into the app's packages (DEST starts with a package directory).
     pub add_data: Vec<String>,
     /// Compile the dependencies with Cython too (default: embedded as bytecode).
@@ -155,6 +157,7 @@ impl BuildOptions {
             include_packages: Vec::new(),
             stdlib: None,
             no_cython: Vec::new(),
+            no_native: Vec::new(),
             add_data: Vec::new(),
             compile_deps: false,
             requirements: None,
@@ -189,6 +192,7 @@ impl BuildOptions {
         };
         o.stdlib = o.stdlib.or(file_stdlib);
         o.no_cython = tool.no_cython.iter().chain(&self.no_cython).cloned().collect();
+        o.no_native = tool.no_native.iter().chain(&self.no_native).cloned().collect();
         o.add_data = tool
             .add_data
             .iter()
@@ -273,8 +277,13 @@ pub fn build(home: &Home, opts: &BuildOptions) -> Result<Built> {
     let logs = home.root().join("logs").join(format!("app-{}", app.name));
     fs::create_dir_all(&logs)?;
 
-    // Dependencies: pure-Python wheels from pip, or an existing site-packages.
-    let (site, dists) = dependencies(&app, &opts, dir, epoch, &logs)?;
+    // Dependencies: wheels from pip (those with extension modules built from source here), or an
+    // existing site-packages.
+    let native = deps::Native {
+        builder: crate::native::Builder { tc: &tc, cache: home.root().join("native"), logs: logs.clone(), source_date_epoch: epoch },
+        no_native: opts.no_native.clone(),
+    };
+    let (site, dists) = dependencies(&app, &opts, dir, &native)?;
     let roots = Roots { app: app.root.clone(), site: site.clone(), stdlib: tc.root.join(launcher::STDLIB_TREE) };
     let (main_name, main_script) = main_module(&app, &dir.join("entry"))?;
     let main_module = main_script.is_none().then_some(main_name.as_str());
@@ -316,7 +325,8 @@ pub fn build(home: &Home, opts: &BuildOptions) -> Result<Built> {
             traced: traced.as_deref(),
         },
     )?;
-    refuse_extensions(&analysis, &dists)?;
+    // Extension modules built from source: objects of their own, made from the inittab.
+    let extensions = prepare_extensions(&analysis, &dists, &dir.join("extensions"))?;
 
     // The app's modules (and with --compile-deps the dependencies') in one run of Cython, falling
     // back to bytecode.
@@ -379,20 +389,31 @@ pub fn build(home: &Home, opts: &BuildOptions) -> Result<Built> {
 
     // Bytecode (the stdlib, the dependencies and what Cython did not compile) and the data.
     let script = main_script.as_deref().map(|p| (p, script_name.as_str()));
-    let frozen_list = frozen_modules(&analysis, &cython_names, &roots, script, dir);
+    let extension_files: Vec<(String, String)> = analysis
+        .extensions
+        .iter()
+        .map(|e| (e.name.clone(), roots.site.as_deref().and_then(|s| e.file.strip_prefix(s).ok()).map(|r| r.display().to_string()).unwrap_or_default()))
+        .collect();
+    let frozen_list = frozen_modules(&analysis, &cython_names, &extension_files, &roots, script, dir);
     let mut bundle = bundle_files(&app, &analysis, &dists, &opts.add_data, script, dir)?;
     bundle.extend(stdlib_files(&analysis, &roots, opts.stdlib_sources)?);
     let mut arcs = BTreeSet::new();
     bundle.retain(|f| arcs.insert(f.arc.clone()));
     let frozen = freeze::emit(&tc, dir, &frozen_list, &bundle)?;
 
-    // Built-in modules: the C modules the app uses, then its Cython modules.
+    // Built-in modules: the C modules the app uses, then its Cython modules, then the extension
+    // modules built from source (called through functions that give them their full names).
+    let (ext_c, ext_entries) = crate::native::init_c(&extensions);
+    let ext_init_c = dir.join("extensions.c");
+    fs::write(&ext_init_c, ext_c)?;
+    objects.extend(extensions.iter().map(|e| e.object.clone()));
+    let builtin_entries: Vec<inittab::Entry> = app_entries_built.iter().cloned().chain(ext_entries).collect();
     let (entries, keep) = inittab::load(&tc.root)?;
     let wanted: BTreeSet<String> = match stdlib {
         Stdlib::Full => entries.iter().map(|e| e.name.clone()).collect(),
         Stdlib::Auto => analysis.imports.iter().chain(&opts.include_modules).cloned().collect(),
     };
-    let (inittab_src, c_modules) = inittab::generate(&entries, &keep, &wanted, &app_entries_built);
+    let (inittab_src, c_modules) = inittab::generate(&entries, &keep, &wanted, &builtin_entries);
     let inittab_c = dir.join("inittab.c");
     fs::write(&inittab_c, inittab_src)?;
     let with_ssl = c_modules.iter().any(|m| m == "_ssl");
@@ -402,10 +423,18 @@ pub fn build(home: &Home, opts: &BuildOptions) -> Result<Built> {
     let ca = launcher::CaOptions { with_ssl, bundle: opts.ca_bundle.clone(), always: opts.ca_bundle_always };
     let bundle_zip = (!bundle.is_empty()).then_some(frozen.bundle.as_path());
     let mut sources = launcher::write(dir, &app.name, &main_name, bundle_zip, &ca, opts.python_cli)?;
-    sources.extend([frozen.table_c.clone(), frozen.blob_s.clone(), inittab_c]);
+    sources.extend([frozen.table_c.clone(), frozen.blob_s.clone(), inittab_c, ext_init_c]);
 
     // What is inside, for the SBOM section and the summary.
     let mut linked = linked_sources(&pins, &c_modules);
+    for lib in extensions.iter().flat_map(|e| &e.libs) {
+        if let Some(p) = crate::native::library_source(lib).and_then(|n| pins.source(n).ok()) {
+            let source = (p.name.clone(), p.version.clone(), p.license.clone());
+            if !linked.contains(&source) {
+                linked.push(source);
+            }
+        }
+    }
     linked.push((cy.name.clone(), cy.version.clone(), cy.license.clone()));
     let app_files: Vec<PathBuf> =
         analysis.modules.iter().filter(|m| m.kind == "app" && !m.namespace).map(|m| m.file.clone()).collect();
@@ -512,6 +541,7 @@ fn register_cython(c_files: &[(String, PathBuf)], main_name: &str, tree_file: im
 fn frozen_modules(
     analysis: &freeze::Analysis,
     cython_names: &BTreeSet<&str>,
+    extensions: &[(String, String)],
     roots: &Roots,
     script: Option<(&Path, &str)>,
     dir: &Path,
@@ -541,6 +571,11 @@ fn frozen_modules(
                 source: None,
             });
         }
+    }
+    // Extension modules built from source, with the file python would load them from.
+    for (name, rel) in extensions {
+        let package = rel.rsplit('/').next().is_some_and(|f| f.starts_with("__init__."));
+        table.push_str(&format!("    {name:?}: (\"extension\", {}, {rel:?}),\n", if package { "True" } else { "False" }));
     }
     if let Some((file, name)) = script {
         let kind = if cython_names.contains(APP_MODULE) { "cython" } else { "bytecode" };
@@ -604,7 +639,7 @@ fn compile_and_link(tc: &Toolchain, dir: &Path, sources: &[PathBuf], mut objects
 /// The dependencies of the app: installed with pip from the project's dependencies and
 /// `--requirements` into `dir/site` (wheels built from source dated `epoch`), or taken from
 /// `--site-packages`.
-fn dependencies(app: &App, opts: &BuildOptions, dir: &Path, epoch: u64, logs: &Path) -> Result<(Option<PathBuf>, Vec<deps::Dist>)> {
+fn dependencies(app: &App, opts: &BuildOptions, dir: &Path, native: &deps::Native) -> Result<(Option<PathBuf>, Vec<deps::Dist>)> {
     if let Some(site) = &opts.site_packages {
         let site = fs::canonicalize(site).with_context(|| format!("--site-packages {}: no such directory", site.display()))?;
         return Ok((Some(site.clone()), deps::distributions(&site)?));
@@ -620,23 +655,31 @@ fn dependencies(app: &App, opts: &BuildOptions, dir: &Path, epoch: u64, logs: &P
     let req = dir.join("requirements.txt");
     fs::write(&req, lines.join("\n") + "\n")?;
     let site = dir.join("site");
-    let dists = deps::install(&req, &dir.join("wheels"), &site, epoch, logs)?;
+    let b = &native.builder;
+    let dists = deps::install(&req, &dir.join("wheels"), &site, b.source_date_epoch, &b.logs, native)?;
     Ok((Some(site), dists))
 }
 
-/// Refuses C extension modules (shared libraries) outside the stdlib, naming their package.
-fn refuse_extensions(analysis: &freeze::Analysis, dists: &[deps::Dist]) -> Result<()> {
-    let Some(ext) = analysis.extensions.first() else { return Ok(()) };
-    let top = ext.name.split('.').next().unwrap_or(&ext.name);
-    let dist = dists.iter().find(|d| deps::top_level_names(d).iter().any(|t| t == top));
-    let owner = dist.map(|d| format!("{} {}", d.name, d.version)).unwrap_or_else(|| top.to_string());
-    bail!(
-        "cannot bundle {owner}: its module {} is a compiled C extension ({}).\n\
-         A pyelf binary is fully static: it cannot load shared libraries (no dlopen), so it cannot load C extensions, and pyelf does not compile third-party C code into the binary.\n\
-         hint: use a pure-Python alternative or a pure-Python build of {owner} (a py3-none-any wheel)",
-        ext.name,
-        ext.file.display()
-    )
+/// The extension modules outside the stdlib, made ready to link; a shared library that pyelf did
+/// not build (from `--site-packages`, or the app's own) is refused, naming its package.
+fn prepare_extensions(analysis: &freeze::Analysis, dists: &[deps::Dist], dir: &Path) -> Result<Vec<crate::native::Prepared>> {
+    let mut out = Vec::new();
+    for ext in &analysis.extensions {
+        if crate::native::captured_libs(&ext.file)?.is_none() {
+            let top = ext.name.split('.').next().unwrap_or(&ext.name);
+            let dist = dists.iter().find(|d| deps::top_level_names(d).iter().any(|t| t == top));
+            let owner = dist.map(|d| format!("{} {}", d.name, d.version)).unwrap_or_else(|| top.to_string());
+            bail!(
+                "cannot bundle {owner}: its module {} is a shared library built elsewhere ({}).\n\
+                 A pyelf binary is fully static: it cannot load shared libraries (no dlopen). pyelf builds a package's extension modules from its source distribution when it installs the dependencies itself.\n\
+                 hint: give the dependency as a requirement (pyproject.toml dependencies or --requirements) rather than in --site-packages, or use a pure-Python build of {owner}",
+                ext.name,
+                ext.file.display()
+            );
+        }
+        out.push(crate::native::prepare(&ext.name, &ext.file, dir)?);
+    }
+    Ok(out)
 }
 
 /// The data files of the app's and the dependencies' packages, the dependencies' metadata, the

@@ -105,6 +105,11 @@ pub struct BuildArgs {
     /// them with Cython. Repeatable.
     #[arg(long = "no-cython", value_name = "PATTERN")]
     pub no_cython: Vec<String>,
+    /// Build this package from its source without its C extension modules: its pure-Python
+    /// fallback, kept on purpose (repeatable). Without it, a package whose normal install has
+    /// extension modules gets them, built from its source distribution.
+    #[arg(long = "no-native", value_name = "PACKAGE")]
+    pub no_native: Vec<String>,
     /// Put the file or directory SRC into the app at DEST, a path inside one of its packages
     /// (read with importlib.resources). Repeatable.
     #[arg(long = "add-data", value_name = "SRC:DEST")]
@@ -168,6 +173,7 @@ impl BuildArgs {
             include_packages: self.include_packages,
             stdlib: self.stdlib,
             no_cython: self.no_cython,
+            no_native: self.no_native,
             add_data: self.add_data,
             compile_deps: self.compile_deps,
             requirements: self.requirements,

@@ -1,8 +1,10 @@
 //! Third-party dependencies: resolved and downloaded with pip (hash-checked when the requirements
-//! carry hashes), only as pure-Python wheels (`py3-none-any`): a static binary cannot load a C
-//! extension, so a package that ships only platform wheels is refused, by name, with the reason.
+//! carry hashes), as a normal install on CPython 3.13 for x86_64 Linux resolves them. A package
+//! whose normal install is a platform wheel (compiled extension modules) is built from its source
+//! distribution instead ([`crate::native`]), or, with `--no-native`, from its source without its
+//! C code; a wheel that cannot be loaded in a static binary is never installed.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use anyhow::{bail, Context, Result};
 use fs_err as fs;
 use std::path::{Path, PathBuf};
@@ -18,13 +20,30 @@ pub struct Dist {
     pub dist_info: PathBuf,
     /// sha256 of the wheel it was installed from, when pyelf downloaded it.
     pub wheel_sha256: Option<String>,
+    /// sha256 of the source distribution its extension modules were built from.
+    pub sdist_sha256: Option<String>,
 }
 
 /// Flags that make pip take pure-Python wheels for CPython 3.13 only.
-const PURE: &[&str] = &["--only-binary", ":all:", "--implementation", "py", "--python-version", "3.13", "--platform", "any"];
+pub(crate) const PURE: &[&str] = &["--only-binary", ":all:", "--implementation", "py", "--python-version", "3.13", "--platform", "any"];
+
+/// Flags that make pip choose wheels as on CPython 3.13 for x86_64 Linux: the wheels pyelf built
+/// from source first (`linux_x86_64`, a tag no index serves), then the index's platform wheels
+/// (which tell pyelf that a normal install has extension modules), then pure-Python wheels.
+const AS_INSTALLED: &[&str] = &[
+    "--only-binary", ":all:", "--implementation", "cp", "--python-version", "3.13", "--abi", "cp313", "--abi", "abi3", "--abi", "none",
+    "--platform", "linux_x86_64", "--platform", "manylinux_2_39_x86_64", "--platform", "musllinux_1_2_x86_64",
+];
+
+/// Flags with which pip installs only what pyelf can bundle: pure-Python wheels and the wheels it
+/// built from source.
+const BUNDLED: &[&str] = &[
+    "--only-binary", ":all:", "--implementation", "cp", "--python-version", "3.13", "--abi", "cp313", "--abi", "abi3", "--abi", "none",
+    "--platform", "linux_x86_64",
+];
 
 /// `python3 -m pip ARGS EXTRA` with the host's python (or `PYELF_HOST_PYTHON`), never prompting.
-fn pip_command(args: &[&str], extra: &[&Path]) -> (String, Command) {
+pub(crate) fn pip_command(args: &[&str], extra: &[&Path]) -> (String, Command) {
     let python = std::env::var("PYELF_HOST_PYTHON").unwrap_or_else(|_| "python3".into());
     let mut c = Command::new(&python);
     c.args(["-m", "pip"]).args(args).args(extra).args(["--disable-pip-version-check", "--no-input"]);
@@ -42,25 +61,66 @@ fn pip(args: &[&str], extra: &[&Path]) -> Result<Output> {
     run_pip(&python, c)
 }
 
+/// How packages with extension modules are built.
+pub struct Native<'a> {
+    pub builder: crate::native::Builder<'a>,
+    /// Packages built from source without their C code (`--no-native`): their pure-Python
+    /// fallback.
+    pub no_native: Vec<String>,
+}
+
 /// Downloads the wheels of `requirements` (a requirements file) into `wheels` and installs them
-/// into `site`. A requirement with no wheel at all (only a source distribution) is built into a
-/// wheel by pip, with `source_date_epoch` as its date, and kept if that wheel is pure Python (pip's
-/// output in `logs`). Returns the installed distributions.
-pub fn install(requirements: &Path, wheels: &Path, site: &Path, source_date_epoch: u64, logs: &Path) -> Result<Vec<Dist>> {
+/// into `site`, choosing as pip on CPython 3.13 for x86_64 Linux does. A requirement whose choice
+/// is a platform wheel is built from its source distribution by `native` (its extension modules
+/// as objects to link). A requirement with no wheel at all (only a source distribution) is built
+/// into a wheel by pip, with `source_date_epoch` as its date, and kept if that wheel is pure
+/// Python, else built as the platform wheels are (pip's output in `logs`). Returns the installed
+/// distributions.
+pub fn install(requirements: &Path, wheels: &Path, site: &Path, source_date_epoch: u64, logs: &Path, native: &Native) -> Result<Vec<Dist>> {
     fs::create_dir_all(wheels)?;
     let built = wheels.with_file_name("built-wheels");
     fs::create_dir_all(&built)?;
-    eprintln!("resolving dependencies with pip (pure-Python wheels only)");
+    eprintln!("resolving dependencies with pip (as installed on CPython 3.13, x86_64 Linux)");
     // (requirement, wheel built, its sha256)
     let mut from_source: Vec<(String, String, String)> = Vec::new();
+    // Packages built by pyelf: name -> (wheel, sha256 of the source distribution its extension
+    // modules were built from), asked for by file.
+    let mut built_here: BTreeMap<String, (PathBuf, Option<String>)> = BTreeMap::new();
     // Where the requirements say packages come from, for the pip runs that look at one of them.
     let sources = index_options(requirements)?;
+    let all_requirements = wheels.with_file_name("requirements-with-builds.txt");
     loop {
+        // The user's requirements, and the wheels built here by their files.
+        let mut lines = vec![format!("-r {}", requirements.display())];
+        lines.extend(built_here.iter().map(|(name, (wheel, _))| format!("{name} @ file://{}", wheel.display())));
+        fs::write(&all_requirements, lines.join("\n") + "\n")?;
+        for old in fs::read_dir(wheels)? {
+            fs::remove_file(old?.path())?;
+        }
         let mut args = vec!["download", "--quiet"];
-        args.extend(PURE);
-        let got = pip(&args, &[Path::new("--find-links"), &built, Path::new("-d"), wheels, Path::new("-r"), requirements])?;
+        args.extend(AS_INSTALLED);
+        let got = pip(&args, &[Path::new("--find-links"), &built, Path::new("-d"), wheels, Path::new("-r"), &all_requirements])?;
         if got.status.success() {
-            break;
+            let platform: Vec<(String, String, PathBuf)> = fs::read_dir(wheels)?
+                .flatten()
+                .map(|e| e.path())
+                .filter_map(|p| {
+                    let file = p.file_name()?.to_str()?.to_string();
+                    let (name, version) = wheel_name_version(&file)?;
+                    (is_index_platform_wheel(&file)).then_some((name, version, p))
+                })
+                .collect();
+            if platform.is_empty() {
+                break;
+            }
+            for (name, version, wheel) in platform {
+                if built_here.contains_key(&normalize(&name)) {
+                    bail!("pip chose {} again after pyelf built {name} from source", wheel.display());
+                }
+                let made = build_native(&name, &version, &wheel, &sources, &built, source_date_epoch, logs, native)?;
+                built_here.insert(normalize(&name), made);
+            }
+            continue;
         }
         let err = String::from_utf8_lossy(&got.stderr).to_string();
         let Some(req) = missing_requirement(&err) else {
@@ -73,24 +133,29 @@ pub fn install(requirements: &Path, wheels: &Path, site: &Path, source_date_epoc
                     pins.join("\n  ")
                 );
             }
+            if !built_here.is_empty() && err.contains("hash") {
+                bail!(
+                    "pyelf built {} from source, and pip cannot use the built wheels with hash-checked requirements.\n{}\n\
+                     hint: hash-checked requirements and packages with C extensions cannot be combined yet; drop the hashes",
+                    built_here.keys().cloned().collect::<Vec<_>>().join(", "),
+                    err.trim()
+                );
+            }
             if err.contains("ResolutionImpossible") {
                 // pip says why only when it is not quiet: ask again, for the lines that name the
-                // requirements no pure-Python wheel satisfies.
+                // requirements in conflict.
                 let mut args = vec!["download"];
-                args.extend(PURE);
-                let again = pip(&args, &[Path::new("--find-links"), &built, Path::new("-d"), wheels, Path::new("-r"), requirements])?;
+                args.extend(AS_INSTALLED);
+                let again = pip(&args, &[Path::new("--find-links"), &built, Path::new("-d"), wheels, Path::new("-r"), &all_requirements])?;
                 let said = format!("{}{}", String::from_utf8_lossy(&again.stdout), String::from_utf8_lossy(&again.stderr));
                 let causes = conflict_causes(&said);
-                if !causes.is_empty() {
-                    let names: Vec<&str> = causes.iter().map(|(_, name)| name.as_str()).collect::<BTreeSet<_>>().into_iter().collect();
-                    bail!(
-                        "pip found no set of pure-Python (py3-none-any) wheels for the dependencies: {}.\nThe conflict, as pip reports it:\n  {}\n\
-                         A requirement named there most likely ships only platform-specific wheels (compiled C extension modules), which a fully static pyelf binary cannot load.\n\
-                         hint: use pure-Python alternatives, or versions that have a py3-none-any wheel",
-                        names.join(", "),
-                        causes.iter().map(|(line, _)| line.as_str()).take(12).collect::<Vec<_>>().join("\n  ")
-                    );
-                }
+                let names: Vec<&str> = causes.iter().map(|(_, name)| name.as_str()).collect::<BTreeSet<_>>().into_iter().collect();
+                bail!(
+                    "pip found no set of wheels for the dependencies{}{}.\nThe conflict, as pip reports it:\n  {}",
+                    if names.is_empty() { "" } else { ": " },
+                    names.join(", "),
+                    causes.iter().map(|(line, _)| line.as_str()).take(12).collect::<Vec<_>>().join("\n  ")
+                );
             }
             bail!("pip could not resolve the dependencies:\n{}\nhint: pip must reach a package index (or set PIP_FIND_LINKS / PIP_INDEX_URL)", err.trim());
         };
@@ -99,34 +164,114 @@ pub fn install(requirements: &Path, wheels: &Path, site: &Path, source_date_epoc
         }
         let one = wheels.with_file_name(format!("requirement-{}.txt", from_source.len()));
         fs::write(&one, sources.iter().chain([&req]).map(|l| format!("{l}\n")).collect::<String>())?;
-        if let Some(wheel) = platform_wheel(&one) {
-            let name = requirement_name(&req);
-            bail!(
-                "cannot bundle {name}: it ships only platform-specific wheels ({wheel}), i.e. compiled C extension modules, and no pure-Python (py3-none-any) wheel.\n\
-                 A pyelf binary is fully static: it cannot load shared libraries (no dlopen), so it cannot load {name}'s extension modules, and pyelf does not compile third-party C code into the binary.\n\
-                 hint: use a pure-Python alternative, or a version of {name} that has a py3-none-any wheel (some packages have an optional pure-Python fallback: check {name}'s documentation)"
-            );
+        match build_from_source(&req, &one, &built, source_date_epoch, logs, false) {
+            Ok((wheel, sha)) => from_source.push((req, wheel, sha)),
+            Err(NotPure(platform)) => {
+                // Its source builds extension modules: built as a platform wheel's package is.
+                let name = requirement_name(&req).to_string();
+                let version = wheel_name_version(&platform).map(|(_, v)| v).unwrap_or_default();
+                let made = build_native(&name, &version, Path::new(""), &sources, &built, source_date_epoch, logs, native)?;
+                built_here.insert(normalize(&name), made);
+            }
+            Err(Failed(e)) => {
+                return Err(e.context(format!(
+                    "cannot bundle {req}: pip found no wheel of it for Python 3.13, pure or not, and building one from its source distribution failed"
+                )))
+            }
         }
-        let (wheel, sha) = build_from_source(&req, &one, &built, source_date_epoch, logs).with_context(|| {
-            format!("cannot bundle {req}: pip found no wheel of it for Python 3.13, pure or not, and building one from its source distribution failed")
-        })?;
-        from_source.push((req, wheel, sha));
     }
     let mut args = vec!["install", "--quiet", "--no-compile", "--no-index", "--find-links"];
     let wheels_s = wheels.to_string_lossy().to_string();
     args.push(&wheels_s);
-    args.extend(PURE);
+    args.extend(BUNDLED);
     let site_s = site.to_string_lossy().to_string();
     args.extend(["--target", &site_s]);
-    let done = pip(&args, &[Path::new("-r"), requirements])?;
+    let done = pip(&args, &[Path::new("-r"), &all_requirements])?;
     if !done.status.success() {
         bail!("pip could not install the dependencies into {}:\n{}", site.display(), String::from_utf8_lossy(&done.stderr).trim());
     }
     let mut dists = distributions(site)?;
     for d in &mut dists {
         d.wheel_sha256 = wheel_of(wheels, &d.name, &d.version)?;
+        d.sdist_sha256 = built_here.get(&normalize(&d.name)).and_then(|(_, sha)| sha.clone());
     }
     Ok(dists)
+}
+
+/// A package name as pip compares them (PEP 503).
+pub fn normalize(name: &str) -> String {
+    name.to_lowercase().replace(['_', '.'], "-")
+}
+
+/// The name and version of a wheel's file name.
+fn wheel_name_version(file: &str) -> Option<(String, String)> {
+    let mut parts = file.strip_suffix(".whl")?.split('-');
+    Some((parts.next()?.to_string(), parts.next()?.to_string()))
+}
+
+/// Whether a wheel is an index's platform wheel (`manylinux`, `musllinux`): a package with
+/// compiled extension modules, not a wheel pyelf built (`linux_x86_64`) or a pure one.
+fn is_index_platform_wheel(file: &str) -> bool {
+    let platform = file.strip_suffix(".whl").and_then(|s| s.rsplit('-').next()).unwrap_or("");
+    platform.split('.').any(|p| p.starts_with("manylinux") || p.starts_with("musllinux"))
+}
+
+/// Builds `name==version` from its source distribution: with its extension modules (checked
+/// against those of `platform_wheel`, the index's wheel, when there is one), or without its C
+/// code when it is in `--no-native`. Returns the wheel built (in `built`) and the sha256 of the
+/// source its extension modules were built from.
+#[allow(clippy::too_many_arguments)]
+fn build_native(
+    name: &str,
+    version: &str,
+    platform_wheel: &Path,
+    sources: &[String],
+    built: &Path,
+    source_date_epoch: u64,
+    logs: &Path,
+    native: &Native,
+) -> Result<(PathBuf, Option<String>)> {
+    let req = format!("{name}=={version}");
+    let one = built.with_file_name(format!("requirement-{}.txt", normalize(name)));
+    fs::write(&one, sources.iter().chain([&req]).map(|l| format!("{l}\n")).collect::<String>())?;
+    if native.no_native.iter().any(|n| normalize(n) == normalize(name)) {
+        eprintln!("{name}: --no-native: building it from source without its C code (its pure-Python fallback)");
+        return match build_from_source(&req, &one, built, source_date_epoch, logs, true) {
+            Ok((wheel, _)) => Ok((built.join(wheel), None)),
+            Err(NotPure(wheel)) => bail!(
+                "--no-native {name}: {name} has no pure-Python fallback: built without a C compiler, it still made {wheel}"
+            ),
+            Err(Failed(e)) => Err(e.context(format!(
+                "--no-native {name}: {name} cannot be built without its C code (it has no pure-Python fallback, or its build does not offer one)"
+            ))),
+        };
+    }
+    let sdists = tempfile::tempdir_in(built)?;
+    let (python, mut c) = pip_command(&["download", "--quiet", "--no-deps", "--no-binary", ":all:", "-d"], &[sdists.path(), Path::new("-r"), &one]);
+    c.env("SOURCE_DATE_EPOCH", source_date_epoch.to_string());
+    let got = run_pip(&python, c)?;
+    if !got.status.success() {
+        bail!(
+            "cannot bundle {name} {version}: a normal install takes a platform wheel (compiled extension modules), and pyelf could not download its source distribution to build them from:\n{}",
+            String::from_utf8_lossy(&got.stderr).trim()
+        );
+    }
+    let sdist = fs::read_dir(sdists.path())?
+        .flatten()
+        .map(|e| e.path())
+        .next()
+        .with_context(|| format!("pip downloaded no source distribution of {req}"))?;
+    let expected = if platform_wheel.is_file() {
+        let step = crate::steplog::Step::start(&format!("list {name}"), logs.join(format!("native-{}-platform-wheel.log", normalize(name))))?;
+        crate::native::extension_modules(native.builder.tc, &step, sdists.path(), platform_wheel)?
+    } else {
+        Vec::new()
+    };
+    let sha = crate::fetch::sha256_file(&sdist)?;
+    let wheel = native.builder.build(name, &sdist, &expected)?;
+    let dest = built.join(wheel.file_name().context("no wheel")?);
+    fs::copy(&wheel, &dest)?;
+    Ok((dest, Some(sha)))
 }
 
 /// The requirement pip found no distribution for, from its error output.
@@ -170,55 +315,63 @@ fn index_options(requirements: &Path) -> Result<Vec<String>> {
     Ok(out)
 }
 
-/// A platform wheel of the requirement in `one` (a requirements file: it and where it comes from)
-/// for CPython 3.13 on x86_64 Linux, if there is one: then it is a compiled C extension, which
-/// pyelf refuses.
-fn platform_wheel(one: &Path) -> Option<String> {
-    let probe = tempfile::tempdir().ok()?;
-    let args = [
-        "download", "--quiet", "--no-deps", "--only-binary", ":all:", "--python-version", "3.13",
-        "--implementation", "cp", "--platform", "manylinux2014_x86_64", "--platform", "musllinux_1_2_x86_64",
-    ];
-    let out = pip(&args, &[Path::new("-d"), probe.path(), Path::new("-r"), one]).ok()?;
-    if !out.status.success() {
-        return None;
-    }
-    fs::read_dir(probe.path()).ok()?.flatten().map(|e| e.file_name().to_string_lossy().to_string()).next()
+/// Why a build from source gave no pure-Python wheel.
+enum FromSource {
+    /// It built this platform wheel: the package has extension modules.
+    NotPure(String),
+    Failed(anyhow::Error),
 }
+use FromSource::{Failed, NotPure};
 
-/// Builds `req` (which has only a source distribution; `one` is a requirements file with it and
-/// where it comes from) into a wheel in `dir` with pip, and checks
-/// the wheel is pure Python (tags `py3-none-any`); pip's output goes to a log in `logs`.
-/// Returns the wheel's file name and sha256.
-fn build_from_source(req: &str, one: &Path, dir: &Path, source_date_epoch: u64, logs: &Path) -> Result<(String, String)> {
+/// Builds `req` (`one` is a requirements file with it and where it comes from) from its source
+/// distribution into a wheel in `dir` with pip, and checks the wheel is pure Python (tags
+/// `py3-none-any`); pip's output goes to a log in `logs`. `without_c`: with no C compiler and with
+/// the switches packages offer for their pure-Python fallback (`--no-native`). Returns the wheel's
+/// file name and sha256.
+fn build_from_source(req: &str, one: &Path, dir: &Path, source_date_epoch: u64, logs: &Path, without_c: bool) -> Result<(String, String), FromSource> {
     let name = requirement_name(req);
-    eprintln!("{name}: no wheel on the index; building one from its source distribution with pip");
-    let tmp = tempfile::tempdir_in(dir)?;
-    fs::create_dir_all(logs)?;
+    let failed = |e: anyhow::Error| Failed(e);
+    if !without_c {
+        eprintln!("{name}: no wheel on the index; building one from its source distribution with pip");
+    }
+    let tmp = tempfile::tempdir_in(dir).map_err(|e| failed(e.into()))?;
+    fs::create_dir_all(logs).map_err(|e| failed(e.into()))?;
     let log = logs.join(format!("pip-wheel-{name}.log"));
     // Not from pip's cache: a wheel built there earlier carries another date.
-    let (python, mut c) = pip_command(&["wheel", "--no-deps", "--no-cache-dir", "-w"], &[tmp.path(), Path::new("-r"), one]);
+    let (python, mut c) = pip_command(&["wheel", "--no-deps", "--no-cache-dir", "--no-binary", name, "-w"], &[tmp.path(), Path::new("-r"), one]);
     c.env("SOURCE_DATE_EPOCH", source_date_epoch.to_string());
-    let out = run_pip(&python, c)?;
-    fs::write(&log, [out.stdout.as_slice(), out.stderr.as_slice()].concat())?;
+    if without_c {
+        for v in ["CC", "CXX", "LDSHARED", "LDCXXSHARED"] {
+            c.env(v, "false");
+        }
+        for v in crate::native::FORCE {
+            c.env_remove(v.0);
+        }
+        for v in crate::native::UNSET {
+            c.env(v, "1");
+        }
+    }
+    let out = run_pip(&python, c).map_err(failed)?;
+    fs::write(&log, [out.stdout.as_slice(), out.stderr.as_slice()].concat()).map_err(|e| failed(e.into()))?;
     if !out.status.success() {
         let tail = crate::steplog::tail(&log, crate::steplog::TAIL_LINES);
-        bail!("`pip wheel {req}` failed:\n{tail}\n(full log: {})", log.display());
+        return Err(failed(anyhow::anyhow!("`pip wheel {req}` failed:\n{tail}\n(full log: {})", log.display())));
     }
-    let wheel = fs::read_dir(tmp.path())?
+    let wheel = fs::read_dir(tmp.path())
+        .map_err(|e| failed(e.into()))?
         .flatten()
         .map(|e| e.path())
         .find(|p| p.extension().is_some_and(|e| e == "whl"))
-        .with_context(|| format!("`pip wheel {req}` made no wheel (log: {})", log.display()))?;
+        .ok_or_else(|| failed(anyhow::anyhow!("`pip wheel {req}` made no wheel (log: {})", log.display())))?;
     let file = wheel.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
     if !is_pure_wheel(&file) {
-        bail!(
-            "its source builds {file}, a platform-specific wheel: {name} has C code (extension modules). A pyelf binary is fully static: it cannot load them, and pyelf does not compile third-party C code into the binary.\n\
-             hint: use a pure-Python alternative"
-        );
+        return Err(NotPure(file));
     }
-    fs::rename(&wheel, dir.join(&file))?;
-    let sha = crate::fetch::sha256_file(&dir.join(&file))?;
+    let sha = (|| -> Result<String> {
+        fs::rename(&wheel, dir.join(&file))?;
+        Ok(crate::fetch::sha256_file(&dir.join(&file))?)
+    })()
+    .map_err(failed)?;
     eprintln!("{name}: built {file} (sha256 {sha})");
     Ok((file, sha))
 }
@@ -258,7 +411,7 @@ pub fn distributions(site: &Path) -> Result<Vec<Dist>> {
                     .map(|s| s.trim().to_string())
             })
             .unwrap_or_else(|| "NOASSERTION".into());
-        out.push(Dist { name, version, license, dist_info: path, wheel_sha256: None });
+        out.push(Dist { name, version, license, dist_info: path, wheel_sha256: None, sdist_sha256: None });
     }
     out.sort_by(|a, b| a.name.to_lowercase().cmp(&b.name.to_lowercase()));
     Ok(out)
@@ -310,10 +463,19 @@ pub fn modules(dist: &Dist) -> Vec<String> {
     out
 }
 
-/// The module a `RECORD` path installs, if it is a Python module importable from the site
-/// directory and not in a test directory.
+/// The module a `RECORD` path installs, if it is a Python module (source or extension module)
+/// importable from the site directory and not in a test directory.
 fn module_of_record_path(path: &str) -> Option<String> {
-    let stem = path.strip_suffix(".py")?;
+    let stem = match path.strip_suffix(".py") {
+        Some(stem) => stem.to_string(),
+        None => {
+            // An extension module: `name.cpython-313-x86_64-linux-musl.so`, `name.abi3.so`.
+            let stem = path.strip_suffix(".so")?;
+            let (dir, file) = stem.rsplit_once('/').map(|(d, f)| (format!("{d}/"), f)).unwrap_or((String::new(), stem));
+            format!("{dir}{}", file.split('.').next()?)
+        }
+    };
+    let stem = stem.as_str();
     let mut parts: Vec<&str> = stem.split('/').collect();
     if parts.iter().any(|p| p.is_empty() || *p == ".." || p.contains('.') || p.contains('-') || *p == "__pycache__")
         || parts.iter().rev().skip(1).any(|p| *p == "tests" || *p == "test")

@@ -12,6 +12,7 @@ pub mod compiler;
 pub mod conformance;
 pub mod cython;
 pub mod deps;
+pub mod native;
 pub mod elf;
 pub mod error;
 pub mod fetch;

@@ -61,6 +61,8 @@ pub struct ToolConfig {
     #[serde(default)]
     pub no_cython: Vec<String>,
     #[serde(default)]
+    pub no_native: Vec<String>,
+    #[serde(default)]
     pub add_data: Vec<String>,
     pub compile_deps: Option<bool>,
     pub requirements: Option<PathBuf>,

@@ -227,7 +227,8 @@ def analyse(script, extra, dist_modules=(), main_is_module=False):
     for name, mod in finder.modules.items():
         if name == "__main__":
             continue
-        if mod.__file__ and mod.__file__.endswith(".py"):
+        # Source modules, and extension modules (built from source by pyelf, or refused).
+        if mod.__file__ and mod.__file__.endswith((".py", *importlib.machinery.EXTENSION_SUFFIXES)):
             names.add(name)
     # Every module name imported, for the choice of C extension modules.
     return names, set(finder.modules.keys())

@@ -21,6 +21,10 @@ import _imp
 import sys
 from _frozen_importlib import ModuleSpec, _call_with_frames_removed
 
+# Kinds of modules made from the binary's inittab: compiled by Cython, or extension modules built
+# from a package's C source.
+BUILT_IN = ("cython", "extension")
+
 # Where the app's files are (`__file__`): a read-only tree the binary serves from its embedded
 # archive (vfs.c); ROOT is put in front of this text at build time.
 
@@ -69,7 +73,7 @@ class PyelfFinder:
 
     @staticmethod
     def create_module(spec):
-        if MODULES[spec.name][0] == "cython":
+        if MODULES[spec.name][0] in BUILT_IN:
             return _imp.create_builtin(spec)
         return None
 
@@ -77,7 +81,7 @@ class PyelfFinder:
     def exec_module(cls, module):
         name = module.__spec__.name
         kind = MODULES[name][0]
-        if kind == "cython":
+        if kind in BUILT_IN:
             _imp.exec_builtin(module)
         elif kind == "namespace":
             module.__file__ = None  # as CPython sets it for a namespace package
@@ -87,7 +91,7 @@ class PyelfFinder:
 
     @staticmethod
     def get_code(fullname):
-        if MODULES[fullname][0] in ("cython", "namespace"):
+        if MODULES[fullname][0] in BUILT_IN or MODULES[fullname][0] == "namespace":
             return None
         return _imp.get_frozen_object(fullname)
 
@@ -98,7 +102,7 @@ class PyelfFinder:
         if fullname == "__main__" and SCRIPT:  # linecache asks a script by its __name__
             fullname = SCRIPT
         entry = MODULES.get(fullname)
-        if entry is None or entry[0] == "namespace":
+        if entry is None or entry[0] in ("namespace", "extension"):
             return None
         import io
         import tokenize

@@ -1,0 +1,148 @@
+"""pyelf's compiler wrapper for building a package's extension modules from source.
+
+The build backend (setuptools, meson, CMake, a Makefile) runs this as CC (and as `cc`/`gcc` on
+PATH). Compiles go to the toolchain's musl compiler unchanged. A link with `-shared`, which would
+make an extension's shared library, makes one relocatable object instead (`ld -r`): the
+extension's objects with the members of its private static libraries it uses. Libraries the
+toolchain has (zlib, OpenSSL, libffi, ...) stay unresolved, to be linked once into the binary,
+and are named in the object's `.pyelf.libs` section (dropped by the final link). pyelf links the
+object into the binary as a built-in module.
+
+Every link is written as one JSON line to $PYELF_CAPTURE_LOG.
+
+Environment: PYELF_REAL_CC (the musl compiler), PYELF_TOOLCHAIN_LIB (the toolchain's libraries),
+PYELF_CAPTURE_LOG, PYELF_BUILD_ROOT (mapped to /pyelf-build in recorded paths).
+"""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+# Linker options that take their value as the next argument.
+VALUE_OPTIONS = {"-o", "-L", "-l", "-Xlinker", "-T", "-e", "-u", "-z", "-MF", "-MT", "-MQ", "-x",
+                 "-include", "-isystem", "-I", "-D", "-U", "-iquote", "-idirafter"}
+# The host's library directories: their archives are built for glibc, never linked.
+HOST_DIRS = ("/usr/lib", "/lib", "/usr/local/lib", "/lib64", "/usr/lib64")
+# Libraries of the C runtime, always linked into the binary.
+RUNTIME = {"c", "m", "pthread", "dl", "rt", "util", "crypt", "resolv", "xnet", "gcc", "gcc_s"}
+
+
+def fail(message):
+    sys.stderr.write(f"pyelf: {message}\n")
+    sys.exit(1)
+
+
+def log(record):
+    path = os.environ.get("PYELF_CAPTURE_LOG")
+    if path:
+        with open(path, "a") as f:
+            f.write(json.dumps(record) + "\n")
+
+
+def parse_link(args):
+    """The output, the inputs in order, the -L directories, the -l names and the flags that do not
+    apply to a relocatable object (ignored)."""
+    out, inputs, dirs, ignored = None, [], [], []
+    it = iter(args)
+    for a in it:
+        if a in VALUE_OPTIONS:
+            value = next(it, "")
+            if a == "-o":
+                out = value
+            elif a == "-L":
+                dirs.append(value)
+            elif a == "-l":
+                inputs.append(("lib", value))
+            elif a == "-Xlinker":
+                ignored.append(f"-Xlinker {value}")
+        elif a.startswith("-L"):
+            dirs.append(a[2:])
+        elif a.startswith("-l"):
+            inputs.append(("lib", a[2:]))
+        elif a.startswith("-o") and len(a) > 2:
+            out = a[2:]
+        elif a.startswith("-"):
+            ignored.append(a)
+        else:
+            inputs.append(("file", a))
+    return out, inputs, dirs, ignored
+
+
+def find_archive(name, dirs):
+    for d in dirs:
+        path = os.path.join(d, f"lib{name}.a")
+        if os.path.isfile(path):
+            return path
+    return None
+
+
+def link_shared(args):
+    out, inputs, dirs, ignored = parse_link(args)
+    if not out:
+        fail(f"a -shared link without -o: {' '.join(args)}")
+    toolchain_lib = os.environ["PYELF_TOOLCHAIN_LIB"]
+    private_dirs = [d for d in dirs if not os.path.abspath(d).startswith(HOST_DIRS)
+                    and os.path.abspath(d) != toolchain_lib]
+    files, needed = [], []
+    for kind, value in inputs:
+        if kind == "file":
+            if value.endswith((".so", ".dylib")) or ".so." in os.path.basename(value):
+                fail(f"{out}: the extension links the shared library {value}, which a static binary "
+                     "cannot load; pyelf needs its static archive (.a) built for musl")
+            files.append(value)
+        elif value in RUNTIME:
+            continue
+        elif (archive := find_archive(value, private_dirs)) is not None:
+            files.append(archive)
+        elif find_archive(value, [toolchain_lib]) is not None:
+            needed.append(value)
+        else:
+            fail(f"{out}: the extension links the library -l{value}, which pyelf has no static "
+                 f"musl build of (searched: {', '.join(private_dirs + [toolchain_lib]) or 'nothing'}); "
+                 "the host's libraries are built for glibc and are never linked")
+    tmp = out + ".pyelf-tmp"
+    # -d: common symbols get their space here, so that they can be made local.
+    run(["ld", "-r", "-d", "-o", tmp] + files)
+    with tempfile.NamedTemporaryFile("w", suffix=".libs", delete=False) as f:
+        f.write("".join(f"{n}\n" for n in needed))
+    try:
+        run(["objcopy", "--add-section", f".pyelf.libs={f.name}",
+             "--set-section-flags", ".pyelf.libs=contents,readonly,exclude", tmp])
+    finally:
+        os.unlink(f.name)
+    os.replace(tmp, out)
+    log({"link": out, "inputs": files, "toolchain_libs": needed, "ignored": ignored})
+
+
+def run(cmd):
+    done = subprocess.run(cmd)
+    if done.returncode != 0:
+        fail(f"`{' '.join(cmd)}` failed (exit status {done.returncode})")
+
+
+def without_wrappers():
+    """The environment without this wrapper's directory on PATH: the musl compiler runs the host's
+    gcc by name."""
+    wrappers = os.path.dirname(os.path.abspath(sys.argv[0]))
+    path = [p for p in os.environ.get("PATH", "").split(os.pathsep) if os.path.abspath(p or ".") != wrappers]
+    os.environ["PATH"] = os.pathsep.join(path)
+
+
+def main():
+    without_wrappers()
+    args = sys.argv[1:]
+    if "-shared" in args:
+        link_shared([a for a in args if a != "-shared"])
+        return
+    real = os.environ["PYELF_REAL_CC"]
+    extra = []
+    root = os.environ.get("PYELF_BUILD_ROOT")
+    if root:
+        extra.append(f"-ffile-prefix-map={root}=/pyelf-build")
+    # The host's headers are glibc's: never on the include path.
+    args = [a for a in args if a not in ("-I/usr/include", "-I/usr/local/include")]
+    os.execv(real, [real] + extra + args)
+
+
+main()

@@ -1,0 +1,372 @@
+//! Native extensions: a package whose normal install has compiled extension modules (a platform
+//! wheel) is built from its source distribution against the toolchain, and its extensions are
+//! linked into the binary as built-in modules.
+//!
+//! The build: the toolchain's python3 runs the package's own build backend (PEP 517, through
+//! `pep517.py`) with its build dependencies as pure-Python wheels. The compiler it runs is
+//! `ccwrap.py` (as `CC`, `LDSHARED` and `cc`/`gcc` on PATH): it compiles with the musl compiler,
+//! and makes each extension's `-shared` link one relocatable object (`ld -r`), which the wheel
+//! carries where the shared library would be. [`prepare`] then renames the object's `PyInit_*`
+//! to a symbol of its own and makes every other symbol local, so that extensions never see each
+//! other's symbols (as `dlopen(RTLD_LOCAL)` keeps them apart).
+//!
+//! Nothing falls back silently: the build runs with the switches that make packages fail rather
+//! than install their pure-Python version, and the wheel must hold every extension module the
+//! package's platform wheel holds.
+//!
+//! Built wheels are cached by the source distribution's sha256, the toolchain and the builder.
+
+use crate::toolchain::Toolchain;
+use anyhow::{bail, Context, Result};
+use fs_err as fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const WRAPPER_PY: &str = include_str!("app/ccwrap.py");
+const FRONTEND_PY: &str = include_str!("app/pep517.py");
+
+/// Environment of a build: switches that make a package build its extensions or fail (never
+/// fall back to pure Python in silence), and those that would skip them, removed.
+pub const FORCE: &[(&str, &str)] = &[("CIBUILDWHEEL", "1"), ("REQUIRE_SPEEDUPS", "1"), ("PYYAML_FORCE_LIBYAML", "1")];
+pub const UNSET: &[&str] = &["DISABLE_SPEEDUPS", "MSGPACK_PUREPYTHON", "SKIP_CYTHON", "PYYAML_FORCE_PURE"];
+
+/// The section of a captured extension object that names the toolchain libraries it needs.
+pub const LIBS_SECTION: &str = ".pyelf.libs";
+
+/// Builds packages' source distributions into wheels whose extension modules are objects.
+pub struct Builder<'a> {
+    pub tc: &'a Toolchain,
+    /// Where built wheels are kept (`$PYELF_HOME/native`).
+    pub cache: PathBuf,
+    /// Where each build's log goes.
+    pub logs: PathBuf,
+    pub source_date_epoch: u64,
+}
+
+impl Builder<'_> {
+    /// The cache key of a build of the source distribution with this sha256.
+    fn key(&self, sdist_sha256: &str) -> String {
+        let toolchain = self.tc.root.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+        let parts = vec![
+            ("sdist".to_string(), sdist_sha256.to_string()),
+            ("toolchain".into(), toolchain),
+            ("wrapper".into(), WRAPPER_PY.into()),
+            ("frontend".into(), FRONTEND_PY.into()),
+            ("force".into(), format!("{FORCE:?} {UNSET:?}")),
+            ("epoch".into(), self.source_date_epoch.to_string()),
+        ];
+        crate::toolchain::hash_parts(&parts)
+    }
+
+    /// Builds `name`'s source distribution `sdist` into a wheel (or takes it from the cache), and
+    /// checks that it holds each module of `expected` (the platform wheel's extension modules).
+    /// Returns the wheel's path in the cache.
+    pub fn build(&self, name: &str, sdist: &Path, expected: &[String]) -> Result<PathBuf> {
+        let sha = crate::fetch::sha256_file(sdist)?;
+        let cached = self.cache.join(self.key(&sha));
+        if let Some(wheel) = finished_wheel(&cached)? {
+            eprintln!("{name}: extension modules built from source earlier (cached: {})", wheel.display());
+            return Ok(wheel);
+        }
+        fs::create_dir_all(&self.cache)?;
+        let _lock = crate::toolchain::lock_exclusive(&self.cache.join(".lock"), "the native extension cache")?;
+        if let Some(wheel) = finished_wheel(&cached)? {
+            return Ok(wheel);
+        }
+        let log = self.logs.join(format!("native-{name}.log"));
+        eprintln!("{name}: building its C extension modules from {} (log: {})", file_name(sdist), log.display());
+        let started = std::time::Instant::now();
+        let step = crate::steplog::Step::start(&format!("build {name}"), log.clone())?;
+        let work = tempfile::Builder::new().prefix(".build-").tempdir_in(&self.cache)?;
+        let wheel = self.build_in(&step, work.path(), name, sdist).map_err(|e| {
+            anyhow::anyhow!(
+                "{e:#}\n\ncannot build {name}'s C extension modules from its source distribution {}.\n{}\n(full log: {})\n\
+                 hint: a package that needs a C library pyelf does not build, or C++, cannot be built yet; `--no-native {name}` keeps its pure-Python fallback, if it has one",
+                file_name(sdist),
+                crate::steplog::tail(&log, crate::steplog::TAIL_LINES),
+                log.display()
+            )
+        })?;
+        let built = self.extensions(&step, work.path(), &wheel)?;
+        let missing: Vec<&String> = expected.iter().filter(|m| !built.contains(m)).collect();
+        if !missing.is_empty() {
+            bail!(
+                "{name}: the build from source made no {} (its platform wheel has {}): the package fell back to pure Python, or left an extension out.\n{}\n(full log: {})",
+                missing.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", "),
+                expected.join(", "),
+                crate::steplog::tail(&log, crate::steplog::TAIL_LINES),
+                log.display()
+            );
+        }
+        // Into the cache whole, or not at all.
+        let ready = work.path().join("ready");
+        fs::create_dir_all(&ready)?;
+        let file = file_name(&wheel);
+        fs::rename(&wheel, ready.join(&file))?;
+        let _ = fs::remove_dir_all(&cached);
+        fs::rename(&ready, &cached)?;
+        eprintln!(
+            "{name}: built {} in {:.1} s",
+            if built.is_empty() { "no extension module".to_string() } else { built.join(", ") },
+            started.elapsed().as_secs_f64()
+        );
+        Ok(cached.join(file))
+    }
+
+    /// The steps of a build in `work`; returns the wheel.
+    fn build_in(&self, step: &crate::steplog::Step, work: &Path, name: &str, sdist: &Path) -> Result<PathBuf> {
+        let tools = work.join("tools");
+        fs::create_dir_all(&tools)?;
+        let python = self.tc.python();
+        let wrapper = tools.join("cc");
+        fs::write(&wrapper, format!("#!{} -I\n{WRAPPER_PY}", python.display()))?;
+        crate::compiler::set_executable(&wrapper)?;
+        for alias in ["gcc"] {
+            std::os::unix::fs::symlink("cc", tools.join(alias))?;
+        }
+        for cxx in ["c++", "g++", "cpp"] {
+            // No C++ yet: a clear failure rather than the host's compiler, built for glibc.
+            let script = format!("#!/bin/sh\necho \"pyelf: {name} compiles C++ ({cxx} $*), which pyelf cannot build into a static binary yet\" >&2\nexit 1\n");
+            fs::write(tools.join(cxx), script)?;
+            crate::compiler::set_executable(&tools.join(cxx))?;
+        }
+        let frontend = tools.join("pep517.py");
+        fs::write(&frontend, FRONTEND_PY)?;
+        let deps = work.join("build-deps");
+        let answer = work.join("answer.json");
+        let path = format!("{}:{}", tools.display(), std::env::var("PATH").unwrap_or_default());
+        let run = |what: &[&str]| -> Result<serde_json::Value> {
+            let mut c = Command::new(&python);
+            c.arg(&frontend).args(what).current_dir(work);
+            for v in UNSET {
+                c.env_remove(v);
+            }
+            for (k, v) in FORCE {
+                c.env(k, v);
+            }
+            c.env("PYTHONPATH", &deps)
+                .env("PYELF_ANSWER", &answer)
+                .env("PATH", &path)
+                .env("CC", &wrapper)
+                .env("LDSHARED", format!("{} -shared", wrapper.display()))
+                .env("AR", "ar")
+                .env("PYELF_REAL_CC", self.tc.cc())
+                .env("PYELF_TOOLCHAIN_LIB", self.tc.root.join("lib"))
+                .env("PYELF_CAPTURE_LOG", work.join("links.jsonl"))
+                .env("PYELF_BUILD_ROOT", work)
+                .env("SOURCE_DATE_EPOCH", self.source_date_epoch.to_string())
+                .env("TMPDIR", work)
+                .env("HOME", work);
+            step.run_command(&format!("pep517.py {}", what.join(" ")), &mut c)?;
+            let text = fs::read_to_string(&answer)?;
+            fs::remove_file(&answer)?;
+            serde_json::from_str(&text).context("pep517.py answered no JSON")
+        };
+        let unpacked = work.join("src");
+        let src = run(&["unpack", &sdist.to_string_lossy(), &unpacked.to_string_lossy()])?;
+        let src = src.as_str().context("no source tree")?.to_string();
+        let table = run(&["requires", &src])?;
+        let requires: Vec<String> = serde_json::from_value(table["requires"].clone())?;
+        step.note(&format!("build backend {}, requires {requires:?}", table["backend"]))?;
+        self.install_build_deps(step, &deps, &requires, name)?;
+        let dynamic: Vec<String> = serde_json::from_value(run(&["dynamic", &src])?)?;
+        let more: Vec<String> = dynamic.into_iter().filter(|r| !requires.contains(r)).collect();
+        if !more.is_empty() {
+            self.install_build_deps(step, &deps, &more, name)?;
+        }
+        let out = work.join("dist");
+        let wheel = run(&["build", &src, &out.to_string_lossy()])?;
+        let wheel = out.join(wheel.as_str().context("no wheel name")?);
+        if let Ok(links) = fs::read_to_string(work.join("links.jsonl")) {
+            step.note(&format!("captured links:\n{links}"))?;
+        }
+        Ok(wheel)
+    }
+
+    /// Installs build requirements as pure-Python wheels for Python 3.13 into `deps`.
+    fn install_build_deps(&self, step: &crate::steplog::Step, deps: &Path, requires: &[String], name: &str) -> Result<()> {
+        if requires.is_empty() {
+            return Ok(());
+        }
+        let (_, mut c) = crate::deps::pip_command(&["install", "--quiet", "--upgrade"], &[]);
+        c.args(crate::deps::PURE).arg("--target").arg(deps).args(requires);
+        step.run_command(&format!("pip install {}", requires.join(" ")), &mut c).with_context(|| {
+            format!("cannot install {name}'s build requirements ({}) as pure-Python wheels for Python 3.13", requires.join(", "))
+        })
+    }
+
+    /// The extension modules a wheel holds.
+    fn extensions(&self, step: &crate::steplog::Step, work: &Path, wheel: &Path) -> Result<Vec<String>> {
+        extension_modules(self.tc, step, work, wheel)
+    }
+}
+
+/// The extension modules of a wheel (by its `*.so` files), read by the toolchain's python3.
+pub fn extension_modules(tc: &Toolchain, step: &crate::steplog::Step, work: &Path, wheel: &Path) -> Result<Vec<String>> {
+    let frontend = work.join("pep517-list.py");
+    fs::write(&frontend, FRONTEND_PY)?;
+    let answer = work.join("extensions.json");
+    let mut c = Command::new(tc.python());
+    c.arg(&frontend).arg("extensions").arg(wheel).env("PYELF_ANSWER", &answer);
+    step.run_command(&format!("pep517.py extensions {}", wheel.display()), &mut c)?;
+    Ok(serde_json::from_str(&fs::read_to_string(&answer)?)?)
+}
+
+/// The wheel of a finished cache entry.
+fn finished_wheel(dir: &Path) -> Result<Option<PathBuf>> {
+    if !dir.is_dir() {
+        return Ok(None);
+    }
+    for e in fs::read_dir(dir)? {
+        let p = e?.path();
+        if p.extension().is_some_and(|x| x == "whl") {
+            return Ok(Some(p));
+        }
+    }
+    Ok(None)
+}
+
+fn file_name(p: &Path) -> String {
+    p.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default()
+}
+
+/// The pinned source of a toolchain library an extension links (`-lz`: zlib).
+pub fn library_source(lib: &str) -> Option<&'static str> {
+    Some(match lib {
+        "z" => "zlib",
+        "ffi" => "libffi",
+        "ssl" | "crypto" => "openssl",
+        "sqlite3" => "sqlite",
+        "expat" => "expat",
+        "bz2" => "bzip2",
+        "lzma" => "xz",
+        "mpdec" => "mpdecimal",
+        "ncursesw" | "panelw" | "formw" | "menuw" => "ncurses",
+        _ => return None,
+    })
+}
+
+/// An extension module's object, ready to link.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    /// The module's full dotted name.
+    pub name: String,
+    pub object: PathBuf,
+    /// Its init function's new name.
+    pub init: String,
+    /// Toolchain libraries it needs (`z`, `ffi`, …).
+    pub libs: Vec<String>,
+}
+
+/// The init function symbol of the extension module `name` once renamed: unique to the name.
+pub fn init_symbol(name: &str) -> String {
+    let mut s = String::from("PyInit_pyelf_ext_");
+    for c in name.chars() {
+        match c {
+            '.' => s.push_str("_d"),
+            '_' => s.push_str("_u"),
+            c => s.push(c),
+        }
+    }
+    s
+}
+
+/// Whether `file` is an extension object pyelf built (a relocatable object with the
+/// [`LIBS_SECTION`]), and then the libraries it names.
+pub fn captured_libs(file: &Path) -> Result<Option<Vec<String>>> {
+    let data = fs::read(file)?;
+    let Ok(elf) = goblin::elf::Elf::parse(&data) else { return Ok(None) };
+    if elf.header.e_type != goblin::elf::header::ET_REL {
+        return Ok(None);
+    }
+    for sh in &elf.section_headers {
+        if elf.shdr_strtab.get_at(sh.sh_name) == Some(LIBS_SECTION) {
+            let start = sh.sh_offset as usize;
+            let bytes = data.get(start..start + sh.sh_size as usize).unwrap_or_default();
+            let text = String::from_utf8_lossy(bytes);
+            return Ok(Some(text.lines().filter(|l| !l.is_empty()).map(String::from).collect()));
+        }
+    }
+    Ok(None)
+}
+
+/// Makes the captured object of the extension module `name` (its file in the installed
+/// package) ready to link into `dir`: `PyInit_<last part>` renamed to [`init_symbol`], the only
+/// global symbol left.
+pub fn prepare(name: &str, file: &Path, dir: &Path) -> Result<Prepared> {
+    let libs = captured_libs(file)?.with_context(|| {
+        format!(
+            "{} is a shared library built elsewhere, not an extension module pyelf built from source: a static binary cannot load it",
+            file.display()
+        )
+    })?;
+    let last = name.rsplit('.').next().unwrap_or(name);
+    let old = format!("PyInit_{last}");
+    let data = fs::read(file)?;
+    let elf = goblin::elf::Elf::parse(&data).with_context(|| format!("{} is not an ELF object", file.display()))?;
+    let defines = elf.syms.iter().any(|s| s.st_shndx != 0 && elf.strtab.get_at(s.st_name) == Some(old.as_str()));
+    if !defines {
+        bail!("{}: the extension module {name} defines no {old}, the function python calls to make it", file.display());
+    }
+    fs::create_dir_all(dir)?;
+    let init = init_symbol(name);
+    let object = dir.join(format!("{name}.o"));
+    // In one objcopy run, symbols are renamed before the others are made local: the symbol kept
+    // global is the new name.
+    let out = Command::new("objcopy")
+        .arg(format!("--redefine-sym={old}={init}"))
+        .arg(format!("--keep-global-symbol={init}"))
+        .arg(format!("--remove-section={LIBS_SECTION}"))
+        .arg(file)
+        .arg(&object)
+        .output()
+        .context("cannot run objcopy (binutils)")?;
+    if !out.status.success() {
+        bail!("objcopy of {} failed: {}", file.display(), String::from_utf8_lossy(&out.stderr).trim());
+    }
+    // The trap: had the old name been kept, the init function would now be local.
+    let data = fs::read(&object)?;
+    let elf = goblin::elf::Elf::parse(&data)?;
+    let global_init = elf.syms.iter().any(|s| {
+        s.st_shndx != 0 && s.st_bind() == goblin::elf::sym::STB_GLOBAL && elf.strtab.get_at(s.st_name) == Some(init.as_str())
+    });
+    if !global_init {
+        bail!("{}: after objcopy, {init} is not a global symbol of {name}'s object", object.display());
+    }
+    Ok(Prepared { name: name.to_string(), object, init, libs })
+}
+
+/// C of the functions the inittab calls for the extension modules: each calls the module's init
+/// function with the package context set to the module's full name, as python's loader of
+/// extension files does, so that a single-phase module whose `PyModuleDef` names it by its last
+/// part (`_psutil_linux`) is made under its full name (`psutil._psutil_linux`).
+pub fn init_c(extensions: &[Prepared]) -> (String, Vec<crate::inittab::Entry>) {
+    let mut c = String::from(
+        "/* generated by pyelf: the init functions of the extension modules built from source */\n#include <Python.h>\n\n\
+         extern const char *_PyImport_SwapPackageContext(const char *newcontext);\n\n",
+    );
+    let mut entries = Vec::new();
+    for (i, e) in extensions.iter().enumerate() {
+        let f = format!("pyelf_ext_init_{i}");
+        c.push_str(&format!(
+            "extern PyObject *{init}(void);\n\
+             PyObject *{f}(void)\n{{\n    const char *old = _PyImport_SwapPackageContext({name:?});\n    PyObject *m = {init}();\n    _PyImport_SwapPackageContext(old);\n    return m;\n}}\n\n",
+            init = e.init,
+            name = e.name
+        ));
+        entries.push(crate::inittab::Entry { name: e.name.clone(), init: Some(f) });
+    }
+    (c, entries)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn init_symbols_are_unique_to_the_full_name() {
+        assert_eq!(init_symbol("markupsafe._speedups"), "PyInit_pyelf_ext_markupsafe_d_uspeedups");
+        assert_ne!(init_symbol("a_b.c"), init_symbol("a.b_c"));
+        assert_ne!(init_symbol("markupsafe._speedups"), init_symbol("simplejson._speedups"));
+    }
+}
