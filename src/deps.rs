@@ -29,11 +29,23 @@ pub(crate) const PURE: &[&str] = &["--only-binary", ":all:", "--implementation",
 
 /// Flags that make pip choose wheels as on CPython 3.13 for x86_64 Linux: the wheels pyelf built
 /// from source first (`linux_x86_64`, a tag no index serves), then the index's platform wheels
-/// (which tell pyelf that a normal install has extension modules), then pure-Python wheels.
-const AS_INSTALLED: &[&str] = &[
-    "--only-binary", ":all:", "--implementation", "cp", "--python-version", "3.13", "--abi", "cp313", "--abi", "abi3", "--abi", "none",
-    "--platform", "linux_x86_64", "--platform", "manylinux_2_39_x86_64", "--platform", "musllinux_1_2_x86_64",
-];
+/// (which tell pyelf that a normal install has extension modules: every manylinux tag, newest
+/// first, as pip on a current glibc system accepts them; pip does not expand a custom
+/// `--platform manylinux_2_X` to the older ones), then pure-Python wheels.
+fn as_installed() -> Vec<String> {
+    let mut flags: Vec<String> = ["--only-binary", ":all:", "--implementation", "cp", "--python-version", "3.13", "--abi", "cp313", "--abi", "abi3", "--abi", "none"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let mut platforms = vec!["linux_x86_64".to_string()];
+    platforms.extend((5..=40).rev().map(|minor| format!("manylinux_2_{minor}_x86_64")));
+    platforms.extend(["manylinux2014_x86_64", "manylinux2010_x86_64", "manylinux1_x86_64"].map(String::from));
+    platforms.extend(["musllinux_1_2_x86_64", "musllinux_1_1_x86_64"].map(String::from));
+    for p in platforms {
+        flags.extend(["--platform".to_string(), p]);
+    }
+    flags
+}
 
 /// Flags with which pip installs only what pyelf can bundle: pure-Python wheels and the wheels it
 /// built from source.
@@ -97,8 +109,9 @@ pub fn install(requirements: &Path, wheels: &Path, site: &Path, source_date_epoc
         for old in fs::read_dir(wheels)? {
             fs::remove_file(old?.path())?;
         }
+        let flags = as_installed();
         let mut args = vec!["download", "--quiet"];
-        args.extend(AS_INSTALLED);
+        args.extend(flags.iter().map(String::as_str));
         let got = pip(&args, &[Path::new("--find-links"), &built, Path::new("-d"), wheels, Path::new("-r"), &all_requirements])?;
         if got.status.success() {
             let platform: Vec<(String, String, PathBuf)> = fs::read_dir(wheels)?
@@ -145,7 +158,7 @@ pub fn install(requirements: &Path, wheels: &Path, site: &Path, source_date_epoc
                 // pip says why only when it is not quiet: ask again, for the lines that name the
                 // requirements in conflict.
                 let mut args = vec!["download"];
-                args.extend(AS_INSTALLED);
+                args.extend(flags.iter().map(String::as_str));
                 let again = pip(&args, &[Path::new("--find-links"), &built, Path::new("-d"), wheels, Path::new("-r"), &all_requirements])?;
                 let said = format!("{}{}", String::from_utf8_lossy(&again.stdout), String::from_utf8_lossy(&again.stderr));
                 let causes = conflict_causes(&said);
@@ -193,9 +206,29 @@ pub fn install(requirements: &Path, wheels: &Path, site: &Path, source_date_epoc
     let mut dists = distributions(site)?;
     for d in &mut dists {
         d.wheel_sha256 = wheel_of(wheels, &d.name, &d.version)?;
-        d.sdist_sha256 = built_here.get(&normalize(&d.name)).and_then(|(_, sha)| sha.clone());
+        if let Some((_, sha)) = built_here.get(&normalize(&d.name)) {
+            d.sdist_sha256 = sha.clone();
+            // Installed from a file pyelf built, pip recorded its path: an install from an index
+            // has no such record (and the path would make two builds differ).
+            forget_direct_url(&d.dist_info)?;
+        }
     }
     Ok(dists)
+}
+
+/// Removes `direct_url.json` (PEP 610) from an installed distribution and from its RECORD.
+fn forget_direct_url(dist_info: &Path) -> Result<()> {
+    let file = dist_info.join("direct_url.json");
+    if !file.exists() {
+        return Ok(());
+    }
+    fs::remove_file(&file)?;
+    let record = dist_info.join("RECORD");
+    if let Ok(text) = fs::read_to_string(&record) {
+        let kept: String = text.lines().filter(|l| !l.split(',').next().unwrap_or("").ends_with("/direct_url.json")).map(|l| format!("{l}\n")).collect();
+        fs::write(&record, kept)?;
+    }
+    Ok(())
 }
 
 /// A package name as pip compares them (PEP 503).
@@ -247,7 +280,26 @@ fn build_native(
         };
     }
     let sdists = tempfile::tempdir_in(built)?;
-    let (python, mut c) = pip_command(&["download", "--quiet", "--no-deps", "--no-binary", ":all:", "-d"], &[sdists.path(), Path::new("-r"), &one]);
+    let expected = if platform_wheel.is_file() {
+        let step = crate::steplog::Step::start(&format!("list {name}"), logs.join(format!("native-{}-platform-wheel.log", normalize(name))))?;
+        let scratch = tempfile::tempdir_in(built)?;
+        crate::native::extension_modules(native.builder.tc, &step, scratch.path(), platform_wheel)?
+    } else {
+        Vec::new()
+    };
+    if expected.iter().any(|m| m.rsplit('.').next().is_some_and(|last| last.ends_with("__mypyc"))) {
+        // Compiled by mypyc from the package's own Python modules, which its pure-Python wheel
+        // holds: the same code, interpreted.
+        if let Some(pure) = pure_wheel(&one, built)? {
+            eprintln!(
+                "{name}: its platform wheel is its Python code compiled by mypyc; bundling its pure-Python wheel, the same code ({})",
+                pure.file_name().unwrap_or_default().to_string_lossy()
+            );
+            return Ok((pure, None));
+        }
+    }
+    // --no-binary for this package only: its build requirements (to read its metadata) are wheels.
+    let (python, mut c) = pip_command(&["download", "--quiet", "--no-deps", "--no-binary", name, "-d"], &[sdists.path(), Path::new("-r"), &one]);
     c.env("SOURCE_DATE_EPOCH", source_date_epoch.to_string());
     let got = run_pip(&python, c)?;
     if !got.status.success() {
@@ -261,12 +313,6 @@ fn build_native(
         .map(|e| e.path())
         .next()
         .with_context(|| format!("pip downloaded no source distribution of {req}"))?;
-    let expected = if platform_wheel.is_file() {
-        let step = crate::steplog::Step::start(&format!("list {name}"), logs.join(format!("native-{}-platform-wheel.log", normalize(name))))?;
-        crate::native::extension_modules(native.builder.tc, &step, sdists.path(), platform_wheel)?
-    } else {
-        Vec::new()
-    };
     let sha = crate::fetch::sha256_file(&sdist)?;
     let wheel = native.builder.build(name, &sdist, &expected)?;
     let dest = built.join(wheel.file_name().context("no wheel")?);
@@ -313,6 +359,23 @@ fn index_options(requirements: &Path) -> Result<Vec<String>> {
         }
     }
     Ok(out)
+}
+
+/// The pure-Python wheel of the requirement in `one`, downloaded into `dir`, if the index has one.
+fn pure_wheel(one: &Path, dir: &Path) -> Result<Option<PathBuf>> {
+    let tmp = tempfile::tempdir_in(dir)?;
+    let mut args = vec!["download", "--quiet", "--no-deps"];
+    args.extend(PURE);
+    let got = pip(&args, &[Path::new("-d"), tmp.path(), Path::new("-r"), one])?;
+    if !got.status.success() {
+        return Ok(None);
+    }
+    let Some(wheel) = fs::read_dir(tmp.path())?.flatten().map(|e| e.path()).find(|p| p.extension().is_some_and(|e| e == "whl")) else {
+        return Ok(None);
+    };
+    let dest = dir.join(wheel.file_name().context("no file name")?);
+    fs::rename(&wheel, &dest)?;
+    Ok(Some(dest))
 }
 
 /// Why a build from source gave no pure-Python wheel.

@@ -30,9 +30,40 @@ pub fn inspect(path: &Path) -> Result<ElfFacts> {
     })
 }
 
+/// Whether a symbol is one that only glibc has (its fortified `__*_chk` functions, C23's
+/// `__isoc23_*` scanf and strtol): code that needs it was compiled against glibc's headers, or is
+/// a glibc-built archive, and cannot work with musl.
+pub fn is_glibc_only(symbol: &str) -> bool {
+    (symbol.starts_with("__") && symbol.ends_with("_chk")) || symbol.starts_with("__isoc23_")
+}
+
+/// The glibc-only symbols an ELF file's symbol tables name (none when it is stripped).
+pub fn glibc_only_symbols(elf: &Elf) -> Vec<String> {
+    let mut out: Vec<String> = elf
+        .syms
+        .iter()
+        .filter_map(|s| elf.strtab.get_at(s.st_name))
+        .chain(elf.dynsyms.iter().filter_map(|s| elf.dynstrtab.get_at(s.st_name)))
+        .filter(|n| is_glibc_only(n))
+        .map(String::from)
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
 /// Fails unless `path` is an x86_64 ELF with no program interpreter and no needed libraries.
 pub fn check_static(path: &Path) -> Result<ElfFacts> {
     let facts = inspect(path)?;
+    let bytes = fs_err::read(path)?;
+    let glibc = glibc_only_symbols(&Elf::parse(&bytes)?);
+    if !glibc.is_empty() {
+        bail!(
+            "{} names symbols only glibc has ({}): some of its code was compiled against glibc's headers or is a glibc-built library, and would not work with musl",
+            path.display(),
+            glibc.iter().take(8).cloned().collect::<Vec<_>>().join(", ")
+        );
+    }
     if let Some(interp) = &facts.interpreter {
         bail!("{} has a program interpreter ({interp}): it is not static", path.display());
     }
@@ -47,6 +78,16 @@ pub fn check_static(path: &Path) -> Result<ElfFacts> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn glibc_only_symbols_are_told_from_musls() {
+        for s in ["__printf_chk", "__memcpy_chk", "__isoc23_sscanf", "__isoc23_strtol"] {
+            assert!(super::is_glibc_only(s), "{s}");
+        }
+        for s in ["printf", "__stack_chk_fail", "__stack_chk_guard", "__isoc99_sscanf", "__libc_start_main", "_chk"] {
+            assert!(!super::is_glibc_only(s), "{s}");
+        }
+    }
+
     #[test]
     fn a_dynamic_binary_is_not_static() {
         // The test binary itself is linked against the host's libc.

@@ -80,11 +80,9 @@ impl Builder<'_> {
         let work = tempfile::Builder::new().prefix(".build-").tempdir_in(&self.cache)?;
         let wheel = self.build_in(&step, work.path(), name, sdist).map_err(|e| {
             anyhow::anyhow!(
-                "{e:#}\n\ncannot build {name}'s C extension modules from its source distribution {}.\n{}\n(full log: {})\n\
+                "cannot build {name}'s C extension modules from its source distribution {}: {e:#}\n\
                  hint: a package that needs a C library pyelf does not build, or C++, cannot be built yet; `--no-native {name}` keeps its pure-Python fallback, if it has one",
                 file_name(sdist),
-                crate::steplog::tail(&log, crate::steplog::TAIL_LINES),
-                log.display()
             )
         })?;
         let built = self.extensions(&step, work.path(), &wheel)?;
@@ -307,6 +305,14 @@ pub fn prepare(name: &str, file: &Path, dir: &Path) -> Result<Prepared> {
     let defines = elf.syms.iter().any(|s| s.st_shndx != 0 && elf.strtab.get_at(s.st_name) == Some(old.as_str()));
     if !defines {
         bail!("{}: the extension module {name} defines no {old}, the function python calls to make it", file.display());
+    }
+    let glibc = crate::elf::glibc_only_symbols(&elf);
+    if !glibc.is_empty() {
+        bail!(
+            "{}: the extension module {name} needs symbols only glibc has ({}): it was compiled against glibc's headers, or links a glibc-built library, and cannot work with musl",
+            file.display(),
+            glibc.join(", ")
+        );
     }
     fs::create_dir_all(dir)?;
     let init = init_symbol(name);

@@ -37,6 +37,9 @@ pub fn checks(binary: &Path) -> Result<Vec<Check>> {
     let stack = elf.program_headers.iter().find(|p| p.p_type == PT_GNU_STACK);
     let nx = stack.is_some_and(|p| p.p_flags & PF_X == 0);
     check("non-executable stack", nx, format!("PT_GNU_STACK: {}", stack.map(|p| format!("flags {:#x}", p.p_flags)).unwrap_or("missing".into())));
+    let glibc = crate::elf::glibc_only_symbols(&elf);
+    let symbols = if elf.syms.is_empty() { "none (stripped; the build checks them before stripping)".to_string() } else { glibc.join(", ") };
+    check("no glibc-only symbols", glibc.is_empty(), symbols);
     match crate::sbom::read(binary).and_then(|t| crate::sbom::validate(&t)) {
         Ok(v) => check("SBOM", true, format!("{} components", v["components"].as_array().map_or(0, |c| c.len()))),
         Err(e) => check("SBOM", false, format!("{e:#}")),

@@ -3,8 +3,8 @@
 //! PyPI with dependencies of their own (flake8, mdformat), built from their released wheels and
 //! compared with the same versions under a normal Python install, in the three roots of
 //! rootfs.sh, with and without /proc. Namespace packages (PEP 420), in the app and in a dependency.
-//! A dependency with only a source distribution is built into a wheel; one with only platform wheels
-//! is refused.
+//! A dependency with only a source distribution is built into a wheel; one whose C build fails
+//! stops the build with the compiler's words.
 //!
 //! They need the toolchain, pip's index and root, so they are ignored by a plain `cargo test`;
 //! `./test.sh` runs them.
@@ -215,14 +215,18 @@ fn mdformat_from_pypi_matches_a_normal_install_in_every_root() {
 }
 
 #[test]
-#[ignore = "asks PyPI; run by ./test.sh"]
-fn a_dependency_with_only_platform_wheels_is_refused_by_name() {
+#[ignore = "asks PyPI and builds from source; run by ./test.sh"]
+fn a_package_whose_c_build_fails_stops_the_build_with_the_compilers_words() {
+    // PyYAML's normal install has its libyaml extension, so pyelf builds it from source and lets
+    // it fall back to pure Python; the build without libyaml's headers fails, and says why.
     let out_path = tmp().join("yaml-tool");
     let out = Command::new(PYELF).arg("build").arg(repo().join("tests/e2e/tools/pyyaml")).arg("-o").arg(&out_path).output().unwrap();
     let said = all(&out);
     assert_eq!(out.status.code(), Some(1), "{said}");
-    assert!(said.contains("cannot bundle PyYAML: it ships only platform-specific wheels"), "{said}");
-    assert!(said.contains("cannot load shared libraries"), "{said}");
+    assert!(said.contains("cannot build PyYAML's C extension modules from its source distribution pyyaml-6.0.2.tar.gz"), "{said}");
+    assert!(said.contains("yaml.h: No such file or directory"), "the compiler's last lines: {said}");
+    assert!(said.contains("native-PyYAML.log"), "the log: {said}");
+    assert!(said.contains("--no-native PyYAML"), "the way out: {said}");
     assert!(!said.contains("panicked"));
     assert!(!out_path.exists(), "no half-built binary");
 }

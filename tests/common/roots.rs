@@ -141,6 +141,42 @@ pub fn in_read_only_root(root: &Path, command: &str) -> Output {
     Command::new("/usr/bin/unshare").args(["-m", "/bin/sh", "-c", &script]).output().unwrap()
 }
 
+/// A CPython 3.13 that loads extension modules (pyenv's, or `PYELF_REFERENCE_PYTHON`): the reference
+/// for packages with C extensions, installed by pip from their platform wheels.
+pub fn cpython313() -> PathBuf {
+    if let Some(p) = std::env::var_os("PYELF_REFERENCE_PYTHON") {
+        return PathBuf::from(p);
+    }
+    let home = std::env::var_os("PYENV_ROOT").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap()).join(".pyenv"));
+    let mut found: Vec<PathBuf> = std::fs::read_dir(home.join("versions"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path().join("bin/python3.13"))
+        .filter(|p| p.is_file())
+        .collect();
+    found.sort();
+    found.pop().expect("no CPython 3.13 to compare with: install one with pyenv, or set PYELF_REFERENCE_PYTHON")
+}
+
+/// A venv of [`cpython313`] in the shared temp dir with `requirements` installed by pip, as a user
+/// would have it; returns its python.
+pub fn reference_venv(name: &str, requirements: &Path) -> PathBuf {
+    let dir = tmp().join(format!("venv-{name}"));
+    let python = dir.join("bin/python");
+    if !python.exists() {
+        let o = Command::new(cpython313()).args(["-m", "venv"]).arg(&dir).output().unwrap();
+        assert!(o.status.success(), "venv: {}", String::from_utf8_lossy(&o.stderr));
+        let o = Command::new(&python)
+            .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r"])
+            .arg(requirements)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "pip install -r {}: {}", requirements.display(), String::from_utf8_lossy(&o.stderr));
+    }
+    python
+}
+
 pub fn host_python(script: &Path, args: &[&str]) -> String {
     let o = Command::new("python3").arg(script).args(args).output().unwrap();
     assert!(o.status.success());

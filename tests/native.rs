@@ -1,0 +1,100 @@
+//! End-to-end: packages with C extension modules (markupsafe, simplejson, psutil, msgpack), built
+//! from their source distributions into one binary, and compared with the same versions installed
+//! by pip into a CPython 3.13 venv (their platform wheels), in the roots of rootfs.sh with and
+//! without /proc; the extension modules are built-in modules of the binary, a second build takes
+//! them from the cache and gives the same bytes, and `--no-native` keeps a pure-Python fallback.
+//!
+//! They need the toolchain, pip's index, a CPython 3.13 and root, so they are ignored by a plain
+//! `cargo test`; `./test.sh` runs them.
+
+mod common;
+
+use common::roots::*;
+use std::fs;
+use std::process::{Command, Output};
+
+const PYELF: &str = env!("CARGO_BIN_EXE_pyelf");
+
+fn all(o: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+}
+
+fn pyelf_build(args: &[&str], out: &std::path::Path) -> Output {
+    let o = Command::new(PYELF).arg("build").args(args).arg("-o").arg(out).output().unwrap();
+    assert!(o.status.success(), "build failed:\n{}", all(&o));
+    o
+}
+
+const EXTENSIONS: &str = "['markupsafe._speedups', 'msgpack._cmsgpack', 'psutil._psutil_linux', 'simplejson._speedups']";
+
+#[test]
+#[ignore = "installs from PyPI, builds C extensions and real binaries, needs root; run by ./test.sh"]
+fn c_extensions_built_from_source_match_a_normal_install_in_every_root() {
+    let dir = repo().join("tests/e2e/native");
+    let script = dir.join("native.py");
+    let req = dir.join("requirements.txt");
+    let bin = tmp().join("native");
+    let args = [script.to_str().unwrap(), "-r", req.to_str().unwrap()];
+    let first = pyelf_build(&args, &bin);
+    let said = all(&first);
+    for dist in ["MarkupSafe 3.0.2", "simplejson 4.3.0", "psutil 7.2.2", "msgpack 1.2.4", "Jinja2 3.1.6"] {
+        assert!(said.contains(dist), "{dist} is reported as bundled:\n{said}");
+    }
+
+    // From the cache, the same bytes.
+    let again = tmp().join("native-again");
+    let second = all(&pyelf_build(&args, &again));
+    for name in ["MarkupSafe", "simplejson", "psutil", "msgpack"] {
+        assert!(second.contains(&format!("{name}: extension modules built from source earlier (cached")), "{name} from the cache:\n{second}");
+    }
+    assert!(fs::read(&again).unwrap() == fs::read(&bin).unwrap(), "a rebuild from the cache differs");
+
+    let verify = Command::new(PYELF).arg("verify").arg(&bin).output().unwrap();
+    assert!(verify.status.success(), "{}", all(&verify));
+
+    // The reference: pip's platform wheels in a CPython 3.13 venv, where they are shared libraries.
+    let python = reference_venv("native", &req);
+    let reference = Command::new(&python).arg(&script).output().unwrap();
+    assert!(reference.status.success(), "{}", all(&reference));
+    let want = text(&reference);
+    assert!(want.contains("markupsafe: True markupsafe._speedups") && want.contains("msgpack: msgpack._cmsgpack"), "{want}");
+    let builtins = Command::new(&python).arg(&script).arg("builtins").output().unwrap();
+    assert_eq!(text(&builtins), "[]\n", "in python they are not built in");
+    let without_proc = want
+        .lines()
+        .map(|l| if l.starts_with("process:") { "process: no /proc" } else { l })
+        .map(|l| format!("{l}\n"))
+        .collect::<String>();
+
+    let out = Command::new(&bin).output().unwrap();
+    assert_eq!(text(&out), want, "on the host: {}", all(&out));
+    let out = Command::new(&bin).arg("builtins").output().unwrap();
+    assert_eq!(text(&out).trim(), EXTENSIONS, "the extension modules are built in: {}", all(&out));
+
+    for kind in ROOTS {
+        let root = root_with(kind, &bin, "native");
+        let out = in_root(&root, "/app", "native", &[], true);
+        assert!(out.status.success(), "{kind}, no /proc: {}", all(&out));
+        assert_eq!(text(&out), without_proc, "{kind}, no /proc: {}", all(&out));
+        let out = in_root_with_proc(&root, "/app");
+        assert_eq!(text(&out), want, "{kind}, /proc: {}", all(&out));
+    }
+}
+
+#[test]
+#[ignore = "installs from PyPI and builds a real binary; run by ./test.sh"]
+fn no_native_keeps_a_packages_pure_python_fallback() {
+    let script = tmp().join("escape.py");
+    fs::write(
+        &script,
+        "import sys, markupsafe\nprint(markupsafe.escape('<&>'), 'markupsafe._speedups' in sys.builtin_module_names, markupsafe._escape_inner.__module__)\n",
+    )
+    .unwrap();
+    let req = tmp().join("escape-requirements.txt");
+    fs::write(&req, "markupsafe==3.0.2\n").unwrap();
+    let bin = tmp().join("escape");
+    let built = pyelf_build(&[script.to_str().unwrap(), "-r", req.to_str().unwrap(), "--no-native", "MarkupSafe"], &bin);
+    assert!(all(&built).contains("--no-native: building it from source without its C code"), "{}", all(&built));
+    let out = Command::new(&bin).output().unwrap();
+    assert_eq!(text(&out), "&lt;&amp;&gt; False markupsafe._native\n", "{}", all(&out));
+}
