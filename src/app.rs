@@ -280,7 +280,13 @@ pub fn build(home: &Home, opts: &BuildOptions) -> Result<Built> {
     // Dependencies: wheels from pip (those with extension modules built from source here), or an
     // existing site-packages.
     let native = deps::Native {
-        builder: crate::native::Builder { tc: &tc, cache: home.root().join("native"), logs: logs.clone(), source_date_epoch: epoch },
+        builder: crate::native::Builder {
+            tc: &tc,
+            home: home.clone(),
+            cache: home.root().join("native"),
+            logs: logs.clone(),
+            source_date_epoch: epoch,
+        },
         no_native: opts.no_native.clone(),
     };
     let (site, dists) = dependencies(&app, &opts, dir, &native)?;
@@ -438,7 +444,14 @@ pub fn build(home: &Home, opts: &BuildOptions) -> Result<Built> {
     linked.push((cy.name.clone(), cy.version.clone(), cy.license.clone()));
     let app_files: Vec<PathBuf> =
         analysis.modules.iter().filter(|m| m.kind == "app" && !m.namespace).map(|m| m.file.clone()).collect();
-    let sbom = sbom_document(&pins, &tc, &cy, &app, &app_files, &linked, &dists)?;
+    // The C libraries built for the dependencies' extension modules.
+    let mut libraries = Vec::new();
+    for lib in dists.iter().flat_map(|d| &d.libraries).collect::<BTreeSet<_>>() {
+        let c = native.builder.library_component(lib)?;
+        linked.push((c.name.clone(), c.version.clone(), c.license.clone()));
+        libraries.push(c);
+    }
+    let sbom = sbom_document(&pins, &tc, &cy, &app, &app_files, &linked, &dists, &libraries)?;
     sources.push(write_sbom(&sbom, dir, opts.sbom.as_deref())?);
 
     let linked_exe = dir.join("app");
@@ -842,11 +855,15 @@ fn sbom_document(
     app_files: &[PathBuf],
     linked: &[(String, String, String)],
     dists: &[deps::Dist],
+    libraries: &[crate::sbom::Component],
 ) -> Result<serde_json::Value> {
     use crate::sbom::Component;
     let sources = crate::sbom::toolchain_sources(&tc.root)?;
     let mut components = Vec::new();
     for (name, version, license) in linked {
+        if libraries.iter().any(|l| &l.name == name) {
+            continue;
+        }
         let (sha256, url) = if name == &cython.name {
             (cython.sha256.clone(), None)
         } else {
@@ -859,15 +876,17 @@ fn sbom_document(
         components.push(Component { name: name.clone(), version: version.clone(), license: license.clone(), sha256, url });
     }
     for d in dists {
-        // The wheel pip downloaded; for --site-packages, the distribution's RECORD (which lists
-        // the sha256 of every file it installed).
-        let sha256 = match &d.wheel_sha256 {
+        // The source distribution its extension modules were built from; the wheel pip
+        // downloaded; for --site-packages, the distribution's RECORD (which lists the sha256 of
+        // every file it installed).
+        let sha256 = match d.sdist_sha256.as_ref().or(d.wheel_sha256.as_ref()) {
             Some(s) => s.clone(),
             None => crate::fetch::sha256_file(&d.dist_info.join("RECORD"))
                 .or_else(|_| crate::fetch::sha256_file(&d.dist_info.join("METADATA")))?,
         };
         components.push(Component { name: d.name.clone(), version: d.version.clone(), license: d.license.clone(), sha256, url: None });
     }
+    components.extend(libraries.iter().cloned());
     // The app: its script, or every file of its own modules (paths and contents, in order).
     let sha256 = match &app.main {
         Main::Script(script) if app_files.is_empty() => crate::fetch::sha256_file(script)?,

@@ -22,6 +22,8 @@ pub struct Dist {
     pub wheel_sha256: Option<String>,
     /// sha256 of the source distribution its extension modules were built from.
     pub sdist_sha256: Option<String>,
+    /// The pinned C libraries linked into its extension modules (`libraries.toml`).
+    pub libraries: Vec<String>,
 }
 
 /// Flags that make pip take pure-Python wheels for CPython 3.13 only.
@@ -208,6 +210,9 @@ pub fn install(requirements: &Path, wheels: &Path, site: &Path, source_date_epoc
         d.wheel_sha256 = wheel_of(wheels, &d.name, &d.version)?;
         if let Some((_, sha)) = built_here.get(&normalize(&d.name)) {
             d.sdist_sha256 = sha.clone();
+            if sha.is_some() {
+                d.libraries = crate::native::libraries_of(&d.name);
+            }
             // Installed from a file pyelf built, pip recorded its path: an install from an index
             // has no such record (and the path would make two builds differ).
             forget_direct_url(&d.dist_info)?;
@@ -474,7 +479,7 @@ pub fn distributions(site: &Path) -> Result<Vec<Dist>> {
                     .map(|s| s.trim().to_string())
             })
             .unwrap_or_else(|| "NOASSERTION".into());
-        out.push(Dist { name, version, license, dist_info: path, wheel_sha256: None, sdist_sha256: None });
+        out.push(Dist { name, version, license, dist_info: path, wheel_sha256: None, sdist_sha256: None, libraries: Vec::new() });
     }
     out.sort_by(|a, b| a.name.to_lowercase().cmp(&b.name.to_lowercase()));
     Ok(out)

@@ -22,6 +22,48 @@ use fs_err as fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+// The recipes of the libraries below are not the toolchain's (a change to them must not rebuild
+// it): declared here, beside their one user.
+#[path = "recipes/libyaml.rs"]
+mod libyaml;
+
+/// Pins of the C libraries packages' extensions need beyond the toolchain's.
+pub const LIBRARIES_TOML: &str = include_str!("../toolchains/libraries.toml");
+/// Which packages need which of them.
+const NATIVE_TOML: &str = include_str!("../toolchains/native.toml");
+
+/// A library's recipe: its source text (part of its cache key) and its build function.
+struct Recipe {
+    text: &'static str,
+    build: fn(&Path, &crate::pins::Target, &Path, &str, &Path, &Path) -> Result<()>,
+}
+
+fn recipe(name: &str) -> Option<Recipe> {
+    match name {
+        "libyaml" => Some(Recipe { text: include_str!("recipes/libyaml.rs"), build: libyaml::build }),
+        _ => None,
+    }
+}
+
+/// The pinned libraries.
+pub fn library_pins() -> crate::pins::Pins {
+    crate::pins::Pins::parse(LIBRARIES_TOML, []).expect("toolchains/libraries.toml is valid (checked by the tests)")
+}
+
+/// The libraries (names of pins in libraries.toml) the extension modules of package `name` need.
+pub fn libraries_of(name: &str) -> Vec<String> {
+    #[derive(serde::Deserialize)]
+    struct NativeToml {
+        libraries: std::collections::BTreeMap<String, Vec<String>>,
+    }
+    let t: NativeToml = toml::from_str(NATIVE_TOML).expect("toolchains/native.toml is valid (checked by the tests)");
+    t.libraries
+        .iter()
+        .filter(|(k, _)| crate::deps::normalize(k) == crate::deps::normalize(name))
+        .flat_map(|(_, v)| v.clone())
+        .collect()
+}
+
 const WRAPPER_PY: &str = include_str!("app/ccwrap.py");
 const FRONTEND_PY: &str = include_str!("app/pep517.py");
 
@@ -36,6 +78,8 @@ pub const LIBS_SECTION: &str = ".pyelf.libs";
 /// Builds packages' source distributions into wheels whose extension modules are objects.
 pub struct Builder<'a> {
     pub tc: &'a Toolchain,
+    /// Where the pinned libraries' sources come from.
+    pub home: crate::home::Home,
     /// Where built wheels are kept (`$PYELF_HOME/native`).
     pub cache: PathBuf,
     /// Where each build's log goes.
@@ -45,9 +89,9 @@ pub struct Builder<'a> {
 
 impl Builder<'_> {
     /// The cache key of a build of the source distribution with this sha256.
-    fn key(&self, sdist_sha256: &str) -> String {
-        let toolchain = self.tc.root.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
-        let parts = vec![
+    fn key(&self, sdist_sha256: &str, libraries: &[PathBuf]) -> String {
+        let toolchain = self.toolchain_name();
+        let mut parts = vec![
             ("sdist".to_string(), sdist_sha256.to_string()),
             ("toolchain".into(), toolchain),
             ("wrapper".into(), WRAPPER_PY.into()),
@@ -55,7 +99,63 @@ impl Builder<'_> {
             ("force".into(), format!("{FORCE:?} {UNSET:?}")),
             ("epoch".into(), self.source_date_epoch.to_string()),
         ];
+        // The libraries' directories are named by their own keys.
+        parts.extend(libraries.iter().map(|l| ("library".to_string(), l.file_name().unwrap_or_default().to_string_lossy().to_string())));
         crate::toolchain::hash_parts(&parts)
+    }
+
+    fn toolchain_name(&self) -> String {
+        self.tc.root.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default()
+    }
+
+    /// The SBOM's view of the pinned library `name` (built on first use): name, version,
+    /// licence, the sha256 of the archive it was built from, its upstream URL.
+    pub fn library_component(&self, name: &str) -> Result<crate::sbom::Component> {
+        let dir = self.library(name)?;
+        let pins = library_pins();
+        let pin = pins.source(name)?;
+        let record = fs::read_to_string(dir.join(".complete"))?;
+        Ok(crate::sbom::Component {
+            name: pin.name.clone(),
+            version: pin.version.clone(),
+            license: pin.license.clone(),
+            sha256: record.lines().next().unwrap_or_default().to_string(),
+            url: pin.urls.first().cloned(),
+        })
+    }
+
+    /// The directory (`include/`, `lib/`) of the pinned library `name`, built on first use.
+    pub fn library(&self, name: &str) -> Result<PathBuf> {
+        let pins = library_pins();
+        let pin = pins.source(name)?;
+        let recipe = recipe(name).with_context(|| format!("no recipe for the library {name}"))?;
+        let parts = vec![
+            ("pin".to_string(), format!("{pin:?}")),
+            ("recipe".into(), recipe.text.to_string()),
+            ("toolchain".into(), self.toolchain_name()),
+        ];
+        let libs = self.cache.join("libs");
+        let dir = libs.join(format!("{name}-{}-{}", pin.version, crate::toolchain::hash_parts(&parts)));
+        if dir.join(".complete").is_file() {
+            return Ok(dir);
+        }
+        fs::create_dir_all(&libs)?;
+        let _lock = crate::toolchain::lock_exclusive(&libs.join(".lock"), "the C library cache")?;
+        if dir.join(".complete").is_file() {
+            return Ok(dir);
+        }
+        eprintln!("{name} {}: building it for the extension modules that need it", pin.version);
+        let fetched = crate::fetch::Fetcher::from_env(&self.home).fetch(pin)?;
+        let work = tempfile::Builder::new().prefix(".build-").tempdir_in(&libs)?;
+        let tree = crate::unpack::unpack_source(&fetched, &work.path().join("src"))?;
+        let prefix = work.path().join("prefix");
+        (recipe.build)(&self.tc.cc(), &self.tc.target, &tree, &pin.version, &prefix, &work.path().join("obj"))
+            .with_context(|| format!("cannot build {name} {}", pin.version))?;
+        // What was built from: the archive's sha256 and file name (for the SBOM).
+        fs::write(prefix.join(".complete"), format!("{}\n{}\n", fetched.artifact.sha256, fetched.artifact.file))?;
+        let _ = fs::remove_dir_all(&dir);
+        fs::rename(&prefix, &dir)?;
+        Ok(dir)
     }
 
     /// Builds `name`'s source distribution `sdist` into a wheel (or takes it from the cache), and
@@ -63,7 +163,8 @@ impl Builder<'_> {
     /// Returns the wheel's path in the cache.
     pub fn build(&self, name: &str, sdist: &Path, expected: &[String]) -> Result<PathBuf> {
         let sha = crate::fetch::sha256_file(sdist)?;
-        let cached = self.cache.join(self.key(&sha));
+        let libraries: Vec<PathBuf> = libraries_of(name).iter().map(|l| self.library(l)).collect::<Result<_>>()?;
+        let cached = self.cache.join(self.key(&sha, &libraries));
         if let Some(wheel) = finished_wheel(&cached)? {
             eprintln!("{name}: extension modules built from source earlier (cached: {})", wheel.display());
             return Ok(wheel);
@@ -78,7 +179,7 @@ impl Builder<'_> {
         let started = std::time::Instant::now();
         let step = crate::steplog::Step::start(&format!("build {name}"), log.clone())?;
         let work = tempfile::Builder::new().prefix(".build-").tempdir_in(&self.cache)?;
-        let wheel = self.build_in(&step, work.path(), name, sdist).map_err(|e| {
+        let wheel = self.build_in(&step, work.path(), name, sdist, &libraries).map_err(|e| {
             anyhow::anyhow!(
                 "cannot build {name}'s C extension modules from its source distribution {}: {e:#}\n\
                  hint: a package that needs a C library pyelf does not build, or C++, cannot be built yet; `--no-native {name}` keeps its pure-Python fallback, if it has one",
@@ -112,7 +213,7 @@ impl Builder<'_> {
     }
 
     /// The steps of a build in `work`; returns the wheel.
-    fn build_in(&self, step: &crate::steplog::Step, work: &Path, name: &str, sdist: &Path) -> Result<PathBuf> {
+    fn build_in(&self, step: &crate::steplog::Step, work: &Path, name: &str, sdist: &Path, libraries: &[PathBuf]) -> Result<PathBuf> {
         let tools = work.join("tools");
         fs::create_dir_all(&tools)?;
         let python = self.tc.python();
@@ -133,6 +234,9 @@ impl Builder<'_> {
         let deps = work.join("build-deps");
         let answer = work.join("answer.json");
         let path = format!("{}:{}", tools.display(), std::env::var("PATH").unwrap_or_default());
+        let prefixes = std::env::join_paths(libraries)?;
+        let include_flags: Vec<String> = libraries.iter().map(|l| format!("-I{}", l.join("include").display())).collect();
+        let lib_flags: Vec<String> = libraries.iter().map(|l| format!("-L{}", l.join("lib").display())).collect();
         let run = |what: &[&str]| -> Result<serde_json::Value> {
             let mut c = Command::new(&python);
             c.arg(&frontend).args(what).current_dir(work);
@@ -152,6 +256,9 @@ impl Builder<'_> {
                 .env("PYELF_TOOLCHAIN_LIB", self.tc.root.join("lib"))
                 .env("PYELF_CAPTURE_LOG", work.join("links.jsonl"))
                 .env("PYELF_BUILD_ROOT", work)
+                .env("PYELF_PREFIXES", &prefixes)
+                .env("CFLAGS", include_flags.join(" "))
+                .env("LDFLAGS", lib_flags.join(" "))
                 .env("SOURCE_DATE_EPOCH", self.source_date_epoch.to_string())
                 .env("TMPDIR", work)
                 .env("HOME", work);
@@ -368,6 +475,24 @@ pub fn init_c(extensions: &[Prepared]) -> (String, Vec<crate::inittab::Entry>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_library_pins_and_their_users_are_valid() {
+        let pins = library_pins();
+        for (package, libs) in [("PyYAML", libraries_of("PyYAML")), ("pyyaml", libraries_of("pyyaml"))] {
+            assert_eq!(libs, ["libyaml"], "{package}");
+        }
+        assert!(libraries_of("markupsafe").is_empty());
+        for p in &pins.sources {
+            assert!(recipe(&p.name).is_some(), "{} has a recipe", p.name);
+        }
+        let t: toml::Value = toml::from_str(NATIVE_TOML).unwrap();
+        for libs in t["libraries"].as_table().unwrap().values() {
+            for l in libs.as_array().unwrap() {
+                assert!(pins.source(l.as_str().unwrap()).is_ok(), "{l} is pinned");
+            }
+        }
+    }
 
     #[test]
     fn init_symbols_are_unique_to_the_full_name() {

@@ -3,6 +3,7 @@
 //! by pip into a CPython 3.13 venv (their platform wheels), in the roots of rootfs.sh with and
 //! without /proc; the extension modules are built-in modules of the binary, a second build takes
 //! them from the cache and gives the same bytes, and `--no-native` keeps a pure-Python fallback.
+//! PyYAML with the libyaml pyelf builds, beside ruamel.yaml.clib's own copy of libyaml.
 //!
 //! They need the toolchain, pip's index, a CPython 3.13 and root, so they are ignored by a plain
 //! `cargo test`; `./test.sh` runs them.
@@ -97,4 +98,34 @@ fn no_native_keeps_a_packages_pure_python_fallback() {
     assert!(all(&built).contains("--no-native: building it from source without its C code"), "{}", all(&built));
     let out = Command::new(&bin).output().unwrap();
     assert_eq!(text(&out), "&lt;&amp;&gt; False markupsafe._native\n", "{}", all(&out));
+}
+
+#[test]
+#[ignore = "installs from PyPI, builds C extensions and real binaries, needs root; run by ./test.sh"]
+fn pyyaml_on_libyaml_beside_ruamel_yaml_clibs_own_libyaml() {
+    let dir = repo().join("tests/e2e/native");
+    let script = dir.join("yaml_both.py");
+    let req = dir.join("yaml-requirements.txt");
+    let bin = tmp().join("yaml-both");
+    let built = pyelf_build(&[script.to_str().unwrap(), "-r", req.to_str().unwrap()], &bin);
+    let said = all(&built);
+    assert!(said.contains("libyaml 0.2.5 (MIT)"), "libyaml is in the binary and its SBOM: {said}");
+    let sbom = Command::new(PYELF).arg("sbom").arg(&bin).output().unwrap();
+    let sbom = text(&sbom);
+    assert!(sbom.contains("\"libyaml\"") && sbom.contains("\"PyYAML\""), "{sbom}");
+
+    let python = reference_venv("yaml", &req);
+    let reference = Command::new(&python).arg(&script).output().unwrap();
+    assert!(reference.status.success(), "{}", all(&reference));
+    let want = text(&reference);
+    assert!(want.contains("libyaml: True yaml.cyaml"), "the reference uses libyaml too: {want}");
+    let out = Command::new(&bin).arg("builtins").output().unwrap();
+    assert_eq!(text(&out).trim(), "['_ruamel_yaml', 'yaml._yaml']", "{}", all(&out));
+    for kind in ["empty", "alpine"] {
+        let root = root_with(kind, &bin, "yaml-both");
+        let out = in_root(&root, "/app", "yaml-both", &[], true);
+        assert_eq!(text(&out), want, "{kind}, no /proc: {}", all(&out));
+        let out = in_root_with_proc(&root, "/app");
+        assert_eq!(text(&out), want, "{kind}, /proc: {}", all(&out));
+    }
 }

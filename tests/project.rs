@@ -217,16 +217,16 @@ fn mdformat_from_pypi_matches_a_normal_install_in_every_root() {
 #[test]
 #[ignore = "asks PyPI and builds from source; run by ./test.sh"]
 fn a_package_whose_c_build_fails_stops_the_build_with_the_compilers_words() {
-    // PyYAML's normal install has its libyaml extension, so pyelf builds it from source and lets
-    // it fall back to pure Python; the build without libyaml's headers fails, and says why.
-    let out_path = tmp().join("yaml-tool");
-    let out = Command::new(PYELF).arg("build").arg(repo().join("tests/e2e/tools/pyyaml")).arg("-o").arg(&out_path).output().unwrap();
+    // ujson's normal install has its C++ extension, so pyelf builds it from source; with no C++
+    // for musl yet, the build fails, and says why, rather than fall back or use the host's g++.
+    let out_path = tmp().join("ujson-tool");
+    let out = Command::new(PYELF).arg("build").arg(repo().join("tests/e2e/tools/ujson")).arg("-o").arg(&out_path).output().unwrap();
     let said = all(&out);
     assert_eq!(out.status.code(), Some(1), "{said}");
-    assert!(said.contains("cannot build PyYAML's C extension modules from its source distribution pyyaml-6.0.2.tar.gz"), "{said}");
-    assert!(said.contains("yaml.h: No such file or directory"), "the compiler's last lines: {said}");
-    assert!(said.contains("native-PyYAML.log"), "the log: {said}");
-    assert!(said.contains("--no-native PyYAML"), "the way out: {said}");
+    assert!(said.contains("cannot build ujson's C extension modules from its source distribution ujson-5.10.0.tar.gz"), "{said}");
+    assert!(said.contains("pyelf: ujson compiles C++"), "the failing command's words: {said}");
+    assert!(said.contains("native-ujson.log"), "the log: {said}");
+    assert!(said.contains("--no-native ujson"), "the way out: {said}");
     assert!(!said.contains("panicked"));
     assert!(!out_path.exists(), "no half-built binary");
 }

@@ -11,7 +11,8 @@ object into the binary as a built-in module.
 Every link is written as one JSON line to $PYELF_CAPTURE_LOG.
 
 Environment: PYELF_REAL_CC (the musl compiler), PYELF_TOOLCHAIN_LIB (the toolchain's libraries),
-PYELF_CAPTURE_LOG, PYELF_BUILD_ROOT (mapped to /pyelf-build in recorded paths).
+PYELF_CAPTURE_LOG, PYELF_BUILD_ROOT (mapped to /pyelf-build in recorded paths), PYELF_PREFIXES
+(directories of C libraries built for the package: their include/ and lib/ are on the paths).
 """
 import json
 import os
@@ -77,8 +78,13 @@ def find_archive(name, dirs):
     return None
 
 
+def prefixes():
+    return [p for p in os.environ.get("PYELF_PREFIXES", "").split(os.pathsep) if p]
+
+
 def link_shared(args):
     out, inputs, dirs, ignored = parse_link(args)
+    dirs = dirs + [os.path.join(p, "lib") for p in prefixes()]
     if not out:
         fail(f"a -shared link without -o: {' '.join(args)}")
     toolchain_lib = os.environ["PYELF_TOOLCHAIN_LIB"]
@@ -142,6 +148,8 @@ def main():
         extra.append(f"-ffile-prefix-map={root}=/pyelf-build")
     # The host's headers are glibc's: never on the include path.
     args = [a for a in args if a not in ("-I/usr/include", "-I/usr/local/include")]
+    for p in prefixes():
+        extra += [f"-I{p}/include", f"-L{p}/lib"]
     os.execv(real, [real] + extra + args)
 
 
