@@ -180,6 +180,9 @@ impl Builder<'_> {
         let step = crate::steplog::Step::start(&format!("build {name}"), log.clone())?;
         let work = tempfile::Builder::new().prefix(".build-").tempdir_in(&self.cache)?;
         let wheel = self.build_in(&step, work.path(), name, sdist, &libraries).map_err(|e| {
+            if e.is::<Refused>() {
+                return e;
+            }
             anyhow::anyhow!(
                 "cannot build {name}'s C extension modules from its source distribution {}: {e:#}\n\
                  hint: a package that needs a C library pyelf does not build, or C++, cannot be built yet; `--no-native {name}` keeps its pure-Python fallback, if it has one",
@@ -273,6 +276,13 @@ impl Builder<'_> {
         let table = run(&["requires", &src])?;
         let requires: Vec<String> = serde_json::from_value(table["requires"].clone())?;
         step.note(&format!("build backend {}, requires {requires:?}", table["backend"]))?;
+        if let Some(rust) = rust_build(table["backend"].as_str().unwrap_or(""), &requires) {
+            return Err(Refused(format!(
+                "cannot bundle {name}: it is a Rust extension (its build uses {rust}); pyelf builds C extension modules into the binary, and has no Rust for musl yet.\n\
+                 hint: use a version of {name} with a pure-Python wheel, or a pure-Python alternative"
+            ))
+            .into());
+        }
         self.install_build_deps(step, &deps, &requires, name)?;
         let dynamic: Vec<String> = serde_json::from_value(run(&["dynamic", &src])?)?;
         let more: Vec<String> = dynamic.into_iter().filter(|r| !requires.contains(r)).collect();
@@ -304,6 +314,20 @@ impl Builder<'_> {
     fn extensions(&self, step: &crate::steplog::Step, work: &Path, wheel: &Path) -> Result<Vec<String>> {
         extension_modules(self.tc, step, work, wheel)
     }
+}
+
+/// A package pyelf does not try to build, and why.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct Refused(String);
+
+/// The Rust build tool a build uses (maturin, setuptools-rust), if it does.
+fn rust_build(backend: &str, requires: &[String]) -> Option<String> {
+    let name = |r: &str| r.split(|c: char| !(c.is_alphanumeric() || c == '-' || c == '_' || c == '.')).next().unwrap_or("").to_lowercase().replace('_', "-");
+    if backend.starts_with("maturin") {
+        return Some("maturin".into());
+    }
+    requires.iter().map(|r| name(r)).find(|n| n == "maturin" || n == "setuptools-rust")
 }
 
 /// The extension modules of a wheel (by its `*.so` files), read by the toolchain's python3.
@@ -492,6 +516,13 @@ mod tests {
                 assert!(pins.source(l.as_str().unwrap()).is_ok(), "{l} is pinned");
             }
         }
+    }
+
+    #[test]
+    fn rust_builds_are_recognised() {
+        assert_eq!(rust_build("maturin", &[]), Some("maturin".into()));
+        assert_eq!(rust_build("setuptools.build_meta", &["setuptools".into(), "setuptools_rust>=1.5".into()]), Some("setuptools-rust".into()));
+        assert_eq!(rust_build("setuptools.build_meta", &["setuptools>=61".into(), "Cython".into()]), None);
     }
 
     #[test]

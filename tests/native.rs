@@ -129,3 +129,19 @@ fn pyyaml_on_libyaml_beside_ruamel_yaml_clibs_own_libyaml() {
         assert_eq!(text(&out), want, "{kind}, /proc: {}", all(&out));
     }
 }
+
+#[test]
+#[ignore = "asks PyPI; run by ./test.sh"]
+fn a_rust_extension_is_refused_by_name() {
+    let script = tmp().join("rusty.py");
+    fs::write(&script, "import orjson\nprint(orjson.dumps([1]))\n").unwrap();
+    let req = tmp().join("rusty-requirements.txt");
+    fs::write(&req, "orjson==3.13.0\n").unwrap();
+    let out_path = tmp().join("rusty");
+    let out = Command::new(PYELF).arg("build").arg(&script).arg("-r").arg(&req).arg("-o").arg(&out_path).output().unwrap();
+    let said = all(&out);
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert!(said.contains("cannot bundle orjson: it is a Rust extension (its build uses maturin)"), "{said}");
+    assert!(!said.contains("--no-native"), "no misleading hint: {said}");
+    assert!(!out_path.exists());
+}
