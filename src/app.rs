@@ -451,11 +451,25 @@ pub fn build(home: &Home, opts: &BuildOptions) -> Result<Built> {
         linked.push((c.name.clone(), c.version.clone(), c.license.clone()));
         libraries.push(c);
     }
+    // C++ in extension modules: zig's runtime for musl is in them.
+    let cxx = extensions.iter().any(|e| e.libs.iter().any(|l| l == "c++"));
+    if cxx {
+        let pin = crate::native::cxx_pin();
+        let c = crate::sbom::Component {
+            name: "zig-libc++".into(),
+            version: pin.version.clone(),
+            license: "Apache-2.0 WITH LLVM-exception".into(),
+            sha256: pin.sha256.clone(),
+            url: None,
+        };
+        linked.push((c.name.clone(), c.version.clone(), c.license.clone()));
+        libraries.push(c);
+    }
     let sbom = sbom_document(&pins, &tc, &cy, &app, &app_files, &linked, &dists, &libraries)?;
     sources.push(write_sbom(&sbom, dir, opts.sbom.as_deref())?);
 
     let linked_exe = dir.join("app");
-    compile_and_link(&tc, dir, &sources, objects, &opts, &linked_exe, &logs)?;
+    compile_and_link(&tc, dir, &sources, objects, &opts, cxx, &linked_exe, &logs)?;
     install_output(&linked_exe, &output)?;
     let size = fs::metadata(&output)?.len();
     let sha256 = crate::fetch::sha256_file(&output)?;
@@ -632,13 +646,23 @@ fn write_sbom(sbom: &serde_json::Value, dir: &Path, copy_to: Option<&Path>) -> R
 
 /// Compiles `sources`, links them with `objects` with the toolchain into `exe`, checks it is static, and strips
 /// and packs it as asked.
-fn compile_and_link(tc: &Toolchain, dir: &Path, sources: &[PathBuf], mut objects: Vec<PathBuf>, opts: &BuildOptions, exe: &Path, logs: &Path) -> Result<()> {
+#[allow(clippy::too_many_arguments)]
+fn compile_and_link(
+    tc: &Toolchain,
+    dir: &Path,
+    sources: &[PathBuf],
+    mut objects: Vec<PathBuf>,
+    opts: &BuildOptions,
+    cxx: bool,
+    exe: &Path,
+    logs: &Path,
+) -> Result<()> {
     for result in objects::compile_each(tc, dir, sources, logs)? {
         objects.push(result.map_err(|r| r.error("the app's generated C"))?);
     }
     let archive = dir.join("obj/libpyelfapp.a");
     objects::archive(&objects, &archive)?;
-    link::link_static(tc, &archive, exe, &logs.join("link.log"), opts.pie)?;
+    link::link_static(tc, &archive, exe, &logs.join("link.log"), opts.pie, cxx)?;
     crate::elf::check_static(exe)?;
     if opts.strip {
         link::strip(exe)?;

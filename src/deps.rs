@@ -132,7 +132,7 @@ pub fn install(requirements: &Path, wheels: &Path, site: &Path, source_date_epoc
                 if built_here.contains_key(&normalize(&name)) {
                     bail!("pip chose {} again after pyelf built {name} from source", wheel.display());
                 }
-                let made = build_native(&name, &version, &wheel, &sources, &built, source_date_epoch, logs, native)?;
+                let made = build_native(&name, &format!("{name}=={version}"), &wheel, &sources, &built, source_date_epoch, logs, native)?;
                 built_here.insert(normalize(&name), made);
             }
             continue;
@@ -185,13 +185,26 @@ pub fn install(requirements: &Path, wheels: &Path, site: &Path, source_date_epoc
                 // Its source builds extension modules: built as a platform wheel's package is.
                 let name = requirement_name(&req).to_string();
                 let version = wheel_name_version(&platform).map(|(_, v)| v).unwrap_or_default();
-                let made = build_native(&name, &version, Path::new(""), &sources, &built, source_date_epoch, logs, native)?;
+                let made = build_native(&name, &format!("{name}=={version}"), Path::new(""), &sources, &built, source_date_epoch, logs, native)?;
                 built_here.insert(normalize(&name), made);
             }
-            Err(Failed(e)) => {
-                return Err(e.context(format!(
-                    "cannot bundle {req}: pip found no wheel of it for Python 3.13, pure or not, and building one from its source distribution failed"
-                )))
+            Err(Failed(host)) => {
+                // pip could not build it on this host (with the host's python and compiler): it
+                // may need what only pyelf's build has (a pinned C library); if that fails too,
+                // its error is the one that matters.
+                let name = requirement_name(&req).to_string();
+                eprintln!("{name}: pip could not build it on this host; building it as its extension modules are built");
+                match build_native(&name, &req, Path::new(""), &sources, &built, source_date_epoch, logs, native) {
+                    Ok(made) => {
+                        built_here.insert(normalize(&name), made);
+                    }
+                    Err(e) => {
+                        return Err(e.context(format!(
+                            "cannot bundle {req}: pip found no wheel of it for Python 3.13, pure or not, and building one from its source distribution failed (pip's own build: {})",
+                            host.to_string().lines().next().unwrap_or_default()
+                        )))
+                    }
+                }
             }
         }
     }
@@ -254,14 +267,14 @@ fn is_index_platform_wheel(file: &str) -> bool {
     platform.split('.').any(|p| p.starts_with("manylinux") || p.starts_with("musllinux"))
 }
 
-/// Builds `name==version` from its source distribution: with its extension modules (checked
+/// Builds the requirement `req` (of package `name`) from its source distribution: with its extension modules (checked
 /// against those of `platform_wheel`, the index's wheel, when there is one), or without its C
 /// code when it is in `--no-native`. Returns the wheel built (in `built`) and the sha256 of the
 /// source its extension modules were built from.
 #[allow(clippy::too_many_arguments)]
 fn build_native(
     name: &str,
-    version: &str,
+    req: &str,
     platform_wheel: &Path,
     sources: &[String],
     built: &Path,
@@ -269,7 +282,7 @@ fn build_native(
     logs: &Path,
     native: &Native,
 ) -> Result<(PathBuf, Option<String>)> {
-    let req = format!("{name}=={version}");
+    let req = req.to_string();
     let one = built.with_file_name(format!("requirement-{}.txt", normalize(name)));
     fs::write(&one, sources.iter().chain([&req]).map(|l| format!("{l}\n")).collect::<String>())?;
     if native.no_native.iter().any(|n| normalize(n) == normalize(name)) {
@@ -309,7 +322,7 @@ fn build_native(
     let got = run_pip(&python, c)?;
     if !got.status.success() {
         bail!(
-            "cannot bundle {name} {version}: a normal install takes a platform wheel (compiled extension modules), and pyelf could not download its source distribution to build them from:\n{}",
+            "cannot bundle {req}: a normal install takes a platform wheel (compiled extension modules), and pyelf could not download its source distribution to build them from:\n{}",
             String::from_utf8_lossy(&got.stderr).trim()
         );
     }

@@ -23,7 +23,9 @@ impl LinkRecord {
 
 /// Links `app_archive` (holding `main`) with the toolchain's libraries into `out`, fully static:
 /// a static PIE (loaded at a random address, relocating itself) unless `pie` is false.
-pub fn link_static(tc: &Toolchain, app_archive: &Path, out: &Path, log: &Path, pie: bool) -> Result<()> {
+/// `eh_frame_hdr`: with the table LLVM's unwinder finds unwind information through
+/// (`PT_GNU_EH_FRAME`; gcc leaves it out of static links), for C++ code that throws.
+pub fn link_static(tc: &Toolchain, app_archive: &Path, out: &Path, log: &Path, pie: bool, eh_frame_hdr: bool) -> Result<()> {
     let record = LinkRecord::of(tc)?;
     let static_flag = if pie { "-static-pie" } else { "-static" };
     let mut cmd = Command::new(tc.cc());
@@ -41,6 +43,9 @@ pub fn link_static(tc: &Toolchain, app_archive: &Path, out: &Path, log: &Path, p
     cmd.arg("-Wl,--end-group");
     // Hardening: relocations read-only after start (full RELRO), no executable stack.
     cmd.args(["-Wl,-z,relro", "-Wl,-z,now", "-Wl,-z,noexecstack"]);
+    if eh_frame_hdr {
+        cmd.arg("-Wl,--eh-frame-hdr");
+    }
     for f in crate::launcher::WRAPPED {
         cmd.arg(format!("-Wl,--wrap={f}"));
     }

@@ -75,6 +75,50 @@ pub const UNSET: &[&str] = &["DISABLE_SPEEDUPS", "MSGPACK_PUREPYTHON", "SKIP_CYT
 /// The section of a captured extension object that names the toolchain libraries it needs.
 pub const LIBS_SECTION: &str = ".pyelf.libs";
 
+/// The `[cxx]` pin of native.toml: zig, pyelf's C++ compiler and runtime for musl.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct CxxPin {
+    pub package: String,
+    pub version: String,
+    pub license: String,
+    pub platform: String,
+    pub sha256: String,
+}
+
+pub fn cxx_pin() -> CxxPin {
+    #[derive(serde::Deserialize)]
+    struct NativeToml {
+        cxx: CxxPin,
+    }
+    let t: NativeToml = toml::from_str(NATIVE_TOML).expect("toolchains/native.toml is valid (checked by the tests)");
+    t.cxx
+}
+
+/// zig's C++ set up: the compiler, the runtime archives and zig's cache directory.
+pub struct Cxx {
+    pub zig: PathBuf,
+    pub runtime: Vec<PathBuf>,
+    pub cache: PathBuf,
+    pub pin: CxxPin,
+}
+
+/// The first file named `name` under `dir`.
+fn walk_find(dir: &Path, name: &str) -> Result<Option<PathBuf>> {
+    let mut found = Vec::new();
+    for e in fs::read_dir(dir)? {
+        let p = e?.path();
+        if p.is_dir() {
+            if let Some(f) = walk_find(&p, name)? {
+                found.push(f);
+            }
+        } else if p.file_name().is_some_and(|n| n == name) {
+            found.push(p);
+        }
+    }
+    found.sort();
+    Ok(found.into_iter().next())
+}
+
 /// Builds packages' source distributions into wheels whose extension modules are objects.
 pub struct Builder<'a> {
     pub tc: &'a Toolchain,
@@ -97,6 +141,7 @@ impl Builder<'_> {
             ("wrapper".into(), WRAPPER_PY.into()),
             ("frontend".into(), FRONTEND_PY.into()),
             ("force".into(), format!("{FORCE:?} {UNSET:?}")),
+            ("cxx".into(), format!("{:?}", cxx_pin())),
             ("epoch".into(), self.source_date_epoch.to_string()),
         ];
         // The libraries' directories are named by their own keys.
@@ -106,6 +151,81 @@ impl Builder<'_> {
 
     fn toolchain_name(&self) -> String {
         self.tc.root.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default()
+    }
+
+    /// zig's C++ compiler and runtime for musl (the `[cxx]` pin of native.toml), set up on first
+    /// use: the ziglang wheel downloaded by pip and checked by sha256, unpacked, and its runtime
+    /// (libc++, libc++abi, libunwind) built once by linking an empty C++ program.
+    pub fn cxx(&self) -> Result<Cxx> {
+        let pin = cxx_pin();
+        let dir = self.cache.join("cxx").join(format!("zig-{}-{}", pin.version, &pin.sha256[..16]));
+        let load = |dir: &Path| -> Result<Cxx> {
+            let runtime = ["libc++.a", "libc++abi.a", "libunwind.a"].iter().map(|f| dir.join("runtime").join(f)).collect();
+            Ok(Cxx { zig: dir.join("ziglang/zig"), runtime, cache: dir.join("cache"), pin: pin.clone() })
+        };
+        if dir.join(".complete").is_file() {
+            return load(&dir);
+        }
+        let parent = dir.parent().context("no parent")?;
+        fs::create_dir_all(parent)?;
+        let _lock = crate::toolchain::lock_exclusive(&parent.join(".lock"), "zig's C++ for musl")?;
+        if dir.join(".complete").is_file() {
+            return load(&dir);
+        }
+        eprintln!("setting up zig {} as the C++ compiler for musl (once; about a minute)", pin.version);
+        let work = tempfile::Builder::new().prefix(".setup-").tempdir_in(parent)?;
+        let req = format!("{}=={}", pin.package, pin.version);
+        let (python, mut c) = crate::deps::pip_command(
+            &["download", "--quiet", "--no-deps", "--only-binary", ":all:", "--python-version", "3.13", "--platform", &pin.platform, "-d"],
+            &[work.path(), Path::new(&req)],
+        );
+        let out = c.output().with_context(|| format!("cannot run {python} -m pip"))?;
+        if !out.status.success() {
+            bail!("cannot download {req} (zig, pyelf's C++ compiler for musl) with pip:\n{}", String::from_utf8_lossy(&out.stderr).trim());
+        }
+        let wheel = fs::read_dir(work.path())?
+            .flatten()
+            .map(|e| e.path())
+            .find(|p| p.extension().is_some_and(|e| e == "whl"))
+            .with_context(|| format!("pip downloaded no wheel of {req}"))?;
+        let sha = crate::fetch::sha256_file(&wheel)?;
+        if sha != pin.sha256 {
+            bail!("{} has sha256 {sha}, not the pinned {} (toolchains/native.toml [cxx])", wheel.display(), pin.sha256);
+        }
+        let ready = work.path().join("ready");
+        let unzip = Command::new(self.tc.python())
+            .args(["-c", "import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extractall(sys.argv[2])"])
+            .arg(&wheel)
+            .arg(&ready)
+            .status()?;
+        if !unzip.success() {
+            bail!("cannot unpack {}", wheel.display());
+        }
+        let zig = ready.join("ziglang/zig");
+        crate::compiler::set_executable(&zig)?;
+        let cache = ready.join("cache");
+        let probe = work.path().join("probe");
+        fs::create_dir_all(&probe)?;
+        fs::write(probe.join("empty.cc"), "int main() { return 0; }\n")?;
+        let out = Command::new(&zig)
+            .args(["c++", "-target", "x86_64-linux-musl", "-static", "empty.cc", "-o", "empty"])
+            .current_dir(&probe)
+            .env("ZIG_GLOBAL_CACHE_DIR", &cache)
+            .env("ZIG_LOCAL_CACHE_DIR", &cache)
+            .output()?;
+        if !out.status.success() {
+            bail!("zig could not build its C++ runtime for musl:\n{}", String::from_utf8_lossy(&out.stderr).trim());
+        }
+        let runtime = ready.join("runtime");
+        fs::create_dir_all(&runtime)?;
+        for lib in ["libc++.a", "libc++abi.a", "libunwind.a"] {
+            let found = walk_find(&cache, lib)?.with_context(|| format!("zig built no {lib}"))?;
+            fs::copy(found, runtime.join(lib))?;
+        }
+        fs::write(ready.join(".complete"), format!("{req} {sha}\n"))?;
+        let _ = fs::remove_dir_all(&dir);
+        fs::rename(&ready, &dir)?;
+        load(&dir)
     }
 
     /// The SBOM's view of the pinned library `name` (built on first use): name, version,
@@ -179,7 +299,15 @@ impl Builder<'_> {
         let started = std::time::Instant::now();
         let step = crate::steplog::Step::start(&format!("build {name}"), log.clone())?;
         let work = tempfile::Builder::new().prefix(".build-").tempdir_in(&self.cache)?;
-        let wheel = self.build_in(&step, work.path(), name, sdist, &libraries).map_err(|e| {
+        let mut attempt = self.build_in(&step, work.path().join("1").as_path(), name, sdist, &libraries, None);
+        if attempt.is_err() && work.path().join("1/needs-c++").exists() {
+            // It compiles C++: set up zig's C++ for musl (the first time) and build again.
+            step.note("the build compiles C++: building again with zig's C++ for musl")?;
+            eprintln!("{name}: it compiles C++; building again with zig's C++ for musl");
+            let cxx = self.cxx()?;
+            attempt = self.build_in(&step, work.path().join("2").as_path(), name, sdist, &libraries, Some(&cxx));
+        }
+        let wheel = attempt.map_err(|e| {
             if e.is::<Refused>() {
                 return e;
             }
@@ -216,7 +344,8 @@ impl Builder<'_> {
     }
 
     /// The steps of a build in `work`; returns the wheel.
-    fn build_in(&self, step: &crate::steplog::Step, work: &Path, name: &str, sdist: &Path, libraries: &[PathBuf]) -> Result<PathBuf> {
+    fn build_in(&self, step: &crate::steplog::Step, work: &Path, name: &str, sdist: &Path, libraries: &[PathBuf], cxx: Option<&Cxx>) -> Result<PathBuf> {
+        fs::create_dir_all(work)?;
         let tools = work.join("tools");
         fs::create_dir_all(&tools)?;
         let python = self.tc.python();
@@ -226,11 +355,11 @@ impl Builder<'_> {
         for alias in ["gcc"] {
             std::os::unix::fs::symlink("cc", tools.join(alias))?;
         }
-        for cxx in ["c++", "g++", "cpp"] {
-            // No C++ yet: a clear failure rather than the host's compiler, built for glibc.
-            let script = format!("#!/bin/sh\necho \"pyelf: {name} compiles C++ ({cxx} $*), which pyelf cannot build into a static binary yet\" >&2\nexit 1\n");
-            fs::write(tools.join(cxx), script)?;
-            crate::compiler::set_executable(&tools.join(cxx))?;
+        // C++: the same wrapper under the names c++ and g++ (zig's clang for musl behind it when
+        // it is set up; otherwise a refusal that asks for it), never the host's g++, built for
+        // glibc.
+        for alias in ["c++", "g++"] {
+            std::os::unix::fs::symlink("cc", tools.join(alias))?;
         }
         let frontend = tools.join("pep517.py");
         fs::write(&frontend, FRONTEND_PY)?;
@@ -260,6 +389,16 @@ impl Builder<'_> {
                 .env("PYELF_CAPTURE_LOG", work.join("links.jsonl"))
                 .env("PYELF_BUILD_ROOT", work)
                 .env("PYELF_PREFIXES", &prefixes)
+                .env("CXX", tools.join("c++"))
+                .env("LDCXXSHARED", format!("{} -shared", tools.join("c++").display()))
+                .env("PYELF_NEEDS_CXX", work.join("needs-c++"));
+            if let Some(cxx) = cxx {
+                c.env("PYELF_REAL_CXX", format!("{}:c++:-target:x86_64-linux-musl", cxx.zig.display()))
+                    .env("PYELF_CXX_RUNTIME", std::env::join_paths(&cxx.runtime)?)
+                    .env("ZIG_GLOBAL_CACHE_DIR", &cxx.cache)
+                    .env("ZIG_LOCAL_CACHE_DIR", &cxx.cache);
+            }
+            c
                 .env("CFLAGS", include_flags.join(" "))
                 .env("LDFLAGS", lib_flags.join(" "))
                 .env("SOURCE_DATE_EPOCH", self.source_date_epoch.to_string())

@@ -26,6 +26,29 @@ fn pyelf_build(args: &[&str], out: &std::path::Path) -> Output {
     o
 }
 
+/// The source distribution `NAME-1.0.tar.gz` of `tests/e2e/native/NAME/`, in a directory of its
+/// own (for `--find-links`); returns the directory.
+fn local_sdist(name: &str) -> std::path::PathBuf {
+    let dists = tmp().join(format!("{name}-dists"));
+    let staging = tmp().join(format!("{name}-staging/{name}-1.0"));
+    fs::create_dir_all(&dists).unwrap();
+    fs::create_dir_all(&staging).unwrap();
+    for entry in fs::read_dir(repo().join("tests/e2e/native").join(name)).unwrap() {
+        let entry = entry.unwrap();
+        fs::copy(entry.path(), staging.join(entry.file_name())).unwrap();
+    }
+    let tar = Command::new("tar")
+        .arg("czf")
+        .arg(dists.join(format!("{name}-1.0.tar.gz")))
+        .arg("-C")
+        .arg(staging.parent().unwrap())
+        .arg(format!("{name}-1.0"))
+        .status()
+        .unwrap();
+    assert!(tar.success());
+    dists
+}
+
 const EXTENSIONS: &str = "['markupsafe._speedups', 'msgpack._cmsgpack', 'psutil._psutil_linux', 'simplejson._speedups']";
 
 #[test]
@@ -144,4 +167,65 @@ fn a_rust_extension_is_refused_by_name() {
     assert!(said.contains("cannot bundle orjson: it is a Rust extension (its build uses maturin)"), "{said}");
     assert!(!said.contains("--no-native"), "no misleading hint: {said}");
     assert!(!out_path.exists());
+}
+
+#[test]
+#[ignore = "installs from PyPI (zig's C++ for musl the first time), builds real binaries, needs root; run by ./test.sh"]
+fn cxx_extensions_are_built_with_zigs_libcxx_and_their_exceptions_work() {
+    // cxxthrow, our C++ extension that throws and catches, as a source distribution on a local
+    // find-links directory; ujson from PyPI.
+    let dists = local_sdist("cxxthrow");
+    let req = tmp().join("cxx-requirements.txt");
+    fs::write(&req, format!("--find-links {}\ncxxthrow==1.0\nujson==5.10.0\n", dists.display())).unwrap();
+    let script = repo().join("tests/e2e/native/cxx.py");
+    let bin = tmp().join("cxx");
+    let built = pyelf_build(&[script.to_str().unwrap(), "-r", req.to_str().unwrap()], &bin);
+    assert!(all(&built).contains("zig-libc++ 0.14.1"), "the C++ runtime is in the SBOM: {}", all(&built));
+    let verify = Command::new(PYELF).arg("verify").arg(&bin).output().unwrap();
+    assert!(verify.status.success(), "{}", all(&verify));
+
+    let ujson_only = tmp().join("ujson-requirements.txt");
+    fs::write(&ujson_only, "ujson==5.10.0\n").unwrap();
+    let python = reference_venv("ujson", &ujson_only);
+    let reference = Command::new(&python).arg(&script).output().unwrap();
+    assert!(reference.status.success(), "{}", all(&reference));
+    let want = text(&reference);
+    assert!(want.contains("JSONDecodeError:"), "{want}");
+    let thrown = "ok 5 | caught negative: -3 after 2 calls | True\n";
+
+    let out = Command::new(&bin).output().unwrap();
+    assert_eq!(text(&out), want, "{}", all(&out));
+    let out = Command::new(&bin).arg("cxxthrow").output().unwrap();
+    assert_eq!(text(&out), thrown, "{}", all(&out));
+    for kind in ["empty", "alpine"] {
+        let root = root_with(kind, &bin, "cxx");
+        let out = in_root(&root, "/app", "cxx", &[], true);
+        assert_eq!(text(&out), want, "{kind}, no /proc: {}", all(&out));
+        let out = in_root(&root, "/app", "cxx", &["cxxthrow"], true);
+        assert_eq!(text(&out), thrown, "{kind}, no /proc: {}", all(&out));
+        let out = in_root_with_proc(&root, "/app cxxthrow");
+        assert_eq!(text(&out), thrown, "{kind}, /proc: {}", all(&out));
+    }
+}
+
+#[test]
+#[ignore = "builds from source; run by ./test.sh"]
+fn a_package_whose_c_build_fails_stops_the_build_with_the_words_of_the_failing_step() {
+    // needslib's extension links -lnosuchlib: no static musl build of it exists, and the host's
+    // libraries are never linked, so the build fails, names the package and shows why.
+    let dists = local_sdist("needslib");
+    let req = tmp().join("needslib-requirements.txt");
+    fs::write(&req, format!("--find-links {}\nneedslib==1.0\n", dists.display())).unwrap();
+    let script = tmp().join("needslib.py");
+    fs::write(&script, "import needslib\n").unwrap();
+    let out_path = tmp().join("needslib");
+    let out = Command::new(PYELF).arg("build").arg(&script).arg("-r").arg(&req).arg("-o").arg(&out_path).output().unwrap();
+    let said = all(&out);
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert!(said.contains("cannot build needslib's C extension modules from its source distribution needslib-1.0.tar.gz"), "{said}");
+    assert!(said.contains("the extension links the library -lnosuchlib, which pyelf has no static musl build of"), "the wrapper's words: {said}");
+    assert!(said.contains("native-needslib.log"), "the log: {said}");
+    assert!(said.contains("--no-native needslib"), "the way out: {said}");
+    assert!(!said.contains("panicked"));
+    assert!(!out_path.exists(), "no half-built binary");
 }

@@ -8,6 +8,12 @@ toolchain has (zlib, OpenSSL, libffi, ...) stay unresolved, to be linked once in
 and are named in the object's `.pyelf.libs` section (dropped by the final link). pyelf links the
 object into the binary as a built-in module.
 
+Run as `c++`/`g++` (CXX, LDCXXSHARED) it compiles C++ with $PYELF_REAL_CXX (zig's clang for
+musl), and a link of C++ code takes its runtime ($PYELF_CXX_RUNTIME: libc++, libc++abi, libunwind)
+into the object, which then names `c++` among its libraries (the binary needs unwind tables that
+LLVM's unwinder can find). Without $PYELF_REAL_CXX, C++ is refused with a message (and a marker
+file, $PYELF_NEEDS_CXX, that tells pyelf to set C++ up and build again).
+
 Every link is written as one JSON line to $PYELF_CAPTURE_LOG.
 
 Environment: PYELF_REAL_CC (the musl compiler), PYELF_TOOLCHAIN_LIB (the toolchain's libraries),
@@ -27,6 +33,8 @@ VALUE_OPTIONS = {"-o", "-L", "-l", "-Xlinker", "-T", "-e", "-u", "-z", "-MF", "-
 HOST_DIRS = ("/usr/lib", "/lib", "/usr/local/lib", "/lib64", "/usr/lib64")
 # Libraries of the C runtime, always linked into the binary.
 RUNTIME = {"c", "m", "pthread", "dl", "rt", "util", "crypt", "resolv", "xnet", "gcc", "gcc_s"}
+# Libraries of the C++ runtime: zig's libc++, libc++abi and libunwind take their place.
+CXX_RUNTIME = {"stdc++", "c++", "c++abi", "supc++", "unwind", "gcc_eh"}
 
 
 def fail(message):
@@ -82,6 +90,24 @@ def prefixes():
     return [p for p in os.environ.get("PYELF_PREFIXES", "").split(os.pathsep) if p]
 
 
+CXX = os.path.basename(sys.argv[0]) in ("c++", "g++")
+CXX_MARKS = (b"__gxx_personality_v0", b"__cxa_begin_catch", b"_ZNSt", b"_ZdlPv")
+
+
+def is_cxx(files):
+    """Whether objects were compiled from C++ (they use its runtime)."""
+    for f in files:
+        if f.endswith(".o"):
+            try:
+                with open(f, "rb") as fh:
+                    data = fh.read()
+            except OSError:
+                continue
+            if any(m in data for m in CXX_MARKS):
+                return True
+    return False
+
+
 def link_shared(args):
     out, inputs, dirs, ignored = parse_link(args)
     dirs = dirs + [os.path.join(p, "lib") for p in prefixes()]
@@ -90,7 +116,7 @@ def link_shared(args):
     toolchain_lib = os.environ["PYELF_TOOLCHAIN_LIB"]
     private_dirs = [d for d in dirs if not os.path.abspath(d).startswith(HOST_DIRS)
                     and os.path.abspath(d) != toolchain_lib]
-    files, needed = [], []
+    files, needed, wants_cxx = [], [], False
     for kind, value in inputs:
         if kind == "file":
             if value.endswith((".so", ".dylib")) or ".so." in os.path.basename(value):
@@ -99,6 +125,8 @@ def link_shared(args):
             files.append(value)
         elif value in RUNTIME:
             continue
+        elif value in CXX_RUNTIME:
+            wants_cxx = True
         elif (archive := find_archive(value, private_dirs)) is not None:
             files.append(archive)
         elif find_archive(value, [toolchain_lib]) is not None:
@@ -107,9 +135,18 @@ def link_shared(args):
             fail(f"{out}: the extension links the library -l{value}, which pyelf has no static "
                  f"musl build of (searched: {', '.join(private_dirs + [toolchain_lib]) or 'nothing'}); "
                  "the host's libraries are built for glibc and are never linked")
+    if CXX or wants_cxx or is_cxx(files):
+        runtime = [r for r in os.environ.get("PYELF_CXX_RUNTIME", "").split(os.pathsep) if r]
+        if not runtime:
+            refuse_cxx(args)
+        files += runtime
+        needed.append("c++")
     tmp = out + ".pyelf-tmp"
     # -d: common symbols get their space here, so that they can be made local.
-    run(["ld", "-r", "-d", "-o", tmp] + files)
+    # --force-group-allocation: COMDAT groups (C++ templates, inline functions) are settled here
+    # and dissolved, as a shared library's link settles them; kept, the binary's link would keep
+    # one extension's copy of a group and drop another's, whose code refers to it by a local name.
+    run(["ld", "-r", "-d", "--force-group-allocation", "-o", tmp] + files)
     with tempfile.NamedTemporaryFile("w", suffix=".libs", delete=False) as f:
         f.write("".join(f"{n}\n" for n in needed))
     try:
@@ -135,13 +172,26 @@ def without_wrappers():
     os.environ["PATH"] = os.pathsep.join(path)
 
 
+def refuse_cxx(args):
+    marker = os.environ.get("PYELF_NEEDS_CXX")
+    if marker:
+        open(marker, "w").close()
+    fail(f"the build compiles C++ ({os.path.basename(sys.argv[0])} {' '.join(args)}), and pyelf's C++ for musl is not set up")
+
+
 def main():
     without_wrappers()
     args = sys.argv[1:]
     if "-shared" in args:
         link_shared([a for a in args if a != "-shared"])
         return
-    real = os.environ["PYELF_REAL_CC"]
+    if CXX:
+        real_cxx = os.environ.get("PYELF_REAL_CXX")
+        if not real_cxx:
+            refuse_cxx(args)
+        command = real_cxx.split(os.pathsep)
+    else:
+        command = [os.environ["PYELF_REAL_CC"]]
     extra = []
     root = os.environ.get("PYELF_BUILD_ROOT")
     if root:
@@ -150,7 +200,7 @@ def main():
     args = [a for a in args if a not in ("-I/usr/include", "-I/usr/local/include")]
     for p in prefixes():
         extra += [f"-I{p}/include", f"-L{p}/lib"]
-    os.execv(real, [real] + extra + args)
+    os.execv(command[0], command + extra + args)
 
 
 main()
