@@ -198,12 +198,10 @@ pub fn install(requirements: &Path, wheels: &Path, site: &Path, source_date_epoc
                     Ok(made) => {
                         built_here.insert(normalize(&name), made);
                     }
-                    Err(e) => {
-                        return Err(e.context(format!(
-                            "cannot bundle {req}: pip found no wheel of it for Python 3.13, pure or not, and building one from its source distribution failed (pip's own build: {})",
-                            host.to_string().lines().next().unwrap_or_default()
-                        )))
-                    }
+                    Err(e) => bail!(
+                        "cannot bundle {req}: pip found no wheel of it for Python 3.13, pure or not, and building one from its source distribution failed.\n\n\
+                         pip's build on this host: {host:#}\n\npyelf's build (as extension modules are built): {e:#}"
+                    ),
                 }
             }
         }
@@ -322,7 +320,7 @@ fn build_native(
     let got = run_pip(&python, c)?;
     if !got.status.success() {
         bail!(
-            "cannot bundle {req}: a normal install takes a platform wheel (compiled extension modules), and pyelf could not download its source distribution to build them from:\n{}",
+            "cannot bundle {req}: pyelf could not download its source distribution to build it from (pip prepares its metadata, which runs its build backend):\n{}",
             String::from_utf8_lossy(&got.stderr).trim()
         );
     }

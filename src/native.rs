@@ -313,7 +313,7 @@ impl Builder<'_> {
             }
             anyhow::anyhow!(
                 "cannot build {name}'s C extension modules from its source distribution {}: {e:#}\n\
-                 hint: a package that needs a C library pyelf does not build, or C++, cannot be built yet; `--no-native {name}` keeps its pure-Python fallback, if it has one",
+                 hint: a C library that pyelf has no pin for (toolchains/libraries.toml) cannot be linked yet; `--no-native {name}` keeps its pure-Python fallback, if it has one",
                 file_name(sdist),
             )
         })?;
