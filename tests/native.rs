@@ -49,7 +49,7 @@ fn local_sdist(name: &str) -> std::path::PathBuf {
     dists
 }
 
-const EXTENSIONS: &str = "['markupsafe._speedups', 'msgpack._cmsgpack', 'psutil._psutil_linux', 'simplejson._speedups']";
+const EXTENSIONS: &str = "['_cffi_backend', 'markupsafe._speedups', 'msgpack._cmsgpack', 'psutil._psutil_linux', 'simplejson._speedups']";
 
 #[test]
 #[ignore = "installs from PyPI, builds C extensions and real binaries, needs root; run by ./test.sh"]
@@ -68,7 +68,7 @@ fn c_extensions_built_from_source_match_a_normal_install_in_every_root() {
     // From the cache, the same bytes.
     let again = tmp().join("native-again");
     let second = all(&pyelf_build(&args, &again));
-    for name in ["MarkupSafe", "simplejson", "psutil", "msgpack"] {
+    for name in ["MarkupSafe", "simplejson", "psutil", "msgpack", "cffi"] {
         assert!(second.contains(&format!("{name}: extension modules built from source earlier (cached")), "{name} from the cache:\n{second}");
     }
     assert!(fs::read(&again).unwrap() == fs::read(&bin).unwrap(), "a rebuild from the cache differs");
@@ -82,6 +82,7 @@ fn c_extensions_built_from_source_match_a_normal_install_in_every_root() {
     assert!(reference.status.success(), "{}", all(&reference));
     let want = text(&reference);
     assert!(want.contains("markupsafe: True markupsafe._speedups") && want.contains("msgpack: msgpack._cmsgpack"), "{want}");
+    assert!(want.contains("cffi: _cffi_backend 2.0.0 3 0.5 16 42 b'libffi'"), "{want}");
     let builtins = Command::new(&python).arg(&script).arg("builtins").output().unwrap();
     assert_eq!(text(&builtins), "[]\n", "in python they are not built in");
     let without_proc = want

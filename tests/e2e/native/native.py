@@ -1,16 +1,18 @@
-"""What the C extension modules of markupsafe, simplejson, psutil and msgpack do, printed the same
+"""What the C extension modules of markupsafe, simplejson, psutil, msgpack and cffi do, printed the same
 under python with the packages installed by pip and in the binary built by pyelf. With `builtins`
 it prints which of them are built-in modules (in the binary: all)."""
 import os
 import sys
 
+import _cffi_backend
+import cffi
 import jinja2
 import markupsafe
 import msgpack
 import psutil
 import simplejson
 
-EXTENSIONS = ["markupsafe._speedups", "simplejson._speedups", "psutil._psutil_linux", "msgpack._cmsgpack"]
+EXTENSIONS = ["markupsafe._speedups", "simplejson._speedups", "psutil._psutil_linux", "msgpack._cmsgpack", "_cffi_backend"]
 
 if sys.argv[1:] == ["builtins"]:
     print(sorted(set(EXTENSIONS) & set(sys.builtin_module_names)))
@@ -41,3 +43,9 @@ data = {"x": [1, b"y", 2.5, None], "nested": {"k": list(range(5))}}
 packed = msgpack.packb(data)
 print("round trip:", packed.hex(), msgpack.unpackb(packed, strict_map_key=False) == data)
 print("jinja2:", jinja2.Template("{% for u in users %}<li>{{ u }}</li>{% endfor %}", autoescape=True).render(users=["a&b", "<script>"]))
+ffi = cffi.FFI()
+ffi.cdef("typedef struct { int x; double y; } point;")
+p = ffi.new("point *", {"x": 3, "y": 0.5})
+add = ffi.callback("int(int, int)", lambda a, b: a + b)
+print("cffi:", _cffi_backend.__name__, _cffi_backend.__version__, p.x, p.y, ffi.sizeof("point"), add(40, 2),
+      ffi.string(ffi.new("char[]", b"libffi")))
