@@ -103,11 +103,26 @@ pub fn install(requirements: &Path, wheels: &Path, site: &Path, source_date_epoc
     // Where the requirements say packages come from, for the pip runs that look at one of them.
     let sources = index_options(requirements)?;
     let all_requirements = wheels.with_file_name("requirements-with-builds.txt");
+    let hashed = has_hashes(requirements)?;
+    let rewritten = wheels.with_file_name("requirements-rewritten");
     loop {
-        // The user's requirements, and the wheels built here by their files.
-        let mut lines = vec![format!("-r {}", requirements.display())];
-        lines.extend(built_here.iter().map(|(name, (wheel, _))| format!("{name} @ file://{}", wheel.display())));
-        fs::write(&all_requirements, lines.join("\n") + "\n")?;
+        // The user's requirements, and the wheels built here by their files: added, or, when the
+        // requirements pin hashes, in place of the packages' own lines (with the built wheels'
+        // hashes, as pip's hash-checking mode wants every requirement pinned).
+        if hashed && !built_here.is_empty() {
+            let _ = fs::remove_dir_all(&rewritten);
+            fs::create_dir_all(&rewritten)?;
+            let by_name: BTreeMap<String, (PathBuf, String)> = built_here
+                .iter()
+                .map(|(n, (w, _))| Ok((n.clone(), (w.clone(), crate::fetch::sha256_file(w)?))))
+                .collect::<Result<_>>()?;
+            let top = rewrite_requirements(requirements, &by_name, &rewritten, &mut 0)?;
+            fs::write(&all_requirements, format!("-r {}\n", top.display()))?;
+        } else {
+            let mut lines = vec![format!("-r {}", requirements.display())];
+            lines.extend(built_here.iter().map(|(name, (wheel, _))| format!("{name} @ file://{}", wheel.display())));
+            fs::write(&all_requirements, lines.join("\n") + "\n")?;
+        }
         for old in fs::read_dir(wheels)? {
             fs::remove_file(old?.path())?;
         }
@@ -132,7 +147,8 @@ pub fn install(requirements: &Path, wheels: &Path, site: &Path, source_date_epoc
                 if built_here.contains_key(&normalize(&name)) {
                     bail!("pip chose {} again after pyelf built {name} from source", wheel.display());
                 }
-                let made = build_native(&name, &format!("{name}=={version}"), &wheel, &sources, &built, source_date_epoch, logs, native)?;
+                let req = with_pinned_hashes(&format!("{name}=={version}"), &pinned_hashes(requirements, &name)?);
+                let made = build_native(&name, &req, &wheel, &sources, &built, source_date_epoch, logs, native)?;
                 built_here.insert(normalize(&name), made);
             }
             continue;
@@ -146,14 +162,6 @@ pub fn install(requirements: &Path, wheels: &Path, site: &Path, source_date_epoc
                     from_source.iter().map(|(_, wheel, _)| wheel.as_str()).collect::<Vec<_>>().join(", "),
                     err.trim(),
                     pins.join("\n  ")
-                );
-            }
-            if !built_here.is_empty() && err.contains("hash") {
-                bail!(
-                    "pyelf built {} from source, and pip cannot use the built wheels with hash-checked requirements.\n{}\n\
-                     hint: hash-checked requirements and packages with C extensions cannot be combined yet; drop the hashes",
-                    built_here.keys().cloned().collect::<Vec<_>>().join(", "),
-                    err.trim()
                 );
             }
             if err.contains("ResolutionImpossible") {
@@ -319,9 +327,17 @@ fn build_native(
     c.env("SOURCE_DATE_EPOCH", source_date_epoch.to_string());
     let got = run_pip(&python, c)?;
     if !got.status.success() {
+        let err = String::from_utf8_lossy(&got.stderr).to_string();
+        if err.contains("DO NOT MATCH THE HASHES") {
+            bail!(
+                "cannot bundle {name}: its extension modules are built from its source distribution, whose sha256 the requirements do not pin:\n{}\n\
+                 hint: pin the source distribution's hash too (pip-compile --generate-hashes lists every file of a release)",
+                err.trim()
+            );
+        }
         bail!(
             "cannot bundle {req}: pyelf could not download its source distribution to build it from (pip prepares its metadata, which runs its build backend):\n{}",
-            String::from_utf8_lossy(&got.stderr).trim()
+            err.trim()
         );
     }
     let sdist = fs::read_dir(sdists.path())?
@@ -334,6 +350,102 @@ fn build_native(
     let dest = built.join(wheel.file_name().context("no wheel")?);
     fs::copy(&wheel, &dest)?;
     Ok((dest, Some(sha)))
+}
+
+/// The logical lines of a requirements file: continuation lines (`\`) joined, comments removed.
+fn logical_lines(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut current = String::new();
+    for raw in text.lines() {
+        let line = if raw.trim_start().starts_with('#') { "" } else { raw.split(" #").next().unwrap_or("") };
+        if let Some(head) = line.trim_end().strip_suffix('\\') {
+            current.push_str(head);
+            current.push(' ');
+            continue;
+        }
+        current.push_str(line);
+        let done = std::mem::take(&mut current);
+        if !done.trim().is_empty() {
+            out.push(done.split_whitespace().collect::<Vec<_>>().join(" "));
+        }
+    }
+    if !current.trim().is_empty() {
+        out.push(current.split_whitespace().collect::<Vec<_>>().join(" "));
+    }
+    out
+}
+
+/// The file a `-r`/`-c` line includes, relative to the including file's directory.
+fn included(line: &str, base: &Path) -> Option<(String, PathBuf)> {
+    let (flag, value) = line.split_once([' ', '='])?;
+    matches!(flag, "-r" | "--requirement" | "-c" | "--constraint").then(|| (flag.to_string(), base.join(value.trim())))
+}
+
+/// Whether a requirements file, or one it includes, pins hashes (pip's hash-checking mode).
+fn has_hashes(requirements: &Path) -> Result<bool> {
+    let base = requirements.parent().unwrap_or(Path::new("."));
+    for line in logical_lines(&fs::read_to_string(requirements)?) {
+        if line.contains("--hash") || line == "--require-hashes" {
+            return Ok(true);
+        }
+        if let Some((_, file)) = included(&line, base) {
+            if has_hashes(&file)? {
+                return Ok(true);
+            }
+        }
+    }
+    Ok(false)
+}
+
+/// The `--hash` options the requirements give package `name`.
+fn pinned_hashes(requirements: &Path, name: &str) -> Result<Vec<String>> {
+    let base = requirements.parent().unwrap_or(Path::new("."));
+    let mut out = Vec::new();
+    for line in logical_lines(&fs::read_to_string(requirements)?) {
+        if let Some((_, file)) = included(&line, base) {
+            out.extend(pinned_hashes(&file, name)?);
+        } else if !line.starts_with('-') && normalize(requirement_name(&line)) == normalize(name) {
+            out.extend(line.split_whitespace().filter(|w| w.starts_with("--hash")).map(String::from));
+        }
+    }
+    Ok(out)
+}
+
+fn with_pinned_hashes(req: &str, hashes: &[String]) -> String {
+    std::iter::once(req.to_string()).chain(hashes.iter().cloned()).collect::<Vec<_>>().join(" ")
+}
+
+/// A copy of the requirements file `file` (and of those it includes, into `dir`) in which each
+/// package of `built` is asked for by its wheel and that wheel's sha256; relative paths made
+/// absolute. Returns the copy's path.
+fn rewrite_requirements(file: &Path, built: &BTreeMap<String, (PathBuf, String)>, dir: &Path, n: &mut usize) -> Result<PathBuf> {
+    let base = fs::canonicalize(file.parent().unwrap_or(Path::new(".")))?;
+    let mut out = Vec::new();
+    for line in logical_lines(&fs::read_to_string(file)?) {
+        if let Some((flag, inc)) = included(&line, &base) {
+            out.push(format!("{flag} {}", rewrite_requirements(&inc, built, dir, n)?.display()));
+            continue;
+        }
+        if let Some(value) = line.strip_prefix("-f ").or_else(|| line.strip_prefix("--find-links ")).or_else(|| line.strip_prefix("--find-links=")) {
+            let local = base.join(value.trim());
+            let value = if !value.contains("://") && local.exists() { local.display().to_string() } else { value.trim().to_string() };
+            out.push(format!("--find-links {value}"));
+            continue;
+        }
+        if !line.starts_with('-') {
+            if let Some((wheel, sha)) = built.get(&normalize(requirement_name(&line))) {
+                // Its markers stay: a requirement for another platform is still left out.
+                let marker = line.split_once(';').map(|(_, m)| format!(" ; {}", m.split(" --hash").next().unwrap_or("").trim())).unwrap_or_default();
+                out.push(format!("{} @ file://{}{marker} --hash=sha256:{sha}", requirement_name(&line), wheel.display()));
+                continue;
+            }
+        }
+        out.push(line);
+    }
+    *n += 1;
+    let copy = dir.join(format!("requirements-{n}.txt"));
+    fs::write(&copy, out.join("\n") + "\n")?;
+    Ok(copy)
 }
 
 /// The requirement pip found no distribution for, from its error output.
@@ -662,6 +774,37 @@ mod tests {
                 "--no-index".into(),
             ]
         );
+    }
+
+    #[test]
+    fn hash_pinned_requirements_ask_for_the_wheels_built_here_in_place_of_their_packages() {
+        let tmp = tempfile::tempdir().unwrap();
+        let d = tmp.path();
+        fs::create_dir(d.join("links")).unwrap();
+        fs::write(d.join("base.txt"), "jinja2==3.1.6 \\\n    --hash=sha256:aa\n").unwrap();
+        fs::write(
+            d.join("req.txt"),
+            "# pinned\n-r base.txt\n-f links\nMarkupSafe==3.0.2 ; python_version >= '3.9' \\\n    --hash=sha256:11 \\\n    --hash=sha256:22\n",
+        )
+        .unwrap();
+        assert!(has_hashes(&d.join("req.txt")).unwrap());
+        assert_eq!(pinned_hashes(&d.join("req.txt"), "markupsafe").unwrap(), ["--hash=sha256:11", "--hash=sha256:22"]);
+        let built: BTreeMap<String, (PathBuf, String)> =
+            [("markupsafe".to_string(), (PathBuf::from("/w/markupsafe-3.0.2-cp313-cp313-linux_x86_64.whl"), "ff".to_string()))].into();
+        let out = d.join("out");
+        fs::create_dir(&out).unwrap();
+        let top = rewrite_requirements(&d.join("req.txt"), &built, &out, &mut 0).unwrap();
+        let text = fs::read_to_string(&top).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[0], format!("-r {}", out.join("requirements-1.txt").display()));
+        assert_eq!(lines[1], format!("--find-links {}", fs::canonicalize(d.join("links")).unwrap().display()));
+        assert_eq!(lines[2], "MarkupSafe @ file:///w/markupsafe-3.0.2-cp313-cp313-linux_x86_64.whl ; python_version >= '3.9' --hash=sha256:ff");
+        assert_eq!(fs::read_to_string(out.join("requirements-1.txt")).unwrap(), "jinja2==3.1.6 --hash=sha256:aa\n", "other packages keep their pins");
+        assert!(!has_hashes(&{
+            fs::write(d.join("plain.txt"), "six==1.16.0\n").unwrap();
+            d.join("plain.txt")
+        })
+        .unwrap());
     }
 
     #[test]

@@ -230,3 +230,28 @@ fn a_package_whose_c_build_fails_stops_the_build_with_the_words_of_the_failing_s
     assert!(!said.contains("panicked"));
     assert!(!out_path.exists(), "no half-built binary");
 }
+
+#[test]
+#[ignore = "installs from PyPI and builds a real binary; run by ./test.sh"]
+fn hash_pinned_requirements_check_the_source_distribution_built_from() {
+    let script = tmp().join("hashed.py");
+    fs::write(&script, "import sys, markupsafe\nprint(markupsafe.escape('<&>'), 'markupsafe._speedups' in sys.builtin_module_names)\n").unwrap();
+    let req = repo().join("tests/e2e/native/hashed-requirements.txt");
+    let bin = tmp().join("hashed");
+    pyelf_build(&[script.to_str().unwrap(), "-r", req.to_str().unwrap()], &bin);
+    let out = Command::new(&bin).output().unwrap();
+    assert_eq!(text(&out), "&lt;&amp;&gt; True\n", "{}", all(&out));
+    let sbom = text(&Command::new(PYELF).arg("sbom").arg(&bin).output().unwrap());
+    assert!(sbom.contains("ee55d3edf80167e48ea11a923c7386f4669df67d7994554387f84e7d8b0a2bf0"), "the SBOM gives the source's sha256: {sbom}");
+
+    // Only the wheel pinned: the source distribution does not match, and the build says what to pin.
+    let wheel_only = tmp().join("wheel-only-requirements.txt");
+    fs::write(&wheel_only, "markupsafe==3.0.2 --hash=sha256:15ab75ef81add55874e7ab7055e9c397312385bd9ced94920f2802310c930396\n").unwrap();
+    let out_path = tmp().join("wheel-only");
+    let out = Command::new(PYELF).arg("build").arg(&script).arg("-r").arg(&wheel_only).arg("-o").arg(&out_path).output().unwrap();
+    let said = all(&out);
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert!(said.contains("whose sha256 the requirements do not pin"), "{said}");
+    assert!(said.contains("pin the source distribution's hash too"), "{said}");
+    assert!(!out_path.exists());
+}
