@@ -447,9 +447,7 @@ pub fn build(home: &Home, opts: &BuildOptions) -> Result<Built> {
     // The C libraries built for the dependencies' extension modules.
     let mut libraries = Vec::new();
     for lib in dists.iter().flat_map(|d| &d.libraries).collect::<BTreeSet<_>>() {
-        let c = native.builder.library_component(lib)?;
-        linked.push((c.name.clone(), c.version.clone(), c.license.clone()));
-        libraries.push(c);
+        libraries.push(native.builder.library_component(lib)?);
     }
     // C++ in extension modules: zig's runtime for musl is in them.
     let cxx = extensions.iter().any(|e| e.libs.iter().any(|l| l == "c++"));
@@ -462,10 +460,10 @@ pub fn build(home: &Home, opts: &BuildOptions) -> Result<Built> {
             sha256: pin.sha256.clone(),
             url: None,
         };
-        linked.push((c.name.clone(), c.version.clone(), c.license.clone()));
         libraries.push(c);
     }
     let sbom = sbom_document(&pins, &tc, &cy, &app, &app_files, &linked, &dists, &libraries)?;
+    linked.extend(libraries.iter().map(|c| (c.name.clone(), c.version.clone(), c.license.clone())));
     sources.push(write_sbom(&sbom, dir, opts.sbom.as_deref())?);
 
     let linked_exe = dir.join("app");
@@ -702,7 +700,7 @@ fn dependencies(app: &App, opts: &BuildOptions, dir: &Path, native: &deps::Nativ
 fn prepare_extensions(analysis: &freeze::Analysis, dists: &[deps::Dist], dir: &Path) -> Result<Vec<crate::native::Prepared>> {
     let mut out = Vec::new();
     for ext in &analysis.extensions {
-        if crate::native::captured_libs(&ext.file)?.is_none() {
+        let Some(prepared) = crate::native::prepare(&ext.name, &ext.file, dir)? else {
             let top = ext.name.split('.').next().unwrap_or(&ext.name);
             let dist = dists.iter().find(|d| deps::top_level_names(d).iter().any(|t| t == top));
             let owner = dist.map(|d| format!("{} {}", d.name, d.version)).unwrap_or_else(|| top.to_string());
@@ -713,8 +711,8 @@ fn prepare_extensions(analysis: &freeze::Analysis, dists: &[deps::Dist], dir: &P
                 ext.name,
                 ext.file.display()
             );
-        }
-        out.push(crate::native::prepare(&ext.name, &ext.file, dir)?);
+        };
+        out.push(prepared);
     }
     Ok(out)
 }
@@ -847,7 +845,8 @@ fn stdlib_files(analysis: &freeze::Analysis, roots: &Roots, sources: bool) -> Re
     Ok(files)
 }
 
-fn walk(dir: &Path) -> Result<Vec<PathBuf>> {
+/// Every file under `dir` (not directories), sorted.
+pub(crate) fn walk(dir: &Path) -> Result<Vec<PathBuf>> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
@@ -885,9 +884,6 @@ fn sbom_document(
     let sources = crate::sbom::toolchain_sources(&tc.root)?;
     let mut components = Vec::new();
     for (name, version, license) in linked {
-        if libraries.iter().any(|l| &l.name == name) {
-            continue;
-        }
         let (sha256, url) = if name == &cython.name {
             (cython.sha256.clone(), None)
         } else {

@@ -288,12 +288,11 @@ fn build_native(
     logs: &Path,
     native: &Native,
 ) -> Result<(PathBuf, Option<String>)> {
-    let req = req.to_string();
     let one = built.with_file_name(format!("requirement-{}.txt", normalize(name)));
-    fs::write(&one, sources.iter().chain([&req]).map(|l| format!("{l}\n")).collect::<String>())?;
+    fs::write(&one, sources.iter().map(String::as_str).chain([req]).map(|l| format!("{l}\n")).collect::<String>())?;
     if native.no_native.iter().any(|n| normalize(n) == normalize(name)) {
         eprintln!("{name}: --no-native: building it from source without its C code (its pure-Python fallback)");
-        return match build_from_source(&req, &one, built, source_date_epoch, logs, true) {
+        return match build_from_source(req, &one, built, source_date_epoch, logs, true) {
             Ok((wheel, _)) => Ok((built.join(wheel), None)),
             Err(NotPure(wheel)) => bail!(
                 "--no-native {name}: {name} has no pure-Python fallback: built without a C compiler, it still made {wheel}"
@@ -303,7 +302,6 @@ fn build_native(
             ))),
         };
     }
-    let sdists = tempfile::tempdir_in(built)?;
     let expected = if platform_wheel.is_file() {
         let step = crate::steplog::Step::start(&format!("list {name}"), logs.join(format!("native-{}-platform-wheel.log", normalize(name))))?;
         let scratch = tempfile::tempdir_in(built)?;
@@ -322,6 +320,7 @@ fn build_native(
             return Ok((pure, None));
         }
     }
+    let sdists = tempfile::tempdir_in(built)?;
     // --no-binary for this package only: its build requirements (to read its metadata) are wheels.
     let (python, mut c) = pip_command(&["download", "--quiet", "--no-deps", "--no-binary", name, "-d"], &[sdists.path(), Path::new("-r"), &one]);
     c.env("SOURCE_DATE_EPOCH", source_date_epoch.to_string());
@@ -381,34 +380,39 @@ fn included(line: &str, base: &Path) -> Option<(String, PathBuf)> {
     matches!(flag, "-r" | "--requirement" | "-c" | "--constraint").then(|| (flag.to_string(), base.join(value.trim())))
 }
 
-/// Whether a requirements file, or one it includes, pins hashes (pip's hash-checking mode).
-fn has_hashes(requirements: &Path) -> Result<bool> {
-    let base = requirements.parent().unwrap_or(Path::new("."));
+/// The logical lines of a requirements file and of those it includes (`-r`, `-c`), each with the
+/// directory of its own file (relative paths in it are relative to that); include lines replaced
+/// by the lines they include.
+fn all_lines(requirements: &Path) -> Result<Vec<(String, PathBuf)>> {
+    let base = requirements.parent().unwrap_or(Path::new(".")).to_path_buf();
+    let mut out = Vec::new();
     for line in logical_lines(&fs::read_to_string(requirements)?) {
-        if line.contains("--hash") || line == "--require-hashes" {
-            return Ok(true);
-        }
-        if let Some((_, file)) = included(&line, base) {
-            if has_hashes(&file)? {
-                return Ok(true);
-            }
+        match included(&line, &base) {
+            Some((_, file)) => out.extend(all_lines(&file)?),
+            None => out.push((line, base.clone())),
         }
     }
-    Ok(false)
+    Ok(out)
+}
+
+/// A `--find-links` value: a local directory made absolute (from `base`), a URL as it is.
+fn find_links_value(value: &str, base: &Path) -> String {
+    let local = base.join(value);
+    if !value.contains("://") && local.exists() { local.display().to_string() } else { value.to_string() }
+}
+
+/// Whether a requirements file, or one it includes, pins hashes (pip's hash-checking mode).
+fn has_hashes(requirements: &Path) -> Result<bool> {
+    Ok(all_lines(requirements)?.iter().any(|(line, _)| line.contains("--hash") || line == "--require-hashes"))
 }
 
 /// The `--hash` options the requirements give package `name`.
 fn pinned_hashes(requirements: &Path, name: &str) -> Result<Vec<String>> {
-    let base = requirements.parent().unwrap_or(Path::new("."));
-    let mut out = Vec::new();
-    for line in logical_lines(&fs::read_to_string(requirements)?) {
-        if let Some((_, file)) = included(&line, base) {
-            out.extend(pinned_hashes(&file, name)?);
-        } else if !line.starts_with('-') && normalize(requirement_name(&line)) == normalize(name) {
-            out.extend(line.split_whitespace().filter(|w| w.starts_with("--hash")).map(String::from));
-        }
-    }
-    Ok(out)
+    Ok(all_lines(requirements)?
+        .iter()
+        .filter(|(line, _)| !line.starts_with('-') && normalize(requirement_name(line)) == normalize(name))
+        .flat_map(|(line, _)| line.split_whitespace().filter(|w| w.starts_with("--hash")).map(String::from).collect::<Vec<_>>())
+        .collect())
 }
 
 fn with_pinned_hashes(req: &str, hashes: &[String]) -> String {
@@ -427,9 +431,7 @@ fn rewrite_requirements(file: &Path, built: &BTreeMap<String, (PathBuf, String)>
             continue;
         }
         if let Some(value) = line.strip_prefix("-f ").or_else(|| line.strip_prefix("--find-links ")).or_else(|| line.strip_prefix("--find-links=")) {
-            let local = base.join(value.trim());
-            let value = if !value.contains("://") && local.exists() { local.display().to_string() } else { value.trim().to_string() };
-            out.push(format!("--find-links {value}"));
+            out.push(format!("--find-links {}", find_links_value(value.trim(), &base)));
             continue;
         }
         if !line.starts_with('-') {
@@ -461,26 +463,17 @@ fn requirement_name(req: &str) -> &str {
     req.split(|c: char| "<>=!~;[ ".contains(c)).next().unwrap_or(req)
 }
 
-/// The options of a requirements file (and of those it includes with `-r`) that say where
+/// The options of a requirements file (and of those it includes) that say where
 /// packages come from: index URLs, find-links (made absolute), `--no-index`, trusted hosts.
 fn index_options(requirements: &Path) -> Result<Vec<String>> {
     let mut out = Vec::new();
-    let base = requirements.parent().unwrap_or(Path::new("."));
-    for line in fs::read_to_string(requirements)?.lines() {
-        let line = line.split(" #").next().unwrap_or("").trim();
+    for (line, base) in all_lines(requirements)? {
         let (flag, value) = match line.split_once([' ', '=']) {
             Some((f, v)) => (f, v.trim()),
-            None => (line, ""),
+            None => (line.as_str(), ""),
         };
         match flag {
-            "-r" | "--requirement" => {
-                out.extend(index_options(&base.join(value))?);
-            }
-            "-f" | "--find-links" => {
-                let local = base.join(value);
-                let value = if !value.contains("://") && local.exists() { local.display().to_string() } else { value.to_string() };
-                out.push(format!("--find-links {value}"));
-            }
+            "-f" | "--find-links" => out.push(format!("--find-links {}", find_links_value(value, &base))),
             "-i" | "--index-url" | "--extra-index-url" | "--trusted-host" => out.push(format!("{flag} {value}")),
             "--no-index" => out.push(flag.to_string()),
             _ => {}

@@ -50,17 +50,24 @@ pub fn library_pins() -> crate::pins::Pins {
     crate::pins::Pins::parse(LIBRARIES_TOML, []).expect("toolchains/libraries.toml is valid (checked by the tests)")
 }
 
+/// What native.toml says.
+#[derive(serde::Deserialize)]
+struct NativeToml {
+    libraries: std::collections::BTreeMap<String, Vec<String>>,
+    cxx: CxxPin,
+}
+
+fn native_toml() -> NativeToml {
+    toml::from_str(NATIVE_TOML).expect("toolchains/native.toml is valid (checked by the tests)")
+}
+
 /// The libraries (names of pins in libraries.toml) the extension modules of package `name` need.
 pub fn libraries_of(name: &str) -> Vec<String> {
-    #[derive(serde::Deserialize)]
-    struct NativeToml {
-        libraries: std::collections::BTreeMap<String, Vec<String>>,
-    }
-    let t: NativeToml = toml::from_str(NATIVE_TOML).expect("toolchains/native.toml is valid (checked by the tests)");
-    t.libraries
-        .iter()
+    native_toml()
+        .libraries
+        .into_iter()
         .filter(|(k, _)| crate::deps::normalize(k) == crate::deps::normalize(name))
-        .flat_map(|(_, v)| v.clone())
+        .flat_map(|(_, v)| v)
         .collect()
 }
 
@@ -86,12 +93,7 @@ pub struct CxxPin {
 }
 
 pub fn cxx_pin() -> CxxPin {
-    #[derive(serde::Deserialize)]
-    struct NativeToml {
-        cxx: CxxPin,
-    }
-    let t: NativeToml = toml::from_str(NATIVE_TOML).expect("toolchains/native.toml is valid (checked by the tests)");
-    t.cxx
+    native_toml().cxx
 }
 
 /// zig's C++ set up: the compiler, the runtime archives and zig's cache directory.
@@ -99,24 +101,6 @@ pub struct Cxx {
     pub zig: PathBuf,
     pub runtime: Vec<PathBuf>,
     pub cache: PathBuf,
-    pub pin: CxxPin,
-}
-
-/// The first file named `name` under `dir`.
-fn walk_find(dir: &Path, name: &str) -> Result<Option<PathBuf>> {
-    let mut found = Vec::new();
-    for e in fs::read_dir(dir)? {
-        let p = e?.path();
-        if p.is_dir() {
-            if let Some(f) = walk_find(&p, name)? {
-                found.push(f);
-            }
-        } else if p.file_name().is_some_and(|n| n == name) {
-            found.push(p);
-        }
-    }
-    found.sort();
-    Ok(found.into_iter().next())
 }
 
 /// Builds packages' source distributions into wheels whose extension modules are objects.
@@ -161,7 +145,7 @@ impl Builder<'_> {
         let dir = self.cache.join("cxx").join(format!("zig-{}-{}", pin.version, &pin.sha256[..16]));
         let load = |dir: &Path| -> Result<Cxx> {
             let runtime = ["libc++.a", "libc++abi.a", "libunwind.a"].iter().map(|f| dir.join("runtime").join(f)).collect();
-            Ok(Cxx { zig: dir.join("ziglang/zig"), runtime, cache: dir.join("cache"), pin: pin.clone() })
+            Ok(Cxx { zig: dir.join("ziglang/zig"), runtime, cache: dir.join("cache") })
         };
         if dir.join(".complete").is_file() {
             return load(&dir);
@@ -219,7 +203,10 @@ impl Builder<'_> {
         let runtime = ready.join("runtime");
         fs::create_dir_all(&runtime)?;
         for lib in ["libc++.a", "libc++abi.a", "libunwind.a"] {
-            let found = walk_find(&cache, lib)?.with_context(|| format!("zig built no {lib}"))?;
+            let found = crate::app::walk(&cache)?
+                .into_iter()
+                .find(|f| f.file_name().is_some_and(|n| n == lib))
+                .with_context(|| format!("zig built no {lib}"))?;
             fs::copy(found, runtime.join(lib))?;
         }
         fs::write(ready.join(".complete"), format!("{req} {sha}\n"))?;
@@ -317,7 +304,7 @@ impl Builder<'_> {
                 file_name(sdist),
             )
         })?;
-        let built = self.extensions(&step, work.path(), &wheel)?;
+        let built = extension_modules(self.tc, &step, work.path(), &wheel)?;
         let missing: Vec<&String> = expected.iter().filter(|m| !built.contains(m)).collect();
         if !missing.is_empty() {
             bail!(
@@ -448,11 +435,6 @@ impl Builder<'_> {
             format!("cannot install {name}'s build requirements ({}) as pure-Python wheels for Python 3.13", requires.join(", "))
         })
     }
-
-    /// The extension modules a wheel holds.
-    fn extensions(&self, step: &crate::steplog::Step, work: &Path, wheel: &Path) -> Result<Vec<String>> {
-        extension_modules(self.tc, step, work, wheel)
-    }
 }
 
 /// A package pyelf does not try to build, and why.
@@ -469,15 +451,20 @@ fn rust_build(backend: &str, requires: &[String]) -> Option<String> {
     requires.iter().map(|r| name(r)).find(|n| n == "maturin" || n == "setuptools-rust")
 }
 
-/// The extension modules of a wheel (by its `*.so` files), read by the toolchain's python3.
-pub fn extension_modules(tc: &Toolchain, step: &crate::steplog::Step, work: &Path, wheel: &Path) -> Result<Vec<String>> {
+/// The answer of `pep517.py STEP WHEEL` about a wheel, run by the toolchain's python3.
+fn ask_about_wheel<T: serde::de::DeserializeOwned>(tc: &Toolchain, step: &crate::steplog::Step, work: &Path, what: &str, wheel: &Path) -> Result<T> {
     let frontend = work.join("pep517-list.py");
     fs::write(&frontend, FRONTEND_PY)?;
-    let answer = work.join("extensions.json");
+    let answer = work.join("wheel-answer.json");
     let mut c = Command::new(tc.python());
-    c.arg(&frontend).arg("extensions").arg(wheel).env("PYELF_ANSWER", &answer);
-    step.run_command(&format!("pep517.py extensions {}", wheel.display()), &mut c)?;
+    c.arg(&frontend).arg(what).arg(wheel).env("PYELF_ANSWER", &answer);
+    step.run_command(&format!("pep517.py {what} {}", wheel.display()), &mut c)?;
     Ok(serde_json::from_str(&fs::read_to_string(&answer)?)?)
+}
+
+/// The extension modules of a wheel (by its `*.so` files).
+pub fn extension_modules(tc: &Toolchain, step: &crate::steplog::Step, work: &Path, wheel: &Path) -> Result<Vec<String>> {
+    ask_about_wheel(tc, step, work, "extensions", wheel)
 }
 
 /// The wheel of a finished cache entry.
@@ -539,39 +526,28 @@ pub fn init_symbol(name: &str) -> String {
     s
 }
 
-/// Whether `file` is an extension object pyelf built (a relocatable object with the
-/// [`LIBS_SECTION`]), and then the libraries it names.
-pub fn captured_libs(file: &Path) -> Result<Option<Vec<String>>> {
-    let data = fs::read(file)?;
-    let Ok(elf) = goblin::elf::Elf::parse(&data) else { return Ok(None) };
+/// The libraries an extension object pyelf built names in its [`LIBS_SECTION`]; `None` when the
+/// ELF file is not such an object (a relocatable object with that section).
+fn captured_libs(elf: &goblin::elf::Elf, data: &[u8]) -> Option<Vec<String>> {
     if elf.header.e_type != goblin::elf::header::ET_REL {
-        return Ok(None);
+        return None;
     }
-    for sh in &elf.section_headers {
-        if elf.shdr_strtab.get_at(sh.sh_name) == Some(LIBS_SECTION) {
-            let start = sh.sh_offset as usize;
-            let bytes = data.get(start..start + sh.sh_size as usize).unwrap_or_default();
-            let text = String::from_utf8_lossy(bytes);
-            return Ok(Some(text.lines().filter(|l| !l.is_empty()).map(String::from).collect()));
-        }
-    }
-    Ok(None)
+    let sh = elf.section_headers.iter().find(|sh| elf.shdr_strtab.get_at(sh.sh_name) == Some(LIBS_SECTION))?;
+    let start = sh.sh_offset as usize;
+    let bytes = data.get(start..start + sh.sh_size as usize).unwrap_or_default();
+    Some(String::from_utf8_lossy(bytes).lines().filter(|l| !l.is_empty()).map(String::from).collect())
 }
 
 /// Makes the captured object of the extension module `name` (its file in the installed
 /// package) ready to link into `dir`: `PyInit_<last part>` renamed to [`init_symbol`], the only
-/// global symbol left.
-pub fn prepare(name: &str, file: &Path, dir: &Path) -> Result<Prepared> {
-    let libs = captured_libs(file)?.with_context(|| {
-        format!(
-            "{} is a shared library built elsewhere, not an extension module pyelf built from source: a static binary cannot load it",
-            file.display()
-        )
-    })?;
+/// global symbol left. `None` when the file is not an extension object pyelf built (a shared
+/// library from elsewhere).
+pub fn prepare(name: &str, file: &Path, dir: &Path) -> Result<Option<Prepared>> {
+    let data = fs::read(file)?;
+    let Ok(elf) = goblin::elf::Elf::parse(&data) else { return Ok(None) };
+    let Some(libs) = captured_libs(&elf, &data) else { return Ok(None) };
     let last = name.rsplit('.').next().unwrap_or(name);
     let old = format!("PyInit_{last}");
-    let data = fs::read(file)?;
-    let elf = goblin::elf::Elf::parse(&data).with_context(|| format!("{} is not an ELF object", file.display()))?;
     let defines = elf.syms.iter().any(|s| s.st_shndx != 0 && elf.strtab.get_at(s.st_name) == Some(old.as_str()));
     if !defines {
         bail!("{}: the extension module {name} defines no {old}, the function python calls to make it", file.display());
@@ -609,7 +585,7 @@ pub fn prepare(name: &str, file: &Path, dir: &Path) -> Result<Prepared> {
     if !global_init {
         bail!("{}: after objcopy, {init} is not a global symbol of {name}'s object", object.display());
     }
-    Ok(Prepared { name: name.to_string(), object, init, libs })
+    Ok(Some(Prepared { name: name.to_string(), object, init, libs }))
 }
 
 /// C of the functions the inittab calls for the extension modules: each calls the module's init

@@ -26,6 +26,21 @@ fn pyelf_build(args: &[&str], out: &std::path::Path) -> Output {
     o
 }
 
+/// Runs `bin` in a fresh root of each of `kinds`, with each case's arguments, and checks its output
+/// without /proc and with /proc mounted: `(args, output without /proc, output with /proc)`.
+fn runs_the_same_in_roots(bin: &std::path::Path, name: &str, kinds: &[&str], cases: &[(&[&str], &str, &str)]) {
+    for kind in kinds {
+        let root = root_with(kind, bin, name);
+        for (args, without_proc, with_proc) in cases {
+            let out = in_root(&root, "/app", name, args, true);
+            assert!(out.status.success(), "{kind} {args:?}, no /proc: {}", all(&out));
+            assert_eq!(text(&out), *without_proc, "{kind} {args:?}, no /proc: {}", all(&out));
+            let out = in_root_with_proc(&root, &format!("/app {}", args.join(" ")));
+            assert_eq!(text(&out), *with_proc, "{kind} {args:?}, /proc: {}", all(&out));
+        }
+    }
+}
+
 /// The source distribution `NAME-1.0.tar.gz` of `tests/e2e/native/NAME/`, in a directory of its
 /// own (for `--find-links`); returns the directory.
 fn local_sdist(name: &str) -> std::path::PathBuf {
@@ -96,14 +111,7 @@ fn c_extensions_built_from_source_match_a_normal_install_in_every_root() {
     let out = Command::new(&bin).arg("builtins").output().unwrap();
     assert_eq!(text(&out).trim(), EXTENSIONS, "the extension modules are built in: {}", all(&out));
 
-    for kind in ROOTS {
-        let root = root_with(kind, &bin, "native");
-        let out = in_root(&root, "/app", "native", &[], true);
-        assert!(out.status.success(), "{kind}, no /proc: {}", all(&out));
-        assert_eq!(text(&out), without_proc, "{kind}, no /proc: {}", all(&out));
-        let out = in_root_with_proc(&root, "/app");
-        assert_eq!(text(&out), want, "{kind}, /proc: {}", all(&out));
-    }
+    runs_the_same_in_roots(&bin, "native", &ROOTS, &[(&[], &without_proc, &want)]);
 }
 
 #[test]
@@ -145,13 +153,7 @@ fn pyyaml_on_libyaml_beside_ruamel_yaml_clibs_own_libyaml() {
     assert!(want.contains("libyaml: True yaml.cyaml"), "the reference uses libyaml too: {want}");
     let out = Command::new(&bin).arg("builtins").output().unwrap();
     assert_eq!(text(&out).trim(), "['_ruamel_yaml', 'yaml._yaml']", "{}", all(&out));
-    for kind in ["empty", "alpine"] {
-        let root = root_with(kind, &bin, "yaml-both");
-        let out = in_root(&root, "/app", "yaml-both", &[], true);
-        assert_eq!(text(&out), want, "{kind}, no /proc: {}", all(&out));
-        let out = in_root_with_proc(&root, "/app");
-        assert_eq!(text(&out), want, "{kind}, /proc: {}", all(&out));
-    }
+    runs_the_same_in_roots(&bin, "yaml-both", &["empty", "alpine"], &[(&[], &want, &want)]);
 }
 
 #[test]
@@ -198,15 +200,7 @@ fn cxx_extensions_are_built_with_zigs_libcxx_and_their_exceptions_work() {
     assert_eq!(text(&out), want, "{}", all(&out));
     let out = Command::new(&bin).arg("cxxthrow").output().unwrap();
     assert_eq!(text(&out), thrown, "{}", all(&out));
-    for kind in ["empty", "alpine"] {
-        let root = root_with(kind, &bin, "cxx");
-        let out = in_root(&root, "/app", "cxx", &[], true);
-        assert_eq!(text(&out), want, "{kind}, no /proc: {}", all(&out));
-        let out = in_root(&root, "/app", "cxx", &["cxxthrow"], true);
-        assert_eq!(text(&out), thrown, "{kind}, no /proc: {}", all(&out));
-        let out = in_root_with_proc(&root, "/app cxxthrow");
-        assert_eq!(text(&out), thrown, "{kind}, /proc: {}", all(&out));
-    }
+    runs_the_same_in_roots(&bin, "cxx", &["empty", "alpine"], &[(&[], &want, &want), (&["cxxthrow"], thrown, thrown)]);
 }
 
 #[test]
