@@ -302,16 +302,21 @@ fn build_native(
             ))),
         };
     }
-    let expected = if platform_wheel.is_file() {
+    let (expected, compiled_python) = if platform_wheel.is_file() {
         let step = crate::steplog::Step::start(&format!("list {name}"), logs.join(format!("native-{}-platform-wheel.log", normalize(name))))?;
         let scratch = tempfile::tempdir_in(built)?;
-        crate::native::extension_modules(native.builder.tc, &step, scratch.path(), platform_wheel)?
+        let tc = native.builder.tc;
+        (
+            crate::native::extension_modules(tc, &step, scratch.path(), platform_wheel)?,
+            crate::native::compiled_python(tc, &step, scratch.path(), platform_wheel)?,
+        )
     } else {
-        Vec::new()
+        (Vec::new(), false)
     };
-    if expected.iter().any(|m| m.rsplit('.').next().is_some_and(|last| last.ends_with("__mypyc"))) {
-        // Compiled by mypyc from the package's own Python modules, which its pure-Python wheel
-        // holds: the same code, interpreted.
+    if compiled_python {
+        // Its extension modules are its own Python modules compiled by mypyc (the platform
+        // wheel holds their sources too), which its pure-Python wheel holds: the same code,
+        // interpreted.
         if let Some(pure) = pure_wheel(&one, built)? {
             eprintln!(
                 "{name}: its platform wheel is its Python code compiled by mypyc; bundling its pure-Python wheel, the same code ({})",

@@ -467,6 +467,12 @@ pub fn extension_modules(tc: &Toolchain, step: &crate::steplog::Step, work: &Pat
     ask_about_wheel(tc, step, work, "extensions", wheel)
 }
 
+/// Whether a wheel's extension modules are its own Python modules compiled (by mypyc): each has
+/// its `.py` beside it in the wheel, or is mypyc's runtime.
+pub fn compiled_python(tc: &Toolchain, step: &crate::steplog::Step, work: &Path, wheel: &Path) -> Result<bool> {
+    ask_about_wheel(tc, step, work, "compiled-python", wheel)
+}
+
 /// The wheel of a finished cache entry.
 fn finished_wheel(dir: &Path) -> Result<Option<PathBuf>> {
     if !dir.is_dir() {

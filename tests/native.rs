@@ -249,3 +249,23 @@ fn hash_pinned_requirements_check_the_source_distribution_built_from() {
     assert!(said.contains("pin the source distribution's hash too"), "{said}");
     assert!(!out_path.exists());
 }
+
+#[test]
+#[ignore = "installs from PyPI and builds a real binary; run by ./test.sh"]
+fn a_platform_wheel_of_python_compiled_by_mypyc_gives_way_to_the_pure_wheel() {
+    // charset-normalizer's platform wheel holds cd.py and md.py beside their mypyc-compiled
+    // extension modules: the same code as its pure-Python wheel, which is bundled (requests
+    // depends on it unpinned, as cookiecutter's users have it).
+    let script = tmp().join("charset.py");
+    fs::write(&script, "import charset_normalizer\nr = charset_normalizer.from_bytes('Grüße, ça va? Привет'.encode('utf-8')).best()\nprint(r.encoding, str(r))\n").unwrap();
+    let req = tmp().join("charset-requirements.txt");
+    fs::write(&req, "charset-normalizer==3.5.3\n").unwrap();
+    let bin = tmp().join("charset");
+    let built = pyelf_build(&[script.to_str().unwrap(), "-r", req.to_str().unwrap()], &bin);
+    assert!(all(&built).contains("charset_normalizer: its platform wheel is its Python code compiled by mypyc; bundling its pure-Python wheel"), "{}", all(&built));
+    let python = reference_venv("charset", &req);
+    let want = Command::new(&python).arg(&script).output().unwrap();
+    assert!(want.status.success(), "{}", all(&want));
+    let out = Command::new(&bin).output().unwrap();
+    assert_eq!(text(&out), text(&want), "{}", all(&out));
+}

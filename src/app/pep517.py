@@ -6,6 +6,8 @@
     pep517.py dynamic SRC            get_requires_for_build_wheel()
     pep517.py build SRC OUT          builds the wheel into OUT; answers its file name
     pep517.py extensions WHEEL       the extension modules a wheel holds
+    pep517.py compiled-python WHEEL  whether they are the wheel's own Python modules compiled
+                                     (mypyc): each has its .py beside it, or is mypyc's runtime
 
 The answer is JSON, written to the file $PYELF_ANSWER (the backend and the compilers it runs
 print to stdout and stderr, which go to the build's log).
@@ -49,21 +51,36 @@ def backend(src):
 
 def extensions(wheel):
     """Module names of the extension modules (`*.so`) in a wheel."""
-    out = []
     with zipfile.ZipFile(wheel) as z:
-        for n in z.namelist():
-            top = n.split("/")[0]
-            if not n.endswith(".so") or top.endswith((".data", ".dist-info")):
-                continue
-            stem = n[:-3]
-            base = stem.rsplit("/", 1)[-1]
-            if "." in base:
-                stem = stem[: len(stem) - len(base)] + base.split(".")[0]
-            name = stem.replace("/", ".")
-            if name.endswith(".__init__"):
-                name = name[: -len(".__init__")]
-            out.append(name)
-    return sorted(out)
+        return sorted(n for n, _ in extension_files(z.namelist()))
+
+
+def extension_files(names):
+    """(module name, path without its suffix) of each extension module among a wheel's files."""
+    out = []
+    for n in names:
+        top = n.split("/")[0]
+        if not n.endswith(".so") or top.endswith((".data", ".dist-info")):
+            continue
+        stem = n[:-3]
+        base = stem.rsplit("/", 1)[-1]
+        if "." in base:
+            stem = stem[: len(stem) - len(base)] + base.split(".")[0]
+        name = stem.replace("/", ".")
+        if name.endswith(".__init__"):
+            name = name[: -len(".__init__")]
+        out.append((name, stem))
+    return out
+
+
+def compiled_python(wheel):
+    """Whether the wheel's extension modules are its own Python modules compiled by mypyc: each
+    has its source (`.py`) beside it in the wheel, or is mypyc's runtime (`*__mypyc`)."""
+    with zipfile.ZipFile(wheel) as z:
+        names = set(z.namelist())
+    found = extension_files(names)
+    twins = [n for n, stem in found if stem + ".py" in names]
+    return bool(twins) and all(stem + ".py" in names or n.endswith("__mypyc") for n, stem in found)
 
 
 def answer(value):
@@ -93,6 +110,8 @@ def main():
         answer(b.build_wheel(out, {}))
     elif step == "extensions":
         answer(extensions(args[0]))
+    elif step == "compiled-python":
+        answer(compiled_python(args[0]))
     else:
         raise SystemExit(f"pep517.py: no step {step!r}")
 
