@@ -150,7 +150,7 @@ impl BuildOptions {
     pub fn new(script: PathBuf) -> BuildOptions {
         BuildOptions {
             script,
-            target: crate::cli::DEFAULT_TARGET.to_string(),
+            target: crate::pins::native_triple().to_string(),
             output: None,
             entry: None,
             include_modules: Vec::new(),
@@ -659,11 +659,11 @@ fn compile_and_link(
         objects.push(result.map_err(|r| r.error("the app's generated C"))?);
     }
     let archive = dir.join("obj/libpyelfapp.a");
-    objects::archive(&objects, &archive)?;
+    objects::archive(tc, &objects, &archive)?;
     link::link_static(tc, &archive, exe, &logs.join("link.log"), opts.pie, cxx)?;
-    crate::elf::check_static(exe)?;
+    crate::elf::check_static(exe, tc.target.elf_machine)?;
     if opts.strip {
-        link::strip(exe)?;
+        link::strip(tc, exe)?;
     }
     if opts.upx {
         upx(exe)?;

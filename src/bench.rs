@@ -87,6 +87,21 @@ pub struct Report {
     pub geomean_binary_vs_glibc: f64,
     /// Geometric mean of glibc time / static python3 time (the interpreter alone).
     pub geomean_static_interpreter_vs_glibc: f64,
+    /// Targets of other architectures this machine has the cross tools for.
+    pub cross: Vec<CrossFigures>,
+}
+
+/// Building for a target of another architecture.
+#[derive(Debug, Serialize)]
+pub struct CrossFigures {
+    pub triple: String,
+    /// The seconds its toolchain's build steps took (with the build machine's toolchain cached).
+    pub toolchain_seconds: f64,
+    /// Whether the toolchain was built by this run (else: the figure its build recorded).
+    pub toolchain_built_now: bool,
+    /// A build of test.py with everything cached.
+    pub warm_build_seconds: f64,
+    pub test_py_bytes: u64,
 }
 
 #[derive(Debug, Serialize)]
@@ -115,7 +130,7 @@ pub struct Benchmark {
 /// Runs the benchmark and writes the JSON report to `json_out`.
 pub fn run(home: &Home, mode: Mode, mode_name: &str, json_out: &Path) -> Result<Report> {
     let pins = Pins::builtin();
-    let triple = crate::cli::DEFAULT_TARGET;
+    let triple = crate::pins::native_triple();
     let tc = toolchain::ensure(home, &pins, triple, &Default::default())?;
     let reference = reference_python(home, &pins)?;
     let work = tempfile::Builder::new().prefix("bench-").tempdir_in(ensure_dir(&home.root().join("work"))?)?;
@@ -183,6 +198,7 @@ pub fn run(home: &Home, mode: Mode, mode_name: &str, json_out: &Path) -> Result<
         eprintln!("  {name:<16} glibc {glibc:.3}s  static python3 {stat:.3}s  pyelf {binary:.3}s");
         benchmarks.push(Benchmark { name: name.to_string(), glibc_cpython_s: glibc, static_python3_s: stat, pyelf_binary_s: binary });
     }
+    let cross = cross_figures(home, &pins, mode, dir)?;
     let geomean = |f: &dyn Fn(&Benchmark) -> f64| {
         (benchmarks.iter().map(|b| f(b).ln()).sum::<f64>() / benchmarks.len() as f64).exp()
     };
@@ -200,12 +216,49 @@ pub fn run(home: &Home, mode: Mode, mode_name: &str, json_out: &Path) -> Result<
         geomean_binary_vs_glibc: geomean(&|b| b.glibc_cpython_s / b.pyelf_binary_s),
         geomean_static_interpreter_vs_glibc: geomean(&|b| b.glibc_cpython_s / b.static_python3_s),
         benchmarks,
+        cross,
     };
     if let Some(parent) = json_out.parent() {
         fs::create_dir_all(parent)?;
     }
     fs::write(json_out, serde_json::to_string_pretty(&report)?)?;
     Ok(report)
+}
+
+/// For each target of another architecture whose cross tools are here: its toolchain (built if
+/// needed, timed), and test.py built for it with everything cached.
+fn cross_figures(home: &Home, pins: &Pins, mode: Mode, dir: &Path) -> Result<Vec<CrossFigures>> {
+    let mut out = Vec::new();
+    for target in pins.targets.iter().filter(|t| !t.is_native()) {
+        if let Err(e) = crate::compiler::HostCompiler::for_target(target) {
+            eprintln!("  no figures for {}: {}", target.triple, e.to_string().lines().next().unwrap_or(""));
+            continue;
+        }
+        eprintln!("cross: {}", target.triple);
+        let built = toolchain::statuses(home, pins).into_iter().any(|s| s.triple == target.triple && s.built.is_some());
+        let tc = toolchain::ensure(home, pins, &target.triple, &Default::default())?;
+        let script = dir.join("test.py");
+        let mut opts = BuildOptions::new(script);
+        opts.target = target.triple.clone();
+        opts.output = Some(dir.join(format!("test-{}", target.triple)));
+        let mut times = Vec::new();
+        let mut path = PathBuf::new();
+        for _ in 0..mode.builds.max(2) {
+            let t = Instant::now();
+            path = app::build(home, &opts)?.path;
+            times.push(t.elapsed().as_secs_f64());
+        }
+        // The first build may have filled caches; the others are warm.
+        let warm = median(&mut times[1..].to_vec());
+        out.push(CrossFigures {
+            triple: target.triple.clone(),
+            toolchain_seconds: toolchain::recorded_seconds(&tc.root)?,
+            toolchain_built_now: !built,
+            warm_build_seconds: warm,
+            test_py_bytes: fs::metadata(&path)?.len(),
+        });
+    }
+    Ok(out)
 }
 
 /// The report as a Markdown table.
@@ -218,7 +271,14 @@ pub fn table(r: &Report) -> String {
         "| start-up: test.py binary vs `{} test.py` (median) | {:.1} ms vs {:.1} ms = {:.2}x |\n",
         r.startup.system_python, r.startup.pyelf_ms_median, r.startup.system_python_ms_median, r.startup.ratio
     ));
-    t.push_str(&format!("| warm build of test.py (median) | {:.1} s |\n\n", r.build_seconds_median));
+    t.push_str(&format!("| warm build of test.py (median) | {:.1} s |\n", r.build_seconds_median));
+    for c in &r.cross {
+        let how = if c.toolchain_built_now { "built by this run" } else { "as recorded when it was built" };
+        t.push_str(&format!("| {}: toolchain, build machine's cached ({how}) | {:.0} s |\n", c.triple, c.toolchain_seconds));
+        t.push_str(&format!("| {}: warm build of test.py | {:.1} s |\n", c.triple, c.warm_build_seconds));
+        t.push_str(&format!("| {}: size: test.py | {} ({} bytes) |\n", c.triple, crate::progress::human_bytes(c.test_py_bytes), c.test_py_bytes));
+    }
+    t.push('\n');
     t.push_str("| benchmark | glibc CPython (interpreted) | static python3 (interpreted) | pyelf binary (Cython) | binary speed-up vs glibc |\n|---|---|---|---|---|\n");
     for b in &r.benchmarks {
         t.push_str(&format!(

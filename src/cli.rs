@@ -8,7 +8,6 @@ use anyhow::Result;
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
-pub const DEFAULT_TARGET: &str = "x86_64-unknown-linux-musl";
 
 #[derive(Debug, Parser)]
 #[command(version, about = "Turn a Python script into one fully static Linux executable")]
@@ -21,17 +20,20 @@ pub struct Cli {
 pub enum Command {
     /// Fetch and verify every pinned source of a target into the cache.
     Fetch {
-        #[arg(long, default_value = DEFAULT_TARGET)]
+        #[arg(long, default_value = crate::pins::native_triple())]
         target: String,
     },
     /// Build the target's toolchain (musl, zlib, expat, static CPython) unless it is cached.
     Toolchain {
-        #[arg(long, default_value = DEFAULT_TARGET)]
+        #[arg(long, default_value = crate::pins::native_triple())]
         target: String,
         /// Parallel jobs for make (default: the number of CPUs).
         #[arg(long)]
         jobs: Option<usize>,
     },
+    /// List the known targets (toolchains/targets/), how this machine builds for each and which
+    /// toolchains are built.
+    Targets,
     /// Build a script, a package or a project into one static executable.
     Build(BuildArgs),
     /// Measure sizes, start-up, build time and run-time speed; print a table, write JSON.
@@ -64,13 +66,17 @@ pub enum Command {
     Sbom {
         binary: std::path::PathBuf,
     },
-    /// Audit a binary: static, x86_64, static PIE, full RELRO, NX stack, a well-formed SBOM.
+    /// Audit a binary: static, for the target's machine, static PIE, full RELRO, NX stack, a
+    /// well-formed SBOM.
     Verify {
         binary: std::path::PathBuf,
+        /// The target it was built for.
+        #[arg(long, default_value = crate::pins::native_triple())]
+        target: String,
     },
     /// Run the toolchain's static python3 (builds the toolchain first if needed).
     Python {
-        #[arg(long, default_value = DEFAULT_TARGET)]
+        #[arg(long, default_value = crate::pins::native_triple())]
         target: String,
         /// Arguments for python3 (after `--`).
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
@@ -84,7 +90,7 @@ pub struct BuildArgs {
     /// A Python script, a package directory with __main__.py (as for `python -m`), or a project
     /// directory whose pyproject.toml has [project.scripts].
     pub script: std::path::PathBuf,
-    #[arg(long, default_value = DEFAULT_TARGET)]
+    #[arg(long, default_value = crate::pins::native_triple())]
     pub target: String,
     /// Output file (default: target/pyelf/<target>/<name>).
     #[arg(short, long)]
@@ -243,6 +249,18 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             eprintln!("toolchain {} ({:.1}s)", tc.root.display(), start.elapsed().as_secs_f64());
             Ok(ExitCode::SUCCESS)
         }
+        Command::Targets => {
+            for s in toolchain::statuses(&Home::from_env()?, &Pins::builtin()) {
+                let state = match (&s.built, &s.problem) {
+                    (Some(dir), _) => format!("built: {}", dir.display()),
+                    (None, Some(p)) => format!("cannot build here: {}", p.replace('\n', " ")),
+                    (None, None) => "not built (pyelf toolchain --target TRIPLE, or on first build)".to_string(),
+                };
+                let stale = if s.stale > 0 { format!(" ({} stale toolchain(s) of other pins)", s.stale) } else { String::new() };
+                println!("{:<28} {:<50} {state}{stale}", s.triple, s.how);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Build(args) => {
             let opts = args.into_options();
             for built in crate::app::build_all(&Home::from_env()?, &opts)? {
@@ -298,8 +316,9 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             println!("{}", crate::sbom::read(&binary)?);
             Ok(ExitCode::SUCCESS)
         }
-        Command::Verify { binary } => {
-            let checks = crate::verify::checks(&binary)?;
+        Command::Verify { binary, target } => {
+            let pins = Pins::builtin();
+            let checks = crate::verify::checks(&binary, pins.target(&target)?)?;
             let mut failed = 0;
             for c in &checks {
                 println!("{} {:<24} {}", if c.ok { "ok  " } else { "FAIL" }, c.name, c.detail);
@@ -312,7 +331,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Python { target, args } => {
             let tc = toolchain::ensure(&Home::from_env()?, &Pins::builtin(), &target, &Default::default())?;
-            let status = std::process::Command::new(tc.python()).args(&args).status()?;
+            let status = tc.command(tc.python()).args(&args).status()?;
             Ok(ExitCode::from(status.code().map(|c| c as u8).unwrap_or(1)))
         }
     }

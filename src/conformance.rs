@@ -388,7 +388,7 @@ fn count(xml: &str, modules: &[String], out: &mut BTreeMap<String, Outcome>) -> 
 /// Builds the binary and runs `opts.modules` in every place with both runners.
 pub fn run(home: &Home, opts: &Options) -> Result<Report> {
     let pins = Pins::builtin();
-    let tc = toolchain::ensure(home, &pins, crate::cli::DEFAULT_TARGET, &Default::default())?;
+    let tc = toolchain::ensure(home, &pins, crate::pins::native_triple(), &Default::default())?;
     let plan = Plan::builtin();
     fs::create_dir_all(&opts.work)?;
     eprintln!("conformance: building the binary with {} test modules", opts.modules.len());

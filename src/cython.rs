@@ -92,7 +92,7 @@ pub fn ensure(home: &Home, pin: &CythonPin) -> Result<Cython> {
 /// Cython's command line, run by the toolchain's python3 in a clean environment: language level
 /// 3, Python semantics for annotations. Files and output options are added by the caller.
 fn cython_command(tc: &Toolchain, cython: &Cython) -> Command {
-    let mut c = Command::new(tc.python());
+    let mut c = Command::new(&tc.build_python);
     c.arg("-c")
         .arg("import sys; sys.path.insert(0, sys.argv.pop(1)); from Cython.Compiler.Main import setuptools_main; sys.exit(setuptools_main())")
         .arg(&cython.dir)

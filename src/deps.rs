@@ -1,10 +1,11 @@
 //! Third-party dependencies: resolved and downloaded with pip (hash-checked when the requirements
-//! carry hashes), as a normal install on CPython 3.13 for x86_64 Linux resolves them. A package
+//! carry hashes), as a normal install on CPython 3.13 for the target's Linux resolves them. A package
 //! whose normal install is a platform wheel (compiled extension modules) is built from its source
 //! distribution instead ([`crate::native`]), or, with `--no-native`, from its source without its
 //! C code; a wheel that cannot be loaded in a static binary is never installed.
 
 use std::collections::{BTreeMap, BTreeSet};
+use crate::pins::Target;
 use anyhow::{bail, Context, Result};
 use fs_err as fs;
 use std::path::{Path, PathBuf};
@@ -29,32 +30,30 @@ pub struct Dist {
 /// Flags that make pip take pure-Python wheels for CPython 3.13 only.
 pub(crate) const PURE: &[&str] = &["--only-binary", ":all:", "--implementation", "py", "--python-version", "3.13", "--platform", "any"];
 
-/// Flags that make pip choose wheels as on CPython 3.13 for x86_64 Linux: the wheels pyelf built
-/// from source first (`linux_x86_64`, a tag no index serves), then the index's platform wheels
-/// (which tell pyelf that a normal install has extension modules: every manylinux tag, newest
-/// first, as pip on a current glibc system accepts them; pip does not expand a custom
-/// `--platform manylinux_2_X` to the older ones), then pure-Python wheels.
-fn as_installed() -> Vec<String> {
-    let mut flags: Vec<String> = ["--only-binary", ":all:", "--implementation", "cp", "--python-version", "3.13", "--abi", "cp313", "--abi", "abi3", "--abi", "none"]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-    let mut platforms = vec!["linux_x86_64".to_string()];
-    platforms.extend((5..=40).rev().map(|minor| format!("manylinux_2_{minor}_x86_64")));
-    platforms.extend(["manylinux2014_x86_64", "manylinux2010_x86_64", "manylinux1_x86_64"].map(String::from));
-    platforms.extend(["musllinux_1_2_x86_64", "musllinux_1_1_x86_64"].map(String::from));
-    for p in platforms {
+/// pip's flags for wheels of CPython 3.13 (any ABI it loads).
+const CPYTHON_313: &[&str] =
+    &["--only-binary", ":all:", "--implementation", "cp", "--python-version", "3.13", "--abi", "cp313", "--abi", "abi3", "--abi", "none"];
+
+/// Flags that make pip choose wheels as on CPython 3.13 for Linux on the target's architecture:
+/// the wheels pyelf built from source first (`linux_<arch>`, a tag no index serves), then the
+/// index's platform wheels (which tell pyelf that a normal install has extension modules: every
+/// manylinux tag, newest first, as pip on a current glibc system accepts them; pip does not
+/// expand a custom `--platform manylinux_2_X` to the older ones), then pure-Python wheels.
+fn as_installed(target: &Target) -> Vec<String> {
+    let mut flags: Vec<String> = CPYTHON_313.iter().map(|s| s.to_string()).collect();
+    for p in target.wheel_platforms() {
         flags.extend(["--platform".to_string(), p]);
     }
     flags
 }
 
 /// Flags with which pip installs only what pyelf can bundle: pure-Python wheels and the wheels it
-/// built from source.
-const BUNDLED: &[&str] = &[
-    "--only-binary", ":all:", "--implementation", "cp", "--python-version", "3.13", "--abi", "cp313", "--abi", "abi3", "--abi", "none",
-    "--platform", "linux_x86_64",
-];
+/// built from source (`linux_<arch>`).
+fn bundled(target: &Target) -> Vec<String> {
+    let mut flags: Vec<String> = CPYTHON_313.iter().map(|s| s.to_string()).collect();
+    flags.extend(["--platform".to_string(), format!("linux_{}", target.arch)]);
+    flags
+}
 
 /// `python3 -m pip ARGS EXTRA` with the host's python (or `PYELF_HOST_PYTHON`), never prompting.
 pub(crate) fn pip_command(args: &[&str], extra: &[&Path]) -> (String, Command) {
@@ -84,7 +83,7 @@ pub struct Native<'a> {
 }
 
 /// Downloads the wheels of `requirements` (a requirements file) into `wheels` and installs them
-/// into `site`, choosing as pip on CPython 3.13 for x86_64 Linux does. A requirement whose choice
+/// into `site`, choosing as pip on CPython 3.13 for Linux on the target's architecture does. A requirement whose choice
 /// is a platform wheel is built from its source distribution by `native` (its extension modules
 /// as objects to link). A requirement with no wheel at all (only a source distribution) is built
 /// into a wheel by pip, with `source_date_epoch` as its date, and kept if that wheel is pure
@@ -94,7 +93,8 @@ pub fn install(requirements: &Path, wheels: &Path, site: &Path, source_date_epoc
     fs::create_dir_all(wheels)?;
     let built = wheels.with_file_name("built-wheels");
     fs::create_dir_all(&built)?;
-    eprintln!("resolving dependencies with pip (as installed on CPython 3.13, x86_64 Linux)");
+    let target = &native.builder.tc.target;
+    eprintln!("resolving dependencies with pip (as installed on CPython 3.13, {} Linux)", target.arch);
     // (requirement, wheel built, its sha256)
     let mut from_source: Vec<(String, String, String)> = Vec::new();
     // Packages built by pyelf: name -> (wheel, sha256 of the source distribution its extension
@@ -126,7 +126,7 @@ pub fn install(requirements: &Path, wheels: &Path, site: &Path, source_date_epoc
         for old in fs::read_dir(wheels)? {
             fs::remove_file(old?.path())?;
         }
-        let flags = as_installed();
+        let flags = as_installed(target);
         let mut args = vec!["download", "--quiet"];
         args.extend(flags.iter().map(String::as_str));
         let got = pip(&args, &[Path::new("--find-links"), &built, Path::new("-d"), wheels, Path::new("-r"), &all_requirements])?;
@@ -217,7 +217,8 @@ pub fn install(requirements: &Path, wheels: &Path, site: &Path, source_date_epoc
     let mut args = vec!["install", "--quiet", "--no-compile", "--no-index", "--find-links"];
     let wheels_s = wheels.to_string_lossy().to_string();
     args.push(&wheels_s);
-    args.extend(BUNDLED);
+    let bundled = bundled(target);
+    args.extend(bundled.iter().map(String::as_str));
     let site_s = site.to_string_lossy().to_string();
     args.extend(["--target", &site_s]);
     let done = pip(&args, &[Path::new("-r"), &all_requirements])?;
@@ -324,6 +325,15 @@ fn build_native(
             );
             return Ok((pure, None));
         }
+    }
+    let tc = native.builder.tc;
+    if tc.is_cross() {
+        bail!(
+            "{name} has C extension modules (a normal install on {} takes its platform wheel), and pyelf does not yet build extension modules for another architecture than this machine's ({}).\nhint: build on a {} machine, or keep its pure-Python fallback with --no-native {name} if it has one",
+            tc.target.triple,
+            std::env::consts::ARCH,
+            tc.target.arch
+        );
     }
     let sdists = tempfile::tempdir_in(built)?;
     // --no-binary for this package only: its build requirements (to read its metadata) are wheels.

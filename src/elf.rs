@@ -52,8 +52,9 @@ pub fn glibc_only_symbols(elf: &Elf) -> Vec<String> {
     out
 }
 
-/// Fails unless `path` is an x86_64 ELF with no program interpreter and no needed libraries.
-pub fn check_static(path: &Path) -> Result<ElfFacts> {
+/// Fails unless `path` is a 64-bit ELF for `machine` with no program interpreter and no needed
+/// libraries.
+pub fn check_static(path: &Path, machine: u16) -> Result<ElfFacts> {
     let facts = inspect(path)?;
     let bytes = fs_err::read(path)?;
     let glibc = glibc_only_symbols(&Elf::parse(&bytes)?);
@@ -70,10 +71,24 @@ pub fn check_static(path: &Path) -> Result<ElfFacts> {
     if !facts.needed.is_empty() {
         bail!("{} needs shared libraries ({}): it is not static", path.display(), facts.needed.join(", "));
     }
-    if !facts.is_64 || facts.machine != goblin::elf::header::EM_X86_64 {
-        bail!("{} is not an x86_64 ELF (machine {})", path.display(), facts.machine);
+    if !facts.is_64 || facts.machine != machine {
+        bail!(
+            "{} is not a 64-bit {} ELF (machine {})",
+            path.display(),
+            machine_name(machine),
+            machine_name(facts.machine)
+        );
     }
     Ok(facts)
+}
+
+/// A readable name of an ELF machine (`x86_64`, `aarch64`, else its number).
+pub fn machine_name(machine: u16) -> String {
+    match machine {
+        goblin::elf::header::EM_X86_64 => "x86_64".into(),
+        goblin::elf::header::EM_AARCH64 => "aarch64".into(),
+        m => format!("machine {m}"),
+    }
 }
 
 #[cfg(test)]
@@ -94,6 +109,6 @@ mod tests {
         let me = std::env::current_exe().unwrap();
         let facts = super::inspect(&me).unwrap();
         assert!(facts.interpreter.is_some() || !facts.needed.is_empty());
-        assert!(super::check_static(&me).is_err());
+        assert!(super::check_static(&me, goblin::elf::header::EM_X86_64).is_err());
     }
 }

@@ -34,7 +34,7 @@ pub fn trace_imports(tc: &Toolchain, out: &Path, main_script: Option<&Path>, mai
     };
     let joined = paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join("\0");
     eprintln!("tracing the imports of a run: {target} {}", args.join(" "));
-    let status = Command::new(tc.python())
+    let status = Command::new(&tc.build_python)
         .args(["-I", "-S", "-c"])
         .arg(TRACE_PY)
         .arg(out)
@@ -170,11 +170,14 @@ pub struct FrozenModules {
 fn run_freeze(tc: &Toolchain, dir: &Path, args: &[std::ffi::OsString], what: &str) -> Result<()> {
     let freeze_py = dir.join("freeze.py");
     fs::write(&freeze_py, FREEZE_PY)?;
-    let out = Command::new(tc.python())
-        .arg("-I")
-        .arg(&freeze_py)
-        .args(args)
-        .env_clear()
+    let mut c = Command::new(&tc.build_python);
+    c.arg("-I").arg(&freeze_py).args(args).env_clear();
+    if tc.is_cross() {
+        // The build machine's python analyses the target's stdlib (the same sources but for its
+        // _sysconfigdata module).
+        c.env("PYELF_TARGET_STDLIB", tc.root.join("lib/python3.13"));
+    }
+    let out = c
         .output()
         .context("cannot run the toolchain's python3 for the import analysis")?;
     if !out.status.success() {

@@ -62,9 +62,11 @@ pub fn link_static(tc: &Toolchain, app_archive: &Path, out: &Path, log: &Path, p
     Ok(())
 }
 
-/// Strips symbols and debug information.
-pub fn strip(path: &Path) -> Result<()> {
-    let status = Command::new("strip").arg(path).status().context("cannot run strip (binutils)")?;
+/// Strips symbols and debug information, with the target's `strip` (the host's cannot read
+/// another architecture's objects).
+pub fn strip(tc: &Toolchain, path: &Path) -> Result<()> {
+    let strip = tc.tool("strip");
+    let status = Command::new(&strip).arg(path).status().with_context(|| format!("cannot run {strip} (binutils)"))?;
     if !status.success() {
         bail!("strip {} failed", path.display());
     }

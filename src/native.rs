@@ -177,7 +177,7 @@ impl Builder<'_> {
             bail!("{} has sha256 {sha}, not the pinned {} (toolchains/native.toml [cxx])", wheel.display(), pin.sha256);
         }
         let ready = work.path().join("ready");
-        let unzip = Command::new(self.tc.python())
+        let unzip = Command::new(&self.tc.build_python)
             .args(["-c", "import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extractall(sys.argv[2])"])
             .arg(&wheel)
             .arg(&ready)
@@ -192,7 +192,7 @@ impl Builder<'_> {
         fs::create_dir_all(&probe)?;
         fs::write(probe.join("empty.cc"), "int main() { return 0; }\n")?;
         let out = Command::new(&zig)
-            .args(["c++", "-target", "x86_64-linux-musl", "-static", "empty.cc", "-o", "empty"])
+            .args(["c++", "-target", &self.tc.target.musl_triple, "-static", "empty.cc", "-o", "empty"])
             .current_dir(&probe)
             .env("ZIG_GLOBAL_CACHE_DIR", &cache)
             .env("ZIG_LOCAL_CACHE_DIR", &cache)
@@ -335,7 +335,7 @@ impl Builder<'_> {
         fs::create_dir_all(work)?;
         let tools = work.join("tools");
         fs::create_dir_all(&tools)?;
-        let python = self.tc.python();
+        let python = self.tc.build_python.clone();
         let wrapper = tools.join("cc");
         fs::write(&wrapper, format!("#!{} -I\n{WRAPPER_PY}", python.display()))?;
         crate::compiler::set_executable(&wrapper)?;
@@ -370,7 +370,7 @@ impl Builder<'_> {
                 .env("PATH", &path)
                 .env("CC", &wrapper)
                 .env("LDSHARED", format!("{} -shared", wrapper.display()))
-                .env("AR", "ar")
+                .env("AR", self.tc.tool("ar"))
                 .env("PYELF_REAL_CC", self.tc.cc())
                 .env("PYELF_TOOLCHAIN_LIB", self.tc.root.join("lib"))
                 .env("PYELF_CAPTURE_LOG", work.join("links.jsonl"))
@@ -380,7 +380,7 @@ impl Builder<'_> {
                 .env("LDCXXSHARED", format!("{} -shared", tools.join("c++").display()))
                 .env("PYELF_NEEDS_CXX", work.join("needs-c++"));
             if let Some(cxx) = cxx {
-                c.env("PYELF_REAL_CXX", format!("{}:c++:-target:x86_64-linux-musl", cxx.zig.display()))
+                c.env("PYELF_REAL_CXX", format!("{}:c++:-target:{}", cxx.zig.display(), self.tc.target.musl_triple))
                     .env("PYELF_CXX_RUNTIME", std::env::join_paths(&cxx.runtime)?)
                     .env("ZIG_GLOBAL_CACHE_DIR", &cxx.cache)
                     .env("ZIG_LOCAL_CACHE_DIR", &cxx.cache);
@@ -456,7 +456,7 @@ fn ask_about_wheel<T: serde::de::DeserializeOwned>(tc: &Toolchain, step: &crate:
     let frontend = work.join("pep517-list.py");
     fs::write(&frontend, FRONTEND_PY)?;
     let answer = work.join("wheel-answer.json");
-    let mut c = Command::new(tc.python());
+    let mut c = Command::new(&tc.build_python);
     c.arg(&frontend).arg(what).arg(wheel).env("PYELF_ANSWER", &answer);
     step.run_command(&format!("pep517.py {what} {}", wheel.display()), &mut c)?;
     Ok(serde_json::from_str(&fs::read_to_string(&answer)?)?)

@@ -109,13 +109,15 @@ fn compile_one(tool: &cc::Tool, file: &Path, index: usize, obj_dir: &Path, logs:
     Ok(Err(Rejected { file: file.to_path_buf(), log, first_error: first_error(&text) }))
 }
 
-/// Puts `objects` into the static archive `out` (deterministic: no dates, owners or modes).
-pub fn archive(objects: &[PathBuf], out: &Path) -> Result<()> {
+/// Puts `objects` into the static archive `out` (deterministic: no dates, owners or modes), with
+/// the target's `ar`.
+pub fn archive(tc: &Toolchain, objects: &[PathBuf], out: &Path) -> Result<()> {
     if out.exists() {
         fs::remove_file(out)?;
     }
     let sh = xshell::Shell::new()?;
-    xshell::cmd!(sh, "ar crsD {out} {objects...}").quiet().run().with_context(|| format!("cannot make the archive {}", out.display()))?;
+    let ar = tc.tool("ar");
+    xshell::cmd!(sh, "{ar} crsD {out} {objects...}").quiet().run().with_context(|| format!("cannot make the archive {}", out.display()))?;
     if !out.is_file() {
         bail!("ar made no archive {}", out.display());
     }

@@ -10,11 +10,23 @@ use std::fmt;
 /// `toolchains/sources.toml`, as compiled in.
 pub const SOURCES_TOML: &str = include_str!("../toolchains/sources.toml");
 
-/// Every `toolchains/targets/*.toml`, by triple, as compiled in.
-pub const TARGET_TOMLS: &[(&str, &str)] = &[(
-    "x86_64-unknown-linux-musl",
-    include_str!("../toolchains/targets/x86_64-unknown-linux-musl.toml"),
-)];
+/// Every `toolchains/targets/*.toml`, by triple, as compiled in (found by `build.rs`: a target
+/// is added by adding its file).
+pub const TARGET_TOMLS: &[(&str, &str)] = include!(concat!(env!("OUT_DIR"), "/targets.rs"));
+
+/// The triple of the target of this machine's architecture (`toolchains/targets/` has one whose
+/// `arch` is [`std::env::consts::ARCH`]): what pyelf builds for unless told `--target`.
+pub fn native_triple() -> &'static str {
+    static TRIPLE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    TRIPLE.get_or_init(|| {
+        let pins = Pins::builtin();
+        match pins.targets.iter().find(|t| t.is_native()) {
+            Some(t) => t.triple.clone(),
+            // No target of this architecture: name one that says so when it is looked up.
+            None => format!("{}-unknown-linux-musl", std::env::consts::ARCH),
+        }
+    })
+}
 
 /// How a source archive is compressed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -71,16 +83,78 @@ impl Pin {
 #[serde(deny_unknown_fields)]
 pub struct Target {
     pub triple: String,
+    /// The CPU architecture as Rust, musl and wheel tags name it (`x86_64`, `aarch64`).
+    pub arch: String,
     pub musl_triple: String,
+    /// ELF `e_machine` of the target's executables.
+    pub elf_machine: u16,
     pub sources: Vec<String>,
     pub cflags: Vec<String>,
     pub thread_stack_size: u64,
     /// The build date compiled into the toolchain (CPython's `sys.version`), as seconds since
     /// 1970, unless `SOURCE_DATE_EPOCH` is set when the toolchain is built.
     pub source_date_epoch: u64,
+    /// OpenSSL's Configure target.
+    pub openssl_target: String,
+    pub cross: Cross,
+    pub wheels: Wheels,
+    /// configure's answers when cross-compiling (`ac_cv_*` cache variables).
+    pub configure: std::collections::BTreeMap<String, String>,
+}
+
+/// How a machine of another architecture builds for a target.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Cross {
+    /// Prefix of the GNU cross tools (`aarch64-linux-gnu-`).
+    pub prefix: String,
+    /// Directory holding the cross tools' Linux kernel headers.
+    pub kernel_headers: String,
+    /// Debian packages providing the tools and the runner.
+    pub packages: Vec<String>,
+    /// Command that runs the target's static programs (`qemu-aarch64-static`).
+    pub runner: Vec<String>,
+}
+
+/// The wheel platform tags pip accepts for the target.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Wheels {
+    /// `[newest, oldest]` glibc minor versions of `manylinux_2_<N>_<arch>`.
+    pub manylinux: [u32; 2],
+    pub legacy: Vec<String>,
+    pub musllinux: Vec<String>,
 }
 
 impl Target {
+    /// Whether this machine builds for the target with its own compiler (same architecture);
+    /// otherwise with the cross tools of [`Target::cross`].
+    pub fn is_native(&self) -> bool {
+        self.arch == std::env::consts::ARCH
+    }
+
+    /// Prefix of the binutils (and gcc) that build for the target here: none natively, the cross
+    /// tools' otherwise.
+    pub fn tools_prefix(&self) -> &str {
+        if self.is_native() { "" } else { &self.cross.prefix }
+    }
+
+    /// A binutils program for the target (`ar`, `strip`, `objcopy`), as run here.
+    pub fn tool(&self, name: &str) -> String {
+        format!("{}{name}", self.tools_prefix())
+    }
+
+    /// The wheel platform tags, best first: pyelf's own builds (`linux_<arch>`), then the
+    /// index's manylinux and musllinux wheels.
+    pub fn wheel_platforms(&self) -> Vec<String> {
+        let [newest, oldest] = self.wheels.manylinux;
+        let mut out = vec![format!("linux_{}", self.arch)];
+        out.extend((oldest..=newest).rev().map(|minor| format!("manylinux_2_{minor}_{}", self.arch)));
+        out.extend(self.wheels.legacy.iter().cloned());
+        out.extend(self.wheels.musllinux.iter().cloned());
+        out
+    }
+
     /// The build date toolchains get: `SOURCE_DATE_EPOCH` if set (and a number), else the pin's.
     pub fn effective_source_date_epoch(&self) -> u64 {
         std::env::var("SOURCE_DATE_EPOCH")
@@ -264,6 +338,20 @@ mod tests {
     }
 
     #[test]
+    fn every_target_file_is_found_and_names_its_machine() {
+        let pins = Pins::builtin();
+        let triples: Vec<&str> = pins.targets.iter().map(|t| t.triple.as_str()).collect();
+        assert!(triples.contains(&"x86_64-unknown-linux-musl") && triples.contains(&"aarch64-unknown-linux-musl"), "{triples:?}");
+        let arm = pins.target("aarch64-unknown-linux-musl").unwrap();
+        assert_eq!(arm.elf_machine, goblin::elf::header::EM_AARCH64);
+        assert_eq!(pins.target("x86_64-unknown-linux-musl").unwrap().elf_machine, goblin::elf::header::EM_X86_64);
+        let tags = arm.wheel_platforms();
+        assert_eq!(tags[0], "linux_aarch64");
+        assert!(tags.contains(&"manylinux_2_17_aarch64".to_string()) && !tags.contains(&"manylinux_2_16_aarch64".to_string()));
+        assert!(tags.iter().all(|t| t.ends_with("_aarch64")), "{tags:?}");
+    }
+
+    #[test]
     fn unknown_target_lists_known_ones() {
         let err = Pins::builtin().target("aarch64-apple-darwin").unwrap_err().to_string();
         assert!(err.contains("aarch64-apple-darwin"), "{err}");
@@ -291,8 +379,9 @@ format = "tar.gz"
 
     #[test]
     fn target_naming_an_unpinned_source_is_rejected() {
-        let t = "triple = \"t\"\nmusl_triple = \"m\"\nsources = [\"nope\"]\ncflags = []\nthread_stack_size = 1\nsource_date_epoch = 0\n";
-        let err = Pins::parse(SOURCES_TOML, [("t".to_string(), t.to_string())]).unwrap_err();
+        let (_, x86) = TARGET_TOMLS.iter().find(|(n, _)| *n == "x86_64-unknown-linux-musl").unwrap();
+        let t = x86.replace("triple = \"x86_64-unknown-linux-musl\"", "triple = \"t\"").replace("\"cpython\"]", "\"nope\"]");
+        let err = Pins::parse(SOURCES_TOML, [("t".to_string(), t)]).unwrap_err();
         assert!(err.to_string().contains("nope"), "{err}");
     }
 

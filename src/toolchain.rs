@@ -41,12 +41,40 @@ pub const REQUIRED_MODULES: &[&str] = &[
 pub struct Toolchain {
     pub root: PathBuf,
     pub target: Target,
+    /// The python3 that runs on this machine for the build's own work (analysis, freezing,
+    /// Cython, pip): the toolchain's own, or, for a target of another architecture, the build
+    /// machine's toolchain's of the same CPython pin.
+    pub build_python: PathBuf,
+    /// What runs the target's programs here (empty natively; qemu-user across architectures).
+    pub runner: Vec<String>,
 }
 
 impl Toolchain {
-    /// The static interpreter.
+    /// The static interpreter (the target's: run it through [`Toolchain::command`]).
     pub fn python(&self) -> PathBuf {
         self.root.join("bin/python3")
+    }
+
+    /// A command that runs the target's program `program` here, through the runner if any.
+    pub fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
+        match self.runner.split_first() {
+            Some((runner, args)) => {
+                let mut c = Command::new(runner);
+                c.args(args).arg(program);
+                c
+            }
+            None => Command::new(program),
+        }
+    }
+
+    /// A binutils program for the target (`strip`, `objcopy`, `ar`).
+    pub fn tool(&self, name: &str) -> String {
+        self.target.tool(name)
+    }
+
+    /// Whether the target is of another architecture than this machine.
+    pub fn is_cross(&self) -> bool {
+        !self.target.is_native()
     }
 
     /// The musl compiler wrapper.
@@ -103,7 +131,7 @@ pub fn key_parts(target: &Target, host: &HostCompiler) -> Vec<(String, String)> 
     parts.push(("recipes".into(), include_str!("recipes/mod.rs").into()));
     parts.push(("compiler".into(), include_str!("compiler.rs").into()));
     parts.push(("host-cc".into(), host.version.clone()));
-    parts.push(("kernel-headers".into(), compiler::kernel_headers_version()));
+    parts.push(("kernel-headers".into(), host.kernel_headers_version()));
     parts.push(("source-date-epoch".into(), target.effective_source_date_epoch().to_string()));
     parts
 }
@@ -148,14 +176,60 @@ fn inherit_lock(lock: &std::fs::File) -> Result<()> {
     Ok(())
 }
 
+/// The target of this machine's architecture, whose toolchain is the build machine's for
+/// every other target.
+pub fn build_target(pins: &Pins) -> Result<&Target> {
+    pins.targets.iter().find(|t| t.is_native()).ok_or_else(|| {
+        anyhow::anyhow!(
+            "no target under toolchains/targets/ is of this machine's architecture ({}), so there is no python3 to build with",
+            std::env::consts::ARCH
+        )
+    })
+}
+
+/// The build machine's python3 for a cross build: `PYELF_BUILD_PYTHON` if set (it must be the
+/// pinned CPython version), else the python3 of this machine's toolchain (built first if needed).
+/// Also returns that toolchain's root, if it is one.
+fn build_python(home: &Home, pins: &Pins, opts: &Options) -> Result<(PathBuf, Option<PathBuf>)> {
+    let version = &pins.source("cpython")?.version;
+    if let Some(p) = std::env::var_os("PYELF_BUILD_PYTHON") {
+        let python = PathBuf::from(p);
+        let out = Command::new(&python)
+            .args(["-c", "import platform; print(platform.python_version())"])
+            .output()
+            .with_context(|| format!("cannot run PYELF_BUILD_PYTHON={}", python.display()))?;
+        let got = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        if &got != version {
+            bail!(
+                "PYELF_BUILD_PYTHON={} is Python {got:?}, not the pinned {version}: CPython's cross build needs the same release\nhint: unset PYELF_BUILD_PYTHON to use this machine's toolchain",
+                python.display()
+            );
+        }
+        let root = python.parent().and_then(Path::parent).filter(|r| r.join(MANIFEST).is_file()).map(Path::to_path_buf);
+        return Ok((python, root));
+    }
+    let native = build_target(pins)?;
+    eprintln!("the build machine's toolchain ({}) comes first: its python3 builds for the target", native.triple);
+    let tc = ensure(home, pins, &native.triple, opts)?;
+    Ok((tc.python(), Some(tc.root)))
+}
+
 /// Returns the target's toolchain, building it first if it is missing.
 pub fn ensure(home: &Home, pins: &Pins, triple: &str, opts: &Options) -> Result<Toolchain> {
     let target = pins.target(triple)?.clone();
-    let host = HostCompiler::detect()?;
+    let host = HostCompiler::for_target(&target)?;
     let name = format!("{}-{}", target.triple, key(&target, &host));
     let dir = home.toolchains();
     let root = dir.join(&name);
-    let toolchain = Toolchain { root: root.clone(), target: target.clone() };
+    let (build_python, build_root) =
+        if host.is_cross() { build_python(home, pins, opts)? } else { (root.join("bin/python3"), None) };
+    let runner = if host.is_cross() { target.cross.runner.clone() } else { Vec::new() };
+    let toolchain = Toolchain {
+        root: root.clone(),
+        target: target.clone(),
+        build_python: build_python.clone(),
+        runner,
+    };
     if root.join(MANIFEST).is_file() {
         return Ok(toolchain);
     }
@@ -178,8 +252,66 @@ pub fn ensure(home: &Home, pins: &Pins, triple: &str, opts: &Options) -> Result<
         fs::remove_dir_all(&root)?;
     }
     inherit_lock(&lock)?;
-    build(home, pins, &target, &host, &name, &root, opts)?;
+    let cross = host.is_cross().then(|| Cross { python: build_python.as_path(), root: build_root.as_deref(), runner: &toolchain.runner });
+    build(home, pins, &target, &host, &name, &root, opts, cross)?;
     Ok(toolchain)
+}
+
+/// The seconds a finished toolchain's build steps took, as its manifest records them.
+pub fn recorded_seconds(root: &Path) -> Result<f64> {
+    #[derive(serde::Deserialize)]
+    struct Step {
+        seconds: f64,
+    }
+    #[derive(serde::Deserialize)]
+    struct Manifest {
+        #[serde(default)]
+        step: Vec<Step>,
+    }
+    let m: Manifest = toml::from_str(&fs::read_to_string(root.join(MANIFEST))?).context("the toolchain's manifest is damaged")?;
+    Ok(m.step.iter().map(|s| s.seconds).sum())
+}
+
+/// What `pyelf targets` says of one target.
+#[derive(Debug, Clone)]
+pub struct TargetStatus {
+    pub triple: String,
+    /// How this machine builds for it: `native` or `cross (<prefix>gcc, run with <runner>)`.
+    pub how: String,
+    /// The current toolchain's directory when it is built.
+    pub built: Option<PathBuf>,
+    /// Why it cannot be built here (missing cross tools), if so.
+    pub problem: Option<String>,
+    /// Toolchains of the target built with other pins, recipes or compilers (stale).
+    pub stale: usize,
+}
+
+/// Every known target, whether its toolchain is built and whether this machine can build it.
+pub fn statuses(home: &Home, pins: &Pins) -> Vec<TargetStatus> {
+    let dir = home.toolchains();
+    let existing: Vec<String> = std::fs::read_dir(&dir)
+        .map(|rd| rd.flatten().filter(|e| e.path().join(MANIFEST).is_file()).map(|e| e.file_name().to_string_lossy().to_string()).collect())
+        .unwrap_or_default();
+    pins.targets
+        .iter()
+        .map(|t| {
+            let how = if t.is_native() {
+                "native".to_string()
+            } else {
+                format!("cross ({}gcc, run with {})", t.cross.prefix, t.cross.runner.join(" "))
+            };
+            let ours: Vec<&String> = existing.iter().filter(|n| n.strip_prefix(&t.triple).is_some_and(|k| k.starts_with('-') && !k[1..].contains('-'))).collect();
+            match HostCompiler::for_target(t) {
+                Ok(host) => {
+                    let name = format!("{}-{}", t.triple, key(t, &host));
+                    let built = ours.iter().any(|n| **n == name).then(|| dir.join(&name));
+                    let stale = ours.len() - usize::from(built.is_some());
+                    TargetStatus { triple: t.triple.clone(), how, built, problem: None, stale }
+                }
+                Err(e) => TargetStatus { triple: t.triple.clone(), how, built: None, problem: Some(format!("{e:#}")), stale: ours.len() },
+            }
+        })
+        .collect()
 }
 
 /// Where a toolchain is assembled (kept if a build is interrupted, and resumed by the next one).
@@ -192,9 +324,18 @@ fn stamp(partial: &Path, step: &str) -> PathBuf {
     partial.join(".pyelf-steps").join(step)
 }
 
+/// What a cross build has of the build machine.
+struct Cross<'a> {
+    python: &'a Path,
+    /// The build machine's toolchain, whose module list the target's must equal.
+    root: Option<&'a Path>,
+    runner: &'a [String],
+}
+
 /// Builds the toolchain `name` into its partial directory, resuming after the last completed step
 /// of an interrupted build, and renames it to `root` once every step and the check passed.
-fn build(home: &Home, pins: &Pins, target: &Target, host: &HostCompiler, name: &str, root: &Path, opts: &Options) -> Result<()> {
+#[allow(clippy::too_many_arguments)]
+fn build(home: &Home, pins: &Pins, target: &Target, host: &HostCompiler, name: &str, root: &Path, opts: &Options, cross: Option<Cross>) -> Result<()> {
     let started = Instant::now();
     let dir = root.parent().expect("toolchains directory");
     remove_leftovers(dir, name)?;
@@ -249,6 +390,7 @@ fn build(home: &Home, pins: &Pins, target: &Target, host: &HostCompiler, name: &
             jobs: opts.jobs,
             target,
             host,
+            build_python: cross.as_ref().map(|c| c.python),
         };
         fs::create_dir_all(&ctx.work)?;
         (recipes::recipe(&src.name)?.build)(&ctx).with_context(|| format!("building {label} failed"))?;
@@ -263,7 +405,7 @@ fn build(home: &Home, pins: &Pins, target: &Target, host: &HostCompiler, name: &
 
     let t = Instant::now();
     let step = Step::start("check", logs.join("check.log"))?;
-    let summary = check(&tmp, &step)?;
+    let summary = check(&tmp, &step, target, cross.as_ref())?;
     eprintln!("[{total}/{total}] check {:>37.1}s", t.elapsed().as_secs_f64());
 
     let mut manifest = format!(
@@ -273,6 +415,9 @@ fn build(home: &Home, pins: &Pins, target: &Target, host: &HostCompiler, name: &
         host.version,
         target.effective_source_date_epoch(),
     );
+    if let Some(c) = &cross {
+        manifest.push_str(&format!("build_python = {:?}\n", c.python.display().to_string()));
+    }
     for f in &fetched {
         manifest.push_str(&format!(
             "\n[[source]]\nname = {:?}\nversion = {:?}\nsha256 = {:?}\nfile = {:?}\n",
@@ -334,16 +479,26 @@ fn remove_leftovers(dir: &Path, name: &str) -> Result<()> {
     Ok(())
 }
 
-/// Checks the assembled toolchain: a static `python3` that starts and has the required modules
-/// built in. Records `sys.builtin_module_names` and returns a summary for the user.
-fn check(root: &Path, step: &Step) -> Result<String> {
+/// Checks the assembled toolchain: a static `python3` for the target that starts (through the
+/// runner when cross-compiling) and has the required modules built in, the same modules as the
+/// build machine's toolchain when there is one. Records `sys.builtin_module_names` and returns a
+/// summary for the user.
+fn check(root: &Path, step: &Step, target: &Target, cross: Option<&Cross>) -> Result<String> {
     let python = root.join("bin/python3");
-    let facts = crate::elf::check_static(&python).map_err(|e| {
+    let facts = crate::elf::check_static(&python, target.elf_machine).map_err(|e| {
         let _ = step.note(&format!("{e:#}"));
         step.failure("bin/python3 is not a static executable")
     })?;
     step.note(&format!("{}: {facts:?}", python.display()))?;
-    let out = Command::new(&python)
+    let mut command = match cross.and_then(|c| c.runner.split_first()) {
+        Some((runner, args)) => {
+            let mut c = Command::new(runner);
+            c.args(args).arg(&python);
+            c
+        }
+        None => Command::new(&python),
+    };
+    let out = command
         .args(["-I", "-c", "import sys; print('\\n'.join(sorted(sys.builtin_module_names)))"])
         .output()
         .with_context(|| format!("cannot run {}", python.display()))?;
@@ -358,6 +513,18 @@ fn check(root: &Path, step: &Step) -> Result<String> {
     if !missing_required.is_empty() {
         step.note(&format!("missing required modules: {missing_required:?}"))?;
         bail!(step.failure(&format!("required modules are not built in: {missing_required:?}")));
+    }
+    if let Some(build_root) = cross.and_then(|c| c.root) {
+        let theirs = fs::read_to_string(build_root.join("builtin_modules.txt"))?;
+        if theirs != builtin {
+            let theirs: Vec<&str> = theirs.lines().collect();
+            let only_here: Vec<&&str> = names.iter().filter(|n| !theirs.contains(n)).collect();
+            let only_there: Vec<&&str> = theirs.iter().filter(|n| !names.contains(n)).collect();
+            bail!(step.failure(&format!(
+                "the built-in modules differ from the build machine's toolchain ({}): only here {only_here:?}, only there {only_there:?}",
+                build_root.display()
+            )));
+        }
     }
     let states = recipes::cpython::module_states_of(root)?;
     let not_built: Vec<String> = states
@@ -386,7 +553,13 @@ mod tests {
     use super::*;
 
     fn host() -> HostCompiler {
-        HostCompiler { program: "gcc".into(), version: "gcc 12".into(), multiarch: "x86_64-linux-gnu".into() }
+        HostCompiler {
+            program: "gcc".into(),
+            version: "gcc 12".into(),
+            multiarch: "x86_64-linux-gnu".into(),
+            prefix: String::new(),
+            headers: "/usr/include".into(),
+        }
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 use anyhow::{Context, Result};
 use goblin::elf::dynamic::{DF_1_NOW, DF_BIND_NOW, DT_FLAGS, DT_FLAGS_1};
-use goblin::elf::header::{EM_X86_64, ET_DYN};
+use goblin::elf::header::ET_DYN;
 use goblin::elf::program_header::{PF_X, PT_GNU_RELRO, PT_GNU_STACK, PT_INTERP};
 use goblin::elf::Elf;
 use std::path::Path;
@@ -16,15 +16,19 @@ pub struct Check {
     pub detail: String,
 }
 
-/// Runs every check on `binary`.
-pub fn checks(binary: &Path) -> Result<Vec<Check>> {
+/// Runs every check on `binary`, built for `target`.
+pub fn checks(binary: &Path, target: &crate::pins::Target) -> Result<Vec<Check>> {
     let bytes = fs_err::read(binary)?;
     let elf = Elf::parse(&bytes).with_context(|| format!("{} is not an ELF file", binary.display()))?;
     let mut out = Vec::new();
     let mut check = |name, ok, detail: String| out.push(Check { name, ok, detail });
 
-    let machine_ok = elf.is_64 && elf.header.e_machine == EM_X86_64;
-    check("x86_64 ELF", machine_ok, format!("64-bit: {}, machine {}", elf.is_64, elf.header.e_machine));
+    let machine_ok = elf.is_64 && elf.header.e_machine == target.elf_machine;
+    check(
+        "ELF for the target",
+        machine_ok,
+        format!("{}: 64-bit: {}, {}", target.triple, elf.is_64, crate::elf::machine_name(elf.header.e_machine)),
+    );
     let interp = elf.program_headers.iter().any(|p| p.p_type == PT_INTERP);
     check("no program interpreter", !interp, elf.interpreter.unwrap_or("none").to_string());
     check("no needed libraries", elf.libraries.is_empty(), elf.libraries.join(", "));

@@ -26,6 +26,27 @@ import sys
 import sysconfig
 
 STDLIB = sysconfig.get_paths()["stdlib"]
+# Building for another architecture, this python (the build machine's toolchain's, the same
+# CPython release) analyses the target toolchain's stdlib: its modules are found there, and its
+# _sysconfigdata module is the target's.
+BUILD_STDLIB = None
+if os.environ.get("PYELF_TARGET_STDLIB") and os.path.realpath(os.environ["PYELF_TARGET_STDLIB"]) != os.path.realpath(STDLIB):
+    BUILD_STDLIB, STDLIB = STDLIB, os.environ["PYELF_TARGET_STDLIB"]
+    sys.path[:] = [STDLIB + p[len(BUILD_STDLIB):] if p == BUILD_STDLIB or p.startswith(BUILD_STDLIB + os.sep) else p for p in sys.path]
+    _data = sorted(f[:-3] for f in os.listdir(STDLIB) if f.startswith("_sysconfigdata_") and f.endswith(".py"))
+    if len(_data) != 1:
+        raise SystemExit(f"pyelf freeze: the target's stdlib {STDLIB} should hold one _sysconfigdata module, not {_data}")
+    os.environ["_PYTHON_SYSCONFIGDATA_NAME"] = _data[0]
+
+
+def in_build_stdlib(path):
+    """Whether `path` is in the build machine's stdlib when that is not the target's."""
+    return BUILD_STDLIB is not None and path is not None and os.path.abspath(path).startswith(BUILD_STDLIB + os.sep)
+
+
+def retarget(path):
+    """The target's copy of a file of the build machine's stdlib (the same path otherwise)."""
+    return STDLIB + os.path.abspath(path)[len(BUILD_STDLIB):] if in_build_stdlib(path) else path
 
 # What the interpreter itself imports while it starts and reports errors, and what it may look up
 # by name at run time: every codec (`b.decode("cp1252")` finds `encodings.cp1252` by name).
@@ -93,7 +114,7 @@ def locate(name):
     """The spec of module `name` as the import system would find it (built in, frozen into the
     interpreter, or from sys.path), without importing anything."""
     loaded = sys.modules.get(name)
-    if loaded is not None and getattr(loaded, "__spec__", None) is not None:
+    if loaded is not None and getattr(loaded, "__spec__", None) is not None and not in_build_stdlib(loaded.__spec__.origin):
         return loaded.__spec__  # as importlib.util.find_spec answers for a module already loaded
     for finder in (importlib.machinery.BuiltinImporter, importlib.machinery.FrozenImporter):
         spec = finder.find_spec(name)
@@ -287,7 +308,7 @@ def package_modules(pkg):
 def neutral_paths(source):
     """The build-time data names the directory the toolchain was built in: written as pyelf's
     compiler wrapper writes it (/pyelf/toolchains), so that a binary does not depend on PYELF_HOME."""
-    toolchains = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.__file__))))
+    toolchains = os.path.dirname(os.path.dirname(os.path.dirname(STDLIB)))
     return source.replace(toolchains.encode() + b"/", b"/pyelf/toolchains/")
 
 
@@ -390,7 +411,7 @@ def analyse_main(out_dir, args):
             continue
         if spec.loader is importlib.machinery.FrozenImporter:
             # Frozen into CPython itself: it stays so, and only its source goes into the tree.
-            source = getattr(spec.loader_state, "filename", None)
+            source = retarget(getattr(spec.loader_state, "filename", None))
             if source and is_stdlib(source) and os.path.isfile(source):
                 out.append({"name": name, "file": source, "kind": "stdlib", "cpython_frozen": True,
                             "package": spec.submodule_search_locations is not None})

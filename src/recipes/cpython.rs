@@ -50,14 +50,30 @@ pub fn build(ctx: &Ctx) -> Result<()> {
     let stack = ctx.target.thread_stack_size.to_string();
     let cc = ctx.cc();
     let jobs = ctx.jobs.to_string();
+    // Across architectures: the build machine's python3 of the same version runs the build's
+    // own steps, and the run tests configure cannot do are answered from the target's data.
+    let mut cross = ctx.cross_args();
+    let config_site = ctx.work.join("config.site");
+    if let Some(python) = ctx.build_python {
+        cross.push(format!("--with-build-python={}", python.display()));
+        let answers: String = ctx.target.configure.iter().map(|(k, v)| format!("{k}={v}\n")).collect();
+        fs::create_dir_all(&ctx.work)?;
+        fs::write(&config_site, answers)?;
+        ctx.step.note(&format!("configure's answers for {} (CONFIG_SITE):\n{}", ctx.target.triple, fs::read_to_string(&config_site)?))?;
+    }
+    let mut configure = cmd!(
+        sh,
+        "./configure --prefix={final_root} --disable-shared --disable-test-modules --with-system-expat
+         --with-system-libmpdec --with-openssl={root} --with-openssl-rpath=no --without-readline
+         --without-ensurepip --with-mimalloc {cross...}"
+    );
+    if ctx.build_python.is_some() {
+        configure = configure.env("CONFIG_SITE", &config_site);
+    }
     ctx.step.run(
-        cmd!(
-            sh,
-            "./configure --prefix={final_root} --disable-shared --disable-test-modules --with-system-expat
-             --with-system-libmpdec --with-openssl={root} --with-openssl-rpath=no --without-readline
-             --without-ensurepip --with-mimalloc"
-        )
+        configure
         .env("CC", &cc)
+        .env("AR", ctx.host.tool("ar"))
         .env("CPPFLAGS", format!("-I{}", include.display()))
         // Every configure test links statically: musl-gcc links dynamically unless told, and
         // the run tests then fail.
@@ -69,6 +85,7 @@ pub fn build(ctx: &Ctx) -> Result<()> {
         .env("PKG_CONFIG_LIBDIR", lib.join("pkgconfig"))
         .env("PKG_CONFIG_PATH", ""),
     )?;
+    check_pyconfig(ctx)?;
     ctx.step.run(cmd!(sh, "make -j{jobs}"))?;
     let prefix = format!("prefix={}", root.display());
     ctx.step.run(cmd!(sh, "make install {prefix} COMPILEALL_OPTS=-j{jobs}"))?;
@@ -100,6 +117,48 @@ pub fn build(ctx: &Ctx) -> Result<()> {
         "lib/python3.13/os.py",
         "lib/python-inittab.c",
     ])
+}
+
+/// Facts of `pyconfig.h` that configure gets wrong, without failing, when it cannot run its test
+/// programs (cross-compiling): `(macro, defined?, what goes wrong otherwise)`. Checked for every
+/// target, so that a cross build is the interpreter a native one is.
+const PYCONFIG_FACTS: &[(&str, bool, &str)] = &[
+    ("HAVE_COMPUTED_GOTOS", true, "the eval loop would dispatch with a switch (slower)"),
+    ("HAVE_WORKING_TZSET", true, "time.tzset would be missing"),
+    ("HAVE_ALIGNED_REQUIRED", false, "str hashes would use FNV instead of siphash13"),
+    ("HAVE_BROKEN_SEM_GETVALUE", false, "multiprocessing's Queue.qsize() would raise NotImplementedError"),
+    ("HAVE_BROKEN_POSIX_SEMAPHORES", false, "multiprocessing would have no semaphores"),
+    ("HAVE_BROKEN_POLL", false, "select.poll would be missing"),
+    ("PTHREAD_SYSTEM_SCHED_SUPPORTED", true, "threads would not get system scheduling scope"),
+];
+
+/// Fails if configure left any of [`PYCONFIG_FACTS`] wrong.
+fn check_pyconfig(ctx: &Ctx) -> Result<()> {
+    let text = fs::read_to_string(ctx.src.join("pyconfig.h"))?;
+    let mut wrong = Vec::new();
+    for (name, want, why) in PYCONFIG_FACTS {
+        if pyconfig_defines(&text, name) != *want {
+            wrong.push(format!("{name} is {} ({why})", if *want { "not defined" } else { "defined" }));
+        }
+    }
+    if !wrong.is_empty() {
+        ctx.step.note(&wrong.join("\n"))?;
+        anyhow::bail!(ctx.step.failure(&format!(
+            "configure got pyconfig.h wrong for {}: {}\nhint: answer it in the [configure] table of toolchains/targets/{}.toml",
+            ctx.target.triple,
+            wrong.join("; "),
+            ctx.target.triple
+        )));
+    }
+    Ok(())
+}
+
+/// Whether `pyconfig.h` text defines `name` (to anything but 0).
+fn pyconfig_defines(text: &str, name: &str) -> bool {
+    text.lines().any(|l| {
+        let mut w = l.split_whitespace();
+        w.next() == Some("#define") && w.next() == Some(name) && w.next() != Some("0")
+    })
 }
 
 /// The state configure gave each stdlib extension module (`yes`, `missing`, `disabled`, `n/a`).
@@ -187,8 +246,9 @@ fn neutral_getpath(ctx: &Ctx, sh: &xshell::Shell) -> Result<()> {
     let exec_prefix = format!("exec_prefix={APP_PREFIX}");
     ctx.step.run(cmd!(sh, "make Modules/getpath.o {prefix} {exec_prefix}"))?;
     let lib = ctx.root.join("lib/libpython3.13.a");
-    ctx.step.run(cmd!(sh, "ar rD {lib} {obj}"))?;
-    let members = cmd!(sh, "ar t {lib}").quiet().read()?;
+    let ar = ctx.host.tool("ar");
+    ctx.step.run(cmd!(sh, "{ar} rD {lib} {obj}"))?;
+    let members = cmd!(sh, "{ar} t {lib}").quiet().read()?;
     anyhow::ensure!(
         members.lines().filter(|m| *m == "getpath.o").count() == 1,
         "libpython3.13.a should hold one getpath.o"
@@ -220,6 +280,14 @@ fn write_records(ctx: &Ctx, states: &BTreeMap<String, String>, libs: &[String]) 
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn pyconfig_defines_are_read() {
+        let h = "#define HAVE_COMPUTED_GOTOS 1\n/* #undef HAVE_ALIGNED_REQUIRED */\n#define X 0\n";
+        assert!(super::pyconfig_defines(h, "HAVE_COMPUTED_GOTOS"));
+        assert!(!super::pyconfig_defines(h, "HAVE_ALIGNED_REQUIRED"));
+        assert!(!super::pyconfig_defines(h, "X"));
+    }
+
     #[test]
     fn module_states_are_read_from_the_makefile() {
         let mk = "MODULE__SSL_STATE=missing\nMODULE_ZLIB_STATE=yes\nMODULE_ZLIB_LDFLAGS=-lz\nMODULE__CTYPES_STATE=missing\n";

@@ -36,12 +36,21 @@ pub struct Ctx<'a> {
     pub jobs: usize,
     pub target: &'a Target,
     pub host: &'a HostCompiler,
+    /// When cross-compiling: the build machine's python3 of the same CPython pin (the build
+    /// machine's toolchain), which CPython's build runs for its own generated files.
+    pub build_python: Option<&'a Path>,
 }
 
 impl Ctx<'_> {
     /// The musl compiler wrapper (exists once the musl recipe has run).
     pub fn cc(&self) -> PathBuf {
         crate::compiler::wrapper_path(self.root, &self.target.musl_triple)
+    }
+
+    /// What runs the target's programs here: nothing natively, the target's runner (qemu-user)
+    /// when cross-compiling.
+    pub fn runner(&self) -> Vec<String> {
+        if self.host.is_cross() { self.target.cross.runner.clone() } else { Vec::new() }
     }
 
     /// A shell whose commands run in the source tree.
@@ -54,6 +63,20 @@ impl Ctx<'_> {
     /// A `cc::Build` set up for the musl wrapper and the target's flags, writing objects to `work`.
     pub fn cc_build(&self) -> cc::Build {
         crate::compiler::cc_build(&self.cc(), self.target, &self.work)
+    }
+
+    /// The build machine's C compiler, for programs run during a build (not for the target).
+    pub fn build_cc(&self) -> String {
+        std::env::var("PYELF_HOST_CC").unwrap_or_else(|_| "gcc".into())
+    }
+
+    /// configure's `--build`/`--host` pair when cross-compiling (nothing natively, where
+    /// configure finds both itself).
+    pub fn cross_args(&self) -> Vec<String> {
+        if !self.host.is_cross() {
+            return Vec::new();
+        }
+        vec![format!("--build={}-pc-linux-gnu", std::env::consts::ARCH), format!("--host={}", self.target.musl_triple)]
     }
 
     /// Runs a `cc::Build` into `lib<name>.a`, with any compiler error in the step's log.
@@ -72,6 +95,8 @@ impl Ctx<'_> {
         let lib = self.root.join("lib");
         vec![
             ("CC", self.cc().display().to_string()),
+            ("AR", self.host.tool("ar")),
+            ("RANLIB", self.host.tool("ranlib")),
             ("CFLAGS", self.target.cflags.join(" ")),
             ("CPPFLAGS", format!("-I{}", self.root.join("include").display())),
             ("LDFLAGS", format!("-static -L{}", lib.display())),
@@ -86,7 +111,8 @@ impl Ctx<'_> {
         let sh = self.shell()?;
         let (root, jobs) = (self.root, self.jobs.to_string());
         let env = self.configure_env();
-        let configure = cmd!(sh, "./configure --prefix={root} --libdir={root}/lib --disable-shared --enable-static {args...}");
+        let cross = self.cross_args();
+        let configure = cmd!(sh, "./configure --prefix={root} --libdir={root}/lib --disable-shared --enable-static {cross...} {args...}");
         self.step.run(configure.envs(env.iter().map(|(k, v)| (*k, v))))?;
         self.step.run(cmd!(sh, "make -j{jobs}"))?;
         self.step.run(cmd!(sh, "make install"))

@@ -8,7 +8,14 @@ use xshell::cmd;
 pub fn build(ctx: &Ctx) -> Result<()> {
     let sh = ctx.shell()?;
     let (root, jobs, host) = (ctx.root, ctx.jobs.to_string(), &ctx.host.program);
-    ctx.step.run(cmd!(sh, "./configure --prefix={root} --disable-shared --disable-wrapper").env("CC", host))?;
+    // Across architectures: the cross gcc, and musl's --target (it takes its binutils from
+    // CROSS_COMPILE).
+    let cross: Vec<String> = if ctx.host.is_cross() {
+        vec![format!("--target={}", ctx.target.musl_triple), format!("CROSS_COMPILE={}", ctx.host.prefix)]
+    } else {
+        Vec::new()
+    };
+    ctx.step.run(cmd!(sh, "./configure --prefix={root} --disable-shared --disable-wrapper {cross...}").env("CC", host))?;
     ctx.step.run(cmd!(sh, "make -j{jobs}"))?;
     ctx.step.run(cmd!(sh, "make install"))?;
     compiler::install_kernel_headers(root, ctx.host)?;
@@ -20,6 +27,9 @@ pub fn build(ctx: &Ctx) -> Result<()> {
     fs_err::write(&probe, "#include <stdio.h>\n#include <linux/limits.h>\nint main(void){puts(\"musl ok\");return 0;}\n")?;
     let (cc, exe) = (ctx.cc(), ctx.work.join("probe"));
     ctx.step.run(cmd!(sh, "{cc} -static {probe} -o {exe}"))?;
-    ctx.step.run(cmd!(sh, "{exe}"))?;
+    let mut run = ctx.runner();
+    run.push(exe.display().to_string());
+    let (program, args) = run.split_first().expect("a program to run");
+    ctx.step.run(cmd!(sh, "{program} {args...}"))?;
     Ok(())
 }

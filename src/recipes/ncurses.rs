@@ -6,7 +6,10 @@ use anyhow::Result;
 
 pub fn build(ctx: &Ctx) -> Result<()> {
     let pc_dir = format!("--with-pkg-config-libdir={}", ctx.root.join("lib/pkgconfig").display());
+    // Its build runs programs of its own (the tables generators): built for the build machine.
+    let build_cc = format!("--with-build-cc={}", ctx.build_cc());
     ctx.autotools(&[
+        &build_cc,
         "--with-normal",
         "--without-shared",
         "--without-debug",

@@ -13,6 +13,7 @@ pub fn build(ctx: &Ctx) -> Result<()> {
     let sh = ctx.shell()?;
     let (root, jobs, cc) = (ctx.root, ctx.jobs.to_string(), ctx.cc());
     let cflags = &ctx.target.cflags;
+    let target = &ctx.target.openssl_target;
     let path = std::env::join_paths(
         std::iter::once(root.join("bin")).chain(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())),
     )?;
@@ -20,12 +21,14 @@ pub fn build(ctx: &Ctx) -> Result<()> {
     ctx.step.run(
         cmd!(
             sh,
-            "perl ./Configure linux-x86_64 --prefix={root} --libdir=lib --openssldir=/etc/ssl
+            "perl ./Configure {target} --prefix={root} --libdir=lib --openssldir=/etc/ssl
              no-shared no-module no-async no-tests no-docs no-apps no-dso no-engine {cflags...}"
         )
         // By name, found on PATH: OpenSSL records its compiler command (`openssl version -f`),
         // which must not name the directory the toolchain is built in.
         .env("CC", cc.file_name().unwrap())
+        .env("AR", ctx.host.tool("ar"))
+        .env("RANLIB", ctx.host.tool("ranlib"))
         .env("PATH", path),
     )?;
     // Never used (no-engine, no-module), but compiled in as strings: neutral, not the build path.

@@ -22,9 +22,9 @@ pub fn build(ctx: &Ctx) -> Result<()> {
         ctx.src.clone()
     } else {
         let sh = ctx.shell()?;
-        let host = &ctx.host.program;
-        ctx.step.run(cmd!(sh, "./configure --disable-shared --disable-tcl").env("CC", host))?;
-        ctx.step.run(cmd!(sh, "make sqlite3.c").env("CC", host))?;
+        let host = ctx.build_cc();
+        ctx.step.run(cmd!(sh, "./configure --disable-shared --disable-tcl").env("CC", &host))?;
+        ctx.step.run(cmd!(sh, "make sqlite3.c").env("CC", &host))?;
         ctx.src.clone()
     };
     let mut b = ctx.cc_build();
