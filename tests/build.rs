@@ -26,12 +26,12 @@ fn heavy() -> &'static Path {
 #[test]
 #[ignore = "builds real binaries and needs root; run by ./test.sh"]
 fn test_py_is_one_static_file() {
-    let facts = pyelf::elf::check_static(test_py()).unwrap();
+    let facts = pyelf::elf::check_static(test_py(), X86_64).unwrap();
     assert_eq!(facts.interpreter, None);
     assert!(facts.needed.is_empty());
     assert!(facts.pie, "a static PIE by default");
     let fixed = build(&repo().join("test.py"), "test-no-pie", &["--no-pie"]);
-    assert!(!pyelf::elf::check_static(&fixed).unwrap().pie);
+    assert!(!pyelf::elf::check_static(&fixed, X86_64).unwrap().pie);
     assert_eq!(text(&Command::new(&fixed).output().unwrap()), text(&Command::new(test_py()).output().unwrap()));
 }
 

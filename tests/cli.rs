@@ -22,6 +22,23 @@ fn unknown_target_lists_the_known_ones() {
 }
 
 #[test]
+fn targets_lists_every_target_file_and_what_is_built() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = pyelf(tmp.path()).arg("targets").output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let said = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = said.lines().collect();
+    let files = fs::read_dir(common::roots::repo().join("toolchains/targets")).unwrap().count();
+    assert_eq!(lines.len(), files, "one line per file of toolchains/targets:\n{said}");
+    let x86 = lines.iter().find(|l| l.starts_with("x86_64-unknown-linux-musl ")).expect(&said);
+    assert!(x86.contains("native") && x86.contains("not built"), "{x86}");
+    let arm = lines.iter().find(|l| l.starts_with("aarch64-unknown-linux-musl ")).expect(&said);
+    assert!(arm.contains("cross (aarch64-linux-gnu-gcc, run with qemu-aarch64-static)"), "{arm}");
+    // Nothing is built in a fresh home: "not built", or the cross tools are missing.
+    assert!(arm.contains("not built") || arm.contains("cannot build here"), "{arm}");
+}
+
+#[test]
 fn a_tampered_mirror_copy_is_refused_and_nothing_is_cached() {
     // A mirror that holds the four sources, one of them (zlib) with one byte changed.
     let tmp = tempfile::tempdir().unwrap();

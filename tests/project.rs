@@ -55,7 +55,7 @@ fn own_project_runs_in_every_root() {
         said.contains("warning: demo.modern is embedded as bytecode: Cython could not compile it (demo/modern.py:3"),
         "the module Cython cannot compile is named, with the reason:\n{said}"
     );
-    assert!(pyelf::elf::check_static(bin).unwrap().needed.is_empty());
+    assert!(pyelf::elf::check_static(bin, X86_64).unwrap().needed.is_empty());
     for kind in ROOTS {
         let root = root_with(kind, bin, "demo");
         for (how, out) in [("no /proc", in_root(&root, "/app", "/app", &[], true)), ("with /proc", in_root_with_proc(&root, "/app"))] {

@@ -25,7 +25,7 @@ fn python(args: &[&str]) -> std::process::Output {
 #[test]
 #[ignore = "builds the toolchain; run by ./test.sh"]
 fn python3_is_static() {
-    let facts = pyelf::elf::check_static(&toolchain().python()).unwrap();
+    let facts = pyelf::elf::check_static(&toolchain().python(), toolchain().target.elf_machine).unwrap();
     assert_eq!(facts.interpreter, None);
     assert!(facts.needed.is_empty());
 }

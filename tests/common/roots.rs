@@ -182,3 +182,6 @@ pub fn host_python(script: &Path, args: &[&str]) -> String {
     assert!(o.status.success());
     text(&o)
 }
+
+/// ELF machine of x86_64 executables (EM_X86_64), what the native tests build.
+pub const X86_64: u16 = 62;
