@@ -332,7 +332,7 @@ pub fn build(home: &Home, opts: &BuildOptions) -> Result<Built> {
         },
     )?;
     // Extension modules built from source: objects of their own, made from the inittab.
-    let extensions = prepare_extensions(&analysis, &dists, &dir.join("extensions"))?;
+    let extensions = prepare_extensions(&tc, &analysis, &dists, &dir.join("extensions"))?;
 
     // The app's modules (and with --compile-deps the dependencies') in one run of Cython, falling
     // back to bytecode.
@@ -697,10 +697,10 @@ fn dependencies(app: &App, opts: &BuildOptions, dir: &Path, native: &deps::Nativ
 
 /// The extension modules outside the stdlib, made ready to link; a shared library that pyelf did
 /// not build (from `--site-packages`, or the app's own) is refused, naming its package.
-fn prepare_extensions(analysis: &freeze::Analysis, dists: &[deps::Dist], dir: &Path) -> Result<Vec<crate::native::Prepared>> {
+fn prepare_extensions(tc: &Toolchain, analysis: &freeze::Analysis, dists: &[deps::Dist], dir: &Path) -> Result<Vec<crate::native::Prepared>> {
     let mut out = Vec::new();
     for ext in &analysis.extensions {
-        let Some(prepared) = crate::native::prepare(&ext.name, &ext.file, dir)? else {
+        let Some(prepared) = crate::native::prepare(tc, &ext.name, &ext.file, dir)? else {
             let top = ext.name.split('.').next().unwrap_or(&ext.name);
             let dist = dists.iter().find(|d| deps::top_level_names(d).iter().any(|t| t == top));
             let owner = dist.map(|d| format!("{} {}", d.name, d.version)).unwrap_or_else(|| top.to_string());

@@ -326,15 +326,6 @@ fn build_native(
             return Ok((pure, None));
         }
     }
-    let tc = native.builder.tc;
-    if tc.is_cross() {
-        bail!(
-            "{name} has C extension modules (a normal install on {} takes its platform wheel), and pyelf does not yet build extension modules for another architecture than this machine's ({}).\nhint: build on a {} machine, or keep its pure-Python fallback with --no-native {name} if it has one",
-            tc.target.triple,
-            std::env::consts::ARCH,
-            tc.target.arch
-        );
-    }
     let sdists = tempfile::tempdir_in(built)?;
     // --no-binary for this package only: its build requirements (to read its metadata) are wheels.
     let (python, mut c) = pip_command(&["download", "--quiet", "--no-deps", "--no-binary", name, "-d"], &[sdists.path(), Path::new("-r"), &one]);

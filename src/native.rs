@@ -142,7 +142,8 @@ impl Builder<'_> {
     /// (libc++, libc++abi, libunwind) built once by linking an empty C++ program.
     pub fn cxx(&self) -> Result<Cxx> {
         let pin = cxx_pin();
-        let dir = self.cache.join("cxx").join(format!("zig-{}-{}", pin.version, &pin.sha256[..16]));
+        // The runtime is built for the target: one directory per target.
+        let dir = self.cache.join("cxx").join(format!("zig-{}-{}-{}", pin.version, &pin.sha256[..16], self.tc.target.musl_triple));
         let load = |dir: &Path| -> Result<Cxx> {
             let runtime = ["libc++.a", "libc++abi.a", "libunwind.a"].iter().map(|f| dir.join("runtime").join(f)).collect();
             Ok(Cxx { zig: dir.join("ziglang/zig"), runtime, cache: dir.join("cache") })
@@ -354,7 +355,28 @@ impl Builder<'_> {
         let answer = work.join("answer.json");
         let path = format!("{}:{}", tools.display(), std::env::var("PATH").unwrap_or_default());
         let prefixes = std::env::join_paths(libraries)?;
-        let include_flags: Vec<String> = libraries.iter().map(|l| format!("-I{}", l.join("include").display())).collect();
+        let mut include_flags: Vec<String> = libraries.iter().map(|l| format!("-I{}", l.join("include").display())).collect();
+        // For another architecture: the build machine's python runs the build, told the
+        // target's platform (`_PYTHON_HOST_PLATFORM`: the wheel's tag) and configuration (its
+        // _sysconfigdata: EXT_SUFFIX, the files' names); the target's Python headers come first.
+        let mut python_path = vec![deps.clone()];
+        let mut cross_env: Vec<(&str, String)> = Vec::new();
+        if self.tc.is_cross() {
+            let stdlib = self.tc.root.join("lib/python3.13");
+            let data = fs::read_dir(&stdlib)?
+                .flatten()
+                .map(|e| e.file_name().to_string_lossy().to_string())
+                .find(|n| n.starts_with("_sysconfigdata_") && n.ends_with(".py"))
+                .with_context(|| format!("no _sysconfigdata module in {}", stdlib.display()))?;
+            let config = tools.join("target-sysconfig");
+            fs::create_dir_all(&config)?;
+            fs::copy(stdlib.join(&data), config.join(&data))?;
+            python_path.push(config);
+            cross_env.push(("_PYTHON_SYSCONFIGDATA_NAME", data.trim_end_matches(".py").to_string()));
+            cross_env.push(("_PYTHON_HOST_PLATFORM", format!("linux-{}", self.tc.target.arch)));
+            include_flags.insert(0, format!("-I{}", self.tc.root.join("include/python3.13").display()));
+        }
+        let python_path = std::env::join_paths(&python_path)?;
         let lib_flags: Vec<String> = libraries.iter().map(|l| format!("-L{}", l.join("lib").display())).collect();
         let run = |what: &[&str]| -> Result<serde_json::Value> {
             let mut c = Command::new(&python);
@@ -365,7 +387,9 @@ impl Builder<'_> {
             for (k, v) in FORCE {
                 c.env(k, v);
             }
-            c.env("PYTHONPATH", &deps)
+            c.envs(cross_env.iter().map(|(k, v)| (*k, v)));
+            c.env("PYTHONPATH", &python_path)
+                .env("PYELF_TOOLS_PREFIX", self.tc.target.tools_prefix())
                 .env("PYELF_ANSWER", &answer)
                 .env("PATH", &path)
                 .env("CC", &wrapper)
@@ -548,10 +572,18 @@ fn captured_libs(elf: &goblin::elf::Elf, data: &[u8]) -> Option<Vec<String>> {
 /// package) ready to link into `dir`: `PyInit_<last part>` renamed to [`init_symbol`], the only
 /// global symbol left. `None` when the file is not an extension object pyelf built (a shared
 /// library from elsewhere).
-pub fn prepare(name: &str, file: &Path, dir: &Path) -> Result<Option<Prepared>> {
+pub fn prepare(tc: &Toolchain, name: &str, file: &Path, dir: &Path) -> Result<Option<Prepared>> {
     let data = fs::read(file)?;
     let Ok(elf) = goblin::elf::Elf::parse(&data) else { return Ok(None) };
     let Some(libs) = captured_libs(&elf, &data) else { return Ok(None) };
+    if elf.header.e_machine != tc.target.elf_machine {
+        bail!(
+            "{}: the extension module {name} is built for {}, not for the target {}",
+            file.display(),
+            crate::elf::machine_name(elf.header.e_machine),
+            tc.target.triple
+        );
+    }
     let last = name.rsplit('.').next().unwrap_or(name);
     let old = format!("PyInit_{last}");
     let defines = elf.syms.iter().any(|s| s.st_shndx != 0 && elf.strtab.get_at(s.st_name) == Some(old.as_str()));
@@ -571,16 +603,17 @@ pub fn prepare(name: &str, file: &Path, dir: &Path) -> Result<Option<Prepared>> 
     let object = dir.join(format!("{name}.o"));
     // In one objcopy run, symbols are renamed before the others are made local: the symbol kept
     // global is the new name.
-    let out = Command::new("objcopy")
+    let objcopy = tc.tool("objcopy");
+    let out = Command::new(&objcopy)
         .arg(format!("--redefine-sym={old}={init}"))
         .arg(format!("--keep-global-symbol={init}"))
         .arg(format!("--remove-section={LIBS_SECTION}"))
         .arg(file)
         .arg(&object)
         .output()
-        .context("cannot run objcopy (binutils)")?;
+        .with_context(|| format!("cannot run {objcopy} (binutils)"))?;
     if !out.status.success() {
-        bail!("objcopy of {} failed: {}", file.display(), String::from_utf8_lossy(&out.stderr).trim());
+        bail!("{objcopy} of {} failed: {}", file.display(), String::from_utf8_lossy(&out.stderr).trim());
     }
     // The trap: had the old name been kept, the init function would now be local.
     let data = fs::read(&object)?;

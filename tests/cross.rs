@@ -1,8 +1,9 @@
 //! End-to-end: cross-compilation to aarch64-unknown-linux-musl from this x86_64 machine. The
 //! aarch64 toolchain's python3 passes the stdlib smoke test and a regression subset under
 //! qemu-user; test.py, the e2e project and mdformat (from PyPI) built for aarch64 print what their
-//! x86_64 builds print, in Alpine's arm64 userland and in an empty root, without /proc; two builds
-//! give the same bytes; `verify` checks the machine against the target.
+//! x86_64 builds print, in Alpine's arm64 userland and in an empty root, without /proc; packages
+//! with C and C++ extension modules cross-built from source behave as their x86_64 builds; two
+//! builds give the same bytes; `verify` checks the machine against the target.
 //!
 //! qemu-user runs static aarch64 programs directly (no binfmt_misc), about 10x slower than native.
 //! Without binfmt_misc, a program cannot start another aarch64 program by its path (the kernel
@@ -222,6 +223,62 @@ fn apps_built_for_aarch64_print_what_their_x86_64_builds_print_in_alpine_arm64_a
         let out = run_arm(&root, &["--version"]);
         assert_eq!(text(&out), text(&Command::new(&x86_bin).arg("--version").output().unwrap()), "{kind}: {}", all(&out));
     }
+}
+
+/// `tests/e2e/native/NAME` as a source distribution in a find-links directory of its own.
+fn local_sdist(name: &str) -> PathBuf {
+    let dists = tmp().join(format!("cross-{name}-dists"));
+    let staging = tmp().join(format!("cross-{name}-staging"));
+    fs::create_dir_all(&dists).unwrap();
+    fs::create_dir_all(&staging).unwrap();
+    let st = Command::new("cp").arg("-R").arg(repo().join("tests/e2e/native").join(name)).arg(staging.join(format!("{name}-1.0"))).status().unwrap();
+    assert!(st.success());
+    let tar = Command::new("tar").arg("czf").arg(dists.join(format!("{name}-1.0.tar.gz"))).arg("-C").arg(&staging).arg(format!("{name}-1.0")).status().unwrap();
+    assert!(tar.success());
+    dists
+}
+
+#[test]
+#[ignore = "installs from PyPI, builds C extension modules for aarch64 and runs them under qemu-user; run by ./test.sh"]
+fn c_and_cxx_extension_modules_are_cross_built_and_behave_as_on_x86_64() {
+    // markupsafe, simplejson, psutil, msgpack (Cython), cffi (on libffi) and Jinja2.
+    let script = repo().join("tests/e2e/native/native.py");
+    let req = repo().join("tests/e2e/native/requirements.txt");
+    let req = req.to_str().unwrap();
+    let x86 = build_for(X86, &script, "native", &["-r", req]);
+    let arm_bin = build_for(ARM, &script, "native", &["-r", req]);
+    // On the host (psutil reads the same /proc) under qemu, and in Alpine arm64 with /proc.
+    let want = Command::new(&x86).output().unwrap();
+    assert!(want.status.success(), "{}", all(&want));
+    let out = arm().command(&arm_bin).output().unwrap();
+    assert_eq!(text(&out), text(&want), "{}", all(&out));
+    let builtins = arm().command(&arm_bin).arg("builtins").output().unwrap();
+    assert_eq!(
+        text(&builtins),
+        "['_cffi_backend', 'markupsafe._speedups', 'msgpack._cmsgpack', 'psutil._psutil_linux', 'simplejson._speedups']\n",
+        "every extension module built in: {}",
+        all(&builtins)
+    );
+    let root = arm_root("alpine-aarch64", &arm_bin, "native");
+    let out = run_arm_with_proc(&root, "");
+    assert_eq!(text(&out), text(&want), "alpine-aarch64, with /proc: {}", all(&out));
+
+    // C++: ujson, and cxxthrow (a local sdist) throwing and catching, on zig's libc++ for aarch64.
+    let dists = local_sdist("cxxthrow");
+    let cxx_req = tmp().join("cross-cxx-requirements.txt");
+    fs::write(&cxx_req, format!("--find-links {}\ncxxthrow==1.0\nujson==5.10.0\n", dists.display())).unwrap();
+    let script = repo().join("tests/e2e/native/cxx.py");
+    let x86 = build_for(X86, &script, "cxx", &["-r", cxx_req.to_str().unwrap()]);
+    let arm_bin = build_for(ARM, &script, "cxx", &["-r", cxx_req.to_str().unwrap()]);
+    let root = arm_root("empty", &arm_bin, "cxx");
+    for args in [&[][..], &["cxxthrow"][..]] {
+        let want = Command::new(&x86).args(args).output().unwrap();
+        assert!(want.status.success(), "{}", all(&want));
+        let out = run_arm(&root, args);
+        assert_eq!(text(&out), text(&want), "{args:?}: {}", all(&out));
+    }
+    let verify = Command::new(PYELF).arg("verify").arg(&arm_bin).args(["--target", ARM]).output().unwrap();
+    assert!(verify.status.success(), "{}", all(&verify));
 }
 
 fn goblin_aarch64() -> u16 {

@@ -146,11 +146,12 @@ def link_shared(args):
     # --force-group-allocation: COMDAT groups (C++ templates, inline functions) are settled here
     # and dissolved, as a shared library's link settles them; kept, the binary's link would keep
     # one extension's copy of a group and drop another's, whose code refers to it by a local name.
-    run(["ld", "-r", "-d", "--force-group-allocation", "-o", tmp] + files)
+    tools = os.environ.get("PYELF_TOOLS_PREFIX", "")  # the target's binutils (aarch64-linux-gnu-)
+    run([tools + "ld", "-r", "-d", "--force-group-allocation", "-o", tmp] + files)
     with tempfile.NamedTemporaryFile("w", suffix=".libs", delete=False) as f:
         f.write("".join(f"{n}\n" for n in needed))
     try:
-        run(["objcopy", "--add-section", f".pyelf.libs={f.name}",
+        run([tools + "objcopy", "--add-section", f".pyelf.libs={f.name}",
              "--set-section-flags", ".pyelf.libs=contents,readonly,exclude", tmp])
     finally:
         os.unlink(f.name)

@@ -37,6 +37,17 @@ if os.environ.get("PYELF_TARGET_STDLIB") and os.path.realpath(os.environ["PYELF_
     if len(_data) != 1:
         raise SystemExit(f"pyelf freeze: the target's stdlib {STDLIB} should hold one _sysconfigdata module, not {_data}")
     os.environ["_PYTHON_SYSCONFIGDATA_NAME"] = _data[0]
+    # Extension modules built for the target are named with its suffix
+    # (`.cpython-313-aarch64-linux-musl.so`): the path finder looks for that one.
+    _vars = {}
+    with open(os.path.join(STDLIB, _data[0] + ".py")) as _f:
+        exec(_f.read(), _vars)
+    importlib.machinery.EXTENSION_SUFFIXES[:] = [_vars["build_time_vars"]["EXT_SUFFIX"], ".abi3.so", ".so"]
+    _m = importlib.machinery
+    _hook = _m.FileFinder.path_hook((_m.ExtensionFileLoader, _m.EXTENSION_SUFFIXES), (_m.SourceFileLoader, _m.SOURCE_SUFFIXES),
+                                    (_m.SourcelessFileLoader, _m.BYTECODE_SUFFIXES))
+    sys.path_hooks[:] = [_hook if getattr(h, "__name__", "") == "path_hook_for_FileFinder" else h for h in sys.path_hooks]
+    sys.path_importer_cache.clear()
 
 
 def in_build_stdlib(path):
