@@ -1,4 +1,4 @@
-//! pyelf: turn a Python script into one fully static x86_64 Linux executable.
+//! pyelf: turn a Python script into one fully static Linux executable (x86_64, or aarch64 cross-compiled).
 //!
 //! The pipeline, one module per stage: [`pins`] (what to build) → [`fetch`] (verified sources) →
 //! [`unpack`] (source trees) → [`recipes`] (musl, zlib, expat, CPython) → [`toolchain`] (a finished,
