@@ -321,7 +321,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             let checks = crate::verify::checks(&binary, pins.target(&target)?)?;
             let mut failed = 0;
             for c in &checks {
-                println!("{} {:<24} {}", if c.ok { "ok  " } else { "FAIL" }, c.name, c.detail);
+                println!("{} {:<40} {}", if c.ok { "ok  " } else { "FAIL" }, c.name, c.detail);
                 failed += usize::from(!c.ok);
             }
             if failed > 0 {

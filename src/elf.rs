@@ -52,8 +52,39 @@ pub fn glibc_only_symbols(elf: &Elf) -> Vec<String> {
     out
 }
 
-/// Fails unless `path` is a 64-bit ELF for `machine` with no program interpreter and no needed
-/// libraries.
+/// Functions resolved at load time (GNU IFUNC: `STT_GNU_IFUNC` symbols, `IRELATIVE`
+/// relocations), by name where the symbol table says it. A static musl binary never applies
+/// IRELATIVE relocations, so such a function would be called at an unrelocated address: aarch64's
+/// libatomic and glibc's string functions are built this way, and must never be linked.
+pub fn ifunc_uses(elf: &Elf) -> Vec<String> {
+    let irelative = match elf.header.e_machine {
+        goblin::elf::header::EM_X86_64 => Some(goblin::elf::reloc::R_X86_64_IRELATIVE),
+        goblin::elf::header::EM_AARCH64 => Some(goblin::elf::reloc::R_AARCH64_IRELATIVE),
+        _ => None,
+    };
+    let mut out: Vec<String> = elf
+        .syms
+        .iter()
+        .filter(|s| s.st_type() == goblin::elf::sym::STT_GNU_IFUNC)
+        .map(|s| elf.strtab.get_at(s.st_name).unwrap_or("?").to_string())
+        .collect();
+    out.sort();
+    out.dedup();
+    let relocations = elf
+        .dynrelas
+        .iter()
+        .chain(elf.pltrelocs.iter())
+        .chain(elf.shdr_relocs.iter().flat_map(|(_, section)| section.iter()))
+        .filter(|r| Some(r.r_type) == irelative)
+        .count();
+    if relocations > 0 && out.is_empty() {
+        out.push(format!("{relocations} IRELATIVE relocations"));
+    }
+    out
+}
+
+/// Fails unless `path` is a 64-bit ELF for `machine` with no program interpreter, no needed
+/// libraries and no function resolved at load time (IFUNC).
 pub fn check_static(path: &Path, machine: u16) -> Result<ElfFacts> {
     let facts = inspect(path)?;
     let bytes = fs_err::read(path)?;
@@ -67,6 +98,14 @@ pub fn check_static(path: &Path, machine: u16) -> Result<ElfFacts> {
     }
     if let Some(interp) = &facts.interpreter {
         bail!("{} has a program interpreter ({interp}): it is not static", path.display());
+    }
+    let ifunc = ifunc_uses(&Elf::parse(&bytes)?);
+    if !ifunc.is_empty() {
+        bail!(
+            "{} has functions resolved at load time (IFUNC: {}), which a static musl binary cannot resolve: a glibc-built library or aarch64's libatomic was linked in",
+            path.display(),
+            ifunc.iter().take(8).cloned().collect::<Vec<_>>().join(", ")
+        );
     }
     if !facts.needed.is_empty() {
         bail!("{} needs shared libraries ({}): it is not static", path.display(), facts.needed.join(", "));
@@ -93,6 +132,24 @@ pub fn machine_name(machine: u16) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn ifunc_is_found_in_a_static_glibc_binary() {
+        // glibc's static libc picks memcpy & co. by IFUNC: what check_static must refuse.
+        let tmp = tempfile::tempdir().unwrap();
+        let (c, exe) = (tmp.path().join("s.c"), tmp.path().join("s"));
+        std::fs::write(&c, "int main(void){return 0;}\n").unwrap();
+        let ok = std::process::Command::new("gcc").arg("-static").arg(&c).arg("-o").arg(&exe).status().is_ok_and(|s| s.success());
+        if !ok {
+            eprintln!("no static glibc here (libc6-dev); skipped");
+            return;
+        }
+        let bytes = std::fs::read(&exe).unwrap();
+        let uses = super::ifunc_uses(&goblin::elf::Elf::parse(&bytes).unwrap());
+        assert!(!uses.is_empty(), "glibc's static memcpy is an IFUNC");
+        let err = super::check_static(&exe, goblin::elf::header::EM_X86_64).unwrap_err().to_string();
+        assert!(err.contains("IFUNC"), "{err}");
+    }
+
     #[test]
     fn glibc_only_symbols_are_told_from_musls() {
         for s in ["__printf_chk", "__memcpy_chk", "__isoc23_sscanf", "__isoc23_strtol"] {

@@ -41,6 +41,8 @@ pub fn checks(binary: &Path, target: &crate::pins::Target) -> Result<Vec<Check>>
     let stack = elf.program_headers.iter().find(|p| p.p_type == PT_GNU_STACK);
     let nx = stack.is_some_and(|p| p.p_flags & PF_X == 0);
     check("non-executable stack", nx, format!("PT_GNU_STACK: {}", stack.map(|p| format!("flags {:#x}", p.p_flags)).unwrap_or("missing".into())));
+    let ifunc = crate::elf::ifunc_uses(&elf);
+    check("no load-time resolved functions (IFUNC)", ifunc.is_empty(), if ifunc.is_empty() { "none".into() } else { ifunc.iter().take(8).cloned().collect::<Vec<_>>().join(", ") });
     let glibc = crate::elf::glibc_only_symbols(&elf);
     let symbols = if elf.syms.is_empty() { "none (stripped; the build checks them before stripping)".to_string() } else { glibc.join(", ") };
     check("no glibc-only symbols", glibc.is_empty(), symbols);

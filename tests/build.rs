@@ -233,7 +233,7 @@ fn verify_passes_on_a_default_build_and_reports_violations() {
     let pyelf = |args: &[&std::ffi::OsStr]| Command::new(env!("CARGO_BIN_EXE_pyelf")).args(args).output().unwrap();
     let out = pyelf(&["verify".as_ref(), test_py().as_os_str()]);
     assert!(out.status.success(), "{}{}", text(&out), String::from_utf8_lossy(&out.stderr));
-    for check in ["static PIE", "full RELRO", "non-executable stack", "SBOM", "no program interpreter"] {
+    for check in ["static PIE", "full RELRO", "non-executable stack", "SBOM", "no program interpreter", "(IFUNC)"] {
         assert!(text(&out).lines().any(|l| l.starts_with("ok") && l.contains(check)), "{check}: {}", text(&out));
     }
     let fixed = build(&repo().join("test.py"), "test-no-pie-verify", &["--no-pie"]);
