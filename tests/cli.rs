@@ -40,7 +40,7 @@ fn targets_lists_every_target_file_and_what_is_built() {
 
 #[test]
 fn a_tampered_mirror_copy_is_refused_and_nothing_is_cached() {
-    // A mirror that holds the four sources, one of them (zlib) with one byte changed.
+    // A mirror that holds only zlib, with one byte changed.
     let tmp = tempfile::tempdir().unwrap();
     let mirror = tmp.path().join("mirror");
     fs::create_dir_all(&mirror).unwrap();

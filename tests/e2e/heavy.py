@@ -50,7 +50,7 @@ def main():
     t.join()
     print("thread", out)
     print("argv0", os.path.basename(sys.argv[0]) != "")
-    print("executable", bool(sys.executable) or sys.executable == "")
+    print("executable", os.path.isabs(sys.executable), os.access(sys.executable, os.X_OK))
     sys.exit(args.exit)
 
 
