@@ -8,7 +8,6 @@ use anyhow::Result;
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
-
 #[derive(Debug, Parser)]
 #[command(version, about = "Turn a Python script into one fully static Linux executable")]
 pub struct Cli {
@@ -17,6 +16,7 @@ pub struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
+#[allow(clippy::large_enum_variant)] // parsed once per run
 pub enum Command {
     /// Fetch and verify every pinned source of a target into the cache.
     Fetch {
@@ -63,9 +63,7 @@ pub enum Command {
         json: std::path::PathBuf,
     },
     /// Print the SBOM (CycloneDX JSON) a binary carries.
-    Sbom {
-        binary: std::path::PathBuf,
-    },
+    Sbom { binary: std::path::PathBuf },
     /// Audit a binary: static, for the target's machine, static PIE, full RELRO, NX stack, a
     /// well-formed SBOM.
     Verify {
@@ -254,9 +252,17 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 let state = match (&s.built, &s.problem) {
                     (Some(dir), _) => format!("built: {}", dir.display()),
                     (None, Some(p)) => format!("cannot build here: {}", p.replace('\n', " ")),
-                    (None, None) => "not built (pyelf toolchain --target TRIPLE, or on first build)".to_string(),
+                    (None, None) => format!(
+                        "not built: {} (pyelf toolchain --target {}, or on first build)",
+                        s.name.as_deref().unwrap_or("?"),
+                        s.triple
+                    ),
                 };
-                let stale = if s.stale > 0 { format!(" ({} stale toolchain(s) of other pins)", s.stale) } else { String::new() };
+                let stale = if s.stale > 0 {
+                    format!(" ({} stale toolchain(s) of other pins)", s.stale)
+                } else {
+                    String::new()
+                };
                 println!("{:<28} {:<50} {state}{stale}", s.triple, s.how);
             }
             Ok(ExitCode::SUCCESS)
@@ -282,7 +288,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Bench { quick, json } => {
-            let (mode, name) = if quick { (crate::bench::Mode::QUICK, "quick") } else { (crate::bench::Mode::FULL, "full") };
+            let (mode, name) =
+                if quick { (crate::bench::Mode::QUICK, "quick") } else { (crate::bench::Mode::FULL, "full") };
             let home = Home::from_env()?;
             let report = crate::bench::run(&home, mode, name, &json)?;
             println!("{}", crate::bench::table(&report));

@@ -129,7 +129,11 @@ impl Builder<'_> {
             ("epoch".into(), self.source_date_epoch.to_string()),
         ];
         // The libraries' directories are named by their own keys.
-        parts.extend(libraries.iter().map(|l| ("library".to_string(), l.file_name().unwrap_or_default().to_string_lossy().to_string())));
+        parts.extend(
+            libraries
+                .iter()
+                .map(|l| ("library".to_string(), l.file_name().unwrap_or_default().to_string_lossy().to_string())),
+        );
         crate::toolchain::hash_parts(&parts)
     }
 
@@ -143,9 +147,15 @@ impl Builder<'_> {
     pub fn cxx(&self) -> Result<Cxx> {
         let pin = cxx_pin();
         // The runtime is built for the target: one directory per target.
-        let dir = self.cache.join("cxx").join(format!("zig-{}-{}-{}", pin.version, &pin.sha256[..16], self.tc.target.musl_triple));
+        let dir = self.cache.join("cxx").join(format!(
+            "zig-{}-{}-{}",
+            pin.version,
+            &pin.sha256[..16],
+            self.tc.target.musl_triple
+        ));
         let load = |dir: &Path| -> Result<Cxx> {
-            let runtime = ["libc++.a", "libc++abi.a", "libunwind.a"].iter().map(|f| dir.join("runtime").join(f)).collect();
+            let runtime =
+                ["libc++.a", "libc++abi.a", "libunwind.a"].iter().map(|f| dir.join("runtime").join(f)).collect();
             Ok(Cxx { zig: dir.join("ziglang/zig"), runtime, cache: dir.join("cache") })
         };
         if dir.join(".complete").is_file() {
@@ -161,12 +171,26 @@ impl Builder<'_> {
         let work = tempfile::Builder::new().prefix(".setup-").tempdir_in(parent)?;
         let req = format!("{}=={}", pin.package, pin.version);
         let (python, mut c) = crate::deps::pip_command(
-            &["download", "--quiet", "--no-deps", "--only-binary", ":all:", "--python-version", "3.13", "--platform", &pin.platform, "-d"],
+            &[
+                "download",
+                "--quiet",
+                "--no-deps",
+                "--only-binary",
+                ":all:",
+                "--python-version",
+                "3.13",
+                "--platform",
+                &pin.platform,
+                "-d",
+            ],
             &[work.path(), Path::new(&req)],
         );
         let out = c.output().with_context(|| format!("cannot run {python} -m pip"))?;
         if !out.status.success() {
-            bail!("cannot download {req} (zig, pyelf's C++ compiler for musl) with pip:\n{}", String::from_utf8_lossy(&out.stderr).trim());
+            bail!(
+                "cannot download {req} (zig, pyelf's C++ compiler for musl) with pip:\n{}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
         }
         let wheel = fs::read_dir(work.path())?
             .flatten()
@@ -239,7 +263,7 @@ impl Builder<'_> {
         let recipe = recipe(name).with_context(|| format!("no recipe for the library {name}"))?;
         let parts = vec![
             ("pin".to_string(), format!("{pin:?}")),
-            ("recipe".into(), recipe.text.to_string()),
+            ("recipe".into(), crate::recipes::behaviour(recipe.text)),
             ("toolchain".into(), self.toolchain_name()),
         ];
         let libs = self.cache.join("libs");
@@ -332,7 +356,15 @@ impl Builder<'_> {
     }
 
     /// The steps of a build in `work`; returns the wheel.
-    fn build_in(&self, step: &crate::steplog::Step, work: &Path, name: &str, sdist: &Path, libraries: &[PathBuf], cxx: Option<&Cxx>) -> Result<PathBuf> {
+    fn build_in(
+        &self,
+        step: &crate::steplog::Step,
+        work: &Path,
+        name: &str,
+        sdist: &Path,
+        libraries: &[PathBuf],
+        cxx: Option<&Cxx>,
+    ) -> Result<PathBuf> {
         fs::create_dir_all(work)?;
         let tools = work.join("tools");
         fs::create_dir_all(&tools)?;
@@ -340,9 +372,7 @@ impl Builder<'_> {
         let wrapper = tools.join("cc");
         fs::write(&wrapper, format!("#!{} -I\n{WRAPPER_PY}", python.display()))?;
         crate::compiler::set_executable(&wrapper)?;
-        for alias in ["gcc"] {
-            std::os::unix::fs::symlink("cc", tools.join(alias))?;
-        }
+        std::os::unix::fs::symlink("cc", tools.join("gcc"))?;
         // C++: the same wrapper under the names c++ and g++ (zig's clang for musl behind it when
         // it is set up; otherwise a refusal that asks for it), never the host's g++, built for
         // glibc.
@@ -355,7 +385,8 @@ impl Builder<'_> {
         let answer = work.join("answer.json");
         let path = format!("{}:{}", tools.display(), std::env::var("PATH").unwrap_or_default());
         let prefixes = std::env::join_paths(libraries)?;
-        let mut include_flags: Vec<String> = libraries.iter().map(|l| format!("-I{}", l.join("include").display())).collect();
+        let mut include_flags: Vec<String> =
+            libraries.iter().map(|l| format!("-I{}", l.join("include").display())).collect();
         // For another architecture: the build machine's python runs the build, told the
         // target's platform (`_PYTHON_HOST_PLATFORM`: the wheel's tag) and configuration (its
         // _sysconfigdata: EXT_SUFFIX, the files' names); the target's Python headers come first.
@@ -409,8 +440,7 @@ impl Builder<'_> {
                     .env("ZIG_GLOBAL_CACHE_DIR", &cxx.cache)
                     .env("ZIG_LOCAL_CACHE_DIR", &cxx.cache);
             }
-            c
-                .env("CFLAGS", include_flags.join(" "))
+            c.env("CFLAGS", include_flags.join(" "))
                 .env("LDFLAGS", lib_flags.join(" "))
                 .env("SOURCE_DATE_EPOCH", self.source_date_epoch.to_string())
                 .env("TMPDIR", work)
@@ -449,14 +479,23 @@ impl Builder<'_> {
     }
 
     /// Installs build requirements as pure-Python wheels for Python 3.13 into `deps`.
-    fn install_build_deps(&self, step: &crate::steplog::Step, deps: &Path, requires: &[String], name: &str) -> Result<()> {
+    fn install_build_deps(
+        &self,
+        step: &crate::steplog::Step,
+        deps: &Path,
+        requires: &[String],
+        name: &str,
+    ) -> Result<()> {
         if requires.is_empty() {
             return Ok(());
         }
         let (_, mut c) = crate::deps::pip_command(&["install", "--quiet", "--upgrade"], &[]);
         c.args(crate::deps::PURE).arg("--target").arg(deps).args(requires);
         step.run_command(&format!("pip install {}", requires.join(" ")), &mut c).with_context(|| {
-            format!("cannot install {name}'s build requirements ({}) as pure-Python wheels for Python 3.13", requires.join(", "))
+            format!(
+                "cannot install {name}'s build requirements ({}) as pure-Python wheels for Python 3.13",
+                requires.join(", ")
+            )
         })
     }
 }
@@ -468,7 +507,13 @@ struct Refused(String);
 
 /// The Rust build tool a build uses (maturin, setuptools-rust), if it does.
 fn rust_build(backend: &str, requires: &[String]) -> Option<String> {
-    let name = |r: &str| r.split(|c: char| !(c.is_alphanumeric() || c == '-' || c == '_' || c == '.')).next().unwrap_or("").to_lowercase().replace('_', "-");
+    let name = |r: &str| {
+        r.split(|c: char| !(c.is_alphanumeric() || c == '-' || c == '_' || c == '.'))
+            .next()
+            .unwrap_or("")
+            .to_lowercase()
+            .replace('_', "-")
+    };
     if backend.starts_with("maturin") {
         return Some("maturin".into());
     }
@@ -476,7 +521,13 @@ fn rust_build(backend: &str, requires: &[String]) -> Option<String> {
 }
 
 /// The answer of `pep517.py STEP WHEEL` about a wheel, run by the toolchain's python3.
-fn ask_about_wheel<T: serde::de::DeserializeOwned>(tc: &Toolchain, step: &crate::steplog::Step, work: &Path, what: &str, wheel: &Path) -> Result<T> {
+fn ask_about_wheel<T: serde::de::DeserializeOwned>(
+    tc: &Toolchain,
+    step: &crate::steplog::Step,
+    work: &Path,
+    what: &str,
+    wheel: &Path,
+) -> Result<T> {
     let frontend = work.join("pep517-list.py");
     fs::write(&frontend, FRONTEND_PY)?;
     let answer = work.join("wheel-answer.json");
@@ -487,7 +538,12 @@ fn ask_about_wheel<T: serde::de::DeserializeOwned>(tc: &Toolchain, step: &crate:
 }
 
 /// The extension modules of a wheel (by its `*.so` files).
-pub fn extension_modules(tc: &Toolchain, step: &crate::steplog::Step, work: &Path, wheel: &Path) -> Result<Vec<String>> {
+pub fn extension_modules(
+    tc: &Toolchain,
+    step: &crate::steplog::Step,
+    work: &Path,
+    wheel: &Path,
+) -> Result<Vec<String>> {
     ask_about_wheel(tc, step, work, "extensions", wheel)
 }
 
@@ -619,7 +675,9 @@ pub fn prepare(tc: &Toolchain, name: &str, file: &Path, dir: &Path) -> Result<Op
     let data = fs::read(&object)?;
     let elf = goblin::elf::Elf::parse(&data)?;
     let global_init = elf.syms.iter().any(|s| {
-        s.st_shndx != 0 && s.st_bind() == goblin::elf::sym::STB_GLOBAL && elf.strtab.get_at(s.st_name) == Some(init.as_str())
+        s.st_shndx != 0
+            && s.st_bind() == goblin::elf::sym::STB_GLOBAL
+            && elf.strtab.get_at(s.st_name) == Some(init.as_str())
     });
     if !global_init {
         bail!("{}: after objcopy, {init} is not a global symbol of {name}'s object", object.display());
@@ -675,7 +733,10 @@ mod tests {
     #[test]
     fn rust_builds_are_recognised() {
         assert_eq!(rust_build("maturin", &[]), Some("maturin".into()));
-        assert_eq!(rust_build("setuptools.build_meta", &["setuptools".into(), "setuptools_rust>=1.5".into()]), Some("setuptools-rust".into()));
+        assert_eq!(
+            rust_build("setuptools.build_meta", &["setuptools".into(), "setuptools_rust>=1.5".into()]),
+            Some("setuptools-rust".into())
+        );
         assert_eq!(rust_build("setuptools.build_meta", &["setuptools>=61".into(), "Cython".into()]), None);
     }
 

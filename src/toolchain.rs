@@ -29,11 +29,43 @@ const MANIFEST: &str = "toolchain.toml";
 
 /// Modules every toolchain must have built in (checked after the build).
 pub const REQUIRED_MODULES: &[&str] = &[
-    "zlib", "pyexpat", "_json", "math", "_socket", "select", "_struct", "binascii", "_datetime", "_decimal",
-    "_random", "_posixsubprocess", "array", "unicodedata", "_pickle", "_csv", "fcntl", "termios", "mmap", "_md5",
-    "_sha1", "_sha2", "_sha3", "_blake2", "grp", "pwd", "resource", "_asyncio",
+    "zlib",
+    "pyexpat",
+    "_json",
+    "math",
+    "_socket",
+    "select",
+    "_struct",
+    "binascii",
+    "_datetime",
+    "_decimal",
+    "_random",
+    "_posixsubprocess",
+    "array",
+    "unicodedata",
+    "_pickle",
+    "_csv",
+    "fcntl",
+    "termios",
+    "mmap",
+    "_md5",
+    "_sha1",
+    "_sha2",
+    "_sha3",
+    "_blake2",
+    "grp",
+    "pwd",
+    "resource",
+    "_asyncio",
     // with the libraries of the whole-stdlib step
-    "_ssl", "_hashlib", "_bz2", "_lzma", "_sqlite3", "_curses", "_curses_panel", "_ctypes",
+    "_ssl",
+    "_hashlib",
+    "_bz2",
+    "_lzma",
+    "_sqlite3",
+    "_curses",
+    "_curses_panel",
+    "_ctypes",
 ];
 
 /// A finished toolchain.
@@ -118,18 +150,18 @@ pub fn key(target: &Target, host: &HostCompiler) -> String {
 
 /// Everything a toolchain's content depends on, labelled.
 pub fn key_parts(target: &Target, host: &HostCompiler) -> Vec<(String, String)> {
-    let mut parts = vec![
-        ("layout".to_string(), LAYOUT_VERSION.to_string()),
-        ("sources".to_string(), SOURCES_TOML.to_string()),
-    ];
+    let mut parts =
+        vec![("layout".to_string(), LAYOUT_VERSION.to_string()), ("sources".to_string(), SOURCES_TOML.to_string())];
     for (name, text) in TARGET_TOMLS.iter().filter(|(n, _)| *n == target.triple) {
         parts.push((format!("target {name}"), text.to_string()));
     }
+    // What the recipes and the compiler wrapper do, not how their source is laid out or
+    // commented: formatting the code or editing a comment does not rebuild toolchains.
     for r in RECIPES {
-        parts.push((format!("recipe {}", r.source), r.text.to_string()));
+        parts.push((format!("recipe {}", r.source), recipes::behaviour(r.text)));
     }
-    parts.push(("recipes".into(), include_str!("recipes/mod.rs").into()));
-    parts.push(("compiler".into(), include_str!("compiler.rs").into()));
+    parts.push(("recipes".into(), recipes::behaviour(include_str!("recipes/mod.rs"))));
+    parts.push(("compiler".into(), recipes::behaviour(include_str!("compiler.rs"))));
     parts.push(("host-cc".into(), host.version.clone()));
     parts.push(("kernel-headers".into(), host.kernel_headers_version()));
     parts.push(("source-date-epoch".into(), target.effective_source_date_epoch().to_string()));
@@ -209,7 +241,11 @@ fn build_python(home: &Home, pins: &Pins, opts: &Options) -> Result<(PathBuf, Op
         return Ok((python, root));
     }
     let native = build_target(pins)?;
-    eprintln!("the build machine's toolchain ({}) comes first: its python3 builds for the target", native.triple);
+    let host = HostCompiler::for_target(native)?;
+    let name = format!("{}-{}", native.triple, key(native, &host));
+    if !home.toolchains().join(name).join(MANIFEST).is_file() {
+        eprintln!("the build machine's toolchain ({}) comes first: its python3 builds for the target", native.triple);
+    }
     let tc = ensure(home, pins, &native.triple, opts)?;
     Ok((tc.python(), Some(tc.root)))
 }
@@ -224,12 +260,8 @@ pub fn ensure(home: &Home, pins: &Pins, triple: &str, opts: &Options) -> Result<
     let (build_python, build_root) =
         if host.is_cross() { build_python(home, pins, opts)? } else { (root.join("bin/python3"), None) };
     let runner = if host.is_cross() { target.cross.runner.clone() } else { Vec::new() };
-    let toolchain = Toolchain {
-        root: root.clone(),
-        target: target.clone(),
-        build_python: build_python.clone(),
-        runner,
-    };
+    let toolchain =
+        Toolchain { root: root.clone(), target: target.clone(), build_python: build_python.clone(), runner };
     if root.join(MANIFEST).is_file() {
         return Ok(toolchain);
     }
@@ -252,7 +284,11 @@ pub fn ensure(home: &Home, pins: &Pins, triple: &str, opts: &Options) -> Result<
         fs::remove_dir_all(&root)?;
     }
     inherit_lock(&lock)?;
-    let cross = host.is_cross().then(|| Cross { python: build_python.as_path(), root: build_root.as_deref(), runner: &toolchain.runner });
+    let cross = host.is_cross().then(|| Cross {
+        python: build_python.as_path(),
+        root: build_root.as_deref(),
+        runner: &toolchain.runner,
+    });
     build(home, pins, &target, &host, &name, &root, opts, cross)?;
     Ok(toolchain)
 }
@@ -268,7 +304,8 @@ pub fn recorded_seconds(root: &Path) -> Result<f64> {
         #[serde(default)]
         step: Vec<Step>,
     }
-    let m: Manifest = toml::from_str(&fs::read_to_string(root.join(MANIFEST))?).context("the toolchain's manifest is damaged")?;
+    let m: Manifest =
+        toml::from_str(&fs::read_to_string(root.join(MANIFEST))?).context("the toolchain's manifest is damaged")?;
     Ok(m.step.iter().map(|s| s.seconds).sum())
 }
 
@@ -278,6 +315,8 @@ pub struct TargetStatus {
     pub triple: String,
     /// How this machine builds for it: `native` or `cross (<prefix>gcc, run with <runner>)`.
     pub how: String,
+    /// The current toolchain's name (`<triple>-<key>`), when this machine can build it.
+    pub name: Option<String>,
     /// The current toolchain's directory when it is built.
     pub built: Option<PathBuf>,
     /// Why it cannot be built here (missing cross tools), if so.
@@ -290,7 +329,12 @@ pub struct TargetStatus {
 pub fn statuses(home: &Home, pins: &Pins) -> Vec<TargetStatus> {
     let dir = home.toolchains();
     let existing: Vec<String> = std::fs::read_dir(&dir)
-        .map(|rd| rd.flatten().filter(|e| e.path().join(MANIFEST).is_file()).map(|e| e.file_name().to_string_lossy().to_string()).collect())
+        .map(|rd| {
+            rd.flatten()
+                .filter(|e| e.path().join(MANIFEST).is_file())
+                .map(|e| e.file_name().to_string_lossy().to_string())
+                .collect()
+        })
         .unwrap_or_default();
     pins.targets
         .iter()
@@ -300,15 +344,25 @@ pub fn statuses(home: &Home, pins: &Pins) -> Vec<TargetStatus> {
             } else {
                 format!("cross ({}gcc, run with {})", t.cross.prefix, t.cross.runner.join(" "))
             };
-            let ours: Vec<&String> = existing.iter().filter(|n| n.strip_prefix(&t.triple).is_some_and(|k| k.starts_with('-') && !k[1..].contains('-'))).collect();
+            let ours: Vec<&String> = existing
+                .iter()
+                .filter(|n| n.strip_prefix(&t.triple).is_some_and(|k| k.starts_with('-') && !k[1..].contains('-')))
+                .collect();
             match HostCompiler::for_target(t) {
                 Ok(host) => {
                     let name = format!("{}-{}", t.triple, key(t, &host));
                     let built = ours.iter().any(|n| **n == name).then(|| dir.join(&name));
                     let stale = ours.len() - usize::from(built.is_some());
-                    TargetStatus { triple: t.triple.clone(), how, built, problem: None, stale }
+                    TargetStatus { triple: t.triple.clone(), how, name: Some(name), built, problem: None, stale }
                 }
-                Err(e) => TargetStatus { triple: t.triple.clone(), how, built: None, problem: Some(format!("{e:#}")), stale: ours.len() },
+                Err(e) => TargetStatus {
+                    triple: t.triple.clone(),
+                    how,
+                    name: None,
+                    built: None,
+                    problem: Some(format!("{e:#}")),
+                    stale: ours.len(),
+                },
             }
         })
         .collect()
@@ -335,7 +389,16 @@ struct Cross<'a> {
 /// Builds the toolchain `name` into its partial directory, resuming after the last completed step
 /// of an interrupted build, and renames it to `root` once every step and the check passed.
 #[allow(clippy::too_many_arguments)]
-fn build(home: &Home, pins: &Pins, target: &Target, host: &HostCompiler, name: &str, root: &Path, opts: &Options, cross: Option<Cross>) -> Result<()> {
+fn build(
+    home: &Home,
+    pins: &Pins,
+    target: &Target,
+    host: &HostCompiler,
+    name: &str,
+    root: &Path,
+    opts: &Options,
+    cross: Option<Cross>,
+) -> Result<()> {
     let started = Instant::now();
     let dir = root.parent().expect("toolchains directory");
     remove_leftovers(dir, name)?;

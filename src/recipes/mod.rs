@@ -50,7 +50,11 @@ impl Ctx<'_> {
     /// What runs the target's programs here: nothing natively, the target's runner (qemu-user)
     /// when cross-compiling.
     pub fn runner(&self) -> Vec<String> {
-        if self.host.is_cross() { self.target.cross.runner.clone() } else { Vec::new() }
+        if self.host.is_cross() {
+            self.target.cross.runner.clone()
+        } else {
+            Vec::new()
+        }
     }
 
     /// A shell whose commands run in the source tree.
@@ -112,7 +116,10 @@ impl Ctx<'_> {
         let (root, jobs) = (self.root, self.jobs.to_string());
         let env = self.configure_env();
         let cross = self.cross_args();
-        let configure = cmd!(sh, "./configure --prefix={root} --libdir={root}/lib --disable-shared --enable-static {cross...} {args...}");
+        let configure = cmd!(
+            sh,
+            "./configure --prefix={root} --libdir={root}/lib --disable-shared --enable-static {cross...} {args...}"
+        );
         self.step.run(configure.envs(env.iter().map(|(k, v)| (*k, v))))?;
         self.step.run(cmd!(sh, "make -j{jobs}"))?;
         self.step.run(cmd!(sh, "make install"))
@@ -152,6 +159,95 @@ pub const RECIPES: &[Recipe] = &[
     Recipe { source: "cpython", build: cpython::build, text: include_str!("cpython.rs") },
 ];
 
+/// What a piece of Rust source does, for cache keys: its tokens without comments and doc
+/// comments (`#[doc]` attributes), printed with uniform spacing. Reformatting it or editing a
+/// comment leaves this unchanged; changing a command, a flag or a condition changes it.
+pub fn behaviour(source: &str) -> String {
+    use proc_macro2::{Delimiter, TokenStream, TokenTree};
+    fn is_doc(tree: Option<&TokenTree>) -> bool {
+        let Some(TokenTree::Group(g)) = tree else { return false };
+        g.delimiter() == Delimiter::Bracket
+            && matches!(g.stream().into_iter().next(), Some(TokenTree::Ident(i)) if i == "doc")
+    }
+    fn punct(tree: Option<&TokenTree>, c: char) -> bool {
+        matches!(tree, Some(TokenTree::Punct(p)) if p.as_char() == c)
+    }
+    /// The tokens of a group without the layout rustfmt changes: a trailing comma, and the `;`
+    /// it adds after a final `return`/`break`/`continue` in a block.
+    fn significant(stream: TokenStream) -> Vec<TokenTree> {
+        let mut trees: Vec<TokenTree> = stream.into_iter().collect();
+        if punct(trees.last(), ',') {
+            trees.pop();
+        }
+        if punct(trees.last(), ';') {
+            let start = trees[..trees.len() - 1].iter().rposition(|t| punct(Some(t), ';')).map_or(0, |p| p + 1);
+            if matches!(trees.get(start), Some(TokenTree::Ident(i)) if i == "return" || i == "break" || i == "continue")
+            {
+                trees.pop();
+            }
+        }
+        trees
+    }
+    fn write(stream: TokenStream, out: &mut String) {
+        let trees = significant(stream);
+        let mut i = 0;
+        while i < trees.len() {
+            if punct(trees.get(i), '#') {
+                let bang = punct(trees.get(i + 1), '!');
+                let at = i + 1 + usize::from(bang);
+                if is_doc(trees.get(at)) {
+                    i = at + 1;
+                    continue;
+                }
+            }
+            match &trees[i] {
+                TokenTree::Group(g) => {
+                    // Braces around one expression where an expression stands (a match arm after
+                    // `=>`, a closure body after `|`) are layout: rustfmt adds them when the line
+                    // is too long. The expression is written without them.
+                    let arm = i >= 2 && punct(trees.get(i - 2), '=') && punct(trees.get(i - 1), '>');
+                    let closure = i >= 1 && punct(trees.get(i - 1), '|');
+                    let inner = significant(g.stream());
+                    if g.delimiter() == Delimiter::Brace
+                        && (arm || closure)
+                        && !inner.iter().any(|t| punct(Some(t), ';'))
+                    {
+                        write(inner.into_iter().collect(), out);
+                        // An arm in braces needs no comma after it; one without does.
+                        if arm && i + 1 < trees.len() && !punct(trees.get(i + 1), ',') {
+                            out.push_str(", ");
+                        }
+                        i += 1;
+                        continue;
+                    }
+                    let (open, close) = match g.delimiter() {
+                        Delimiter::Parenthesis => ("(", ")"),
+                        Delimiter::Brace => ("{", "}"),
+                        Delimiter::Bracket => ("[", "]"),
+                        Delimiter::None => ("", ""),
+                    };
+                    out.push_str(open);
+                    write(g.stream(), out);
+                    out.push_str(close);
+                }
+                TokenTree::Punct(p) => out.push(p.as_char()),
+                other => out.push_str(&other.to_string()),
+            }
+            out.push(' ');
+            i += 1;
+        }
+    }
+    match source.parse::<TokenStream>() {
+        Ok(stream) => {
+            let mut out = String::new();
+            write(stream, &mut out);
+            out
+        }
+        // Not Rust (cannot happen for compiled-in sources): the text itself.
+        Err(_) => source.to_string(),
+    }
+}
+
 /// The recipe for a source.
 pub fn recipe(source: &str) -> Result<&'static Recipe> {
     match RECIPES.iter().find(|r| r.source == source) {
@@ -179,4 +275,58 @@ pub fn install_files(from_dir: &Path, names: &[&str], to_dir: &Path) -> Result<(
         fs_err::copy(from_dir.join(n), to_dir.join(n))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::behaviour;
+
+    #[test]
+    fn behaviour_ignores_comments_and_layout_but_not_code() {
+        let base = behaviour(include_str!("zlib.rs"));
+        let commented = include_str!("zlib.rs").replace("pub fn build", "/// Builds it.\n// a note\npub fn build");
+        assert_eq!(behaviour(&commented), base, "comments and doc comments");
+        let spread = include_str!("zlib.rs").replace("b.define(", "b\n    .define(");
+        assert_eq!(behaviour(&spread), base, "line breaks and indentation");
+        let trailing = include_str!("zlib.rs").replace("\"uncompr\", \"zutil\",", "\"uncompr\", \"zutil\"");
+        assert_ne!(trailing, include_str!("zlib.rs"));
+        assert_eq!(behaviour(&trailing), base, "a trailing comma");
+        let inner = format!("//! A module doc.\n{}", include_str!("zlib.rs"));
+        assert_eq!(behaviour(&inner), base, "inner doc comments");
+        let changed = include_str!("zlib.rs").replace("\"HAVE_UNISTD_H\"", "\"HAVE_UNISTD\"");
+        assert_ne!(behaviour(&changed), base, "a changed define");
+        let flag = include_str!("openssl.rs").replace("no-shared", "shared");
+        assert_ne!(behaviour(&flag), behaviour(include_str!("openssl.rs")), "a changed flag");
+    }
+
+    /// Every recipe and the compiler wrapper, laid out by rustfmt at another width: the same
+    /// behaviour, so the toolchain key is the same (skipped without rustfmt).
+    #[test]
+    fn rustfmt_at_any_width_leaves_the_behaviour_unchanged() {
+        use std::io::Write;
+        let texts =
+            super::RECIPES.iter().map(|r| r.text).chain([include_str!("mod.rs"), include_str!("../compiler.rs")]);
+        for text in texts {
+            for width in ["60", "200"] {
+                let child = std::process::Command::new("rustfmt")
+                    .args(["--edition", "2021", "--emit", "stdout", "--config"])
+                    .arg(format!("max_width={width},use_small_heuristics=Default"))
+                    .stdin(std::process::Stdio::piped())
+                    .stdout(std::process::Stdio::piped())
+                    .spawn();
+                let Ok(mut child) = child else {
+                    eprintln!("no rustfmt here; skipped");
+                    return;
+                };
+                child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+                let out = child.wait_with_output().unwrap();
+                assert!(out.status.success());
+                let formatted = String::from_utf8(out.stdout).unwrap();
+                if width == "60" {
+                    assert_ne!(formatted, text, "rustfmt at width 60 changed nothing");
+                }
+                assert_eq!(behaviour(&formatted), behaviour(text), "width {width}:\n{formatted}");
+            }
+        }
+    }
 }
