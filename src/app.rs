@@ -4,13 +4,13 @@
 //! renamed when done).
 
 use crate::cython::{self, CythonPin};
+use crate::deps;
 use crate::freeze::{self, Stdlib};
 use crate::home::Home;
 use crate::inittab;
 use crate::launcher;
 use crate::link;
 use crate::objects;
-use crate::deps;
 use crate::pins::Pins;
 use crate::project::{self, App, Main, ToolConfig};
 use crate::toolchain::{self, Toolchain};
@@ -337,12 +337,15 @@ pub fn build(home: &Home, opts: &BuildOptions) -> Result<Built> {
     // The app's modules (and with --compile-deps the dependencies') in one run of Cython, falling
     // back to bytecode.
     let wants_cython = |m: &freeze::Found| {
-        (m.kind == "app" || (m.kind == "dep" && opts.compile_deps)) && !opts.no_cython.iter().any(|p| matches_pattern(p, &m.name))
+        (m.kind == "app" || (m.kind == "dep" && opts.compile_deps))
+            && !opts.no_cython.iter().any(|p| matches_pattern(p, &m.name))
     };
     // A package's `__main__` run as `python -m pkg` is compiled on its own under the name
     // `__main__`, as a script is (its classes' `__module__`); its relative imports resolve at run
     // time from its `__package__`.
-    if let Some(main) = main_module.and_then(|n| analysis.modules.iter().find(|m| m.name == n)).filter(|m| wants_cython(m)) {
+    if let Some(main) =
+        main_module.and_then(|n| analysis.modules.iter().find(|m| m.name == n)).filter(|m| wants_cython(m))
+    {
         let c = dir.join("main-module.c");
         match cython::compile(&tc, &cython, &main.file, SCRIPT_CYTHON_NAME, &c) {
             Ok(()) => c_files.push((main.name.clone(), c)),
@@ -355,8 +358,12 @@ pub fn build(home: &Home, opts: &BuildOptions) -> Result<Built> {
         .filter(|m| !m.namespace && wants_cython(m) && Some(m.name.as_str()) != main_module)
         .map(|m| roots.source_of(m))
         .collect();
-    let packages: Vec<cython::ModuleSource> =
-        analysis.modules.iter().filter(|m| m.package && !m.namespace && m.is_bundled()).map(|m| roots.source_of(m)).collect();
+    let packages: Vec<cython::ModuleSource> = analysis
+        .modules
+        .iter()
+        .filter(|m| m.package && !m.namespace && m.is_bundled())
+        .map(|m| roots.source_of(m))
+        .collect();
     let compiled = cython::compile_modules(&tc, &cython, &to_compile, &packages, &dir.join("cython"))?;
     for (name, reason) in &compiled.failed {
         eprintln!("warning: {name} is embedded as bytecode: Cython could not compile it ({reason})");
@@ -377,7 +384,9 @@ pub fn build(home: &Home, opts: &BuildOptions) -> Result<Built> {
     let c_paths: Vec<PathBuf> = c_files.iter().map(|(_, c)| c.clone()).collect();
     let mut objects = Vec::new();
     let mut app_entries_built = Vec::new();
-    for ((name, _), (result, entry)) in c_files.iter().zip(objects::compile_each(&tc, dir, &c_paths, &logs)?.into_iter().zip(app_entries)) {
+    for ((name, _), (result, entry)) in
+        c_files.iter().zip(objects::compile_each(&tc, dir, &c_paths, &logs)?.into_iter().zip(app_entries))
+    {
         match result {
             Ok(obj) => {
                 objects.push(obj);
@@ -385,7 +394,11 @@ pub fn build(home: &Home, opts: &BuildOptions) -> Result<Built> {
             }
             Err(rejected) => eprintln!(
                 "warning: {} is embedded as bytecode: the C compiler rejected Cython's C for it ({}; full log: {})",
-                if name == APP_MODULE { main_script.as_deref().map(|p| p.display().to_string()).unwrap_or_default() } else { name.clone() },
+                if name == APP_MODULE {
+                    main_script.as_deref().map(|p| p.display().to_string()).unwrap_or_default()
+                } else {
+                    name.clone()
+                },
                 rejected.first_error,
                 rejected.log.display()
             ),
@@ -398,7 +411,17 @@ pub fn build(home: &Home, opts: &BuildOptions) -> Result<Built> {
     let extension_files: Vec<(String, String)> = analysis
         .extensions
         .iter()
-        .map(|e| (e.name.clone(), roots.site.as_deref().and_then(|s| e.file.strip_prefix(s).ok()).map(|r| r.display().to_string()).unwrap_or_default()))
+        .map(|e| {
+            (
+                e.name.clone(),
+                roots
+                    .site
+                    .as_deref()
+                    .and_then(|s| e.file.strip_prefix(s).ok())
+                    .map(|r| r.display().to_string())
+                    .unwrap_or_default(),
+            )
+        })
         .collect();
     let frozen_list = frozen_modules(&analysis, &cython_names, &extension_files, &roots, script, dir);
     let mut bundle = bundle_files(&app, &analysis, &dists, &opts.add_data, script, dir)?;
@@ -510,7 +533,11 @@ impl Roots {
     /// [`launcher::STDLIB_TREE`] (as under a prefix), the others as they are on `sys.path`.
     fn tree_path(&self, m: &freeze::Found) -> String {
         let rel = self.source_of(m).rel.display().to_string();
-        if m.kind == "stdlib" { format!("{}/{rel}", launcher::STDLIB_TREE) } else { rel }
+        if m.kind == "stdlib" {
+            format!("{}/{rel}", launcher::STDLIB_TREE)
+        } else {
+            rel
+        }
     }
 }
 
@@ -546,7 +573,11 @@ fn includes(app: &App, opts: &BuildOptions, dists: &[deps::Dist]) -> (Vec<String
 /// Gives each Cython module's init function a name of its own (`pyelf_init_N`, so that `a.util`
 /// and `b.util` can be linked together) and its tracebacks python's look (its file in the tree,
 /// `tree_file`), and returns their inittab entries.
-fn register_cython(c_files: &[(String, PathBuf)], main_name: &str, tree_file: impl Fn(&str) -> Option<String>) -> Result<Vec<inittab::Entry>> {
+fn register_cython(
+    c_files: &[(String, PathBuf)],
+    main_name: &str,
+    tree_file: impl Fn(&str) -> Option<String>,
+) -> Result<Vec<inittab::Entry>> {
     let mut entries = Vec::new();
     for (i, (name, c)) in c_files.iter().enumerate() {
         let mut text = fs::read_to_string(c)?;
@@ -572,7 +603,11 @@ fn frozen_modules(
     dir: &Path,
 ) -> Vec<freeze::ToFreeze> {
     let mut list = Vec::new();
-    let mut table = format!("ROOT = {:?}\nSTDLIB = {:?}\nMODULES = {{\n", format!("{}/", launcher::VFS_ROOT), launcher::STDLIB_TREE);
+    let mut table = format!(
+        "ROOT = {:?}\nSTDLIB = {:?}\nMODULES = {{\n",
+        format!("{}/", launcher::VFS_ROOT),
+        launcher::STDLIB_TREE
+    );
     // Modules CPython itself freezes (os, site, codecs, …) are left to it, as in python: its
     // FrozenImporter gives them a `__file__` in the tree.
     for m in analysis.modules.iter().filter(|m| !m.cpython_frozen) {
@@ -584,7 +619,11 @@ fn frozen_modules(
         } else {
             "bytecode"
         };
-        table.push_str(&format!("    {:?}: ({kind:?}, {}, {rel:?}),\n", m.name, if m.package { "True" } else { "False" }));
+        table.push_str(&format!(
+            "    {:?}: ({kind:?}, {}, {rel:?}),\n",
+            m.name,
+            if m.package { "True" } else { "False" }
+        ));
         if kind == "bytecode" {
             // Compiled with its path in the tree as its file name: tracebacks name it as python
             // names a module's file, and linecache reads its source from there.
@@ -600,7 +639,10 @@ fn frozen_modules(
     // Extension modules built from source, with the file python would load them from.
     for (name, rel) in extensions {
         let package = rel.rsplit('/').next().is_some_and(|f| f.starts_with("__init__."));
-        table.push_str(&format!("    {name:?}: (\"extension\", {}, {rel:?}),\n", if package { "True" } else { "False" }));
+        table.push_str(&format!(
+            "    {name:?}: (\"extension\", {}, {rel:?}),\n",
+            if package { "True" } else { "False" }
+        ));
     }
     if let Some((file, name)) = script {
         let kind = if cython_names.contains(APP_MODULE) { "cython" } else { "bytecode" };
@@ -616,7 +658,10 @@ fn frozen_modules(
         }
     }
     table.push_str("}\n");
-    table.push_str(&format!("SCRIPT = {}\n\n", if script.is_some() { format!("{APP_MODULE:?}") } else { "None".into() }));
+    table.push_str(&format!(
+        "SCRIPT = {}\n\n",
+        if script.is_some() { format!("{APP_MODULE:?}") } else { "None".into() }
+    ));
     list.push(freeze::ToFreeze {
         name: "_pyelf_importer".into(),
         file: dir.join("freeze.py"),
@@ -674,9 +719,15 @@ fn compile_and_link(
 /// The dependencies of the app: installed with pip from the project's dependencies and
 /// `--requirements` into `dir/site` (wheels built from source dated `epoch`), or taken from
 /// `--site-packages`.
-fn dependencies(app: &App, opts: &BuildOptions, dir: &Path, native: &deps::Native) -> Result<(Option<PathBuf>, Vec<deps::Dist>)> {
+fn dependencies(
+    app: &App,
+    opts: &BuildOptions,
+    dir: &Path,
+    native: &deps::Native,
+) -> Result<(Option<PathBuf>, Vec<deps::Dist>)> {
     if let Some(site) = &opts.site_packages {
-        let site = fs::canonicalize(site).with_context(|| format!("--site-packages {}: no such directory", site.display()))?;
+        let site =
+            fs::canonicalize(site).with_context(|| format!("--site-packages {}: no such directory", site.display()))?;
         return Ok((Some(site.clone()), deps::distributions(&site)?));
     }
     let mut lines: Vec<String> = app.project.iter().flat_map(|p| p.dependencies.iter().cloned()).collect();
@@ -697,7 +748,12 @@ fn dependencies(app: &App, opts: &BuildOptions, dir: &Path, native: &deps::Nativ
 
 /// The extension modules outside the stdlib, made ready to link; a shared library that pyelf did
 /// not build (from `--site-packages`, or the app's own) is refused, naming its package.
-fn prepare_extensions(tc: &Toolchain, analysis: &freeze::Analysis, dists: &[deps::Dist], dir: &Path) -> Result<Vec<crate::native::Prepared>> {
+fn prepare_extensions(
+    tc: &Toolchain,
+    analysis: &freeze::Analysis,
+    dists: &[deps::Dist],
+    dir: &Path,
+) -> Result<Vec<crate::native::Prepared>> {
     let mut out = Vec::new();
     for ext in &analysis.extensions {
         let Some(prepared) = crate::native::prepare(tc, &ext.name, &ext.file, dir)? else {
@@ -766,7 +822,10 @@ fn bundle_files(
         let info = dir.join("project-dist-info");
         let name = format!("{}-{}.dist-info", p.name.replace('-', "_"), p.version);
         fs::create_dir_all(info.join(&name))?;
-        fs::write(info.join(&name).join("METADATA"), format!("Metadata-Version: 2.1\nName: {}\nVersion: {}\n", p.name, p.version))?;
+        fs::write(
+            info.join(&name).join("METADATA"),
+            format!("Metadata-Version: 2.1\nName: {}\nVersion: {}\n", p.name, p.version),
+        )?;
         let mut ep = String::from("[console_scripts]\n");
         for (k, v) in &p.scripts {
             ep.push_str(&format!("{k} = {v}\n"));
@@ -777,9 +836,9 @@ fn bundle_files(
         }
     }
     for spec in add_data {
-        let (src, dest) = spec
-            .rsplit_once(':')
-            .with_context(|| format!("--add-data {spec:?}: use SRC:DEST (DEST a path inside one of the app's packages, e.g. mypkg/data)"))?;
+        let (src, dest) = spec.rsplit_once(':').with_context(|| {
+            format!("--add-data {spec:?}: use SRC:DEST (DEST a path inside one of the app's packages, e.g. mypkg/data)")
+        })?;
         let src = PathBuf::from(src);
         let dest = dest.trim_matches('/');
         let top = dest.split('/').next().unwrap_or("");
@@ -870,6 +929,7 @@ fn rel_slash(path: &Path, root: &Path) -> String {
 
 /// The CycloneDX document of an app: the app itself, every library linked in and Cython, each
 /// with the sha256 of the source it was built from.
+#[allow(clippy::too_many_arguments)]
 fn sbom_document(
     pins: &Pins,
     tc: &Toolchain,
@@ -893,7 +953,13 @@ fn sbom_document(
             let sha = sha.clone();
             (sha, pins.source(name).ok().and_then(|p| p.urls.first().cloned()))
         };
-        components.push(Component { name: name.clone(), version: version.clone(), license: license.clone(), sha256, url });
+        components.push(Component {
+            name: name.clone(),
+            version: version.clone(),
+            license: license.clone(),
+            sha256,
+            url,
+        });
     }
     for d in dists {
         // The source distribution its extension modules were built from; the wheel pip
@@ -904,7 +970,13 @@ fn sbom_document(
             None => crate::fetch::sha256_file(&d.dist_info.join("RECORD"))
                 .or_else(|_| crate::fetch::sha256_file(&d.dist_info.join("METADATA")))?,
         };
-        components.push(Component { name: d.name.clone(), version: d.version.clone(), license: d.license.clone(), sha256, url: None });
+        components.push(Component {
+            name: d.name.clone(),
+            version: d.version.clone(),
+            license: d.license.clone(),
+            sha256,
+            url: None,
+        });
     }
     components.extend(libraries.iter().cloned());
     // The app: its script, or every file of its own modules (paths and contents, in order).

@@ -158,7 +158,10 @@ pub fn run(home: &Home, mode: Mode, mode_name: &str, json_out: &Path) -> Result<
     }
     sizes.push(Size { what: "test.py".into(), bytes: fs::metadata(&test_bin)?.len() });
     let (heavy, _) = build("heavy", HEAVY_PY, &|_| {})?;
-    sizes.push(Size { what: "heavy.py (json, xml, hashlib, decimal, argparse, subprocess, ...)".into(), bytes: fs::metadata(&heavy)?.len() });
+    sizes.push(Size {
+        what: "heavy.py (json, xml, hashlib, decimal, argparse, subprocess, ...)".into(),
+        bytes: fs::metadata(&heavy)?.len(),
+    });
     let (no_pie, _) = build("test-no-pie", TEST_PY, &|o| o.pie = false)?;
     sizes.push(Size { what: "test.py --no-pie".into(), bytes: fs::metadata(&no_pie)?.len() });
     if Command::new("upx").arg("--version").output().is_ok_and(|o| o.status.success()) {
@@ -196,7 +199,12 @@ pub fn run(home: &Home, mode: Mode, mode_name: &str, json_out: &Path) -> Result<
         }
         let (glibc, stat, binary) = (median(&mut glibc), median(&mut stat), median(&mut binary));
         eprintln!("  {name:<16} glibc {glibc:.3}s  static python3 {stat:.3}s  pyelf {binary:.3}s");
-        benchmarks.push(Benchmark { name: name.to_string(), glibc_cpython_s: glibc, static_python3_s: stat, pyelf_binary_s: binary });
+        benchmarks.push(Benchmark {
+            name: name.to_string(),
+            glibc_cpython_s: glibc,
+            static_python3_s: stat,
+            pyelf_binary_s: binary,
+        });
     }
     let cross = cross_figures(home, &pins, mode, dir)?;
     let geomean = |f: &dyn Fn(&Benchmark) -> f64| {
@@ -274,9 +282,17 @@ pub fn table(r: &Report) -> String {
     t.push_str(&format!("| warm build of test.py (median) | {:.1} s |\n", r.build_seconds_median));
     for c in &r.cross {
         let how = if c.toolchain_built_now { "built by this run" } else { "as recorded when it was built" };
-        t.push_str(&format!("| {}: toolchain, build machine's cached ({how}) | {:.0} s |\n", c.triple, c.toolchain_seconds));
+        t.push_str(&format!(
+            "| {}: toolchain, build machine's cached ({how}) | {:.0} s |\n",
+            c.triple, c.toolchain_seconds
+        ));
         t.push_str(&format!("| {}: warm build of test.py | {:.1} s |\n", c.triple, c.warm_build_seconds));
-        t.push_str(&format!("| {}: size: test.py | {} ({} bytes) |\n", c.triple, crate::progress::human_bytes(c.test_py_bytes), c.test_py_bytes));
+        t.push_str(&format!(
+            "| {}: size: test.py | {} ({} bytes) |\n",
+            c.triple,
+            crate::progress::human_bytes(c.test_py_bytes),
+            c.test_py_bytes
+        ));
     }
     t.push('\n');
     t.push_str("| benchmark | glibc CPython (interpreted) | static python3 (interpreted) | pyelf binary (Cython) | binary speed-up vs glibc |\n|---|---|---|---|---|\n");
@@ -298,7 +314,13 @@ pub fn table(r: &Report) -> String {
 }
 
 /// Medians of wall-clock start-up times (ms) of two commands, run alternately.
-fn startup_pair(a: &Path, a_args: &[&std::ffi::OsStr], b: &Path, b_args: &[&std::ffi::OsStr], runs: u32) -> Result<(f64, f64)> {
+fn startup_pair(
+    a: &Path,
+    a_args: &[&std::ffi::OsStr],
+    b: &Path,
+    b_args: &[&std::ffi::OsStr],
+    runs: u32,
+) -> Result<(f64, f64)> {
     let time = |prog: &Path, args: &[&std::ffi::OsStr]| -> Result<f64> {
         let t = Instant::now();
         let out = Command::new(prog).args(args).output()?;
@@ -344,7 +366,11 @@ fn ensure_dir(p: &Path) -> Result<&Path> {
 fn host_description() -> String {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
-        .and_then(|t| t.lines().find(|l| l.starts_with("model name")).map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string()))
+        .and_then(|t| {
+            t.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
+        })
         .unwrap_or_else(|| "unknown CPU".into());
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
     format!("{cpu}, {cores} cores")

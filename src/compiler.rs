@@ -209,15 +209,14 @@ exec {gcc} -ffile-prefix-map="$(dirname "$PYELF_MUSL_ROOT")"={REMAPPED_TOOLCHAIN
 /// `root/include`. They are the kernel's, not glibc's, so they do not tie the build to the host libc.
 pub fn install_kernel_headers(root: &Path, host: &HostCompiler) -> Result<()> {
     let usr = host.headers.as_path();
-    let asm = [usr.join(&host.multiarch).join("asm"), usr.join("asm")]
-        .into_iter()
-        .find(|p| p.is_dir());
+    let asm = [usr.join(&host.multiarch).join("asm"), usr.join("asm")].into_iter().find(|p| p.is_dir());
     let (Some(asm), true, true) = (asm, usr.join("linux").is_dir(), usr.join("asm-generic").is_dir()) else {
         bail!("the Linux kernel headers are missing ({0}/linux, asm, asm-generic).\nhint: apt-get install linux-libc-dev (Debian/Ubuntu), apk add linux-headers (Alpine), dnf install kernel-headers (Fedora/RHEL)", usr.display());
     };
     let include = root.join("include");
     for (from, name) in [(usr.join("linux"), "linux"), (usr.join("asm-generic"), "asm-generic"), (asm, "asm")] {
-        copy_tree(&from, &include.join(name)).with_context(|| format!("copying kernel headers from {}", from.display()))?;
+        copy_tree(&from, &include.join(name))
+            .with_context(|| format!("copying kernel headers from {}", from.display()))?;
     }
     Ok(())
 }
@@ -253,7 +252,13 @@ mod tests {
     #[test]
     fn wrapper_answers_the_musl_triple() {
         let tmp = tempfile::tempdir().unwrap();
-        let host = HostCompiler { program: "/bin/false".into(), version: String::new(), multiarch: String::new(), prefix: String::new(), headers: "/usr/include".into() };
+        let host = HostCompiler {
+            program: "/bin/false".into(),
+            version: String::new(),
+            multiarch: String::new(),
+            prefix: String::new(),
+            headers: "/usr/include".into(),
+        };
         let w = install_wrapper(tmp.path(), &host, "x86_64-linux-musl", 1).unwrap();
         for flag in ["-dumpmachine", "-print-multiarch", "--print-multiarch"] {
             let out = Command::new(&w).arg(flag).output().unwrap();

@@ -201,7 +201,10 @@ fn rootfs_tool() -> Result<PathBuf> {
         None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/tools/rootfs.sh"),
     };
     if !tool.is_file() {
-        bail!("conformance: no root filesystem tool at {} (set PYELF_ROOTFS_TOOL to one that takes KIND DIR)", tool.display());
+        bail!(
+            "conformance: no root filesystem tool at {} (set PYELF_ROOTFS_TOOL to one that takes KIND DIR)",
+            tool.display()
+        );
     }
     Ok(tool)
 }
@@ -212,7 +215,12 @@ fn make_root(work: &Path, kind: &str, name: &str) -> Result<PathBuf> {
     if root.exists() {
         fs::remove_dir_all(&root)?;
     }
-    let status = Command::new("bash").arg(rootfs_tool()?).arg(kind).arg(&root).status().context("cannot run the root filesystem tool")?;
+    let status = Command::new("bash")
+        .arg(rootfs_tool()?)
+        .arg(kind)
+        .arg(&root)
+        .status()
+        .context("cannot run the root filesystem tool")?;
     if !status.success() {
         bail!("conformance: making the {kind} root in {} failed ({status})", root.display());
     }
@@ -223,7 +231,10 @@ fn make_root(work: &Path, kind: &str, name: &str) -> Result<PathBuf> {
     // module), in the interpreter as in the binary.
     let hosts = root.join("etc/hosts");
     let mut text = fs::read_to_string(&hosts).unwrap_or_default();
-    text.push_str(&format!("127.0.0.1 localhost\n::1 localhost ip6-localhost ip6-loopback\n127.0.1.1 {}\n", hostname()));
+    text.push_str(&format!(
+        "127.0.0.1 localhost\n::1 localhost ip6-localhost ip6-loopback\n127.0.1.1 {}\n",
+        hostname()
+    ));
     fs::create_dir_all(root.join("etc"))?;
     fs::write(&hosts, text)?;
     Ok(root)
@@ -234,7 +245,11 @@ fn hostname() -> String {
     // SAFETY: the buffer is writable for its length.
     let r = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
     let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
-    if r == 0 { String::from_utf8_lossy(&buf[..end]).into_owned() } else { "localhost".into() }
+    if r == 0 {
+        String::from_utf8_lossy(&buf[..end]).into_owned()
+    } else {
+        "localhost".into()
+    }
 }
 
 fn cstring(p: &Path) -> Result<CString> {
@@ -243,7 +258,14 @@ fn cstring(p: &Path) -> Result<CString> {
 
 /// Runs `python3 -m test` for `modules` chrooted into `root` (in a private mount namespace, with
 /// /proc mounted when asked) and returns each module's outcome.
-fn run_suite(runner: &Runner, root: &Path, place: Place, modules: &[String], jobs: usize, log: &Path) -> Result<BTreeMap<String, Outcome>> {
+fn run_suite(
+    runner: &Runner,
+    root: &Path,
+    place: Place,
+    modules: &[String],
+    jobs: usize,
+    log: &Path,
+) -> Result<BTreeMap<String, Outcome>> {
     let (python, bind) = match runner {
         Runner::Interpreter(tc) => {
             let inside = root.join(tc.root.strip_prefix("/").unwrap_or(&tc.root));
@@ -284,9 +306,21 @@ fn run_suite(runner: &Runner, root: &Path, place: Place, modules: &[String], job
         cmd.pre_exec(move || {
             let check = |r: libc::c_int| if r == 0 { Ok(()) } else { Err(std::io::Error::last_os_error()) };
             check(libc::unshare(libc::CLONE_NEWNS))?;
-            check(libc::mount(std::ptr::null(), slash.as_ptr(), std::ptr::null(), libc::MS_REC | libc::MS_PRIVATE, std::ptr::null()))?;
+            check(libc::mount(
+                std::ptr::null(),
+                slash.as_ptr(),
+                std::ptr::null(),
+                libc::MS_REC | libc::MS_PRIVATE,
+                std::ptr::null(),
+            ))?;
             if let Some((from, to)) = &bind {
-                check(libc::mount(from.as_ptr(), to.as_ptr(), std::ptr::null(), libc::MS_BIND | libc::MS_REC, std::ptr::null()))?;
+                check(libc::mount(
+                    from.as_ptr(),
+                    to.as_ptr(),
+                    std::ptr::null(),
+                    libc::MS_BIND | libc::MS_REC,
+                    std::ptr::null(),
+                ))?;
             }
             if place.proc {
                 check(libc::mount(proc_fs.as_ptr(), proc_c.as_ptr(), proc_fs.as_ptr(), 0, std::ptr::null()))?;
@@ -302,7 +336,11 @@ fn run_suite(runner: &Runner, root: &Path, place: Place, modules: &[String], job
     if xml.is_file() {
         count(&fs::read_to_string(&xml)?, modules, &mut outcomes)?;
     } else if outcomes.is_empty() {
-        bail!("python3 -m test ended ({status}) without results; its output is in {}:\n{}", log.display(), tail(&output, 20));
+        bail!(
+            "python3 -m test ended ({status}) without results; its output is in {}:\n{}",
+            log.display(),
+            tail(&output, 20)
+        );
     }
     for m in modules {
         outcomes.entry(m.clone()).or_insert_with(|| Outcome { state: "not run".into(), ..Default::default() });
@@ -331,7 +369,12 @@ fn module_of<'a>(name: &str, modules: &'a [String]) -> Option<&'a String> {
 
 /// libregrtest's verdict on each module, from its progress lines (`[ 3/96/1] test_x failed (…)`).
 fn states(output: &str, modules: &[String]) -> BTreeMap<String, Outcome> {
-    let rank = |s: &str| ["passed", "skipped", "resource denied", "env changed", "failed", "timed out", "crashed"].iter().position(|x| *x == s).unwrap_or(7);
+    let rank = |s: &str| {
+        ["passed", "skipped", "resource denied", "env changed", "failed", "timed out", "crashed"]
+            .iter()
+            .position(|x| *x == s)
+            .unwrap_or(7)
+    };
     let mut out: BTreeMap<String, Outcome> = BTreeMap::new();
     for line in output.lines() {
         let Some(rest) = line.split_once("] ").map(|(_, r)| r) else { continue };
@@ -368,7 +411,9 @@ fn count(xml: &str, modules: &[String], out: &mut BTreeMap<String, Outcome>) -> 
     let doc = roxmltree::Document::parse(xml).context("libregrtest's JUnit XML")?;
     for suite in doc.descendants().filter(|n| n.has_tag_name("testsuite")) {
         let cases: Vec<_> = suite.children().filter(|n| n.has_tag_name("testcase")).collect();
-        let Some(module) = cases.iter().find_map(|c| module_of(c.attribute("name").unwrap_or(""), modules)) else { continue };
+        let Some(module) = cases.iter().find_map(|c| module_of(c.attribute("name").unwrap_or(""), modules)) else {
+            continue;
+        };
         let o = out.entry(module.clone()).or_default();
         let attr = |k: &str| suite.attribute(k).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
         o.run += attr("tests");
@@ -407,7 +452,12 @@ pub fn run(home: &Home, opts: &Options) -> Result<Report> {
             // plain file in a root without devices), which the next run would see.
             let root = make_root(&opts.work, place.root, &what.replace(" (again)", "-again"))?;
             let t = Instant::now();
-            let log = logs.join(format!("{}-{}-{}.log", what.replace(" (again)", "-again"), place.root, if place.proc { "proc" } else { "noproc" }));
+            let log = logs.join(format!(
+                "{}-{}-{}.log",
+                what.replace(" (again)", "-again"),
+                place.root,
+                if place.proc { "proc" } else { "noproc" }
+            ));
             let r = run_suite(runner, &root, *place, modules, opts.jobs, &log)?;
             let seconds = t.elapsed().as_secs_f64();
             fs::remove_dir_all(&root).ok();
@@ -423,7 +473,8 @@ pub fn run(home: &Home, opts: &Options) -> Result<Report> {
         let explained = |c: &Compared| plan.differences.get(&c.module).is_some_and(|d| d.covers(place));
         // A module that differs is run again on both sides: a real difference comes back, a test
         // that fails now and then (on either side) does not, and is reported as flaky.
-        let suspects: Vec<String> = modules.iter().filter(|c| !c.same() && !explained(c)).map(|c| c.module.clone()).collect();
+        let suspects: Vec<String> =
+            modules.iter().filter(|c| !c.same() && !explained(c)).map(|c| c.module.clone()).collect();
         let mut flaky = Vec::new();
         if !suspects.is_empty() {
             let (again_i, _) = timed(&Runner::Interpreter(&tc), "interpreter (again)", &suspects)?;
@@ -439,8 +490,19 @@ pub fn run(home: &Home, opts: &Options) -> Result<Report> {
         }
         places.push(PlaceReport { place: place.name(), interpreter_seconds, binary_seconds, modules, flaky });
     }
-    let explained = plan.differences.iter().filter(|(m, _)| opts.modules.contains(m)).map(|(m, r)| (m.clone(), r.clone())).collect();
-    Ok(Report { binary_bytes: built.size, build_seconds, places, unexplained: unexplained.into_iter().collect(), explained })
+    let explained = plan
+        .differences
+        .iter()
+        .filter(|(m, _)| opts.modules.contains(m))
+        .map(|(m, r)| (m.clone(), r.clone()))
+        .collect();
+    Ok(Report {
+        binary_bytes: built.size,
+        build_seconds,
+        places,
+        unexplained: unexplained.into_iter().collect(),
+        explained,
+    })
 }
 
 /// The results as a table: the interpreter's figures in the first place, and for each place
@@ -477,7 +539,9 @@ pub fn table(report: &Report) -> String {
             p.modules.len()
         ));
         for c in diff {
-            let only = |a: &Outcome, b: &Outcome| a.failed_tests.difference(&b.failed_tests).take(5).cloned().collect::<Vec<_>>().join(", ");
+            let only = |a: &Outcome, b: &Outcome| {
+                a.failed_tests.difference(&b.failed_tests).take(5).cloned().collect::<Vec<_>>().join(", ")
+            };
             s.push_str(&format!(
                 "  {}: interpreter {}, binary {}; failed only in the binary: [{}]; only in the interpreter: [{}] (failed subtests are counted, not named: see the logs)\n",
                 c.module,

@@ -120,7 +120,10 @@ pub fn compile(tc: &Toolchain, cython: &Cython, script: &Path, module: &str, out
         if !stdout.trim().is_empty() {
             msg = format!("{}\n{msg}", stdout.trim());
         }
-        bail!("Cython could not compile {}:\n{msg}\nhint: fix the error above (the script must be valid Python 3)", script.display());
+        bail!(
+            "Cython could not compile {}:\n{msg}\nhint: fix the error above (the script must be valid Python 3)",
+            script.display()
+        );
     }
     Ok(())
 }
@@ -145,7 +148,13 @@ pub struct Compiled {
 /// run per core), in a copy of their trees under `dir` (Cython names each module from its package
 /// directories, and tracebacks show the paths relative to the root). `packages` are the
 /// `__init__.py` files that must be present for those names, compiled or not.
-pub fn compile_modules(tc: &Toolchain, cython: &Cython, modules: &[ModuleSource], packages: &[ModuleSource], dir: &Path) -> Result<Compiled> {
+pub fn compile_modules(
+    tc: &Toolchain,
+    cython: &Cython,
+    modules: &[ModuleSource],
+    packages: &[ModuleSource],
+    dir: &Path,
+) -> Result<Compiled> {
     let mut result = Compiled::default();
     if modules.is_empty() {
         return Ok(result);
@@ -187,7 +196,11 @@ pub fn compile_modules(tc: &Toolchain, cython: &Cython, modules: &[ModuleSource]
     let mut messages = String::new();
     for out in outputs {
         let out = out.context("cannot run Cython")?;
-        messages.push_str(&format!("{}\n{}\n", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)));
+        messages.push_str(&format!(
+            "{}\n{}\n",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ));
     }
     for m in modules {
         let c = dir.join(&m.rel).with_extension("c");
@@ -201,7 +214,9 @@ pub fn compile_modules(tc: &Toolchain, cython: &Cython, modules: &[ModuleSource]
                 .map(|l| l.trim().to_string())
                 .collect::<Vec<_>>()
                 .join("; ");
-            result.failed.push((m.name.clone(), if reason.is_empty() { "Cython produced no C code".into() } else { reason }));
+            result
+                .failed
+                .push((m.name.clone(), if reason.is_empty() { "Cython produced no C code".into() } else { reason }));
         }
     }
     Ok(result)
@@ -241,7 +256,8 @@ pub fn python_tracebacks(c_text: &str, module: &str, file: &str) -> String {
             in_files = false;
             continue;
         }
-        in_files = line.starts_with("static const char* const __pyx_f[] = {") || line.starts_with("static const char *__pyx_f[] = {");
+        in_files = line.starts_with("static const char* const __pyx_f[] = {")
+            || line.starts_with("static const char *__pyx_f[] = {");
         const CALL: &str = "__Pyx_AddTraceback(\"";
         match line.find(CALL) {
             Some(i) => {
@@ -251,7 +267,9 @@ pub fn python_tracebacks(c_text: &str, module: &str, file: &str) -> String {
                 let short = if name == module || name.strip_prefix("init ") == Some(module) {
                     "<module>"
                 } else {
-                    name.strip_prefix(module).and_then(|r| r.strip_prefix('.')).map_or(name, |r| r.rsplit('.').next().unwrap_or(r))
+                    name.strip_prefix(module)
+                        .and_then(|r| r.strip_prefix('.'))
+                        .map_or(name, |r| r.rsplit('.').next().unwrap_or(r))
                 };
                 out.push_str(&line[..start]);
                 out.push_str(short);

@@ -4,10 +4,10 @@
 //! distribution instead ([`crate::native`]), or, with `--no-native`, from its source without its
 //! C code; a wheel that cannot be loaded in a static binary is never installed.
 
-use std::collections::{BTreeMap, BTreeSet};
 use crate::pins::Target;
 use anyhow::{bail, Context, Result};
 use fs_err as fs;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -28,11 +28,24 @@ pub struct Dist {
 }
 
 /// Flags that make pip take pure-Python wheels for CPython 3.13 only.
-pub(crate) const PURE: &[&str] = &["--only-binary", ":all:", "--implementation", "py", "--python-version", "3.13", "--platform", "any"];
+pub(crate) const PURE: &[&str] =
+    &["--only-binary", ":all:", "--implementation", "py", "--python-version", "3.13", "--platform", "any"];
 
 /// pip's flags for wheels of CPython 3.13 (any ABI it loads).
-const CPYTHON_313: &[&str] =
-    &["--only-binary", ":all:", "--implementation", "cp", "--python-version", "3.13", "--abi", "cp313", "--abi", "abi3", "--abi", "none"];
+const CPYTHON_313: &[&str] = &[
+    "--only-binary",
+    ":all:",
+    "--implementation",
+    "cp",
+    "--python-version",
+    "3.13",
+    "--abi",
+    "cp313",
+    "--abi",
+    "abi3",
+    "--abi",
+    "none",
+];
 
 /// Flags that make pip choose wheels as on CPython 3.13 for Linux on the target's architecture:
 /// the wheels pyelf built from source first (`linux_<arch>`, a tag no index serves), then the
@@ -89,7 +102,14 @@ pub struct Native<'a> {
 /// into a wheel by pip, with `source_date_epoch` as its date, and kept if that wheel is pure
 /// Python, else built as the platform wheels are (pip's output in `logs`). Returns the installed
 /// distributions.
-pub fn install(requirements: &Path, wheels: &Path, site: &Path, source_date_epoch: u64, logs: &Path, native: &Native) -> Result<Vec<Dist>> {
+pub fn install(
+    requirements: &Path,
+    wheels: &Path,
+    site: &Path,
+    source_date_epoch: u64,
+    logs: &Path,
+    native: &Native,
+) -> Result<Vec<Dist>> {
     fs::create_dir_all(wheels)?;
     let built = wheels.with_file_name("built-wheels");
     fs::create_dir_all(&built)?;
@@ -129,7 +149,10 @@ pub fn install(requirements: &Path, wheels: &Path, site: &Path, source_date_epoc
         let flags = as_installed(target);
         let mut args = vec!["download", "--quiet"];
         args.extend(flags.iter().map(String::as_str));
-        let got = pip(&args, &[Path::new("--find-links"), &built, Path::new("-d"), wheels, Path::new("-r"), &all_requirements])?;
+        let got = pip(
+            &args,
+            &[Path::new("--find-links"), &built, Path::new("-d"), wheels, Path::new("-r"), &all_requirements],
+        )?;
         if got.status.success() {
             let platform: Vec<(String, String, PathBuf)> = fs::read_dir(wheels)?
                 .flatten()
@@ -156,7 +179,8 @@ pub fn install(requirements: &Path, wheels: &Path, site: &Path, source_date_epoc
         let err = String::from_utf8_lossy(&got.stderr).to_string();
         let Some(req) = missing_requirement(&err) else {
             if !from_source.is_empty() && err.contains("DO NOT MATCH THE HASHES") {
-                let pins: Vec<String> = from_source.iter().map(|(req, _, sha)| format!("{req} --hash=sha256:{sha}")).collect();
+                let pins: Vec<String> =
+                    from_source.iter().map(|(req, _, sha)| format!("{req} --hash=sha256:{sha}")).collect();
                 bail!(
                     "pip built a wheel from source for {}, and it does not match the hashes in the requirements (they pin the source distribution, or a wheel built with other tools).\n{}\nhint: pin the wheel pyelf builds (the same bytes each time, with the same build tools):\n  {}",
                     from_source.iter().map(|(_, wheel, _)| wheel.as_str()).collect::<Vec<_>>().join(", "),
@@ -169,10 +193,15 @@ pub fn install(requirements: &Path, wheels: &Path, site: &Path, source_date_epoc
                 // requirements in conflict.
                 let mut args = vec!["download"];
                 args.extend(flags.iter().map(String::as_str));
-                let again = pip(&args, &[Path::new("--find-links"), &built, Path::new("-d"), wheels, Path::new("-r"), &all_requirements])?;
-                let said = format!("{}{}", String::from_utf8_lossy(&again.stdout), String::from_utf8_lossy(&again.stderr));
+                let again = pip(
+                    &args,
+                    &[Path::new("--find-links"), &built, Path::new("-d"), wheels, Path::new("-r"), &all_requirements],
+                )?;
+                let said =
+                    format!("{}{}", String::from_utf8_lossy(&again.stdout), String::from_utf8_lossy(&again.stderr));
                 let causes = conflict_causes(&said);
-                let names: Vec<&str> = causes.iter().map(|(_, name)| name.as_str()).collect::<BTreeSet<_>>().into_iter().collect();
+                let names: Vec<&str> =
+                    causes.iter().map(|(_, name)| name.as_str()).collect::<BTreeSet<_>>().into_iter().collect();
                 bail!(
                     "pip found no set of wheels for the dependencies{}{}.\nThe conflict, as pip reports it:\n  {}",
                     if names.is_empty() { "" } else { ": " },
@@ -193,7 +222,16 @@ pub fn install(requirements: &Path, wheels: &Path, site: &Path, source_date_epoc
                 // Its source builds extension modules: built as a platform wheel's package is.
                 let name = requirement_name(&req).to_string();
                 let version = wheel_name_version(&platform).map(|(_, v)| v).unwrap_or_default();
-                let made = build_native(&name, &format!("{name}=={version}"), Path::new(""), &sources, &built, source_date_epoch, logs, native)?;
+                let made = build_native(
+                    &name,
+                    &format!("{name}=={version}"),
+                    Path::new(""),
+                    &sources,
+                    &built,
+                    source_date_epoch,
+                    logs,
+                    native,
+                )?;
                 built_here.insert(normalize(&name), made);
             }
             Err(Failed(host)) => {
@@ -201,7 +239,9 @@ pub fn install(requirements: &Path, wheels: &Path, site: &Path, source_date_epoc
                 // may need what only pyelf's build has (a pinned C library); if that fails too,
                 // its error is the one that matters.
                 let name = requirement_name(&req).to_string();
-                eprintln!("{name}: pip could not build it on this host; building it as its extension modules are built");
+                eprintln!(
+                    "{name}: pip could not build it on this host; building it as its extension modules are built"
+                );
                 match build_native(&name, &req, Path::new(""), &sources, &built, source_date_epoch, logs, native) {
                     Ok(made) => {
                         built_here.insert(normalize(&name), made);
@@ -223,7 +263,11 @@ pub fn install(requirements: &Path, wheels: &Path, site: &Path, source_date_epoc
     args.extend(["--target", &site_s]);
     let done = pip(&args, &[Path::new("-r"), &all_requirements])?;
     if !done.status.success() {
-        bail!("pip could not install the dependencies into {}:\n{}", site.display(), String::from_utf8_lossy(&done.stderr).trim());
+        bail!(
+            "pip could not install the dependencies into {}:\n{}",
+            site.display(),
+            String::from_utf8_lossy(&done.stderr).trim()
+        );
     }
     let mut dists = distributions(site)?;
     for d in &mut dists {
@@ -250,7 +294,11 @@ fn forget_direct_url(dist_info: &Path) -> Result<()> {
     fs::remove_file(&file)?;
     let record = dist_info.join("RECORD");
     if let Ok(text) = fs::read_to_string(&record) {
-        let kept: String = text.lines().filter(|l| !l.split(',').next().unwrap_or("").ends_with("/direct_url.json")).map(|l| format!("{l}\n")).collect();
+        let kept: String = text
+            .lines()
+            .filter(|l| !l.split(',').next().unwrap_or("").ends_with("/direct_url.json"))
+            .map(|l| format!("{l}\n"))
+            .collect();
         fs::write(&record, kept)?;
     }
     Ok(())
@@ -304,7 +352,10 @@ fn build_native(
         };
     }
     let (expected, compiled_python) = if platform_wheel.is_file() {
-        let step = crate::steplog::Step::start(&format!("list {name}"), logs.join(format!("native-{}-platform-wheel.log", normalize(name))))?;
+        let step = crate::steplog::Step::start(
+            &format!("list {name}"),
+            logs.join(format!("native-{}-platform-wheel.log", normalize(name))),
+        )?;
         let scratch = tempfile::tempdir_in(built)?;
         let tc = native.builder.tc;
         (
@@ -328,7 +379,10 @@ fn build_native(
     }
     let sdists = tempfile::tempdir_in(built)?;
     // --no-binary for this package only: its build requirements (to read its metadata) are wheels.
-    let (python, mut c) = pip_command(&["download", "--quiet", "--no-deps", "--no-binary", name, "-d"], &[sdists.path(), Path::new("-r"), &one]);
+    let (python, mut c) = pip_command(
+        &["download", "--quiet", "--no-deps", "--no-binary", name, "-d"],
+        &[sdists.path(), Path::new("-r"), &one],
+    );
     c.env("SOURCE_DATE_EPOCH", source_date_epoch.to_string());
     let got = run_pip(&python, c)?;
     if !got.status.success() {
@@ -404,7 +458,11 @@ fn all_lines(requirements: &Path) -> Result<Vec<(String, PathBuf)>> {
 /// A `--find-links` value: a local directory made absolute (from `base`), a URL as it is.
 fn find_links_value(value: &str, base: &Path) -> String {
     let local = base.join(value);
-    if !value.contains("://") && local.exists() { local.display().to_string() } else { value.to_string() }
+    if !value.contains("://") && local.exists() {
+        local.display().to_string()
+    } else {
+        value.to_string()
+    }
 }
 
 /// Whether a requirements file, or one it includes, pins hashes (pip's hash-checking mode).
@@ -417,7 +475,9 @@ fn pinned_hashes(requirements: &Path, name: &str) -> Result<Vec<String>> {
     Ok(all_lines(requirements)?
         .iter()
         .filter(|(line, _)| !line.starts_with('-') && normalize(requirement_name(line)) == normalize(name))
-        .flat_map(|(line, _)| line.split_whitespace().filter(|w| w.starts_with("--hash")).map(String::from).collect::<Vec<_>>())
+        .flat_map(|(line, _)| {
+            line.split_whitespace().filter(|w| w.starts_with("--hash")).map(String::from).collect::<Vec<_>>()
+        })
         .collect())
 }
 
@@ -428,7 +488,12 @@ fn with_pinned_hashes(req: &str, hashes: &[String]) -> String {
 /// A copy of the requirements file `file` (and of those it includes, into `dir`) in which each
 /// package of `built` is asked for by its wheel and that wheel's sha256; relative paths made
 /// absolute. Returns the copy's path.
-fn rewrite_requirements(file: &Path, built: &BTreeMap<String, (PathBuf, String)>, dir: &Path, n: &mut usize) -> Result<PathBuf> {
+fn rewrite_requirements(
+    file: &Path,
+    built: &BTreeMap<String, (PathBuf, String)>,
+    dir: &Path,
+    n: &mut usize,
+) -> Result<PathBuf> {
     let base = fs::canonicalize(file.parent().unwrap_or(Path::new(".")))?;
     let mut out = Vec::new();
     for line in logical_lines(&fs::read_to_string(file)?) {
@@ -436,15 +501,26 @@ fn rewrite_requirements(file: &Path, built: &BTreeMap<String, (PathBuf, String)>
             out.push(format!("{flag} {}", rewrite_requirements(&inc, built, dir, n)?.display()));
             continue;
         }
-        if let Some(value) = line.strip_prefix("-f ").or_else(|| line.strip_prefix("--find-links ")).or_else(|| line.strip_prefix("--find-links=")) {
+        if let Some(value) = line
+            .strip_prefix("-f ")
+            .or_else(|| line.strip_prefix("--find-links "))
+            .or_else(|| line.strip_prefix("--find-links="))
+        {
             out.push(format!("--find-links {}", find_links_value(value.trim(), &base)));
             continue;
         }
         if !line.starts_with('-') {
             if let Some((wheel, sha)) = built.get(&normalize(requirement_name(&line))) {
                 // Its markers stay: a requirement for another platform is still left out.
-                let marker = line.split_once(';').map(|(_, m)| format!(" ; {}", m.split(" --hash").next().unwrap_or("").trim())).unwrap_or_default();
-                out.push(format!("{} @ file://{}{marker} --hash=sha256:{sha}", requirement_name(&line), wheel.display()));
+                let marker = line
+                    .split_once(';')
+                    .map(|(_, m)| format!(" ; {}", m.split(" --hash").next().unwrap_or("").trim()))
+                    .unwrap_or_default();
+                out.push(format!(
+                    "{} @ file://{}{marker} --hash=sha256:{sha}",
+                    requirement_name(&line),
+                    wheel.display()
+                ));
                 continue;
             }
         }
@@ -458,10 +534,7 @@ fn rewrite_requirements(file: &Path, built: &BTreeMap<String, (PathBuf, String)>
 
 /// The requirement pip found no distribution for, from its error output.
 fn missing_requirement(pip_stderr: &str) -> Option<String> {
-    pip_stderr
-        .lines()
-        .find_map(|l| l.split("No matching distribution found for ").nth(1))
-        .map(|s| s.trim().to_string())
+    pip_stderr.lines().find_map(|l| l.split("No matching distribution found for ").nth(1)).map(|s| s.trim().to_string())
 }
 
 /// The project name of a requirement (`name==1.0`, `name[extra]>=2; marker`).
@@ -497,7 +570,9 @@ fn pure_wheel(one: &Path, dir: &Path) -> Result<Option<PathBuf>> {
     if !got.status.success() {
         return Ok(None);
     }
-    let Some(wheel) = fs::read_dir(tmp.path())?.flatten().map(|e| e.path()).find(|p| p.extension().is_some_and(|e| e == "whl")) else {
+    let Some(wheel) =
+        fs::read_dir(tmp.path())?.flatten().map(|e| e.path()).find(|p| p.extension().is_some_and(|e| e == "whl"))
+    else {
         return Ok(None);
     };
     let dest = dir.join(wheel.file_name().context("no file name")?);
@@ -518,7 +593,14 @@ use FromSource::{Failed, NotPure};
 /// `py3-none-any`); pip's output goes to a log in `logs`. `without_c`: with no C compiler and with
 /// the switches packages offer for their pure-Python fallback (`--no-native`). Returns the wheel's
 /// file name and sha256.
-fn build_from_source(req: &str, one: &Path, dir: &Path, source_date_epoch: u64, logs: &Path, without_c: bool) -> Result<(String, String), FromSource> {
+fn build_from_source(
+    req: &str,
+    one: &Path,
+    dir: &Path,
+    source_date_epoch: u64,
+    logs: &Path,
+    without_c: bool,
+) -> Result<(String, String), FromSource> {
     let name = requirement_name(req);
     let failed = |e: anyhow::Error| Failed(e);
     if !without_c {
@@ -528,7 +610,10 @@ fn build_from_source(req: &str, one: &Path, dir: &Path, source_date_epoch: u64, 
     fs::create_dir_all(logs).map_err(|e| failed(e.into()))?;
     let log = logs.join(format!("pip-wheel-{name}.log"));
     // Not from pip's cache: a wheel built there earlier carries another date.
-    let (python, mut c) = pip_command(&["wheel", "--no-deps", "--no-cache-dir", "--no-binary", name, "-w"], &[tmp.path(), Path::new("-r"), one]);
+    let (python, mut c) = pip_command(
+        &["wheel", "--no-deps", "--no-cache-dir", "--no-binary", name, "-w"],
+        &[tmp.path(), Path::new("-r"), one],
+    );
     c.env("SOURCE_DATE_EPOCH", source_date_epoch.to_string());
     if without_c {
         for v in ["CC", "CXX", "LDSHARED", "LDCXXSHARED"] {
@@ -588,7 +673,9 @@ pub fn distributions(site: &Path) -> Result<Vec<Dist>> {
             continue;
         }
         let meta = fs::read_to_string(path.join("METADATA"))?;
-        let field = |k: &str| meta.lines().take_while(|l| !l.is_empty()).find_map(|l| l.strip_prefix(k)).map(|v| v.trim().to_string());
+        let field = |k: &str| {
+            meta.lines().take_while(|l| !l.is_empty()).find_map(|l| l.strip_prefix(k)).map(|v| v.trim().to_string())
+        };
         let name = field("Name:").with_context(|| format!("{}: METADATA has no Name", path.display()))?;
         let version = field("Version:").unwrap_or_default();
         let license = field("License-Expression:")
@@ -601,9 +688,17 @@ pub fn distributions(site: &Path) -> Result<Vec<Dist>> {
                     .map(|s| s.trim().to_string())
             })
             .unwrap_or_else(|| "NOASSERTION".into());
-        out.push(Dist { name, version, license, dist_info: path, wheel_sha256: None, sdist_sha256: None, libraries: Vec::new() });
+        out.push(Dist {
+            name,
+            version,
+            license,
+            dist_info: path,
+            wheel_sha256: None,
+            sdist_sha256: None,
+            libraries: Vec::new(),
+        });
     }
-    out.sort_by(|a, b| a.name.to_lowercase().cmp(&b.name.to_lowercase()));
+    out.sort_by_key(|d| d.name.to_lowercase());
     Ok(out)
 }
 
@@ -669,7 +764,10 @@ fn module_of_record_path(path: &str) -> Option<String> {
     let mut parts: Vec<&str> = stem.split('/').collect();
     if parts.iter().any(|p| p.is_empty() || *p == ".." || p.contains('.') || p.contains('-') || *p == "__pycache__")
         || parts.iter().rev().skip(1).any(|p| *p == "tests" || *p == "test")
-        || !parts.iter().all(|p| p.chars().next().is_some_and(|c| c.is_alphabetic() || c == '_') && p.chars().all(|c| c.is_alphanumeric() || c == '_'))
+        || !parts.iter().all(|p| {
+            p.chars().next().is_some_and(|c| c.is_alphabetic() || c == '_')
+                && p.chars().all(|c| c.is_alphanumeric() || c == '_')
+        })
     {
         return None;
     }
@@ -686,7 +784,8 @@ fn conflict_causes(pip_output: &str) -> Vec<(String, String)> {
         .lines()
         .filter_map(|l| {
             let (_, dep) = l.split_once(" depends on ")?;
-            let name: String = dep.trim().chars().take_while(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.')).collect();
+            let name: String =
+                dep.trim().chars().take_while(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.')).collect();
             (!name.is_empty()).then(|| (l.trim().to_string(), name))
         })
         .collect()
@@ -701,10 +800,12 @@ pub fn entry_point_modules(dist: &Dist) -> Vec<String> {
         .map(str::trim)
         .filter(|l| !l.is_empty() && !l.starts_with('[') && !l.starts_with('#'))
         .filter_map(|l| l.split_once('=').map(|(_, v)| v.trim()))
-        .filter_map(|v| crate::project::parse_entry_point(v).map(|(m, _)| m).or_else(|| {
-            let m = v.split('[').next()?.trim();
-            (!m.is_empty() && !m.contains(':')).then(|| m.to_string())
-        }))
+        .filter_map(|v| {
+            crate::project::parse_entry_point(v).map(|(m, _)| m).or_else(|| {
+                let m = v.split('[').next()?.trim();
+                (!m.is_empty() && !m.contains(':')).then(|| m.to_string())
+            })
+        })
         .collect();
     out.sort();
     out.dedup();
@@ -757,7 +858,11 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let d = tmp.path();
         fs::create_dir(d.join("local")).unwrap();
-        fs::write(d.join("base.txt"), "--index-url https://index.example/simple\n--trusted-host index.example\nfoo==1\n").unwrap();
+        fs::write(
+            d.join("base.txt"),
+            "--index-url https://index.example/simple\n--trusted-host index.example\nfoo==1\n",
+        )
+        .unwrap();
         fs::write(
             d.join("req.txt"),
             "# pins\n-r base.txt\n--find-links local\n-f https://example.com/wheels\n--no-index\nbar==2 --hash=sha256:00\n",
@@ -788,8 +893,11 @@ mod tests {
         .unwrap();
         assert!(has_hashes(&d.join("req.txt")).unwrap());
         assert_eq!(pinned_hashes(&d.join("req.txt"), "markupsafe").unwrap(), ["--hash=sha256:11", "--hash=sha256:22"]);
-        let built: BTreeMap<String, (PathBuf, String)> =
-            [("markupsafe".to_string(), (PathBuf::from("/w/markupsafe-3.0.2-cp313-cp313-linux_x86_64.whl"), "ff".to_string()))].into();
+        let built: BTreeMap<String, (PathBuf, String)> = [(
+            "markupsafe".to_string(),
+            (PathBuf::from("/w/markupsafe-3.0.2-cp313-cp313-linux_x86_64.whl"), "ff".to_string()),
+        )]
+        .into();
         let out = d.join("out");
         fs::create_dir(&out).unwrap();
         let top = rewrite_requirements(&d.join("req.txt"), &built, &out, &mut 0).unwrap();
@@ -798,7 +906,11 @@ mod tests {
         assert_eq!(lines[0], format!("-r {}", out.join("requirements-1.txt").display()));
         assert_eq!(lines[1], format!("--find-links {}", fs::canonicalize(d.join("links")).unwrap().display()));
         assert_eq!(lines[2], "MarkupSafe @ file:///w/markupsafe-3.0.2-cp313-cp313-linux_x86_64.whl ; python_version >= '3.9' --hash=sha256:ff");
-        assert_eq!(fs::read_to_string(out.join("requirements-1.txt")).unwrap(), "jinja2==3.1.6 --hash=sha256:aa\n", "other packages keep their pins");
+        assert_eq!(
+            fs::read_to_string(out.join("requirements-1.txt")).unwrap(),
+            "jinja2==3.1.6 --hash=sha256:aa\n",
+            "other packages keep their pins"
+        );
         assert!(!has_hashes(&{
             fs::write(d.join("plain.txt"), "six==1.16.0\n").unwrap();
             d.join("plain.txt")

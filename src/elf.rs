@@ -138,7 +138,13 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let (c, exe) = (tmp.path().join("s.c"), tmp.path().join("s"));
         std::fs::write(&c, "int main(void){return 0;}\n").unwrap();
-        let ok = std::process::Command::new("gcc").arg("-static").arg(&c).arg("-o").arg(&exe).status().is_ok_and(|s| s.success());
+        let ok = std::process::Command::new("gcc")
+            .arg("-static")
+            .arg(&c)
+            .arg("-o")
+            .arg(&exe)
+            .status()
+            .is_ok_and(|s| s.success());
         if !ok {
             eprintln!("no static glibc here (libc6-dev); skipped");
             return;

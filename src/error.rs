@@ -15,13 +15,7 @@ pub enum Error {
         expected.join(" or "),
         if *deleted { " and was deleted from the cache" } else { "" }
     )]
-    ChecksumMismatch {
-        source_name: String,
-        from: String,
-        expected: Vec<String>,
-        actual: String,
-        deleted: bool,
-    },
+    ChecksumMismatch { source_name: String, from: String, expected: Vec<String>, actual: String, deleted: bool },
 
     #[error(
         "could not get {source_name} {version}; tried:\n{}\nhint: point PYELF_MIRROR at a directory or http(s) URL that holds {files} \

@@ -183,8 +183,8 @@ impl Fetcher {
         }
         for (label, place) in places {
             let result = match &place {
-                Place::Dir(d) => self.from_dir(pin, d),
-                Place::Url(u) => self.from_url(pin, u).map(|a| a.map(|a| (a, u.clone()))),
+                Place::Dir(d) => self.look_in_dir(pin, d),
+                Place::Url(u) => self.look_at_url(pin, u).map(|a| a.map(|a| (a, u.clone()))),
             };
             match result {
                 Ok(Some((artifact, from))) => {
@@ -238,7 +238,7 @@ impl Fetcher {
     }
 
     /// Looks in a mirror directory: by file name first, then by digest.
-    fn from_dir(&self, pin: &Pin, dir: &Path) -> Result<Option<(Artifact, String)>> {
+    fn look_in_dir(&self, pin: &Pin, dir: &Path) -> Result<Option<(Artifact, String)>> {
         if !dir.is_dir() {
             anyhow::bail!("not a directory");
         }
@@ -278,7 +278,7 @@ impl Fetcher {
     }
 
     /// Downloads a URL into the cache through the digest check, with one retry on network errors.
-    fn from_url(&self, pin: &Pin, url: &str) -> Result<Option<Artifact>> {
+    fn look_at_url(&self, pin: &Pin, url: &str) -> Result<Option<Artifact>> {
         let mut last = None;
         for attempt in 1..=self.attempts {
             match self.download(pin, url) {
@@ -303,11 +303,8 @@ impl Fetcher {
         if !(200..300).contains(&status) {
             anyhow::bail!("HTTP status {status}");
         }
-        let len = response
-            .headers()
-            .get("content-length")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<u64>().ok());
+        let len =
+            response.headers().get("content-length").and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
         let body = response.into_body().into_with_config().limit(u64::MAX).reader();
         let label = format!("downloading {} {}", pin.name, pin.version);
         let artifact = self.store(pin, url, body, len, &label)?;

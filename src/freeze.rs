@@ -26,7 +26,14 @@ else:
 
 /// Runs the app (a script, or `main_module` as `__main__`) under the toolchain's python3 with
 /// `args`, importing from `paths`; writes the names of every module it imported to `out`.
-pub fn trace_imports(tc: &Toolchain, out: &Path, main_script: Option<&Path>, main_module: Option<&str>, paths: &[PathBuf], args: &[String]) -> Result<()> {
+pub fn trace_imports(
+    tc: &Toolchain,
+    out: &Path,
+    main_script: Option<&Path>,
+    main_module: Option<&str>,
+    paths: &[PathBuf],
+    args: &[String],
+) -> Result<()> {
     let (kind, target) = match (main_script, main_module) {
         (_, Some(m)) => ("module", m.to_string()),
         (Some(s), _) => ("script", s.display().to_string()),
@@ -177,9 +184,7 @@ fn run_freeze(tc: &Toolchain, dir: &Path, args: &[std::ffi::OsString], what: &st
         // _sysconfigdata module).
         c.env("PYELF_TARGET_STDLIB", tc.root.join("lib/python3.13"));
     }
-    let out = c
-        .output()
-        .context("cannot run the toolchain's python3 for the import analysis")?;
+    let out = c.output().context("cannot run the toolchain's python3 for the import analysis")?;
     if !out.status.success() {
         let err = String::from_utf8_lossy(&out.stderr);
         bail!("{what} failed:\n{}", err.trim());

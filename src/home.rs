@@ -28,11 +28,8 @@ impl Home {
     pub fn at(root: impl Into<PathBuf>) -> Home {
         let root = root.into();
         // Absolute, so that paths stay right when a build step changes directory.
-        let root = if root.is_absolute() {
-            root
-        } else {
-            std::env::current_dir().map(|d| d.join(&root)).unwrap_or(root)
-        };
+        let root =
+            if root.is_absolute() { root } else { std::env::current_dir().map(|d| d.join(&root)).unwrap_or(root) };
         Home { root }
     }
 

@@ -25,7 +25,14 @@ impl LinkRecord {
 /// a static PIE (loaded at a random address, relocating itself) unless `pie` is false.
 /// `eh_frame_hdr`: with the table LLVM's unwinder finds unwind information through
 /// (`PT_GNU_EH_FRAME`; gcc leaves it out of static links), for C++ code that throws.
-pub fn link_static(tc: &Toolchain, app_archive: &Path, out: &Path, log: &Path, pie: bool, eh_frame_hdr: bool) -> Result<()> {
+pub fn link_static(
+    tc: &Toolchain,
+    app_archive: &Path,
+    out: &Path,
+    log: &Path,
+    pie: bool,
+    eh_frame_hdr: bool,
+) -> Result<()> {
     let record = LinkRecord::of(tc)?;
     let static_flag = if pie { "-static-pie" } else { "-static" };
     let mut cmd = Command::new(tc.cc());

@@ -117,7 +117,10 @@ pub fn archive(tc: &Toolchain, objects: &[PathBuf], out: &Path) -> Result<()> {
     }
     let sh = xshell::Shell::new()?;
     let ar = tc.tool("ar");
-    xshell::cmd!(sh, "{ar} crsD {out} {objects...}").quiet().run().with_context(|| format!("cannot make the archive {}", out.display()))?;
+    xshell::cmd!(sh, "{ar} crsD {out} {objects...}")
+        .quiet()
+        .run()
+        .with_context(|| format!("cannot make the archive {}", out.display()))?;
     if !out.is_file() {
         bail!("ar made no archive {}", out.display());
     }

@@ -136,7 +136,11 @@ impl Target {
     /// Prefix of the binutils (and gcc) that build for the target here: none natively, the cross
     /// tools' otherwise.
     pub fn tools_prefix(&self) -> &str {
-        if self.is_native() { "" } else { &self.cross.prefix }
+        if self.is_native() {
+            ""
+        } else {
+            &self.cross.prefix
+        }
     }
 
     /// A binutils program for the target (`ar`, `strip`, `objcopy`), as run here.
@@ -157,10 +161,7 @@ impl Target {
 
     /// The build date toolchains get: `SOURCE_DATE_EPOCH` if set (and a number), else the pin's.
     pub fn effective_source_date_epoch(&self) -> u64 {
-        std::env::var("SOURCE_DATE_EPOCH")
-            .ok()
-            .and_then(|v| v.trim().parse().ok())
-            .unwrap_or(self.source_date_epoch)
+        std::env::var("SOURCE_DATE_EPOCH").ok().and_then(|v| v.trim().parse().ok()).unwrap_or(self.source_date_epoch)
     }
 }
 
@@ -208,19 +209,16 @@ impl Pins {
     }
 
     /// Parses a sources file and `(triple, text)` target files, checking that they agree.
-    pub fn parse(
-        sources_toml: &str,
-        targets: impl IntoIterator<Item = (String, String)>,
-    ) -> Result<Pins, Error> {
-        let raw: RawFile = toml::from_str(sources_toml)
-            .map_err(|e| Error::BadPins(format!("toolchains/sources.toml: {e}")))?;
+    pub fn parse(sources_toml: &str, targets: impl IntoIterator<Item = (String, String)>) -> Result<Pins, Error> {
+        let raw: RawFile =
+            toml::from_str(sources_toml).map_err(|e| Error::BadPins(format!("toolchains/sources.toml: {e}")))?;
         let mut sources = Vec::new();
         for s in raw.source {
             let sub = |t: &str| t.replace("{version}", &s.version);
             let urls: Vec<String> = s.urls.iter().map(|u| sub(u)).collect();
-            let first = urls.first().ok_or_else(|| {
-                Error::BadPins(format!("source {}: needs at least one upstream URL", s.name))
-            })?;
+            let first = urls
+                .first()
+                .ok_or_else(|| Error::BadPins(format!("source {}: needs at least one upstream URL", s.name)))?;
             let file = file_name_of_url(first).ok_or_else(|| {
                 Error::BadPins(format!("source {}: cannot take a file name from URL {first}", s.name))
             })?;
@@ -243,7 +241,10 @@ impl Pins {
                 check_relative(&s.name, "file", &a.file)?;
                 check_relative(&s.name, "top_dir", &a.top_dir)?;
                 if a.file.contains('/') {
-                    return Err(Error::BadPins(format!("source {}: file {:?} must be a plain file name", s.name, a.file)));
+                    return Err(Error::BadPins(format!(
+                        "source {}: file {:?} must be a plain file name",
+                        s.name, a.file
+                    )));
                 }
             }
             if sources.iter().any(|p: &Pin| p.name == s.name) {
@@ -253,13 +254,10 @@ impl Pins {
         }
         let mut parsed_targets = Vec::new();
         for (name, text) in targets {
-            let t: Target = toml::from_str(&text)
-                .map_err(|e| Error::BadPins(format!("toolchains/targets/{name}.toml: {e}")))?;
+            let t: Target =
+                toml::from_str(&text).map_err(|e| Error::BadPins(format!("toolchains/targets/{name}.toml: {e}")))?;
             if t.triple != name {
-                return Err(Error::BadPins(format!(
-                    "toolchains/targets/{name}.toml: says triple = {:?}",
-                    t.triple
-                )));
+                return Err(Error::BadPins(format!("toolchains/targets/{name}.toml: says triple = {:?}", t.triple)));
             }
             for s in &t.sources {
                 if !sources.iter().any(|p| &p.name == s) {
@@ -310,8 +308,7 @@ fn check_sha256(name: &str, sha: &str) -> Result<(), Error> {
 
 fn check_relative(name: &str, field: &str, value: &str) -> Result<(), Error> {
     let p = std::path::Path::new(value);
-    let ok = !value.is_empty()
-        && p.components().all(|c| matches!(c, std::path::Component::Normal(_)));
+    let ok = !value.is_empty() && p.components().all(|c| matches!(c, std::path::Component::Normal(_)));
     if ok {
         Ok(())
     } else {
@@ -334,20 +331,29 @@ mod tests {
         let zlib = pins.source("zlib").unwrap();
         assert_eq!(zlib.artifacts[0].file, "zlib-1.3.1.tar.gz");
         assert_eq!(zlib.artifacts.len(), 2, "zlib accepts Debian's repack");
-        assert_eq!(pins.source("cpython").unwrap().urls[0], "https://www.python.org/ftp/python/3.13.15/Python-3.13.15.tar.xz");
+        assert_eq!(
+            pins.source("cpython").unwrap().urls[0],
+            "https://www.python.org/ftp/python/3.13.15/Python-3.13.15.tar.xz"
+        );
     }
 
     #[test]
     fn every_target_file_is_found_and_names_its_machine() {
         let pins = Pins::builtin();
         let triples: Vec<&str> = pins.targets.iter().map(|t| t.triple.as_str()).collect();
-        assert!(triples.contains(&"x86_64-unknown-linux-musl") && triples.contains(&"aarch64-unknown-linux-musl"), "{triples:?}");
+        assert!(
+            triples.contains(&"x86_64-unknown-linux-musl") && triples.contains(&"aarch64-unknown-linux-musl"),
+            "{triples:?}"
+        );
         let arm = pins.target("aarch64-unknown-linux-musl").unwrap();
         assert_eq!(arm.elf_machine, goblin::elf::header::EM_AARCH64);
         assert_eq!(pins.target("x86_64-unknown-linux-musl").unwrap().elf_machine, goblin::elf::header::EM_X86_64);
         let tags = arm.wheel_platforms();
         assert_eq!(tags[0], "linux_aarch64");
-        assert!(tags.contains(&"manylinux_2_17_aarch64".to_string()) && !tags.contains(&"manylinux_2_16_aarch64".to_string()));
+        assert!(
+            tags.contains(&"manylinux_2_17_aarch64".to_string())
+                && !tags.contains(&"manylinux_2_16_aarch64".to_string())
+        );
         assert!(tags.iter().all(|t| t.ends_with("_aarch64")), "{tags:?}");
     }
 
@@ -380,7 +386,9 @@ format = "tar.gz"
     #[test]
     fn target_naming_an_unpinned_source_is_rejected() {
         let (_, x86) = TARGET_TOMLS.iter().find(|(n, _)| *n == "x86_64-unknown-linux-musl").unwrap();
-        let t = x86.replace("triple = \"x86_64-unknown-linux-musl\"", "triple = \"t\"").replace("\"cpython\"]", "\"nope\"]");
+        let t = x86
+            .replace("triple = \"x86_64-unknown-linux-musl\"", "triple = \"t\"")
+            .replace("\"cpython\"]", "\"nope\"]");
         let err = Pins::parse(SOURCES_TOML, [("t".to_string(), t)]).unwrap_err();
         assert!(err.to_string().contains("nope"), "{err}");
     }

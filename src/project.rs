@@ -118,12 +118,16 @@ pub fn parse_pyproject(dir: &Path, text: &str) -> Result<Project> {
 pub fn resolve(path: &Path, entry: Option<&str>) -> Result<App> {
     if path.is_file() {
         let script = fs::canonicalize(path)?;
-        let name = script.file_stem().and_then(|s| s.to_str()).context("the script has no usable file name")?.to_string();
+        let name =
+            script.file_stem().and_then(|s| s.to_str()).context("the script has no usable file name")?.to_string();
         let root = script.parent().context("the script has no directory")?.to_path_buf();
         return Ok(App { name, root, main: Main::Script(script), packages: Vec::new(), project: None });
     }
     if !path.is_dir() && path.extension().is_some_and(|e| e == "py") {
-        bail!("no such script: {}\nhint: give the path of a Python file, e.g. `cargo xtask build app.py`", path.display());
+        bail!(
+            "no such script: {}\nhint: give the path of a Python file, e.g. `cargo xtask build app.py`",
+            path.display()
+        );
     }
     if !path.is_dir() {
         bail!(
@@ -140,7 +144,13 @@ pub fn resolve(path: &Path, entry: Option<&str>) -> Result<App> {
     if dir.join("__main__.py").is_file() {
         let pkg = package_name(&dir)?;
         let root = dir.parent().context("the package has no parent directory")?.to_path_buf();
-        return Ok(App { name: pkg.clone(), root, main: Main::Module(format!("{pkg}.__main__")), packages: vec![pkg], project: None });
+        return Ok(App {
+            name: pkg.clone(),
+            root,
+            main: Main::Module(format!("{pkg}.__main__")),
+            packages: vec![pkg],
+            project: None,
+        });
     }
     bail!(
         "{} is neither a package with __main__.py nor a project with pyproject.toml\nhint: give a Python file, a package directory (as for `python -m`), or a project directory",
@@ -187,7 +197,8 @@ fn from_project(project: Project, entry: Option<&str>) -> Result<App> {
         .with_context(|| format!("[project.scripts] {name} = {target:?} is not `module:function`"))?;
     let src = project.dir.join("src");
     let top = module.split('.').next().unwrap_or(&module).to_string();
-    let root = if src.join(&top).is_dir() || src.join(format!("{top}.py")).is_file() { src } else { project.dir.clone() };
+    let root =
+        if src.join(&top).is_dir() || src.join(format!("{top}.py")).is_file() { src } else { project.dir.clone() };
     let packages = if root.join(&top).join("__init__.py").is_file() { vec![top] } else { Vec::new() };
     Ok(App { name, root, main: Main::Entry { module, attr }, packages, project: Some(project) })
 }

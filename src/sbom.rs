@@ -109,7 +109,13 @@ mod tests {
 
     #[test]
     fn documents_validate() {
-        let c = |n: &str| Component { name: n.into(), version: "1".into(), license: "MIT".into(), sha256: "ab".repeat(32), url: None };
+        let c = |n: &str| Component {
+            name: n.into(),
+            version: "1".into(),
+            license: "MIT".into(),
+            sha256: "ab".repeat(32),
+            url: None,
+        };
         let doc = document(&c("app"), &[c("musl"), c("cpython")]);
         let v = validate(&doc.to_string()).unwrap();
         assert_eq!(v["components"].as_array().unwrap().len(), 2);

@@ -107,7 +107,8 @@ mod tests {
         fs::create_dir(d.join(".partial-dir-dead")).unwrap();
         drop(hold_dir(&d.join(".partial-dir-dead")).unwrap());
         assert_eq!(sweep(d, ".partial-").unwrap(), 2);
-        let mut left: Vec<String> = std::fs::read_dir(d).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into()).collect();
+        let mut left: Vec<String> =
+            std::fs::read_dir(d).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into()).collect();
         left.sort();
         assert_eq!(left, [".partial-dir-live", ".partial-live", "other"]);
     }

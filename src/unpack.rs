@@ -42,12 +42,18 @@ pub fn unpack_tar(reader: impl Read, name: &Path, dest: &Path) -> Result<()> {
             let target = entry.link_name()?.ok_or_else(|| refuse(&path, "is a link without a target"))?;
             let parent = rel.parent().unwrap_or(Path::new(""));
             if target.is_absolute() || confined(parent, &target).is_none() {
-                return Err(refuse(&path, &format!("is a link to {} outside the build directory", target.display())).into());
+                return Err(
+                    refuse(&path, &format!("is a link to {} outside the build directory", target.display())).into()
+                );
             }
         } else if kind.is_hard_link() {
             let target = entry.link_name()?.ok_or_else(|| refuse(&path, "is a link without a target"))?;
             if confined(Path::new(""), &target).is_none() {
-                return Err(refuse(&path, &format!("is a hard link to {} outside the build directory", target.display())).into());
+                return Err(refuse(
+                    &path,
+                    &format!("is a hard link to {} outside the build directory", target.display()),
+                )
+                .into());
             }
         } else if kind.is_block_special() || kind.is_character_special() || kind.is_fifo() {
             return Err(refuse(&path, "is a device or fifo").into());

@@ -35,16 +35,30 @@ pub fn checks(binary: &Path, target: &crate::pins::Target) -> Result<Vec<Check>>
     check("static PIE (ASLR)", elf.header.e_type == ET_DYN && !interp, format!("e_type {}", elf.header.e_type));
     let relro = elf.program_headers.iter().any(|p| p.p_type == PT_GNU_RELRO);
     let now = elf.dynamic.as_ref().is_some_and(|d| {
-        d.dyns.iter().any(|e| (e.d_tag == DT_FLAGS && e.d_val & DF_BIND_NOW != 0) || (e.d_tag == DT_FLAGS_1 && e.d_val & DF_1_NOW != 0))
+        d.dyns.iter().any(|e| {
+            (e.d_tag == DT_FLAGS && e.d_val & DF_BIND_NOW != 0) || (e.d_tag == DT_FLAGS_1 && e.d_val & DF_1_NOW != 0)
+        })
     });
     check("full RELRO", relro && now, format!("PT_GNU_RELRO: {relro}, BIND_NOW: {now}"));
     let stack = elf.program_headers.iter().find(|p| p.p_type == PT_GNU_STACK);
     let nx = stack.is_some_and(|p| p.p_flags & PF_X == 0);
-    check("non-executable stack", nx, format!("PT_GNU_STACK: {}", stack.map(|p| format!("flags {:#x}", p.p_flags)).unwrap_or("missing".into())));
+    check(
+        "non-executable stack",
+        nx,
+        format!("PT_GNU_STACK: {}", stack.map(|p| format!("flags {:#x}", p.p_flags)).unwrap_or("missing".into())),
+    );
     let ifunc = crate::elf::ifunc_uses(&elf);
-    check("no load-time resolved functions (IFUNC)", ifunc.is_empty(), if ifunc.is_empty() { "none".into() } else { ifunc.iter().take(8).cloned().collect::<Vec<_>>().join(", ") });
+    check(
+        "no load-time resolved functions (IFUNC)",
+        ifunc.is_empty(),
+        if ifunc.is_empty() { "none".into() } else { ifunc.iter().take(8).cloned().collect::<Vec<_>>().join(", ") },
+    );
     let glibc = crate::elf::glibc_only_symbols(&elf);
-    let symbols = if elf.syms.is_empty() { "none (stripped; the build checks them before stripping)".to_string() } else { glibc.join(", ") };
+    let symbols = if elf.syms.is_empty() {
+        "none (stripped; the build checks them before stripping)".to_string()
+    } else {
+        glibc.join(", ")
+    };
     check("no glibc-only symbols", glibc.is_empty(), symbols);
     match crate::sbom::read(binary).and_then(|t| crate::sbom::validate(&t)) {
         Ok(v) => check("SBOM", true, format!("{} components", v["components"].as_array().map_or(0, |c| c.len()))),

@@ -140,12 +140,17 @@ fn a_syntax_error_fails_cleanly_and_leaves_no_output() {
     let script = tmp().join("broken.py");
     std::fs::write(&script, "print('ok')\ndef f(:\n    pass\n").unwrap();
     let out_path = tmp().join("broken");
-    let out = Command::new(env!("CARGO_BIN_EXE_pyelf")).arg("build").arg(&script).arg("-o").arg(&out_path).output().unwrap();
+    let out =
+        Command::new(env!("CARGO_BIN_EXE_pyelf")).arg("build").arg(&script).arg("-o").arg(&out_path).output().unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("broken.py:2"), "names file:line: {err}");
     assert!(!out_path.exists(), "no output file");
-    let leftovers: Vec<_> = std::fs::read_dir(tmp()).unwrap().flatten().filter(|e| e.file_name().to_string_lossy().starts_with(".pyelf-partial")).collect();
+    let leftovers: Vec<_> = std::fs::read_dir(tmp())
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with(".pyelf-partial"))
+        .collect();
     assert!(leftovers.is_empty(), "no partial files");
 }
 
@@ -166,7 +171,8 @@ fn ctrl_c_ends_the_app_like_python() {
     let script = tmp().join("sleeper.py");
     std::fs::write(&script, "import time\nprint('ready', flush=True)\ntime.sleep(60)\n").unwrap();
     let bin = build(&script, "sleeper", &[]);
-    let mut child = Command::new(&bin).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    let mut child =
+        Command::new(&bin).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
     let mut line = String::new();
     BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
     assert_eq!(line.trim(), "ready");
@@ -181,7 +187,11 @@ fn ctrl_c_ends_the_app_like_python() {
 #[ignore = "builds real binaries and needs root; run by ./test.sh"]
 fn dynamic_imports_need_include_module_or_the_full_stdlib() {
     let script = tmp().join("dynamic.py");
-    std::fs::write(&script, "import importlib, sys\nm = importlib.import_module(sys.argv[1])\nprint(m.__name__, 'ok')\n").unwrap();
+    std::fs::write(
+        &script,
+        "import importlib, sys\nm = importlib.import_module(sys.argv[1])\nprint(m.__name__, 'ok')\n",
+    )
+    .unwrap();
     let run = |bin: &Path, module: &str| Command::new(bin).arg(module).output().unwrap();
 
     // graphlib and wave: stdlib modules that nothing this script reaches imports, by any path.
@@ -190,7 +200,10 @@ fn dynamic_imports_need_include_module_or_the_full_stdlib() {
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("No module named 'graphlib'"), "{err}");
-    assert!(err.contains("File \"/__pyelf__/dynamic.py\", line 2"), "tracebacks name the script in the tree, not a build path: {err}");
+    assert!(
+        err.contains("File \"/__pyelf__/dynamic.py\", line 2"),
+        "tracebacks name the script in the tree, not a build path: {err}"
+    );
 
     let included = build(&script, "dynamic-included", &["--include-module", "graphlib", "--include-package", "email"]);
     assert_eq!(text(&run(&included, "graphlib")), "graphlib ok\n");
@@ -227,7 +240,11 @@ fn the_same_app_builds_to_the_same_bytes() {
     let home = pyelf::home::Home::from_env().unwrap();
     let work = home.root().join("work/build-").display().to_string();
     let work = work.as_bytes();
-    assert!(!bytes.windows(work.len()).any(|w| w == work), "no temporary build path ({}) in the binary", String::from_utf8_lossy(work));
+    assert!(
+        !bytes.windows(work.len()).any(|w| w == work),
+        "no temporary build path ({}) in the binary",
+        String::from_utf8_lossy(work)
+    );
 }
 
 #[test]
@@ -257,7 +274,11 @@ fn the_sbom_lists_what_is_inside() {
     let out = Command::new(env!("CARGO_BIN_EXE_pyelf")).arg("sbom").arg(&bin).output().unwrap();
     assert!(out.status.success());
     let printed = text(&out);
-    assert_eq!(printed.trim(), std::fs::read_to_string(&sbom_file).unwrap().trim(), "--sbom writes what the binary carries");
+    assert_eq!(
+        printed.trim(),
+        std::fs::read_to_string(&sbom_file).unwrap().trim(),
+        "--sbom writes what the binary carries"
+    );
     let doc = pyelf::sbom::validate(&printed).unwrap();
     let names: Vec<&str> = doc["components"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
     for want in ["musl", "cpython", "openssl", "zlib", "expat", "mpdecimal", "cython"] {
@@ -285,7 +306,8 @@ fn odd_argv_does_not_change_or_crash_it() {
     use std::os::unix::ffi::OsStrExt;
     use std::os::unix::process::CommandExt;
     let script = tmp().join("argv.py");
-    std::fs::write(&script, "import sys\nprint(len(sys.argv), [len(a) for a in sys.argv[1:]], ascii(sys.argv[1:2]))\n").unwrap();
+    std::fs::write(&script, "import sys\nprint(len(sys.argv), [len(a) for a in sys.argv[1:]], ascii(sys.argv[1:2]))\n")
+        .unwrap();
     let bin = build(&script, "argv", &[]);
     let long = "x".repeat(100_000);
     let bad = std::ffi::OsStr::from_bytes(b"caf\xe9");

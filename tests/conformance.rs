@@ -11,7 +11,11 @@ use std::process::Command;
 #[ignore = "builds real binaries and needs root; run by ./test.sh"]
 fn the_regression_subset_gives_the_same_results_in_the_binary_as_in_the_interpreter() {
     let json = common::roots::tmp().join("conformance.json");
-    let out = Command::new(env!("CARGO_BIN_EXE_pyelf")).args(["conformance", "--quick", "--json"]).arg(&json).output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_pyelf"))
+        .args(["conformance", "--quick", "--json"])
+        .arg(&json)
+        .output()
+        .unwrap();
     let all = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success(), "differences the plan does not explain:\n{all}");
     let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
@@ -23,6 +27,9 @@ fn the_regression_subset_gives_the_same_results_in_the_binary_as_in_the_interpre
         // The suite really ran on both sides: thousands of tests, none of the modules missing.
         let run = |side: &str| modules.iter().map(|m| m[side]["run"].as_u64().unwrap()).sum::<u64>();
         assert!(run("interpreter") > 5000 && run("binary") > 5000, "{all}");
-        assert!(modules.iter().all(|m| m["binary"]["state"] != "not run" && m["interpreter"]["state"] != "not run"), "{all}");
+        assert!(
+            modules.iter().all(|m| m["binary"]["state"] != "not run" && m["interpreter"]["state"] != "not run"),
+            "{all}"
+        );
     }
 }

@@ -43,7 +43,14 @@ fn arm() -> &'static pyelf::toolchain::Toolchain {
 /// Builds `input` for `target` into the shared temp dir.
 fn build_for(target: &str, input: &Path, name: &str, extra: &[&str]) -> PathBuf {
     let out = tmp().join(format!("{name}-{target}"));
-    let o = Command::new(PYELF).arg("build").arg(input).args(["--target", target, "-o"]).arg(&out).args(extra).output().unwrap();
+    let o = Command::new(PYELF)
+        .arg("build")
+        .arg(input)
+        .args(["--target", target, "-o"])
+        .arg(&out)
+        .args(extra)
+        .output()
+        .unwrap();
     assert!(o.status.success(), "build of {} for {target} failed:\n{}", input.display(), all(&o));
     out
 }
@@ -55,7 +62,10 @@ fn both(input: &Path, name: &str) -> (PathBuf, PathBuf) {
 
 fn qemu() -> PathBuf {
     let out = Command::new("sh").args(["-c", "command -v qemu-aarch64-static"]).output().unwrap();
-    assert!(out.status.success(), "qemu-aarch64-static is missing: apt-get install --no-install-recommends qemu-user-static");
+    assert!(
+        out.status.success(),
+        "qemu-aarch64-static is missing: apt-get install --no-install-recommends qemu-user-static"
+    );
     PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
 }
 
@@ -118,7 +128,11 @@ fn the_aarch64_python_passes_the_stdlib_smoke_test_as_the_x86_64_one_does() {
     ] {
         assert!(text(&emulated).lines().any(|l| l == want), "no line {want:?} in:\n{}", text(&emulated));
     }
-    let machine = tc.command(tc.python()).args(["-I", "-c", "import platform, sys; print(platform.machine(), sys.implementation._multiarch)"]).output().unwrap();
+    let machine = tc
+        .command(tc.python())
+        .args(["-I", "-c", "import platform, sys; print(platform.machine(), sys.implementation._multiarch)"])
+        .output()
+        .unwrap();
     assert_eq!(text(&machine), "aarch64 aarch64-linux-musl\n", "{}", all(&machine));
     // The same built-in modules (the toolchain build checks it too).
     assert_eq!(tc.builtin_modules().unwrap(), x86.builtin_modules().unwrap());
@@ -137,19 +151,42 @@ const REEXEC_TESTS: &[&str] = &[
 
 /// A regression subset sized for emulation (about a minute under qemu-user on 2 cores).
 const SUBSET: &[&str] = &[
-    "test_json", "test_re", "test_struct", "test_float", "test_long", "test_unicodedata", "test_bisect", "test_heapq",
-    "test_hashlib", "test_zlib", "test_bz2", "test_lzma", "test_csv", "test_fnmatch",
+    "test_json",
+    "test_re",
+    "test_struct",
+    "test_float",
+    "test_long",
+    "test_unicodedata",
+    "test_bisect",
+    "test_heapq",
+    "test_hashlib",
+    "test_zlib",
+    "test_bz2",
+    "test_lzma",
+    "test_csv",
+    "test_fnmatch",
 ];
 
 /// Runs [`SUBSET`] with `python` (a command); returns the failed and erroring tests, sorted, and
 /// libregrtest's "Total tests" line.
 fn regrtest(mut python: Command, ignore: &Path) -> (Vec<String>, String) {
-    let out = python.args(["-I", "-m", "test", "-v", "--ignorefile"]).arg(ignore).args(SUBSET).env("TMPDIR", tmp()).output().unwrap();
+    let out = python
+        .args(["-I", "-m", "test", "-v", "--ignorefile"])
+        .arg(ignore)
+        .args(SUBSET)
+        .env("TMPDIR", tmp())
+        .output()
+        .unwrap();
     let said = all(&out);
-    let mut failed: Vec<String> = said.lines().filter(|l| l.starts_with("FAIL: ") || l.starts_with("ERROR: ")).map(str::to_string).collect();
+    let mut failed: Vec<String> =
+        said.lines().filter(|l| l.starts_with("FAIL: ") || l.starts_with("ERROR: ")).map(str::to_string).collect();
     failed.sort();
     failed.dedup();
-    let total = said.lines().find(|l| l.starts_with("Total tests:")).unwrap_or_else(|| panic!("no total in:\n{said}")).to_string();
+    let total = said
+        .lines()
+        .find(|l| l.starts_with("Total tests:"))
+        .unwrap_or_else(|| panic!("no total in:\n{said}"))
+        .to_string();
     assert!(said.contains(&format!("Total test files: run={0}/{0}", SUBSET.len())), "{said}");
     (failed, total)
 }
@@ -221,7 +258,12 @@ fn apps_built_for_aarch64_print_what_their_x86_64_builds_print_in_alpine_arm64_a
         assert!(out.status.success(), "{kind}: {}", all(&out));
         assert_eq!(fs::read_to_string(root.join("doc.md")).unwrap(), text(&want), "{kind}");
         let out = run_arm(&root, &["--version"]);
-        assert_eq!(text(&out), text(&Command::new(&x86_bin).arg("--version").output().unwrap()), "{kind}: {}", all(&out));
+        assert_eq!(
+            text(&out),
+            text(&Command::new(&x86_bin).arg("--version").output().unwrap()),
+            "{kind}: {}",
+            all(&out)
+        );
     }
 }
 
@@ -231,9 +273,21 @@ fn local_sdist(name: &str) -> PathBuf {
     let staging = tmp().join(format!("cross-{name}-staging"));
     fs::create_dir_all(&dists).unwrap();
     fs::create_dir_all(&staging).unwrap();
-    let st = Command::new("cp").arg("-R").arg(repo().join("tests/e2e/native").join(name)).arg(staging.join(format!("{name}-1.0"))).status().unwrap();
+    let st = Command::new("cp")
+        .arg("-R")
+        .arg(repo().join("tests/e2e/native").join(name))
+        .arg(staging.join(format!("{name}-1.0")))
+        .status()
+        .unwrap();
     assert!(st.success());
-    let tar = Command::new("tar").arg("czf").arg(dists.join(format!("{name}-1.0.tar.gz"))).arg("-C").arg(&staging).arg(format!("{name}-1.0")).status().unwrap();
+    let tar = Command::new("tar")
+        .arg("czf")
+        .arg(dists.join(format!("{name}-1.0.tar.gz")))
+        .arg("-C")
+        .arg(&staging)
+        .arg(format!("{name}-1.0"))
+        .status()
+        .unwrap();
     assert!(tar.success());
     dists
 }
@@ -299,5 +353,10 @@ fn a_target_without_its_cross_tools_is_refused_with_the_packages_to_install() {
     target.cross.prefix = "pyelf-no-such-cross-".into();
     let err = pyelf::compiler::HostCompiler::for_target(&target).unwrap_err().to_string();
     assert!(err.contains("pyelf-no-such-cross-gcc"), "{err}");
-    assert!(err.contains("apt-get install --no-install-recommends gcc-aarch64-linux-gnu linux-libc-dev-arm64-cross qemu-user-static"), "{err}");
+    assert!(
+        err.contains(
+            "apt-get install --no-install-recommends gcc-aarch64-linux-gnu linux-libc-dev-arm64-cross qemu-user-static"
+        ),
+        "{err}"
+    );
 }

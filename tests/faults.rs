@@ -85,7 +85,9 @@ fn a_download_killed_halfway_leaves_nothing_that_is_used() {
     let sources = home.join("sources");
     // Killed while the first archive is half written.
     wait_for("a partly written download", Duration::from_secs(30), || {
-        names_in(&sources).iter().any(|n| n.starts_with(".partial-") && fs::metadata(sources.join(n)).map(|m| m.len() > 0).unwrap_or(false))
+        names_in(&sources)
+            .iter()
+            .any(|n| n.starts_with(".partial-") && fs::metadata(sources.join(n)).map(|m| m.len() > 0).unwrap_or(false))
     });
     kill9(&mut first);
     let left = names_in(&sources);
@@ -128,7 +130,13 @@ fn toolchain_killed_in_every_step_resumes_and_gives_identical_binaries() {
     // Kill pyelf (only pyelf: its make and compilers are orphaned and go on) half a second into
     // each step; every next run resumes where the last one was killed.
     let stamps = || -> Vec<String> {
-        let dir = fs::read_dir(home.join("toolchains")).ok().into_iter().flatten().flatten().map(|e| e.path()).find(|p| p.to_string_lossy().ends_with(".partial"));
+        let dir = fs::read_dir(home.join("toolchains"))
+            .ok()
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path())
+            .find(|p| p.to_string_lossy().ends_with(".partial"));
         dir.map(|d| names_in(&d.join(".pyelf-steps"))).unwrap_or_default()
     };
     let steps = steps();
@@ -139,16 +147,27 @@ fn toolchain_killed_in_every_step_resumes_and_gives_identical_binaries() {
         let mut child = spawn(&home, &["toolchain"], &env, &log);
         // The step's log is written afresh by this run when the step starts.
         wait_for(&format!("step {step} to start"), Duration::from_secs(900), || {
-            let this_run = |l: PathBuf| fs::metadata(l.join(format!("{step}.log"))).and_then(|m| m.modified()).is_ok_and(|t| t >= started);
+            let this_run = |l: PathBuf| {
+                fs::metadata(l.join(format!("{step}.log"))).and_then(|m| m.modified()).is_ok_and(|t| t >= started)
+            };
             toolchain_logs(&home).is_some_and(this_run) || child.try_wait().unwrap().is_some()
         });
-        assert!(child.try_wait().unwrap().is_none(), "pyelf ended before step {step}: {}", fs::read_to_string(&log).unwrap());
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "pyelf ended before step {step}: {}",
+            fs::read_to_string(&log).unwrap()
+        );
         std::thread::sleep(Duration::from_millis(500));
         kill9(&mut child);
         let said = fs::read_to_string(&log).unwrap();
         assert!(!said.contains("panicked"), "{said}");
         let kept = said.matches("done by an interrupted build; kept").count();
-        assert_eq!(kept, done_before.len(), "run {i} kept the {} steps done before it ({done_before:?}):\n{said}", done_before.len());
+        assert_eq!(
+            kept,
+            done_before.len(),
+            "run {i} kept the {} steps done before it ({done_before:?}):\n{said}",
+            done_before.len()
+        );
         assert!(!stamps().contains(step), "run {i} was killed inside step {step}, which is not marked done");
     }
 
@@ -165,7 +184,10 @@ fn toolchain_killed_in_every_step_resumes_and_gives_identical_binaries() {
     let toolchains = home.join("toolchains");
     let left: Vec<String> = names_in(&toolchains).into_iter().filter(|n| !n.ends_with(".lock")).collect();
     assert_eq!(left.len(), 1, "one finished toolchain and nothing half-built: {left:?}");
-    assert!(first_home.toolchains().join(&left[0]).join("toolchain.toml").is_file(), "the same key as the usual toolchain: {left:?}");
+    assert!(
+        first_home.toolchains().join(&left[0]).join("toolchain.toml").is_file(),
+        "the same key as the usual toolchain: {left:?}"
+    );
 
     // The same app, from two checkouts, with the two toolchains: the same bytes. stdlib.py links
     // every library of the toolchain.
@@ -175,7 +197,8 @@ fn toolchain_killed_in_every_step_resumes_and_gives_identical_binaries() {
         let script = checkout.join("stdlib.py");
         fs::copy(repo().join("tests/e2e/stdlib.py"), &script).unwrap();
         let out = checkout.join("app");
-        let built = Command::new(PYELF).arg("build").arg(&script).arg("-o").arg(&out).env("PYELF_HOME", &h).output().unwrap();
+        let built =
+            Command::new(PYELF).arg("build").arg(&script).arg("-o").arg(&out).env("PYELF_HOME", &h).output().unwrap();
         assert!(built.status.success(), "{}", String::from_utf8_lossy(&built.stderr));
         let bytes = fs::read(&out).unwrap();
         for path in [h.to_string_lossy(), checkout.to_string_lossy()] {
@@ -202,15 +225,23 @@ fn an_app_build_killed_at_each_stage_leaves_the_old_output_and_the_next_build_su
     let shim = dir.join("shim");
     fs::create_dir_all(&shim).unwrap();
     let mark = dir.join("strip-started");
-    fs::write(shim.join("strip"), format!("#!/bin/sh
+    fs::write(
+        shim.join("strip"),
+        format!(
+            "#!/bin/sh
 touch '{}'
 sleep 5
-exec /usr/bin/strip \"$@\"\n", mark.display())).unwrap();
+exec /usr/bin/strip \"$@\"\n",
+            mark.display()
+        ),
+    )
+    .unwrap();
     pyelf::compiler::set_executable(&shim.join("strip")).unwrap();
     let path = format!("{}:{}", shim.display(), std::env::var("PATH").unwrap());
 
     // (stage, how to tell the build has got there, from its work directory)
-    let stages: [(&str, &dyn Fn(&Path) -> bool); 3] = [
+    type Reached<'a> = &'a dyn Fn(&Path) -> bool;
+    let stages: [(&str, Reached); 3] = [
         ("freezing", &|w: &Path| w.join("app.c").exists()),
         ("compiling", &|w: &Path| w.join("frozen.c").exists()),
         ("stripping", &|_: &Path| mark.exists()),
@@ -225,7 +256,11 @@ exec /usr/bin/strip \"$@\"\n", mark.display())).unwrap();
             mine = names_in(&work).into_iter().find(|n| !before.contains(n) && reached(&work.join(n)));
             std::thread::sleep(Duration::from_millis(5));
         }
-        assert!(child.try_wait().unwrap().is_none(), "the build ended before {stage}: {}", fs::read_to_string(&log).unwrap());
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the build ended before {stage}: {}",
+            fs::read_to_string(&log).unwrap()
+        );
         let mine = mine.unwrap_or_else(|| panic!("the build did not reach {stage}"));
         kill9(&mut child);
         assert_eq!(fs::read(&out).unwrap(), b"the previous binary", "killed while {stage}: the output is untouched");

@@ -87,7 +87,7 @@ fn order_is_cache_directory_mirror_url_mirror_then_upstream() {
     let s = setup();
     fs::write(s.served.join("files/demo-1.0.tar.gz"), &s.body).unwrap();
     let upstream = format!("{}/files/demo-1.0.tar.gz", s.server.base);
-    let pins = demo_pins(&s.sha, &[upstream.clone()]);
+    let pins = demo_pins(&s.sha, std::slice::from_ref(&upstream));
     let pin = &pins.sources[0];
     let mirrors = vec![Mirror::Dir(s.mirror_dir.clone()), Mirror::Url(format!("{}/mirror", s.server.base))];
 
@@ -155,10 +155,6 @@ fn mirror_list_parses_directories_and_urls() {
     let m = Mirror::parse_list("/srv/a, http://h:8/x/ ,,https://h/y");
     assert_eq!(
         m,
-        vec![
-            Mirror::Dir("/srv/a".into()),
-            Mirror::Url("http://h:8/x".into()),
-            Mirror::Url("https://h/y".into())
-        ]
+        vec![Mirror::Dir("/srv/a".into()), Mirror::Url("http://h:8/x".into()), Mirror::Url("https://h/y".into())]
     );
 }

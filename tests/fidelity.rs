@@ -18,7 +18,13 @@ fn build(name: &str, extra: &[&str]) -> PathBuf {
 
 /// `python3 SCRIPT ARGS` under the toolchain's CPython 3.13, isolated as the binary is.
 fn reference(name: &str, args: &[&str]) -> Output {
-    Command::new(toolchain_python()).arg("-I").arg(script(&format!("{name}.py"))).args(args).env_clear().output().unwrap()
+    Command::new(toolchain_python())
+        .arg("-I")
+        .arg(script(&format!("{name}.py")))
+        .args(args)
+        .env_clear()
+        .output()
+        .unwrap()
 }
 
 fn all(o: &Output) -> String {
@@ -60,10 +66,19 @@ fn every_codec_python_knows_round_trips() {
 #[ignore = "builds real binaries and needs root; run by ./test.sh"]
 fn a_script_whose_c_gcc_rejects_runs_as_bytecode() {
     let out = tmp().join("gcc_fallback");
-    let built = Command::new(env!("CARGO_BIN_EXE_pyelf")).arg("build").arg(script("gcc_fallback.py")).arg("-o").arg(&out).output().unwrap();
+    let built = Command::new(env!("CARGO_BIN_EXE_pyelf"))
+        .arg("build")
+        .arg(script("gcc_fallback.py"))
+        .arg("-o")
+        .arg(&out)
+        .output()
+        .unwrap();
     assert!(built.status.success(), "{}", all(&built));
     let said = String::from_utf8_lossy(&built.stderr);
-    assert!(said.contains("gcc_fallback.py is embedded as bytecode: the C compiler rejected Cython's C for it"), "{said}");
+    assert!(
+        said.contains("gcc_fallback.py is embedded as bytecode: the C compiler rejected Cython's C for it"),
+        "{said}"
+    );
     assert!(said.contains("error: '__pyx_cur_scope' undeclared"), "gcc's first error line is shown:\n{said}");
     assert!(said.contains("full log: "), "{said}");
     let log = said.split("full log: ").nth(1).and_then(|r| r.split(')').next()).unwrap();
@@ -116,7 +131,10 @@ fn multiprocessing_works_with_every_start_method() {
         assert_eq!(got.status.code(), Some(1), "empty root, {method}:\n{}", all(&got));
         assert_eq!(text(&got), "", "empty root, {method}");
         let err = String::from_utf8_lossy(&got.stderr);
-        assert!(err.trim_end().ends_with("FileNotFoundError: [Errno 2] No such file or directory"), "empty root, {method}:\n{err}");
+        assert!(
+            err.trim_end().ends_with("FileNotFoundError: [Errno 2] No such file or directory"),
+            "empty root, {method}:\n{err}"
+        );
     }
 }
 
@@ -153,7 +171,12 @@ fn files_next_to_file_are_read_listed_and_found_in_every_root_read_only() {
 fn a_package_runs_as_the_real_main_module_as_python_m_runs_it() {
     let pkg = script("mainpkg");
     let bin = common::roots::build(env!("CARGO_BIN_EXE_pyelf"), &pkg, "mainpkg", &[]);
-    let want = Command::new(toolchain_python()).args(["-E", "-s", "-m", "mainpkg"]).current_dir(pkg.parent().unwrap()).env_clear().output().unwrap();
+    let want = Command::new(toolchain_python())
+        .args(["-E", "-s", "-m", "mainpkg"])
+        .current_dir(pkg.parent().unwrap())
+        .env_clear()
+        .output()
+        .unwrap();
     assert!(want.status.success(), "{}", all(&want));
     assert!(text(&want).contains("__module__ __main__ main is this module True"), "{}", all(&want));
     same(&Command::new(&bin).output().unwrap(), &want, "on the host");
@@ -174,7 +197,12 @@ fn stdlib_modules_have_their_files_where_python_has_them() {
         same(&in_root(&root, "/app", "/app", &[], true), &want, &format!("{kind}, no /proc"));
     }
     // Without the sources: the same files named, none there, no source lines in tracebacks.
-    let bin = common::roots::build(env!("CARGO_BIN_EXE_pyelf"), &script("stdlib_files.py"), "stdlib_files-ns", &["--no-stdlib-sources"]);
+    let bin = common::roots::build(
+        env!("CARGO_BIN_EXE_pyelf"),
+        &script("stdlib_files.py"),
+        "stdlib_files-ns",
+        &["--no-stdlib-sources"],
+    );
     let out = Command::new(&bin).arg("no-sources").output().unwrap();
     assert!(out.status.success(), "{}", all(&out));
     let got = text(&out);
@@ -209,7 +237,11 @@ fn with_python_cli_the_binary_started_as_python3_is_python() {
     for args in cases {
         let run = |program: &Path| {
             let mut c = Command::new(program);
-            c.args(*args).env_clear().stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+            c.args(*args)
+                .env_clear()
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped());
             let mut child = c.spawn().unwrap();
             use std::io::Write;
             // Only json.tool reads it: the others may have exited already (a broken pipe then).
@@ -221,6 +253,7 @@ fn with_python_cli_the_binary_started_as_python3_is_python() {
     // In a root without /proc, through a link named python3 (the name is what counts).
     let root = root_with("empty", &bin, "python_cli");
     std::os::unix::fs::symlink("/app", root.join("python3")).unwrap();
-    let out = in_root(&root, "/python3", "/python3", &["-c", "import sys, os; print(sys.executable, os.__file__)"], true);
+    let out =
+        in_root(&root, "/python3", "/python3", &["-c", "import sys, os; print(sys.executable, os.__file__)"], true);
     assert_eq!(text(&out), "/python3 /__pyelf__/lib/python3.13/os.py\n", "{}", all(&out));
 }

@@ -64,7 +64,8 @@ fn local_sdist(name: &str) -> std::path::PathBuf {
     dists
 }
 
-const EXTENSIONS: &str = "['_cffi_backend', 'markupsafe._speedups', 'msgpack._cmsgpack', 'psutil._psutil_linux', 'simplejson._speedups']";
+const EXTENSIONS: &str =
+    "['_cffi_backend', 'markupsafe._speedups', 'msgpack._cmsgpack', 'psutil._psutil_linux', 'simplejson._speedups']";
 
 #[test]
 #[ignore = "installs from PyPI, builds C extensions and real binaries, needs root; run by ./test.sh"]
@@ -84,7 +85,10 @@ fn c_extensions_built_from_source_match_a_normal_install_in_every_root() {
     let again = tmp().join("native-again");
     let second = all(&pyelf_build(&args, &again));
     for name in ["MarkupSafe", "simplejson", "psutil", "msgpack", "cffi"] {
-        assert!(second.contains(&format!("{name}: extension modules built from source earlier (cached")), "{name} from the cache:\n{second}");
+        assert!(
+            second.contains(&format!("{name}: extension modules built from source earlier (cached")),
+            "{name} from the cache:\n{second}"
+        );
     }
     assert!(fs::read(&again).unwrap() == fs::read(&bin).unwrap(), "a rebuild from the cache differs");
 
@@ -96,7 +100,10 @@ fn c_extensions_built_from_source_match_a_normal_install_in_every_root() {
     let reference = Command::new(&python).arg(&script).output().unwrap();
     assert!(reference.status.success(), "{}", all(&reference));
     let want = text(&reference);
-    assert!(want.contains("markupsafe: True markupsafe._speedups") && want.contains("msgpack: msgpack._cmsgpack"), "{want}");
+    assert!(
+        want.contains("markupsafe: True markupsafe._speedups") && want.contains("msgpack: msgpack._cmsgpack"),
+        "{want}"
+    );
     assert!(want.contains("cffi: _cffi_backend 2.0.0 3 0.5 16 42 b'libffi'"), "{want}");
     let builtins = Command::new(&python).arg(&script).arg("builtins").output().unwrap();
     assert_eq!(text(&builtins), "[]\n", "in python they are not built in");
@@ -126,7 +133,8 @@ fn no_native_keeps_a_packages_pure_python_fallback() {
     let req = tmp().join("escape-requirements.txt");
     fs::write(&req, "markupsafe==3.0.2\n").unwrap();
     let bin = tmp().join("escape");
-    let built = pyelf_build(&[script.to_str().unwrap(), "-r", req.to_str().unwrap(), "--no-native", "MarkupSafe"], &bin);
+    let built =
+        pyelf_build(&[script.to_str().unwrap(), "-r", req.to_str().unwrap(), "--no-native", "MarkupSafe"], &bin);
     assert!(all(&built).contains("--no-native: building it from source without its C code"), "{}", all(&built));
     let out = Command::new(&bin).output().unwrap();
     assert_eq!(text(&out), "&lt;&amp;&gt; False markupsafe._native\n", "{}", all(&out));
@@ -164,7 +172,8 @@ fn a_rust_extension_is_refused_by_name() {
     let req = tmp().join("rusty-requirements.txt");
     fs::write(&req, "orjson==3.13.0\n").unwrap();
     let out_path = tmp().join("rusty");
-    let out = Command::new(PYELF).arg("build").arg(&script).arg("-r").arg(&req).arg("-o").arg(&out_path).output().unwrap();
+    let out =
+        Command::new(PYELF).arg("build").arg(&script).arg("-r").arg(&req).arg("-o").arg(&out_path).output().unwrap();
     let said = all(&out);
     assert_eq!(out.status.code(), Some(1), "{said}");
     assert!(said.contains("cannot bundle orjson: it is a Rust extension (its build uses maturin)"), "{said}");
@@ -214,11 +223,18 @@ fn a_package_whose_c_build_fails_stops_the_build_with_the_words_of_the_failing_s
     let script = tmp().join("needslib.py");
     fs::write(&script, "import needslib\n").unwrap();
     let out_path = tmp().join("needslib");
-    let out = Command::new(PYELF).arg("build").arg(&script).arg("-r").arg(&req).arg("-o").arg(&out_path).output().unwrap();
+    let out =
+        Command::new(PYELF).arg("build").arg(&script).arg("-r").arg(&req).arg("-o").arg(&out_path).output().unwrap();
     let said = all(&out);
     assert_eq!(out.status.code(), Some(1), "{said}");
-    assert!(said.contains("cannot build needslib's C extension modules from its source distribution needslib-1.0.tar.gz"), "{said}");
-    assert!(said.contains("the extension links the library -lnosuchlib, which pyelf has no static musl build of"), "the wrapper's words: {said}");
+    assert!(
+        said.contains("cannot build needslib's C extension modules from its source distribution needslib-1.0.tar.gz"),
+        "{said}"
+    );
+    assert!(
+        said.contains("the extension links the library -lnosuchlib, which pyelf has no static musl build of"),
+        "the wrapper's words: {said}"
+    );
     assert!(said.contains("native-needslib.log"), "the log: {said}");
     assert!(said.contains("--no-native needslib"), "the way out: {said}");
     assert!(!said.contains("panicked"));
@@ -229,20 +245,39 @@ fn a_package_whose_c_build_fails_stops_the_build_with_the_words_of_the_failing_s
 #[ignore = "installs from PyPI and builds a real binary; run by ./test.sh"]
 fn hash_pinned_requirements_check_the_source_distribution_built_from() {
     let script = tmp().join("hashed.py");
-    fs::write(&script, "import sys, markupsafe\nprint(markupsafe.escape('<&>'), 'markupsafe._speedups' in sys.builtin_module_names)\n").unwrap();
+    fs::write(
+        &script,
+        "import sys, markupsafe\nprint(markupsafe.escape('<&>'), 'markupsafe._speedups' in sys.builtin_module_names)\n",
+    )
+    .unwrap();
     let req = repo().join("tests/e2e/native/hashed-requirements.txt");
     let bin = tmp().join("hashed");
     pyelf_build(&[script.to_str().unwrap(), "-r", req.to_str().unwrap()], &bin);
     let out = Command::new(&bin).output().unwrap();
     assert_eq!(text(&out), "&lt;&amp;&gt; True\n", "{}", all(&out));
     let sbom = text(&Command::new(PYELF).arg("sbom").arg(&bin).output().unwrap());
-    assert!(sbom.contains("ee55d3edf80167e48ea11a923c7386f4669df67d7994554387f84e7d8b0a2bf0"), "the SBOM gives the source's sha256: {sbom}");
+    assert!(
+        sbom.contains("ee55d3edf80167e48ea11a923c7386f4669df67d7994554387f84e7d8b0a2bf0"),
+        "the SBOM gives the source's sha256: {sbom}"
+    );
 
     // Only the wheel pinned: the source distribution does not match, and the build says what to pin.
     let wheel_only = tmp().join("wheel-only-requirements.txt");
-    fs::write(&wheel_only, "markupsafe==3.0.2 --hash=sha256:15ab75ef81add55874e7ab7055e9c397312385bd9ced94920f2802310c930396\n").unwrap();
+    fs::write(
+        &wheel_only,
+        "markupsafe==3.0.2 --hash=sha256:15ab75ef81add55874e7ab7055e9c397312385bd9ced94920f2802310c930396\n",
+    )
+    .unwrap();
     let out_path = tmp().join("wheel-only");
-    let out = Command::new(PYELF).arg("build").arg(&script).arg("-r").arg(&wheel_only).arg("-o").arg(&out_path).output().unwrap();
+    let out = Command::new(PYELF)
+        .arg("build")
+        .arg(&script)
+        .arg("-r")
+        .arg(&wheel_only)
+        .arg("-o")
+        .arg(&out_path)
+        .output()
+        .unwrap();
     let said = all(&out);
     assert_eq!(out.status.code(), Some(1), "{said}");
     assert!(said.contains("whose sha256 the requirements do not pin"), "{said}");

@@ -58,7 +58,9 @@ fn own_project_runs_in_every_root() {
     assert!(pyelf::elf::check_static(bin, X86_64).unwrap().needed.is_empty());
     for kind in ROOTS {
         let root = root_with(kind, bin, "demo");
-        for (how, out) in [("no /proc", in_root(&root, "/app", "/app", &[], true)), ("with /proc", in_root_with_proc(&root, "/app"))] {
+        for (how, out) in
+            [("no /proc", in_root(&root, "/app", "/app", &[], true)), ("with /proc", in_root_with_proc(&root, "/app"))]
+        {
             assert_eq!(out.status.code(), Some(3), "{kind}, {how}: exit status of main():\n{}", all(&out));
             assert_eq!(text(&out), DEMO_OUTPUT, "{kind}, {how}");
         }
@@ -96,7 +98,13 @@ fn other_entry_points_and_the_package_itself_build_too() {
     assert_eq!(text(&Command::new(dir.join("demo-count")).args(["x", "y"]).output().unwrap()), "2\n");
     assert_eq!(Command::new(dir.join("demo")).output().unwrap().status.code(), Some(3));
 
-    let bad = Command::new(PYELF).arg("build").arg(repo().join("tests/e2e/project")).args(["--entry", "nope", "-o"]).arg(tmp().join("nope")).output().unwrap();
+    let bad = Command::new(PYELF)
+        .arg("build")
+        .arg(repo().join("tests/e2e/project"))
+        .args(["--entry", "nope", "-o"])
+        .arg(tmp().join("nope"))
+        .output()
+        .unwrap();
     assert_eq!(bad.status.code(), Some(1));
     assert!(all(&bad).contains("no script \"nope\" in [project.scripts] (there: demo, demo-count)"), "{}", all(&bad));
 }
@@ -183,7 +191,8 @@ fn flake8_from_pypi_matches_a_normal_install_in_every_root() {
     }
 }
 
-const DOC_MD: &str = "Title\n=====\n\n* one\n* two\n\nSome   *text*   with a [link]( http://example.com ).\n\n1) first\n2) second\n";
+const DOC_MD: &str =
+    "Title\n=====\n\n* one\n* two\n\nSome   *text*   with a [link]( http://example.com ).\n\n1) first\n2) second\n";
 
 #[test]
 #[ignore = "installs from PyPI, builds real binaries and needs root; run by ./test.sh"]
@@ -246,7 +255,9 @@ fn namespace_packages_of_the_app_and_of_its_dependencies_match_a_normal_install(
     assert!(text(&want).contains("namespaces: acme None None jaraco None"), "{}", all(&want));
     for kind in ROOTS {
         let root = root_with(kind, &bin, "greet");
-        for (how, out) in [("no /proc", in_root(&root, "/app", "greet", &[], true)), ("with /proc", in_root_with_proc(&root, "/app"))] {
+        for (how, out) in
+            [("no /proc", in_root(&root, "/app", "greet", &[], true)), ("with /proc", in_root_with_proc(&root, "/app"))]
+        {
             assert!(out.status.success(), "{kind}, {how}: {}", all(&out));
             assert_eq!(text(&out), text(&want), "{kind}, {how}");
         }
@@ -270,7 +281,10 @@ fn a_dependency_with_only_a_source_distribution_is_built_into_a_pure_wheel() {
     let tools = repo().join("tests/e2e/tools/sdist-only");
     let (bin, built) = pyelf_build(&tools, "nav", &[]);
     let said = String::from_utf8_lossy(&built.stderr);
-    assert!(said.contains("docopt: no wheel on the index; building one from its source distribution with pip"), "{said}");
+    assert!(
+        said.contains("docopt: no wheel on the index; building one from its source distribution with pip"),
+        "{said}"
+    );
     assert!(said.contains("docopt: built docopt-0.6.2-py2.py3-none-any.whl (sha256 "), "{said}");
     assert!(said.contains("docopt 0.6.2"), "docopt is reported as bundled:\n{said}");
     // The wheel is built with the pinned date: a second build gives the same bytes (the SBOM
@@ -283,18 +297,27 @@ fn a_dependency_with_only_a_source_distribution_is_built_into_a_pure_wheel() {
     let pinned = tmp().join("nav-pinned");
     assert!(Command::new("cp").arg("-R").arg(&tools).arg(&pinned).status().unwrap().success());
     let toml = fs::read_to_string(pinned.join("pyproject.toml")).unwrap();
-    let toml = toml.replace("dependencies = [\"docopt==0.6.2\"]\n", "") + "\n[tool.pyelf]\nrequirements = \"requirements.txt\"\n";
+    let toml = toml.replace("dependencies = [\"docopt==0.6.2\"]\n", "")
+        + "\n[tool.pyelf]\nrequirements = \"requirements.txt\"\n";
     fs::write(pinned.join("pyproject.toml"), toml).unwrap();
     let sdist_hash = "sha256:49b3a825280bd66b3aa83585ef59c4a8c82f2c8a522dbe754a8bc8d08c85c491";
     fs::write(pinned.join("requirements.txt"), format!("docopt==0.6.2 --hash={sdist_hash}\n")).unwrap();
-    let refused = Command::new(PYELF).arg("build").arg(&pinned).arg("-o").arg(tmp().join("nav-pinned-bin")).output().unwrap();
+    let refused =
+        Command::new(PYELF).arg("build").arg(&pinned).arg("-o").arg(tmp().join("nav-pinned-bin")).output().unwrap();
     let said = all(&refused);
     assert_eq!(refused.status.code(), Some(1), "{said}");
-    let hint = said.lines().skip_while(|l| !l.starts_with("hint: pin the wheel pyelf builds")).nth(1).unwrap_or_else(|| panic!("{said}"));
+    let hint = said
+        .lines()
+        .skip_while(|l| !l.starts_with("hint: pin the wheel pyelf builds"))
+        .nth(1)
+        .unwrap_or_else(|| panic!("{said}"));
     assert!(hint.trim().starts_with("docopt==0.6.2 --hash=sha256:"), "{said}");
     fs::write(pinned.join("requirements.txt"), format!("{}\n", hint.trim())).unwrap();
     let (from_pinned, _) = pyelf_build(&pinned, "nav-pinned-bin", &[]);
-    assert_eq!(text(&Command::new(&from_pinned).args(["ship", "new", "A"]).output().unwrap()).lines().last(), Some("docopt 0.6.2"));
+    assert_eq!(
+        text(&Command::new(&from_pinned).args(["ship", "new", "A"]).output().unwrap()).lines().last(),
+        Some("docopt 0.6.2")
+    );
 
     let site = reference(&["docopt==0.6.2"], "docopt");
     let args = ["ship", "Guardian", "move", "10", "50", "--speed=20"];
@@ -304,7 +327,10 @@ fn a_dependency_with_only_a_source_distribution_is_built_into_a_pure_wheel() {
     for kind in ROOTS {
         let root = root_with(kind, &bin, "nav");
         let with_proc = format!("/app {}", args.join(" "));
-        for (how, out) in [("no /proc", in_root(&root, "/app", "nav", &args, true)), ("with /proc", in_root_with_proc(&root, &with_proc))] {
+        for (how, out) in [
+            ("no /proc", in_root(&root, "/app", "nav", &args, true)),
+            ("with /proc", in_root_with_proc(&root, &with_proc)),
+        ] {
             assert!(out.status.success(), "{kind}, {how}: {}", all(&out));
             assert_eq!(text(&out), text(&want), "{kind}, {how}");
         }
@@ -322,21 +348,49 @@ fn a_source_distribution_that_fails_to_build_stops_the_build_with_its_log() {
     fs::write(src.join("PKG-INFO"), "Metadata-Version: 2.1\nName: pyelf-broken-sdist\nVersion: 1.0\n").unwrap();
     let links = dir.join("links");
     fs::create_dir_all(&links).unwrap();
-    let tar = Command::new("tar").arg("-czf").arg(links.join("pyelf_broken_sdist-1.0.tar.gz")).arg("-C").arg(&dir).arg("pyelf_broken_sdist-1.0").status().unwrap();
+    let tar = Command::new("tar")
+        .arg("-czf")
+        .arg(links.join("pyelf_broken_sdist-1.0.tar.gz"))
+        .arg("-C")
+        .arg(&dir)
+        .arg("pyelf_broken_sdist-1.0")
+        .status()
+        .unwrap();
     assert!(tar.success());
     fs::write(dir.join("requirements.txt"), "--find-links links\npyelf-broken-sdist==1.0\n").unwrap();
     let script = dir.join("app.py");
     fs::write(&script, "print('never built')\n").unwrap();
 
     let out_path = dir.join("app");
-    let out = Command::new(PYELF).arg("build").arg(&script).arg("-r").arg(dir.join("requirements.txt")).arg("-o").arg(&out_path).output().unwrap();
+    let out = Command::new(PYELF)
+        .arg("build")
+        .arg(&script)
+        .arg("-r")
+        .arg(dir.join("requirements.txt"))
+        .arg("-o")
+        .arg(&out_path)
+        .output()
+        .unwrap();
     let said = all(&out);
     assert_eq!(out.status.code(), Some(1), "{said}");
-    assert!(said.contains("pyelf-broken-sdist: no wheel on the index; building one from its source distribution with pip"), "{said}");
+    assert!(
+        said.contains("pyelf-broken-sdist: no wheel on the index; building one from its source distribution with pip"),
+        "{said}"
+    );
     assert!(said.contains("cannot bundle pyelf-broken-sdist==1.0: pip found no wheel of it for Python 3.13, pure or not, and building one from its source distribution failed"), "{said}");
-    assert!(said.contains("pyelf-broken-sdist: this package cannot be built"), "the log's last lines show setup.py's error:\n{said}");
-    let log = said.lines().find_map(|l| l.strip_prefix("(full log: ")).and_then(|l| l.strip_suffix(')')).unwrap_or_else(|| panic!("{said}"));
-    assert!(fs::read_to_string(log).unwrap().contains("this package cannot be built"), "the log outlives the build: {log}");
+    assert!(
+        said.contains("pyelf-broken-sdist: this package cannot be built"),
+        "the log's last lines show setup.py's error:\n{said}"
+    );
+    let log = said
+        .lines()
+        .find_map(|l| l.strip_prefix("(full log: "))
+        .and_then(|l| l.strip_suffix(')'))
+        .unwrap_or_else(|| panic!("{said}"));
+    assert!(
+        fs::read_to_string(log).unwrap().contains("this package cannot be built"),
+        "the log outlives the build: {log}"
+    );
     assert!(!out_path.exists(), "no half-built binary");
     assert!(!said.contains("panicked"), "{said}");
 }
@@ -403,11 +457,18 @@ fn requests_fetches_over_loopback_like_a_normal_install_in_every_root() {
     let site = reference(&["--require-hashes", "-r", req.to_str().unwrap()], "fetch");
     let want = run_reference_entry(&site, &tools, "fetch.cli", "fetch", &[&url]);
     assert!(want.status.success(), "{}", all(&want));
-    assert!(text(&want).contains("json: {'hello': 'wörld', 'asked': 'GET /data?q=pyelf+%C3%BC HTTP/1.1'}"), "{}", all(&want));
+    assert!(
+        text(&want).contains("json: {'hello': 'wörld', 'asked': 'GET /data?q=pyelf+%C3%BC HTTP/1.1'}"),
+        "{}",
+        all(&want)
+    );
     for kind in ROOTS {
         let root = root_with(kind, &bin, "fetch");
         let with_proc = format!("/app {url}");
-        for (how, out) in [("no /proc", in_root(&root, "/app", "fetch", &[&url], true)), ("with /proc", in_root_with_proc(&root, &with_proc))] {
+        for (how, out) in [
+            ("no /proc", in_root(&root, "/app", "fetch", &[&url], true)),
+            ("with /proc", in_root_with_proc(&root, &with_proc)),
+        ] {
             assert!(out.status.success(), "{kind}, {how}: {}", all(&out));
             assert_eq!(text(&out), text(&want), "{kind}, {how}");
         }
@@ -455,7 +516,13 @@ fn corpus_matches_a_normal_install(name: &str, entry: &str, files: &[(&str, &str
         fs::create_dir_all(&work).unwrap();
         write_files(&work);
         let want = run_console_script(&site, entry, name, args, &work);
-        let host = std::os::unix::process::CommandExt::arg0(&mut Command::new(&bin), name).args(*args).current_dir(&work).env_clear().envs(CORPUS_ENV.iter().copied()).output().unwrap();
+        let host = std::os::unix::process::CommandExt::arg0(&mut Command::new(&bin), name)
+            .args(*args)
+            .current_dir(&work)
+            .env_clear()
+            .envs(CORPUS_ENV.iter().copied())
+            .output()
+            .unwrap();
         let mut got = vec![("host".to_string(), host)];
         for kind in ["empty", "alpine"] {
             let root = root_with(kind, &bin, &format!("corpus-{name}"));
@@ -467,7 +534,10 @@ fn corpus_matches_a_normal_install(name: &str, entry: &str, files: &[(&str, &str
             fs::create_dir_all(&root_work).unwrap();
             write_files(&root_work);
             let mut no_proc = Command::new(&exe);
-            std::os::unix::process::CommandExt::arg0(&mut no_proc, name).args(*args).env_clear().envs(CORPUS_ENV.iter().copied());
+            std::os::unix::process::CommandExt::arg0(&mut no_proc, name)
+                .args(*args)
+                .env_clear()
+                .envs(CORPUS_ENV.iter().copied());
             let chroot_to = root.clone();
             unsafe {
                 std::os::unix::process::CommandExt::pre_exec(&mut no_proc, move || {
@@ -482,17 +552,32 @@ fn corpus_matches_a_normal_install(name: &str, entry: &str, files: &[(&str, &str
                 root.display(),
                 args.join(" ")
             );
-            let with_proc = Command::new("/usr/bin/unshare").args(["-m", "/bin/sh", "-c", &script]).env_clear().envs(CORPUS_ENV.iter().copied()).output().unwrap();
+            let with_proc = Command::new("/usr/bin/unshare")
+                .args(["-m", "/bin/sh", "-c", &script])
+                .env_clear()
+                .envs(CORPUS_ENV.iter().copied())
+                .output()
+                .unwrap();
             got.push((format!("{kind}, /proc"), with_proc));
         }
         for (how, out) in got {
-            assert_eq!(out.status.code(), want.status.code(), "{name} {args:?}, {how}:\n{}\nwant:\n{}", all(&out), all(&want));
+            assert_eq!(
+                out.status.code(),
+                want.status.code(),
+                "{name} {args:?}, {how}:\n{}\nwant:\n{}",
+                all(&out),
+                all(&want)
+            );
             assert_eq!(text(&out), text(&want), "{name} {args:?}, {how}:\n{}", all(&out));
             // Messages as the install prints them; of a traceback (whose frames name the files of
             // each install) the exception line.
             let (got_err, want_err) = (String::from_utf8_lossy(&out.stderr), String::from_utf8_lossy(&want.stderr));
             if want_err.contains("Traceback (most recent call last):") {
-                assert_eq!(got_err.trim_end().lines().last(), want_err.trim_end().lines().last(), "{name} {args:?}, {how}:\n{got_err}");
+                assert_eq!(
+                    got_err.trim_end().lines().last(),
+                    want_err.trim_end().lines().last(),
+                    "{name} {args:?}, {how}:\n{got_err}"
+                );
             } else {
                 assert_eq!(got_err, want_err, "{name} {args:?}, {how}");
             }
@@ -520,60 +605,120 @@ fn corpus_pygmentize_loads_lexers_and_formatters_by_name_as_a_normal_install() {
         "pygmentize",
         "pygments.cmdline:main",
         &[("s.py", "def f(x):\n    return x + 1  # one\n"), ("c.json", "{\"a\": [1, 2.5, null]}\n")],
-        &[&["-l", "python", "-f", "html", "s.py"], &["-f", "terminal256", "s.py"], &["-g", "c.json"], &["-L", "styles"], &["-l", "nosuchlexer", "s.py"]],
+        &[
+            &["-l", "python", "-f", "html", "s.py"],
+            &["-f", "terminal256", "s.py"],
+            &["-g", "c.json"],
+            &["-L", "styles"],
+            &["-l", "nosuchlexer", "s.py"],
+        ],
     );
 }
 
-const BAD_PY: &str = "import sys\nimport os\nimport json\n\n\ndef f( a ):\n    return a\n\ndef unused():\n  x=1\n  return sys.path\n";
+const BAD_PY: &str =
+    "import sys\nimport os\nimport json\n\n\ndef f( a ):\n    return a\n\ndef unused():\n  x=1\n  return sys.path\n";
 
 #[test]
 #[ignore = "installs from PyPI, builds real binaries and needs root; run by ./test.sh"]
 fn corpus_isort() {
-    corpus_matches_a_normal_install("isort", "isort.main:main", &[("bad.py", BAD_PY)], &[&["--stdout", "bad.py"], &["--stdout", "--profile", "black", "--force-single-line-imports", "bad.py"], &["--version"]]);
+    corpus_matches_a_normal_install(
+        "isort",
+        "isort.main:main",
+        &[("bad.py", BAD_PY)],
+        &[
+            &["--stdout", "bad.py"],
+            &["--stdout", "--profile", "black", "--force-single-line-imports", "bad.py"],
+            &["--version"],
+        ],
+    );
 }
 
 #[test]
 #[ignore = "installs from PyPI, builds real binaries and needs root; run by ./test.sh"]
 fn corpus_pylint_finds_its_checkers_by_listing_its_directory() {
-    corpus_matches_a_normal_install("pylint", "pylint:run_pylint", &[("bad.py", BAD_PY)], &[&["--persistent=n", "bad.py"], &["--persistent=n", "--disable=all", "--enable=unused-import", "bad.py"]]);
+    corpus_matches_a_normal_install(
+        "pylint",
+        "pylint:run_pylint",
+        &[("bad.py", BAD_PY)],
+        &[&["--persistent=n", "bad.py"], &["--persistent=n", "--disable=all", "--enable=unused-import", "bad.py"]],
+    );
 }
 
 #[test]
 #[ignore = "installs from PyPI, builds real binaries and needs root; run by ./test.sh"]
 fn corpus_pyfiglet_reads_its_fonts() {
-    corpus_matches_a_normal_install("pyfiglet", "pyfiglet:main", &[], &[&["-f", "slant", "pyelf"], &["-f", "banner3-D", "ok"], &["-l"]]);
+    corpus_matches_a_normal_install(
+        "pyfiglet",
+        "pyfiglet:main",
+        &[],
+        &[&["-f", "slant", "pyelf"], &["-f", "banner3-D", "ok"], &["-l"]],
+    );
 }
 
 #[test]
 #[ignore = "installs from PyPI, builds real binaries and needs root; run by ./test.sh"]
 fn corpus_unidecode_imports_its_tables_by_computed_name() {
-    corpus_matches_a_normal_install("unidecode", "unidecode.util:main", &[("text.txt", "Ελληνικά 北京 Grüße ☺ Привет\n")], &[&["text.txt"]]);
+    corpus_matches_a_normal_install(
+        "unidecode",
+        "unidecode.util:main",
+        &[("text.txt", "Ελληνικά 北京 Grüße ☺ Привет\n")],
+        &[&["text.txt"]],
+    );
 }
 
 #[test]
 #[ignore = "installs from PyPI, builds real binaries and needs root; run by ./test.sh"]
 fn corpus_rst2html_reads_its_stylesheet_by_path() {
     let doc = "Title\n=====\n\nSome *text* and a list:\n\n* one\n* two\n\n.. note:: a note\n";
-    corpus_matches_a_normal_install("rst2html", "docutils.core:rst2html", &[("doc.rst", doc)], &[&["doc.rst"], &["--language=de", "doc.rst"]]);
+    corpus_matches_a_normal_install(
+        "rst2html",
+        "docutils.core:rst2html",
+        &[("doc.rst", doc)],
+        &[&["doc.rst"], &["--language=de", "doc.rst"]],
+    );
 }
 
 #[test]
 #[ignore = "installs from PyPI, builds real binaries and needs root; run by ./test.sh"]
 fn corpus_markdown_loads_extensions_by_name() {
     let doc = "# Title\n\n[TOC]\n\n## Part\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\n```\ncode\n```\n";
-    corpus_matches_a_normal_install("markdown_py", "markdown.__main__:run", &[("doc.md", doc)], &[&["-x", "toc", "-x", "tables", "-x", "fenced_code", "doc.md"], &["-x", "nosuchextension", "doc.md"]]);
+    corpus_matches_a_normal_install(
+        "markdown_py",
+        "markdown.__main__:run",
+        &[("doc.md", doc)],
+        &[&["-x", "toc", "-x", "tables", "-x", "fenced_code", "doc.md"], &["-x", "nosuchextension", "doc.md"]],
+    );
 }
 
 #[test]
 #[ignore = "installs from PyPI, builds real binaries and needs root; run by ./test.sh"]
 fn corpus_tqdm_vulture_radon_autopep8_sqlformat_tabulate() {
-    let files: &[(&str, &str)] = &[("bad.py", BAD_PY), ("q.sql", "select a,b from t where x=1 and y in (select z from u)\n"), ("t.csv", "name,n\nalpha,1\nbeta,22\n")];
+    let files: &[(&str, &str)] = &[
+        ("bad.py", BAD_PY),
+        ("q.sql", "select a,b from t where x=1 and y in (select z from u)\n"),
+        ("t.csv", "name,n\nalpha,1\nbeta,22\n"),
+    ];
     corpus_matches_a_normal_install("tqdm", "tqdm.cli:main", files, &[&["--version"], &["--help"]]);
-    corpus_matches_a_normal_install("vulture", "vulture.core:main", files, &[&["bad.py"], &["--min-confidence", "80", "bad.py"]]);
-    corpus_matches_a_normal_install("radon", "radon:main", files, &[&["cc", "-s", "bad.py"], &["raw", "bad.py"], &["mi", "bad.py"]]);
+    corpus_matches_a_normal_install(
+        "vulture",
+        "vulture.core:main",
+        files,
+        &[&["bad.py"], &["--min-confidence", "80", "bad.py"]],
+    );
+    corpus_matches_a_normal_install(
+        "radon",
+        "radon:main",
+        files,
+        &[&["cc", "-s", "bad.py"], &["raw", "bad.py"], &["mi", "bad.py"]],
+    );
     corpus_matches_a_normal_install("autopep8", "autopep8:main", files, &[&["bad.py"], &["--diff", "bad.py"]]);
     corpus_matches_a_normal_install("sqlformat", "sqlparse.__main__:main", files, &[&["-r", "-k", "upper", "q.sql"]]);
-    corpus_matches_a_normal_install("tabulate", "tabulate:_main", files, &[&["-s", ",", "-f", "grid", "t.csv"], &["-s", ",", "-f", "github", "t.csv"]]);
+    corpus_matches_a_normal_install(
+        "tabulate",
+        "tabulate:_main",
+        files,
+        &[&["-s", ",", "-f", "grid", "t.csv"], &["-s", ",", "-f", "github", "t.csv"]],
+    );
 }
 
 #[test]
@@ -583,6 +728,19 @@ fn corpus_httpie_offline() {
         "http",
         "httpie.__main__:main",
         &[],
-        &[&["--ignore-stdin", "--offline", "--print=HBhb", "POST", "example.org/api", "name=pyelf", "n:=3", "X-Test:1"], &["--ignore-stdin", "--offline", "--pretty=all", "--style=monokai", "PUT", "pie.dev/x", "a=b"], &["--version"]],
+        &[
+            &[
+                "--ignore-stdin",
+                "--offline",
+                "--print=HBhb",
+                "POST",
+                "example.org/api",
+                "name=pyelf",
+                "n:=3",
+                "X-Test:1",
+            ],
+            &["--ignore-stdin", "--offline", "--pretty=all", "--style=monokai", "PUT", "pie.dev/x", "a=b"],
+            &["--version"],
+        ],
     );
 }

@@ -24,7 +24,12 @@ fn stdlib_modules_work_in_every_root() {
             ("with /proc", in_root_with_proc(&root, "/app")),
         ] {
             let got = text(&out);
-            assert!(out.status.success(), "{kind}, {how}: {:?}\n{got}\n{}", out.status, String::from_utf8_lossy(&out.stderr));
+            assert!(
+                out.status.success(),
+                "{kind}, {how}: {:?}\n{got}\n{}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr)
+            );
             for want in [
                 "bz2 True",
                 "lzma True",
@@ -111,7 +116,8 @@ srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
 print(srv.server_address[1], flush=True)
 srv.serve_forever()
 "#;
-        let mut child = Command::new("python3").arg("-c").arg(server).current_dir(&dir).stdout(Stdio::piped()).spawn().unwrap();
+        let mut child =
+            Command::new("python3").arg("-c").arg(server).current_dir(&dir).stdout(Stdio::piped()).spawn().unwrap();
         let mut line = String::new();
         BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
         let port: u16 = line.trim().parse().expect("server port");
@@ -157,7 +163,11 @@ fn https_verifies_against_the_hosts_trust_store_wherever_it_is() {
     let (code, out) = fetch_in(&root, &url);
     assert_eq!((code, out.trim()), (0, "ok hello over tls"), "debian bundle");
 
-    for path in ["/etc/pki/tls/certs/ca-bundle.crt", "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem", "/etc/ssl/ca-bundle.pem"] {
+    for path in [
+        "/etc/pki/tls/certs/ca-bundle.crt",
+        "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem",
+        "/etc/ssl/ca-bundle.pem",
+    ] {
         let root = prepare("empty", &format!("tls-{}", path.replace('/', "_")));
         add_ca(&root, path, &ca, false);
         let (code, out) = fetch_in(&root, &url);
@@ -171,7 +181,8 @@ fn https_verifies_against_the_hosts_trust_store_wherever_it_is() {
 
     // Built with the CA embedded: works in the empty root.
     let ca_file = tmp().join("tls/ca.pem");
-    let embedded = build(&repo().join("tests/e2e/tls_client.py"), "tls-embedded", &["--ca-bundle", ca_file.to_str().unwrap()]);
+    let embedded =
+        build(&repo().join("tests/e2e/tls_client.py"), "tls-embedded", &["--ca-bundle", ca_file.to_str().unwrap()]);
     let root = root_with("empty", &embedded, "tls-embedded");
     let (code, out) = fetch_in(&root, &url);
     assert_eq!((code, out.trim()), (0, "ok hello over tls"), "embedded bundle in the empty root");

@@ -109,7 +109,10 @@ fn the_build_date_is_the_pinned_one_not_the_day_it_was_built() {
     let want = String::from_utf8_lossy(&date.stdout).trim().to_string();
     let out = python(&["-c", "import sys; print(sys.version)"]);
     let version = String::from_utf8_lossy(&out.stdout);
-    assert!(version.contains(&format!("(main, {want})")), "sys.version {version:?} carries SOURCE_DATE_EPOCH {epoch} ({want})");
+    assert!(
+        version.contains(&format!("(main, {want})")),
+        "sys.version {version:?} carries SOURCE_DATE_EPOCH {epoch} ({want})"
+    );
 }
 
 /// Why a test that needs dlopen cannot pass in a static executable.
@@ -141,7 +144,10 @@ fn regression(tests: &[&str], known: &[(&str, &str)]) {
     let result = stdout.lines().find(|l| l.starts_with("Result: ")).unwrap_or_default();
     assert!(result == "Result: SUCCESS" || result == "Result: FAILURE then SUCCESS", "{stdout}");
     if result != "Result: SUCCESS" {
-        eprintln!("flaky (failed, then passed when run again):\n{}", stdout.lines().filter(|l| l.contains("Re-running")).collect::<Vec<_>>().join("\n"));
+        eprintln!(
+            "flaky (failed, then passed when run again):\n{}",
+            stdout.lines().filter(|l| l.contains("Re-running")).collect::<Vec<_>>().join("\n")
+        );
     }
 }
 
@@ -151,18 +157,37 @@ fn regression(tests: &[&str], known: &[(&str, &str)]) {
 fn cpython_regression_subset_passes() {
     regression(
         &[
-            "test_zlib", "test_xml_etree", "test_json", "test_os", "test_threading", "test_decimal",
-            "test_datetime", "test_str", "test_re", "test_subprocess",
+            "test_zlib",
+            "test_xml_etree",
+            "test_json",
+            "test_os",
+            "test_threading",
+            "test_decimal",
+            "test_datetime",
+            "test_str",
+            "test_re",
+            "test_subprocess",
         ],
         &[
-            ("test_threading.ThreadTests.test_finalize_daemon_thread_hang",
-             "imports _testcapi without a guard; the toolchain is built with --disable-test-modules"),
+            (
+                "test_threading.ThreadTests.test_finalize_daemon_thread_hang",
+                "imports _testcapi without a guard; the toolchain is built with --disable-test-modules",
+            ),
             ("test_threading.ThreadTests.test_PyThreadState_SetAsyncExc", STATIC_CTYPES),
             ("test_threading.ThreadTests.test_finalize_running_thread", STATIC_CTYPES),
-            ("test_re.ReTests.test_locale_caching", "musl has no ISO-8859-1 locale: re.LOCALE folds bytes as in C/UTF-8"),
-            ("test_re.ReTests.test_locale_compiled", "musl has no ISO-8859-1 locale: re.LOCALE folds bytes as in C/UTF-8"),
+            (
+                "test_re.ReTests.test_locale_caching",
+                "musl has no ISO-8859-1 locale: re.LOCALE folds bytes as in C/UTF-8",
+            ),
+            (
+                "test_re.ReTests.test_locale_compiled",
+                "musl has no ISO-8859-1 locale: re.LOCALE folds bytes as in C/UTF-8",
+            ),
             ("test_os.TestInvalidFD.test_fpathconf", "musl's fpathconf does not check the file descriptor (no EBADF)"),
-            ("test_os.TestInvalidFD.test_pathconf_negative_fd_uses_fd_semantics", "musl's fpathconf does not check the file descriptor"),
+            (
+                "test_os.TestInvalidFD.test_pathconf_negative_fd_uses_fd_semantics",
+                "musl's fpathconf does not check the file descriptor",
+            ),
         ],
     );
 }
@@ -172,7 +197,16 @@ fn cpython_regression_subset_passes() {
 #[ignore = "builds the toolchain; run by ./test.sh"]
 fn cpython_regression_subset_of_c_library_modules_passes() {
     regression(
-        &["test_ssl", "test_hashlib", "test_bz2", "test_lzma", "test_sqlite3", "test_decimal", "test_curses", "test_ctypes"],
+        &[
+            "test_ssl",
+            "test_hashlib",
+            "test_bz2",
+            "test_lzma",
+            "test_sqlite3",
+            "test_decimal",
+            "test_curses",
+            "test_ctypes",
+        ],
         &[
             ("test_ctypes.test_dlerror.TestLocalization.test_localized_error_dlopen", STATIC_CTYPES),
             ("test_ctypes.test_dlerror.TestLocalization.test_localized_error_dlsym", STATIC_CTYPES),

@@ -36,7 +36,10 @@ pub fn build(ctx: &Ctx) -> Result<()> {
     for (file, from, to) in STATIC_PATCHES {
         let path = ctx.src.join(file);
         let text = fs::read_to_string(&path)?;
-        anyhow::ensure!(text.contains(from), "{file}: the text to patch for a static build is not there (new CPython version?)");
+        anyhow::ensure!(
+            text.contains(from),
+            "{file}: the text to patch for a static build is not there (new CPython version?)"
+        );
         fs::write(&path, text.replacen(from, to, 1))?;
         ctx.step.note(&format!("patched {file}"))?;
     }
@@ -59,7 +62,11 @@ pub fn build(ctx: &Ctx) -> Result<()> {
         let answers: String = ctx.target.configure.iter().map(|(k, v)| format!("{k}={v}\n")).collect();
         fs::create_dir_all(&ctx.work)?;
         fs::write(&config_site, answers)?;
-        ctx.step.note(&format!("configure's answers for {} (CONFIG_SITE):\n{}", ctx.target.triple, fs::read_to_string(&config_site)?))?;
+        ctx.step.note(&format!(
+            "configure's answers for {} (CONFIG_SITE):\n{}",
+            ctx.target.triple,
+            fs::read_to_string(&config_site)?
+        ))?;
     }
     let mut configure = cmd!(
         sh,
@@ -72,18 +79,18 @@ pub fn build(ctx: &Ctx) -> Result<()> {
     }
     ctx.step.run(
         configure
-        .env("CC", &cc)
-        .env("AR", ctx.host.tool("ar"))
-        .env("CPPFLAGS", format!("-I{}", include.display()))
-        // Every configure test links statically: musl-gcc links dynamically unless told, and
-        // the run tests then fail.
-        .env("LDFLAGS", format!("-static -L{} -Wl,-z,stack-size={stack}", lib.display()))
-        // Build every stdlib C module into libpython; nothing is loaded with dlopen.
-        .env("MODULE_BUILDTYPE", "static")
-        .env("LINKFORSHARED", " ")
-        // Only our own .pc files: the host's glibc ones must not leak in.
-        .env("PKG_CONFIG_LIBDIR", lib.join("pkgconfig"))
-        .env("PKG_CONFIG_PATH", ""),
+            .env("CC", &cc)
+            .env("AR", ctx.host.tool("ar"))
+            .env("CPPFLAGS", format!("-I{}", include.display()))
+            // Every configure test links statically: musl-gcc links dynamically unless told, and
+            // the run tests then fail.
+            .env("LDFLAGS", format!("-static -L{} -Wl,-z,stack-size={stack}", lib.display()))
+            // Build every stdlib C module into libpython; nothing is loaded with dlopen.
+            .env("MODULE_BUILDTYPE", "static")
+            .env("LINKFORSHARED", " ")
+            // Only our own .pc files: the host's glibc ones must not leak in.
+            .env("PKG_CONFIG_LIBDIR", lib.join("pkgconfig"))
+            .env("PKG_CONFIG_PATH", ""),
     )?;
     check_pyconfig(ctx)?;
     ctx.step.run(cmd!(sh, "make -j{jobs}"))?;
@@ -102,7 +109,9 @@ pub fn build(ctx: &Ctx) -> Result<()> {
 
     // The generated inittab and the modules CPython itself always needs: an app's own inittab is
     // made from these, with only the C modules the app uses.
-    for (from, to) in [("Modules/config.c", "lib/python-inittab.c"), ("Modules/Setup.bootstrap", "lib/python-setup-bootstrap")] {
+    for (from, to) in
+        [("Modules/config.c", "lib/python-inittab.c"), ("Modules/Setup.bootstrap", "lib/python-setup-bootstrap")]
+    {
         fs::copy(ctx.src.join(from), root.join(to))?;
     }
 
@@ -199,10 +208,7 @@ fn link_line(ctx: &Ctx, sh: &xshell::Shell) -> Result<Vec<String>> {
     let out = cmd!(sh, "make -s -f Makefile -f {mk} pyelf-print-link").quiet().read()?;
     ctx.step.note(&out)?;
     let var = |name: &str| -> String {
-        out.lines()
-            .find_map(|l| l.strip_prefix(&format!("{name}=")))
-            .unwrap_or("")
-            .to_string()
+        out.lines().find_map(|l| l.strip_prefix(&format!("{name}="))).unwrap_or("").to_string()
     };
     let lib = ctx.root.join("lib");
     let libpython = var("LIBRARY");
@@ -290,7 +296,8 @@ mod tests {
 
     #[test]
     fn module_states_are_read_from_the_makefile() {
-        let mk = "MODULE__SSL_STATE=missing\nMODULE_ZLIB_STATE=yes\nMODULE_ZLIB_LDFLAGS=-lz\nMODULE__CTYPES_STATE=missing\n";
+        let mk =
+            "MODULE__SSL_STATE=missing\nMODULE_ZLIB_STATE=yes\nMODULE_ZLIB_LDFLAGS=-lz\nMODULE__CTYPES_STATE=missing\n";
         let s = super::parse_module_states(mk);
         assert_eq!(s["_ssl"], "missing");
         assert_eq!(s["zlib"], "yes");

@@ -9,7 +9,14 @@ const SOURCES: &[&str] = &["api", "dumper", "emitter", "loader", "parser", "read
 
 /// Builds the source tree `src` of libyaml `version` with the musl compiler `cc` into `prefix`
 /// (`lib/libyaml.a`, `include/yaml.h`), compiling in `work`.
-pub fn build(cc: &Path, target: &crate::pins::Target, src: &Path, version: &str, prefix: &Path, work: &Path) -> Result<()> {
+pub fn build(
+    cc: &Path,
+    target: &crate::pins::Target,
+    src: &Path,
+    version: &str,
+    prefix: &Path,
+    work: &Path,
+) -> Result<()> {
     let mut parts = version.split('.');
     let mut b = crate::compiler::cc_build(cc, target, work);
     b.define("YAML_VERSION_MAJOR", parts.next().unwrap_or("0"))

@@ -15,7 +15,8 @@ pub fn build(ctx: &Ctx) -> Result<()> {
     } else {
         Vec::new()
     };
-    ctx.step.run(cmd!(sh, "./configure --prefix={root} --disable-shared --disable-wrapper {cross...}").env("CC", host))?;
+    ctx.step
+        .run(cmd!(sh, "./configure --prefix={root} --disable-shared --disable-wrapper {cross...}").env("CC", host))?;
     ctx.step.run(cmd!(sh, "make -j{jobs}"))?;
     ctx.step.run(cmd!(sh, "make install"))?;
     compiler::install_kernel_headers(root, ctx.host)?;
@@ -24,7 +25,10 @@ pub fn build(ctx: &Ctx) -> Result<()> {
     // The wrapper must produce a static binary that runs.
     let probe = ctx.work.join("probe.c");
     fs_err::create_dir_all(&ctx.work)?;
-    fs_err::write(&probe, "#include <stdio.h>\n#include <linux/limits.h>\nint main(void){puts(\"musl ok\");return 0;}\n")?;
+    fs_err::write(
+        &probe,
+        "#include <stdio.h>\n#include <linux/limits.h>\nint main(void){puts(\"musl ok\");return 0;}\n",
+    )?;
     let (cc, exe) = (ctx.cc(), ctx.work.join("probe"));
     ctx.step.run(cmd!(sh, "{cc} -static {probe} -o {exe}"))?;
     let mut run = ctx.runner();

@@ -28,5 +28,10 @@ pub fn build(ctx: &Ctx) -> Result<()> {
         "--with-terminfo-dirs=/etc/terminfo:/lib/terminfo:/usr/share/terminfo:/usr/lib/terminfo",
         "--with-default-terminfo-dir=/usr/share/terminfo",
     ])?;
-    ctx.expect_installed(&["lib/libncursesw.a", "lib/libpanelw.a", "include/ncursesw/curses.h", "lib/pkgconfig/ncursesw.pc"])
+    ctx.expect_installed(&[
+        "lib/libncursesw.a",
+        "lib/libpanelw.a",
+        "include/ncursesw/curses.h",
+        "lib/pkgconfig/ncursesw.pc",
+    ])
 }

@@ -4,8 +4,8 @@ use super::{install_files, write_pkg_config, Ctx};
 use anyhow::Result;
 
 const SOURCES: &[&str] = &[
-    "adler32", "compress", "crc32", "deflate", "gzclose", "gzlib", "gzread", "gzwrite", "infback",
-    "inffast", "inflate", "inftrees", "trees", "uncompr", "zutil",
+    "adler32", "compress", "crc32", "deflate", "gzclose", "gzlib", "gzread", "gzwrite", "infback", "inffast",
+    "inflate", "inftrees", "trees", "uncompr", "zutil",
 ];
 
 pub fn build(ctx: &Ctx) -> Result<()> {

@@ -38,7 +38,12 @@ pub fn tmp() -> &'static Path {
 pub fn build(pyelf: &str, script: &Path, name: &str, extra: &[&str]) -> PathBuf {
     let out = tmp().join(name);
     let result = Command::new(pyelf).arg("build").arg(script).arg("-o").arg(&out).args(extra).output().unwrap();
-    assert!(result.status.success(), "build of {} failed:\n{}", script.display(), String::from_utf8_lossy(&result.stderr));
+    assert!(
+        result.status.success(),
+        "build of {} failed:\n{}",
+        script.display(),
+        String::from_utf8_lossy(&result.stderr)
+    );
     out
 }
 
@@ -64,7 +69,14 @@ pub fn in_root(root: &Path, program: &str, arg0: &str, args: &[&str], clear_env:
 }
 
 /// The same, with extra environment variables.
-pub fn in_root_env(root: &Path, program: &str, arg0: &str, args: &[&str], clear_env: bool, env: &[(&str, &str)]) -> Output {
+pub fn in_root_env(
+    root: &Path,
+    program: &str,
+    arg0: &str,
+    args: &[&str],
+    clear_env: bool,
+    env: &[(&str, &str)],
+) -> Output {
     let mut c = Command::new(program);
     c.arg0(arg0).args(args);
     if clear_env {
@@ -82,7 +94,9 @@ pub fn in_root_env(root: &Path, program: &str, arg0: &str, args: &[&str], clear_
     // forked while the copy's file was open holds it until that child execs.
     for _ in 0..50 {
         match c.output() {
-            Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy => std::thread::sleep(std::time::Duration::from_millis(100)),
+            Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy => {
+                std::thread::sleep(std::time::Duration::from_millis(100))
+            }
             other => return other.unwrap(),
         }
     }
@@ -107,14 +121,23 @@ pub fn in_root_with_proc_env(root: &Path, command: &str, clear_env: bool) -> Out
 /// The toolchain's python3: CPython 3.13, the reference a binary is compared with.
 pub fn toolchain_python() -> PathBuf {
     let home = pyelf::home::Home::from_env().unwrap();
-    let tc = pyelf::toolchain::ensure(&home, &pyelf::pins::Pins::builtin(), "x86_64-unknown-linux-musl", &Default::default()).unwrap();
+    let tc = pyelf::toolchain::ensure(
+        &home,
+        &pyelf::pins::Pins::builtin(),
+        "x86_64-unknown-linux-musl",
+        &Default::default(),
+    )
+    .unwrap();
     tc.python()
 }
 
 /// Runs `program` chrooted into `root` in a private mount namespace, with /proc mounted when
 /// `proc`, and a tmpfs on /dev/shm when `shm` (POSIX semaphores live there).
 pub fn in_root_mounted(root: &Path, command: &str, proc: bool, shm: bool) -> Output {
-    Command::new("/usr/bin/unshare").args(["-m", "/bin/sh", "-c", &mounted_script(root, command, proc, shm)]).output().unwrap()
+    Command::new("/usr/bin/unshare")
+        .args(["-m", "/bin/sh", "-c", &mounted_script(root, command, proc, shm)])
+        .output()
+        .unwrap()
 }
 
 /// The shell script run in a private mount namespace that mounts /proc and a tmpfs on /dev/shm
@@ -147,7 +170,9 @@ pub fn cpython313() -> PathBuf {
     if let Some(p) = std::env::var_os("PYELF_REFERENCE_PYTHON") {
         return PathBuf::from(p);
     }
-    let home = std::env::var_os("PYENV_ROOT").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap()).join(".pyenv"));
+    let home = std::env::var_os("PYENV_ROOT")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap()).join(".pyenv"));
     let mut found: Vec<PathBuf> = std::fs::read_dir(home.join("versions"))
         .into_iter()
         .flatten()
@@ -172,7 +197,12 @@ pub fn reference_venv(name: &str, requirements: &Path) -> PathBuf {
             .arg(requirements)
             .output()
             .unwrap();
-        assert!(o.status.success(), "pip install -r {}: {}", requirements.display(), String::from_utf8_lossy(&o.stderr));
+        assert!(
+            o.status.success(),
+            "pip install -r {}: {}",
+            requirements.display(),
+            String::from_utf8_lossy(&o.stderr)
+        );
     }
     python
 }
