@@ -15,6 +15,8 @@ pub const TAIL_LINES: usize = 40;
 pub struct Step {
     name: String,
     log: PathBuf,
+    /// Environment every command of the step gets.
+    env: Vec<(String, String)>,
 }
 
 impl Step {
@@ -24,7 +26,14 @@ impl Step {
             fs::create_dir_all(dir)?;
         }
         fs::File::create(&log)?;
-        Ok(Step { name: name.to_string(), log })
+        Ok(Step { name: name.to_string(), log, env: Vec::new() })
+    }
+
+    /// The step with `key=value` in the environment of each command it runs (not in pyelf's own,
+    /// which other threads read).
+    pub fn with_env(mut self, key: &str, value: &str) -> Step {
+        self.env.push((key.to_string(), value.to_string()));
+        self
     }
 
     pub fn log_path(&self) -> &Path {
@@ -52,6 +61,7 @@ impl Step {
         let out = fs::OpenOptions::new().append(true).open(&self.log)?;
         let err = out.try_clone()?;
         let status = command
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(Stdio::from(out.into_parts().0))
             .stderr(Stdio::from(err.into_parts().0))

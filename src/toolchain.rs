@@ -418,8 +418,9 @@ fn build(
     }
     fs::create_dir_all(tmp.join(".pyelf-steps"))?;
     fs::create_dir_all(&work)?;
-    // The date compilers and build scripts write into what they make (see Target::source_date_epoch).
-    std::env::set_var("SOURCE_DATE_EPOCH", target.effective_source_date_epoch().to_string());
+    // The date compilers and build scripts write into what they make (see Target::source_date_epoch),
+    // given to each command of the steps.
+    let epoch = target.effective_source_date_epoch().to_string();
     eprintln!("building toolchain {name} ({} jobs); logs in {}", opts.jobs, logs.display());
 
     let sources = pins.sources_for(target)?;
@@ -439,7 +440,8 @@ fn build(
         }
         let t = Instant::now();
         let activity = crate::progress::Activity::start(&format!("[{}/{total}] {label}", i + 2));
-        let step = Step::start(&src.name, logs.join(format!("{}.log", src.name)))?;
+        let step =
+            Step::start(&src.name, logs.join(format!("{}.log", src.name)))?.with_env("SOURCE_DATE_EPOCH", &epoch);
         step.note(&format!("{label} from {} ({})", src.origin, src.artifact.sha256))?;
         let unpack_dir = work.join(&src.name);
         let tree = crate::unpack::unpack_source(src, &unpack_dir)?;
@@ -467,7 +469,7 @@ fn build(
     }
 
     let t = Instant::now();
-    let step = Step::start("check", logs.join("check.log"))?;
+    let step = Step::start("check", logs.join("check.log"))?.with_env("SOURCE_DATE_EPOCH", &epoch);
     let summary = check(&tmp, &step, target, cross.as_ref())?;
     eprintln!("[{total}/{total}] check {:>37.1}s", t.elapsed().as_secs_f64());
 
