@@ -133,7 +133,11 @@ pub fn run(home: &Home, mode: Mode, mode_name: &str, json_out: &Path) -> Result<
     let triple = crate::pins::native_triple();
     let tc = toolchain::ensure(home, &pins, triple, &Default::default())?;
     let reference = reference_python(home, &pins)?;
-    let work = tempfile::Builder::new().prefix("bench-").tempdir_in(ensure_dir(&home.root().join("work"))?)?;
+    let work_root = home.root().join("work");
+    ensure_dir(&work_root)?;
+    // Locked while the run lives; those of killed runs are removed here (as app builds' are).
+    crate::stale::sweep(&work_root, "bench-")?;
+    let work = crate::stale::OwnedDir::new_in(&work_root, "bench-")?;
     let dir = work.path();
     let build = |name: &str, source: &str, extra: &dyn Fn(&mut BuildOptions)| -> Result<(PathBuf, f64)> {
         let script = dir.join(format!("{name}.py"));

@@ -206,7 +206,9 @@ fn conformance(
 ) -> Result<crate::conformance::Report> {
     let work_root = home.root().join("work");
     fs_err::create_dir_all(&work_root)?;
-    let work = tempfile::Builder::new().prefix("conformance-").tempdir_in(&work_root)?;
+    // Locked while the run lives; those of killed runs are removed here (as app builds' are).
+    crate::stale::sweep(&work_root, "conformance-")?;
+    let work = crate::stale::OwnedDir::new_in(&work_root, "conformance-")?;
     let opts = crate::conformance::Options { modules, places, jobs, work: work.path().to_path_buf() };
     let report = crate::conformance::run(home, &opts)?;
     if let Some(dir) = json.parent().filter(|d| !d.as_os_str().is_empty()) {
