@@ -247,7 +247,7 @@ fn cross_figures(home: &Home, pins: &Pins, mode: Mode, dir: &Path) -> Result<Vec
             continue;
         }
         eprintln!("cross: {}", target.triple);
-        let built = toolchain::statuses(home, pins).into_iter().any(|s| s.triple == target.triple && s.built.is_some());
+        let built = toolchain::is_built(home, target)?;
         let tc = toolchain::ensure(home, pins, &target.triple, &Default::default())?;
         let script = dir.join("test.py");
         let mut opts = BuildOptions::new(script);

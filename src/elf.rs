@@ -21,13 +21,17 @@ pub struct ElfFacts {
 pub fn inspect(path: &Path) -> Result<ElfFacts> {
     let bytes = fs_err::read(path)?;
     let elf = Elf::parse(&bytes).with_context(|| format!("{} is not an ELF file", path.display()))?;
-    Ok(ElfFacts {
+    Ok(facts_of(&elf))
+}
+
+fn facts_of(elf: &Elf) -> ElfFacts {
+    ElfFacts {
         interpreter: elf.interpreter.map(str::to_string),
         needed: elf.libraries.iter().map(|s| s.to_string()).collect(),
         is_64: elf.is_64,
         machine: elf.header.e_machine,
         pie: elf.header.e_type == goblin::elf::header::ET_DYN,
-    })
+    }
 }
 
 /// Whether a symbol is one that only glibc has (its fortified `__*_chk` functions, C23's
@@ -86,9 +90,10 @@ pub fn ifunc_uses(elf: &Elf) -> Vec<String> {
 /// Fails unless `path` is a 64-bit ELF for `machine` with no program interpreter, no needed
 /// libraries and no function resolved at load time (IFUNC).
 pub fn check_static(path: &Path, machine: u16) -> Result<ElfFacts> {
-    let facts = inspect(path)?;
     let bytes = fs_err::read(path)?;
-    let glibc = glibc_only_symbols(&Elf::parse(&bytes)?);
+    let elf = Elf::parse(&bytes).with_context(|| format!("{} is not an ELF file", path.display()))?;
+    let facts = facts_of(&elf);
+    let glibc = glibc_only_symbols(&elf);
     if !glibc.is_empty() {
         bail!(
             "{} names symbols only glibc has ({}): some of its code was compiled against glibc's headers or is a glibc-built library, and would not work with musl",
@@ -99,7 +104,7 @@ pub fn check_static(path: &Path, machine: u16) -> Result<ElfFacts> {
     if let Some(interp) = &facts.interpreter {
         bail!("{} has a program interpreter ({interp}): it is not static", path.display());
     }
-    let ifunc = ifunc_uses(&Elf::parse(&bytes)?);
+    let ifunc = ifunc_uses(&elf);
     if !ifunc.is_empty() {
         bail!(
             "{} has functions resolved at load time (IFUNC: {}), which a static musl binary cannot resolve: a glibc-built library or aarch64's libatomic was linked in",

@@ -89,14 +89,7 @@ impl Toolchain {
 
     /// A command that runs the target's program `program` here, through the runner if any.
     pub fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
-        match self.runner.split_first() {
-            Some((runner, args)) => {
-                let mut c = Command::new(runner);
-                c.args(args).arg(program);
-                c
-            }
-            None => Command::new(program),
-        }
+        run_through(&self.runner, program)
     }
 
     /// A binutils program for the target (`strip`, `objcopy`, `ar`).
@@ -118,6 +111,18 @@ impl Toolchain {
     pub fn builtin_modules(&self) -> Result<Vec<String>> {
         let text = fs::read_to_string(self.root.join("builtin_modules.txt"))?;
         Ok(text.lines().map(str::to_string).collect())
+    }
+}
+
+/// `program` run through `runner` (`qemu-aarch64-static`), or directly when there is none.
+fn run_through(runner: &[String], program: impl AsRef<std::ffi::OsStr>) -> Command {
+    match runner.split_first() {
+        Some((runner, args)) => {
+            let mut c = Command::new(runner);
+            c.args(args).arg(program);
+            c
+        }
+        None => Command::new(program),
     }
 }
 
@@ -146,6 +151,17 @@ impl Default for Options {
 /// The cache key of a target's toolchain: a hash of [`key_parts`].
 pub fn key(target: &Target, host: &HostCompiler) -> String {
     hash_parts(&key_parts(target, host))
+}
+
+/// A toolchain's name, `<triple>-<key>`: its directory under `$PYELF_HOME/toolchains`.
+pub fn name(target: &Target, host: &HostCompiler) -> String {
+    format!("{}-{}", target.triple, key(target, host))
+}
+
+/// Whether the target's current toolchain is built (its manifest written last is there).
+pub fn is_built(home: &Home, target: &Target) -> Result<bool> {
+    let host = HostCompiler::for_target(target)?;
+    Ok(home.toolchains().join(name(target, &host)).join(MANIFEST).is_file())
 }
 
 /// Everything a toolchain's content depends on, labelled.
@@ -241,9 +257,7 @@ fn build_python(home: &Home, pins: &Pins, opts: &Options) -> Result<(PathBuf, Op
         return Ok((python, root));
     }
     let native = build_target(pins)?;
-    let host = HostCompiler::for_target(native)?;
-    let name = format!("{}-{}", native.triple, key(native, &host));
-    if !home.toolchains().join(name).join(MANIFEST).is_file() {
+    if !is_built(home, native)? {
         eprintln!("the build machine's toolchain ({}) comes first: its python3 builds for the target", native.triple);
     }
     let tc = ensure(home, pins, &native.triple, opts)?;
@@ -254,7 +268,7 @@ fn build_python(home: &Home, pins: &Pins, opts: &Options) -> Result<(PathBuf, Op
 pub fn ensure(home: &Home, pins: &Pins, triple: &str, opts: &Options) -> Result<Toolchain> {
     let target = pins.target(triple)?.clone();
     let host = HostCompiler::for_target(&target)?;
-    let name = format!("{}-{}", target.triple, key(&target, &host));
+    let name = name(&target, &host);
     let dir = home.toolchains();
     let root = dir.join(&name);
     let (build_python, build_root) =
@@ -350,7 +364,7 @@ pub fn statuses(home: &Home, pins: &Pins) -> Vec<TargetStatus> {
                 .collect();
             match HostCompiler::for_target(t) {
                 Ok(host) => {
-                    let name = format!("{}-{}", t.triple, key(t, &host));
+                    let name = name(t, &host);
                     let built = ours.iter().any(|n| **n == name).then(|| dir.join(&name));
                     let stale = ours.len() - usize::from(built.is_some());
                     TargetStatus { triple: t.triple.clone(), how, name: Some(name), built, problem: None, stale }
@@ -555,15 +569,7 @@ fn check(root: &Path, step: &Step, target: &Target, cross: Option<&Cross>) -> Re
         step.failure("bin/python3 is not a static executable")
     })?;
     step.note(&format!("{}: {facts:?}", python.display()))?;
-    let mut command = match cross.and_then(|c| c.runner.split_first()) {
-        Some((runner, args)) => {
-            let mut c = Command::new(runner);
-            c.args(args).arg(&python);
-            c
-        }
-        None => Command::new(&python),
-    };
-    let out = command
+    let out = run_through(cross.map_or(&[][..], |c| c.runner), &python)
         .args(["-I", "-c", "import sys; print('\\n'.join(sorted(sys.builtin_module_names)))"])
         .output()
         .with_context(|| format!("cannot run {}", python.display()))?;
