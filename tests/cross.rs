@@ -98,16 +98,7 @@ fn run_arm_with_proc(root: &Path, args: &str) -> Output {
 fn the_aarch64_python_passes_the_stdlib_smoke_test_as_the_x86_64_one_does() {
     let dir = tmp().join("cross-tls");
     fs::create_dir_all(&dir).unwrap();
-    let sh = |cmd: &str| {
-        let st = Command::new("sh").arg("-c").arg(cmd).current_dir(&dir).output().unwrap();
-        assert!(st.status.success(), "{cmd}: {}", String::from_utf8_lossy(&st.stderr));
-    };
-    sh("openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj '/CN=pyelf test CA' \
-        -addext 'basicConstraints=critical,CA:TRUE' -addext 'keyUsage=critical,keyCertSign,cRLSign' \
-        -keyout ca.key -out ca.pem");
-    sh("openssl req -newkey rsa:2048 -nodes -subj '/CN=localhost' -keyout server.key -out server.csr");
-    fs::write(dir.join("ext.cnf"), "subjectAltName=DNS:localhost,IP:127.0.0.1\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n").unwrap();
-    sh("openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 -extfile ext.cnf -out server.pem");
+    make_test_ca(&dir);
 
     let smoke = repo().join("tests/e2e/cross/smoke.py");
     let x86 = toolchain(X86);
@@ -265,31 +256,6 @@ fn apps_built_for_aarch64_print_what_their_x86_64_builds_print_in_alpine_arm64_a
             all(&out)
         );
     }
-}
-
-/// `tests/e2e/native/NAME` as a source distribution in a find-links directory of its own.
-fn local_sdist(name: &str) -> PathBuf {
-    let dists = tmp().join(format!("cross-{name}-dists"));
-    let staging = tmp().join(format!("cross-{name}-staging"));
-    fs::create_dir_all(&dists).unwrap();
-    fs::create_dir_all(&staging).unwrap();
-    let st = Command::new("cp")
-        .arg("-R")
-        .arg(repo().join("tests/e2e/native").join(name))
-        .arg(staging.join(format!("{name}-1.0")))
-        .status()
-        .unwrap();
-    assert!(st.success());
-    let tar = Command::new("tar")
-        .arg("czf")
-        .arg(dists.join(format!("{name}-1.0.tar.gz")))
-        .arg("-C")
-        .arg(&staging)
-        .arg(format!("{name}-1.0"))
-        .status()
-        .unwrap();
-    assert!(tar.success());
-    dists
 }
 
 #[test]

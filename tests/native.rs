@@ -41,29 +41,6 @@ fn runs_the_same_in_roots(bin: &std::path::Path, name: &str, kinds: &[&str], cas
     }
 }
 
-/// The source distribution `NAME-1.0.tar.gz` of `tests/e2e/native/NAME/`, in a directory of its
-/// own (for `--find-links`); returns the directory.
-fn local_sdist(name: &str) -> std::path::PathBuf {
-    let dists = tmp().join(format!("{name}-dists"));
-    let staging = tmp().join(format!("{name}-staging/{name}-1.0"));
-    fs::create_dir_all(&dists).unwrap();
-    fs::create_dir_all(&staging).unwrap();
-    for entry in fs::read_dir(repo().join("tests/e2e/native").join(name)).unwrap() {
-        let entry = entry.unwrap();
-        fs::copy(entry.path(), staging.join(entry.file_name())).unwrap();
-    }
-    let tar = Command::new("tar")
-        .arg("czf")
-        .arg(dists.join(format!("{name}-1.0.tar.gz")))
-        .arg("-C")
-        .arg(staging.parent().unwrap())
-        .arg(format!("{name}-1.0"))
-        .status()
-        .unwrap();
-    assert!(tar.success());
-    dists
-}
-
 const EXTENSIONS: &str =
     "['_cffi_backend', 'markupsafe._speedups', 'msgpack._cmsgpack', 'psutil._psutil_linux', 'simplejson._speedups']";
 

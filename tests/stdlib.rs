@@ -91,17 +91,7 @@ fn tls_server() -> TlsServer {
     {
         let dir = tmp().join("tls");
         std::fs::create_dir_all(&dir).unwrap();
-        let sh = |cmd: &str| {
-            let st = Command::new("sh").arg("-c").arg(cmd).current_dir(&dir).output().unwrap();
-            assert!(st.status.success(), "{cmd}: {}", String::from_utf8_lossy(&st.stderr));
-        };
-        // Python's default context checks X.509 strictly: the CA needs its key usage.
-        sh("openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj '/CN=pyelf test CA' \
-            -addext 'basicConstraints=critical,CA:TRUE' -addext 'keyUsage=critical,keyCertSign,cRLSign' \
-            -keyout ca.key -out ca.pem");
-        sh("openssl req -newkey rsa:2048 -nodes -subj '/CN=localhost' -keyout server.key -out server.csr");
-        std::fs::write(dir.join("ext.cnf"), "subjectAltName=DNS:localhost,IP:127.0.0.1\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n").unwrap();
-        sh("openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 -extfile ext.cnf -out server.pem");
+        make_test_ca(&dir);
         let server = r#"
 import http.server, ssl, sys
 class H(http.server.BaseHTTPRequestHandler):

@@ -215,3 +215,42 @@ pub fn host_python(script: &Path, args: &[&str]) -> String {
 
 /// ELF machine of x86_64 executables (EM_X86_64), what the native tests build.
 pub const X86_64: u16 = 62;
+
+/// A test CA and a server certificate for `localhost` and 127.0.0.1 signed by it, made with the
+/// host's openssl in `dir`: `ca.pem`, `ca.key`, `server.pem`, `server.key`.
+pub fn make_test_ca(dir: &Path) {
+    let sh = |cmd: &str| {
+        let st = Command::new("sh").arg("-c").arg(cmd).current_dir(dir).output().unwrap();
+        assert!(st.status.success(), "{cmd}: {}", String::from_utf8_lossy(&st.stderr));
+    };
+    // Python's default context checks X.509 strictly: the CA needs its key usage.
+    sh("openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj '/CN=pyelf test CA' \
+            -addext 'basicConstraints=critical,CA:TRUE' -addext 'keyUsage=critical,keyCertSign,cRLSign' \
+            -keyout ca.key -out ca.pem");
+    sh("openssl req -newkey rsa:2048 -nodes -subj '/CN=localhost' -keyout server.key -out server.csr");
+    std::fs::write(dir.join("ext.cnf"), "subjectAltName=DNS:localhost,IP:127.0.0.1\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n").unwrap();
+    sh("openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 -extfile ext.cnf -out server.pem");
+}
+
+/// The source distribution `NAME-1.0.tar.gz` of `tests/e2e/native/NAME/`, in a directory of its
+/// own (for `--find-links`); returns the directory.
+pub fn local_sdist(name: &str) -> std::path::PathBuf {
+    let dists = tmp().join(format!("{name}-dists"));
+    let staging = tmp().join(format!("{name}-staging/{name}-1.0"));
+    std::fs::create_dir_all(&dists).unwrap();
+    std::fs::create_dir_all(&staging).unwrap();
+    for entry in std::fs::read_dir(repo().join("tests/e2e/native").join(name)).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), staging.join(entry.file_name())).unwrap();
+    }
+    let tar = Command::new("tar")
+        .arg("czf")
+        .arg(dists.join(format!("{name}-1.0.tar.gz")))
+        .arg("-C")
+        .arg(staging.parent().unwrap())
+        .arg(format!("{name}-1.0"))
+        .status()
+        .unwrap();
+    assert!(tar.success());
+    dists
+}
