@@ -88,11 +88,6 @@ impl HostCompiler {
         Ok(HostCompiler { program, version, multiarch: prefix.trim_end_matches('-').to_string(), prefix, headers })
     }
 
-    /// A binutils program that goes with the compiler (`ar`, `strip`, `objcopy`, …).
-    pub fn tool(&self, name: &str) -> String {
-        format!("{}{name}", self.prefix)
-    }
-
     /// Whether this is a cross compiler (the target's programs do not run here directly).
     pub fn is_cross(&self) -> bool {
         !self.prefix.is_empty()

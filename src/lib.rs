@@ -20,6 +20,7 @@ pub mod home;
 pub mod inittab;
 pub mod launcher;
 pub mod link;
+pub mod manifest;
 pub mod native;
 pub mod objects;
 pub mod pins;

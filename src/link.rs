@@ -3,23 +3,8 @@
 use crate::toolchain::Toolchain;
 use anyhow::{bail, Context, Result};
 use fs_err as fs;
-use serde::Deserialize;
 use std::path::Path;
 use std::process::Command;
-
-/// `link.toml` of a toolchain: the libraries and flags of the final link.
-#[derive(Debug, Clone, Deserialize)]
-pub struct LinkRecord {
-    pub libs: Vec<String>,
-    pub ldflags: Vec<String>,
-}
-
-impl LinkRecord {
-    pub fn of(tc: &Toolchain) -> Result<LinkRecord> {
-        let text = fs::read_to_string(tc.root.join("link.toml"))?;
-        toml::from_str(&text).context("the toolchain's link.toml is damaged")
-    }
-}
 
 /// Links `app_archive` (holding `main`) with the toolchain's libraries into `out`, fully static:
 /// a static PIE (loaded at a random address, relocating itself) unless `pie` is false.
@@ -33,7 +18,7 @@ pub fn link_static(
     pie: bool,
     eh_frame_hdr: bool,
 ) -> Result<()> {
-    let record = LinkRecord::of(tc)?;
+    let record = tc.manifest()?.link;
     let static_flag = if pie { "-static-pie" } else { "-static" };
     let mut cmd = Command::new(tc.cc());
     cmd.arg(static_flag).arg("-o").arg(out);

@@ -148,6 +148,28 @@ impl Target {
         format!("{}{name}", self.tools_prefix())
     }
 
+    /// What runs the target's programs here: nothing natively, `qemu-aarch64-static` or the like
+    /// across architectures.
+    pub fn runner(&self) -> &[String] {
+        if self.is_native() {
+            &[]
+        } else {
+            &self.cross.runner
+        }
+    }
+
+    /// A command that runs the target's program `program` here, through the runner if any.
+    pub fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> std::process::Command {
+        match self.runner().split_first() {
+            Some((runner, args)) => {
+                let mut c = std::process::Command::new(runner);
+                c.args(args).arg(program);
+                c
+            }
+            None => std::process::Command::new(program),
+        }
+    }
+
     /// The wheel platform tags, best first: pyelf's own builds (`linux_<arch>`), then the
     /// index's manylinux and musllinux wheels.
     pub fn wheel_platforms(&self) -> Vec<String> {

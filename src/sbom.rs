@@ -4,7 +4,6 @@
 
 use anyhow::{Context, Result};
 use goblin::elf::Elf;
-use serde::Deserialize;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -25,18 +24,7 @@ pub struct Component {
 
 /// The sources a toolchain was built from, by name: `(version, sha256 of the archive used)`.
 pub fn toolchain_sources(toolchain_root: &Path) -> Result<BTreeMap<String, (String, String)>> {
-    #[derive(Deserialize)]
-    struct Manifest {
-        source: Vec<Source>,
-    }
-    #[derive(Deserialize)]
-    struct Source {
-        name: String,
-        version: String,
-        sha256: String,
-    }
-    let text = fs_err::read_to_string(toolchain_root.join("toolchain.toml"))?;
-    let m: Manifest = toml::from_str(&text).context("the toolchain's toolchain.toml is damaged")?;
+    let m = crate::manifest::Manifest::read(toolchain_root)?;
     Ok(m.source.into_iter().map(|s| (s.name, (s.version, s.sha256))).collect())
 }
 

@@ -10,6 +10,7 @@
 use crate::compiler::{self, HostCompiler};
 use crate::fetch::{self, Fetcher};
 use crate::home::Home;
+use crate::manifest::{self, Manifest};
 use crate::pins::{Pins, Target, SOURCES_TOML, TARGET_TOMLS};
 use crate::recipes::{self, Ctx, RECIPES};
 use crate::steplog::Step;
@@ -25,7 +26,7 @@ use std::time::Instant;
 const LAYOUT_VERSION: &str = "pyelf-toolchain-1";
 
 /// The file written last into a complete toolchain.
-const MANIFEST: &str = "toolchain.toml";
+const MANIFEST: &str = manifest::FILE;
 
 /// Modules every toolchain must have built in (checked after the build).
 pub const REQUIRED_MODULES: &[&str] = &[
@@ -77,8 +78,6 @@ pub struct Toolchain {
     /// Cython, pip): the toolchain's own, or, for a target of another architecture, the build
     /// machine's toolchain's of the same CPython pin.
     pub build_python: PathBuf,
-    /// What runs the target's programs here (empty natively; qemu-user across architectures).
-    pub runner: Vec<String>,
 }
 
 impl Toolchain {
@@ -89,7 +88,7 @@ impl Toolchain {
 
     /// A command that runs the target's program `program` here, through the runner if any.
     pub fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
-        run_through(&self.runner, program)
+        self.target.command(program)
     }
 
     /// A binutils program for the target (`strip`, `objcopy`, `ar`).
@@ -107,22 +106,14 @@ impl Toolchain {
         compiler::wrapper_path(&self.root, &self.target.musl_triple)
     }
 
+    /// What the toolchain records of itself (`toolchain.toml`).
+    pub fn manifest(&self) -> Result<Manifest> {
+        Manifest::read(&self.root)
+    }
+
     /// `sys.builtin_module_names`, as recorded after the build.
     pub fn builtin_modules(&self) -> Result<Vec<String>> {
-        let text = fs::read_to_string(self.root.join("builtin_modules.txt"))?;
-        Ok(text.lines().map(str::to_string).collect())
-    }
-}
-
-/// `program` run through `runner` (`qemu-aarch64-static`), or directly when there is none.
-fn run_through(runner: &[String], program: impl AsRef<std::ffi::OsStr>) -> Command {
-    match runner.split_first() {
-        Some((runner, args)) => {
-            let mut c = Command::new(runner);
-            c.args(args).arg(program);
-            c
-        }
-        None => Command::new(program),
+        Ok(self.manifest()?.builtin_modules)
     }
 }
 
@@ -166,8 +157,11 @@ pub fn is_built(home: &Home, target: &Target) -> Result<bool> {
 
 /// Everything a toolchain's content depends on, labelled.
 pub fn key_parts(target: &Target, host: &HostCompiler) -> Vec<(String, String)> {
-    let mut parts =
-        vec![("layout".to_string(), LAYOUT_VERSION.to_string()), ("sources".to_string(), SOURCES_TOML.to_string())];
+    let mut parts = vec![
+        ("layout".to_string(), LAYOUT_VERSION.to_string()),
+        ("manifest".to_string(), manifest::FORMAT.to_string()),
+        ("sources".to_string(), SOURCES_TOML.to_string()),
+    ];
     for (name, text) in TARGET_TOMLS.iter().filter(|(n, _)| *n == target.triple) {
         parts.push((format!("target {name}"), text.to_string()));
     }
@@ -273,9 +267,7 @@ pub fn ensure(home: &Home, pins: &Pins, triple: &str, opts: &Options) -> Result<
     let root = dir.join(&name);
     let (build_python, build_root) =
         if host.is_cross() { build_python(home, pins, opts)? } else { (root.join("bin/python3"), None) };
-    let runner = if host.is_cross() { target.cross.runner.clone() } else { Vec::new() };
-    let toolchain =
-        Toolchain { root: root.clone(), target: target.clone(), build_python: build_python.clone(), runner };
+    let toolchain = Toolchain { root: root.clone(), target: target.clone(), build_python: build_python.clone() };
     if root.join(MANIFEST).is_file() {
         return Ok(toolchain);
     }
@@ -298,29 +290,14 @@ pub fn ensure(home: &Home, pins: &Pins, triple: &str, opts: &Options) -> Result<
         fs::remove_dir_all(&root)?;
     }
     inherit_lock(&lock)?;
-    let cross = host.is_cross().then(|| Cross {
-        python: build_python.as_path(),
-        root: build_root.as_deref(),
-        runner: &toolchain.runner,
-    });
+    let cross = host.is_cross().then_some(Cross { python: build_python.as_path(), root: build_root.as_deref() });
     build(home, pins, &target, &host, &name, &root, opts, cross)?;
     Ok(toolchain)
 }
 
 /// The seconds a finished toolchain's build steps took, as its manifest records them.
 pub fn recorded_seconds(root: &Path) -> Result<f64> {
-    #[derive(serde::Deserialize)]
-    struct Step {
-        seconds: f64,
-    }
-    #[derive(serde::Deserialize)]
-    struct Manifest {
-        #[serde(default)]
-        step: Vec<Step>,
-    }
-    let m: Manifest =
-        toml::from_str(&fs::read_to_string(root.join(MANIFEST))?).context("the toolchain's manifest is damaged")?;
-    Ok(m.step.iter().map(|s| s.seconds).sum())
+    Ok(Manifest::read(root)?.seconds())
 }
 
 /// What `pyelf targets` says of one target.
@@ -397,7 +374,6 @@ struct Cross<'a> {
     python: &'a Path,
     /// The build machine's toolchain, whose module list the target's must equal.
     root: Option<&'a Path>,
-    runner: &'a [String],
 }
 
 /// Builds the toolchain `name` into its partial directory, resuming after the last completed step
@@ -484,31 +460,38 @@ fn build(
 
     let t = Instant::now();
     let step = Step::start("check", logs.join("check.log"))?.with_env("SOURCE_DATE_EPOCH", &epoch);
-    let summary = check(&tmp, &step, target, cross.as_ref())?;
+    let (builtin_modules, summary) = check(&tmp, &step, target, cross.as_ref())?;
     eprintln!("[{total}/{total}] check {:>37.1}s", t.elapsed().as_secs_f64());
 
-    let mut manifest = format!(
-        "# A complete pyelf toolchain (written last; a directory without it is not trusted)\n\
-         name = {name:?}\ntarget = {:?}\nhost_cc = {:?}\nsource_date_epoch = {}\n",
-        target.triple,
-        host.version,
-        target.effective_source_date_epoch(),
-    );
-    if let Some(c) = &cross {
-        manifest.push_str(&format!("build_python = {:?}\n", c.python.display().to_string()));
-    }
-    for f in &fetched {
-        manifest.push_str(&format!(
-            "\n[[source]]\nname = {:?}\nversion = {:?}\nsha256 = {:?}\nfile = {:?}\n",
-            f.name, f.version, f.artifact.sha256, f.artifact.file
-        ));
-    }
-    for (step, secs) in &times {
-        manifest.push_str(&format!("\n[[step]]\nname = {step:?}\nseconds = {secs:.1}\n"));
-    }
+    let part = manifest::CpythonPart::read(&tmp)?;
+    let manifest = Manifest {
+        format: manifest::FORMAT,
+        name: name.to_string(),
+        target: target.triple.clone(),
+        host_cc: host.version.clone(),
+        source_date_epoch: target.effective_source_date_epoch(),
+        build_python: cross.as_ref().map(|c| c.python.to_path_buf()),
+        builtin_modules,
+        link: part.link,
+        modules: part.modules,
+        source: fetched
+            .iter()
+            .map(|f| manifest::SourceRecord {
+                name: f.name.clone(),
+                version: f.version.clone(),
+                sha256: f.artifact.sha256.clone(),
+                file: f.artifact.file.clone(),
+            })
+            .collect(),
+        step: times
+            .iter()
+            .map(|(name, seconds)| manifest::StepRecord { name: name.clone(), seconds: *seconds })
+            .collect(),
+    };
     copy_logs(&logs, &tmp.join("logs"))?;
     fs::remove_dir_all(tmp.join(".pyelf-steps"))?;
-    fs::write(tmp.join(MANIFEST), manifest)?;
+    manifest::CpythonPart::remove_all(&tmp)?;
+    fs::write(tmp.join(MANIFEST), manifest.to_toml()?)?;
     fs::rename(&tmp, root)?;
     fs::remove_dir_all(&work)?;
     eprintln!("{summary}");
@@ -528,7 +511,7 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
 /// every toolchain whose lock nobody holds, the partial directories of other toolchains (another
 /// key: their pins or recipes changed) and the temporary directories of earlier pyelf versions.
 /// The partial directory of `name` is kept: [`build`] resumes it.
-fn remove_leftovers(dir: &Path, name: &str) -> Result<()> {
+pub(crate) fn remove_leftovers(dir: &Path, name: &str) -> Result<()> {
     for entry in fs::read_dir(dir)? {
         let entry = entry?;
         let n = entry.file_name().to_string_lossy().to_string();
@@ -560,16 +543,17 @@ fn remove_leftovers(dir: &Path, name: &str) -> Result<()> {
 
 /// Checks the assembled toolchain: a static `python3` for the target that starts (through the
 /// runner when cross-compiling) and has the required modules built in, the same modules as the
-/// build machine's toolchain when there is one. Records `sys.builtin_module_names` and returns a
-/// summary for the user.
-fn check(root: &Path, step: &Step, target: &Target, cross: Option<&Cross>) -> Result<String> {
+/// build machine's toolchain when there is one. Returns `sys.builtin_module_names` and a summary
+/// for the user.
+fn check(root: &Path, step: &Step, target: &Target, cross: Option<&Cross>) -> Result<(Vec<String>, String)> {
     let python = root.join("bin/python3");
     let facts = crate::elf::check_static(&python, target.elf_machine).map_err(|e| {
         let _ = step.note(&format!("{e:#}"));
         step.failure("bin/python3 is not a static executable")
     })?;
     step.note(&format!("{}: {facts:?}", python.display()))?;
-    let out = run_through(cross.map_or(&[][..], |c| c.runner), &python)
+    let out = target
+        .command(&python)
         .args(["-I", "-c", "import sys; print('\\n'.join(sorted(sys.builtin_module_names)))"])
         .output()
         .with_context(|| format!("cannot run {}", python.display()))?;
@@ -578,7 +562,6 @@ fn check(root: &Path, step: &Step, target: &Target, cross: Option<&Cross>) -> Re
         return Err(step.failure("the static python3 does not start"));
     }
     let builtin = String::from_utf8_lossy(&out.stdout).to_string();
-    fs::write(root.join("builtin_modules.txt"), &builtin)?;
     let names: Vec<&str> = builtin.lines().collect();
     let missing_required: Vec<&&str> = REQUIRED_MODULES.iter().filter(|m| !names.contains(m)).collect();
     if !missing_required.is_empty() {
@@ -586,28 +569,25 @@ fn check(root: &Path, step: &Step, target: &Target, cross: Option<&Cross>) -> Re
         bail!(step.failure(&format!("required modules are not built in: {missing_required:?}")));
     }
     if let Some(build_root) = cross.and_then(|c| c.root) {
-        let theirs = fs::read_to_string(build_root.join("builtin_modules.txt"))?;
-        if theirs != builtin {
-            let theirs: Vec<&str> = theirs.lines().collect();
-            let only_here: Vec<&&str> = names.iter().filter(|n| !theirs.contains(n)).collect();
-            let only_there: Vec<&&str> = theirs.iter().filter(|n| !names.contains(n)).collect();
+        let theirs = Manifest::read(build_root)?.builtin_modules;
+        if theirs != names {
+            let only_here: Vec<&&str> = names.iter().filter(|n| !theirs.iter().any(|t| t == **n)).collect();
+            let only_there: Vec<&String> = theirs.iter().filter(|t| !names.contains(&t.as_str())).collect();
             bail!(step.failure(&format!(
                 "the built-in modules differ from the build machine's toolchain ({}): only here {only_here:?}, only there {only_there:?}",
                 build_root.display()
             )));
         }
     }
-    let states = recipes::cpython::module_states_of(root)?;
-    let not_built: Vec<String> = states
-        .iter()
-        .filter(|(_, s)| s.as_str() != "yes" && s.as_str() != "n/a")
-        .map(|(m, s)| format!("{m} ({s})"))
-        .collect();
-    Ok(format!(
+    let states = manifest::CpythonPart::read(root)?.modules;
+    let not_built: Vec<String> =
+        states.iter().filter(|(_, s)| s.is_failure()).map(|(m, s)| format!("{m} ({})", s.as_str())).collect();
+    let summary = format!(
         "python3: static, {} built-in modules; not built: {}",
         names.len(),
         if not_built.is_empty() { "none".to_string() } else { not_built.join(", ") }
-    ))
+    );
+    Ok((names.iter().map(|s| s.to_string()).collect(), summary))
 }
 
 fn copy_logs(from: &Path, to: &Path) -> Result<()> {

@@ -105,7 +105,7 @@ fn the_aarch64_python_passes_the_stdlib_smoke_test_as_the_x86_64_one_does() {
     let native = Command::new(x86.python()).arg("-I").arg(&smoke).arg(&dir).output().unwrap();
     assert!(native.status.success(), "x86_64: {}", all(&native));
     let tc = arm();
-    assert!(tc.is_cross() && tc.runner == ["qemu-aarch64-static"], "{:?}", tc.runner);
+    assert!(tc.is_cross() && tc.target.runner() == ["qemu-aarch64-static"], "{:?}", tc.target.runner());
     let emulated = tc.command(tc.python()).arg("-I").arg(&smoke).arg(&dir).output().unwrap();
     assert!(emulated.status.success(), "aarch64: {}", all(&emulated));
     assert_eq!(text(&emulated), text(&native), "aarch64 (under qemu) and x86_64 differ");

@@ -1,7 +1,9 @@
 //! CPython: a static libpython and a static `python3` against musl, with every stdlib C module
-//! that can be built statically built in. Records the exact link line and the module states.
+//! that can be built statically built in. Records the exact link line and the module states for
+//! the toolchain's manifest.
 
 use super::Ctx;
+use crate::manifest::{CpythonPart, Link, ModuleState};
 use anyhow::{Context, Result};
 use fs_err as fs;
 use std::collections::BTreeMap;
@@ -80,7 +82,7 @@ pub fn build(ctx: &Ctx) -> Result<()> {
     ctx.step.run(
         configure
             .env("CC", &cc)
-            .env("AR", ctx.host.tool("ar"))
+            .env("AR", ctx.target.tool("ar"))
             .env("CPPFLAGS", format!("-I{}", include.display()))
             // Every configure test links statically: musl-gcc links dynamically unless told, and
             // the run tests then fail.
@@ -170,30 +172,19 @@ fn pyconfig_defines(text: &str, name: &str) -> bool {
     })
 }
 
-/// The state configure gave each stdlib extension module (`yes`, `missing`, `disabled`, `n/a`).
-pub fn module_states(makefile: &Path) -> Result<BTreeMap<String, String>> {
+/// The state configure gave each stdlib extension module.
+pub fn module_states(makefile: &Path) -> Result<BTreeMap<String, ModuleState>> {
     let text = fs::read_to_string(makefile)?;
-    Ok(parse_module_states(&text))
+    parse_module_states(&text)
 }
 
-/// The module states recorded in a finished toolchain's `modules.toml`.
-pub fn module_states_of(root: &Path) -> Result<BTreeMap<String, String>> {
-    #[derive(serde::Deserialize)]
-    struct Record {
-        modules: BTreeMap<String, String>,
-    }
-    let text = fs::read_to_string(root.join("modules.toml"))?;
-    let r: Record = toml::from_str(&text).context("modules.toml is damaged")?;
-    Ok(r.modules)
-}
-
-fn parse_module_states(makefile: &str) -> BTreeMap<String, String> {
+fn parse_module_states(makefile: &str) -> Result<BTreeMap<String, ModuleState>> {
     makefile
         .lines()
         .filter_map(|l| {
             let rest = l.strip_prefix("MODULE_")?;
             let (name, state) = rest.split_once("_STATE=")?;
-            Some((name.to_ascii_lowercase(), state.trim().to_string()))
+            Some(ModuleState::parse(state.trim()).map(|s| (name.to_ascii_lowercase(), s)))
         })
         .collect()
 }
@@ -252,7 +243,7 @@ fn neutral_getpath(ctx: &Ctx, sh: &xshell::Shell) -> Result<()> {
     let exec_prefix = format!("exec_prefix={APP_PREFIX}");
     ctx.step.run(cmd!(sh, "make Modules/getpath.o {prefix} {exec_prefix}"))?;
     let lib = ctx.root.join("lib/libpython3.13.a");
-    let ar = ctx.host.tool("ar");
+    let ar = ctx.target.tool("ar");
     ctx.step.run(cmd!(sh, "{ar} rD {lib} {obj}"))?;
     let members = cmd!(sh, "{ar} t {lib}").quiet().read()?;
     anyhow::ensure!(
@@ -262,26 +253,10 @@ fn neutral_getpath(ctx: &Ctx, sh: &xshell::Shell) -> Result<()> {
     Ok(())
 }
 
-/// Writes `link.toml` (the final link's libraries and flags) and `modules.toml` (module states).
-fn write_records(ctx: &Ctx, states: &BTreeMap<String, String>, libs: &[String]) -> Result<()> {
-    let quote = |v: &[String]| v.iter().map(|s| format!("{s:?}")).collect::<Vec<_>>().join(", ");
+/// Hands the final link's libraries and flags and the module states to the manifest.
+fn write_records(ctx: &Ctx, states: &BTreeMap<String, ModuleState>, libs: &[String]) -> Result<()> {
     let ldflags = vec!["-static".to_string(), format!("-Wl,-z,stack-size={}", ctx.target.thread_stack_size)];
-    fs::write(
-        ctx.root.join("link.toml"),
-        format!(
-            "# The final link of an app against this toolchain: `<cc> <objects> <libs> <ldflags>`.\n\
-             # Paths starting with lib/ are relative to the toolchain root.\n\
-             libs = [{}]\nldflags = [{}]\n",
-            quote(libs),
-            quote(&ldflags)
-        ),
-    )?;
-    let mut text = String::from("# configure's state of each stdlib extension module\n[modules]\n");
-    for (name, state) in states {
-        text.push_str(&format!("{name} = {state:?}\n"));
-    }
-    fs::write(ctx.root.join("modules.toml"), text)?;
-    Ok(())
+    CpythonPart { link: Link { libs: libs.to_vec(), ldflags }, modules: states.clone() }.write(ctx.root)
 }
 
 #[cfg(test)]
@@ -298,9 +273,9 @@ mod tests {
     fn module_states_are_read_from_the_makefile() {
         let mk =
             "MODULE__SSL_STATE=missing\nMODULE_ZLIB_STATE=yes\nMODULE_ZLIB_LDFLAGS=-lz\nMODULE__CTYPES_STATE=missing\n";
-        let s = super::parse_module_states(mk);
-        assert_eq!(s["_ssl"], "missing");
-        assert_eq!(s["zlib"], "yes");
+        let s = super::parse_module_states(mk).unwrap();
+        assert_eq!(s["_ssl"], super::ModuleState::Missing);
+        assert_eq!(s["zlib"], super::ModuleState::Yes);
         assert_eq!(s.len(), 3);
     }
 }

@@ -47,16 +47,6 @@ impl Ctx<'_> {
         crate::compiler::wrapper_path(self.root, &self.target.musl_triple)
     }
 
-    /// What runs the target's programs here: nothing natively, the target's runner (qemu-user)
-    /// when cross-compiling.
-    pub fn runner(&self) -> Vec<String> {
-        if self.host.is_cross() {
-            self.target.cross.runner.clone()
-        } else {
-            Vec::new()
-        }
-    }
-
     /// A shell whose commands run in the source tree.
     pub fn shell(&self) -> Result<xshell::Shell> {
         let sh = xshell::Shell::new()?;
@@ -99,8 +89,8 @@ impl Ctx<'_> {
         let lib = self.root.join("lib");
         vec![
             ("CC", self.cc().display().to_string()),
-            ("AR", self.host.tool("ar")),
-            ("RANLIB", self.host.tool("ranlib")),
+            ("AR", self.target.tool("ar")),
+            ("RANLIB", self.target.tool("ranlib")),
             ("CFLAGS", self.target.cflags.join(" ")),
             ("CPPFLAGS", format!("-I{}", self.root.join("include").display())),
             ("LDFLAGS", format!("-static -L{}", lib.display())),

@@ -31,9 +31,6 @@ pub fn build(ctx: &Ctx) -> Result<()> {
     )?;
     let (cc, exe) = (ctx.cc(), ctx.work.join("probe"));
     ctx.step.run(cmd!(sh, "{cc} -static {probe} -o {exe}"))?;
-    let mut run = ctx.runner();
-    run.push(exe.display().to_string());
-    let (program, args) = run.split_first().expect("a program to run");
-    ctx.step.run(cmd!(sh, "{program} {args...}"))?;
+    ctx.step.run_command(&exe.display().to_string(), &mut ctx.target.command(&exe))?;
     Ok(())
 }

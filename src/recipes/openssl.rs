@@ -27,8 +27,8 @@ pub fn build(ctx: &Ctx) -> Result<()> {
         // By name, found on PATH: OpenSSL records its compiler command (`openssl version -f`),
         // which must not name the directory the toolchain is built in.
         .env("CC", cc.file_name().unwrap())
-        .env("AR", ctx.host.tool("ar"))
-        .env("RANLIB", ctx.host.tool("ranlib"))
+        .env("AR", ctx.target.tool("ar"))
+        .env("RANLIB", ctx.target.tool("ranlib"))
         .env("PATH", path),
     )?;
     // Never used (no-engine, no-module), but compiled in as strings: neutral, not the build path.
