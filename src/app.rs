@@ -12,7 +12,7 @@ use crate::launcher;
 use crate::link;
 use crate::objects;
 use crate::pins::Pins;
-use crate::project::{self, App, Main, ToolConfig};
+use crate::project::{self, App, Main};
 use crate::toolchain::{self, Toolchain};
 use anyhow::{bail, Context, Result};
 use fs_err as fs;
@@ -82,52 +82,7 @@ pub fn linked_sources(pins: &Pins, c_modules: &[String]) -> Vec<(String, String,
         .collect()
 }
 
-/// What to build.
-#[derive(Debug, Clone)]
-pub struct BuildOptions {
-    /// A script, a package directory with `__main__.py`, or a project directory.
-    pub script: PathBuf,
-    pub target: String,
-    /// Default: `target/pyelf/<target>/<name>`.
-    pub output: Option<PathBuf>,
-    /// Which of a project's `[project.scripts]` to build.
-    pub entry: Option<String>,
-    pub include_modules: Vec<String>,
-    pub include_packages: Vec<String>,
-    /// Default: the project's `[tool.pyelf] stdlib`, else auto.
-    pub stdlib: Option<Stdlib>,
-    /// Module name patterns (`*` wildcards) embedded as bytecode instead of compiled by Cython.
-    pub no_cython: Vec<String>,
-    /// Packages built from source without their C code (their pure-Python fallback).
-    pub no_native: Vec<String>,
-    /// `SRC:DEST` files put into the app's packages (DEST starts with a package directory).
-    pub add_data: Vec<String>,
-    /// Compile the dependencies with Cython too (default: embedded as bytecode).
-    pub compile_deps: bool,
-    /// A pip requirements file of more dependencies.
-    pub requirements: Option<PathBuf>,
-    /// Take the dependencies from this directory (an existing environment's site-packages).
-    pub site_packages: Option<PathBuf>,
-    /// Run the app under the toolchain's python3 with these arguments and embed what it imports.
-    pub trace_imports: Option<Vec<String>>,
-    pub strip: bool,
-    /// Link a static PIE (ASLR); otherwise a static executable at a fixed address.
-    pub pie: bool,
-    pub upx: bool,
-    /// A PEM CA bundle to embed, used when the host has no trust store.
-    pub ca_bundle: Option<PathBuf>,
-    /// Use the embedded bundle even when the host has a trust store.
-    pub ca_bundle_always: bool,
-    /// Also write the SBOM (CycloneDX JSON) to this file.
-    pub sbom: Option<PathBuf>,
-    /// Put the stdlib modules' sources in the tree (their `__file__`), for tracebacks, linecache
-    /// and inspect; without, the modules keep their `__file__` but no file is there.
-    pub stdlib_sources: bool,
-    /// Also act as the python3 interpreter (with this binary's stdlib and packages) when started
-    /// under the name `python`, `python3` or `python3.13`.
-    pub python_cli: bool,
-    pub toolchain: toolchain::Options,
-}
+pub use crate::options::BuildOptions;
 
 /// A built binary.
 #[derive(Debug, Clone)]
@@ -143,73 +98,6 @@ pub struct Built {
     /// The libraries in the binary: (name, version, licence).
     pub linked: Vec<(String, String, String)>,
     pub seconds: f64,
-}
-
-impl BuildOptions {
-    /// Options to build `script` with every default.
-    pub fn new(script: PathBuf) -> BuildOptions {
-        BuildOptions {
-            script,
-            target: crate::pins::native_triple().to_string(),
-            output: None,
-            entry: None,
-            include_modules: Vec::new(),
-            include_packages: Vec::new(),
-            stdlib: None,
-            no_cython: Vec::new(),
-            no_native: Vec::new(),
-            add_data: Vec::new(),
-            compile_deps: false,
-            requirements: None,
-            site_packages: None,
-            trace_imports: None,
-            strip: true,
-            pie: true,
-            upx: false,
-            ca_bundle: None,
-            ca_bundle_always: false,
-            sbom: None,
-            stdlib_sources: true,
-            python_cli: false,
-            toolchain: toolchain::Options::default(),
-        }
-    }
-
-    /// These options with a project's `[tool.pyelf]` settings under them: a value given here
-    /// wins, lists add up; paths in the file are relative to the project.
-    pub fn with_tool_config(&self, tool: &ToolConfig, dir: &Path) -> Result<BuildOptions> {
-        let mut o = self.clone();
-        let rel = |p: &PathBuf| if p.is_absolute() { p.clone() } else { dir.join(p) };
-        o.output = o.output.or(tool.output.as_ref().map(rel));
-        o.entry = o.entry.or(tool.entry.clone());
-        o.include_modules = tool.include_modules.iter().chain(&self.include_modules).cloned().collect();
-        o.include_packages = tool.include_packages.iter().chain(&self.include_packages).cloned().collect();
-        let file_stdlib = match tool.stdlib.as_deref() {
-            None => None,
-            Some("auto") => Some(Stdlib::Auto),
-            Some("full") => Some(Stdlib::Full),
-            Some(other) => bail!("[tool.pyelf] stdlib = {other:?}: use \"auto\" or \"full\""),
-        };
-        o.stdlib = o.stdlib.or(file_stdlib);
-        o.no_cython = tool.no_cython.iter().chain(&self.no_cython).cloned().collect();
-        o.no_native = tool.no_native.iter().chain(&self.no_native).cloned().collect();
-        o.add_data = tool
-            .add_data
-            .iter()
-            .map(|d| match d.split_once(':') {
-                Some((src, dest)) => format!("{}:{dest}", rel(&PathBuf::from(src)).display()),
-                None => d.clone(),
-            })
-            .chain(self.add_data.iter().cloned())
-            .collect();
-        o.compile_deps = self.compile_deps || tool.compile_deps.unwrap_or(false);
-        o.requirements = o.requirements.or(tool.requirements.as_ref().map(rel));
-        o.site_packages = o.site_packages.or(tool.site_packages.as_ref().map(rel));
-        o.strip = self.strip && tool.strip.unwrap_or(true);
-        o.pie = self.pie && tool.pie.unwrap_or(true);
-        o.ca_bundle = o.ca_bundle.or(tool.ca_bundle.as_ref().map(rel));
-        Ok(o)
-    }
 }
 
 /// Whether `name` matches a `--no-cython` pattern (`*` matches any run of characters).
@@ -235,7 +123,7 @@ pub fn build_all(home: &Home, opts: &BuildOptions) -> Result<Vec<Built>> {
         _ => None,
     };
     let Some(names) = several else { return Ok(vec![build(home, opts)?]) };
-    eprintln!("{} has {} scripts: building each ({})", opts.script.display(), names.len(), names.join(", "));
+    crate::say!("{} has {} scripts: building each ({})", opts.script.display(), names.len(), names.join(", "));
     let mut out = Vec::new();
     for name in names {
         let mut one = opts.clone();
@@ -251,17 +139,17 @@ pub fn build(home: &Home, opts: &BuildOptions) -> Result<Built> {
     let started = Instant::now();
     let app = project::resolve(&opts.script, opts.entry.as_deref())?;
     let opts = match &app.project {
-        Some(p) => opts.with_tool_config(&p.tool, &p.dir)?,
+        Some(p) => opts.under_tool_config(&p.tool, &p.dir),
         None => opts.clone(),
     };
     let stdlib = opts.stdlib.unwrap_or(Stdlib::Auto);
     let pins = Pins::builtin();
-    let epoch = pins.target(&opts.target)?.effective_source_date_epoch();
+    let epoch = pins.target(opts.target())?.effective_source_date_epoch();
     let output = match &opts.output {
         Some(o) => o.clone(),
-        None => PathBuf::from("target/pyelf").join(&opts.target).join(&app.name),
+        None => PathBuf::from("target/pyelf").join(opts.target()).join(&app.name),
     };
-    let tc = toolchain::ensure(home, &pins, &opts.target, &opts.toolchain)
+    let tc = toolchain::ensure(home, &pins, opts.target(), &opts.toolchain())
         .context("the toolchain is needed to build the app and could not be built")?;
     let cy = CythonPin::builtin();
     let cython = cython::ensure(home, &cy)?;
@@ -305,7 +193,7 @@ pub fn build(home: &Home, opts: &BuildOptions) -> Result<Built> {
     // What the app imports: from its code, and from a traced run when asked for.
     let mut paths = vec![app.root.clone()];
     paths.extend(site.iter().cloned());
-    let traced = match &opts.trace_imports {
+    let traced = match opts.traced_run() {
         Some(args) => {
             let out = dir.join("traced.txt");
             freeze::trace_imports(&tc, &out, main_script.as_deref(), main_module, &paths, args)?;
@@ -349,7 +237,10 @@ pub fn build(home: &Home, opts: &BuildOptions) -> Result<Built> {
         let c = dir.join("main-module.c");
         match cython::compile(&tc, &cython, &main.file, SCRIPT_CYTHON_NAME, &c) {
             Ok(()) => c_files.push((main.name.clone(), c)),
-            Err(e) => eprintln!("warning: {} is embedded as bytecode: Cython could not compile it ({e:#})", main.name),
+            Err(e) => crate::report::warn(&format!(
+                "{} is embedded as bytecode: Cython could not compile it ({e:#})",
+                main.name
+            )),
         }
     }
     let to_compile: Vec<cython::ModuleSource> = analysis
@@ -366,7 +257,7 @@ pub fn build(home: &Home, opts: &BuildOptions) -> Result<Built> {
         .collect();
     let compiled = cython::compile_modules(&tc, &cython, &to_compile, &packages, &dir.join("cython"))?;
     for (name, reason) in &compiled.failed {
-        eprintln!("warning: {name} is embedded as bytecode: Cython could not compile it ({reason})");
+        crate::report::warn(&format!("{name} is embedded as bytecode: Cython could not compile it ({reason})"));
     }
     c_files.extend(compiled.c_files.iter().cloned());
     let script_name = format!("{}.py", app.name);
@@ -392,7 +283,7 @@ pub fn build(home: &Home, opts: &BuildOptions) -> Result<Built> {
                 objects.push(obj);
                 app_entries_built.push(entry);
             }
-            Err(rejected) => eprintln!(
+            Err(rejected) => crate::say!(
                 "warning: {} is embedded as bytecode: the C compiler rejected Cython's C for it ({}; full log: {})",
                 if name == APP_MODULE {
                     main_script.as_deref().map(|p| p.display().to_string()).unwrap_or_default()
@@ -447,7 +338,7 @@ pub fn build(home: &Home, opts: &BuildOptions) -> Result<Built> {
     fs::write(&inittab_c, inittab_src)?;
     let with_ssl = c_modules.iter().any(|m| m == "_ssl");
     if opts.ca_bundle.is_some() && !with_ssl {
-        eprintln!("warning: --ca-bundle has no effect: the app does not use ssl");
+        crate::report::warn("--ca-bundle has no effect: the app does not use ssl");
     }
     let ca = launcher::CaOptions { with_ssl, bundle: opts.ca_bundle.clone(), always: opts.ca_bundle_always };
     let bundle_zip = (!bundle.is_empty()).then_some(frozen.bundle.as_path());
@@ -1010,7 +901,7 @@ fn upx(path: &Path) -> Result<()> {
     let status = std::process::Command::new("upx").args(["-q", "--best"]).arg(path).status();
     match status {
         Ok(s) if s.success() => {
-            eprintln!("warning: upx makes the file smaller but every start slower (it unpacks itself into memory)");
+            crate::report::warn("upx makes the file smaller but every start slower (it unpacks itself into memory)");
             Ok(())
         }
         Ok(s) => bail!("upx failed ({s})"),
@@ -1029,34 +920,5 @@ mod tests {
         assert!(matches_pattern("demo.*.text", "demo.core.text"));
         assert!(!matches_pattern("demo.slow_*", "demo.fast"));
         assert!(!matches_pattern("demo", "demo.cli"));
-    }
-
-    #[test]
-    fn flags_win_over_tool_settings_and_lists_add_up() {
-        let tool = ToolConfig {
-            output: Some("dist/tool".into()),
-            include_modules: vec!["json".into()],
-            stdlib: Some("full".into()),
-            strip: Some(false),
-            add_data: vec!["notes.txt:pkg/extra".into()],
-            compile_deps: Some(true),
-            ..Default::default()
-        };
-        let mut flags = BuildOptions::new("p".into());
-        flags.include_modules = vec!["csv".into()];
-        let o = flags.with_tool_config(&tool, Path::new("/proj")).unwrap();
-        assert_eq!(o.output, Some(PathBuf::from("/proj/dist/tool")), "relative to the project");
-        assert_eq!(o.include_modules, ["json", "csv"]);
-        assert_eq!(o.stdlib, Some(Stdlib::Full));
-        assert!(!o.strip && o.compile_deps);
-        assert_eq!(o.add_data, ["/proj/notes.txt:pkg/extra"]);
-
-        flags.output = Some("mine".into());
-        flags.stdlib = Some(Stdlib::Auto);
-        let o = flags.with_tool_config(&tool, Path::new("/proj")).unwrap();
-        assert_eq!((o.output, o.stdlib), (Some(PathBuf::from("mine")), Some(Stdlib::Auto)), "flags win");
-
-        let bad = ToolConfig { stdlib: Some("most".into()), ..Default::default() };
-        assert!(flags.with_tool_config(&bad, Path::new("/p")).unwrap_err().to_string().contains("\"most\""));
     }
 }

@@ -436,7 +436,7 @@ pub fn run(home: &Home, opts: &Options) -> Result<Report> {
     let tc = toolchain::ensure(home, &pins, crate::pins::native_triple(), &Default::default())?;
     let plan = Plan::builtin();
     fs::create_dir_all(&opts.work)?;
-    eprintln!("conformance: building the binary with {} test modules", opts.modules.len());
+    crate::say!("conformance: building the binary with {} test modules", opts.modules.len());
     let started = Instant::now();
     let (bin, built) = build_binary(home, &tc, &opts.modules, &opts.work.join("bin"))?;
     let build_seconds = started.elapsed().as_secs_f64();
@@ -447,7 +447,7 @@ pub fn run(home: &Home, opts: &Options) -> Result<Report> {
     let mut unexplained = BTreeSet::new();
     for place in &opts.places {
         let timed = |runner: &Runner, what: &str, modules: &[String]| -> Result<(BTreeMap<String, Outcome>, f64)> {
-            eprintln!("conformance: {} modules by the {what} in {}", modules.len(), place.name());
+            crate::say!("conformance: {} modules by the {what} in {}", modules.len(), place.name());
             // A fresh root for each run: the tests leave files behind (a /dev/null written as a
             // plain file in a root without devices), which the next run would see.
             let root = make_root(&opts.work, place.root, &what.replace(" (again)", "-again"))?;
@@ -565,6 +565,30 @@ pub fn table(report: &Report) -> String {
         s.push_str(&format!("UNEXPLAINED differences: {}\n", report.unexplained.join(", ")));
     }
     s
+}
+
+/// Runs the comparison in a work directory of its own (under `$PYELF_HOME/work`) and writes its
+/// JSON report to `json`.
+pub fn run_and_report(
+    home: &crate::home::Home,
+    modules: Vec<String>,
+    places: Vec<Place>,
+    jobs: usize,
+    json: &std::path::Path,
+) -> Result<Report> {
+    let work_root = home.root().join("work");
+    fs_err::create_dir_all(&work_root)?;
+    // Locked while the run lives; those of killed runs are removed here (as app builds' are).
+    crate::stale::sweep(&work_root, "conformance-")?;
+    let work = crate::stale::OwnedDir::new_in(&work_root, "conformance-")?;
+    let opts = Options { modules, places, jobs, work: work.path().to_path_buf() };
+    let report = run(home, &opts)?;
+    if let Some(dir) = json.parent().filter(|d| !d.as_os_str().is_empty()) {
+        fs_err::create_dir_all(dir)?;
+    }
+    fs_err::write(json, serde_json::to_string_pretty(&report)?)?;
+    crate::say!("JSON: {}", json.display());
+    Ok(report)
 }
 
 #[cfg(test)]

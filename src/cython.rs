@@ -60,7 +60,7 @@ pub fn ensure(home: &Home, pin: &CythonPin) -> Result<Cython> {
     let req = tmp.path().join("requirements.txt");
     fs::write(&req, format!("{}=={} --hash=sha256:{}\n", pin.name, pin.version, pin.sha256))?;
     let target = tmp.path().join("site");
-    eprintln!("installing Cython {} with pip (hash-checked)", pin.version);
+    crate::say!("installing Cython {} with pip (hash-checked)", pin.version);
     let python = std::env::var("PYELF_HOST_PYTHON").unwrap_or_else(|_| "python3".into());
     let out = Command::new(&python)
         .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-deps", "--no-compile"])

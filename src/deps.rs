@@ -114,7 +114,7 @@ pub fn install(
     let built = wheels.with_file_name("built-wheels");
     fs::create_dir_all(&built)?;
     let target = &native.builder.tc.target;
-    eprintln!("resolving dependencies with pip (as installed on CPython 3.13, {} Linux)", target.arch);
+    crate::say!("resolving dependencies with pip (as installed on CPython 3.13, {} Linux)", target.arch);
     // (requirement, wheel built, its sha256)
     let mut from_source: Vec<(String, String, String)> = Vec::new();
     // Packages built by pyelf: name -> (wheel, sha256 of the source distribution its extension
@@ -239,7 +239,7 @@ pub fn install(
                 // may need what only pyelf's build has (a pinned C library); if that fails too,
                 // its error is the one that matters.
                 let name = requirement_name(&req).to_string();
-                eprintln!(
+                crate::say!(
                     "{name}: pip could not build it on this host; building it as its extension modules are built"
                 );
                 match build_native(&name, &req, Path::new(""), &sources, &built, source_date_epoch, logs, native) {
@@ -340,7 +340,7 @@ fn build_native(
     let one = built.with_file_name(format!("requirement-{}.txt", normalize(name)));
     fs::write(&one, sources.iter().map(String::as_str).chain([req]).map(|l| format!("{l}\n")).collect::<String>())?;
     if native.no_native.iter().any(|n| normalize(n) == normalize(name)) {
-        eprintln!("{name}: --no-native: building it from source without its C code (its pure-Python fallback)");
+        crate::say!("{name}: --no-native: building it from source without its C code (its pure-Python fallback)");
         return match build_from_source(req, &one, built, source_date_epoch, logs, true) {
             Ok((wheel, _)) => Ok((built.join(wheel), None)),
             Err(NotPure(wheel)) => bail!(
@@ -370,7 +370,7 @@ fn build_native(
         // wheel holds their sources too), which its pure-Python wheel holds: the same code,
         // interpreted.
         if let Some(pure) = pure_wheel(&one, built)? {
-            eprintln!(
+            crate::say!(
                 "{name}: its platform wheel is its Python code compiled by mypyc; bundling its pure-Python wheel, the same code ({})",
                 pure.file_name().unwrap_or_default().to_string_lossy()
             );
@@ -604,7 +604,7 @@ fn build_from_source(
     let name = requirement_name(req);
     let failed = |e: anyhow::Error| Failed(e);
     if !without_c {
-        eprintln!("{name}: no wheel on the index; building one from its source distribution with pip");
+        crate::say!("{name}: no wheel on the index; building one from its source distribution with pip");
     }
     let tmp = tempfile::tempdir_in(dir).map_err(|e| failed(e.into()))?;
     fs::create_dir_all(logs).map_err(|e| failed(e.into()))?;
@@ -647,7 +647,7 @@ fn build_from_source(
         Ok(crate::fetch::sha256_file(&dir.join(&file))?)
     })()
     .map_err(failed)?;
-    eprintln!("{name}: built {file} (sha256 {sha})");
+    crate::say!("{name}: built {file} (sha256 {sha})");
     Ok((file, sha))
 }
 

@@ -18,7 +18,7 @@ pub enum Error {
     ChecksumMismatch { source_name: String, from: String, expected: Vec<String>, actual: String, deleted: bool },
 
     #[error(
-        "could not get {source_name} {version}; tried:\n{}\nhint: point PYELF_MIRROR at a directory or http(s) URL that holds {files} \
+        "could not get {source_name} {version} ({files}); tried:\n{}\nhint: point PYELF_MIRROR at a directory or http(s) URL that holds the source archives named above \
          (comma-separated, e.g. PYELF_MIRROR=/srv/mirror,https://mirror.example/pyelf)",
         tried.iter().map(|t| format!("  - {t}")).collect::<Vec<_>>().join("\n"),
         files = files.join(" or ")

@@ -180,6 +180,10 @@ impl Fetcher {
             for url in &pin.urls {
                 places.push((format!("upstream {url}"), Place::Url(url.clone())));
             }
+        } else if !pin.urls.is_empty() {
+            crate::report::note_once(
+                "PYELF_OFFLINE is set: the sources' upstream URLs are not tried, only the cache and PYELF_MIRROR",
+            );
         }
         for (label, place) in places {
             let result = match &place {
@@ -200,7 +204,7 @@ impl Fetcher {
                 Err(e) => {
                     // A checksum mismatch is reported as it is when nothing else works.
                     if let Some(Error::ChecksumMismatch { .. }) = e.downcast_ref::<Error>() {
-                        eprintln!("warning: {e}");
+                        crate::report::warn(&format!("{e}"));
                     }
                     tried.push(format!("{label}: {}", one_line(&e)));
                 }
@@ -233,7 +237,7 @@ impl Fetcher {
             actual,
             deleted: true,
         };
-        eprintln!("warning: {e}");
+        crate::report::warn(&format!("{e}"));
         Err(Miss(format!("cache {}: changed after it was cached; deleted", path.display())))
     }
 
@@ -284,7 +288,7 @@ impl Fetcher {
             match self.download(pin, url) {
                 Ok(a) => return Ok(a),
                 Err(e) if is_retryable(&e) && attempt < self.attempts => {
-                    eprintln!("  {url}: {}; retrying", one_line(&e));
+                    crate::say!("  {url}: {}; retrying", one_line(&e));
                     std::thread::sleep(Duration::from_millis(500));
                     last = Some(e);
                 }
@@ -426,11 +430,11 @@ pub fn fetch_all(fetcher: &Fetcher, pins: &[&Pin]) -> Result<Vec<Fetched>> {
     for (pin, result) in results {
         match result {
             Ok(f) => {
-                eprintln!("{:<10} {:<10} {}", f.name, f.version, f.origin);
+                crate::say!("{:<10} {:<10} {}", f.name, f.version, f.origin);
                 fetched.push(f);
             }
             Err(e) => {
-                eprintln!("{:<10} {:<10} FAILED", pin.name, pin.version);
+                crate::say!("{:<10} {:<10} FAILED", pin.name, pin.version);
                 failures.push(format!("{e:#}"));
             }
         }

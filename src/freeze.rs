@@ -40,7 +40,7 @@ pub fn trace_imports(
         _ => bail!("nothing to trace"),
     };
     let joined = paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join("\0");
-    eprintln!("tracing the imports of a run: {target} {}", args.join(" "));
+    crate::say!("tracing the imports of a run: {target} {}", args.join(" "));
     let status = Command::new(&tc.build_python)
         .args(["-I", "-S", "-c"])
         .arg(TRACE_PY)
@@ -54,7 +54,7 @@ pub fn trace_imports(
     if !out.is_file() {
         bail!("the traced run of {target} ended ({status}) without recording its imports");
     }
-    eprintln!("traced run ended ({status}); its imports are embedded too");
+    crate::say!("traced run ended ({status}); its imports are embedded too");
     Ok(())
 }
 
@@ -62,7 +62,8 @@ pub fn trace_imports(
 const FREEZE_PY: &str = include_str!("app/freeze.py");
 
 /// Which stdlib modules to embed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Stdlib {
     /// What an analysis of the app's imports finds (plus `--include-module/-package`).
     Auto,
@@ -192,7 +193,7 @@ fn run_freeze(tc: &Toolchain, dir: &Path, args: &[std::ffi::OsString], what: &st
     // Warnings (modules left out) are the user's to see.
     let err = String::from_utf8_lossy(&out.stderr);
     for l in err.lines().filter(|l| l.starts_with("pyelf: warning") || l.starts_with("pyelf: note")) {
-        eprintln!("{l}");
+        crate::say!("{l}");
     }
     Ok(())
 }

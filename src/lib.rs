@@ -6,7 +6,6 @@
 //! [`freeze`]d modules, [`link`]ed into one static ELF). [`stale`] cleans up after killed runs. [`cli`] is the command line shared by the `pyelf` binary and `cargo xtask`.
 
 pub mod app;
-pub mod bench;
 pub mod cli;
 pub mod compiler;
 pub mod conformance;
@@ -14,6 +13,7 @@ pub mod cython;
 pub mod deps;
 pub mod elf;
 pub mod error;
+pub mod export;
 pub mod fetch;
 pub mod freeze;
 pub mod home;
@@ -23,10 +23,12 @@ pub mod link;
 pub mod manifest;
 pub mod native;
 pub mod objects;
+pub mod options;
 pub mod pins;
 pub mod progress;
 pub mod project;
 pub mod recipes;
+pub mod report;
 pub mod sbom;
 pub mod stale;
 pub mod steplog;

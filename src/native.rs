@@ -167,7 +167,7 @@ impl Builder<'_> {
         if dir.join(".complete").is_file() {
             return load(&dir);
         }
-        eprintln!("setting up zig {} as the C++ compiler for musl (once; about a minute)", pin.version);
+        crate::say!("setting up zig {} as the C++ compiler for musl (once; about a minute)", pin.version);
         let work = tempfile::Builder::new().prefix(".setup-").tempdir_in(parent)?;
         let req = format!("{}=={}", pin.package, pin.version);
         let (python, mut c) = crate::deps::pip_command(
@@ -276,7 +276,7 @@ impl Builder<'_> {
         if dir.join(".complete").is_file() {
             return Ok(dir);
         }
-        eprintln!("{name} {}: building it for the extension modules that need it", pin.version);
+        crate::say!("{name} {}: building it for the extension modules that need it", pin.version);
         let fetched = crate::fetch::Fetcher::from_env(&self.home).fetch(pin)?;
         let work = tempfile::Builder::new().prefix(".build-").tempdir_in(&libs)?;
         let tree = crate::unpack::unpack_source(&fetched, &work.path().join("src"))?;
@@ -298,7 +298,7 @@ impl Builder<'_> {
         let libraries: Vec<PathBuf> = libraries_of(name).iter().map(|l| self.library(l)).collect::<Result<_>>()?;
         let cached = self.cache.join(self.key(&sha, &libraries));
         if let Some(wheel) = finished_wheel(&cached)? {
-            eprintln!("{name}: extension modules built from source earlier (cached: {})", wheel.display());
+            crate::say!("{name}: extension modules built from source earlier (cached: {})", wheel.display());
             return Ok(wheel);
         }
         fs::create_dir_all(&self.cache)?;
@@ -307,7 +307,7 @@ impl Builder<'_> {
             return Ok(wheel);
         }
         let log = self.logs.join(format!("native-{name}.log"));
-        eprintln!("{name}: building its C extension modules from {} (log: {})", file_name(sdist), log.display());
+        crate::say!("{name}: building its C extension modules from {} (log: {})", file_name(sdist), log.display());
         let started = std::time::Instant::now();
         let step = crate::steplog::Step::start(&format!("build {name}"), log.clone())?;
         let work = tempfile::Builder::new().prefix(".build-").tempdir_in(&self.cache)?;
@@ -315,7 +315,7 @@ impl Builder<'_> {
         if attempt.is_err() && work.path().join("1/needs-c++").exists() {
             // It compiles C++: set up zig's C++ for musl (the first time) and build again.
             step.note("the build compiles C++: building again with zig's C++ for musl")?;
-            eprintln!("{name}: it compiles C++; building again with zig's C++ for musl");
+            crate::say!("{name}: it compiles C++; building again with zig's C++ for musl");
             let cxx = self.cxx()?;
             attempt = self.build_in(&step, work.path().join("2").as_path(), name, sdist, &libraries, Some(&cxx));
         }
@@ -347,7 +347,7 @@ impl Builder<'_> {
         fs::rename(&wheel, ready.join(&file))?;
         let _ = fs::remove_dir_all(&cached);
         fs::rename(&ready, &cached)?;
-        eprintln!(
+        crate::say!(
             "{name}: built {} in {:.1} s",
             if built.is_empty() { "no extension module".to_string() } else { built.join(", ") },
             started.elapsed().as_secs_f64()

@@ -15,7 +15,9 @@ pub struct Transfer {
 impl Transfer {
     /// Starts showing a transfer of `total` bytes (if known) labelled `label`.
     pub fn start(label: &str, total: Option<u64>) -> Transfer {
-        let bar = if std::io::stderr().is_terminal() {
+        let bar = if !crate::report::shows_status() {
+            None
+        } else if std::io::stderr().is_terminal() {
             let bar = match total {
                 Some(n) => ProgressBar::new(n),
                 None => ProgressBar::new_spinner(),
@@ -30,7 +32,7 @@ impl Transfer {
             bar.enable_steady_tick(Duration::from_millis(200));
             Some(bar)
         } else {
-            eprintln!("  {label} ...");
+            crate::say!("  {label} ...");
             None
         };
         Transfer { bar, label: label.to_string(), start: Instant::now(), bytes: 0 }
@@ -56,9 +58,9 @@ impl Transfer {
         match self.bar {
             Some(bar) => {
                 bar.finish_and_clear();
-                eprintln!("{line}");
+                crate::say!("{line}");
             }
-            None => eprintln!("{line}"),
+            None => crate::say!("{line}"),
         }
     }
 }
@@ -70,7 +72,7 @@ pub struct Activity {
 
 impl Activity {
     pub fn start(label: &str) -> Activity {
-        let bar = std::io::stderr().is_terminal().then(|| {
+        let bar = (std::io::stderr().is_terminal() && crate::report::shows_status()).then(|| {
             let bar = ProgressBar::new_spinner();
             bar.set_style(ProgressStyle::with_template("{spinner} {msg} {elapsed}").unwrap());
             bar.set_message(label.to_string());

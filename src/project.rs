@@ -43,33 +43,8 @@ pub struct Project {
     pub dependencies: Vec<String>,
     /// `[project.scripts]`: name -> `module:attr`.
     pub scripts: BTreeMap<String, String>,
-    pub tool: ToolConfig,
-}
-
-/// `[tool.pyelf]`: the build flags, as settings of the project (flags given on the command line
-/// win: a single value given there replaces the file's, lists add to the file's).
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct ToolConfig {
-    pub entry: Option<String>,
-    pub output: Option<PathBuf>,
-    #[serde(default)]
-    pub include_modules: Vec<String>,
-    #[serde(default)]
-    pub include_packages: Vec<String>,
-    pub stdlib: Option<String>,
-    #[serde(default)]
-    pub no_cython: Vec<String>,
-    #[serde(default)]
-    pub no_native: Vec<String>,
-    #[serde(default)]
-    pub add_data: Vec<String>,
-    pub compile_deps: Option<bool>,
-    pub requirements: Option<PathBuf>,
-    pub site_packages: Option<PathBuf>,
-    pub strip: Option<bool>,
-    pub pie: Option<bool>,
-    pub ca_bundle: Option<PathBuf>,
+    /// `[tool.pyelf]`: build options as settings of the project.
+    pub tool: crate::options::BuildOptions,
 }
 
 #[derive(Deserialize)]
@@ -101,8 +76,8 @@ pub fn parse_pyproject(dir: &Path, text: &str) -> Result<Project> {
         bail!("{} has no [project] table\nhint: pyelf reads the name, version, dependencies and [project.scripts] from it", file.display());
     };
     let tool = match raw.tool.and_then(|t| t.pyelf) {
-        Some(v) => v.try_into().with_context(|| format!("{}: [tool.pyelf] is not right", file.display()))?,
-        None => ToolConfig::default(),
+        Some(v) => crate::options::BuildOptions::from_tool_config(v, &file)?,
+        None => Default::default(),
     };
     Ok(Project {
         dir: dir.to_path_buf(),
@@ -257,7 +232,7 @@ compile-deps = true
         assert_eq!(p.dependencies, ["mdurl==0.1.2"]);
         assert_eq!(p.scripts["demo"], "demo.cli:main");
         assert_eq!(p.tool.include_modules, ["json"]);
-        assert_eq!(p.tool.compile_deps, Some(true));
+        assert!(p.tool.compile_deps);
         let bad = "[project]\nname = \"x\"\n[tool.pyelf]\nno-such-flag = 1\n";
         let err = format!("{:#}", parse_pyproject(Path::new("/p"), bad).unwrap_err());
         assert!(err.contains("no-such-flag"), "{err}");

@@ -58,6 +58,9 @@ impl Step {
     /// Like [`Step::run`], for a `std::process::Command`.
     pub fn run_command(&self, shown: &str, command: &mut Command) -> Result<()> {
         self.note(&format!("$ {shown}"))?;
+        if crate::report::shows_details() {
+            eprintln!("  $ {shown}");
+        }
         let out = fs::OpenOptions::new().append(true).open(&self.log)?;
         let err = out.try_clone()?;
         let status = command

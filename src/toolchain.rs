@@ -196,7 +196,7 @@ pub fn lock_exclusive(path: &Path, what: &str) -> Result<std::fs::File> {
     match file.try_lock() {
         Ok(()) => {}
         Err(TryLockError::WouldBlock) => {
-            eprintln!("waiting for another pyelf {what} (lock: {})", path.display());
+            crate::say!("waiting for another pyelf {what} (lock: {})", path.display());
             file.lock().with_context(|| format!("cannot lock {}", path.display()))?;
         }
         Err(TryLockError::Error(e)) => return Err(e).context(format!("cannot lock {}", path.display())),
@@ -252,7 +252,7 @@ fn build_python(home: &Home, pins: &Pins, opts: &Options) -> Result<(PathBuf, Op
     }
     let native = build_target(pins)?;
     if !is_built(home, native)? {
-        eprintln!("the build machine's toolchain ({}) comes first: its python3 builds for the target", native.triple);
+        crate::say!("the build machine's toolchain ({}) comes first: its python3 builds for the target", native.triple);
     }
     let tc = ensure(home, pins, &native.triple, opts)?;
     Ok((tc.python(), Some(tc.root)))
@@ -411,20 +411,20 @@ fn build(
     // The date compilers and build scripts write into what they make (see Target::source_date_epoch),
     // given to each command of the steps.
     let epoch = target.effective_source_date_epoch().to_string();
-    eprintln!("building toolchain {name} ({} jobs); logs in {}", opts.jobs, logs.display());
+    crate::say!("building toolchain {name} ({} jobs); logs in {}", opts.jobs, logs.display());
 
     let sources = pins.sources_for(target)?;
     let total = sources.len() + 2;
     let t = Instant::now();
     let fetched = fetch::fetch_all(&Fetcher::from_env(home), &sources)?;
-    eprintln!("[1/{total}] fetch {:>37.1}s", t.elapsed().as_secs_f64());
+    crate::say!("[1/{total}] fetch {:>37.1}s", t.elapsed().as_secs_f64());
 
     let mut times = Vec::new();
     for (i, src) in fetched.iter().enumerate() {
         let label = format!("{} {}", src.name, src.version);
         let done = stamp(&tmp, &src.name);
         if let Ok(secs) = fs::read_to_string(&done) {
-            eprintln!("[{}/{total}] {label:<30} done by an interrupted build; kept", i + 2);
+            crate::say!("[{}/{total}] {label:<30} done by an interrupted build; kept", i + 2);
             times.push((src.name.clone(), secs.trim().parse().unwrap_or(0.0)));
             continue;
         }
@@ -454,14 +454,14 @@ fn build(
         drop(activity);
         let secs = t.elapsed().as_secs_f64();
         write_atomically(&done, format!("{secs:.1}\n").as_bytes())?;
-        eprintln!("[{}/{total}] {label:<30} {secs:>8.1}s", i + 2);
+        crate::say!("[{}/{total}] {label:<30} {secs:>8.1}s", i + 2);
         times.push((src.name.clone(), secs));
     }
 
     let t = Instant::now();
     let step = Step::start("check", logs.join("check.log"))?.with_env("SOURCE_DATE_EPOCH", &epoch);
     let (builtin_modules, summary) = check(&tmp, &step, target, cross.as_ref())?;
-    eprintln!("[{total}/{total}] check {:>37.1}s", t.elapsed().as_secs_f64());
+    crate::say!("[{total}/{total}] check {:>37.1}s", t.elapsed().as_secs_f64());
 
     let part = manifest::CpythonPart::read(&tmp)?;
     let manifest = Manifest {
@@ -494,8 +494,8 @@ fn build(
     fs::write(tmp.join(MANIFEST), manifest.to_toml()?)?;
     fs::rename(&tmp, root)?;
     fs::remove_dir_all(&work)?;
-    eprintln!("{summary}");
-    eprintln!("toolchain ready in {:.0}s: {}", started.elapsed().as_secs_f64(), root.display());
+    crate::say!("{summary}");
+    crate::say!("toolchain ready in {:.0}s: {}", started.elapsed().as_secs_f64(), root.display());
     Ok(())
 }
 

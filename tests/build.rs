@@ -326,3 +326,27 @@ fn the_import_analysis_runs_no_package_code() {
     let bin = build(&script, "runs-nothing", &["--include-package", "test.test_import"]);
     assert_eq!(text(&Command::new(&bin).output().unwrap()), "False\n");
 }
+
+#[test]
+#[ignore = "builds real binaries and needs root; run by ./test.sh"]
+fn an_installed_pyelf_builds_from_any_directory() {
+    // What `cargo install --path .` puts on PATH: the binary alone, away from the repository,
+    // run in a project directory of its own (pins, recipes and helper scripts are compiled in).
+    let bin = tmp().join("installed/bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    std::fs::copy(env!("CARGO_BIN_EXE_pyelf"), bin.join("pyelf")).unwrap();
+    let project = tmp().join("installed/work");
+    std::fs::create_dir_all(&project).unwrap();
+    std::fs::write(project.join("hi.py"), "import sys, json\nprint(json.dumps({'argv': sys.argv[1:]}))\n").unwrap();
+    let out = Command::new(bin.join("pyelf"))
+        .args(["build", "hi.py"])
+        .current_dir(&project)
+        .env("PATH", format!("{}:{}", bin.display(), std::env::var("PATH").unwrap()))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let exe = project.join("target/pyelf/x86_64-unknown-linux-musl/hi");
+    assert_eq!(text(&out).trim(), "target/pyelf/x86_64-unknown-linux-musl/hi", "prints what it wrote");
+    let run = Command::new(&exe).args(["a", "b"]).output().unwrap();
+    assert_eq!(text(&run), "{\"argv\": [\"a\", \"b\"]}\n");
+}

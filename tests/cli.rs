@@ -60,3 +60,54 @@ fn a_tampered_mirror_copy_is_refused_and_nothing_is_cached() {
     assert!(err.contains(&common::sha256(&bytes)), "names the actual digest: {err}");
     assert!(common::files_under(&home.join("sources")).is_empty(), "nothing cached");
 }
+
+#[test]
+fn offline_with_nothing_cached_says_so_once_and_gives_one_hint() {
+    // The whole message is the product here: compared in full, with the sources from the pins.
+    let tmp = tempfile::tempdir().unwrap();
+    let home = tmp.path().join("home");
+    let out = pyelf(&home).arg("fetch").output().unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr).replace(&home.display().to_string(), "$HOME");
+    let pins = pyelf::pins::Pins::builtin();
+    let target = pins.target(pyelf::pins::native_triple()).unwrap();
+    let sources = pins.sources_for(target).unwrap();
+    let mut expected = String::from(
+        "note: PYELF_OFFLINE is set: the sources' upstream URLs are not tried, only the cache and PYELF_MIRROR\n",
+    );
+    for s in &sources {
+        expected.push_str(&format!("{:<10} {:<10} FAILED\n", s.name, s.version));
+    }
+    expected.push_str(&format!("error: {n} of {n} sources could not be fetched:\n", n = sources.len()));
+    for s in &sources {
+        let files: Vec<&str> = s.artifacts.iter().map(|a| a.file.as_str()).collect();
+        expected.push_str(&format!(
+            "could not get {} {} ({}); tried:\n  - cache $HOME/sources: not there\n",
+            s.name,
+            s.version,
+            files.join(" or ")
+        ));
+    }
+    expected.push_str(
+        "hint: point PYELF_MIRROR at a directory or http(s) URL that holds the source archives named above \
+         (comma-separated, e.g. PYELF_MIRROR=/srv/mirror,https://mirror.example/pyelf)\n",
+    );
+    assert_eq!(err, expected);
+}
+
+#[test]
+fn quiet_leaves_only_the_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let home = tmp.path().join("home");
+    let loud = pyelf(&home).arg("fetch").output().unwrap();
+    for args in [&["-q", "fetch"][..], &["fetch", "--quiet"]] {
+        let out = pyelf(&home).args(args).output().unwrap();
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.starts_with("error: "), "no note, no progress lines: {err}");
+        let loud = String::from_utf8_lossy(&loud.stderr);
+        assert_eq!(err, &loud[loud.find("error: ").unwrap()..], "the error itself is the same");
+    }
+    let both = pyelf(&home).args(["-q", "-v", "fetch"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&both.stderr).contains("cannot be used with"), "-q and -v conflict");
+}

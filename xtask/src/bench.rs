@@ -7,14 +7,14 @@
 //! - a glibc CPython of the same version built from the same source with the usual defaults
 //!   (`./configure && make`), built once into the bench cache.
 
-use crate::app::{self, BuildOptions};
-use crate::fetch::Fetcher;
-use crate::home::Home;
-use crate::pins::Pins;
-use crate::steplog::Step;
-use crate::toolchain;
 use anyhow::{bail, Context, Result};
 use fs_err as fs;
+use pyelf::app::{self, BuildOptions};
+use pyelf::fetch::Fetcher;
+use pyelf::home::Home;
+use pyelf::pins::Pins;
+use pyelf::steplog::Step;
+use pyelf::toolchain;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -22,15 +22,15 @@ use std::time::Instant;
 
 /// The benchmarks: `(name, source, what it exercises)`. Each defines `run(scale)`.
 const BENCHMARKS: &[(&str, &str)] = &[
-    ("nbody", include_str!("../bench/nbody.py")),
-    ("spectral_norm", include_str!("../bench/spectral_norm.py")),
-    ("float", include_str!("../bench/float_ops.py")),
-    ("richards", include_str!("../bench/richards.py")),
-    ("fannkuch", include_str!("../bench/fannkuch.py")),
-    ("json_dumps", include_str!("../bench/json_dumps.py")),
-    ("json_loads", include_str!("../bench/json_loads.py")),
-    ("regex", include_str!("../bench/regex.py")),
-    ("unpack_sequence", include_str!("../bench/unpack_sequence.py")),
+    ("nbody", include_str!("../../bench/nbody.py")),
+    ("spectral_norm", include_str!("../../bench/spectral_norm.py")),
+    ("float", include_str!("../../bench/float_ops.py")),
+    ("richards", include_str!("../../bench/richards.py")),
+    ("fannkuch", include_str!("../../bench/fannkuch.py")),
+    ("json_dumps", include_str!("../../bench/json_dumps.py")),
+    ("json_loads", include_str!("../../bench/json_loads.py")),
+    ("regex", include_str!("../../bench/regex.py")),
+    ("unpack_sequence", include_str!("../../bench/unpack_sequence.py")),
 ];
 
 /// Appended to each benchmark: runs `run(scale)` `repeat` times and prints the median time.
@@ -52,8 +52,8 @@ if __name__ == "__main__":
     _pyelf_bench_main()
 "#;
 
-const TEST_PY: &str = include_str!("../test.py");
-const HEAVY_PY: &str = include_str!("../tests/e2e/heavy.py");
+const TEST_PY: &str = include_str!("../../test.py");
+const HEAVY_PY: &str = include_str!("../../tests/e2e/heavy.py");
 
 /// How much to measure.
 #[derive(Debug, Clone, Copy)]
@@ -130,20 +130,20 @@ pub struct Benchmark {
 /// Runs the benchmark and writes the JSON report to `json_out`.
 pub fn run(home: &Home, mode: Mode, mode_name: &str, json_out: &Path) -> Result<Report> {
     let pins = Pins::builtin();
-    let triple = crate::pins::native_triple();
+    let triple = pyelf::pins::native_triple();
     let tc = toolchain::ensure(home, &pins, triple, &Default::default())?;
     let reference = reference_python(home, &pins)?;
     let work_root = home.root().join("work");
     ensure_dir(&work_root)?;
     // Locked while the run lives; those of killed runs are removed here (as app builds' are).
-    crate::stale::sweep(&work_root, "bench-")?;
-    let work = crate::stale::OwnedDir::new_in(&work_root, "bench-")?;
+    pyelf::stale::sweep(&work_root, "bench-")?;
+    let work = pyelf::stale::OwnedDir::new_in(&work_root, "bench-")?;
     let dir = work.path();
     let build = |name: &str, source: &str, extra: &dyn Fn(&mut BuildOptions)| -> Result<(PathBuf, f64)> {
         let script = dir.join(format!("{name}.py"));
         fs::write(&script, source)?;
         let mut opts = BuildOptions::new(script);
-        opts.target = triple.to_string();
+        opts.target = Some(triple.to_string());
         opts.output = Some(dir.join(name));
         extra(&mut opts);
         let t = Instant::now();
@@ -151,7 +151,7 @@ pub fn run(home: &Home, mode: Mode, mode_name: &str, json_out: &Path) -> Result<
         Ok((built.path, t.elapsed().as_secs_f64()))
     };
 
-    eprintln!("sizes and build time");
+    pyelf::say!("sizes and build time");
     let mut sizes = Vec::new();
     let mut build_times = Vec::new();
     let mut test_bin = PathBuf::new();
@@ -172,10 +172,10 @@ pub fn run(home: &Home, mode: Mode, mode_name: &str, json_out: &Path) -> Result<
         let (upx, _) = build("test-upx", TEST_PY, &|o| o.upx = true)?;
         sizes.push(Size { what: "test.py --upx".into(), bytes: fs::metadata(&upx)?.len() });
     } else {
-        eprintln!("  upx is not installed: no --upx figure");
+        pyelf::say!("  upx is not installed: no --upx figure");
     }
 
-    eprintln!("start-up ({} runs each)", mode.startup_runs);
+    pyelf::say!("start-up ({} runs each)", mode.startup_runs);
     let system_python = ["/usr/bin/python3", "/usr/local/bin/python3"].into_iter().find(|p| Path::new(p).exists());
     let test_py = dir.join("test.py");
     let (pyelf_ms, sys_ms) = match system_python {
@@ -186,7 +186,7 @@ pub fn run(home: &Home, mode: Mode, mode_name: &str, json_out: &Path) -> Result<
         None => (startup_pair(&test_bin, &[], &test_bin, &[], mode.startup_runs)?.0, f64::NAN),
     };
 
-    eprintln!("run-time benchmarks (scale {}, median of {} rounds of {})", mode.scale, mode.rounds, mode.repeat);
+    pyelf::say!("run-time benchmarks (scale {}, median of {} rounds of {})", mode.scale, mode.rounds, mode.repeat);
     let mut benchmarks = Vec::new();
     for (name, source) in BENCHMARKS {
         let source = format!("{source}{HARNESS}");
@@ -202,7 +202,7 @@ pub fn run(home: &Home, mode: Mode, mode_name: &str, json_out: &Path) -> Result<
             binary.push(bench_time(Command::new(&bin).args(&args))?);
         }
         let (glibc, stat, binary) = (median(&mut glibc), median(&mut stat), median(&mut binary));
-        eprintln!("  {name:<16} glibc {glibc:.3}s  static python3 {stat:.3}s  pyelf {binary:.3}s");
+        pyelf::say!("  {name:<16} glibc {glibc:.3}s  static python3 {stat:.3}s  pyelf {binary:.3}s");
         benchmarks.push(Benchmark {
             name: name.to_string(),
             glibc_cpython_s: glibc,
@@ -242,16 +242,16 @@ pub fn run(home: &Home, mode: Mode, mode_name: &str, json_out: &Path) -> Result<
 fn cross_figures(home: &Home, pins: &Pins, mode: Mode, dir: &Path) -> Result<Vec<CrossFigures>> {
     let mut out = Vec::new();
     for target in pins.targets.iter().filter(|t| !t.is_native()) {
-        if let Err(e) = crate::compiler::HostCompiler::for_target(target) {
-            eprintln!("  no figures for {}: {}", target.triple, e.to_string().lines().next().unwrap_or(""));
+        if let Err(e) = pyelf::compiler::HostCompiler::for_target(target) {
+            pyelf::say!("  no figures for {}: {}", target.triple, e.to_string().lines().next().unwrap_or(""));
             continue;
         }
-        eprintln!("cross: {}", target.triple);
+        pyelf::say!("cross: {}", target.triple);
         let built = toolchain::is_built(home, target)?;
         let tc = toolchain::ensure(home, pins, &target.triple, &Default::default())?;
         let script = dir.join("test.py");
         let mut opts = BuildOptions::new(script);
-        opts.target = target.triple.clone();
+        opts.target = Some(target.triple.clone());
         opts.output = Some(dir.join(format!("test-{}", target.triple)));
         let mut times = Vec::new();
         let mut path = PathBuf::new();
@@ -277,7 +277,7 @@ fn cross_figures(home: &Home, pins: &Pins, mode: Mode, dir: &Path) -> Result<Vec
 pub fn table(r: &Report) -> String {
     let mut t = format!("pyelf bench ({} mode) on {}\n\n| figure | value |\n|---|---|\n", r.mode, r.host);
     for s in &r.sizes {
-        t.push_str(&format!("| size: {} | {} ({} bytes) |\n", s.what, crate::progress::human_bytes(s.bytes), s.bytes));
+        t.push_str(&format!("| size: {} | {} ({} bytes) |\n", s.what, pyelf::progress::human_bytes(s.bytes), s.bytes));
     }
     t.push_str(&format!(
         "| start-up: test.py binary vs `{} test.py` (median) | {:.1} ms vs {:.1} ms = {:.2}x |\n",
@@ -294,7 +294,7 @@ pub fn table(r: &Report) -> String {
         t.push_str(&format!(
             "| {}: size: test.py | {} ({} bytes) |\n",
             c.triple,
-            crate::progress::human_bytes(c.test_py_bytes),
+            pyelf::progress::human_bytes(c.test_py_bytes),
             c.test_py_bytes
         ));
     }
@@ -396,11 +396,11 @@ pub fn reference_python(home: &Home, pins: &Pins) -> Result<PathBuf> {
     if root.join(".complete").is_file() {
         return Ok(python);
     }
-    eprintln!("building the reference glibc CPython {} (./configure && make; once)", pin.version);
+    pyelf::say!("building the reference glibc CPython {} (./configure && make; once)", pin.version);
     let started = Instant::now();
     let src = Fetcher::from_env(home).fetch(pin)?;
     let tmp = tempfile::Builder::new().prefix(&format!(".{name}.tmp-")).tempdir_in(&dir)?;
-    let tree = crate::unpack::unpack_source(&src, tmp.path())?;
+    let tree = pyelf::unpack::unpack_source(&src, tmp.path())?;
     let step = Step::start("reference-cpython", home.root().join("logs").join(format!("{name}.log")))?;
     let sh = xshell::Shell::new()?;
     sh.change_dir(&tree);
@@ -419,6 +419,6 @@ pub fn reference_python(home: &Home, pins: &Pins) -> Result<PathBuf> {
         return Err(step.failure("the reference python does not start"));
     }
     fs::write(root.join(".complete"), "")?;
-    eprintln!("  built in {:.0}s", started.elapsed().as_secs_f64());
+    pyelf::say!("  built in {:.0}s", started.elapsed().as_secs_f64());
     Ok(python)
 }
