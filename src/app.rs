@@ -5,7 +5,7 @@
 
 use crate::cython::{self, CythonPin};
 use crate::deps;
-use crate::freeze::{self, Stdlib};
+use crate::freeze::{self, Load, Origin, Stdlib};
 use crate::home::Home;
 use crate::inittab;
 use crate::launcher;
@@ -31,23 +31,6 @@ const SCRIPT_CYTHON_NAME: &str = "__main__";
 /// The importer of the app's modules (its table is put in front at build time).
 const IMPORTER_PY: &str = include_str!("app/importer.py");
 
-/// Which pinned sources a built-in C module links in, besides musl and CPython.
-const MODULE_LIBRARIES: &[(&str, &str)] = &[
-    ("zlib", "zlib"),
-    ("binascii", "zlib"),
-    ("pyexpat", "expat"),
-    ("_elementtree", "expat"),
-    ("_ssl", "openssl"),
-    ("_hashlib", "openssl"),
-    ("_bz2", "bzip2"),
-    ("_lzma", "xz"),
-    ("_sqlite3", "sqlite"),
-    ("_decimal", "mpdecimal"),
-    ("_curses", "ncurses"),
-    ("_curses_panel", "ncurses"),
-    ("_ctypes", "libffi"),
-];
-
 /// Copies the finished binary next to `output` and renames it into place: OUT is never a partial
 /// file, and one left by a killed build (locked by nobody) is removed by the next.
 fn install_output(exe: &Path, output: &Path) -> Result<()> {
@@ -70,8 +53,8 @@ fn install_output(exe: &Path, output: &Path) -> Result<()> {
 /// The sources whose code is in a binary with these C modules: `(name, version, licence)`.
 pub fn linked_sources(pins: &Pins, c_modules: &[String]) -> Vec<(String, String, String)> {
     let mut names = vec!["musl", "cpython"];
-    for (module, source) in MODULE_LIBRARIES {
-        if c_modules.iter().any(|m| m == module) && !names.contains(source) {
+    for (module, source) in &crate::stdlib::facts().module_libraries {
+        if c_modules.iter().any(|m| m == module) && !names.contains(&source.as_str()) {
             names.push(source);
         }
     }
@@ -225,7 +208,7 @@ pub fn build(home: &Home, opts: &BuildOptions) -> Result<Built> {
     // The app's modules (and with --compile-deps the dependencies') in one run of Cython, falling
     // back to bytecode.
     let wants_cython = |m: &freeze::Found| {
-        (m.kind == "app" || (m.kind == "dep" && opts.compile_deps))
+        (m.kind == Origin::App || (m.kind == Origin::Dep && opts.compile_deps))
             && !opts.no_cython.iter().any(|p| matches_pattern(p, &m.name))
     };
     // A package's `__main__` run as `python -m pkg` is compiled on its own under the name
@@ -357,7 +340,7 @@ pub fn build(home: &Home, opts: &BuildOptions) -> Result<Built> {
     }
     linked.push((cy.name.clone(), cy.version.clone(), cy.license.clone()));
     let app_files: Vec<PathBuf> =
-        analysis.modules.iter().filter(|m| m.kind == "app" && !m.namespace).map(|m| m.file.clone()).collect();
+        analysis.modules.iter().filter(|m| m.kind == Origin::App && !m.namespace).map(|m| m.file.clone()).collect();
     // The C libraries built for the dependencies' extension modules.
     let mut libraries = Vec::new();
     for lib in dists.iter().flat_map(|d| &d.libraries).collect::<BTreeSet<_>>() {
@@ -411,10 +394,10 @@ struct Roots {
 impl Roots {
     /// A module as Cython and the importer see it: its name, its root and its path under it.
     fn source_of(&self, m: &freeze::Found) -> cython::ModuleSource {
-        let root = match m.kind.as_str() {
-            "app" => self.app.clone(),
-            "stdlib" => self.stdlib.clone(),
-            _ => self.site.clone().unwrap_or_default(),
+        let root = match m.kind {
+            Origin::App => self.app.clone(),
+            Origin::Stdlib => self.stdlib.clone(),
+            Origin::Dep => self.site.clone().unwrap_or_default(),
         };
         let rel = m.file.strip_prefix(&root).map(Path::to_path_buf).unwrap_or_else(|_| m.file.clone());
         cython::ModuleSource { name: m.name.clone(), root, rel }
@@ -424,7 +407,7 @@ impl Roots {
     /// [`launcher::STDLIB_TREE`] (as under a prefix), the others as they are on `sys.path`.
     fn tree_path(&self, m: &freeze::Found) -> String {
         let rel = self.source_of(m).rel.display().to_string();
-        if m.kind == "stdlib" {
+        if m.kind == Origin::Stdlib {
             format!("{}/{rel}", launcher::STDLIB_TREE)
         } else {
             rel
@@ -495,7 +478,8 @@ fn frozen_modules(
 ) -> Vec<freeze::ToFreeze> {
     let mut list = Vec::new();
     let mut table = format!(
-        "ROOT = {:?}\nSTDLIB = {:?}\nMODULES = {{\n",
+        "{}ROOT = {:?}\nSTDLIB = {:?}\nMODULES = {{\n",
+        Load::python_constants(),
         format!("{}/", launcher::VFS_ROOT),
         launcher::STDLIB_TREE
     );
@@ -504,18 +488,19 @@ fn frozen_modules(
     for m in analysis.modules.iter().filter(|m| !m.cpython_frozen) {
         let rel = roots.tree_path(m);
         let kind = if m.namespace {
-            "namespace"
+            Load::Namespace
         } else if cython_names.contains(m.name.as_str()) {
-            "cython"
+            Load::Cython
         } else {
-            "bytecode"
+            Load::Bytecode
         };
         table.push_str(&format!(
-            "    {:?}: ({kind:?}, {}, {rel:?}),\n",
+            "    {:?}: ({}, {}, {rel:?}),\n",
             m.name,
+            kind.name().to_uppercase(),
             if m.package { "True" } else { "False" }
         ));
-        if kind == "bytecode" {
+        if kind == Load::Bytecode {
             // Compiled with its path in the tree as its file name: tracebacks name it as python
             // names a module's file, and linecache reads its source from there.
             list.push(freeze::ToFreeze {
@@ -531,14 +516,15 @@ fn frozen_modules(
     for (name, rel) in extensions {
         let package = rel.rsplit('/').next().is_some_and(|f| f.starts_with("__init__."));
         table.push_str(&format!(
-            "    {name:?}: (\"extension\", {}, {rel:?}),\n",
+            "    {name:?}: ({}, {}, {rel:?}),\n",
+            Load::Extension.name().to_uppercase(),
             if package { "True" } else { "False" }
         ));
     }
     if let Some((file, name)) = script {
-        let kind = if cython_names.contains(APP_MODULE) { "cython" } else { "bytecode" };
-        table.push_str(&format!("    {APP_MODULE:?}: ({kind:?}, False, {name:?}),\n"));
-        if kind == "bytecode" {
+        let kind = if cython_names.contains(APP_MODULE) { Load::Cython } else { Load::Bytecode };
+        table.push_str(&format!("    {APP_MODULE:?}: ({}, False, {name:?}),\n", kind.name().to_uppercase()));
+        if kind == Load::Bytecode {
             list.push(freeze::ToFreeze {
                 name: APP_MODULE.into(),
                 file: file.to_path_buf(),
@@ -764,7 +750,7 @@ fn bundle_files(
 fn stdlib_files(analysis: &freeze::Analysis, roots: &Roots, sources: bool) -> Result<Vec<freeze::BundleFile>> {
     let mut files = Vec::new();
     let arc = |f: &Path| format!("{}/{}", launcher::STDLIB_TREE, rel_slash(f, &roots.stdlib));
-    let stdlib = || analysis.modules.iter().filter(|m| m.kind == "stdlib" && !m.namespace);
+    let stdlib = || analysis.modules.iter().filter(|m| m.kind == Origin::Stdlib && !m.namespace);
     let runs_tests = stdlib().any(|m| m.name.starts_with("test.test_"));
     for m in stdlib() {
         let top = m.name.split('.').next().unwrap_or_default();

@@ -71,14 +71,70 @@ pub enum Stdlib {
     Full,
 }
 
+/// Where a module the analysis found comes from (its `kind` in `modules.json`; `freeze.py` gets
+/// the names from [`crate::stdlib::for_analysis`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Origin {
+    /// Under the app's root.
+    App,
+    /// A bundled dependency's.
+    Dep,
+    Stdlib,
+}
+
+impl Origin {
+    pub const ALL: [Origin; 3] = [Origin::App, Origin::Dep, Origin::Stdlib];
+
+    /// The name both sides use.
+    pub fn name(self) -> &'static str {
+        match self {
+            Origin::App => "app",
+            Origin::Dep => "dep",
+            Origin::Stdlib => "stdlib",
+        }
+    }
+}
+
+/// How the binary's importer loads a module (the first field of its `MODULES` table; the importer
+/// gets the names as constants from [`Load::python_constants`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Load {
+    /// Compiled by Cython: a built-in module of the inittab.
+    Cython,
+    /// Frozen bytecode.
+    Bytecode,
+    /// A namespace package: no code of its own.
+    Namespace,
+    /// An extension module built from a package's C source: a built-in module of the inittab.
+    Extension,
+}
+
+impl Load {
+    pub const ALL: [Load; 4] = [Load::Cython, Load::Bytecode, Load::Namespace, Load::Extension];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Load::Cython => "cython",
+            Load::Bytecode => "bytecode",
+            Load::Namespace => "namespace",
+            Load::Extension => "extension",
+        }
+    }
+
+    /// Python source defining `CYTHON = "cython"` and so on, put in front of the importer.
+    pub fn python_constants() -> String {
+        Load::ALL.iter().map(|l| format!("{} = {:?}\n", l.name().to_uppercase(), l.name())).collect()
+    }
+}
+
 /// A module the analysis found.
 #[derive(Debug, Clone, serde::Deserialize)]
 pub struct Found {
     pub name: String,
     /// Its source file; for a namespace package, its (first) directory.
     pub file: PathBuf,
-    /// `stdlib`, `app` (under the app's root) or `dep` (a bundled dependency).
-    pub kind: String,
+    pub kind: Origin,
     pub package: bool,
     /// A namespace package (PEP 420: a directory without `__init__.py`): no code of its own.
     #[serde(default)]
@@ -92,7 +148,7 @@ pub struct Found {
 impl Found {
     /// The app's own module or a dependency's (not the stdlib's): the importer serves it.
     pub fn is_bundled(&self) -> bool {
-        self.kind == "app" || self.kind == "dep"
+        matches!(self.kind, Origin::App | Origin::Dep)
     }
 
     /// The directory of a package (regular or namespace).
@@ -178,8 +234,10 @@ pub struct FrozenModules {
 fn run_freeze(tc: &Toolchain, dir: &Path, args: &[std::ffi::OsString], what: &str) -> Result<()> {
     let freeze_py = dir.join("freeze.py");
     fs::write(&freeze_py, FREEZE_PY)?;
+    let facts = dir.join("stdlib-facts.json");
+    fs::write(&facts, crate::stdlib::for_analysis().to_string())?;
     let mut c = Command::new(&tc.build_python);
-    c.arg("-I").arg(&freeze_py).args(args).env_clear();
+    c.arg("-I").arg(&freeze_py).args(args).env_clear().env("PYELF_STDLIB_FACTS", &facts);
     if tc.is_cross() {
         // The build machine's python analyses the target's stdlib (the same sources but for its
         // _sysconfigdata module).

@@ -43,16 +43,13 @@ pub fn parse_setup(text: &str) -> BTreeSet<String> {
         .collect()
 }
 
-/// Entries of `config.c` that are not from a Setup file: the interpreter's own.
-const CORE: &[&str] = &["marshal", "_imp", "_ast", "_tokenize", "builtins", "sys", "gc", "_warnings", "_string"];
-
 /// The toolchain's inittab entries and the names always kept.
 pub fn load(toolchain_root: &Path) -> Result<(Vec<Entry>, BTreeSet<String>)> {
     let config = fs::read_to_string(toolchain_root.join("lib/python-inittab.c"))
         .context("the toolchain has no lib/python-inittab.c (rebuild it with this pyelf)")?;
     let bootstrap = fs::read_to_string(toolchain_root.join("lib/python-setup-bootstrap"))?;
     let mut keep = parse_setup(&bootstrap);
-    keep.extend(CORE.iter().map(|s| s.to_string()));
+    keep.extend(crate::stdlib::facts().core_modules.iter().cloned());
     Ok((parse_config_c(&config), keep))
 }
 
@@ -116,7 +113,7 @@ struct _inittab _PyImport_Inittab[] = {
         let keep = parse_setup("# comment\n*static*\nposix posixmodule.c\n@MODULE_PWD_TRUE@pwd pwdmodule.c\n");
         assert_eq!(keep.iter().collect::<Vec<_>>(), ["posix"]);
         let mut keep = keep;
-        keep.extend(CORE.iter().map(|s| s.to_string()));
+        keep.extend(crate::stdlib::facts().core_modules.iter().cloned());
         let wanted = BTreeSet::from(["zlib".to_string()]);
         let (c, names) = generate(&entries, &keep, &wanted, &[]);
         assert_eq!(names, ["posix", "zlib", "marshal", "builtins", "_warnings"]);

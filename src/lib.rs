@@ -31,6 +31,7 @@ pub mod recipes;
 pub mod report;
 pub mod sbom;
 pub mod stale;
+pub mod stdlib;
 pub mod steplog;
 pub mod toolchain;
 pub mod unpack;

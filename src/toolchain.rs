@@ -28,47 +28,6 @@ const LAYOUT_VERSION: &str = "pyelf-toolchain-1";
 /// The file written last into a complete toolchain.
 const MANIFEST: &str = manifest::FILE;
 
-/// Modules every toolchain must have built in (checked after the build).
-pub const REQUIRED_MODULES: &[&str] = &[
-    "zlib",
-    "pyexpat",
-    "_json",
-    "math",
-    "_socket",
-    "select",
-    "_struct",
-    "binascii",
-    "_datetime",
-    "_decimal",
-    "_random",
-    "_posixsubprocess",
-    "array",
-    "unicodedata",
-    "_pickle",
-    "_csv",
-    "fcntl",
-    "termios",
-    "mmap",
-    "_md5",
-    "_sha1",
-    "_sha2",
-    "_sha3",
-    "_blake2",
-    "grp",
-    "pwd",
-    "resource",
-    "_asyncio",
-    // with the libraries of the whole-stdlib step
-    "_ssl",
-    "_hashlib",
-    "_bz2",
-    "_lzma",
-    "_sqlite3",
-    "_curses",
-    "_curses_panel",
-    "_ctypes",
-];
-
 /// A finished toolchain.
 #[derive(Debug, Clone)]
 pub struct Toolchain {
@@ -563,7 +522,8 @@ fn check(root: &Path, step: &Step, target: &Target, cross: Option<&Cross>) -> Re
     }
     let builtin = String::from_utf8_lossy(&out.stdout).to_string();
     let names: Vec<&str> = builtin.lines().collect();
-    let missing_required: Vec<&&str> = REQUIRED_MODULES.iter().filter(|m| !names.contains(m)).collect();
+    let required = &crate::stdlib::facts().required_modules;
+    let missing_required: Vec<&String> = required.iter().filter(|m| !names.contains(&m.as_str())).collect();
     if !missing_required.is_empty() {
         step.note(&format!("missing required modules: {missing_required:?}"))?;
         bail!(step.failure(&format!("required modules are not built in: {missing_required:?}")));

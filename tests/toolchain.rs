@@ -3,7 +3,7 @@
 
 use pyelf::home::Home;
 use pyelf::pins::Pins;
-use pyelf::toolchain::{self, Toolchain, REQUIRED_MODULES};
+use pyelf::toolchain::{self, Toolchain};
 use std::process::Command;
 use std::sync::OnceLock;
 use std::time::Instant;
@@ -36,7 +36,7 @@ fn required_modules_are_built_in() {
     let out = python(&["-c", "import sys; print(' '.join(sys.builtin_module_names))"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let names: Vec<String> = String::from_utf8_lossy(&out.stdout).split_whitespace().map(String::from).collect();
-    for m in REQUIRED_MODULES {
+    for m in &pyelf::stdlib::facts().required_modules {
         assert!(names.iter().any(|n| n == m), "{m} is not built in: {names:?}");
     }
     assert_eq!(toolchain().builtin_modules().unwrap().len(), names.len(), "recorded list matches");

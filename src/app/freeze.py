@@ -59,35 +59,17 @@ def retarget(path):
     """The target's copy of a file of the build machine's stdlib (the same path otherwise)."""
     return STDLIB + os.path.abspath(path)[len(BUILD_STDLIB):] if in_build_stdlib(path) else path
 
-# What the interpreter itself imports while it starts and reports errors, and what it may look up
-# by name at run time: every codec (`b.decode("cp1252")` finds `encodings.cp1252` by name).
-STARTUP = [
-    "encodings", "encodings.aliases", "encodings.utf_8", "encodings.ascii", "encodings.latin_1",
-    "codecs", "io", "abc", "_collections_abc", "stat", "os", "posixpath",
-    "genericpath", "linecache", "traceback", "tokenize", "warnings", "_weakrefset",
-    "site", "_sitebuiltins",
-    # Imported by the interpreter's C code when needed: int <-> str of huge numbers (_pylong),
-    # PEP 695 type parameters (typing), memoryview formats (struct).
-    "_pylong", "typing", "struct", "importlib",
-]
-ALWAYS_PACKAGES = ["encodings"]
-
-
-# Python modules that built-in C modules import from C (invisible to the analysis).
-C_MODULE_DEPS = {
-    "_decimal": ["numbers", "collections", "contextvars"],
-    "_pickle": ["copyreg", "_compat_pickle", "codecs", "functools"],
-    "_elementtree": ["xml.etree.ElementPath", "copy", "pyexpat"],
-    "_datetime": ["time", "_strptime"],
-    "_asyncio": ["asyncio"],
-    "_operator": ["functools"],
-    "posix": ["resource"],
-    "_json": ["json.decoder"],
-    "_socket": ["encodings.idna"],
-    "_zoneinfo": ["zoneinfo._common", "zoneinfo._tzpath", "io", "pickle", "weakref"],
-    "_sqlite3": ["functools"],
-    "_ctypes": ["ctypes"],
-}
+# What pyelf knows of the stdlib (toolchains/stdlib.toml, given as JSON by src/stdlib.rs): what the
+# interpreter imports by itself, packages embedded whole, what --stdlib full leaves out, the Python
+# modules C modules import, and the names of the module origins reported in modules.json.
+with open(os.environ["PYELF_STDLIB_FACTS"]) as _f:
+    FACTS = json.load(_f)
+STARTUP = FACTS["startup"]
+ALWAYS_PACKAGES = FACTS["always_packages"]
+FULL_EXCLUDED = set(FACTS["full_excluded"])
+C_MODULE_DEPS = FACTS["c_module_deps"]
+APP, DEP, STDLIB_ORIGIN = (FACTS["origins"][k] for k in ("app", "dep", "stdlib"))
+OTHER = "other"  # the analysing python's own site-packages: never reported
 
 
 def is_stdlib(path):
@@ -266,13 +248,6 @@ def analyse(script, extra, dist_modules=(), main_is_module=False):
     return names, set(finder.modules.keys())
 
 
-# Left out even of --stdlib full: the test suite, Tk, demos, pip's bootstrap, import test stubs.
-FULL_EXCLUDED = {
-    "test", "tkinter", "idlelib", "turtledemo", "turtle", "ensurepip", "__phello__", "__hello__",
-    "site", "sitecustomize", "usercustomize",
-}
-
-
 def all_stdlib():
     names = set()
     for root, dirs, files in os.walk(STDLIB):
@@ -342,13 +317,13 @@ def kind_of(path, app_roots, dep_roots):
     p = os.path.abspath(path)
     for r in app_roots:
         if p.startswith(os.path.abspath(r) + os.sep):
-            return "app"
+            return APP
     for r in dep_roots:
         if p.startswith(os.path.abspath(r) + os.sep):
-            return "dep"
+            return DEP
     if is_stdlib(p):
-        return "stdlib"
-    return "other"
+        return STDLIB_ORIGIN
+    return OTHER
 
 
 def analyse_main(out_dir, args):
@@ -412,24 +387,24 @@ def analyse_main(out_dir, args):
             # says whose it is (and holds its data files).
             where = list(spec.submodule_search_locations)[0]
             kind = kind_of(where, app_roots, dep_roots)
-            if kind in ("app", "dep"):
+            if kind in (APP, DEP):
                 out.append({"name": name, "file": where, "kind": kind, "package": True, "namespace": True})
             continue
         kind = kind_of(spec.origin, app_roots, dep_roots)
         if isinstance(spec.loader, importlib.machinery.ExtensionFileLoader):
-            if kind in ("app", "dep", "other"):
+            if kind in (APP, DEP, OTHER):
                 extensions.append({"name": name, "file": spec.origin})
             continue
         if spec.loader is importlib.machinery.FrozenImporter:
             # Frozen into CPython itself: it stays so, and only its source goes into the tree.
             source = retarget(getattr(spec.loader_state, "filename", None))
             if source and is_stdlib(source) and os.path.isfile(source):
-                out.append({"name": name, "file": source, "kind": "stdlib", "cpython_frozen": True,
+                out.append({"name": name, "file": source, "kind": STDLIB_ORIGIN, "cpython_frozen": True,
                             "package": spec.submodule_search_locations is not None})
             continue
         if not isinstance(spec.loader, importlib.machinery.SourceFileLoader):
             continue
-        if kind == "other":
+        if kind == OTHER:
             continue  # the host's site-packages of the analysing python: never bundled
         out.append({"name": name, "file": spec.origin, "kind": kind,
                     "package": spec.submodule_search_locations is not None})

@@ -13,6 +13,7 @@ That tree is on sys.path: `importlib.metadata`'s path finder finds the bundled d
 It also runs the app's main module as `__main__` (`run_main`), and the code multiprocessing gives
 `sys.executable -c` to start a child (`run_multiprocessing_child`).
 
+The kinds of module (`CYTHON`, `BYTECODE`, `NAMESPACE`, `EXTENSION`: `freeze::Load` in Rust),
 `ROOT` (the tree), `STDLIB` (the stdlib's directory in it), `MODULES` (name -> (kind,
 is_package, path in the tree)) and `SCRIPT` (the name under which a script's module is built in,
 or None when the app runs as `python -m`) are put in front of this text at build time.
@@ -23,7 +24,7 @@ from _frozen_importlib import ModuleSpec, _call_with_frames_removed
 
 # Kinds of modules made from the binary's inittab: compiled by Cython, or extension modules built
 # from a package's C source.
-BUILT_IN = ("cython", "extension")
+BUILT_IN = (CYTHON, EXTENSION)
 
 # Where the app's files are (`__file__`): a read-only tree the binary serves from its embedded
 # archive (vfs.c); ROOT is put in front of this text at build time.
@@ -49,7 +50,7 @@ class PyelfFinder:
                 return cls._not_the_stdlib_directory(fullname)
             return None
         kind, is_pkg, rel = entry
-        if kind == "namespace":
+        if kind == NAMESPACE:
             # A namespace package: no file, no code; its modules are in MODULES too.
             spec = ModuleSpec(fullname, LOADER, is_package=True)
             spec.submodule_search_locations.append(ROOT + rel)
@@ -83,7 +84,7 @@ class PyelfFinder:
         kind = MODULES[name][0]
         if kind in BUILT_IN:
             _imp.exec_builtin(module)
-        elif kind == "namespace":
+        elif kind == NAMESPACE:
             module.__file__ = None  # as CPython sets it for a namespace package
         else:
             # As python's loaders run a module: these frames are dropped from its tracebacks.
@@ -91,7 +92,7 @@ class PyelfFinder:
 
     @staticmethod
     def get_code(fullname):
-        if MODULES[fullname][0] in BUILT_IN or MODULES[fullname][0] == "namespace":
+        if MODULES[fullname][0] in BUILT_IN or MODULES[fullname][0] == NAMESPACE:
             return None
         return _imp.get_frozen_object(fullname)
 
@@ -102,7 +103,7 @@ class PyelfFinder:
         if fullname == "__main__" and SCRIPT:  # linecache asks a script by its __name__
             fullname = SCRIPT
         entry = MODULES.get(fullname)
-        if entry is None or entry[0] in ("namespace", "extension"):
+        if entry is None or entry[0] in (NAMESPACE, EXTENSION):
             return None
         import io
         import tokenize
@@ -142,7 +143,7 @@ def _create_main(name, run_name):
     """The app's main module `name`, made (not run) as `run_name`, with the attributes python gives
     a script (`python app.py`) or a module run with `python -m`."""
     spec = PyelfFinder.find_spec(name)
-    if MODULES[name][0] == "cython":
+    if MODULES[name][0] == CYTHON:
         module = _imp.create_builtin(spec)
         module.__name__ = run_name
         module.__loader__ = LOADER
@@ -161,7 +162,7 @@ def _create_main(name, run_name):
 
 
 def _execute(module, name):
-    if MODULES[name][0] == "cython":
+    if MODULES[name][0] == CYTHON:
         _imp.exec_builtin(module)
     else:
         exec(_imp.get_frozen_object(name), module.__dict__)
@@ -208,7 +209,7 @@ def _install():
     sys.meta_path.insert(0, PyelfFinder)
     for name, module in list(sys.modules.items()):
         entry = MODULES.get(name)
-        if entry is None or entry[0] != "bytecode" or getattr(module.__spec__, "origin", None) != "frozen":
+        if entry is None or entry[0] != BYTECODE or getattr(module.__spec__, "origin", None) != "frozen":
             continue
         spec = PyelfFinder.find_spec(name)
         module.__spec__ = spec
