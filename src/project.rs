@@ -100,7 +100,7 @@ pub fn resolve(path: &Path, entry: Option<&str>) -> Result<App> {
     }
     if !path.is_dir() && path.extension().is_some_and(|e| e == "py") {
         bail!(
-            "no such script: {}\nhint: give the path of a Python file, e.g. `cargo xtask build app.py`",
+            "no such script: {}\nhint: give the path of a Python file, a package directory with __main__.py, or a project directory with pyproject.toml",
             path.display()
         );
     }
