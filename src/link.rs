@@ -35,6 +35,12 @@ pub fn link_static(
     cmd.arg("-Wl,--end-group");
     // Hardening: relocations read-only after start (full RELRO), no executable stack.
     cmd.args(["-Wl,-z,relro", "-Wl,-z,now", "-Wl,-z,noexecstack"]);
+    // Relative relocations packed (RELR: musl >= 1.2.4 applies them in a static PIE's start-up,
+    // binutils >= 2.38 writes them for x86_64, >= 2.41 for aarch64; Debian 12's cross ld, 2.40,
+    // ignores the option): a static PIE's 1.3 MB .rela.dyn becomes 19 KB.
+    if pie {
+        cmd.arg("-Wl,-z,pack-relative-relocs");
+    }
     if eh_frame_hdr {
         cmd.arg("-Wl,--eh-frame-hdr");
     }

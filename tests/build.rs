@@ -30,6 +30,16 @@ fn test_py_is_one_static_file() {
     assert_eq!(facts.interpreter, None);
     assert!(facts.needed.is_empty());
     assert!(facts.pie, "a static PIE by default");
+    // Its relative relocations packed (RELR): a short DT_RELR table, no RELATIVE entries in RELA.
+    let bytes = std::fs::read(test_py()).unwrap();
+    let elf = goblin::elf::Elf::parse(&bytes).unwrap();
+    let dynamic = elf.dynamic.as_ref().expect("a static PIE has a dynamic section");
+    let tag = |t: u64| dynamic.dyns.iter().find(|d| d.d_tag == t).map(|d| d.d_val);
+    const DT_RELR: u64 = 36;
+    const DT_RELRSZ: u64 = 35;
+    assert!(tag(DT_RELR).is_some(), "DT_RELR");
+    assert!(tag(DT_RELRSZ).unwrap() < 100_000, "{:?}", tag(DT_RELRSZ));
+    assert_eq!(tag(goblin::elf::dynamic::DT_RELASZ), Some(0), "no RELA relocations left");
     let fixed = build(&repo().join("test.py"), "test-no-pie", &["--no-pie"]);
     assert!(!pyelf::elf::check_static(&fixed, X86_64).unwrap().pie);
     assert_eq!(text(&Command::new(&fixed).output().unwrap()), text(&Command::new(test_py()).output().unwrap()));
