@@ -87,6 +87,11 @@ pub struct Report {
     pub geomean_binary_vs_glibc: f64,
     /// Geometric mean of glibc time / static python3 time (the interpreter alone).
     pub geomean_static_interpreter_vs_glibc: f64,
+    /// Geometric mean of the system python3's time / pyelf binary time (what users run: Debian's
+    /// python3 is built with PGO and LTO); none without a system python3.
+    pub geomean_binary_vs_system: Option<f64>,
+    /// The same for the static python3 (the interpreter alone).
+    pub geomean_static_interpreter_vs_system: Option<f64>,
     /// Targets of other architectures this machine has the cross tools for.
     pub cross: Vec<CrossFigures>,
 }
@@ -117,6 +122,12 @@ pub struct Startup {
     pub system_python_ms_median: f64,
     /// pyelf / system python (below 1: pyelf starts faster).
     pub ratio: f64,
+    /// A binary of an empty script.
+    pub empty_pyelf_ms_median: f64,
+    /// `<system python> -I -S -c pass`.
+    pub system_python_bare_ms_median: f64,
+    /// empty binary / bare system python.
+    pub empty_ratio: f64,
 }
 
 #[derive(Debug, Serialize)]
@@ -125,6 +136,8 @@ pub struct Benchmark {
     pub glibc_cpython_s: f64,
     pub static_python3_s: f64,
     pub pyelf_binary_s: f64,
+    /// The system python3 interpreting the same file (Debian's: another CPython version).
+    pub system_python_s: Option<f64>,
 }
 
 /// Runs the benchmark and writes the JSON report to `json_out`.
@@ -185,6 +198,12 @@ pub fn run(home: &Home, mode: Mode, mode_name: &str, json_out: &Path) -> Result<
         }
         None => (startup_pair(&test_bin, &[], &test_bin, &[], mode.startup_runs)?.0, f64::NAN),
     };
+    let (empty_bin, _) = build("empty", "", &|_| {})?;
+    let bare = ["-I", "-S", "-c", "pass"].map(std::ffi::OsStr::new);
+    let (empty_ms, bare_ms) = match system_python {
+        Some(py) => startup_pair(&empty_bin, &[], Path::new(py), &bare, mode.startup_runs)?,
+        None => (startup_pair(&empty_bin, &[], &empty_bin, &[], mode.startup_runs)?.0, f64::NAN),
+    };
 
     pyelf::say!("run-time benchmarks (scale {}, median of {} rounds of {})", mode.scale, mode.rounds, mode.repeat);
     let mut benchmarks = Vec::new();
@@ -195,19 +214,27 @@ pub fn run(home: &Home, mode: Mode, mode_name: &str, json_out: &Path) -> Result<
         let args = [mode.scale.to_string(), mode.repeat.to_string()];
         // The three take turns, several rounds, so that a busy moment of the machine does not
         // fall on one of them only; each figure is the median over the rounds.
-        let (mut glibc, mut stat, mut binary) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut glibc, mut stat, mut binary, mut system) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for _ in 0..mode.rounds {
             glibc.push(bench_time(Command::new(&reference).arg("-I").arg(&script).args(&args))?);
             stat.push(bench_time(Command::new(tc.python()).arg("-I").arg(&script).args(&args))?);
             binary.push(bench_time(Command::new(&bin).args(&args))?);
+            if let Some(py) = system_python {
+                system.push(bench_time(Command::new(py).arg("-I").arg(&script).args(&args))?);
+            }
         }
         let (glibc, stat, binary) = (median(&mut glibc), median(&mut stat), median(&mut binary));
-        pyelf::say!("  {name:<16} glibc {glibc:.3}s  static python3 {stat:.3}s  pyelf {binary:.3}s");
+        let system = (!system.is_empty()).then(|| median(&mut system));
+        pyelf::say!(
+            "  {name:<16} glibc {glibc:.3}s  static python3 {stat:.3}s  pyelf {binary:.3}s  system {}",
+            system.map_or("-".to_string(), |s| format!("{s:.3}s"))
+        );
         benchmarks.push(Benchmark {
             name: name.to_string(),
             glibc_cpython_s: glibc,
             static_python3_s: stat,
             pyelf_binary_s: binary,
+            system_python_s: system,
         });
     }
     let cross = cross_figures(home, &pins, mode, dir)?;
@@ -223,10 +250,17 @@ pub fn run(home: &Home, mode: Mode, mode_name: &str, json_out: &Path) -> Result<
             system_python: system_python.unwrap_or("none").to_string(),
             system_python_ms_median: sys_ms,
             ratio: pyelf_ms / sys_ms,
+            empty_pyelf_ms_median: empty_ms,
+            system_python_bare_ms_median: bare_ms,
+            empty_ratio: empty_ms / bare_ms,
         },
         build_seconds_median: median(&mut build_times),
         geomean_binary_vs_glibc: geomean(&|b| b.glibc_cpython_s / b.pyelf_binary_s),
         geomean_static_interpreter_vs_glibc: geomean(&|b| b.glibc_cpython_s / b.static_python3_s),
+        geomean_binary_vs_system: system_python
+            .map(|_| geomean(&|b| b.system_python_s.unwrap_or(f64::NAN) / b.pyelf_binary_s)),
+        geomean_static_interpreter_vs_system: system_python
+            .map(|_| geomean(&|b| b.system_python_s.unwrap_or(f64::NAN) / b.static_python3_s)),
         benchmarks,
         cross,
     };
@@ -283,6 +317,13 @@ pub fn table(r: &Report) -> String {
         "| start-up: test.py binary vs `{} test.py` (median) | {:.1} ms vs {:.1} ms = {:.2}x |\n",
         r.startup.system_python, r.startup.pyelf_ms_median, r.startup.system_python_ms_median, r.startup.ratio
     ));
+    t.push_str(&format!(
+        "| start-up: empty script's binary vs `{} -I -S -c pass` (median) | {:.1} ms vs {:.1} ms = {:.2}x |\n",
+        r.startup.system_python,
+        r.startup.empty_pyelf_ms_median,
+        r.startup.system_python_bare_ms_median,
+        r.startup.empty_ratio
+    ));
     t.push_str(&format!("| warm build of test.py (median) | {:.1} s |\n", r.build_seconds_median));
     for c in &r.cross {
         let how = if c.toolchain_built_now { "built by this run" } else { "as recorded when it was built" };
@@ -299,21 +340,32 @@ pub fn table(r: &Report) -> String {
         ));
     }
     t.push('\n');
-    t.push_str("| benchmark | glibc CPython (interpreted) | static python3 (interpreted) | pyelf binary (Cython) | binary speed-up vs glibc |\n|---|---|---|---|---|\n");
+    t.push_str(&format!(
+        "| benchmark | glibc CPython (interpreted) | static python3 (interpreted) | pyelf binary (Cython) | binary speed-up vs glibc | system `{}` (interpreted) | binary speed-up vs system |\n|---|---|---|---|---|---|---|\n",
+        r.startup.system_python
+    ));
+    let or_dash = |v: Option<f64>, unit: &str| v.map_or("-".to_string(), |v| format!("{v:.3}{unit}"));
     for b in &r.benchmarks {
         t.push_str(&format!(
-            "| {} | {:.3} s | {:.3} s | {:.3} s | {:.2}x |\n",
+            "| {} | {:.3} s | {:.3} s | {:.3} s | {:.2}x | {} | {} |\n",
             b.name,
             b.glibc_cpython_s,
             b.static_python3_s,
             b.pyelf_binary_s,
-            b.glibc_cpython_s / b.pyelf_binary_s
+            b.glibc_cpython_s / b.pyelf_binary_s,
+            or_dash(b.system_python_s, " s"),
+            or_dash(b.system_python_s.map(|s| s / b.pyelf_binary_s), "x"),
         ));
     }
     t.push_str(&format!(
-        "| **geometric mean** (glibc time / other time) | 1.00x | {:.2}x | {:.2}x | |\n",
+        "| **geometric mean** (glibc time / other time) | 1.00x | {:.2}x | {:.2}x | | | |\n",
         r.geomean_static_interpreter_vs_glibc, r.geomean_binary_vs_glibc
     ));
+    if let (Some(b), Some(s)) = (r.geomean_binary_vs_system, r.geomean_static_interpreter_vs_system) {
+        t.push_str(&format!(
+            "| **geometric mean** (system python3 time / other time) | | {s:.2}x | {b:.2}x | | 1.00x | |\n"
+        ));
+    }
     t
 }
 
