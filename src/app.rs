@@ -80,6 +80,8 @@ pub struct Built {
     pub c_modules: usize,
     /// The libraries in the binary: (name, version, licence).
     pub linked: Vec<(String, String, String)>,
+    /// The final link's map (see [`crate::sizes::breakdown`]).
+    pub link_map: PathBuf,
     pub seconds: f64,
 }
 
@@ -379,6 +381,7 @@ pub fn build(home: &Home, opts: &BuildOptions) -> Result<Built> {
         c_modules: c_modules.len(),
         app_modules: cython_names.len(),
         linked,
+        link_map: link::map_path(&logs.join("link.log")),
         seconds: started.elapsed().as_secs_f64(),
     })
 }

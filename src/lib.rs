@@ -30,6 +30,7 @@ pub mod project;
 pub mod recipes;
 pub mod report;
 pub mod sbom;
+pub mod sizes;
 pub mod stale;
 pub mod stdlib;
 pub mod steplog;

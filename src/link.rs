@@ -44,6 +44,8 @@ pub fn link_static(
     if eh_frame_hdr {
         cmd.arg("-Wl,--eh-frame-hdr");
     }
+    // The map of the link beside its log: what each library puts in (`sizes::breakdown`).
+    cmd.arg(format!("-Wl,-Map={}", map_path(log).display()));
     for f in crate::launcher::WRAPPED {
         cmd.arg(format!("-Wl,--wrap={f}"));
     }
@@ -58,6 +60,11 @@ pub fn link_static(
         );
     }
     Ok(())
+}
+
+/// The link map written beside the link's log.
+pub fn map_path(log: &Path) -> std::path::PathBuf {
+    log.with_file_name("link.map")
 }
 
 /// Strips symbols and debug information, with the target's `strip` (the host's cannot read

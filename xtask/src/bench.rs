@@ -80,6 +80,8 @@ pub struct Report {
     pub mode: String,
     pub host: String,
     pub sizes: Vec<Size>,
+    /// test.py's bytes by component (interpreter, musl, each library, frozen bytecode, data, app).
+    pub composition: Vec<Size>,
     pub startup: Startup,
     pub build_seconds_median: f64,
     pub benchmarks: Vec<Benchmark>,
@@ -152,7 +154,7 @@ pub fn run(home: &Home, mode: Mode, mode_name: &str, json_out: &Path) -> Result<
     pyelf::stale::sweep(&work_root, "bench-")?;
     let work = pyelf::stale::OwnedDir::new_in(&work_root, "bench-")?;
     let dir = work.path();
-    let build = |name: &str, source: &str, extra: &dyn Fn(&mut BuildOptions)| -> Result<(PathBuf, f64)> {
+    let build_app = |name: &str, source: &str, extra: &dyn Fn(&mut BuildOptions)| -> Result<(app::Built, f64)> {
         let script = dir.join(format!("{name}.py"));
         fs::write(&script, source)?;
         let mut opts = BuildOptions::new(script);
@@ -161,19 +163,28 @@ pub fn run(home: &Home, mode: Mode, mode_name: &str, json_out: &Path) -> Result<
         extra(&mut opts);
         let t = Instant::now();
         let built = app::build(home, &opts)?;
-        Ok((built.path, t.elapsed().as_secs_f64()))
+        Ok((built, t.elapsed().as_secs_f64()))
+    };
+    let build = |name: &str, source: &str, extra: &dyn Fn(&mut BuildOptions)| -> Result<(PathBuf, f64)> {
+        build_app(name, source, extra).map(|(built, secs)| (built.path, secs))
     };
 
     pyelf::say!("sizes and build time");
     let mut sizes = Vec::new();
     let mut build_times = Vec::new();
     let mut test_bin = PathBuf::new();
+    let mut test_map = PathBuf::new();
     for _ in 0..mode.builds {
-        let (path, secs) = build("test", TEST_PY, &|_| {})?;
+        let (built, secs) = build_app("test", TEST_PY, &|_| {})?;
         build_times.push(secs);
-        test_bin = path;
+        test_bin = built.path;
+        test_map = built.link_map;
     }
-    sizes.push(Size { what: "test.py".into(), bytes: fs::metadata(&test_bin)?.len() });
+    let test_bytes = fs::metadata(&test_bin)?.len();
+    sizes.push(Size { what: "test.py".into(), bytes: test_bytes });
+    // What test.py's bytes are, from its link map.
+    let composition =
+        pyelf::sizes::breakdown(&test_map, test_bytes)?.into_iter().map(|(what, bytes)| Size { what, bytes }).collect();
     let (heavy, _) = build("heavy", HEAVY_PY, &|_| {})?;
     sizes.push(Size {
         what: "heavy.py (json, xml, hashlib, decimal, argparse, subprocess, ...)".into(),
@@ -245,6 +256,7 @@ pub fn run(home: &Home, mode: Mode, mode_name: &str, json_out: &Path) -> Result<
         mode: mode_name.to_string(),
         host: host_description(),
         sizes,
+        composition,
         startup: Startup {
             pyelf_ms_median: pyelf_ms,
             system_python: system_python.unwrap_or("none").to_string(),
@@ -312,6 +324,14 @@ pub fn table(r: &Report) -> String {
     let mut t = format!("pyelf bench ({} mode) on {}\n\n| figure | value |\n|---|---|\n", r.mode, r.host);
     for s in &r.sizes {
         t.push_str(&format!("| size: {} | {} ({} bytes) |\n", s.what, pyelf::progress::human_bytes(s.bytes), s.bytes));
+    }
+    for s in &r.composition {
+        t.push_str(&format!(
+            "| test.py's bytes: {} | {} ({:.1} %) |\n",
+            s.what,
+            pyelf::progress::human_bytes(s.bytes),
+            100.0 * s.bytes as f64 / r.sizes[0].bytes.max(1) as f64
+        ));
     }
     t.push_str(&format!(
         "| start-up: test.py binary vs `{} test.py` (median) | {:.1} ms vs {:.1} ms = {:.2}x |\n",
