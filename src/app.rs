@@ -312,7 +312,10 @@ pub fn build(home: &Home, opts: &BuildOptions) -> Result<Built> {
     let ext_init_c = dir.join("extensions.c");
     fs::write(&ext_init_c, ext_c)?;
     objects.extend(extensions.iter().map(|e| e.object.clone()));
-    let builtin_entries: Vec<inittab::Entry> = app_entries_built.iter().cloned().chain(ext_entries).collect();
+    // The launcher's own module: `_pyelf.get_code` decompresses the packed modules.
+    let launcher_module = inittab::Entry { name: "_pyelf".into(), init: Some("PyInit__pyelf".into()) };
+    let builtin_entries: Vec<inittab::Entry> =
+        app_entries_built.iter().cloned().chain(ext_entries).chain([launcher_module]).collect();
     let (entries, keep) = inittab::load(&tc.root)?;
     let wanted: BTreeSet<String> = match stdlib {
         Stdlib::Full => entries.iter().map(|e| e.name.clone()).collect(),
@@ -328,7 +331,7 @@ pub fn build(home: &Home, opts: &BuildOptions) -> Result<Built> {
     let ca = launcher::CaOptions { with_ssl, bundle: opts.ca_bundle.clone(), always: opts.ca_bundle_always };
     let bundle_zip = (!bundle.is_empty()).then_some(frozen.bundle.as_path());
     let mut sources = launcher::write(dir, &app.name, &main_name, bundle_zip, &ca, opts.python_cli)?;
-    sources.extend([frozen.table_c.clone(), frozen.blob_s.clone(), inittab_c, ext_init_c]);
+    sources.extend([frozen.table_c.clone(), frozen.blob_s.clone(), frozen.packed_s.clone(), inittab_c, ext_init_c]);
 
     // What is inside, for the SBOM section and the summary.
     let mut linked = linked_sources(&pins, &c_modules);
@@ -486,6 +489,9 @@ fn frozen_modules(
         format!("{}/", launcher::VFS_ROOT),
         launcher::STDLIB_TREE
     );
+    // What the interpreter imports while it starts, before the importer exists, stays in CPython's
+    // frozen table; the rest is compressed (a third of the bytes) and decompressed on first import.
+    let startup = &crate::stdlib::facts().startup;
     // Modules CPython itself freezes (os, site, codecs, …) are left to it, as in python: its
     // FrozenImporter gives them a `__file__` in the tree.
     for m in analysis.modules.iter().filter(|m| !m.cpython_frozen) {
@@ -494,8 +500,10 @@ fn frozen_modules(
             Load::Namespace
         } else if cython_names.contains(m.name.as_str()) {
             Load::Cython
-        } else {
+        } else if startup.contains(&m.name) {
             Load::Bytecode
+        } else {
+            Load::Packed
         };
         table.push_str(&format!(
             "    {:?}: ({}, {}, {rel:?}),\n",
@@ -503,7 +511,7 @@ fn frozen_modules(
             kind.name().to_uppercase(),
             if m.package { "True" } else { "False" }
         ));
-        if kind == Load::Bytecode {
+        if matches!(kind, Load::Bytecode | Load::Packed) {
             // Compiled with its path in the tree as its file name: tracebacks name it as python
             // names a module's file, and linecache reads its source from there.
             list.push(freeze::ToFreeze {
@@ -512,6 +520,7 @@ fn frozen_modules(
                 package: m.package,
                 filename: Some(format!("{}/{rel}", launcher::VFS_ROOT)),
                 source: None,
+                packed: kind == Load::Packed,
             });
         }
     }
@@ -534,6 +543,7 @@ fn frozen_modules(
                 package: false,
                 filename: Some(format!("{}/{name}", launcher::VFS_ROOT)),
                 source: None,
+                packed: false,
             });
         }
     }
@@ -550,6 +560,7 @@ fn frozen_modules(
         // tracebacks of code run at import, and warnings skip them when they count stack levels.
         filename: Some("<frozen importlib._bootstrap_external>".into()),
         source: Some(format!("{table}{IMPORTER_PY}")),
+        packed: false,
     });
     list
 }

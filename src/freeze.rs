@@ -102,8 +102,11 @@ impl Origin {
 pub enum Load {
     /// Compiled by Cython: a built-in module of the inittab.
     Cython,
-    /// Frozen bytecode.
+    /// Frozen bytecode, in CPython's frozen table: what is imported before the importer exists.
     Bytecode,
+    /// Bytecode compressed with zlib, decompressed by the launcher's `_pyelf.get_code` when the
+    /// module is first imported.
+    Packed,
     /// A namespace package: no code of its own.
     Namespace,
     /// An extension module built from a package's C source: a built-in module of the inittab.
@@ -111,12 +114,13 @@ pub enum Load {
 }
 
 impl Load {
-    pub const ALL: [Load; 4] = [Load::Cython, Load::Bytecode, Load::Namespace, Load::Extension];
+    pub const ALL: [Load; 5] = [Load::Cython, Load::Bytecode, Load::Packed, Load::Namespace, Load::Extension];
 
     pub fn name(self) -> &'static str {
         match self {
             Load::Cython => "cython",
             Load::Bytecode => "bytecode",
+            Load::Packed => "packed",
             Load::Namespace => "namespace",
             Load::Extension => "extension",
         }
@@ -210,6 +214,8 @@ pub struct ToFreeze {
     /// Source to compile instead of the file's.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
+    /// Compressed, out of CPython's frozen table ([`Load::Packed`]).
+    pub packed: bool,
 }
 
 /// A file of the embedded data archive.
@@ -225,6 +231,9 @@ pub struct FrozenModules {
     pub table_c: PathBuf,
     /// Assembly that includes the code blob (`pyelf_frozen_blob`).
     pub blob_s: PathBuf,
+    /// Assembly that includes the compressed code blob (`pyelf_packed_blob`; its table is in
+    /// `table_c`).
+    pub packed_s: PathBuf,
     /// The embedded module names.
     pub names: Vec<String>,
     /// The data archive (`bundle.zip`).
@@ -306,8 +315,10 @@ pub fn emit(tc: &Toolchain, dir: &Path, modules: &[ToFreeze], bundle: &[BundleFi
     let bin = dir.join("frozen.bin");
     let blob_s = dir.join("frozen_blob.S");
     fs::write(&blob_s, incbin_asm(".rodata", Some("pyelf_frozen_blob"), &bin))?;
+    let packed_s = dir.join("packed_blob.S");
+    fs::write(&packed_s, incbin_asm(".rodata", Some("pyelf_packed_blob"), &dir.join("packed.bin")))?;
     let names = fs::read_to_string(dir.join("frozen.txt"))?.lines().map(String::from).collect();
-    Ok(FrozenModules { table_c: dir.join("frozen.c"), blob_s, names, bundle: dir.join("bundle.zip") })
+    Ok(FrozenModules { table_c: dir.join("frozen.c"), blob_s, packed_s, names, bundle: dir.join("bundle.zip") })
 }
 
 /// Assembly that embeds the bytes of `file`, followed by a NUL byte, in `section` (the whole

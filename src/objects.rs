@@ -38,6 +38,9 @@ fn compiler(tc: &Toolchain, dir: &Path) -> Result<cc::Tool> {
     b.flag(format!("-ffile-prefix-map={}=.", dir.display()))
         .flag(format!("-ffile-prefix-map={}=/pyelf-toolchain", tc.root.display()))
         .flag("-fstack-protector-strong")
+        // A function used without its declaration is taken to return an int: a pointer it
+        // returns would be cut to 32 bits. Refused.
+        .flag("-Werror=implicit-function-declaration")
         .include(dir)
         .include(tc.root.join("include/python3.13"));
     b.try_get_compiler().context("cannot set up the C compiler for the app")

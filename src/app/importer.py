@@ -13,12 +13,14 @@ That tree is on sys.path: `importlib.metadata`'s path finder finds the bundled d
 It also runs the app's main module as `__main__` (`run_main`), and the code multiprocessing gives
 `sys.executable -c` to start a child (`run_multiprocessing_child`).
 
-The kinds of module (`CYTHON`, `BYTECODE`, `NAMESPACE`, `EXTENSION`: `freeze::Load` in Rust),
+The kinds of module (`CYTHON`, `BYTECODE`, `PACKED`, `NAMESPACE`, `EXTENSION`: `freeze::Load` in
+Rust),
 `ROOT` (the tree), `STDLIB` (the stdlib's directory in it), `MODULES` (name -> (kind,
 is_package, path in the tree)) and `SCRIPT` (the name under which a script's module is built in,
 or None when the app runs as `python -m`) are put in front of this text at build time.
 """
 import _imp
+import _pyelf
 import sys
 from _frozen_importlib import ModuleSpec, _call_with_frames_removed
 
@@ -92,8 +94,11 @@ class PyelfFinder:
 
     @staticmethod
     def get_code(fullname):
-        if MODULES[fullname][0] in BUILT_IN or MODULES[fullname][0] == NAMESPACE:
+        kind = MODULES[fullname][0]
+        if kind in BUILT_IN or kind == NAMESPACE:
             return None
+        if kind == PACKED:
+            return _pyelf.get_code(fullname)
         return _imp.get_frozen_object(fullname)
 
     @staticmethod
@@ -165,7 +170,7 @@ def _execute(module, name):
     if MODULES[name][0] == CYTHON:
         _imp.exec_builtin(module)
     else:
-        exec(_imp.get_frozen_object(name), module.__dict__)
+        exec(PyelfFinder.get_code(name), module.__dict__)
 
 
 def run_main(name):

@@ -1,6 +1,7 @@
 /* pyelf's launcher: starts an isolated interpreter whose stdlib is frozen into the binary, then
  * runs the app's Cython-compiled module as __main__. Generated values come from launcher.h. */
 #include <Python.h>
+#include <marshal.h>
 #include <dirent.h>
 #include <signal.h>
 #include <stdio.h>
@@ -8,9 +9,73 @@
 #include <string.h>
 #include <sys/auxv.h>
 #include <unistd.h>
+#include <zlib.h>
 #include "launcher.h"
 
 extern const struct _frozen pyelf_frozen_modules[];
+
+/* The modules frozen compressed (all but those imported while the interpreter starts): zlib
+ * streams in pyelf_packed_blob, found by name (the table is sorted) and decompressed and
+ * unmarshalled by _pyelf.get_code when the importer loads one. */
+struct pyelf_packed {
+    const char *name;
+    unsigned int offset, csize, usize;
+};
+extern const struct pyelf_packed pyelf_packed_modules[];
+extern const unsigned int pyelf_packed_count;
+extern const unsigned char pyelf_packed_blob[];
+
+static int packed_compare(const void *key, const void *entry)
+{
+    return strcmp((const char *)key, ((const struct pyelf_packed *)entry)->name);
+}
+
+static PyObject *pyelf_get_code(PyObject *self, PyObject *arg)
+{
+    (void)self;
+    const char *name = PyUnicode_AsUTF8(arg);
+    if (name == NULL)
+        return NULL;
+    const struct pyelf_packed *e = bsearch(name, pyelf_packed_modules, pyelf_packed_count,
+                                           sizeof pyelf_packed_modules[0], packed_compare);
+    if (e == NULL) {
+        PyErr_Format(PyExc_ImportError, "no compressed module %R in this binary", arg);
+        return NULL;
+    }
+    unsigned char *code = PyMem_RawMalloc(e->usize ? e->usize : 1);
+    if (code == NULL)
+        return PyErr_NoMemory();
+    uLongf size = e->usize;
+    int rc = uncompress(code, &size, pyelf_packed_blob + e->offset, e->csize);
+    if (rc != Z_OK || size != e->usize) {
+        PyMem_RawFree(code);
+        PyErr_Format(PyExc_ImportError, "the compressed module %R is damaged (zlib: %d)", arg, rc);
+        return NULL;
+    }
+    PyObject *result = PyMarshal_ReadObjectFromString((const char *)code, (Py_ssize_t)size);
+    PyMem_RawFree(code);
+    return result;
+}
+
+static PyMethodDef pyelf_methods[] = {
+    {"get_code", pyelf_get_code, METH_O, "The code object of a compressed frozen module."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyModuleDef_Slot pyelf_slots[] = {
+    {Py_mod_multiple_interpreters, Py_MOD_PER_INTERPRETER_GIL_SUPPORTED},
+    {0, NULL},
+};
+
+static struct PyModuleDef pyelf_module = {
+    PyModuleDef_HEAD_INIT, "_pyelf", "pyelf's launcher: compressed frozen modules.", 0, pyelf_methods,
+    pyelf_slots, NULL, NULL, NULL,
+};
+
+PyObject *PyInit__pyelf(void)
+{
+    return PyModuleDef_Init(&pyelf_module);
+}
 #ifdef PYELF_BUNDLE
 extern const char pyelf_bundle[];
 extern const char pyelf_bundle_end[];
