@@ -6,6 +6,7 @@ use crate::toolchain::Toolchain;
 use anyhow::{bail, Context, Result};
 use fs_err as fs;
 use serde::Deserialize;
+use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -102,9 +103,69 @@ fn cython_command(tc: &Toolchain, cython: &Cython) -> Command {
     c
 }
 
-/// Compiles `script` to C as module `module`, language level 3. A Cython error is returned with
-/// its messages (file:line) as Cython printed them.
+/// Cython's C of one input, kept by a key of everything the C depends on: the Cython install (its
+/// directory names the pinned version and wheel), the options, the module's name and path as
+/// Cython sees them, and the bytes of the source and of a `.pxd` beside it. Cython's output is
+/// the same for the same inputs, so a cached file is what a run would write.
+struct CCache {
+    dir: PathBuf,
+}
+
+/// Bump when what goes into the key or the C changes meaning.
+const C_CACHE_VERSION: &str = "pyelf-cython-c-1";
+
+impl CCache {
+    fn of(cython: &Cython) -> CCache {
+        CCache { dir: cython.dir.join("c-cache") }
+    }
+
+    fn key(cython: &Cython, module: &str, rel: &Path, source: &Path) -> Result<String> {
+        let mut h = Sha256::new();
+        let pxd = source.with_extension("pxd");
+        let pxd = if pxd.is_file() { fs::read(&pxd)? } else { Vec::new() };
+        for part in [
+            C_CACHE_VERSION.as_bytes(),
+            cython.dir.to_string_lossy().as_bytes(),
+            PYTHON_SEMANTICS.as_bytes(),
+            module.as_bytes(),
+            rel.to_string_lossy().as_bytes(),
+            &fs::read(source)?,
+            &pxd,
+        ] {
+            h.update((part.len() as u64).to_le_bytes());
+            h.update(part);
+        }
+        Ok(hex::encode(h.finalize()))
+    }
+
+    /// Copies the cached C of `key` to `out`; false when there is none.
+    fn fetch(&self, key: &str, out: &Path) -> bool {
+        fs::copy(self.dir.join(format!("{key}.c")), out).is_ok()
+    }
+
+    /// Keeps `c` as the C of `key` (whole or not at all; a failure to keep it is no error).
+    fn keep(&self, key: &str, c: &Path) {
+        let keep = || -> Result<()> {
+            fs::create_dir_all(&self.dir)?;
+            let mut tmp = tempfile::NamedTempFile::new_in(&self.dir)?;
+            std::io::copy(&mut fs::File::open(c)?, tmp.as_file_mut())?;
+            tmp.persist(self.dir.join(format!("{key}.c"))).map_err(|e| e.error)?;
+            Ok(())
+        };
+        let _ = keep();
+    }
+}
+
+/// Compiles `script` to C as module `module`, language level 3 (or takes the C of an earlier run
+/// from the cache). A Cython error is returned with its messages (file:line) as Cython printed
+/// them.
 pub fn compile(tc: &Toolchain, cython: &Cython, script: &Path, module: &str, out_c: &Path) -> Result<()> {
+    let cache = CCache::of(cython);
+    let name = script.file_name().context("the script has no file name")?;
+    let key = CCache::key(cython, module, Path::new(name), script)?;
+    if cache.fetch(&key, out_c) {
+        return Ok(());
+    }
     let out = cython_command(tc, cython)
         .args(["--module-name", module, "-o"])
         .arg(out_c)
@@ -125,6 +186,7 @@ pub fn compile(tc: &Toolchain, cython: &Cython, script: &Path, module: &str, out
             script.display()
         );
     }
+    cache.keep(&key, out_c);
     Ok(())
 }
 
@@ -156,6 +218,22 @@ pub fn compile_modules(
     dir: &Path,
 ) -> Result<Compiled> {
     let mut result = Compiled::default();
+    // The C of earlier runs, for the modules whose inputs are the same.
+    let cache = CCache::of(cython);
+    let mut keys = Vec::new();
+    let mut to_run = Vec::new();
+    for m in modules {
+        let key = CCache::key(cython, &m.name, &m.rel, &m.root.join(&m.rel))?;
+        let c = dir.join(&m.rel).with_extension("c");
+        fs::create_dir_all(c.parent().expect("a module file has a directory"))?;
+        if cache.fetch(&key, &c) {
+            result.c_files.push((m.name.clone(), c));
+        } else {
+            keys.push((key, c));
+            to_run.push(m.clone());
+        }
+    }
+    let modules = &to_run[..];
     if modules.is_empty() {
         return Ok(result);
     }
@@ -202,10 +280,10 @@ pub fn compile_modules(
             String::from_utf8_lossy(&out.stderr)
         ));
     }
-    for m in modules {
-        let c = dir.join(&m.rel).with_extension("c");
+    for (m, (key, c)) in modules.iter().zip(&keys) {
         if c.is_file() {
-            result.c_files.push((m.name.clone(), c));
+            cache.keep(key, c);
+            result.c_files.push((m.name.clone(), c.clone()));
         } else {
             let rel = m.rel.display().to_string();
             let reason = messages
@@ -284,6 +362,37 @@ pub fn python_tracebacks(c_text: &str, module: &str, file: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_c_cache_key_follows_every_input_and_keeps_whole_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let cython = Cython { dir: dir.path().join("cython-3.3.1") };
+        let src = dir.path().join("mod.py");
+        fs::write(&src, "x = 1\n").unwrap();
+        let key = |name: &str, rel: &str| CCache::key(&cython, name, Path::new(rel), &src).unwrap();
+        let k = key("pkg.mod", "pkg/mod.py");
+        assert_eq!(k, key("pkg.mod", "pkg/mod.py"));
+        assert_ne!(k, key("other.mod", "pkg/mod.py"), "the module name");
+        assert_ne!(k, key("pkg.mod", "other/mod.py"), "the path Cython sees");
+        fs::write(&src, "x = 2\n").unwrap();
+        assert_ne!(k, key("pkg.mod", "pkg/mod.py"), "the source");
+        let k2 = key("pkg.mod", "pkg/mod.py");
+        fs::write(src.with_extension("pxd"), "cdef int x\n").unwrap();
+        assert_ne!(k2, key("pkg.mod", "pkg/mod.py"), "a .pxd beside it");
+        let other = Cython { dir: dir.path().join("cython-3.4.0") };
+        assert_ne!(
+            key("pkg.mod", "pkg/mod.py"),
+            CCache::key(&other, "pkg.mod", Path::new("pkg/mod.py"), &src).unwrap()
+        );
+
+        let cache = CCache::of(&cython);
+        let out = dir.path().join("out.c");
+        assert!(!cache.fetch(&k, &out));
+        fs::write(dir.path().join("made.c"), "/* C */").unwrap();
+        cache.keep(&k, &dir.path().join("made.c"));
+        assert!(cache.fetch(&k, &out));
+        assert_eq!(fs::read_to_string(&out).unwrap(), "/* C */");
+    }
 
     #[test]
     fn tracebacks_name_the_tree_file_and_the_functions_as_python_does() {

@@ -435,7 +435,7 @@ def emit_main(out_dir, spec_file):
         data = marshal.dumps(code)
         if m.get("packed"):
             # Decompressed by the launcher's _pyelf.get_code (zlib's uncompress) on first import.
-            z = zlib.compress(data, 9)
+            z = zlib.compress(data, 6)
             packed_table.append((name, len(packed), len(z), len(data)))
             packed += z
             continue
