@@ -412,32 +412,85 @@ def analyse_main(out_dir, args):
         json.dump({"modules": out, "extensions": extensions, "imports": sorted(imports)}, f, indent=1)
 
 
+# The modules are compiled by a fixed number of forked workers, each a fixed share of them (every
+# SHARES-th module of the sorted list). marshal's output depends on what the process compiled
+# before (reference counts decide its back-references), so the shares must not depend on the
+# machine's cores: then neither do the bytes.
+SHARES = 4
+
+
+def compile_frozen(m):
+    """A module's marshalled code, and whether it is compressed."""
+    import zlib
+    name = m["name"]
+    with open(m["file"], "rb") as f:
+        source = f.read()
+    # Compiled here, not taken from the toolchain's __pycache__ as the analysis does: marshal
+    # writes what it read from a .pyc differently when that .pyc came from another build of
+    # the toolchain (its back-references follow reference counts), and the binary must not.
+    if name.startswith("_sysconfigdata_"):
+        source = neutral_paths(source)
+    if "source" in m:
+        source = m["source"].encode()
+    code = compile(source, m.get("filename") or f"<frozen {name}>", "exec", dont_inherit=True, optimize=0)
+    data = marshal.dumps(code)
+    if m.get("packed"):
+        # Decompressed by the launcher's _pyelf.get_code (zlib's uncompress) on first import.
+        return name, zlib.compress(data, 6), len(data)
+    return name, data, None
+
+
+def compile_all(modules, out_dir):
+    """Every module's `(name, data, uncompressed size or None)`, compiled by the shares' workers."""
+    shares = [modules[i::SHARES] for i in range(SHARES)]
+    workers = []
+    for i, share in enumerate(shares):
+        out = os.path.join(out_dir, f"frozen-share-{i}.marshal")
+        pid = os.fork()
+        if pid == 0:
+            status = 1
+            try:
+                with open(out, "wb") as f:
+                    marshal.dump([compile_frozen(m) for m in share], f)
+                status = 0
+            except BaseException:
+                import traceback
+                traceback.print_exc()
+            finally:
+                sys.stderr.flush()
+                os._exit(status)
+        workers.append((pid, out))
+    done = {}
+    failed = False
+    for pid, out in workers:
+        _, status = os.waitpid(pid, 0)
+        if status != 0:
+            failed = True
+            continue
+        with open(out, "rb") as f:
+            for name, data, size in marshal.load(f):
+                done[name] = (data, size)
+        os.remove(out)
+    if failed:
+        raise SystemExit("pyelf freeze: a module could not be compiled (see above)")
+    return done
+
+
 def emit_main(out_dir, spec_file):
     with open(spec_file) as f:
         spec = json.load(f)
-    import zlib
+    modules = sorted(spec["frozen"], key=lambda m: m["name"])
+    compiled = compile_all(modules, out_dir)
     blob = bytearray()
     table = []
     packed = bytearray()
     packed_table = []
-    for m in sorted(spec["frozen"], key=lambda m: m["name"]):
+    for m in modules:
         name = m["name"]
-        with open(m["file"], "rb") as f:
-            source = f.read()
-        # Compiled here, not taken from the toolchain's __pycache__ as the analysis does: marshal
-        # writes what it read from a .pyc differently when that .pyc came from another build of
-        # the toolchain (its back-references follow reference counts), and the binary must not.
-        if name.startswith("_sysconfigdata_"):
-            source = neutral_paths(source)
-        if "source" in m:
-            source = m["source"].encode()
-        code = compile(source, m.get("filename") or f"<frozen {name}>", "exec", dont_inherit=True, optimize=0)
-        data = marshal.dumps(code)
-        if m.get("packed"):
-            # Decompressed by the launcher's _pyelf.get_code (zlib's uncompress) on first import.
-            z = zlib.compress(data, 6)
-            packed_table.append((name, len(packed), len(z), len(data)))
-            packed += z
+        data, size = compiled[name]
+        if size is not None:
+            packed_table.append((name, len(packed), len(data), size))
+            packed += data
             continue
         table.append((name, len(blob), len(data), m["package"]))
         blob += data
