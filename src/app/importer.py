@@ -226,12 +226,27 @@ def _install():
 
 
 def _site_builtins():
-    """exit(), quit(), help(), copyright(), credits() and license(), which python's site module
-    adds (a pyelf binary runs without site's search for site-packages)."""
-    import site
-    site.setquit()
-    site.setcopyright()
-    site.sethelper()
+    """exit(), quit(), help(), copyright(), credits() and license(), as python's site module adds
+    them (site.setquit, setcopyright and sethelper). A pyelf binary runs without site's search
+    for site-packages, and does not import site (with os, posixpath, stat and _collections_abc)
+    for these six objects alone: that was a sixth of an empty script's start-up."""
+    import builtins
+    import _sitebuiltins
+    builtins.quit = _sitebuiltins.Quitter("quit", "Ctrl-D (i.e. EOF)")
+    builtins.exit = _sitebuiltins.Quitter("exit", "Ctrl-D (i.e. EOF)")
+    builtins.copyright = _sitebuiltins._Printer("copyright", sys.copyright)
+    builtins.credits = _sitebuiltins._Printer("credits", """\
+Thanks to CWI, CNRI, BeOpen, Zope Corporation, the Python Software
+Foundation, and a cast of thousands for supporting Python
+development.  See www.python.org for more information.""")
+    files, dirs = [], []
+    here = getattr(sys, "_stdlib_dir", None)
+    if here:
+        files.extend(["LICENSE.txt", "LICENSE"])
+        # os.path.join(here, os.pardir), here, os.curdir
+        dirs.extend([here.rstrip("/") + "/..", here, "."])
+    builtins.license = _sitebuiltins._Printer("license", "See https://www.python.org/psf/license/", files, dirs)
+    builtins.help = _sitebuiltins._Helper()
 
 
 def _setup_app():

@@ -86,10 +86,29 @@ static int add(struct node **list, int *n, int *cap, const char *path, size_t le
     return nd->path ? 0 : -1;
 }
 
-/* Reads the archive's central directory into the sorted node table. */
+/* The archive, until its table is built. */
+static const unsigned char *pending_zip;
+static pthread_once_t table_once = PTHREAD_ONCE_INIT;
+
+static void build_table(const unsigned char *zip, size_t size);
+
+static void build_pending_table(void)
+{
+    build_table(pending_zip, archive_size);
+}
+
+/* Remembers the archive. Its table is built when a path under the root is first looked up, not
+ * at start: an app that reads none of its files never pays for it (it was an eighth of an empty
+ * script's start-up). */
 void pyelf_vfs_init(const unsigned char *zip, size_t size)
 {
     archive_size = size;
+    pending_zip = zip;
+}
+
+/* Reads the archive's central directory into the sorted node table. */
+static void build_table(const unsigned char *zip, size_t size)
+{
     const unsigned char *eocd = NULL;
     for (size_t back = 22; back <= size && back <= 22 + 65535; back++) {
         if (u32(zip + size - back) == 0x06054b50) {
@@ -155,7 +174,11 @@ void pyelf_vfs_init(const unsigned char *zip, size_t size)
 static int lookup(const char *path, int *index, int *trailing_slash)
 {
     size_t rl = sizeof ROOT - 1;
-    if (nodes == NULL || path == NULL || strncmp(path, ROOT, rl) != 0 || (path[rl] != '\0' && path[rl] != '/'))
+    if (path == NULL || strncmp(path, ROOT, rl) != 0 || (path[rl] != '\0' && path[rl] != '/'))
+        return 0;
+    if (pending_zip != NULL)
+        pthread_once(&table_once, build_pending_table);
+    if (nodes == NULL)
         return 0;
     char rel[4096];
     size_t len = 0;
