@@ -232,6 +232,25 @@ def _site_builtins():
     for these six objects alone: that was a sixth of an empty script's start-up."""
     import builtins
     import _sitebuiltins
+    base = _sitebuiltins._Printer
+
+    class _Printer(base):
+        """site's printer, set up when first shown: its __init__ imports os (and with it posixpath,
+        stat and _collections_abc), which an app that never prints copyright need not pay for."""
+
+        def __init__(self, *args):
+            self._pyelf_args = args
+
+        def _Printer__setup(self):
+            args = self.__dict__.pop("_pyelf_args", None)
+            if args is not None:
+                base.__init__(self, *args)
+            return base._Printer__setup(self)
+
+    _Printer.__module__, _Printer.__qualname__ = base.__module__, base.__qualname__
+    _sitebuiltins = type(sys)("_sitebuiltins_view")
+    _sitebuiltins.Quitter, _sitebuiltins._Printer, _sitebuiltins._Helper = (
+        sys.modules["_sitebuiltins"].Quitter, _Printer, sys.modules["_sitebuiltins"]._Helper)
     builtins.quit = _sitebuiltins.Quitter("quit", "Ctrl-D (i.e. EOF)")
     builtins.exit = _sitebuiltins.Quitter("exit", "Ctrl-D (i.e. EOF)")
     builtins.copyright = _sitebuiltins._Printer("copyright", sys.copyright)
