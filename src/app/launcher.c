@@ -160,6 +160,11 @@ extern const char pyelf_ca_bundle_end[];
 /* Makes ssl's default contexts trust the CA bundle embedded at build time. */
 static int use_embedded_ca_bundle(void)
 {
+    /* ssl is a compressed module: the importer (whose import puts its finder first) loads it. */
+    PyObject *importer = PyImport_ImportModule("_pyelf_importer");
+    if (importer == NULL)
+        return -1;
+    Py_DECREF(importer);
     PyObject *bundle = PyUnicode_DecodeUTF8(pyelf_ca_bundle, pyelf_ca_bundle_end - pyelf_ca_bundle, "strict");
     if (bundle == NULL || PySys_SetObject("_pyelf_ca_bundle", bundle) < 0)
         return -1;
