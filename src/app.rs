@@ -134,7 +134,7 @@ pub fn build(home: &Home, opts: &BuildOptions) -> Result<Built> {
         Some(o) => o.clone(),
         None => PathBuf::from("target/pyelf").join(opts.target()).join(&app.name),
     };
-    let tc = toolchain::ensure(home, &pins, opts.target(), &opts.toolchain())
+    let tc = toolchain::ensure(home, &pins, opts.target(), &opts.toolchain()?)
         .context("the toolchain is needed to build the app and could not be built")?;
     let cy = CythonPin::builtin();
     let cython = cython::ensure(home, &cy)?;

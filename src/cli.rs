@@ -52,6 +52,9 @@ pub enum Command {
     Toolchain {
         #[arg(long, default_value = crate::pins::native_triple())]
         target: String,
+        /// The profile (toolchains/profiles.toml): quick (-O2, the default) or release (PGO+LTO).
+        #[arg(long, value_name = "NAME")]
+        profile: Option<String>,
         /// Parallel jobs for make (default: the number of CPUs).
         #[arg(long)]
         jobs: Option<usize>,
@@ -148,8 +151,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Toolchain { target, jobs, export, import: None } => {
-            let opts = toolchain::Options::with_jobs(jobs);
+        Command::Toolchain { target, profile, jobs, export, import: None } => {
+            let opts = toolchain::Options::new(jobs, profile.as_deref())?;
             let start = std::time::Instant::now();
             let tc = toolchain::ensure(&Home::from_env()?, &Pins::builtin(), &target, &opts)?;
             crate::say!("toolchain {} ({:.1}s)", tc.root.display(), start.elapsed().as_secs_f64());

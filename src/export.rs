@@ -39,9 +39,11 @@ const FORMAT: u32 = 1;
 #[serde(deny_unknown_fields)]
 struct Header {
     format: u32,
-    /// `<triple>-<key>`.
+    /// `<triple>-<key>` (`<triple>-<profile>-<key>` outside the default profile).
     name: String,
     target: String,
+    /// Its profile (`toolchains/profiles.toml`).
+    profile: String,
     /// The directory it was built in (and must be imported into).
     root: PathBuf,
     /// The parts of its key (see `toolchain::key_parts`).
@@ -95,8 +97,9 @@ pub fn export(tc: &toolchain::Toolchain, out: &Path) -> Result<Exported> {
         format: FORMAT,
         name: manifest.name.clone(),
         target: manifest.target.clone(),
+        profile: manifest.profile.clone(),
         root: tc.root.clone(),
-        part: parts(&toolchain::key_parts(&tc.target, &host)),
+        part: parts(&toolchain::key_parts(&tc.target, &host, &tc.profile)),
     };
     let dir = out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     fs::create_dir_all(dir)?;
@@ -215,9 +218,12 @@ pub fn import(home: &Home, pins: &Pins, file: &Path) -> Result<Imported> {
         .target(&header.target)
         .with_context(|| format!("{} is a toolchain for {}", file.display(), header.target))?;
     let host = HostCompiler::for_target(target)?;
-    let name = toolchain::name(target, &host);
+    let profile = crate::profile::Profiles::builtin()
+        .get(Some(&header.profile))
+        .with_context(|| format!("{} is a toolchain of the {:?} profile", file.display(), header.profile))?;
+    let name = toolchain::name(target, &host, profile);
     if header.name != name {
-        bail!("{}", mismatch(file, &header, &parts(&toolchain::key_parts(target, &host)), &name));
+        bail!("{}", mismatch(file, &header, &parts(&toolchain::key_parts(target, &host, profile)), &name));
     }
     let dir = home.toolchains();
     let root = dir.join(&name);
@@ -411,6 +417,7 @@ mod tests {
             format: FORMAT,
             name: "t-1".into(),
             target: "t".into(),
+            profile: "quick".into(),
             root: "/x".into(),
             part: parts(&[("host-cc".into(), "gcc 12".into()), ("recipe a".into(), "x\ny".into())]),
         };

@@ -25,6 +25,7 @@ pub mod native;
 pub mod objects;
 pub mod options;
 pub mod pins;
+pub mod profile;
 pub mod progress;
 pub mod project;
 pub mod recipes;

@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 pub const FILE: &str = "toolchain.toml";
 
 /// The version of this file's layout; part of the toolchain key, so a change rebuilds.
-pub const FORMAT: u32 = 2;
+pub const FORMAT: u32 = 3;
 
 /// Where recipes leave their parts in a partial toolchain (removed when it is finished).
 const PARTS: &str = ".pyelf-parts";
@@ -28,9 +28,11 @@ const PARTS: &str = ".pyelf-parts";
 #[serde(deny_unknown_fields)]
 pub struct Manifest {
     pub format: u32,
-    /// `<triple>-<key>`, the toolchain's directory name.
+    /// `<triple>-<key>` (or `<triple>-<profile>-<key>`), the toolchain's directory name.
     pub name: String,
     pub target: String,
+    /// The profile it was built in (`toolchains/profiles.toml`).
+    pub profile: String,
     /// The host compiler's version line.
     pub host_cc: String,
     pub source_date_epoch: u64,
@@ -205,6 +207,7 @@ mod tests {
             format: FORMAT,
             name: "x86_64-unknown-linux-musl-0123456789abcdef".into(),
             target: "x86_64-unknown-linux-musl".into(),
+            profile: "quick".into(),
             host_cc: "gcc (Debian 12.2.0-14) 12.2.0".into(),
             source_date_epoch: 1_700_000_000,
             build_python: None,

@@ -18,6 +18,10 @@ pub struct BuildOptions {
     /// The target to build for [default: this machine's, e.g. x86_64-unknown-linux-musl].
     #[arg(long)]
     pub target: Option<String>,
+    /// The toolchain profile (toolchains/profiles.toml): quick (-O2, the default) or release
+    /// (CPython built with PGO and LTO; its toolchain takes about 25 minutes to build).
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
     /// Output file (default: target/pyelf/<target>/<name>).
     #[arg(short, long)]
     pub output: Option<PathBuf>,
@@ -107,6 +111,7 @@ impl Default for BuildOptions {
         BuildOptions {
             script: PathBuf::new(),
             target: None,
+            profile: None,
             output: None,
             entry: None,
             include_modules: Vec::new(),
@@ -144,9 +149,9 @@ impl BuildOptions {
         self.target.as_deref().unwrap_or(crate::pins::native_triple())
     }
 
-    /// How to build the toolchain if it is missing.
-    pub fn toolchain(&self) -> crate::toolchain::Options {
-        crate::toolchain::Options::with_jobs(self.jobs)
+    /// Which toolchain, and how to build it if it is missing.
+    pub fn toolchain(&self) -> Result<crate::toolchain::Options> {
+        crate::toolchain::Options::new(self.jobs, self.profile.as_deref())
     }
 
     /// The arguments of a run under the toolchain's python3 whose imports are embedded, if asked.
@@ -169,6 +174,7 @@ impl BuildOptions {
         BuildOptions {
             script: self.script.clone(),
             target: self.target.clone().or(file.target.clone()),
+            profile: self.profile.clone().or(file.profile.clone()),
             output: self.output.clone().or(rel(&file.output)),
             entry: self.entry.clone().or(file.entry.clone()),
             include_modules: list(&file.include_modules, &self.include_modules),

@@ -12,6 +12,7 @@ use crate::fetch::{self, Fetcher};
 use crate::home::Home;
 use crate::manifest::{self, Manifest};
 use crate::pins::{Pins, Target, SOURCES_TOML, TARGET_TOMLS};
+use crate::profile::{Profile, Profiles};
 use crate::recipes::{self, Ctx, RECIPES};
 use crate::steplog::Step;
 use anyhow::{bail, Context, Result};
@@ -33,6 +34,8 @@ const MANIFEST: &str = manifest::FILE;
 pub struct Toolchain {
     pub root: PathBuf,
     pub target: Target,
+    /// The profile it is built in.
+    pub profile: Profile,
     /// The python3 that runs on this machine for the build's own work (analysis, freezing,
     /// Cython, pip): the toolchain's own, or, for a target of another architecture, the build
     /// machine's toolchain's of the same CPython pin.
@@ -80,46 +83,60 @@ impl Toolchain {
 #[derive(Debug, Clone)]
 pub struct Options {
     pub jobs: usize,
+    /// The profile (`toolchains/profiles.toml`).
+    pub profile: Profile,
 }
 
 impl Options {
-    /// The defaults, with `jobs` parallel jobs if given.
-    pub fn with_jobs(jobs: Option<usize>) -> Options {
-        match jobs {
-            Some(j) => Options { jobs: j.max(1) },
-            None => Options::default(),
+    /// The defaults, with `jobs` parallel jobs and the profile called `profile` if given.
+    pub fn new(jobs: Option<usize>, profile: Option<&str>) -> Result<Options> {
+        let mut opts = Options::default();
+        if let Some(j) = jobs {
+            opts.jobs = j.max(1);
         }
+        opts.profile = Profiles::builtin().get(profile)?.clone();
+        Ok(opts)
     }
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Options { jobs: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2) }
+        Options {
+            jobs: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
+            profile: Profiles::builtin().get(None).expect("the default profile exists").clone(),
+        }
     }
 }
 
-/// The cache key of a target's toolchain: a hash of [`key_parts`].
-pub fn key(target: &Target, host: &HostCompiler) -> String {
-    hash_parts(&key_parts(target, host))
+/// The cache key of a target's toolchain in a profile: a hash of [`key_parts`].
+pub fn key(target: &Target, host: &HostCompiler, profile: &Profile) -> String {
+    hash_parts(&key_parts(target, host, profile))
 }
 
-/// A toolchain's name, `<triple>-<key>`: its directory under `$PYELF_HOME/toolchains`.
-pub fn name(target: &Target, host: &HostCompiler) -> String {
-    format!("{}-{}", target.triple, key(target, host))
+/// A toolchain's name, its directory under `$PYELF_HOME/toolchains`: `<triple>-<key>` in the
+/// default profile, `<triple>-<profile>-<key>` in the others.
+pub fn name(target: &Target, host: &HostCompiler, profile: &Profile) -> String {
+    let key = key(target, host, profile);
+    if profile.is_default() {
+        format!("{}-{key}", target.triple)
+    } else {
+        format!("{}-{}-{key}", target.triple, profile.name)
+    }
 }
 
-/// Whether the target's current toolchain is built (its manifest written last is there).
-pub fn is_built(home: &Home, target: &Target) -> Result<bool> {
+/// Whether the target's current toolchain in `profile` is built (its manifest written last is there).
+pub fn is_built(home: &Home, target: &Target, profile: &Profile) -> Result<bool> {
     let host = HostCompiler::for_target(target)?;
-    Ok(home.toolchains().join(name(target, &host)).join(MANIFEST).is_file())
+    Ok(home.toolchains().join(name(target, &host, profile)).join(MANIFEST).is_file())
 }
 
 /// Everything a toolchain's content depends on, labelled.
-pub fn key_parts(target: &Target, host: &HostCompiler) -> Vec<(String, String)> {
+pub fn key_parts(target: &Target, host: &HostCompiler, profile: &Profile) -> Vec<(String, String)> {
     let mut parts = vec![
         ("layout".to_string(), LAYOUT_VERSION.to_string()),
         ("manifest".to_string(), manifest::FORMAT.to_string()),
         ("sources".to_string(), SOURCES_TOML.to_string()),
+        (format!("profile {}", profile.name), profile.key_text()),
     ];
     for (name, text) in TARGET_TOMLS.iter().filter(|(n, _)| *n == target.triple) {
         parts.push((format!("target {name}"), text.to_string()));
@@ -209,11 +226,13 @@ fn build_python(home: &Home, pins: &Pins, opts: &Options) -> Result<(PathBuf, Op
         let root = python.parent().and_then(Path::parent).filter(|r| r.join(MANIFEST).is_file()).map(Path::to_path_buf);
         return Ok((python, root));
     }
+    // Its python3 only runs CPython's build scripts: the default profile's does.
+    let opts = Options { profile: Profiles::builtin().get(None)?.clone(), ..opts.clone() };
     let native = build_target(pins)?;
-    if !is_built(home, native)? {
+    if !is_built(home, native, &opts.profile)? {
         crate::say!("the build machine's toolchain ({}) comes first: its python3 builds for the target", native.triple);
     }
-    let tc = ensure(home, pins, &native.triple, opts)?;
+    let tc = ensure(home, pins, &native.triple, &opts)?;
     Ok((tc.python(), Some(tc.root)))
 }
 
@@ -221,12 +240,17 @@ fn build_python(home: &Home, pins: &Pins, opts: &Options) -> Result<(PathBuf, Op
 pub fn ensure(home: &Home, pins: &Pins, triple: &str, opts: &Options) -> Result<Toolchain> {
     let target = pins.target(triple)?.clone();
     let host = HostCompiler::for_target(&target)?;
-    let name = name(&target, &host);
+    let name = name(&target, &host, &opts.profile);
     let dir = home.toolchains();
     let root = dir.join(&name);
     let (build_python, build_root) =
         if host.is_cross() { build_python(home, pins, opts)? } else { (root.join("bin/python3"), None) };
-    let toolchain = Toolchain { root: root.clone(), target: target.clone(), build_python: build_python.clone() };
+    let toolchain = Toolchain {
+        root: root.clone(),
+        target: target.clone(),
+        profile: opts.profile.clone(),
+        build_python: build_python.clone(),
+    };
     if root.join(MANIFEST).is_file() {
         return Ok(toolchain);
     }
@@ -300,7 +324,7 @@ pub fn statuses(home: &Home, pins: &Pins) -> Vec<TargetStatus> {
                 .collect();
             match HostCompiler::for_target(t) {
                 Ok(host) => {
-                    let name = name(t, &host);
+                    let name = name(t, &host, Profiles::builtin().get(None).expect("the default profile exists"));
                     let built = ours.iter().any(|n| **n == name).then(|| dir.join(&name));
                     let stale = ours.len() - usize::from(built.is_some());
                     TargetStatus { triple: t.triple.clone(), how, name: Some(name), built, problem: None, stale }
@@ -370,7 +394,13 @@ fn build(
     // The date compilers and build scripts write into what they make (see Target::source_date_epoch),
     // given to each command of the steps.
     let epoch = target.effective_source_date_epoch().to_string();
-    crate::say!("building toolchain {name} ({} jobs); logs in {}", opts.jobs, logs.display());
+    crate::say!(
+        "building toolchain {name} ({} profile: {}; {} jobs); logs in {}",
+        opts.profile.name,
+        opts.profile.about,
+        opts.jobs,
+        logs.display()
+    );
 
     let sources = pins.sources_for(target)?;
     let total = sources.len() + 2;
@@ -405,6 +435,7 @@ fn build(
             target,
             host,
             build_python: cross.as_ref().map(|c| c.python),
+            profile: &opts.profile,
         };
         fs::create_dir_all(&ctx.work)?;
         (recipes::recipe(&src.name)?.build)(&ctx).with_context(|| format!("building {label} failed"))?;
@@ -427,6 +458,7 @@ fn build(
         format: manifest::FORMAT,
         name: name.to_string(),
         target: target.triple.clone(),
+        profile: opts.profile.name.clone(),
         host_cc: host.version.clone(),
         source_date_epoch: target.effective_source_date_epoch(),
         build_python: cross.as_ref().map(|c| c.python.to_path_buf()),
@@ -577,17 +609,24 @@ mod tests {
     fn any_change_to_a_part_changes_the_key() {
         let pins = Pins::builtin();
         let target = pins.target("x86_64-unknown-linux-musl").unwrap();
-        let parts = key_parts(target, &host());
+        let quick = Profiles::builtin().get(None).unwrap();
+        let parts = key_parts(target, &host(), quick);
         let base = hash_parts(&parts);
-        assert_eq!(base, key(target, &host()), "stable");
-        for label in ["sources", "recipe cpython", "recipe musl", "compiler", "host-cc", "source-date-epoch"] {
+        assert_eq!(base, key(target, &host(), quick), "stable");
+        for label in
+            ["sources", "recipe cpython", "recipe musl", "compiler", "host-cc", "source-date-epoch", "profile quick"]
+        {
             let mut changed = parts.clone();
             let p = changed.iter_mut().find(|(l, _)| l == label).unwrap_or_else(|| panic!("no part {label}"));
             p.1.push(' ');
             assert_ne!(hash_parts(&changed), base, "{label}");
         }
         let other = HostCompiler { version: "gcc 13".into(), ..host() };
-        assert_ne!(key(target, &other), base);
+        assert_ne!(key(target, &other, quick), base);
+        let release = Profiles::builtin().get(Some("release")).unwrap();
+        assert_ne!(key(target, &host(), release), base, "each profile is a toolchain of its own");
+        assert_eq!(name(target, &host(), quick), format!("x86_64-unknown-linux-musl-{base}"));
+        assert!(name(target, &host(), release).starts_with("x86_64-unknown-linux-musl-release-"));
     }
 
     #[test]

@@ -360,3 +360,47 @@ fn an_installed_pyelf_builds_from_any_directory() {
     let run = Command::new(&exe).args(["a", "b"]).output().unwrap();
     assert_eq!(text(&run), "{\"argv\": [\"a\", \"b\"]}\n");
 }
+
+/// The release profile (PGO+LTO) gives the same program: test.py built with it prints what python
+/// prints, in every root with and without /proc, and it is the optimised CPython. The release
+/// toolchain takes about 25 minutes to build, more than CI's budget for a cold run allows, so
+/// this test uses it when it is built (`pyelf toolchain --profile release`, or `cargo xtask
+/// bench`) and says so when it is not.
+#[test]
+#[ignore = "builds real binaries and needs root; run by ./test.sh"]
+fn the_release_profile_builds_the_same_program() {
+    let home = pyelf::home::Home::from_env().unwrap();
+    let pins = pyelf::pins::Pins::builtin();
+    let target = pins.target("x86_64-unknown-linux-musl").unwrap();
+    let release = pyelf::profile::Profiles::builtin().get(Some("release")).unwrap();
+    if !pyelf::toolchain::is_built(&home, target, release).unwrap() {
+        eprintln!("SKIPPED: the release toolchain is not built here (pyelf toolchain --profile release)");
+        return;
+    }
+    let bin = build(&repo().join("test.py"), "test-release", &["--profile", "release"]);
+    let want = host_python(&repo().join("test.py"), &[]);
+    assert_eq!(text(&Command::new(&bin).output().unwrap()), want, "on the host");
+    for kind in ["empty", "alpine"] {
+        let root = root_with(kind, &bin, "release");
+        assert_eq!(text(&in_root(&root, "/app", "/app", &[], true)), want, "{kind}, no /proc");
+        assert_eq!(text(&in_root_with_proc(&root, "/app")), want, "{kind}, /proc");
+    }
+    // The optimised CPython, as its build recorded (test.py's binary embeds sysconfig's data when
+    // something imports sysconfig; the toolchain's python3 answers for the same build).
+    let tc = pyelf::toolchain::ensure(
+        &home,
+        &pins,
+        "x86_64-unknown-linux-musl",
+        &pyelf::toolchain::Options { profile: release.clone(), ..Default::default() },
+    )
+    .unwrap();
+    let out = Command::new(tc.python())
+        .args(["-c", "import sysconfig; print(sysconfig.get_config_var('CONFIG_ARGS'))"])
+        .output()
+        .unwrap();
+    let args = text(&out);
+    assert!(args.contains("--enable-optimizations") && args.contains("--with-lto"), "{args}");
+    assert_eq!(tc.manifest().unwrap().profile, "release");
+    let facts = pyelf::elf::check_static(&bin, X86_64).unwrap();
+    assert!(facts.pie && facts.needed.is_empty() && facts.interpreter.is_none());
+}

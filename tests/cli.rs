@@ -111,3 +111,17 @@ fn quiet_leaves_only_the_error() {
     let both = pyelf(&home).args(["-q", "-v", "fetch"]).output().unwrap();
     assert!(String::from_utf8_lossy(&both.stderr).contains("cannot be used with"), "-q and -v conflict");
 }
+
+#[test]
+fn an_unknown_profile_is_refused_before_anything_is_built() {
+    let tmp = tempfile::tempdir().unwrap();
+    for args in [&["toolchain", "--profile", "fastest"][..], &["build", "x.py", "--profile", "fastest"][..]] {
+        fs::write(tmp.path().join("x.py"), "print(1)\n").unwrap();
+        let out = pyelf(&tmp.path().join("home")).args(args).current_dir(tmp.path()).output().unwrap();
+        assert!(!out.status.success(), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("no toolchain profile \"fastest\""), "{args:?}: {err}");
+        assert!(err.contains("quick, release"), "lists the profiles: {err}");
+        assert!(!tmp.path().join("home/toolchains").exists(), "nothing built: {args:?}");
+    }
+}

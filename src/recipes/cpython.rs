@@ -70,11 +70,16 @@ pub fn build(ctx: &Ctx) -> Result<()> {
             fs::read_to_string(&config_site)?
         ))?;
     }
+    // The profile's own arguments; PGO is driven below, step by step.
+    let mut profile = ctx.profile.configure.clone();
+    if ctx.profile.pgo {
+        profile.push("--enable-optimizations".into());
+    }
     let mut configure = cmd!(
         sh,
         "./configure --prefix={final_root} --disable-shared --disable-test-modules --with-system-expat
          --with-system-libmpdec --with-openssl={root} --with-openssl-rpath=no --without-readline
-         --without-ensurepip --with-mimalloc {cross...}"
+         --without-ensurepip --with-mimalloc {cross...} {profile...}"
     );
     if ctx.build_python.is_some() {
         configure = configure.env("CONFIG_SITE", &config_site);
@@ -95,7 +100,11 @@ pub fn build(ctx: &Ctx) -> Result<()> {
             .env("PKG_CONFIG_PATH", ""),
     )?;
     check_pyconfig(ctx)?;
-    ctx.step.run(cmd!(sh, "make -j{jobs}"))?;
+    if ctx.profile.pgo {
+        pgo_build(ctx, &sh)?;
+    } else {
+        ctx.step.run(cmd!(sh, "make -j{jobs}"))?;
+    }
     let prefix = format!("prefix={}", root.display());
     ctx.step.run(cmd!(sh, "make install {prefix} COMPILEALL_OPTS=-j{jobs}"))?;
 
@@ -128,6 +137,60 @@ pub fn build(ctx: &Ctx) -> Result<()> {
         "lib/python3.13/os.py",
         "lib/python-inittab.c",
     ])
+}
+
+/// CPython's `make profile-opt`, with the training run ours: an instrumented python3 is built,
+/// runs `toolchains/pgo/train.py` (through the target's runner when cross-compiling), and
+/// everything is rebuilt with the profile it wrote. The run is checked (it must complete; make
+/// cannot tell) and deterministic: one thread, a fixed hash seed, an environment of its own and no
+/// address randomisation, so the same pins and training set give the same profile.
+fn pgo_build(ctx: &Ctx, sh: &xshell::Shell) -> Result<()> {
+    let jobs = ctx.jobs.to_string();
+    ctx.step.run(cmd!(sh, "make -j{jobs} profile-gen-stamp"))?;
+
+    let dir = ctx.work.join("pgo");
+    fs::create_dir_all(&dir)?;
+    let script = dir.join("train.py");
+    fs::write(&script, crate::profile::TRAINING_PY)?;
+    let done = dir.join("trained");
+    let mut run = std::process::Command::new("setarch");
+    run.arg("-R").args(ctx.target.runner()).arg(ctx.src.join("python")).arg(&script).arg(&done);
+    run.arg(crate::profile::TRAINING_ROUNDS.to_string());
+    run.current_dir(&dir).env_clear().env("PATH", std::env::var_os("PATH").unwrap_or_default());
+    run.env("PYTHONHASHSEED", "0").env("LC_ALL", "C.UTF-8");
+    let started = std::time::Instant::now();
+    ctx.step.run_command("setarch -R python train.py (the PGO training run)", &mut run)?;
+    if !done.is_file() {
+        anyhow::bail!(ctx.step.failure("the PGO training run did not complete (toolchains/pgo/train.py)"));
+    }
+    let profiles = count_files(&ctx.src, "gcda")?;
+    ctx.step
+        .note(&format!("training run: {:.1}s, {profiles} profile files (.gcda)", started.elapsed().as_secs_f64()))?;
+    anyhow::ensure!(profiles > 100, ctx.step.failure(&format!("the training run left only {profiles} .gcda files")));
+
+    // As `make profile-run-stamp` ends: the objects go, the profile stays; then `make` is
+    // `profile-opt`, which rebuilds with -fprofile-use.
+    ctx.step.run(cmd!(sh, "make clean-retain-profile"))?;
+    fs::write(ctx.src.join("profile-run-stamp"), "")?;
+    ctx.step.run(cmd!(sh, "make -j{jobs}"))
+}
+
+/// How many files under `dir` end in `.<ext>`.
+fn count_files(dir: &Path, ext: &str) -> Result<usize> {
+    let mut n = 0;
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for e in fs::read_dir(&d)? {
+            let e = e?;
+            let t = e.file_type()?;
+            if t.is_dir() {
+                todo.push(e.path());
+            } else if e.path().extension().is_some_and(|x| x == ext) {
+                n += 1;
+            }
+        }
+    }
+    Ok(n)
 }
 
 /// Facts of `pyconfig.h` that configure gets wrong, without failing, when it cannot run its test

@@ -39,6 +39,8 @@ pub struct Ctx<'a> {
     /// When cross-compiling: the build machine's python3 of the same CPython pin (the build
     /// machine's toolchain), which CPython's build runs for its own generated files.
     pub build_python: Option<&'a Path>,
+    /// How CPython is compiled (`toolchains/profiles.toml`).
+    pub profile: &'a crate::profile::Profile,
 }
 
 impl Ctx<'_> {

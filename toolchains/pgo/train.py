@@ -1,0 +1,328 @@
+"""The training run of a PGO toolchain (toolchains/profiles.toml): run by the instrumented static
+python3 while CPython is built, so that the compiler learns which paths of the interpreter are hot.
+
+It covers what servers run Python for: the eval loop (classes, closures, generators, exceptions),
+integers and floats, str and bytes, dicts, sets and lists, regular expressions, json, pickle,
+the import system over the stdlib, and start-up (new interpreters started as subprocesses). It is
+its own code, not the benchmarks `cargo xtask bench` measures with.
+
+The run is deterministic (fixed seeds, one thread, PYTHONHASHSEED=0 and no address randomisation
+given by pyelf) so that the same pins and this file give the same profile, and so the same
+toolchain bytes. Each part checks its results; the last line written to the file named by the
+first argument says the run completed (make cannot tell a training run that failed part way).
+"""
+
+import sys
+
+ROUNDS = int(sys.argv[2]) if len(sys.argv) > 2 else 1
+
+
+# --- the eval loop: objects, calls, closures, generators, exceptions -----------------------------
+
+class Account:
+    __slots__ = ("owner", "balance", "history")
+
+    def __init__(self, owner, balance=0):
+        self.owner = owner
+        self.balance = balance
+        self.history = []
+
+    def deposit(self, amount):
+        if amount <= 0:
+            raise ValueError("amount must be positive")
+        self.balance += amount
+        self.history.append(("deposit", amount))
+
+    def withdraw(self, amount):
+        if amount > self.balance:
+            raise OverdraftError(self.owner, amount - self.balance)
+        self.balance -= amount
+        self.history.append(("withdraw", amount))
+
+
+class OverdraftError(Exception):
+    def __init__(self, owner, short):
+        super().__init__(f"{owner} is short by {short}")
+        self.short = short
+
+
+class Node:
+    def __init__(self, key, left=None, right=None):
+        self.key, self.left, self.right = key, left, right
+
+    def insert(self, key):
+        node = self
+        while True:
+            if key < node.key:
+                if node.left is None:
+                    node.left = Node(key)
+                    return
+                node = node.left
+            else:
+                if node.right is None:
+                    node.right = Node(key)
+                    return
+                node = node.right
+
+    def walk(self):
+        if self.left:
+            yield from self.left.walk()
+        yield self.key
+        if self.right:
+            yield from self.right.walk()
+
+
+def counter(start):
+    count = start
+
+    def step(by=1):
+        nonlocal count
+        count += by
+        return count
+
+    return step
+
+
+def eval_loop():
+    accounts = [Account(f"user{i}", i * 10) for i in range(200)]
+    short = 0
+    for rnd in range(60):
+        for i, acc in enumerate(accounts):
+            acc.deposit((i * 7 + rnd) % 13 + 1)
+            try:
+                acc.withdraw((i * 11 + rnd * 3) % 40)
+            except OverdraftError as e:
+                short += e.short
+    assert sum(a.balance for a in accounts) > 0 and short > 0
+
+    import random
+    rng = random.Random(1234)
+    root = Node(500)
+    keys = [rng.randrange(100000) for _ in range(20000)]
+    for k in keys:
+        root.insert(k)
+    walked = list(root.walk())
+    assert walked == sorted(keys + [500])
+
+    step = counter(0)
+    for i in range(200000):
+        step(i & 3)
+    assert step(0) == sum(i & 3 for i in range(200000))
+
+    squares = {n: n * n for n in range(5000)}
+    evens = [v for v in squares.values() if not v % 2]
+    gen_total = sum(x for x in range(300000) if x % 3 == 0)
+    assert len(evens) == 2500 and gen_total == sum(range(0, 300000, 3))
+
+    def fib(n):
+        return n if n < 2 else fib(n - 1) + fib(n - 2)
+    assert fib(22) == 17711
+
+    total = 0.0
+    for i in range(1, 200000):
+        total += (i * 0.5) ** 0.5 / (i + 1.25)
+    values = [(i * 2654435761) % 1000003 for i in range(100000)]
+    assert total > 0 and max(values) < 1000003 and min(values) >= 0
+    big = 1
+    for i in range(1, 400):
+        big *= i
+    assert len(str(big)) > 800
+
+    a, b, *rest = range(10)
+    pairs = list(zip(range(1000), map(str, range(1000))))
+    assert a == 0 and b == 1 and len(rest) == 8 and pairs[-1] == (999, "999")
+    with open(__file__, "rb") as f:
+        assert f.read(3) == b'"""'
+
+
+# --- str, bytes and unicode ----------------------------------------------------------------------
+
+def text():
+    words = ["alpha", "Beta", "gamma", "délta", "épsilon", "ζήτα", "эта", "θήτα", "日本語", "😀emoji"]
+    lines = []
+    for i in range(20000):
+        w = words[i % len(words)]
+        lines.append(f"{i:06d} {w.upper()} {w.title():>12} {i / 7:.3f} {w!r}")
+    blob = "\n".join(lines)
+    assert blob.count("\n") == 19999
+    for enc in ("utf-8", "utf-16", "latin-1", "ascii", "cp1252"):
+        data = blob.encode(enc, errors="replace")
+        back = data.decode(enc, errors="replace")
+        assert len(back) >= len(blob) // 2
+    parts = [ln.split() for ln in blob.splitlines()]
+    assert all(len(p) >= 5 for p in parts)
+    joined = "-".join(p[1].lower() for p in parts)
+    assert joined.startswith("alpha-beta")
+    s = blob.replace("alpha", "ALPHA").strip().casefold()
+    assert "alpha" in s and s.find("gamma") > 0 and s.isprintable() is False
+    table = str.maketrans("aeiou", "AEIOU")
+    assert "banana".translate(table) == "bAnAnA"
+    assert "%s-%d-%.2f" % ("x", 3, 2.5) == "x-3-2.50" and "{0}{1}{0}".format("a", "b") == "aba"
+    b = bytearray()
+    for i in range(50000):
+        b += (i * 7 % 65536).to_bytes(2, "little")
+    assert bytes(b).hex()[:8] == "00000700" and b.find(b"\xff\xff") > 0
+    import unicodedata
+    assert unicodedata.normalize("NFD", "é") == "e\u0301"
+
+
+# --- dicts, sets and lists -----------------------------------------------------------------------
+
+def containers():
+    d = {}
+    for i in range(100000):
+        d[f"key{i % 5000}"] = d.get(f"key{i % 5000}", 0) + i
+    assert len(d) == 5000
+    inverted = {v: k for k, v in d.items()}
+    assert len(inverted) == 5000
+    merged = {**d, "extra": 1} | {"more": 2}
+    assert merged["more"] == 2 and "key42" in merged
+    s = set(range(0, 100000, 3)) & set(range(0, 100000, 5))
+    assert len(s) == len(range(0, 100000, 15))
+    lst = list(range(100000))
+    lst.sort(key=lambda x: (x % 100, -x))
+    assert lst[0] == 99900
+    lst.reverse()
+    del lst[::2]
+    assert len(lst) == 50000
+    from collections import Counter, defaultdict, OrderedDict, deque
+    c = Counter(w for w in "the quick brown fox jumps over the lazy dog the end".split())
+    assert c["the"] == 3
+    dd = defaultdict(list)
+    for i in range(10000):
+        dd[i % 17].append(i)
+    assert len(dd) == 17
+    od = OrderedDict((i, i) for i in range(1000))
+    od.move_to_end(0)
+    q = deque(range(1000))
+    q.rotate(10)
+    assert next(iter(od)) == 1 and q[0] == 990
+    t = tuple(range(100))
+    assert t.index(50) == 50 and hash(t) == hash(tuple(range(100)))
+    import heapq, bisect
+    h = [(i * 37) % 1001 for i in range(5000)]
+    heapq.heapify(h)
+    assert heapq.nsmallest(3, h) == sorted(h)[:3]
+    assert bisect.bisect_left(sorted(h), 500) > 0
+
+
+# --- regular expressions -------------------------------------------------------------------------
+
+def regex():
+    import re
+    log = "\n".join(
+        f"2026-11-{(i % 28) + 1:02d}T{i % 24:02d}:{i % 60:02d}:00 host{i % 7}.example.org "
+        f"GET /api/v{i % 3}/items/{i}?q=word{i % 11} {200 + (i % 5) * 100} {i * 13 % 9000}b"
+        for i in range(5000)
+    )
+    line = re.compile(r"^(\S+) (\S+) (GET|POST) (\S+) (\d{3}) (\d+)b$", re.M)
+    statuses = {}
+    for m in line.finditer(log):
+        statuses[m.group(5)] = statuses.get(m.group(5), 0) + 1
+    assert sum(statuses.values()) == 5000
+    assert len(re.findall(r"host[0-6]\.example\.org", log)) == 5000
+    words = re.sub(r"word(\d+)", lambda m: f"W{int(m.group(1)) * 2}", log)
+    assert "W20" in words
+    assert re.split(r"[/?=]", "/api/v1/items/3?q=x") == ["", "api", "v1", "items", "3", "q", "x"]
+    email = re.compile(r"(?P<user>[\w.+-]+)@(?P<domain>[\w-]+(?:\.[\w-]+)+)", re.I)
+    found = [email.search(f"mail u{i}.name+tag@Example{i % 4}.co.uk now") for i in range(3000)]
+    assert all(f and f["domain"].lower().startswith("example") for f in found)
+    assert re.fullmatch(r"(a|b)*c", "ab" * 200 + "c") and not re.match(r"\d+$", "12a")
+    uni = re.compile(r"\w+", re.UNICODE)
+    assert len(uni.findall("ζήτα эта 日本語 naïve " * 500)) == 2000
+
+
+# --- json and pickle -----------------------------------------------------------------------------
+
+def serialise():
+    import json, pickle
+    records = [
+        {"id": i, "name": f"item {i}", "price": i * 1.25, "tags": ["a", "b", str(i % 9)],
+         "active": i % 2 == 0, "owner": None, "nested": {"depth": i % 4, "label": "ü" * (i % 3)}}
+        for i in range(5000)
+    ]
+    for indent in (None, 2):
+        text = json.dumps(records, indent=indent, sort_keys=indent is not None)
+        assert json.loads(text) == records
+    assert json.dumps({"a": [1, 2.5, "x\n\u00e9"]}, ensure_ascii=False) == '{"a": [1, 2.5, "x\\n\u00e9"]}'
+    blob = pickle.dumps((records, Account("p", 5).owner, OverdraftError("o", 3).short), protocol=5)
+    back = pickle.loads(blob)
+    assert back[0] == records and back[2] == 3
+    import struct, base64, zlib, hashlib
+    packed = b"".join(struct.pack("<iqd", i, i * i, i / 3) for i in range(10000))
+    assert struct.unpack_from("<iqd", packed, 20 * 20)[0] == 20
+    assert base64.b64decode(base64.b64encode(packed)) == packed
+    assert zlib.decompress(zlib.compress(packed)) == packed
+    assert len(hashlib.sha256(packed).hexdigest()) == 64
+
+
+# --- imports and start-up ------------------------------------------------------------------------
+
+def imports():
+    import importlib
+    names = [
+        "argparse", "asyncio", "base64", "collections", "configparser", "csv", "dataclasses",
+        "datetime", "decimal", "email.message", "enum", "fnmatch", "fractions", "functools",
+        "glob", "gzip", "hashlib", "http.client", "inspect", "io", "ipaddress", "itertools",
+        "logging", "logging.handlers", "pathlib", "pprint", "shlex", "shutil", "socket", "sqlite3",
+        "statistics", "string", "subprocess", "tarfile", "tempfile", "textwrap", "threading",
+        "tomllib", "traceback", "typing", "urllib.parse", "urllib.request", "uuid", "xml.etree.ElementTree",
+        "zipfile",
+    ]
+    for n in names:
+        importlib.import_module(n)
+    import dataclasses, enum, typing, datetime, decimal, argparse, logging, io, pathlib
+
+    @dataclasses.dataclass(frozen=True)
+    class Point:
+        x: int
+        y: int = 0
+
+    Colour = enum.Enum("Colour", "RED GREEN BLUE")
+    assert Point(1) == Point(1, 0) and Colour.GREEN.value == 2
+    assert typing.get_type_hints(Point)["x"] is int
+    d = datetime.datetime(2026, 11, 30, 12, 0) + datetime.timedelta(days=40)
+    assert d.strftime("%Y-%m-%d") == "2027-01-09" and d.isoformat().startswith("2027")
+    assert str(decimal.Decimal("1.10") * 3) == "3.30"
+    parser = argparse.ArgumentParser(prog="train")
+    parser.add_argument("--count", type=int, default=1)
+    parser.add_argument("files", nargs="*")
+    assert parser.parse_args(["--count", "3", "a", "b"]).count == 3
+    stream = io.StringIO()
+    log = logging.getLogger("train")
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s %(message)s"))
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    for i in range(2000):
+        log.info("record %d of %s", i, "train")
+    assert stream.getvalue().count("\n") == 2000
+    here = pathlib.Path(__file__).resolve()
+    assert here.suffix == ".py" and here.parent.is_dir()
+
+
+def startup():
+    import subprocess
+    # Not -I, which would ignore the fixed PYTHONHASHSEED of the run's environment.
+    runs = [
+        ["-s", "-S", "-c", "pass"],
+        ["-s", "-c", "pass"],
+        ["-s", "-c", "import os, re, json, collections; print(len(os.environ) >= 0)"],
+        ["-s", "-c", "import sys; sys.exit(3)"],
+    ]
+    for args in runs * 3:
+        out = subprocess.run([sys.executable, *args], capture_output=True, text=True)
+        assert out.returncode in (0, 3), out.stderr
+
+
+def main():
+    stamp = sys.argv[1]
+    for _ in range(ROUNDS):
+        for part in (eval_loop, text, containers, regex, serialise, imports, startup):
+            part()
+    with open(stamp, "w") as f:
+        f.write("training run complete\n")
+
+
+if __name__ == "__main__":
+    main()
