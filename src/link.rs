@@ -37,6 +37,10 @@ pub fn link_static(
         }
     }
     cmd.arg("-Wl,--end-group");
+    // What nothing references is left out: the toolchain's code is compiled with a section per
+    // function and variable (the target's cflags), so this drops unused functions of libraries
+    // whose objects are linked for others.
+    cmd.arg("-Wl,--gc-sections");
     // Hardening: relocations read-only after start (full RELRO), no executable stack.
     cmd.args(["-Wl,-z,relro", "-Wl,-z,now", "-Wl,-z,noexecstack"]);
     // Relative relocations packed (RELR: musl >= 1.2.4 applies them in a static PIE's start-up,

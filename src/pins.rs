@@ -90,6 +90,8 @@ pub struct Target {
     pub elf_machine: u16,
     pub sources: Vec<String>,
     pub cflags: Vec<String>,
+    /// Flags added to CPython's own C flags.
+    pub cpython_cflags: Vec<String>,
     pub thread_stack_size: u64,
     /// The build date compiled into the toolchain (CPython's `sys.version`), as seconds since
     /// 1970, unless `SOURCE_DATE_EPOCH` is set when the toolchain is built.

@@ -86,9 +86,11 @@ pub fn validate(text: &str) -> Result<Value> {
     Ok(v)
 }
 
-/// Assembly that places `file` into the SBOM section (allocated, so that `strip` keeps it).
+/// Assembly that places `file` into the SBOM section: allocated, so that `strip` keeps it, and
+/// retained (`R`, SHF_GNU_RETAIN), so that the link's `--gc-sections` keeps it though no code
+/// refers to it.
 pub fn section_asm(file: &Path) -> String {
-    crate::freeze::incbin_asm(&format!("{SECTION},\"a\",@progbits"), None, file)
+    crate::freeze::incbin_asm(&format!("{SECTION},\"aR\",@progbits"), None, file)
 }
 
 #[cfg(test)]

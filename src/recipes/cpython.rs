@@ -89,6 +89,7 @@ pub fn build(ctx: &Ctx) -> Result<()> {
             .env("CC", &cc)
             .env("AR", ctx.target.tool("ar"))
             .env("CPPFLAGS", format!("-I{}", include.display()))
+            .env("CFLAGS", ctx.target.cpython_cflags.join(" "))
             // Every configure test links statically: musl-gcc links dynamically unless told, and
             // the run tests then fail.
             .env("LDFLAGS", format!("-static -L{} -Wl,-z,stack-size={stack}", lib.display()))
