@@ -2,10 +2,16 @@
 //! one machine, printed as a table and written as JSON. Figures, not assertions.
 //!
 //! Run-time speed compares, on small pure-Python benchmarks in the style of pyperformance:
-//! - the pyelf binary (the benchmark compiled by Cython, on the static musl libpython),
-//! - the toolchain's static `python3` interpreting the same file (musl, static),
-//! - a glibc CPython of the same version built from the same source with the usual defaults
-//!   (`./configure && make`), built once into the bench cache.
+//! - the pyelf binary (the benchmark compiled by Cython, on the static musl libpython), in each
+//!   toolchain profile (`toolchains/profiles.toml`: quick -O2, release PGO+LTO),
+//! - the toolchain's static `python3` interpreting the same file (musl, static), in each profile,
+//! - glibc CPythons of the same version built from the same source, once into the bench cache:
+//!   with the defaults (`./configure && make`) and with PGO+LTO (as distributions build theirs),
+//! - the system's `python3` (Debian's: 3.11, built with PGO and LTO), what users already run.
+//!
+//! Only the full mode measures every profile and reference (and builds them: about 45 minutes on
+//! 2 cores the first time); `--quick`, which CI runs, the default profile and the default-flags
+//! reference.
 
 use anyhow::{bail, Context, Result};
 use fs_err as fs;
@@ -68,34 +74,60 @@ pub struct Mode {
     pub builds: u32,
     /// Processes of each benchmark under each runner (the median is taken).
     pub rounds: u32,
+    /// Every toolchain profile and every reference CPython (else the default profile, the
+    /// default-flags reference and the system python3).
+    pub every_profile: bool,
 }
 
 impl Mode {
-    pub const QUICK: Mode = Mode { scale: 1, repeat: 3, startup_runs: 40, builds: 2, rounds: 3 };
-    pub const FULL: Mode = Mode { scale: 2, repeat: 5, startup_runs: 200, builds: 5, rounds: 5 };
+    pub const QUICK: Mode = Mode { scale: 1, repeat: 3, startup_runs: 40, builds: 2, rounds: 3, every_profile: false };
+    pub const FULL: Mode = Mode { scale: 2, repeat: 5, startup_runs: 200, builds: 5, rounds: 5, every_profile: true };
 }
+
+/// The glibc CPythons the benchmarks are compared with, built from the same pinned source as the
+/// toolchain's and cached under `$PYELF_HOME/bench/`: `(id, label, configure arguments)`.
+pub const REFERENCES: &[(&str, &str, &[&str])] = &[
+    ("glibc", "glibc CPython, ./configure defaults", &[]),
+    ("glibc-pgo-lto", "glibc CPython, PGO+LTO", &["--enable-optimizations", "--with-lto"]),
+];
 
 #[derive(Debug, Serialize)]
 pub struct Report {
     pub mode: String,
     pub host: String,
+    /// Sizes of binaries built in the default profile.
     pub sizes: Vec<Size>,
     /// test.py's bytes by component (interpreter, musl, each library, frozen bytecode, data, app).
     pub composition: Vec<Size>,
-    pub startup: Startup,
-    pub build_seconds_median: f64,
+    /// Size, build time and start-up in each toolchain profile measured.
+    pub profiles: Vec<ProfileFigures>,
+    /// The columns of the run-time table: what ran each benchmark.
+    pub runners: Vec<String>,
     pub benchmarks: Vec<Benchmark>,
-    /// Geometric mean of glibc time / pyelf binary time (above 1: the binary is faster).
-    pub geomean_binary_vs_glibc: f64,
-    /// Geometric mean of glibc time / static python3 time (the interpreter alone).
-    pub geomean_static_interpreter_vs_glibc: f64,
-    /// Geometric mean of the system python3's time / pyelf binary time (what users run: Debian's
-    /// python3 is built with PGO and LTO); none without a system python3.
-    pub geomean_binary_vs_system: Option<f64>,
-    /// The same for the static python3 (the interpreter alone).
-    pub geomean_static_interpreter_vs_system: Option<f64>,
+    /// Geometric means of `against`'s time / `of`'s time over the benchmarks (above 1: `of` is
+    /// faster).
+    pub geomeans: Vec<Geomean>,
     /// Targets of other architectures this machine has the cross tools for.
     pub cross: Vec<CrossFigures>,
+}
+
+/// What one toolchain profile gives.
+#[derive(Debug, Serialize)]
+pub struct ProfileFigures {
+    pub profile: String,
+    pub test_py_bytes: u64,
+    /// Warm builds of test.py (everything cached), median.
+    pub build_seconds_median: f64,
+    pub startup: Startup,
+    /// The seconds the profile's toolchain took to build, as it recorded.
+    pub toolchain_seconds: f64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Geomean {
+    pub of: String,
+    pub against: String,
+    pub ratio: f64,
 }
 
 /// Building for a target of another architecture.
@@ -135,56 +167,130 @@ pub struct Startup {
 #[derive(Debug, Serialize)]
 pub struct Benchmark {
     pub name: String,
-    pub glibc_cpython_s: f64,
-    pub static_python3_s: f64,
-    pub pyelf_binary_s: f64,
-    /// The system python3 interpreting the same file (Debian's: another CPython version).
-    pub system_python_s: Option<f64>,
+    /// Seconds (median), one per [`Report::runners`] entry.
+    pub seconds: Vec<f64>,
 }
 
-/// Runs the benchmark and writes the JSON report to `json_out`.
+/// What runs a benchmark.
+enum Runner {
+    /// An interpreter given the benchmark's file: `(label, python)`.
+    Interpreter(String, PathBuf),
+    /// The benchmark built by pyelf in a profile (index into the profiles measured), compiled by
+    /// Cython (pyelf's default for the app's own code) or, if `true`, as bytecode (`--no-cython`).
+    Binary(String, usize, bool),
+}
+
+impl Runner {
+    fn label(&self) -> &str {
+        match self {
+            Runner::Interpreter(l, _) | Runner::Binary(l, _, _) => l,
+        }
+    }
+}
+
+/// Runs the benchmark and writes the JSON report to `json_out`. The quick mode measures the
+/// default profile against the default-flags glibc CPython and the system python3; the full mode
+/// every profile and every reference (building what is missing: the release toolchain and the
+/// PGO+LTO reference take about 25 and 20 minutes on 2 cores).
 pub fn run(home: &Home, mode: Mode, mode_name: &str, json_out: &Path) -> Result<Report> {
     let pins = Pins::builtin();
     let triple = pyelf::pins::native_triple();
-    let tc = toolchain::ensure(home, &pins, triple, &Default::default())?;
-    let reference = reference_python(home, &pins)?;
+    let all = pyelf::profile::Profiles::builtin();
+    let profiles: Vec<&pyelf::profile::Profile> = if mode.every_profile {
+        // The default first: sizes and the composition are its.
+        let mut v = vec![all.get(None)?];
+        v.extend(all.all.values().filter(|p| !p.is_default()));
+        v
+    } else {
+        vec![all.get(None)?]
+    };
+    let mut toolchains = Vec::new();
+    for p in &profiles {
+        let opts = toolchain::Options { profile: (*p).clone(), ..Default::default() };
+        toolchains.push(toolchain::ensure(home, &pins, triple, &opts)?);
+    }
+    let references = if mode.every_profile { REFERENCES } else { &REFERENCES[..1] };
+    let mut reference_pythons = Vec::new();
+    for (id, label, configure) in references {
+        reference_pythons.push((label.to_string(), reference_python(home, &pins, id, configure)?));
+    }
     let work_root = home.root().join("work");
     ensure_dir(&work_root)?;
     // Locked while the run lives; those of killed runs are removed here (as app builds' are).
     pyelf::stale::sweep(&work_root, "bench-")?;
     let work = pyelf::stale::OwnedDir::new_in(&work_root, "bench-")?;
     let dir = work.path();
-    let build_app = |name: &str, source: &str, extra: &dyn Fn(&mut BuildOptions)| -> Result<(app::Built, f64)> {
-        let script = dir.join(format!("{name}.py"));
-        fs::write(&script, source)?;
-        let mut opts = BuildOptions::new(script);
-        opts.target = Some(triple.to_string());
-        opts.output = Some(dir.join(name));
-        extra(&mut opts);
-        let t = Instant::now();
-        let built = app::build(home, &opts)?;
-        Ok((built, t.elapsed().as_secs_f64()))
-    };
+    let build_app =
+        |name: &str, source: &str, profile: usize, extra: &dyn Fn(&mut BuildOptions)| -> Result<(app::Built, f64)> {
+            let script = dir.join(format!("{name}.py"));
+            fs::write(&script, source)?;
+            let mut opts = BuildOptions::new(script);
+            opts.target = Some(triple.to_string());
+            opts.profile = Some(profiles[profile].name.clone());
+            opts.output = Some(dir.join(format!("{name}-{}", profiles[profile].name)));
+            extra(&mut opts);
+            let t = Instant::now();
+            let built = app::build(home, &opts)?;
+            Ok((built, t.elapsed().as_secs_f64()))
+        };
     let build = |name: &str, source: &str, extra: &dyn Fn(&mut BuildOptions)| -> Result<(PathBuf, f64)> {
-        build_app(name, source, extra).map(|(built, secs)| (built.path, secs))
+        build_app(name, source, 0, extra).map(|(built, secs)| (built.path, secs))
     };
+    let system_python = ["/usr/bin/python3", "/usr/local/bin/python3"].into_iter().find(|p| Path::new(p).exists());
 
-    pyelf::say!("sizes and build time");
     let mut sizes = Vec::new();
-    let mut build_times = Vec::new();
-    let mut test_bin = PathBuf::new();
-    let mut test_map = PathBuf::new();
-    for _ in 0..mode.builds {
-        let (built, secs) = build_app("test", TEST_PY, &|_| {})?;
-        build_times.push(secs);
-        test_bin = built.path;
-        test_map = built.link_map;
+    let mut composition = Vec::new();
+    let mut figures = Vec::new();
+    for (i, p) in profiles.iter().enumerate() {
+        pyelf::say!("{} profile: size, build time and start-up ({} runs each)", p.name, mode.startup_runs);
+        let mut build_times = Vec::new();
+        let mut test_bin = PathBuf::new();
+        let mut test_map = PathBuf::new();
+        for _ in 0..mode.builds {
+            let (built, secs) = build_app("test", TEST_PY, i, &|_| {})?;
+            build_times.push(secs);
+            test_bin = built.path;
+            test_map = built.link_map;
+        }
+        let test_bytes = fs::metadata(&test_bin)?.len();
+        if i == 0 {
+            sizes.push(Size { what: "test.py".into(), bytes: test_bytes });
+            // What test.py's bytes are, from its link map.
+            composition = pyelf::sizes::breakdown(&test_map, test_bytes)?
+                .into_iter()
+                .map(|(what, bytes)| Size { what, bytes })
+                .collect();
+        }
+        let test_py = dir.join("test.py");
+        let (pyelf_ms, sys_ms) = match system_python {
+            Some(py) => startup_pair(&test_bin, &[], Path::new(py), &[test_py.as_os_str()], mode.startup_runs)?,
+            None => (startup_pair(&test_bin, &[], &test_bin, &[], mode.startup_runs)?.0, f64::NAN),
+        };
+        let (empty_bin, _) = build_app("empty", "", i, &|_| {})?;
+        let empty_bin = empty_bin.path;
+        let bare = ["-I", "-S", "-c", "pass"].map(std::ffi::OsStr::new);
+        let (empty_ms, bare_ms) = match system_python {
+            Some(py) => startup_pair(&empty_bin, &[], Path::new(py), &bare, mode.startup_runs)?,
+            None => (startup_pair(&empty_bin, &[], &empty_bin, &[], mode.startup_runs)?.0, f64::NAN),
+        };
+        figures.push(ProfileFigures {
+            profile: p.name.clone(),
+            test_py_bytes: test_bytes,
+            build_seconds_median: median(&mut build_times),
+            startup: Startup {
+                pyelf_ms_median: pyelf_ms,
+                system_python: system_python.unwrap_or("none").to_string(),
+                system_python_ms_median: sys_ms,
+                ratio: pyelf_ms / sys_ms,
+                empty_pyelf_ms_median: empty_ms,
+                system_python_bare_ms_median: bare_ms,
+                empty_ratio: empty_ms / bare_ms,
+            },
+            toolchain_seconds: toolchain::recorded_seconds(&toolchains[i].root)?,
+        });
     }
-    let test_bytes = fs::metadata(&test_bin)?.len();
-    sizes.push(Size { what: "test.py".into(), bytes: test_bytes });
-    // What test.py's bytes are, from its link map.
-    let composition =
-        pyelf::sizes::breakdown(&test_map, test_bytes)?.into_iter().map(|(what, bytes)| Size { what, bytes }).collect();
+
+    pyelf::say!("sizes of other builds");
     let (heavy, _) = build("heavy", HEAVY_PY, &|_| {})?;
     sizes.push(Size {
         what: "heavy.py (json, xml, hashlib, decimal, argparse, subprocess, ...)".into(),
@@ -199,81 +305,78 @@ pub fn run(home: &Home, mode: Mode, mode_name: &str, json_out: &Path) -> Result<
         pyelf::say!("  upx is not installed: no --upx figure");
     }
 
-    pyelf::say!("start-up ({} runs each)", mode.startup_runs);
-    let system_python = ["/usr/bin/python3", "/usr/local/bin/python3"].into_iter().find(|p| Path::new(p).exists());
-    let test_py = dir.join("test.py");
-    let (pyelf_ms, sys_ms) = match system_python {
-        Some(py) => {
-            let (a, b) = startup_pair(&test_bin, &[], Path::new(py), &[test_py.as_os_str()], mode.startup_runs)?;
-            (a, b)
-        }
-        None => (startup_pair(&test_bin, &[], &test_bin, &[], mode.startup_runs)?.0, f64::NAN),
-    };
-    let (empty_bin, _) = build("empty", "", &|_| {})?;
-    let bare = ["-I", "-S", "-c", "pass"].map(std::ffi::OsStr::new);
-    let (empty_ms, bare_ms) = match system_python {
-        Some(py) => startup_pair(&empty_bin, &[], Path::new(py), &bare, mode.startup_runs)?,
-        None => (startup_pair(&empty_bin, &[], &empty_bin, &[], mode.startup_runs)?.0, f64::NAN),
-    };
-
+    // The columns: references, the system python3, then each profile's interpreter and binary.
+    let mut runners: Vec<Runner> =
+        reference_pythons.iter().map(|(label, py)| Runner::Interpreter(label.clone(), py.clone())).collect();
+    if let Some(py) = system_python {
+        runners.push(Runner::Interpreter(format!("system {py}"), py.into()));
+    }
+    for (i, (p, tc)) in profiles.iter().zip(&toolchains).enumerate() {
+        runners.push(Runner::Interpreter(format!("static python3 ({})", p.name), tc.python()));
+        runners.push(Runner::Binary(format!("pyelf binary ({})", p.name), i, false));
+        runners.push(Runner::Binary(format!("pyelf binary, bytecode ({})", p.name), i, true));
+    }
     pyelf::say!("run-time benchmarks (scale {}, median of {} rounds of {})", mode.scale, mode.rounds, mode.repeat);
     let mut benchmarks = Vec::new();
     for (name, source) in BENCHMARKS {
         let source = format!("{source}{HARNESS}");
-        let (bin, _) = build(name, &source, &|_| {})?;
+        // By profile: (compiled by Cython, bytecode).
+        let mut bins = Vec::new();
+        for i in 0..profiles.len() {
+            let cython = build_app(name, &source, i, &|_| {})?.0.path;
+            let bytecode_name = format!("{name}-bytecode");
+            let bytecode = build_app(&bytecode_name, &source, i, &|o| o.no_cython = vec!["*".into()])?.0.path;
+            bins.push((cython, bytecode));
+        }
         let script = dir.join(format!("{name}.py"));
         let args = [mode.scale.to_string(), mode.repeat.to_string()];
-        // The three take turns, several rounds, so that a busy moment of the machine does not
-        // fall on one of them only; each figure is the median over the rounds.
-        let (mut glibc, mut stat, mut binary, mut system) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        // They take turns, several rounds, so that a busy moment of the machine does not fall on
+        // one of them only; each figure is the median over the rounds.
+        let mut times = vec![Vec::new(); runners.len()];
         for _ in 0..mode.rounds {
-            glibc.push(bench_time(Command::new(&reference).arg("-I").arg(&script).args(&args))?);
-            stat.push(bench_time(Command::new(tc.python()).arg("-I").arg(&script).args(&args))?);
-            binary.push(bench_time(Command::new(&bin).args(&args))?);
-            if let Some(py) = system_python {
-                system.push(bench_time(Command::new(py).arg("-I").arg(&script).args(&args))?);
+            for (r, runner) in runners.iter().enumerate() {
+                let mut cmd = match runner {
+                    Runner::Interpreter(_, py) => {
+                        let mut c = Command::new(py);
+                        c.arg("-I").arg(&script);
+                        c
+                    }
+                    Runner::Binary(_, i, false) => Command::new(&bins[*i].0),
+                    Runner::Binary(_, i, true) => Command::new(&bins[*i].1),
+                };
+                times[r].push(bench_time(cmd.args(&args))?);
             }
         }
-        let (glibc, stat, binary) = (median(&mut glibc), median(&mut stat), median(&mut binary));
-        let system = (!system.is_empty()).then(|| median(&mut system));
-        pyelf::say!(
-            "  {name:<16} glibc {glibc:.3}s  static python3 {stat:.3}s  pyelf {binary:.3}s  system {}",
-            system.map_or("-".to_string(), |s| format!("{s:.3}s"))
-        );
-        benchmarks.push(Benchmark {
-            name: name.to_string(),
-            glibc_cpython_s: glibc,
-            static_python3_s: stat,
-            pyelf_binary_s: binary,
-            system_python_s: system,
-        });
+        let seconds: Vec<f64> = times.iter_mut().map(|t| median(t)).collect();
+        let shown: Vec<String> = runners.iter().zip(&seconds).map(|(r, s)| format!("{} {s:.3}s", r.label())).collect();
+        pyelf::say!("  {name:<16} {}", shown.join("  "));
+        benchmarks.push(Benchmark { name: name.to_string(), seconds });
     }
     let cross = cross_figures(home, &pins, mode, dir)?;
-    let geomean = |f: &dyn Fn(&Benchmark) -> f64| {
-        (benchmarks.iter().map(|b| f(b).ln()).sum::<f64>() / benchmarks.len() as f64).exp()
+    let geomean = |of: usize, against: usize| {
+        (benchmarks.iter().map(|b| (b.seconds[against] / b.seconds[of]).ln()).sum::<f64>() / benchmarks.len() as f64)
+            .exp()
     };
+    let mut geomeans = Vec::new();
+    let baselines = reference_pythons.len() + usize::from(system_python.is_some());
+    for of in baselines..runners.len() {
+        for against in 0..baselines {
+            geomeans.push(Geomean {
+                of: runners[of].label().to_string(),
+                against: runners[against].label().to_string(),
+                ratio: geomean(of, against),
+            });
+        }
+    }
     let report = Report {
         mode: mode_name.to_string(),
         host: host_description(),
         sizes,
         composition,
-        startup: Startup {
-            pyelf_ms_median: pyelf_ms,
-            system_python: system_python.unwrap_or("none").to_string(),
-            system_python_ms_median: sys_ms,
-            ratio: pyelf_ms / sys_ms,
-            empty_pyelf_ms_median: empty_ms,
-            system_python_bare_ms_median: bare_ms,
-            empty_ratio: empty_ms / bare_ms,
-        },
-        build_seconds_median: median(&mut build_times),
-        geomean_binary_vs_glibc: geomean(&|b| b.glibc_cpython_s / b.pyelf_binary_s),
-        geomean_static_interpreter_vs_glibc: geomean(&|b| b.glibc_cpython_s / b.static_python3_s),
-        geomean_binary_vs_system: system_python
-            .map(|_| geomean(&|b| b.system_python_s.unwrap_or(f64::NAN) / b.pyelf_binary_s)),
-        geomean_static_interpreter_vs_system: system_python
-            .map(|_| geomean(&|b| b.system_python_s.unwrap_or(f64::NAN) / b.static_python3_s)),
+        profiles: figures,
+        runners: runners.iter().map(|r| r.label().to_string()).collect(),
         benchmarks,
+        geomeans,
         cross,
     };
     if let Some(parent) = json_out.parent() {
@@ -293,7 +396,7 @@ fn cross_figures(home: &Home, pins: &Pins, mode: Mode, dir: &Path) -> Result<Vec
             continue;
         }
         pyelf::say!("cross: {}", target.triple);
-        let built = toolchain::is_built(home, target)?;
+        let built = toolchain::is_built(home, target, &toolchain::Options::default().profile)?;
         let tc = toolchain::ensure(home, pins, &target.triple, &Default::default())?;
         let script = dir.join("test.py");
         let mut opts = BuildOptions::new(script);
@@ -319,7 +422,16 @@ fn cross_figures(home: &Home, pins: &Pins, mode: Mode, dir: &Path) -> Result<Vec
     Ok(out)
 }
 
-/// The report as a Markdown table.
+/// The goals, `(what, goal)`, shown beside what was measured.
+const GOALS: &[(&str, &str)] = &[
+    ("run time: binary and static python3 vs system python3 and vs glibc PGO+LTO (geomean)", ">= 1.00x"),
+    ("start-up: test.py binary / `python3 test.py`", "<= 0.60x"),
+    ("start-up: empty script's binary / `python3 -I -S -c pass`", "<= 1.00x"),
+    ("size: test.py (no UPX)", "<= 4,000,000 bytes"),
+    ("warm build of test.py", "<= 3 s"),
+];
+
+/// The report as Markdown tables.
 pub fn table(r: &Report) -> String {
     let mut t = format!("pyelf bench ({} mode) on {}\n\n| figure | value |\n|---|---|\n", r.mode, r.host);
     for s in &r.sizes {
@@ -333,18 +445,27 @@ pub fn table(r: &Report) -> String {
             100.0 * s.bytes as f64 / r.sizes[0].bytes.max(1) as f64
         ));
     }
-    t.push_str(&format!(
-        "| start-up: test.py binary vs `{} test.py` (median) | {:.1} ms vs {:.1} ms = {:.2}x |\n",
-        r.startup.system_python, r.startup.pyelf_ms_median, r.startup.system_python_ms_median, r.startup.ratio
-    ));
-    t.push_str(&format!(
-        "| start-up: empty script's binary vs `{} -I -S -c pass` (median) | {:.1} ms vs {:.1} ms = {:.2}x |\n",
-        r.startup.system_python,
-        r.startup.empty_pyelf_ms_median,
-        r.startup.system_python_bare_ms_median,
-        r.startup.empty_ratio
-    ));
-    t.push_str(&format!("| warm build of test.py (median) | {:.1} s |\n", r.build_seconds_median));
+    for p in &r.profiles {
+        let n = &p.profile;
+        t.push_str(&format!("| {n}: toolchain build (as recorded) | {:.0} s |\n", p.toolchain_seconds));
+        t.push_str(&format!(
+            "| {n}: size: test.py | {} ({} bytes) |\n",
+            pyelf::progress::human_bytes(p.test_py_bytes),
+            p.test_py_bytes
+        ));
+        t.push_str(&format!(
+            "| {n}: start-up: test.py binary vs `{} test.py` (median) | {:.1} ms vs {:.1} ms = {:.2}x |\n",
+            p.startup.system_python, p.startup.pyelf_ms_median, p.startup.system_python_ms_median, p.startup.ratio
+        ));
+        t.push_str(&format!(
+            "| {n}: start-up: empty script's binary vs `{} -I -S -c pass` (median) | {:.1} ms vs {:.1} ms = {:.2}x |\n",
+            p.startup.system_python,
+            p.startup.empty_pyelf_ms_median,
+            p.startup.system_python_bare_ms_median,
+            p.startup.empty_ratio
+        ));
+        t.push_str(&format!("| {n}: warm build of test.py (median) | {:.1} s |\n", p.build_seconds_median));
+    }
     for c in &r.cross {
         let how = if c.toolchain_built_now { "built by this run" } else { "as recorded when it was built" };
         t.push_str(&format!(
@@ -359,32 +480,46 @@ pub fn table(r: &Report) -> String {
             c.test_py_bytes
         ));
     }
-    t.push('\n');
-    t.push_str(&format!(
-        "| benchmark | glibc CPython (interpreted) | static python3 (interpreted) | pyelf binary (Cython) | binary speed-up vs glibc | system `{}` (interpreted) | binary speed-up vs system |\n|---|---|---|---|---|---|---|\n",
-        r.startup.system_python
-    ));
-    let or_dash = |v: Option<f64>, unit: &str| v.map_or("-".to_string(), |v| format!("{v:.3}{unit}"));
-    for b in &r.benchmarks {
-        t.push_str(&format!(
-            "| {} | {:.3} s | {:.3} s | {:.3} s | {:.2}x | {} | {} |\n",
-            b.name,
-            b.glibc_cpython_s,
-            b.static_python3_s,
-            b.pyelf_binary_s,
-            b.glibc_cpython_s / b.pyelf_binary_s,
-            or_dash(b.system_python_s, " s"),
-            or_dash(b.system_python_s.map(|s| s / b.pyelf_binary_s), "x"),
-        ));
+    t.push_str("\n| benchmark (seconds, median) |");
+    for r in &r.runners {
+        t.push_str(&format!(" {r} |"));
     }
-    t.push_str(&format!(
-        "| **geometric mean** (glibc time / other time) | 1.00x | {:.2}x | {:.2}x | | | |\n",
-        r.geomean_static_interpreter_vs_glibc, r.geomean_binary_vs_glibc
-    ));
-    if let (Some(b), Some(s)) = (r.geomean_binary_vs_system, r.geomean_static_interpreter_vs_system) {
-        t.push_str(&format!(
-            "| **geometric mean** (system python3 time / other time) | | {s:.2}x | {b:.2}x | | 1.00x | |\n"
-        ));
+    t.push_str(&format!("\n|---|{}\n", "---|".repeat(r.runners.len())));
+    for b in &r.benchmarks {
+        t.push_str(&format!("| {} |", b.name));
+        for s in &b.seconds {
+            t.push_str(&format!(" {s:.3} |"));
+        }
+        t.push('\n');
+    }
+    t.push_str("\n| geometric mean of the speed-up (their time / its time; above 1: faster) | against | speed-up |\n|---|---|---|\n");
+    for g in &r.geomeans {
+        t.push_str(&format!("| {} | {} | {:.2}x |\n", g.of, g.against, g.ratio));
+    }
+    t.push_str("\n| goal | target | measured |\n|---|---|---|\n");
+    let worst = |of: &str| {
+        r.geomeans
+            .iter()
+            .filter(|g| g.of.starts_with(of) && !g.against.contains("defaults"))
+            .map(|g| g.ratio)
+            .fold(f64::NAN, f64::min)
+    };
+    for p in &r.profiles {
+        let n = &p.profile;
+        let measured = [
+            format!(
+                "binary {:.2}x, static python3 {:.2}x (the lowest against those baselines measured)",
+                worst(&format!("pyelf binary ({n})")),
+                worst(&format!("static python3 ({n})"))
+            ),
+            format!("{:.2}x", p.startup.ratio),
+            format!("{:.2}x", p.startup.empty_ratio),
+            format!("{} bytes", p.test_py_bytes),
+            format!("{:.1} s", p.build_seconds_median),
+        ];
+        for ((what, goal), m) in GOALS.iter().zip(measured) {
+            t.push_str(&format!("| {n}: {what} | {goal} | {m} |\n"));
+        }
     }
     t
 }
@@ -452,11 +587,12 @@ fn host_description() -> String {
     format!("{cpu}, {cores} cores")
 }
 
-/// A glibc CPython of the toolchain's version, built from the same pinned source with the usual
-/// defaults (`./configure && make`), cached under `$PYELF_HOME/bench/`. Returns its `python`.
-pub fn reference_python(home: &Home, pins: &Pins) -> Result<PathBuf> {
+/// A glibc CPython of the toolchain's version, built from the same pinned source with `configure`'s
+/// arguments (PGO with CPython's own training run, `-m test --pgo`), cached under
+/// `$PYELF_HOME/bench/`. Returns its `python`.
+pub fn reference_python(home: &Home, pins: &Pins, id: &str, configure: &[&str]) -> Result<PathBuf> {
     let pin = pins.source("cpython")?;
-    let name = format!("cpython-{}-glibc-{}", pin.version, &pin.artifacts[0].sha256[..12]);
+    let name = format!("cpython-{}-{id}-{}", pin.version, &pin.artifacts[0].sha256[..12]);
     let dir = home.root().join("bench");
     let root = dir.join(&name);
     let python = root.join("python");
@@ -468,7 +604,12 @@ pub fn reference_python(home: &Home, pins: &Pins) -> Result<PathBuf> {
     if root.join(".complete").is_file() {
         return Ok(python);
     }
-    pyelf::say!("building the reference glibc CPython {} (./configure && make; once)", pin.version);
+    pyelf::say!(
+        "building the reference CPython {} (glibc, ./configure {}; once, logs in {})",
+        pin.version,
+        configure.join(" "),
+        home.root().join("logs").join(format!("{name}.log")).display()
+    );
     let started = Instant::now();
     let src = Fetcher::from_env(home).fetch(pin)?;
     let tmp = tempfile::Builder::new().prefix(&format!(".{name}.tmp-")).tempdir_in(&dir)?;
@@ -477,7 +618,7 @@ pub fn reference_python(home: &Home, pins: &Pins) -> Result<PathBuf> {
     let sh = xshell::Shell::new()?;
     sh.change_dir(&tree);
     let jobs = toolchain::Options::default().jobs.to_string();
-    step.run(xshell::cmd!(sh, "./configure --without-ensurepip"))?;
+    step.run(xshell::cmd!(sh, "./configure --without-ensurepip {configure...}"))?;
     step.run(xshell::cmd!(sh, "make -j{jobs}"))?;
     if root.exists() {
         fs::remove_dir_all(&root)?;
