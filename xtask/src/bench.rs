@@ -176,7 +176,8 @@ enum Runner {
     /// An interpreter given the benchmark's file: `(label, python)`.
     Interpreter(String, PathBuf),
     /// The benchmark built by pyelf in a profile (index into the profiles measured), compiled by
-    /// Cython (pyelf's default for the app's own code) or, if `true`, as bytecode (`--no-cython`).
+    /// Cython (pyelf's default for the app's own code) or, if `true`, as bytecode (`--no-cython`,
+    /// the workload in a module the entry script imports).
     Binary(String, usize, bool),
 }
 
@@ -324,8 +325,13 @@ pub fn run(home: &Home, mode: Mode, mode_name: &str, json_out: &Path) -> Result<
         let mut bins = Vec::new();
         for i in 0..profiles.len() {
             let cython = build_app(name, &source, i, &|_| {})?.0.path;
-            let bytecode_name = format!("{name}-bytecode");
-            let bytecode = build_app(&bytecode_name, &source, i, &|o| o.no_cython = vec!["*".into()])?.0.path;
+            // The entry script is always compiled by Cython (the launcher starts its module), so
+            // the workload goes into a module of its own, embedded as bytecode.
+            let module = format!("bench_{name}");
+            fs::write(dir.join(format!("{module}.py")), &source)?;
+            let main = format!("import {module}\n{module}._pyelf_bench_main()\n");
+            let bytecode =
+                build_app(&format!("{name}-bytecode"), &main, i, &|o| o.no_cython = vec![module.clone()])?.0.path;
             bins.push((cython, bytecode));
         }
         let script = dir.join(format!("{name}.py"));
