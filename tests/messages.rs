@@ -37,7 +37,7 @@ fn a_wrong_setting_in_tool_pyelf() {
     let (code, err) = pyelf(dir.path(), &["build", "."]);
     assert_eq!(code, Some(1));
     assert!(
-        err.starts_with("error: ./pyproject.toml: [tool.pyelf] is not right\n  caused by: unknown field `no-strip`, expected one of `target`, `output`, `entry`, "),
+        err.starts_with("error: ./pyproject.toml: [tool.pyelf] is not right\n  caused by: unknown field `no-strip`, expected one of `target`, `profile`, `output`, `entry`, "),
         "{err}"
     );
 }
