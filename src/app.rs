@@ -330,7 +330,8 @@ pub fn build(home: &Home, opts: &BuildOptions) -> Result<Built> {
     }
     let ca = launcher::CaOptions { with_ssl, bundle: opts.ca_bundle.clone(), always: opts.ca_bundle_always };
     let bundle_zip = (!bundle.is_empty()).then_some(frozen.bundle.as_path());
-    let mut sources = launcher::write(dir, &app.name, &main_name, bundle_zip, &ca, opts.python_cli)?;
+    let mut sources =
+        launcher::write(dir, &app.name, &main_name, bundle_zip, &ca, opts.python_cli, opts.malloc.unwrap_or_default())?;
     sources.extend([frozen.table_c.clone(), frozen.blob_s.clone(), frozen.packed_s.clone(), inittab_c, ext_init_c]);
 
     // What is inside, for the SBOM section and the summary.

@@ -99,6 +99,9 @@ pub struct BuildOptions {
     /// it is started under the name python, python3 or python3.13 (a link to it, or argv[0]).
     #[arg(long, help_heading = "Binary")]
     pub python_cli: bool,
+    /// What serves the C heap (malloc and free) [default: mimalloc].
+    #[arg(long, value_enum, help_heading = "Binary")]
+    pub malloc: Option<crate::launcher::Malloc>,
 
     /// Parallel jobs if the toolchain has to be built.
     #[arg(long)]
@@ -133,6 +136,7 @@ impl Default for BuildOptions {
             sbom: None,
             stdlib_sources: true,
             python_cli: false,
+            malloc: None,
             jobs: None,
         }
     }
@@ -204,6 +208,7 @@ impl BuildOptions {
             sbom: self.sbom.clone().or(rel(&file.sbom)),
             stdlib_sources: self.stdlib_sources && file.stdlib_sources,
             python_cli: self.python_cli || file.python_cli,
+            malloc: self.malloc.or(file.malloc),
             jobs: self.jobs,
         }
     }
@@ -241,7 +246,7 @@ mod tests {
     fn flags_win_over_tool_settings_and_lists_add_up() {
         let file = tool(
             "output = \"dist/tool\"\ninclude-modules = [\"json\"]\nstdlib = \"full\"\nstrip = false\n\
-             add-data = [\"notes.txt:pkg/extra\"]\ncompile-deps = true\nsbom = \"sbom.json\"\n",
+             add-data = [\"notes.txt:pkg/extra\"]\ncompile-deps = true\nsbom = \"sbom.json\"\nmalloc = \"musl\"\n",
         )
         .unwrap();
         let mut flags = parse(&["p", "--include-module", "csv"]);
@@ -252,6 +257,7 @@ mod tests {
         assert_eq!(o.stdlib, Some(Stdlib::Full));
         assert!(!o.strip && o.compile_deps && o.pie);
         assert_eq!(o.add_data, ["/proj/notes.txt:pkg/extra"]);
+        assert_eq!(o.malloc, Some(crate::launcher::Malloc::Musl));
 
         flags.output = Some("mine".into());
         flags.stdlib = Some(Stdlib::Auto);

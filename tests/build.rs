@@ -104,6 +104,43 @@ fn heavy_script_works_in_every_root() {
     }
 }
 
+/// The binding of the symbol `malloc` in an unstripped binary: GLOBAL when `app/malloc.c`
+/// defines it (mimalloc), WEAK when it is musl's (lite_malloc's weak alias to mallocng).
+fn malloc_binding(binary: &Path) -> u8 {
+    let bytes = std::fs::read(binary).unwrap();
+    let elf = goblin::elf::Elf::parse(&bytes).unwrap();
+    let sym = elf.syms.iter().find(|s| elf.strtab.get_at(s.st_name) == Some("malloc")).expect("a symbol table");
+    sym.st_bind()
+}
+
+#[test]
+#[ignore = "builds real binaries and needs root; run by ./test.sh"]
+fn the_c_heap_is_mimalloc_or_musl_and_both_run_the_same() {
+    let script = repo().join("tests/e2e/heap.py");
+    let want = host_python(&script, &[]);
+    let mimalloc = build(&script, "heap", &["--no-strip"]);
+    let musl = build(&script, "heap-musl", &["--no-strip", "--malloc", "musl"]);
+    assert_eq!(malloc_binding(&mimalloc), goblin::elf::sym::STB_GLOBAL, "malloc.c's malloc by default");
+    assert_eq!(malloc_binding(&musl), goblin::elf::sym::STB_WEAK, "musl's malloc with --malloc musl");
+    for (binary, name) in [(&mimalloc, "heap"), (&musl, "heap-musl")] {
+        for kind in ROOTS {
+            let root = root_with(kind, binary, name);
+            for (how, out) in [
+                ("no /proc", in_root(&root, "/app", "/app", &[], true)),
+                ("with /proc", in_root_with_proc(&root, "/app")),
+            ] {
+                assert!(
+                    out.status.success(),
+                    "{name}, {kind}, {how}: {:?}\n{}",
+                    out.status,
+                    String::from_utf8_lossy(&out.stderr)
+                );
+                assert_eq!(text(&out), want, "{name}, {kind}, {how}");
+            }
+        }
+    }
+}
+
 #[test]
 #[ignore = "builds real binaries and needs root; run by ./test.sh"]
 fn python_variables_and_a_hostile_cwd_change_nothing() {
