@@ -80,8 +80,8 @@ pub struct Built {
     pub c_modules: usize,
     /// The libraries in the binary: (name, version, licence).
     pub linked: Vec<(String, String, String)>,
-    /// The final link's map (see [`crate::sizes::breakdown`]).
-    pub link_map: PathBuf,
+    /// The final link's map, when one was asked for (see [`crate::sizes::breakdown`]).
+    pub link_map: Option<PathBuf>,
     pub seconds: f64,
 }
 
@@ -304,7 +304,9 @@ pub fn build(home: &Home, opts: &BuildOptions) -> Result<Built> {
     bundle.extend(stdlib_files(&analysis, &roots, opts.stdlib_sources)?);
     let mut arcs = BTreeSet::new();
     bundle.retain(|f| arcs.insert(f.arc.clone()));
-    let frozen = freeze::emit(&tc, dir, &frozen_list, &bundle)?;
+    // Compiled shares of modules and data archives of earlier builds are reused from the cache
+    // when all their inputs are the same (freeze.py's `Cache`).
+    let frozen = freeze::emit(&tc, dir, &frozen_list, &bundle, Some(&home.root().join("frozen")))?;
 
     // Built-in modules: the C modules the app uses, then its Cython modules, then the extension
     // modules built from source (called through functions that give them their full names).
@@ -385,7 +387,7 @@ pub fn build(home: &Home, opts: &BuildOptions) -> Result<Built> {
         c_modules: c_modules.len(),
         app_modules: cython_names.len(),
         linked,
-        link_map: link::map_path(&logs.join("link.log")),
+        link_map: opts.link_map.clone(),
         seconds: started.elapsed().as_secs_f64(),
     })
 }
@@ -597,7 +599,7 @@ fn compile_and_link(
     }
     let archive = dir.join("obj/libpyelfapp.a");
     objects::archive(tc, &objects, &archive)?;
-    link::link_static(tc, &archive, exe, &logs.join("link.log"), opts.pie, cxx)?;
+    link::link_static(tc, &archive, exe, &logs.join("link.log"), opts.pie, cxx, opts.link_map.as_deref())?;
     crate::elf::check_static(exe, tc.target.elf_machine)?;
     if opts.strip {
         link::strip(tc, exe)?;

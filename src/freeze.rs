@@ -307,11 +307,20 @@ pub fn analyse(tc: &Toolchain, dir: &Path, input: &AnalysisInput) -> Result<Anal
     Ok(serde_json::from_str(&text)?)
 }
 
-/// Compiles `modules` to bytecode and writes the frozen table, the blob and the data archive.
-pub fn emit(tc: &Toolchain, dir: &Path, modules: &[ToFreeze], bundle: &[BundleFile]) -> Result<FrozenModules> {
+/// Compiles `modules` to bytecode and writes the frozen table, the blob and the data archive;
+/// what `cache` (a directory) holds from earlier builds with the same inputs is reused.
+pub fn emit(
+    tc: &Toolchain,
+    dir: &Path,
+    modules: &[ToFreeze],
+    bundle: &[BundleFile],
+    cache: Option<&Path>,
+) -> Result<FrozenModules> {
     let spec = dir.join("freeze-spec.json");
     fs::write(&spec, serde_json::to_string(&serde_json::json!({"frozen": modules, "bundle": bundle}))?)?;
-    run_freeze(tc, dir, &["emit".into(), dir.into(), spec.into()], "freezing the modules")?;
+    let mut args: Vec<std::ffi::OsString> = vec!["emit".into(), dir.into(), spec.into()];
+    args.extend(cache.map(Into::into));
+    run_freeze(tc, dir, &args, "freezing the modules")?;
     let bin = dir.join("frozen.bin");
     let blob_s = dir.join("frozen_blob.S");
     fs::write(&blob_s, incbin_asm(".rodata", Some("pyelf_frozen_blob"), &bin))?;

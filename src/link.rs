@@ -9,7 +9,8 @@ use std::process::Command;
 /// Links `app_archive` (holding `main`) with the toolchain's libraries into `out`, fully static:
 /// a static PIE (loaded at a random address, relocating itself) unless `pie` is false.
 /// `eh_frame_hdr`: with the table LLVM's unwinder finds unwind information through
-/// (`PT_GNU_EH_FRAME`; gcc leaves it out of static links), for C++ code that throws.
+/// (`PT_GNU_EH_FRAME`; gcc leaves it out of static links), for C++ code that throws. `map`: where
+/// to write the linker's map, if anywhere (what each library puts in: `sizes::breakdown`).
 pub fn link_static(
     tc: &Toolchain,
     app_archive: &Path,
@@ -17,6 +18,7 @@ pub fn link_static(
     log: &Path,
     pie: bool,
     eh_frame_hdr: bool,
+    map: Option<&Path>,
 ) -> Result<()> {
     let record = tc.manifest()?.link;
     let static_flag = if pie { "-static-pie" } else { "-static" };
@@ -52,8 +54,10 @@ pub fn link_static(
     if eh_frame_hdr {
         cmd.arg("-Wl,--eh-frame-hdr");
     }
-    // The map of the link beside its log: what each library puts in (`sizes::breakdown`).
-    cmd.arg(format!("-Wl,-Map={}", map_path(log).display()));
+    // Only when asked: writing it takes a fifth of the link's time.
+    if let Some(map) = map {
+        cmd.arg(format!("-Wl,-Map={}", map.display()));
+    }
     for f in crate::launcher::WRAPPED {
         cmd.arg(format!("-Wl,--wrap={f}"));
     }
@@ -68,11 +72,6 @@ pub fn link_static(
         );
     }
     Ok(())
-}
-
-/// The link map written beside the link's log.
-pub fn map_path(log: &Path) -> std::path::PathBuf {
-    log.with_file_name("link.map")
 }
 
 /// Strips symbols and debug information, with the target's `strip` (the host's cannot read

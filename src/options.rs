@@ -99,6 +99,10 @@ pub struct BuildOptions {
     /// it is started under the name python, python3 or python3.13 (a link to it, or argv[0]).
     #[arg(long, help_heading = "Binary")]
     pub python_cli: bool,
+    /// Also write the linker's map of the binary to FILE: which object of which library each
+    /// part of it comes from.
+    #[arg(long, value_name = "FILE", help_heading = "Binary")]
+    pub link_map: Option<PathBuf>,
     /// What serves the C heap (malloc and free) [default: mimalloc].
     #[arg(long, value_enum, help_heading = "Binary")]
     pub malloc: Option<crate::launcher::Malloc>,
@@ -136,6 +140,7 @@ impl Default for BuildOptions {
             sbom: None,
             stdlib_sources: true,
             python_cli: false,
+            link_map: None,
             malloc: None,
             jobs: None,
         }
@@ -208,6 +213,7 @@ impl BuildOptions {
             sbom: self.sbom.clone().or(rel(&file.sbom)),
             stdlib_sources: self.stdlib_sources && file.stdlib_sources,
             python_cli: self.python_cli || file.python_cli,
+            link_map: self.link_map.clone().or(rel(&file.link_map)),
             malloc: self.malloc.or(file.malloc),
             jobs: self.jobs,
         }

@@ -10,7 +10,7 @@ use std::path::Path;
 /// Bytes by component, largest first; the last entry is what the linker made itself (headers,
 /// relocations, the dynamic section, alignment), the file's size less the rest.
 pub fn breakdown(map: &Path, file_size: u64) -> Result<Vec<(String, u64)>> {
-    let text = fs_err::read_to_string(map).context("the link map (written by every app build)")?;
+    let text = fs_err::read_to_string(map).context("the link map (written by a build with --link-map)")?;
     let mut by: BTreeMap<String, u64> = BTreeMap::new();
     for (file, size) in input_sections(&text) {
         *by.entry(component(&file)).or_default() += size;

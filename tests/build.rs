@@ -374,6 +374,51 @@ fn the_import_analysis_runs_no_package_code() {
     assert_eq!(text(&Command::new(&bin).output().unwrap()), "False\n");
 }
 
+/// freeze.py scans bytecode for imports in its own way (one pass over the bytes, most code
+/// objects skipped at once): what it finds must be what modulefinder's dis-based scan finds, for
+/// every code object of the stdlib.
+#[test]
+#[ignore = "builds real binaries and needs root; run by ./test.sh"]
+fn the_analysis_scans_bytecode_as_modulefinder_does() {
+    let facts = tmp().join("scan-facts.json");
+    std::fs::write(&facts, pyelf::stdlib::for_analysis().to_string()).unwrap();
+    let check = r#"
+import glob, importlib.util, modulefinder, os, sys, types
+spec = importlib.util.spec_from_file_location("freeze", sys.argv[1])
+freeze = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(freeze)
+finder = modulefinder.ModuleFinder()
+count = found = 0
+for path in sorted(glob.glob(os.path.dirname(os.__file__) + "/**/*.py", recursive=True)):
+    try:
+        with open(path, "rb") as f:
+            code = compile(f.read(), path, "exec")
+    except SyntaxError:
+        continue  # lib2to3's and the tests' deliberately broken files
+    stack = [code]
+    while stack:
+        co = stack.pop()
+        stack.extend(c for c in co.co_consts if isinstance(c, types.CodeType))
+        want = list(modulefinder.ModuleFinder.scan_opcodes(finder, co))
+        got = list(freeze.scan_opcodes(co))
+        if got != want:
+            sys.exit(f"{path}: {co.co_qualname}: {got} != {want}")
+        count += 1
+        found += len(want)
+print(count, found)
+"#;
+    let out = Command::new(toolchain_python())
+        .args(["-I", "-c", check])
+        .arg(repo().join("src/app/freeze.py"))
+        .env("PYELF_STDLIB_FACTS", &facts)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = text(&out);
+    let counts: Vec<usize> = text.split_whitespace().map(|n| n.parse().unwrap()).collect();
+    assert!(counts[0] > 50_000 && counts[1] > 20_000, "code objects and imports or stores compared: {text}");
+}
+
 #[test]
 #[ignore = "builds real binaries and needs root; run by ./test.sh"]
 fn an_installed_pyelf_builds_from_any_directory() {

@@ -246,17 +246,26 @@ pub fn run(home: &Home, mode: Mode, mode_name: &str, json_out: &Path) -> Result<
         pyelf::say!("{} profile: size, build time and start-up ({} runs each)", p.name, mode.startup_runs);
         let mut build_times = Vec::new();
         let mut test_bin = PathBuf::new();
-        let mut test_map = PathBuf::new();
         for _ in 0..mode.builds {
             let (built, secs) = build_app("test", TEST_PY, i, &|_| {})?;
             build_times.push(secs);
             test_bin = built.path;
-            test_map = built.link_map;
         }
         let test_bytes = fs::metadata(&test_bin)?.len();
         if i == 0 {
             sizes.push(Size { what: "test.py".into(), bytes: test_bytes });
-            // What test.py's bytes are, from its link map.
+            // What test.py's bytes are, from the map of one more link (not timed: users' builds
+            // write none).
+            let test_map = dir.join("test.map");
+            let (map, out) = (test_map.clone(), dir.join("test-mapped"));
+            let (mapped, _) = build_app("test", TEST_PY, i, &move |o| {
+                o.link_map = Some(map.clone());
+                o.output = Some(out.clone());
+            })?;
+            anyhow::ensure!(
+                mapped.sha256 == pyelf::fetch::sha256_file(&test_bin)?,
+                "test.py built with --link-map is not the same binary as test.py built without"
+            );
             composition = pyelf::sizes::breakdown(&test_map, test_bytes)?
                 .into_iter()
                 .map(|(what, bytes)| Size { what, bytes })
