@@ -294,6 +294,67 @@ fn the_same_app_builds_to_the_same_bytes() {
     );
 }
 
+/// The freezer's cache (compiled shares of modules, data archives) gives the bytes a run without it
+/// gives, and its keys follow the inputs: one changed module recompiles its share only.
+#[test]
+#[ignore = "builds real binaries and needs root; run by ./test.sh"]
+fn the_frozen_cache_gives_the_bytes_a_run_without_it_gives() {
+    use pyelf::freeze::{emit, BundleFile, ToFreeze};
+    let home = pyelf::home::Home::from_env().unwrap();
+    let tc = pyelf::toolchain::ensure(
+        &home,
+        &pyelf::pins::Pins::builtin(),
+        "x86_64-unknown-linux-musl",
+        &Default::default(),
+    )
+    .unwrap();
+    let stdlib = tc.root.join("lib/python3.13");
+    let base = tmp().join("frozen-cache");
+    let _ = std::fs::remove_dir_all(&base);
+    std::fs::create_dir_all(&base).unwrap();
+    let app = base.join("mine.py");
+    std::fs::write(&app, "X = 1\n").unwrap();
+    let module = |name: &str, file: PathBuf, packed: bool| ToFreeze {
+        name: name.into(),
+        file,
+        package: false,
+        filename: None,
+        source: None,
+        packed,
+    };
+    let mut modules: Vec<ToFreeze> =
+        ["json.decoder", "json.encoder", "json.scanner", "argparse", "textwrap", "gettext", "shlex"]
+            .iter()
+            .enumerate()
+            .map(|(i, n)| module(n, stdlib.join(format!("{}.py", n.replace('.', "/"))), i % 2 == 0))
+            .collect();
+    modules.push(module("mine", app.clone(), false));
+    let bundle = vec![
+        BundleFile { arc: "lib/python3.13/shlex.py".into(), file: stdlib.join("shlex.py") },
+        BundleFile { arc: "mine.py".into(), file: app.clone() },
+    ];
+    let outputs = ["frozen.bin", "packed.bin", "frozen.c", "frozen.txt", "bundle.zip"];
+    let run = |name: &str, cache: Option<&Path>| -> Vec<Vec<u8>> {
+        let dir = base.join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        emit(&tc, &dir, &modules, &bundle, cache).unwrap();
+        outputs.iter().map(|o| std::fs::read(dir.join(o)).unwrap()).collect()
+    };
+    let cache = base.join("cache");
+    let entries = || std::fs::read_dir(&cache).map(|d| d.count()).unwrap_or(0);
+    let plain = run("plain", None);
+    assert_eq!(entries(), 0, "no cache given, none written");
+    assert_eq!(run("cold", Some(&cache)), plain, "a run that fills the cache");
+    assert_eq!(entries(), 5, "four shares of modules and one data archive");
+    assert_eq!(run("warm", Some(&cache)), plain, "a run that takes everything from the cache");
+    assert_eq!(entries(), 5);
+    std::fs::write(&app, "X = 2\n").unwrap();
+    let changed = run("changed", Some(&cache));
+    assert_ne!(changed, plain);
+    assert_eq!(entries(), 7, "the changed module's share and the data archive are new");
+    assert_eq!(run("changed-plain", None), changed);
+}
+
 #[test]
 #[ignore = "builds real binaries and needs root; run by ./test.sh"]
 fn verify_passes_on_a_default_build_and_reports_violations() {
