@@ -300,14 +300,7 @@ fn the_same_app_builds_to_the_same_bytes() {
 #[ignore = "builds real binaries and needs root; run by ./test.sh"]
 fn the_frozen_cache_gives_the_bytes_a_run_without_it_gives() {
     use pyelf::freeze::{emit, BundleFile, ToFreeze};
-    let home = pyelf::home::Home::from_env().unwrap();
-    let tc = pyelf::toolchain::ensure(
-        &home,
-        &pyelf::pins::Pins::builtin(),
-        "x86_64-unknown-linux-musl",
-        &Default::default(),
-    )
-    .unwrap();
+    let tc = toolchain();
     let stdlib = tc.root.join("lib/python3.13");
     let base = tmp().join("frozen-cache");
     let _ = std::fs::remove_dir_all(&base);
