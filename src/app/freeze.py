@@ -162,7 +162,7 @@ def is_namespace(spec):
 # co_code is 2-byte units, an opcode then its argument (EXTENDED_ARG units carry the high bytes),
 # and the inline cache units after an instruction are zeros there (CACHE, which is no constant).
 # Most code objects (functions) hold none of the opcodes looked for and are skipped at once. The
-# results are the same for every code object of the stdlib (tests/stdlib.rs).
+# results are the same for every code object of the stdlib (tests/build.rs).
 _STORE_OPS = frozenset(dis.opmap[n] for n in ("STORE_NAME", "STORE_GLOBAL"))
 _IMPORT_NAME = dis.opmap["IMPORT_NAME"]
 _EXTENDED_ARG = dis.opmap["EXTENDED_ARG"]
@@ -491,7 +491,7 @@ class Cache:
     the inputs (names, flags and the bytes of each file). A share is one worker's output, which
     depends on the modules of that share only, so a file taken from here is what a run would
     write. Files are written whole (renamed into place) and the least recently used are removed
-    beyond CACHE_ENTRIES; a file another build removes meanwhile is a miss, not an error."""
+    beyond ENTRIES; a file another build removes meanwhile is a miss, not an error."""
 
     VERSION = b"pyelf-frozen-cache-1"
     ENTRIES = 256
@@ -522,15 +522,23 @@ class Cache:
         """Keeps a copy of the file `made` as `key` (a failure to keep it is no error)."""
         import shutil
         import tempfile
+        tmp = None
         try:
             os.makedirs(self.dir, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=self.dir, prefix=".tmp-")
             with os.fdopen(fd, "wb") as out, open(made, "rb") as f:
                 shutil.copyfileobj(f, out)
             os.replace(tmp, os.path.join(self.dir, key))
+            tmp = None
             self.prune()
         except OSError:
             pass
+        finally:
+            if tmp:  # not renamed into place: no half-written file is left
+                try:
+                    os.remove(tmp)
+                except OSError:
+                    pass
 
     def prune(self):
         entries = []

@@ -524,13 +524,12 @@ pub fn table(r: &Report) -> String {
         let n = &p.profile;
         let binary = format!("pyelf binary ({n})");
         // The baselines this run measured (the quick mode has no PGO+LTO reference).
-        let mut against: Vec<&str> = r
+        let against: Vec<&str> = r
             .geomeans
             .iter()
             .filter(|g| g.of == binary && g.against != REFERENCES[0].1)
             .map(|g| g.against.as_str())
             .collect();
-        against.dedup();
         let measured = [
             format!(
                 "binary {:.2}x, static python3 {:.2}x (the lower of the ratios against {})",
