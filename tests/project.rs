@@ -723,6 +723,31 @@ fn corpus_tqdm_vulture_radon_autopep8_sqlformat_tabulate() {
 
 #[test]
 #[ignore = "installs from PyPI, builds real binaries and needs root; run by ./test.sh"]
+fn corpus_jc_imports_its_parsers_by_a_computed_name() {
+    corpus_matches_a_normal_install(
+        "jc",
+        "jc.cli:main",
+        &[],
+        &[&["--help"], &["-h", "--ls"], &["-h", "--x509-cert"], &["--ls"], &["--nosuchparser"]],
+    );
+}
+
+const STATS_CSV: &str = "name,age,joined,score,active\nada,36,2024-03-01,91.50,true\nbob,41,2023-11-17,78.25,false\n\
+                         cy,29,2025-01-09,88.00,true\ndee,52,2022-07-30,65.75,false\n";
+
+#[test]
+#[ignore = "installs from PyPI, builds real binaries and needs root; run by ./test.sh"]
+fn corpus_csvstat_reads_babels_locale_data() {
+    corpus_matches_a_normal_install(
+        "csvkit",
+        "csvkit.utilities.csvstat:launch_new_instance",
+        &[("s.csv", STATS_CSV)],
+        &[&["s.csv"], &["--json", "-c", "age,score", "s.csv"], &["-L", "de_DE", "s.csv"], &["-c", "nosuch", "s.csv"]],
+    );
+}
+
+#[test]
+#[ignore = "installs from PyPI, builds real binaries and needs root; run by ./test.sh"]
 fn corpus_httpie_offline() {
     corpus_matches_a_normal_install(
         "http",
