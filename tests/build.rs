@@ -537,6 +537,22 @@ fn the_release_profile_builds_the_same_program() {
     let args = text(&out);
     assert!(args.contains("--enable-optimizations") && args.contains("--with-lto"), "{args}");
     assert_eq!(tc.manifest().unwrap().profile, "release");
+    // The instrumented build that the training ran had a neutral prefix compiled in (so that its
+    // counts do not depend on the home); everything installed has the toolchain's own again.
+    let out = Command::new(tc.python())
+        .args([
+            "-c",
+            "import sysconfig; print(sysconfig.get_config_var('prefix')); print(sysconfig.get_config_var('BINDIR'))",
+        ])
+        .output()
+        .unwrap();
+    let root = tc.root.display().to_string();
+    assert_eq!(text(&out), format!("{root}\n{root}/bin\n"));
+    let config = tc.root.join("lib/python3.13/config-3.13-x86_64-linux-musl/python-config.py");
+    for script in [tc.root.join("bin/pydoc3.13"), tc.root.join("bin/idle3.13"), config] {
+        let first = std::fs::read_to_string(&script).unwrap().lines().next().unwrap_or_default().to_string();
+        assert_eq!(first, format!("#!{root}/bin/python3.13"), "{}", script.display());
+    }
     let facts = pyelf::elf::check_static(&bin, X86_64).unwrap();
     assert!(facts.pie && facts.needed.is_empty() && facts.interpreter.is_none());
 }

@@ -140,58 +140,123 @@ pub fn build(ctx: &Ctx) -> Result<()> {
     ])
 }
 
+/// Where the PGO training run finds the instrumented interpreter, its stdlib and its script: one
+/// path on every machine, whatever the home or build directory. The training handles its own
+/// paths (`sys.path`, `__file__`, the working directory) as strings, and their lengths would
+/// otherwise change the profile's counts, and so the machine code built from it.
+const TRAINING_DIR: &str = "/tmp/pyelf-pgo-training";
+
+/// The install prefix compiled into the instrumented interpreter: the real one (the toolchain's
+/// directory) would be a string the training handles too. The rebuild with the profile compiles
+/// the real one back in.
+const TRAINING_PREFIX: &str = "/pyelf";
+
 /// CPython's `make profile-opt`, with the training run ours: an instrumented python3 is built,
 /// runs `toolchains/pgo/train.py` (through the target's runner when cross-compiling), and
 /// everything is rebuilt with the profile it wrote. The run is checked (it must complete; make
-/// cannot tell) and deterministic: one thread, a fixed hash seed, an environment of its own and no
-/// address randomisation, so the same pins and training set give the same profile.
+/// cannot tell) and deterministic, so that the same pins and training set give the same profile
+/// and the same bytes in any home: one thread, a fixed hash seed, clock and environment, no
+/// address randomisation, and an instrumented interpreter that is the same program in every home
+/// (the prefix [`TRAINING_PREFIX`], and its profile files named under [`TRAINING_DIR`] rather than
+/// under the build directory: the lengths of those strings would move its static objects, whose
+/// addresses are the hashes of types and the keys of pickle's memo), run from [`TRAINING_DIR`]
+/// with no bytecode cached. Only the training's counts make the profile, not those of the
+/// interpreter's runs while it was built.
 fn pgo_build(ctx: &Ctx, sh: &xshell::Shell) -> Result<()> {
     let jobs = ctx.jobs.to_string();
-    ctx.step.run(cmd!(sh, "make -j{jobs} profile-gen-stamp"))?;
+    let dir = Path::new(TRAINING_DIR);
+    let profile_dir = dir.join("profile");
+    // The profile files are named relative to the build directory, as the compiler sees it.
+    let src = fs::canonicalize(&ctx.src)?;
+    let prefix_path = format!("-fprofile-prefix-path={}", src.display());
+    let gen =
+        format!("PGO_PROF_GEN_FLAG=-fprofile-generate={} {prefix_path} -fprofile-update=atomic", profile_dir.display());
+    let prefix = [format!("prefix={TRAINING_PREFIX}"), format!("exec_prefix={TRAINING_PREFIX}")];
+    // What the build's own runs of the instrumented interpreter count goes elsewhere (and away).
+    let build_counts = ctx.work.join("pgo-build-counts");
+    ctx.step.run(cmd!(sh, "make -j{jobs} profile-gen-stamp {prefix...} {gen}").env("GCOV_PREFIX", &build_counts))?;
+    if build_counts.exists() {
+        fs::remove_dir_all(&build_counts)?;
+    }
+    for file in crate::app::walk(&ctx.src)? {
+        if file.extension().is_some_and(|x| x == "pyc") {
+            fs::remove_file(&file)?;
+        }
+    }
 
-    let dir = ctx.work.join("pgo");
-    fs::create_dir_all(&dir)?;
+    // One training at a time on this machine uses the directory.
+    let lock_path = dir.with_extension("lock");
+    let lock = crate::toolchain::lock_exclusive(&lock_path, "PGO training run")
+        .with_context(|| format!("the PGO training needs {TRAINING_DIR} and its lock {}", lock_path.display()))?;
+    if dir.exists() {
+        fs::remove_dir_all(dir).with_context(|| format!("cannot clear {TRAINING_DIR} for the PGO training run"))?;
+    }
+    fs::create_dir_all(dir)?;
+    // The build directory's layout, as the interpreter finds it from its own location: the
+    // executable and pybuilddir.txt copied, the directories linked.
+    for file in ["python", "pybuilddir.txt"] {
+        fs::copy(ctx.src.join(file), dir.join(file))?;
+    }
+    for sub in ["Lib", "Modules", "build"] {
+        std::os::unix::fs::symlink(ctx.src.join(sub), dir.join(sub))?;
+    }
     let script = dir.join("train.py");
     fs::write(&script, crate::profile::TRAINING_PY)?;
     let done = dir.join("trained");
     let mut run = std::process::Command::new("setarch");
-    run.arg("-R").args(ctx.target.runner()).arg(ctx.src.join("python")).arg(&script).arg(&done);
+    run.arg("-R").args(ctx.target.runner()).arg(dir.join("python")).arg(&script).arg(&done);
     run.arg(crate::profile::TRAINING_ROUNDS.to_string());
-    run.current_dir(&dir).env_clear().env("PATH", std::env::var_os("PATH").unwrap_or_default());
+    run.current_dir(dir).env_clear().env("PATH", "/usr/bin:/bin");
     run.env("PYTHONHASHSEED", "0").env("LC_ALL", "C.UTF-8");
     let started = std::time::Instant::now();
-    ctx.step.run_command("setarch -R python train.py (the PGO training run)", &mut run)?;
+    ctx.step.run_command(&format!("setarch -R python train.py in {TRAINING_DIR} (the PGO training run)"), &mut run)?;
     if !done.is_file() {
         anyhow::bail!(ctx.step.failure("the PGO training run did not complete (toolchains/pgo/train.py)"));
     }
-    let profiles = count_files(&ctx.src, "gcda")?;
+    // The profile moves into the build directory; the training directory is free again.
+    let profile = ctx.work.join("pgo-profile");
+    if profile.exists() {
+        fs::remove_dir_all(&profile)?;
+    }
+    fs::create_dir_all(&profile)?;
+    let mut profiles = 0;
+    for entry in fs::read_dir(&profile_dir)? {
+        let path = entry?.path();
+        if path.extension().is_some_and(|x| x == "gcda") {
+            fs::copy(&path, profile.join(path.file_name().unwrap_or_default()))?;
+            profiles += 1;
+        }
+    }
+    fs::remove_dir_all(dir)?;
+    drop(lock);
     ctx.step
         .note(&format!("training run: {:.1}s, {profiles} profile files (.gcda)", started.elapsed().as_secs_f64()))?;
     anyhow::ensure!(profiles > 100, ctx.step.failure(&format!("the training run left only {profiles} .gcda files")));
 
     // As `make profile-run-stamp` ends: the objects go, the profile stays; then `make` is
-    // `profile-opt`, which rebuilds with -fprofile-use.
+    // `profile-opt`, which rebuilds with the profile (and the real prefix). The compiler's
+    // options, the profile's path among them, are not recorded in the debug information.
     ctx.step.run(cmd!(sh, "make clean-retain-profile"))?;
-    fs::write(ctx.src.join("profile-run-stamp"), "")?;
-    ctx.step.run(cmd!(sh, "make -j{jobs}"))
-}
-
-/// How many files under `dir` end in `.<ext>`.
-fn count_files(dir: &Path, ext: &str) -> Result<usize> {
-    let mut n = 0;
-    let mut todo = vec![dir.to_path_buf()];
-    while let Some(d) = todo.pop() {
-        for e in fs::read_dir(&d)? {
-            let e = e?;
-            let t = e.file_type()?;
-            if t.is_dir() {
-                todo.push(e.path());
-            } else if e.path().extension().is_some_and(|x| x == ext) {
-                n += 1;
-            }
+    // What else the instrumented build wrote with the training prefix in it, and the rebuild
+    // would keep: the scripts' `#!` lines (python-config.py is made with python-config).
+    for entry in fs::read_dir(ctx.src.join("build"))? {
+        let path = entry?.path();
+        if path.file_name().is_some_and(|n| n.to_string_lossy().starts_with("scripts-")) {
+            fs::remove_dir_all(&path)?;
         }
     }
-    Ok(n)
+    for made in ["python-config", "python-config.py"] {
+        let path = ctx.src.join(made);
+        if path.exists() {
+            fs::remove_file(&path)?;
+        }
+    }
+    fs::write(ctx.src.join("profile-run-stamp"), "")?;
+    let use_flag = format!(
+        "PGO_PROF_USE_FLAG=-fprofile-use={} {prefix_path} -fprofile-correction -gno-record-gcc-switches",
+        profile.display()
+    );
+    ctx.step.run(cmd!(sh, "make -j{jobs} {use_flag}"))
 }
 
 /// Facts of `pyconfig.h` that configure gets wrong, without failing, when it cannot run its test

@@ -6,9 +6,9 @@ integers and floats, str and bytes, dicts, sets and lists, regular expressions, 
 the import system over the stdlib, and start-up (new interpreters started as subprocesses). It is
 its own code, not the benchmarks `cargo xtask bench` measures with.
 
-The run is deterministic (fixed seeds, one thread, PYTHONHASHSEED=0 and no address randomisation
-given by pyelf) so that the same pins and this file give the same profile, and so the same
-toolchain bytes. Each part checks its results; the last line written to the file named by the
+The run is deterministic (fixed seeds, one thread, a fixed clock where a time would change the
+counts; PYTHONHASHSEED=0, no address randomisation and fixed paths given by pyelf) so that the
+same pins and this file give the same profile in any home, and so the same toolchain bytes. Each part checks its results; the last line written to the file named by the
 first argument says the run completed (make cannot tell a training run that failed part way).
 """
 
@@ -289,6 +289,9 @@ def imports():
     parser.add_argument("files", nargs="*")
     assert parser.parse_args(["--count", "3", "a", "b"]).count == 3
     stream = io.StringIO()
+    # A fixed clock: a record's time would change its counts (msecs of 0..256 is a cached small
+    # int, larger ones are allocated) and so the profile from run to run.
+    logging.time = type("FixedClock", (), {"time_ns": staticmethod(lambda: 1_796_000_000_123_456_789)})
     log = logging.getLogger("train")
     handler = logging.StreamHandler(stream)
     handler.setFormatter(logging.Formatter("%(levelname)s %(name)s %(message)s"))
