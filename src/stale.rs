@@ -56,14 +56,29 @@ impl Drop for OwnedDir {
     }
 }
 
+/// What an abandoned directory is renamed to before it is removed: `.swept-` and its old name.
+const SWEPT: &str = ".swept-";
+
 /// Removes the entries of `dir` whose names start with `prefix` and whose owner is gone: a file
 /// nobody holds a lock on, or a directory whose lock file nobody holds (or that has no lock file
 /// and is older than a minute, so that one being set up right now is left alone).
+///
+/// A killed owner's children (a compiler, `strip`) may live on and still write into its directory
+/// by path. So an abandoned directory is first renamed out of the way, in one step: its old name is
+/// gone at once, and what those children create by that name fails instead of racing the removal.
+/// If the removal still fails, the renamed directory (nobody's, by its name) goes in a later sweep.
 pub fn sweep(dir: &Path, prefix: &str) -> Result<usize> {
     let Ok(entries) = std::fs::read_dir(dir) else { return Ok(0) };
     let mut removed = 0;
     for entry in entries.flatten() {
-        if !entry.file_name().to_string_lossy().starts_with(prefix) {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.strip_prefix(SWEPT).is_some_and(|old| old.starts_with(prefix)) {
+            if std::fs::remove_dir_all(entry.path()).is_ok() {
+                removed += 1;
+            }
+            continue;
+        }
+        if !name.starts_with(prefix) {
             continue;
         }
         let path = entry.path();
@@ -74,7 +89,12 @@ pub fn sweep(dir: &Path, prefix: &str) -> Result<usize> {
                 Ok(f) => f.try_lock().is_ok(),
                 Err(_) => meta.modified().ok().and_then(|m| m.elapsed().ok()).is_some_and(|a| a.as_secs() > 60),
             };
-            if abandoned && std::fs::remove_dir_all(&path).is_ok() {
+            if !abandoned {
+                continue;
+            }
+            let swept = dir.join(format!("{SWEPT}{name}"));
+            // Another sweep may have taken it first: then it is that sweep's to remove.
+            if std::fs::rename(&path, &swept).is_ok() && std::fs::remove_dir_all(&swept).is_ok() {
                 removed += 1;
             }
         } else {
@@ -111,6 +131,42 @@ mod tests {
             std::fs::read_dir(d).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into()).collect();
         left.sort();
         assert_eq!(left, [".partial-dir-live", ".partial-live", "other"]);
+    }
+
+    #[test]
+    fn an_abandoned_directory_is_gone_by_its_name_at_once_even_while_something_writes_into_it() {
+        let tmp = tempfile::tempdir().unwrap();
+        let d = tmp.path().to_path_buf();
+        let abandoned = d.join("build-dead");
+        fs::create_dir(&abandoned).unwrap();
+        drop(hold_dir(&abandoned).unwrap());
+        for i in 0..200 {
+            fs::write(abandoned.join(format!("f{i}")), b"x").unwrap();
+        }
+        // A killed build's orphan, still writing into the directory by its path.
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let writer = {
+            let (stop, abandoned) = (stop.clone(), abandoned.clone());
+            std::thread::spawn(move || {
+                let mut i = 0u64;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let _ = std::fs::write(abandoned.join(format!("late{i}")), b"x");
+                    i += 1;
+                }
+            })
+        };
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        assert_eq!(sweep(&d, "build-").unwrap(), 1);
+        assert!(!abandoned.exists(), "the abandoned directory's name is gone");
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        writer.join().unwrap();
+        // A renamed directory that an earlier sweep could not finish is anyone's to remove.
+        fs::create_dir_all(d.join(".swept-build-older/sub")).unwrap();
+        fs::create_dir_all(d.join(".swept-other-prefix")).unwrap();
+        assert_eq!(sweep(&d, "build-").unwrap(), 1);
+        let left: Vec<String> =
+            std::fs::read_dir(&d).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into()).collect();
+        assert_eq!(left, [".swept-other-prefix"], "only another prefix's leftovers stay");
     }
 
     #[test]

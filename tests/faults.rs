@@ -261,7 +261,10 @@ exec /usr/bin/strip \"$@\"\n",
             "the build ended before {stage}: {}",
             fs::read_to_string(&log).unwrap()
         );
-        let mine = mine.unwrap_or_else(|| panic!("the build did not reach {stage}"));
+        let Some(mine) = mine else {
+            kill9(&mut child);
+            panic!("the build did not reach {stage} in 120 s: {}", fs::read_to_string(&log).unwrap());
+        };
         kill9(&mut child);
         assert_eq!(fs::read(&out).unwrap(), b"the previous binary", "killed while {stage}: the output is untouched");
         assert!(work.join(&mine).exists(), "the killed build left its work directory");
