@@ -24,7 +24,7 @@ use std::process::Command;
 use std::time::Instant;
 
 /// Bump to rebuild every toolchain when the layout changes.
-const LAYOUT_VERSION: &str = "pyelf-toolchain-1";
+const LAYOUT_VERSION: &str = "pyelf-toolchain-2";
 
 /// The file written last into a complete toolchain.
 const MANIFEST: &str = manifest::FILE;
@@ -480,6 +480,7 @@ fn build(
             .collect(),
     };
     copy_logs(&logs, &tmp.join("logs"))?;
+    name_the_final_place(&tmp, root)?;
     fs::remove_dir_all(tmp.join(".pyelf-steps"))?;
     manifest::CpythonPart::remove_all(&tmp)?;
     fs::write(tmp.join(MANIFEST), manifest.to_toml()?)?;
@@ -488,6 +489,30 @@ fn build(
     crate::say!("{summary}");
     crate::say!("toolchain ready in {:.0}s: {}", started.elapsed().as_secs_f64(), root.display());
     Ok(())
+}
+
+/// Makes the text files the builds installed name the toolchain's real place instead of the
+/// directory it is assembled in (`prefix=` of pkg-config files, libtool archives' `libdir`,
+/// `ncursesw6-config`). Its logs keep what happened; compiled files (objects, archives, bytecode)
+/// are left alone: their debug paths are mapped elsewhere and bytecode's names are fixed on load.
+/// Returns how many files were changed.
+pub fn name_the_final_place(tmp: &Path, root: &Path) -> Result<usize> {
+    let (from, to) = (tmp.to_string_lossy().into_owned(), root.to_string_lossy().into_owned());
+    let mut changed = 0;
+    for file in crate::app::walk(tmp)? {
+        let rel = file.strip_prefix(tmp).unwrap_or(&file);
+        let compiled = file.extension().is_some_and(|x| ["a", "o", "pyc"].iter().any(|c| x == *c));
+        if rel.starts_with("logs") || compiled || !fs::symlink_metadata(&file)?.is_file() {
+            continue;
+        }
+        let bytes = fs::read(&file)?;
+        let Ok(text) = std::str::from_utf8(&bytes) else { continue };
+        if !text.contains('\0') && text.contains(from.as_str()) {
+            fs::write(&file, text.replace(from.as_str(), &to))?;
+            changed += 1;
+        }
+    }
+    Ok(changed)
 }
 
 /// Writes `path` by way of a temporary file beside it, so that it is whole or absent.
@@ -603,6 +628,36 @@ mod tests {
             prefix: String::new(),
             headers: "/usr/include".into(),
         }
+    }
+
+    #[test]
+    fn installed_text_files_name_the_final_place_and_logs_and_compiled_files_are_kept() {
+        let home = tempfile::tempdir().unwrap();
+        let tmp = home.path().join(".tc.partial");
+        let root = home.path().join("tc");
+        let at = |rel: &str, bytes: &[u8]| {
+            let p = tmp.join(rel);
+            fs::create_dir_all(p.parent().unwrap()).unwrap();
+            fs::write(&p, bytes).unwrap();
+        };
+        let t = tmp.display().to_string();
+        at("lib/pkgconfig/libffi.pc", format!("prefix={t}\nlibdir=${{prefix}}/lib\n").as_bytes());
+        at("lib/libffi.la", format!("libdir='{t}/lib'\n").as_bytes());
+        at("bin/ncursesw6-config", format!("#!/bin/sh\nprefix=\"{t}\"\n").as_bytes());
+        at("logs/zlib.log", format!("./configure --prefix={t}\n").as_bytes());
+        at("lib/libz.a", format!("!<arch>\n{t}").as_bytes());
+        at("bin/python3", format!("\x7fELF\0{t}").as_bytes());
+        at("lib/other.txt", b"nothing to change\n");
+        std::os::unix::fs::symlink("ncursesw6-config", tmp.join("bin/link-config")).unwrap();
+        assert_eq!(name_the_final_place(&tmp, &root).unwrap(), 3);
+        let read = |rel: &str| String::from_utf8_lossy(&fs::read(tmp.join(rel)).unwrap()).into_owned();
+        let r = root.display().to_string();
+        assert_eq!(read("lib/pkgconfig/libffi.pc"), format!("prefix={r}\nlibdir=${{prefix}}/lib\n"));
+        assert_eq!(read("lib/libffi.la"), format!("libdir='{r}/lib'\n"));
+        assert_eq!(read("bin/ncursesw6-config"), format!("#!/bin/sh\nprefix=\"{r}\"\n"));
+        assert!(read("logs/zlib.log").contains(&t), "the logs say where it was built");
+        assert!(read("lib/libz.a").contains(&t) && read("bin/python3").contains(&t), "compiled files are kept");
+        assert_eq!(name_the_final_place(&tmp, &root).unwrap(), 0, "a second pass (a resumed build) changes nothing");
     }
 
     #[test]

@@ -4,6 +4,7 @@
 use pyelf::home::Home;
 use pyelf::pins::Pins;
 use pyelf::toolchain::{self, Toolchain};
+use std::path::Path;
 use std::process::Command;
 use std::sync::OnceLock;
 use std::time::Instant;
@@ -28,6 +29,43 @@ fn python3_is_static() {
     let facts = pyelf::elf::check_static(&toolchain().python(), toolchain().target.elf_machine).unwrap();
     assert_eq!(facts.interpreter, None);
     assert!(facts.needed.is_empty());
+}
+
+#[test]
+#[ignore = "builds the toolchain; run by ./test.sh"]
+fn no_installed_text_file_names_the_directory_it_was_assembled_in() {
+    let root = &toolchain().root;
+    let partial = root.with_file_name(format!(".{}.partial", root.file_name().unwrap().to_string_lossy()));
+    let partial = partial.to_string_lossy().into_owned();
+    let mut stack = vec![root.clone()];
+    let (mut naming, mut pkg_config) = (Vec::new(), 0);
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let meta = std::fs::symlink_metadata(&path).unwrap();
+            if meta.is_dir() && path != root.join("logs") {
+                stack.push(path);
+            } else if meta.is_file() {
+                let bytes = std::fs::read(&path).unwrap();
+                let text = String::from_utf8_lossy(&bytes);
+                if !bytes.contains(&0) && text.contains(&partial) {
+                    naming.push(path.display().to_string());
+                }
+                if path.extension().is_some_and(|x| x == "pc") {
+                    pkg_config += 1;
+                    let prefix = text.lines().find(|l| l.starts_with("prefix=")).unwrap_or_default();
+                    let named = prefix.trim_start_matches("prefix=");
+                    assert!(
+                        named.starts_with("${pcfiledir}") || Path::new(named).starts_with(root),
+                        "{}: {prefix}",
+                        path.display()
+                    );
+                }
+            }
+        }
+    }
+    assert!(naming.is_empty(), "these name {partial}: {naming:?}");
+    assert!(pkg_config >= 10, "the C libraries' pkg-config files are there ({pkg_config})");
 }
 
 #[test]

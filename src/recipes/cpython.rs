@@ -113,9 +113,7 @@ pub fn build(ctx: &Ctx) -> Result<()> {
     // so that CPython's own regression tests can run under the static interpreter.
     // (Copied afresh: a build killed while copying may have left part of it.)
     let test_dir = root.join("lib/python3.13/test");
-    if test_dir.exists() {
-        fs::remove_dir_all(&test_dir)?;
-    }
+    super::remove_dir_if_present(&test_dir)?;
     let (from, to) = (ctx.src.join("Lib/test"), root.join("lib/python3.13"));
     ctx.step.run(cmd!(sh, "cp -R {from} {to}"))?;
 
@@ -175,9 +173,7 @@ fn pgo_build(ctx: &Ctx, sh: &xshell::Shell) -> Result<()> {
     // What the build's own runs of the instrumented interpreter count goes elsewhere (and away).
     let build_counts = ctx.work.join("pgo-build-counts");
     ctx.step.run(cmd!(sh, "make -j{jobs} profile-gen-stamp {prefix...} {gen}").env("GCOV_PREFIX", &build_counts))?;
-    if build_counts.exists() {
-        fs::remove_dir_all(&build_counts)?;
-    }
+    super::remove_dir_if_present(&build_counts)?;
     for file in crate::app::walk(&ctx.src)? {
         if file.extension().is_some_and(|x| x == "pyc") {
             fs::remove_file(&file)?;
@@ -188,9 +184,7 @@ fn pgo_build(ctx: &Ctx, sh: &xshell::Shell) -> Result<()> {
     let lock_path = dir.with_extension("lock");
     let lock = crate::toolchain::lock_exclusive(&lock_path, "PGO training run")
         .with_context(|| format!("the PGO training needs {TRAINING_DIR} and its lock {}", lock_path.display()))?;
-    if dir.exists() {
-        fs::remove_dir_all(dir).with_context(|| format!("cannot clear {TRAINING_DIR} for the PGO training run"))?;
-    }
+    super::remove_dir_if_present(dir).context("cannot clear the PGO training run's directory")?;
     fs::create_dir_all(dir)?;
     // The build directory's layout, as the interpreter finds it from its own location: the
     // executable and pybuilddir.txt copied, the directories linked.
@@ -215,9 +209,7 @@ fn pgo_build(ctx: &Ctx, sh: &xshell::Shell) -> Result<()> {
     }
     // The profile moves into the build directory; the training directory is free again.
     let profile = ctx.work.join("pgo-profile");
-    if profile.exists() {
-        fs::remove_dir_all(&profile)?;
-    }
+    super::remove_dir_if_present(&profile)?;
     fs::create_dir_all(&profile)?;
     let mut profiles = 0;
     for entry in fs::read_dir(&profile_dir)? {

@@ -16,7 +16,7 @@ pub mod zlib;
 use crate::compiler::HostCompiler;
 use crate::pins::Target;
 use crate::steplog::Step;
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
 use xshell::cmd;
 
@@ -258,6 +258,14 @@ pub fn write_pkg_config(root: &Path, name: &str, version: &str, libs: &str) -> R
     );
     fs_err::write(dir.join(format!("{name}.pc")), text)?;
     Ok(())
+}
+
+/// Removes `dir` and everything in it, if it is there.
+pub fn remove_dir_if_present(dir: &Path) -> Result<()> {
+    match std::fs::remove_dir_all(dir) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        done => done.with_context(|| format!("cannot remove {}", dir.display())),
+    }
 }
 
 /// Copies files from `from_dir` into `to_dir`.

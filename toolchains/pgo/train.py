@@ -8,8 +8,9 @@ its own code, not the benchmarks `cargo xtask bench` measures with.
 
 The run is deterministic (fixed seeds, one thread, a fixed clock where a time would change the
 counts; PYTHONHASHSEED=0, no address randomisation and fixed paths given by pyelf) so that the
-same pins and this file give the same profile in any home, and so the same toolchain bytes. Each part checks its results; the last line written to the file named by the
-first argument says the run completed (make cannot tell a training run that failed part way).
+same pins and this file give the same profile in any home, and so the same toolchain bytes.
+Each part checks its results; the last line written to the file named by the first argument says
+the run completed (make cannot tell a training run that failed part way).
 """
 
 import sys
@@ -138,7 +139,9 @@ def eval_loop():
 # --- str, bytes and unicode ----------------------------------------------------------------------
 
 def text():
-    words = ["alpha", "Beta", "gamma", "délta", "épsilon", "ζήτα", "эта", "θήτα", "日本語", "😀emoji"]
+    words = [
+        "alpha", "Beta", "gamma", "délta", "épsilon", "ζήτα", "эта", "θήτα", "日本語", "😀emoji",
+    ]
     lines = []
     for i in range(20000):
         w = words[i % len(words)]
@@ -244,7 +247,8 @@ def serialise():
     for indent in (None, 2):
         text = json.dumps(records, indent=indent, sort_keys=indent is not None)
         assert json.loads(text) == records
-    assert json.dumps({"a": [1, 2.5, "x\n\u00e9"]}, ensure_ascii=False) == '{"a": [1, 2.5, "x\\n\u00e9"]}'
+    expected = '{"a": [1, 2.5, "x\\n\u00e9"]}'
+    assert json.dumps({"a": [1, 2.5, "x\n\u00e9"]}, ensure_ascii=False) == expected
     blob = pickle.dumps((records, Account("p", 5).owner, OverdraftError("o", 3).short), protocol=5)
     back = pickle.loads(blob)
     assert back[0] == records and back[2] == 3
@@ -266,8 +270,8 @@ def imports():
         "glob", "gzip", "hashlib", "http.client", "inspect", "io", "ipaddress", "itertools",
         "logging", "logging.handlers", "pathlib", "pprint", "shlex", "shutil", "socket", "sqlite3",
         "statistics", "string", "subprocess", "tarfile", "tempfile", "textwrap", "threading",
-        "tomllib", "traceback", "typing", "urllib.parse", "urllib.request", "uuid", "xml.etree.ElementTree",
-        "zipfile",
+        "tomllib", "traceback", "typing", "urllib.parse", "urllib.request", "uuid",
+        "xml.etree.ElementTree", "zipfile",
     ]
     for n in names:
         importlib.import_module(n)
@@ -291,7 +295,8 @@ def imports():
     stream = io.StringIO()
     # A fixed clock: a record's time would change its counts (msecs of 0..256 is a cached small
     # int, larger ones are allocated) and so the profile from run to run.
-    logging.time = type("FixedClock", (), {"time_ns": staticmethod(lambda: 1_796_000_000_123_456_789)})
+    fixed_ns = staticmethod(lambda: 1_796_000_000_123_456_789)
+    logging.time = type("FixedClock", (), {"time_ns": fixed_ns})
     log = logging.getLogger("train")
     handler = logging.StreamHandler(stream)
     handler.setFormatter(logging.Formatter("%(levelname)s %(name)s %(message)s"))
@@ -317,7 +322,9 @@ def startup():
     # as the data comes in chunks, which depends on timing, and so would the profile's counts.
     with open("startup.out", "w+b") as out:
         for args in runs * 3:
-            code = subprocess.run([sys.executable, *args], stdin=subprocess.DEVNULL, stdout=out, stderr=out).returncode
+            code = subprocess.run(
+                [sys.executable, *args], stdin=subprocess.DEVNULL, stdout=out, stderr=out
+            ).returncode
             out.seek(0)
             assert code in (0, 3), out.read().decode(errors="replace")
 
