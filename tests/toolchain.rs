@@ -1,6 +1,8 @@
 //! End-to-end checks of the built toolchain. They build it first when it is not cached (minutes),
 //! so they are ignored by a plain `cargo test`; `./test.sh` runs them (`--include-ignored`).
 
+mod common;
+
 use pyelf::home::Home;
 use pyelf::pins::Pins;
 use pyelf::toolchain::{self, Toolchain};
@@ -37,31 +39,22 @@ fn no_installed_text_file_names_the_directory_it_was_assembled_in() {
     let root = &toolchain().root;
     let partial = root.with_file_name(format!(".{}.partial", root.file_name().unwrap().to_string_lossy()));
     let partial = partial.to_string_lossy().into_owned();
-    let mut stack = vec![root.clone()];
     let (mut naming, mut pkg_config) = (Vec::new(), 0);
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).unwrap() {
-            let path = entry.unwrap().path();
-            let meta = std::fs::symlink_metadata(&path).unwrap();
-            if meta.is_dir() && path != root.join("logs") {
-                stack.push(path);
-            } else if meta.is_file() {
-                let bytes = std::fs::read(&path).unwrap();
-                let text = String::from_utf8_lossy(&bytes);
-                if !bytes.contains(&0) && text.contains(&partial) {
-                    naming.push(path.display().to_string());
-                }
-                if path.extension().is_some_and(|x| x == "pc") {
-                    pkg_config += 1;
-                    let prefix = text.lines().find(|l| l.starts_with("prefix=")).unwrap_or_default();
-                    let named = prefix.trim_start_matches("prefix=");
-                    assert!(
-                        named.starts_with("${pcfiledir}") || Path::new(named).starts_with(root),
-                        "{}: {prefix}",
-                        path.display()
-                    );
-                }
-            }
+    for path in common::files_under(root).into_iter().filter(|p| !p.starts_with(root.join("logs"))) {
+        let bytes = std::fs::read(&path).unwrap();
+        let text = String::from_utf8_lossy(&bytes);
+        if !bytes.contains(&0) && text.contains(&partial) {
+            naming.push(path.display().to_string());
+        }
+        if path.extension().is_some_and(|x| x == "pc") {
+            pkg_config += 1;
+            let prefix = text.lines().find(|l| l.starts_with("prefix=")).unwrap_or_default();
+            let named = prefix.trim_start_matches("prefix=");
+            assert!(
+                named.starts_with("${pcfiledir}") || Path::new(named).starts_with(root),
+                "{}: {prefix}",
+                path.display()
+            );
         }
     }
     assert!(naming.is_empty(), "these name {partial}: {naming:?}");
