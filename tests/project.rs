@@ -547,13 +547,14 @@ fn corpus_matches_a_normal_install(name: &str, entry: &str, files: &[(&str, &str
             }
             got.push((format!("{kind}, no /proc"), no_proc.output().unwrap()));
             write_files(&root_work);
-            let script = format!(
-                "mount -t proc proc '{0}/proc' && exec unshare --root='{0}' --wd=/work {exe} {1}",
-                root.display(),
-                args.join(" ")
-            );
+            // The root and the arguments go to the script as its positional parameters, each
+            // one word whatever spaces or quotes it holds.
+            let script = r#"root=$0; exe=$1; shift; mount -t proc proc "$root/proc" && exec unshare --root="$root" --wd=/work "$exe" "$@""#;
             let with_proc = Command::new("/usr/bin/unshare")
-                .args(["-m", "/bin/sh", "-c", &script])
+                .args(["-m", "/bin/sh", "-c", script])
+                .arg(&root)
+                .arg(&exe)
+                .args(*args)
                 .env_clear()
                 .envs(CORPUS_ENV.iter().copied())
                 .output()
@@ -729,6 +730,45 @@ fn corpus_jc_imports_its_parsers_by_a_computed_name() {
         "jc.cli:main",
         &[],
         &[&["--help"], &["-h", "--ls"], &["-h", "--x509-cert"], &["--ls"], &["--nosuchparser"]],
+    );
+}
+
+const LINT_ME_YAML: &str = "key: value\nlist:\n- a\n-  b\nkey: dup\ntrailing: x   \n";
+const CLEAN_YAML: &str = "---\nname: ok\nitems:\n  - 1\n  - 2\n";
+const RELAXED_CONF: &str = "extends: relaxed\nrules:\n  line-length: {max: 20}\n";
+
+#[test]
+#[ignore = "installs from PyPI, builds real binaries and needs root; run by ./test.sh"]
+fn corpus_yamllint_reads_its_preset_configurations_next_to_its_modules() {
+    corpus_matches_a_normal_install(
+        "yamllint",
+        "yamllint.cli:run",
+        &[("bad.yaml", LINT_ME_YAML), ("good.yaml", CLEAN_YAML), ("conf.yaml", RELAXED_CONF)],
+        &[
+            &["bad.yaml"],
+            &["-f", "parsable", "bad.yaml", "good.yaml"],
+            &["-d", "relaxed", "bad.yaml"],
+            &["-c", "conf.yaml", "bad.yaml"],
+            &["-d", "{rules: {nosuchrule: enable}}", "good.yaml"],
+            &["missing.yaml"],
+        ],
+    );
+}
+
+#[test]
+#[ignore = "installs from PyPI, builds real binaries and needs root; run by ./test.sh"]
+fn corpus_slugify_reads_text_unidecodes_table() {
+    corpus_matches_a_normal_install(
+        "slugify",
+        "slugify.__main__:main",
+        &[],
+        &[
+            &["Héllo Wörld"],
+            &["--separator", "_", "C'est déjà l'été"],
+            &["--max-length", "8", "影師嗎 one two three"],
+            &["--stopwords", "the", "a", "--", "The quick a fox"],
+            &["--help"],
+        ],
     );
 }
 
