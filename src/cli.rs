@@ -1,9 +1,9 @@
 //! The command line, one definition for both the `pyelf` binary and `cargo xtask`.
 
-use crate::fetch::{self, Fetcher};
 use crate::home::Home;
-use crate::pins::Pins;
 use crate::toolchain;
+use crate::toolchain::fetch::{self, Fetcher};
+use crate::toolchain::pins::Pins;
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -44,13 +44,13 @@ impl Verbosity {
 pub enum Command {
     /// Fetch and verify every pinned source of a target into the cache.
     Fetch {
-        #[arg(long, default_value = crate::pins::native_triple())]
+        #[arg(long, default_value = crate::toolchain::pins::native_triple())]
         target: String,
     },
     /// Build the target's toolchain (musl, zlib, expat, static CPython) unless it is cached; or
     /// share it between machines as one archive.
     Toolchain {
-        #[arg(long, default_value = crate::pins::native_triple())]
+        #[arg(long, default_value = crate::toolchain::pins::native_triple())]
         target: String,
         /// The profile (toolchains/profiles.toml): quick (-O2, the default) or release (PGO+LTO).
         #[arg(long, value_name = "NAME")]
@@ -97,12 +97,12 @@ pub enum Command {
     Verify {
         binary: std::path::PathBuf,
         /// The target it was built for.
-        #[arg(long, default_value = crate::pins::native_triple())]
+        #[arg(long, default_value = crate::toolchain::pins::native_triple())]
         target: String,
     },
     /// Run the toolchain's static python3 (builds the toolchain first if needed).
     Python {
-        #[arg(long, default_value = crate::pins::native_triple())]
+        #[arg(long, default_value = crate::toolchain::pins::native_triple())]
         target: String,
         /// Arguments for python3 (after `--`).
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
@@ -141,11 +141,11 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Toolchain { import: Some(file), .. } => {
             let start = std::time::Instant::now();
-            match crate::export::import(&Home::from_env()?, &Pins::builtin(), &file)? {
-                crate::export::Imported::Installed(root) => {
+            match crate::toolchain::export::import(&Home::from_env()?, &Pins::builtin(), &file)? {
+                crate::toolchain::export::Imported::Installed(root) => {
                     crate::say!("imported toolchain {} ({:.1}s)", root.display(), start.elapsed().as_secs_f64())
                 }
-                crate::export::Imported::AlreadyThere(root) => {
+                crate::toolchain::export::Imported::AlreadyThere(root) => {
                     crate::say!("toolchain {} is already there; {} not unpacked", root.display(), file.display())
                 }
             }
@@ -158,7 +158,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             crate::say!("toolchain {} ({:.1}s)", tc.root.display(), start.elapsed().as_secs_f64());
             if let Some(out) = export {
                 let start = std::time::Instant::now();
-                let e = crate::export::export(&tc, &out)?;
+                let e = crate::toolchain::export::export(&tc, &out)?;
                 crate::say!(
                     "exported {} to {}: {} files, {} ({:.1}s)",
                     e.name,
@@ -191,7 +191,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Build(opts) => {
-            for built in crate::app::build_all(&Home::from_env()?, &opts)? {
+            for built in crate::build::build_all(&Home::from_env()?, &opts)? {
                 println!("{}", built.path.display());
                 crate::say!(
                     "built {} in {:.1}s: {} ({} bytes), {} modules compiled by Cython, {} frozen as bytecode, {} built-in C modules\nsha256 {}",
@@ -210,19 +210,22 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Conformance { quick, modules, jobs, json } => {
-            let plan = crate::conformance::Plan::builtin();
+            let plan = crate::build::conformance::Plan::builtin();
             let (modules, places) = if quick {
-                let p = crate::conformance::Place::ALL;
+                let p = crate::build::conformance::Place::ALL;
                 (plan.quick.clone(), vec![p[0], p[3]])
             } else {
-                (if modules.is_empty() { plan.modules() } else { modules }, crate::conformance::Place::ALL.to_vec())
+                (
+                    if modules.is_empty() { plan.modules() } else { modules },
+                    crate::build::conformance::Place::ALL.to_vec(),
+                )
             };
-            let report = crate::conformance::run_and_report(&Home::from_env()?, modules, places, jobs, &json)?;
-            println!("{}", crate::conformance::table(&report));
+            let report = crate::build::conformance::run_and_report(&Home::from_env()?, modules, places, jobs, &json)?;
+            println!("{}", crate::build::conformance::table(&report));
             Ok(if report.unexplained.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
         }
         Command::Sbom { binary } => {
-            println!("{}", crate::sbom::read(&binary)?);
+            println!("{}", crate::build::sbom::read(&binary)?);
             Ok(ExitCode::SUCCESS)
         }
         Command::Verify { binary, target } => {

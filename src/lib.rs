@@ -1,42 +1,33 @@
-//! pyelf: turn a Python script into one fully static Linux executable (x86_64, or aarch64 cross-compiled).
+//! pyelf: turn a Python program into one fully static Linux executable (x86_64, or aarch64
+//! cross-compiled).
 //!
-//! The pipeline, one module per stage: [`pins`] (what to build) → [`fetch`] (verified sources) →
-//! [`unpack`] (source trees) → [`recipes`] (musl, zlib, expat, CPython) → [`toolchain`] (a finished,
-//! cached toolchain) → [`app`] ([`project`] and [`deps`] resolved, Cython C + [`launcher`] +
-//! [`freeze`]d modules, [`link`]ed into one static ELF). [`stale`] cleans up after killed runs. [`cli`] is the command line shared by the `pyelf` binary and `cargo xtask`.
+//! The crate is laid out by where code runs:
+//!
+//! - [`runtime`]: what is compiled into or embedded in every binary pyelf builds (the launcher,
+//!   the read-only file tree, the importer, semaphores, the C heap).
+//! - [`build`]: the app pipeline at build time, stage by stage: the plan (project and toolchain),
+//!   dependencies and native builds, the analysis, Cython, the bundle, the link, the SBOM.
+//! - [`toolchain`]: pins, fetch, unpack, recipes, the compiler wrapper, the manifest, profiles
+//!   and export/import of the cached toolchain every build links against.
+//! - At the top: the command line ([`cli`], [`options`]), what pyelf tells the user ([`report`],
+//!   [`progress`], [`steplog`], [`error`]), its home ([`home`], [`stale`]) and what both pipelines
+//!   share ([`elf`], [`fsutil`], [`verify`]).
+//!
+//! Dependencies point one way: `cli` → `build` → `toolchain` → the shared modules at the top.
 
-pub mod app;
+pub mod build;
 pub mod cli;
-pub mod compiler;
-pub mod conformance;
-pub mod cython;
-pub mod deps;
 pub mod elf;
 pub mod error;
-pub mod export;
-pub mod fetch;
-pub mod freeze;
+pub mod fsutil;
 pub mod home;
-pub mod inittab;
-pub mod launcher;
-pub mod link;
-pub mod manifest;
-pub mod native;
-pub mod objects;
 pub mod options;
-pub mod pins;
-pub mod profile;
 pub mod progress;
-pub mod project;
-pub mod recipes;
 pub mod report;
-pub mod sbom;
-pub mod sizes;
+pub mod runtime;
 pub mod stale;
-pub mod stdlib;
 pub mod steplog;
 pub mod toolchain;
-pub mod unpack;
 pub mod verify;
 
 pub use error::Error;

@@ -2,7 +2,7 @@
 //! `[tool.pyelf]` table (serde, the same names in kebab-case), and merged in one place
 //! ([`BuildOptions::under_tool_config`]): a value given on the command line wins, lists add up.
 
-use crate::freeze::Stdlib;
+use crate::build::freeze::Stdlib;
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -105,7 +105,7 @@ pub struct BuildOptions {
     pub link_map: Option<PathBuf>,
     /// What serves the C heap (malloc and free) [default: mimalloc].
     #[arg(long, value_enum, help_heading = "Binary")]
-    pub malloc: Option<crate::launcher::Malloc>,
+    pub malloc: Option<crate::build::launcher::Malloc>,
 
     /// Parallel jobs if the toolchain has to be built.
     #[arg(long)]
@@ -155,7 +155,7 @@ impl BuildOptions {
 
     /// The target: the one given, else this machine's.
     pub fn target(&self) -> &str {
-        self.target.as_deref().unwrap_or(crate::pins::native_triple())
+        self.target.as_deref().unwrap_or(crate::toolchain::pins::native_triple())
     }
 
     /// Which toolchain, and how to build it if it is missing.
@@ -263,7 +263,7 @@ mod tests {
         assert_eq!(o.stdlib, Some(Stdlib::Full));
         assert!(!o.strip && o.compile_deps && o.pie);
         assert_eq!(o.add_data, ["/proj/notes.txt:pkg/extra"]);
-        assert_eq!(o.malloc, Some(crate::launcher::Malloc::Musl));
+        assert_eq!(o.malloc, Some(crate::build::launcher::Malloc::Musl));
 
         flags.output = Some("mine".into());
         flags.stdlib = Some(Stdlib::Auto);

@@ -17,7 +17,7 @@ pub struct Check {
 }
 
 /// Runs every check on `binary`, built for `target`.
-pub fn checks(binary: &Path, target: &crate::pins::Target) -> Result<Vec<Check>> {
+pub fn checks(binary: &Path, target: &crate::toolchain::pins::Target) -> Result<Vec<Check>> {
     let bytes = fs_err::read(binary)?;
     let elf = Elf::parse(&bytes).with_context(|| format!("{} is not an ELF file", binary.display()))?;
     let mut out = Vec::new();
@@ -60,7 +60,7 @@ pub fn checks(binary: &Path, target: &crate::pins::Target) -> Result<Vec<Check>>
         glibc.join(", ")
     };
     check("no glibc-only symbols", glibc.is_empty(), symbols);
-    match crate::sbom::read(binary).and_then(|t| crate::sbom::validate(&t)) {
+    match crate::build::sbom::read(binary).and_then(|t| crate::build::sbom::validate(&t)) {
         Ok(v) => check("SBOM", true, format!("{} components", v["components"].as_array().map_or(0, |c| c.len()))),
         Err(e) => check("SBOM", false, format!("{e:#}")),
     }

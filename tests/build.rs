@@ -104,7 +104,7 @@ fn heavy_script_works_in_every_root() {
     }
 }
 
-/// The binding of the symbol `malloc` in an unstripped binary: GLOBAL when `app/malloc.c`
+/// The binding of the symbol `malloc` in an unstripped binary: GLOBAL when `runtime/malloc.c`
 /// defines it (mimalloc), WEAK when it is musl's (lite_malloc's weak alias to mallocng).
 fn malloc_binding(binary: &Path) -> u8 {
     let bytes = std::fs::read(binary).unwrap();
@@ -299,7 +299,7 @@ fn the_same_app_builds_to_the_same_bytes() {
 #[test]
 #[ignore = "builds real binaries and needs root; run by ./test.sh"]
 fn the_frozen_cache_gives_the_bytes_a_run_without_it_gives() {
-    use pyelf::freeze::{emit, BundleFile, ToFreeze};
+    use pyelf::build::freeze::{emit, BundleFile, ToFreeze};
     let tc = toolchain();
     let stdlib = tc.root.join("lib/python3.13");
     let base = tmp().join("frozen-cache");
@@ -380,7 +380,7 @@ fn the_sbom_lists_what_is_inside() {
         std::fs::read_to_string(&sbom_file).unwrap().trim(),
         "--sbom writes what the binary carries"
     );
-    let doc = pyelf::sbom::validate(&printed).unwrap();
+    let doc = pyelf::build::sbom::validate(&printed).unwrap();
     let names: Vec<&str> = doc["components"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
     for want in ["musl", "cpython", "openssl", "zlib", "expat", "mpdecimal", "cython"] {
         assert!(names.contains(&want), "{want} missing from {names:?}");
@@ -435,7 +435,7 @@ fn the_import_analysis_runs_no_package_code() {
 #[ignore = "builds real binaries and needs root; run by ./test.sh"]
 fn the_analysis_scans_bytecode_as_modulefinder_does() {
     let facts = tmp().join("scan-facts.json");
-    std::fs::write(&facts, pyelf::stdlib::for_analysis().to_string()).unwrap();
+    std::fs::write(&facts, pyelf::build::freeze::facts_for_analysis().to_string()).unwrap();
     let check = r#"
 import glob, importlib.util, modulefinder, os, sys, types
 spec = importlib.util.spec_from_file_location("freeze", sys.argv[1])
@@ -463,7 +463,7 @@ print(count, found)
 "#;
     let out = Command::new(toolchain_python())
         .args(["-I", "-c", check])
-        .arg(repo().join("src/app/freeze.py"))
+        .arg(repo().join("src/build/freeze.py"))
         .env("PYELF_STDLIB_FACTS", &facts)
         .output()
         .unwrap();
@@ -506,9 +506,9 @@ fn an_installed_pyelf_builds_from_any_directory() {
 #[ignore = "builds real binaries and needs root; run by ./test.sh"]
 fn the_release_profile_builds_the_same_program() {
     let home = pyelf::home::Home::from_env().unwrap();
-    let pins = pyelf::pins::Pins::builtin();
+    let pins = pyelf::toolchain::pins::Pins::builtin();
     let target = pins.target("x86_64-unknown-linux-musl").unwrap();
-    let release = pyelf::profile::Profiles::builtin().get(Some("release")).unwrap();
+    let release = pyelf::toolchain::profile::Profiles::builtin().get(Some("release")).unwrap();
     if !pyelf::toolchain::is_built(&home, target, release).unwrap() {
         eprintln!("SKIPPED: the release toolchain is not built here (pyelf toolchain --profile release)");
         return;

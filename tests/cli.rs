@@ -44,7 +44,7 @@ fn a_tampered_mirror_copy_is_refused_and_nothing_is_cached() {
     let tmp = tempfile::tempdir().unwrap();
     let mirror = tmp.path().join("mirror");
     fs::create_dir_all(&mirror).unwrap();
-    let pins = pyelf::pins::Pins::builtin();
+    let pins = pyelf::toolchain::pins::Pins::builtin();
     let zlib = pins.source("zlib").unwrap();
     let name = &zlib.artifacts[0].file;
     let mut bytes: Vec<u8> = (0..4096u32).map(|i| (i % 256) as u8).collect();
@@ -69,8 +69,8 @@ fn offline_with_nothing_cached_says_so_once_and_gives_one_hint() {
     let out = pyelf(&home).arg("fetch").output().unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr).replace(&home.display().to_string(), "$HOME");
-    let pins = pyelf::pins::Pins::builtin();
-    let target = pins.target(pyelf::pins::native_triple()).unwrap();
+    let pins = pyelf::toolchain::pins::Pins::builtin();
+    let target = pins.target(pyelf::toolchain::pins::native_triple()).unwrap();
     let sources = pins.sources_for(target).unwrap();
     let mut expected = String::from(
         "note: PYELF_OFFLINE is set: the sources' upstream URLs are not tried, only the cache and PYELF_MIRROR\n",

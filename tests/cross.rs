@@ -32,7 +32,7 @@ fn all(o: &Output) -> String {
 
 fn toolchain(triple: &str) -> pyelf::toolchain::Toolchain {
     let home = pyelf::home::Home::from_env().unwrap();
-    pyelf::toolchain::ensure(&home, &pyelf::pins::Pins::builtin(), triple, &Default::default()).unwrap()
+    pyelf::toolchain::ensure(&home, &pyelf::toolchain::pins::Pins::builtin(), triple, &Default::default()).unwrap()
 }
 
 fn arm() -> &'static pyelf::toolchain::Toolchain {
@@ -302,7 +302,7 @@ fn c_and_cxx_extension_modules_are_cross_built_and_behave_as_on_x86_64() {
 }
 
 fn goblin_aarch64() -> u16 {
-    pyelf::pins::Pins::builtin().target(ARM).unwrap().elf_machine
+    pyelf::toolchain::pins::Pins::builtin().target(ARM).unwrap().elf_machine
 }
 
 #[test]
@@ -315,9 +315,9 @@ fn aarch64_builds_are_reproducible() {
 
 #[test]
 fn a_target_without_its_cross_tools_is_refused_with_the_packages_to_install() {
-    let mut target = pyelf::pins::Pins::builtin().target(ARM).unwrap().clone();
+    let mut target = pyelf::toolchain::pins::Pins::builtin().target(ARM).unwrap().clone();
     target.cross.prefix = "pyelf-no-such-cross-".into();
-    let err = pyelf::compiler::HostCompiler::for_target(&target).unwrap_err().to_string();
+    let err = pyelf::toolchain::compiler::HostCompiler::for_target(&target).unwrap_err().to_string();
     assert!(err.contains("pyelf-no-such-cross-gcc"), "{err}");
     assert!(
         err.contains(

@@ -23,7 +23,7 @@ fn toolchain() -> &'static pyelf::toolchain::Toolchain {
     TC.get_or_init(|| {
         pyelf::toolchain::ensure(
             &pyelf::home::Home::from_env().unwrap(),
-            &pyelf::pins::Pins::builtin(),
+            &pyelf::toolchain::pins::Pins::builtin(),
             TARGET,
             &Default::default(),
         )
@@ -189,7 +189,7 @@ fn an_archive_of_another_key_is_refused_before_unpacking() {
         "#!/bin/sh\nif [ \"$1\" = --version ]; then echo 'gcc (Other) 99.1.0'; exit 0; fi\nexec gcc \"$@\"\n",
     )
     .unwrap();
-    pyelf::compiler::set_executable(&cc).unwrap();
+    pyelf::toolchain::compiler::set_executable(&cc).unwrap();
     let home = dir.join("home");
     let o = Command::new(PYELF)
         .args(["toolchain", "--import"])
@@ -200,7 +200,7 @@ fn an_archive_of_another_key_is_refused_before_unpacking() {
         .unwrap();
     assert!(!o.status.success());
     let err = stderr(&o);
-    let built_by = pyelf::compiler::HostCompiler::detect().unwrap().version;
+    let built_by = pyelf::toolchain::compiler::HostCompiler::detect().unwrap().version;
     assert!(err.contains("but these pins and this machine's compiler make x86_64-unknown-linux-musl-"), "{err}");
     assert!(err.contains(&format!("host-cc: {built_by:?} in the archive, \"gcc (Other) 99.1.0\" here")), "{err}");
     assert!(!err.contains("recipe"), "only the parts that differ are named: {err}");

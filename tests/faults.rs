@@ -107,7 +107,7 @@ fn a_download_killed_halfway_leaves_nothing_that_is_used() {
 
 /// The sources of the target, in build order (the toolchain's steps).
 fn steps() -> Vec<String> {
-    let pins = pyelf::pins::Pins::builtin();
+    let pins = pyelf::toolchain::pins::Pins::builtin();
     pins.target("x86_64-unknown-linux-musl").unwrap().sources.clone()
 }
 
@@ -236,7 +236,7 @@ exec /usr/bin/strip \"$@\"\n",
         ),
     )
     .unwrap();
-    pyelf::compiler::set_executable(&shim.join("strip")).unwrap();
+    pyelf::toolchain::compiler::set_executable(&shim.join("strip")).unwrap();
     let path = format!("{}:{}", shim.display(), std::env::var("PATH").unwrap());
 
     // (stage, how to tell the build has got there, from its work directory)

@@ -3,8 +3,8 @@
 mod common;
 
 use common::{demo_pins, files_under, sha256, Server};
-use pyelf::fetch::{Fetcher, Mirror, Origin};
 use pyelf::home::Home;
+use pyelf::toolchain::fetch::{Fetcher, Mirror, Origin};
 use std::fs;
 
 struct Setup {

@@ -4,7 +4,7 @@
 mod common;
 
 use pyelf::home::Home;
-use pyelf::pins::Pins;
+use pyelf::toolchain::pins::Pins;
 use pyelf::toolchain::{self, Toolchain};
 use std::path::Path;
 use std::process::Command;
@@ -67,7 +67,7 @@ fn required_modules_are_built_in() {
     let out = python(&["-c", "import sys; print(' '.join(sys.builtin_module_names))"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let names: Vec<String> = String::from_utf8_lossy(&out.stdout).split_whitespace().map(String::from).collect();
-    for m in &pyelf::stdlib::facts().required_modules {
+    for m in &pyelf::toolchain::stdlib::facts().required_modules {
         assert!(names.iter().any(|n| n == m), "{m} is not built in: {names:?}");
     }
     assert_eq!(toolchain().builtin_modules().unwrap().len(), names.len(), "recorded list matches");

@@ -1,7 +1,7 @@
 //! Unpacking refuses every entry that would land outside the build directory.
 
-use pyelf::pins::Format;
-use pyelf::unpack::unpack;
+use pyelf::toolchain::pins::Format;
+use pyelf::toolchain::unpack::unpack;
 use std::fs;
 use std::path::Path;
 

@@ -9,8 +9,8 @@ fuzz_target!(|data: &[u8]| {
     // The input is the two files, split at the first NUL (all of it is sources.toml without one).
     let (sources, target) = text.split_once('\0').unwrap_or((text, ""));
     let targets = [("x86_64-unknown-linux-musl".to_string(), target.to_string())];
-    let with_target = pyelf::pins::Pins::parse(sources, targets);
-    let alone = pyelf::pins::Pins::parse(sources, []);
+    let with_target = pyelf::toolchain::pins::Pins::parse(sources, targets);
+    let alone = pyelf::toolchain::pins::Pins::parse(sources, []);
     for pins in [with_target, alone].into_iter().flatten() {
         for pin in &pins.sources {
             assert!(pins.source(&pin.name).is_ok());

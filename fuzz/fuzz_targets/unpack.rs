@@ -12,9 +12,9 @@ fuzz_target!(|data: &[u8]| {
     let name = Path::new("fuzz.tar");
     // The first byte picks how the rest is read: a plain tar stream, or gzip-compressed.
     let _ = if mode & 1 == 0 {
-        pyelf::unpack::unpack_tar(body, name, &dest)
+        pyelf::toolchain::unpack::unpack_tar(body, name, &dest)
     } else {
-        pyelf::unpack::unpack_tar(flate2::read::MultiGzDecoder::new(body), name, &dest)
+        pyelf::toolchain::unpack::unpack_tar(flate2::read::MultiGzDecoder::new(body), name, &dest)
     };
     let beside: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert!(beside.iter().all(|n| n == "out"), "written beside the destination: {beside:?}");

@@ -88,13 +88,13 @@ pub fn sha256(bytes: &[u8]) -> String {
 }
 
 /// A `sources.toml` with one source `demo` 1.0 whose upstream archive has `sha`, fetched from `urls`.
-pub fn demo_pins(sha: &str, urls: &[String]) -> pyelf::pins::Pins {
+pub fn demo_pins(sha: &str, urls: &[String]) -> pyelf::toolchain::pins::Pins {
     let urls: Vec<String> = urls.iter().map(|u| format!("{u:?}")).collect();
     let toml = format!(
         "[[source]]\nname = \"demo\"\nversion = \"1.0\"\nlicense = \"MIT\"\nurls = [{}]\nsha256 = \"{sha}\"\nformat = \"tar.gz\"\ntop_dir = \"demo-1.0\"\n",
         urls.join(", ")
     );
-    pyelf::pins::Pins::parse(&toml, []).unwrap()
+    pyelf::toolchain::pins::Pins::parse(&toml, []).unwrap()
 }
 
 /// Every file under `dir`, recursively, relative to it.

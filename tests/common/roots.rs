@@ -121,8 +121,13 @@ pub fn in_root_with_proc_env(root: &Path, command: &str, clear_env: bool) -> Out
 /// The x86_64 toolchain of the default profile (built on first use).
 pub fn toolchain() -> pyelf::toolchain::Toolchain {
     let home = pyelf::home::Home::from_env().unwrap();
-    pyelf::toolchain::ensure(&home, &pyelf::pins::Pins::builtin(), "x86_64-unknown-linux-musl", &Default::default())
-        .unwrap()
+    pyelf::toolchain::ensure(
+        &home,
+        &pyelf::toolchain::pins::Pins::builtin(),
+        "x86_64-unknown-linux-musl",
+        &Default::default(),
+    )
+    .unwrap()
 }
 
 /// The toolchain's python3: CPython 3.13, the reference a binary is compared with.

@@ -15,12 +15,12 @@
 
 use anyhow::{bail, Context, Result};
 use fs_err as fs;
-use pyelf::app::{self, BuildOptions};
-use pyelf::fetch::Fetcher;
+use pyelf::build::{self, BuildOptions};
 use pyelf::home::Home;
-use pyelf::pins::Pins;
 use pyelf::steplog::Step;
 use pyelf::toolchain;
+use pyelf::toolchain::fetch::Fetcher;
+use pyelf::toolchain::pins::Pins;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -195,9 +195,9 @@ impl Runner {
 /// PGO+LTO reference take about 25 and 20 minutes on 2 cores).
 pub fn run(home: &Home, mode: Mode, mode_name: &str, json_out: &Path) -> Result<Report> {
     let pins = Pins::builtin();
-    let triple = pyelf::pins::native_triple();
-    let all = pyelf::profile::Profiles::builtin();
-    let profiles: Vec<&pyelf::profile::Profile> = if mode.every_profile {
+    let triple = pyelf::toolchain::pins::native_triple();
+    let all = pyelf::toolchain::profile::Profiles::builtin();
+    let profiles: Vec<&pyelf::toolchain::profile::Profile> = if mode.every_profile {
         // The default first: sizes and the composition are its.
         let mut v = vec![all.get(None)?];
         v.extend(all.all.values().filter(|p| !p.is_default()));
@@ -222,7 +222,7 @@ pub fn run(home: &Home, mode: Mode, mode_name: &str, json_out: &Path) -> Result<
     let work = pyelf::stale::OwnedDir::new_in(&work_root, "bench-")?;
     let dir = work.path();
     let build_app =
-        |name: &str, source: &str, profile: usize, extra: &dyn Fn(&mut BuildOptions)| -> Result<(app::Built, f64)> {
+        |name: &str, source: &str, profile: usize, extra: &dyn Fn(&mut BuildOptions)| -> Result<(build::Built, f64)> {
             let script = dir.join(format!("{name}.py"));
             fs::write(&script, source)?;
             let mut opts = BuildOptions::new(script);
@@ -231,7 +231,7 @@ pub fn run(home: &Home, mode: Mode, mode_name: &str, json_out: &Path) -> Result<
             opts.output = Some(dir.join(format!("{name}-{}", profiles[profile].name)));
             extra(&mut opts);
             let t = Instant::now();
-            let built = app::build(home, &opts)?;
+            let built = build::build(home, &opts)?;
             Ok((built, t.elapsed().as_secs_f64()))
         };
     let build = |name: &str, source: &str, extra: &dyn Fn(&mut BuildOptions)| -> Result<(PathBuf, f64)> {
@@ -263,10 +263,10 @@ pub fn run(home: &Home, mode: Mode, mode_name: &str, json_out: &Path) -> Result<
                 o.output = Some(out.clone());
             })?;
             anyhow::ensure!(
-                mapped.sha256 == pyelf::fetch::sha256_file(&test_bin)?,
+                mapped.sha256 == pyelf::toolchain::fetch::sha256_file(&test_bin)?,
                 "test.py built with --link-map is not the same binary as test.py built without"
             );
-            composition = pyelf::sizes::breakdown(&test_map, test_bytes)?
+            composition = pyelf::build::sizes::breakdown(&test_map, test_bytes)?
                 .into_iter()
                 .map(|(what, bytes)| Size { what, bytes })
                 .collect();
@@ -406,7 +406,7 @@ pub fn run(home: &Home, mode: Mode, mode_name: &str, json_out: &Path) -> Result<
 fn cross_figures(home: &Home, pins: &Pins, mode: Mode, dir: &Path) -> Result<Vec<CrossFigures>> {
     let mut out = Vec::new();
     for target in pins.targets.iter().filter(|t| !t.is_native()) {
-        if let Err(e) = pyelf::compiler::HostCompiler::for_target(target) {
+        if let Err(e) = pyelf::toolchain::compiler::HostCompiler::for_target(target) {
             pyelf::say!("  no figures for {}: {}", target.triple, e.to_string().lines().next().unwrap_or(""));
             continue;
         }
@@ -421,7 +421,7 @@ fn cross_figures(home: &Home, pins: &Pins, mode: Mode, dir: &Path) -> Result<Vec
         let mut path = PathBuf::new();
         for _ in 0..mode.builds.max(2) {
             let t = Instant::now();
-            path = app::build(home, &opts)?.path;
+            path = build::build(home, &opts)?.path;
             times.push(t.elapsed().as_secs_f64());
         }
         // The first build may have filled caches; the others are warm.
@@ -638,7 +638,7 @@ pub fn reference_python(home: &Home, pins: &Pins, id: &str, configure: &[&str]) 
     let started = Instant::now();
     let src = Fetcher::from_env(home).fetch(pin)?;
     let tmp = tempfile::Builder::new().prefix(&format!(".{name}.tmp-")).tempdir_in(&dir)?;
-    let tree = pyelf::unpack::unpack_source(&src, tmp.path())?;
+    let tree = pyelf::toolchain::unpack::unpack_source(&src, tmp.path())?;
     let step = Step::start("reference-cpython", home.root().join("logs").join(format!("{name}.log")))?;
     let sh = xshell::Shell::new()?;
     sh.change_dir(&tree);

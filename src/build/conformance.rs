@@ -10,9 +10,9 @@
 //! the same root (the toolchain is bind-mounted read-only for the interpreter), with or without
 //! /proc.
 
-use crate::app::{self, BuildOptions};
+use crate::build::{self, BuildOptions};
 use crate::home::Home;
-use crate::pins::Pins;
+use crate::toolchain::pins::Pins;
 use crate::toolchain::{self, Toolchain};
 use anyhow::{bail, Context, Result};
 use fs_err as fs;
@@ -25,8 +25,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-const PLAN_TOML: &str = include_str!("../toolchains/conformance.toml");
-const REGRTEST_PY: &str = include_str!("app/regrtest.py");
+const PLAN_TOML: &str = include_str!("../../toolchains/conformance.toml");
+const REGRTEST_PY: &str = include_str!("regrtest.py");
 
 /// The test modules, the subset for `cargo test`, and the known differences.
 #[derive(Debug, Clone, Deserialize)]
@@ -157,17 +157,17 @@ pub struct Options {
 }
 
 /// Builds the conformance binary into `dir` (as `python3.13`, with a `python3` link beside it).
-pub fn build_binary(home: &Home, tc: &Toolchain, modules: &[String], dir: &Path) -> Result<(PathBuf, app::Built)> {
+pub fn build_binary(home: &Home, tc: &Toolchain, modules: &[String], dir: &Path) -> Result<(PathBuf, build::Built)> {
     fs::create_dir_all(dir)?;
     let script = dir.join("regrtest.py");
     fs::write(&script, REGRTEST_PY)?;
-    let stdlib_test = tc.root.join(crate::launcher::STDLIB_TREE).join("test");
+    let stdlib_test = tc.root.join(crate::runtime::STDLIB_TREE).join("test");
     let mut opts = BuildOptions::new(script);
     opts.output = Some(dir.join("python3.13"));
     opts.python_cli = true;
     // The whole stdlib: the tests import modules by names computed at run time (test_re the
     // deprecated sre_* modules in a loop), which no analysis sees.
-    opts.stdlib = Some(crate::freeze::Stdlib::Full);
+    opts.stdlib = Some(crate::build::freeze::Stdlib::Full);
     opts.include_packages = vec!["test.libregrtest".into(), "test.support".into()];
     opts.include_modules = vec!["test.__main__".into()];
     for m in modules {
@@ -179,7 +179,7 @@ pub fn build_binary(home: &Home, tc: &Toolchain, modules: &[String], dir: &Path)
             bail!("conformance: no test module {m} in the toolchain's stdlib ({})", stdlib_test.display());
         }
     }
-    let built = app::build(home, &opts)?;
+    let built = build::build(home, &opts)?;
     let link = dir.join("python3");
     let _ = fs::remove_file(&link);
     std::os::unix::fs::symlink("python3.13", &link)?;
@@ -212,9 +212,7 @@ fn rootfs_tool() -> Result<PathBuf> {
 /// A fresh root of `kind` under `work`, with a writable /work for the tests.
 fn make_root(work: &Path, kind: &str, name: &str) -> Result<PathBuf> {
     let root = work.join(format!("root-{kind}-{name}"));
-    if root.exists() {
-        fs::remove_dir_all(&root)?;
-    }
+    crate::fsutil::remove_dir_if_present(&root)?;
     let status = Command::new("bash")
         .arg(rootfs_tool()?)
         .arg(kind)
@@ -433,7 +431,7 @@ fn count(xml: &str, modules: &[String], out: &mut BTreeMap<String, Outcome>) -> 
 /// Builds the binary and runs `opts.modules` in every place with both runners.
 pub fn run(home: &Home, opts: &Options) -> Result<Report> {
     let pins = Pins::builtin();
-    let tc = toolchain::ensure(home, &pins, crate::pins::native_triple(), &Default::default())?;
+    let tc = toolchain::ensure(home, &pins, crate::toolchain::pins::native_triple(), &Default::default())?;
     let plan = Plan::builtin();
     fs::create_dir_all(&opts.work)?;
     crate::say!("conformance: building the binary with {} test modules", opts.modules.len());

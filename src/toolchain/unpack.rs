@@ -2,8 +2,8 @@
 //! entry that would land outside it.
 
 use crate::error::Error;
-use crate::fetch::Fetched;
-use crate::pins::Format;
+use crate::toolchain::fetch::Fetched;
+use crate::toolchain::pins::Format;
 use anyhow::{Context, Result};
 use fs_err as fs;
 use std::io::{BufReader, Read};

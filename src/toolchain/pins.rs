@@ -8,7 +8,7 @@ use serde::Deserialize;
 use std::fmt;
 
 /// `toolchains/sources.toml`, as compiled in.
-pub const SOURCES_TOML: &str = include_str!("../toolchains/sources.toml");
+pub const SOURCES_TOML: &str = include_str!("../../toolchains/sources.toml");
 
 /// Every `toolchains/targets/*.toml`, by triple, as compiled in (found by `build.rs`: a target
 /// is added by adding its file).

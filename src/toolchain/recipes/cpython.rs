@@ -3,7 +3,7 @@
 //! the toolchain's manifest.
 
 use super::Ctx;
-use crate::manifest::{CpythonPart, Link, ModuleState};
+use crate::toolchain::manifest::{CpythonPart, Link, ModuleState};
 use anyhow::{Context, Result};
 use fs_err as fs;
 use std::collections::BTreeMap;
@@ -113,7 +113,7 @@ pub fn build(ctx: &Ctx) -> Result<()> {
     // so that CPython's own regression tests can run under the static interpreter.
     // (Copied afresh: a build killed while copying may have left part of it.)
     let test_dir = root.join("lib/python3.13/test");
-    super::remove_dir_if_present(&test_dir)?;
+    crate::fsutil::remove_dir_if_present(&test_dir)?;
     let (from, to) = (ctx.src.join("Lib/test"), root.join("lib/python3.13"));
     ctx.step.run(cmd!(sh, "cp -R {from} {to}"))?;
 
@@ -173,8 +173,8 @@ fn pgo_build(ctx: &Ctx, sh: &xshell::Shell) -> Result<()> {
     // What the build's own runs of the instrumented interpreter count goes elsewhere (and away).
     let build_counts = ctx.work.join("pgo-build-counts");
     ctx.step.run(cmd!(sh, "make -j{jobs} profile-gen-stamp {prefix...} {gen}").env("GCOV_PREFIX", &build_counts))?;
-    super::remove_dir_if_present(&build_counts)?;
-    for file in crate::app::walk(&ctx.src)? {
+    crate::fsutil::remove_dir_if_present(&build_counts)?;
+    for file in crate::fsutil::walk(&ctx.src)? {
         if file.extension().is_some_and(|x| x == "pyc") {
             fs::remove_file(&file)?;
         }
@@ -184,7 +184,7 @@ fn pgo_build(ctx: &Ctx, sh: &xshell::Shell) -> Result<()> {
     let lock_path = dir.with_extension("lock");
     let lock = crate::toolchain::lock_exclusive(&lock_path, "PGO training run")
         .with_context(|| format!("the PGO training needs {TRAINING_DIR} and its lock {}", lock_path.display()))?;
-    super::remove_dir_if_present(dir).context("cannot clear the PGO training run's directory")?;
+    crate::fsutil::remove_dir_if_present(dir).context("cannot clear the PGO training run's directory")?;
     fs::create_dir_all(dir)?;
     // The build directory's layout, as the interpreter finds it from its own location: the
     // executable and pybuilddir.txt copied, the directories linked.
@@ -195,11 +195,11 @@ fn pgo_build(ctx: &Ctx, sh: &xshell::Shell) -> Result<()> {
         std::os::unix::fs::symlink(ctx.src.join(sub), dir.join(sub))?;
     }
     let script = dir.join("train.py");
-    fs::write(&script, crate::profile::TRAINING_PY)?;
+    fs::write(&script, crate::toolchain::profile::TRAINING_PY)?;
     let done = dir.join("trained");
     let mut run = std::process::Command::new("setarch");
     run.arg("-R").args(ctx.target.runner()).arg(dir.join("python")).arg(&script).arg(&done);
-    run.arg(crate::profile::TRAINING_ROUNDS.to_string());
+    run.arg(crate::toolchain::profile::TRAINING_ROUNDS.to_string());
     run.current_dir(dir).env_clear().env("PATH", "/usr/bin:/bin");
     run.env("PYTHONHASHSEED", "0").env("LC_ALL", "C.UTF-8");
     let started = std::time::Instant::now();
@@ -209,7 +209,7 @@ fn pgo_build(ctx: &Ctx, sh: &xshell::Shell) -> Result<()> {
     }
     // The profile moves into the build directory; the training directory is free again.
     let profile = ctx.work.join("pgo-profile");
-    super::remove_dir_if_present(&profile)?;
+    crate::fsutil::remove_dir_if_present(&profile)?;
     fs::create_dir_all(&profile)?;
     let mut profiles = 0;
     for entry in fs::read_dir(&profile_dir)? {

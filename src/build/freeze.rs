@@ -59,7 +59,7 @@ pub fn trace_imports(
 }
 
 /// The analysis and code generation, run by the toolchain's python3.
-const FREEZE_PY: &str = include_str!("app/freeze.py");
+const FREEZE_PY: &str = include_str!("freeze.py");
 
 /// Which stdlib modules to embed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
@@ -72,7 +72,7 @@ pub enum Stdlib {
 }
 
 /// Where a module the analysis found comes from (its `kind` in `modules.json`; `freeze.py` gets
-/// the names from [`crate::stdlib::for_analysis`]).
+/// the names from [`crate::build::freeze::facts_for_analysis`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Origin {
@@ -244,7 +244,7 @@ fn run_freeze(tc: &Toolchain, dir: &Path, args: &[std::ffi::OsString], what: &st
     let freeze_py = dir.join("freeze.py");
     fs::write(&freeze_py, FREEZE_PY)?;
     let facts = dir.join("stdlib-facts.json");
-    fs::write(&facts, crate::stdlib::for_analysis().to_string())?;
+    fs::write(&facts, facts_for_analysis().to_string())?;
     let mut c = Command::new(&tc.build_python);
     c.arg("-I").arg(&freeze_py).args(args).env_clear().env("PYELF_STDLIB_FACTS", &facts);
     if tc.is_cross() {
@@ -341,4 +341,28 @@ pub fn incbin_asm(section: &str, name: Option<&str>, file: &Path) -> String {
         "    .section {section}\n{start}    .incbin \"{}\"\n{end}    .byte 0\n    .section .note.GNU-stack,\"\",@progbits\n",
         file.display()
     )
+}
+
+/// The JSON `freeze.py` reads: the facts of the analysis (`toolchains/stdlib.toml`), and the names
+/// of the module origins it reports (so that both sides spell them alike).
+pub fn facts_for_analysis() -> serde_json::Value {
+    let f = crate::toolchain::stdlib::facts();
+    serde_json::json!({
+        "startup": f.startup,
+        "always_packages": f.always_packages,
+        "full_excluded": f.full_excluded,
+        "c_module_deps": f.c_module_deps,
+        "origins": Origin::ALL.iter().map(|o| (o.name(), o.name())).collect::<std::collections::BTreeMap<_, _>>(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_analysis_gets_the_origin_names() {
+        let v = super::facts_for_analysis();
+        assert_eq!(v["origins"]["app"], "app");
+        assert_eq!(v["origins"]["stdlib"], "stdlib");
+        assert!(v["c_module_deps"]["_ctypes"].is_array());
+    }
 }

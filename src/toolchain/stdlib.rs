@@ -1,14 +1,15 @@
 //! What pyelf knows of CPython's standard library, as data (`toolchains/stdlib.toml`): the modules
 //! a toolchain must have built in, the interpreter's own inittab entries, what the interpreter
 //! imports by itself, which C library each built-in module links in, and the Python modules C
-//! modules import. The analysis (`src/app/freeze.py`) gets its part as JSON ([`for_analysis`]).
+//! modules import. The analysis (`src/build/freeze.py`) gets its part as JSON
+//! (`crate::build::freeze::facts_for_analysis`).
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
 /// The text of `toolchains/stdlib.toml`.
-pub const STDLIB_TOML: &str = include_str!("../toolchains/stdlib.toml");
+pub const STDLIB_TOML: &str = include_str!("../../toolchains/stdlib.toml");
 
 /// `toolchains/stdlib.toml`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -29,19 +30,6 @@ pub fn facts() -> &'static Facts {
     FACTS.get_or_init(|| toml::from_str(STDLIB_TOML).expect("toolchains/stdlib.toml is valid (checked by the tests)"))
 }
 
-/// The JSON `freeze.py` reads: the facts of the analysis, and the names of the module origins it
-/// reports (so that both sides spell them alike).
-pub fn for_analysis() -> serde_json::Value {
-    let f = facts();
-    serde_json::json!({
-        "startup": f.startup,
-        "always_packages": f.always_packages,
-        "full_excluded": f.full_excluded,
-        "c_module_deps": f.c_module_deps,
-        "origins": crate::freeze::Origin::ALL.iter().map(|o| (o.name(), o.name())).collect::<BTreeMap<_, _>>(),
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -49,7 +37,7 @@ mod tests {
     #[test]
     fn the_facts_parse_and_hold_together() {
         let f = facts();
-        let pins = crate::pins::Pins::builtin();
+        let pins = crate::toolchain::pins::Pins::builtin();
         for (module, source) in &f.module_libraries {
             assert!(pins.source(source).is_ok(), "{module} links {source}, which is not pinned");
         }
@@ -61,13 +49,5 @@ mod tests {
         }
         assert!(f.required_modules.iter().any(|m| m == "_ssl"));
         assert!(f.c_module_deps["_json"].contains(&"json.decoder".to_string()));
-    }
-
-    #[test]
-    fn the_analysis_gets_the_origin_names() {
-        let v = for_analysis();
-        assert_eq!(v["origins"]["app"], "app");
-        assert_eq!(v["origins"]["stdlib"], "stdlib");
-        assert!(v["c_module_deps"]["_ctypes"].is_array());
     }
 }

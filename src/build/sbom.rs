@@ -24,7 +24,7 @@ pub struct Component {
 
 /// The sources a toolchain was built from, by name: `(version, sha256 of the archive used)`.
 pub fn toolchain_sources(toolchain_root: &Path) -> Result<BTreeMap<String, (String, String)>> {
-    let m = crate::manifest::Manifest::read(toolchain_root)?;
+    let m = crate::toolchain::manifest::Manifest::read(toolchain_root)?;
     Ok(m.source.into_iter().map(|s| (s.name, (s.version, s.sha256))).collect())
 }
 
@@ -90,7 +90,7 @@ pub fn validate(text: &str) -> Result<Value> {
 /// retained (`R`, SHF_GNU_RETAIN), so that the link's `--gc-sections` keeps it though no code
 /// refers to it.
 pub fn section_asm(file: &Path) -> String {
-    crate::freeze::incbin_asm(&format!("{SECTION},\"aR\",@progbits"), None, file)
+    crate::build::freeze::incbin_asm(&format!("{SECTION},\"aR\",@progbits"), None, file)
 }
 
 #[cfg(test)]

@@ -14,11 +14,11 @@
 //! the libraries' `.pc` files and the stdlib's `.pyc` files), so an archive is imported into the
 //! same path it was built in: runners of a fleet share one `PYELF_HOME`.
 
-use crate::compiler::HostCompiler;
 use crate::home::Home;
-use crate::manifest::Manifest;
-use crate::pins::Pins;
 use crate::toolchain;
+use crate::toolchain::compiler::HostCompiler;
+use crate::toolchain::manifest::Manifest;
+use crate::toolchain::pins::Pins;
 use anyhow::{bail, Context, Result};
 use fs_err as fs;
 use serde::{Deserialize, Serialize};
@@ -218,7 +218,7 @@ pub fn import(home: &Home, pins: &Pins, file: &Path) -> Result<Imported> {
         .target(&header.target)
         .with_context(|| format!("{} is a toolchain for {}", file.display(), header.target))?;
     let host = HostCompiler::for_target(target)?;
-    let profile = crate::profile::Profiles::builtin()
+    let profile = crate::toolchain::profile::Profiles::builtin()
         .get(Some(&header.profile))
         .with_context(|| format!("{} is a toolchain of the {:?} profile", file.display(), header.profile))?;
     let name = toolchain::name(target, &host, profile);

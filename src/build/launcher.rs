@@ -1,62 +1,10 @@
 //! The launcher: our own `main`, which starts an isolated interpreter (UTF-8 mode, no PYTHON*
 //! variables, no site, empty sys.path, frozen stdlib) and runs the app's module as `__main__`.
 
+use crate::runtime::{LAUNCHER_C, MALLOC_C, SEMAPHORES_C, STDLIB_TREE, VFS_C, VFS_ROOT};
 use anyhow::Result;
 use fs_err as fs;
 use std::path::{Path, PathBuf};
-
-/// The launcher's C source; its per-app values come from `launcher.h`.
-pub const LAUNCHER_C: &str = include_str!("app/launcher.c");
-
-/// Named semaphores without /dev/shm (for multiprocessing's fork start method there).
-const SEMAPHORES_C: &str = include_str!("app/semaphores.c");
-
-/// malloc and its family served by CPython's bundled mimalloc instead of musl's mallocng.
-const MALLOC_C: &str = include_str!("app/malloc.c");
-
-/// The app's files as a read-only tree under [`VFS_ROOT`].
-const VFS_C: &str = include_str!("app/vfs.c");
-
-/// Where the app's files are (modules' `__file__`, data files, distribution metadata): a tree the
-/// binary serves from its embedded archive, which no real directory can shadow.
-pub const VFS_ROOT: &str = "/__pyelf__";
-
-/// The stdlib's directory in the tree, under [`VFS_ROOT`], which is `sys.prefix`: modules'
-/// sources and the stdlib packages' data files are there, as under python's prefix.
-pub const STDLIB_TREE: &str = "lib/python3.13";
-
-/// The libc functions the launcher's C replaces (`ld --wrap`): the link adds these.
-pub const WRAPPED: &[&str] = &[
-    "sem_open",
-    "sem_close",
-    "sem_unlink", // semaphores.c
-    "open",
-    "openat",
-    "stat",
-    "lstat",
-    "fstatat",
-    "access",
-    "faccessat",
-    "opendir",
-    "readdir",
-    "closedir",
-    "rewinddir",
-    "dirfd",
-    "readlink",
-    "readlinkat",
-    "fopen",
-    "mkdir",
-    "mkdirat",
-    "unlink",
-    "unlinkat",
-    "rmdir",
-    "rename",
-    "renameat",
-    "chdir",
-    "fchdir",
-    "getcwd",
-    "statvfs", // vfs.c
-];
 
 /// The C heap of a binary: what serves malloc, free and the rest, for the interpreter (which
 /// also takes its objects' memory from mimalloc), the C libraries and extension modules.
@@ -107,7 +55,7 @@ pub fn write(
     if let Some(bundle) = bundle {
         header.push_str("#define PYELF_BUNDLE 1\n");
         let s = dir.join("bundle.S");
-        fs::write(&s, crate::freeze::incbin_asm(".rodata", Some("pyelf_bundle"), bundle))?;
+        fs::write(&s, crate::build::freeze::incbin_asm(".rodata", Some("pyelf_bundle"), bundle))?;
         files.push(s);
     }
     if ca.with_ssl {
@@ -123,7 +71,7 @@ pub fn write(
             fs::write(&copy, text)?;
             header.push_str(&format!("#define PYELF_CA_EMBEDDED 1\n#define PYELF_CA_ALWAYS {}\n", ca.always as u8));
             let s = dir.join("ca_bundle.S");
-            fs::write(&s, crate::freeze::incbin_asm(".rodata", Some("pyelf_ca_bundle"), &copy))?;
+            fs::write(&s, crate::build::freeze::incbin_asm(".rodata", Some("pyelf_ca_bundle"), &copy))?;
             files.push(s);
         }
     }

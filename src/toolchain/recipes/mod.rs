@@ -13,10 +13,10 @@ pub mod sqlite;
 pub mod xz;
 pub mod zlib;
 
-use crate::compiler::HostCompiler;
-use crate::pins::Target;
 use crate::steplog::Step;
-use anyhow::{bail, Context, Result};
+use crate::toolchain::compiler::HostCompiler;
+use crate::toolchain::pins::Target;
+use anyhow::{bail, Result};
 use std::path::{Path, PathBuf};
 use xshell::cmd;
 
@@ -40,13 +40,13 @@ pub struct Ctx<'a> {
     /// machine's toolchain), which CPython's build runs for its own generated files.
     pub build_python: Option<&'a Path>,
     /// How CPython is compiled (`toolchains/profiles.toml`).
-    pub profile: &'a crate::profile::Profile,
+    pub profile: &'a crate::toolchain::profile::Profile,
 }
 
 impl Ctx<'_> {
     /// The musl compiler wrapper (exists once the musl recipe has run).
     pub fn cc(&self) -> PathBuf {
-        crate::compiler::wrapper_path(self.root, &self.target.musl_triple)
+        crate::toolchain::compiler::wrapper_path(self.root, &self.target.musl_triple)
     }
 
     /// A shell whose commands run in the source tree.
@@ -58,7 +58,7 @@ impl Ctx<'_> {
 
     /// A `cc::Build` set up for the musl wrapper and the target's flags, writing objects to `work`.
     pub fn cc_build(&self) -> cc::Build {
-        crate::compiler::cc_build(&self.cc(), self.target, &self.work)
+        crate::toolchain::compiler::cc_build(&self.cc(), self.target, &self.work)
     }
 
     /// The build machine's C compiler, for programs run during a build (not for the target).
@@ -244,7 +244,7 @@ pub fn behaviour(source: &str) -> String {
 pub fn recipe(source: &str) -> Result<&'static Recipe> {
     match RECIPES.iter().find(|r| r.source == source) {
         Some(r) => Ok(r),
-        None => bail!("no build recipe for source {source:?} (add one under src/recipes/)"),
+        None => bail!("no build recipe for source {source:?} (add one under src/toolchain/recipes/)"),
     }
 }
 
@@ -258,14 +258,6 @@ pub fn write_pkg_config(root: &Path, name: &str, version: &str, libs: &str) -> R
     );
     fs_err::write(dir.join(format!("{name}.pc")), text)?;
     Ok(())
-}
-
-/// Removes `dir` and everything in it, if it is there.
-pub fn remove_dir_if_present(dir: &Path) -> Result<()> {
-    match std::fs::remove_dir_all(dir) {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        done => done.with_context(|| format!("cannot remove {}", dir.display())),
-    }
 }
 
 /// Copies files from `from_dir` into `to_dir`.

@@ -6,8 +6,8 @@
 
 use crate::error::Error;
 use crate::home::Home;
-use crate::pins::{Artifact, Pin};
 use crate::progress::Transfer;
+use crate::toolchain::pins::{Artifact, Pin};
 use anyhow::{Context, Result};
 use fs_err as fs;
 use sha2::{Digest, Sha256};

@@ -34,7 +34,7 @@ impl Rejected {
 /// The compiler command for the app's C: the musl wrapper with the target's flags, Python's
 /// headers and `dir` (generated headers) on the include path, and no build paths recorded.
 fn compiler(tc: &Toolchain, dir: &Path) -> Result<cc::Tool> {
-    let mut b = crate::compiler::cc_build(&tc.cc(), &tc.target, &dir.join("obj"));
+    let mut b = crate::toolchain::compiler::cc_build(&tc.cc(), &tc.target, &dir.join("obj"));
     b.flag(format!("-ffile-prefix-map={}=.", dir.display()))
         .flag(format!("-ffile-prefix-map={}=/pyelf-toolchain", tc.root.display()))
         .flag("-fstack-protector-strong")

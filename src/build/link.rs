@@ -58,7 +58,7 @@ pub fn link_static(
     if let Some(map) = map {
         cmd.arg(format!("-Wl,-Map={}", map.display()));
     }
-    for f in crate::launcher::WRAPPED {
+    for f in crate::runtime::WRAPPED {
         cmd.arg(format!("-Wl,--wrap={f}"));
     }
     cmd.args(record.ldflags.iter().map(|f| if f == "-static" { static_flag } else { f.as_str() }));

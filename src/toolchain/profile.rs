@@ -8,10 +8,10 @@ use serde::Deserialize;
 use std::collections::BTreeMap;
 
 /// `toolchains/profiles.toml`, as compiled in.
-pub const PROFILES_TOML: &str = include_str!("../toolchains/profiles.toml");
+pub const PROFILES_TOML: &str = include_str!("../../toolchains/profiles.toml");
 
 /// The training run of PGO profiles (`toolchains/pgo/train.py`), as compiled in.
-pub const TRAINING_PY: &str = include_str!("../toolchains/pgo/train.py");
+pub const TRAINING_PY: &str = include_str!("../../toolchains/pgo/train.py");
 
 /// How often the training run goes through its parts.
 pub const TRAINING_ROUNDS: u32 = 3;

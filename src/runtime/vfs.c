@@ -3,7 +3,7 @@
  * metadata, where `__file__` says they are. Nothing is extracted and nothing is written.
  *
  * The binary links musl statically, so the libc calls that name files are replaced at link time
- * (`ld --wrap`, see WRAPPED in launcher.rs): a path under the root is answered from the archive,
+ * (`ld --wrap`, see WRAPPED in runtime/mod.rs): a path under the root is answered from the archive,
  * any other path goes to musl as before. Python's open(), os.stat, os.listdir, os.scandir, glob,
  * pkgutil.get_data and C code alike see the tree. A file is opened as a sealed memfd holding its
  * bytes (a pipe where memfd_create is missing); changes under the root fail as on a read-only file

@@ -49,7 +49,7 @@ pub fn load(toolchain_root: &Path) -> Result<(Vec<Entry>, BTreeSet<String>)> {
         .context("the toolchain has no lib/python-inittab.c (rebuild it with this pyelf)")?;
     let bootstrap = fs::read_to_string(toolchain_root.join("lib/python-setup-bootstrap"))?;
     let mut keep = parse_setup(&bootstrap);
-    keep.extend(crate::stdlib::facts().core_modules.iter().cloned());
+    keep.extend(crate::toolchain::stdlib::facts().core_modules.iter().cloned());
     Ok((parse_config_c(&config), keep))
 }
 
@@ -113,7 +113,7 @@ struct _inittab _PyImport_Inittab[] = {
         let keep = parse_setup("# comment\n*static*\nposix posixmodule.c\n@MODULE_PWD_TRUE@pwd pwdmodule.c\n");
         assert_eq!(keep.iter().collect::<Vec<_>>(), ["posix"]);
         let mut keep = keep;
-        keep.extend(crate::stdlib::facts().core_modules.iter().cloned());
+        keep.extend(crate::toolchain::stdlib::facts().core_modules.iter().cloned());
         let wanted = BTreeSet::from(["zlib".to_string()]);
         let (c, names) = generate(&entries, &keep, &wanted, &[]);
         assert_eq!(names, ["posix", "zlib", "marshal", "builtins", "_warnings"]);

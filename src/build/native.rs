@@ -28,14 +28,14 @@ use std::process::Command;
 mod libyaml;
 
 /// Pins of the C libraries packages' extensions need beyond the toolchain's.
-pub const LIBRARIES_TOML: &str = include_str!("../toolchains/libraries.toml");
+pub const LIBRARIES_TOML: &str = include_str!("../../toolchains/libraries.toml");
 /// Which packages need which of them.
-const NATIVE_TOML: &str = include_str!("../toolchains/native.toml");
+const NATIVE_TOML: &str = include_str!("../../toolchains/native.toml");
 
 /// A library's recipe: its source text (part of its cache key) and its build function.
 struct Recipe {
     text: &'static str,
-    build: fn(&Path, &crate::pins::Target, &Path, &str, &Path, &Path) -> Result<()>,
+    build: fn(&Path, &crate::toolchain::pins::Target, &Path, &str, &Path, &Path) -> Result<()>,
 }
 
 fn recipe(name: &str) -> Option<Recipe> {
@@ -46,8 +46,9 @@ fn recipe(name: &str) -> Option<Recipe> {
 }
 
 /// The pinned libraries.
-pub fn library_pins() -> crate::pins::Pins {
-    crate::pins::Pins::parse(LIBRARIES_TOML, []).expect("toolchains/libraries.toml is valid (checked by the tests)")
+pub fn library_pins() -> crate::toolchain::pins::Pins {
+    crate::toolchain::pins::Pins::parse(LIBRARIES_TOML, [])
+        .expect("toolchains/libraries.toml is valid (checked by the tests)")
 }
 
 /// What native.toml says.
@@ -66,13 +67,13 @@ pub fn libraries_of(name: &str) -> Vec<String> {
     native_toml()
         .libraries
         .into_iter()
-        .filter(|(k, _)| crate::deps::normalize(k) == crate::deps::normalize(name))
+        .filter(|(k, _)| crate::build::deps::normalize(k) == crate::build::deps::normalize(name))
         .flat_map(|(_, v)| v)
         .collect()
 }
 
-const WRAPPER_PY: &str = include_str!("app/ccwrap.py");
-const FRONTEND_PY: &str = include_str!("app/pep517.py");
+const WRAPPER_PY: &str = include_str!("ccwrap.py");
+const FRONTEND_PY: &str = include_str!("pep517.py");
 
 /// Environment of a build: switches that make a package build its extensions or fail (never
 /// fall back to pure Python in silence), and those that would skip them, removed.
@@ -170,7 +171,7 @@ impl Builder<'_> {
         crate::say!("setting up zig {} as the C++ compiler for musl (once; about a minute)", pin.version);
         let work = tempfile::Builder::new().prefix(".setup-").tempdir_in(parent)?;
         let req = format!("{}=={}", pin.package, pin.version);
-        let (python, mut c) = crate::deps::pip_command(
+        let (python, mut c) = crate::build::deps::pip_command(
             &[
                 "download",
                 "--quiet",
@@ -197,7 +198,7 @@ impl Builder<'_> {
             .map(|e| e.path())
             .find(|p| p.extension().is_some_and(|e| e == "whl"))
             .with_context(|| format!("pip downloaded no wheel of {req}"))?;
-        let sha = crate::fetch::sha256_file(&wheel)?;
+        let sha = crate::toolchain::fetch::sha256_file(&wheel)?;
         if sha != pin.sha256 {
             bail!("{} has sha256 {sha}, not the pinned {} (toolchains/native.toml [cxx])", wheel.display(), pin.sha256);
         }
@@ -211,7 +212,7 @@ impl Builder<'_> {
             bail!("cannot unpack {}", wheel.display());
         }
         let zig = ready.join("ziglang/zig");
-        crate::compiler::set_executable(&zig)?;
+        crate::toolchain::compiler::set_executable(&zig)?;
         let cache = ready.join("cache");
         let probe = work.path().join("probe");
         fs::create_dir_all(&probe)?;
@@ -228,7 +229,7 @@ impl Builder<'_> {
         let runtime = ready.join("runtime");
         fs::create_dir_all(&runtime)?;
         for lib in ["libc++.a", "libc++abi.a", "libunwind.a"] {
-            let found = crate::app::walk(&cache)?
+            let found = crate::fsutil::walk(&cache)?
                 .into_iter()
                 .find(|f| f.file_name().is_some_and(|n| n == lib))
                 .with_context(|| format!("zig built no {lib}"))?;
@@ -242,12 +243,12 @@ impl Builder<'_> {
 
     /// The SBOM's view of the pinned library `name` (built on first use): name, version,
     /// licence, the sha256 of the archive it was built from, its upstream URL.
-    pub fn library_component(&self, name: &str) -> Result<crate::sbom::Component> {
+    pub fn library_component(&self, name: &str) -> Result<crate::build::sbom::Component> {
         let dir = self.library(name)?;
         let pins = library_pins();
         let pin = pins.source(name)?;
         let record = fs::read_to_string(dir.join(".complete"))?;
-        Ok(crate::sbom::Component {
+        Ok(crate::build::sbom::Component {
             name: pin.name.clone(),
             version: pin.version.clone(),
             license: pin.license.clone(),
@@ -263,7 +264,7 @@ impl Builder<'_> {
         let recipe = recipe(name).with_context(|| format!("no recipe for the library {name}"))?;
         let parts = vec![
             ("pin".to_string(), format!("{pin:?}")),
-            ("recipe".into(), crate::recipes::behaviour(recipe.text)),
+            ("recipe".into(), crate::toolchain::recipes::behaviour(recipe.text)),
             ("toolchain".into(), self.toolchain_name()),
         ];
         let libs = self.cache.join("libs");
@@ -277,9 +278,9 @@ impl Builder<'_> {
             return Ok(dir);
         }
         crate::say!("{name} {}: building it for the extension modules that need it", pin.version);
-        let fetched = crate::fetch::Fetcher::from_env(&self.home).fetch(pin)?;
+        let fetched = crate::toolchain::fetch::Fetcher::from_env(&self.home).fetch(pin)?;
         let work = tempfile::Builder::new().prefix(".build-").tempdir_in(&libs)?;
-        let tree = crate::unpack::unpack_source(&fetched, &work.path().join("src"))?;
+        let tree = crate::toolchain::unpack::unpack_source(&fetched, &work.path().join("src"))?;
         let prefix = work.path().join("prefix");
         (recipe.build)(&self.tc.cc(), &self.tc.target, &tree, &pin.version, &prefix, &work.path().join("obj"))
             .with_context(|| format!("cannot build {name} {}", pin.version))?;
@@ -294,7 +295,7 @@ impl Builder<'_> {
     /// checks that it holds each module of `expected` (the platform wheel's extension modules).
     /// Returns the wheel's path in the cache.
     pub fn build(&self, name: &str, sdist: &Path, expected: &[String]) -> Result<PathBuf> {
-        let sha = crate::fetch::sha256_file(sdist)?;
+        let sha = crate::toolchain::fetch::sha256_file(sdist)?;
         let libraries: Vec<PathBuf> = libraries_of(name).iter().map(|l| self.library(l)).collect::<Result<_>>()?;
         let cached = self.cache.join(self.key(&sha, &libraries));
         if let Some(wheel) = finished_wheel(&cached)? {
@@ -371,7 +372,7 @@ impl Builder<'_> {
         let python = self.tc.build_python.clone();
         let wrapper = tools.join("cc");
         fs::write(&wrapper, format!("#!{} -I\n{WRAPPER_PY}", python.display()))?;
-        crate::compiler::set_executable(&wrapper)?;
+        crate::toolchain::compiler::set_executable(&wrapper)?;
         std::os::unix::fs::symlink("cc", tools.join("gcc"))?;
         // C++: the same wrapper under the names c++ and g++ (zig's clang for musl behind it when
         // it is set up; otherwise a refusal that asks for it), never the host's g++, built for
@@ -489,8 +490,8 @@ impl Builder<'_> {
         if requires.is_empty() {
             return Ok(());
         }
-        let (_, mut c) = crate::deps::pip_command(&["install", "--quiet", "--upgrade"], &[]);
-        c.args(crate::deps::PURE).arg("--target").arg(deps).args(requires);
+        let (_, mut c) = crate::build::deps::pip_command(&["install", "--quiet", "--upgrade"], &[]);
+        c.args(crate::build::deps::PURE).arg("--target").arg(deps).args(requires);
         step.run_command(&format!("pip install {}", requires.join(" ")), &mut c).with_context(|| {
             format!(
                 "cannot install {name}'s build requirements ({}) as pure-Python wheels for Python 3.13",
@@ -689,7 +690,7 @@ pub fn prepare(tc: &Toolchain, name: &str, file: &Path, dir: &Path) -> Result<Op
 /// function with the package context set to the module's full name, as python's loader of
 /// extension files does, so that a single-phase module whose `PyModuleDef` names it by its last
 /// part (`_psutil_linux`) is made under its full name (`psutil._psutil_linux`).
-pub fn init_c(extensions: &[Prepared]) -> (String, Vec<crate::inittab::Entry>) {
+pub fn init_c(extensions: &[Prepared]) -> (String, Vec<crate::build::inittab::Entry>) {
     let mut c = String::from(
         "/* generated by pyelf: the init functions of the extension modules built from source */\n#include <Python.h>\n\n\
          extern const char *_PyImport_SwapPackageContext(const char *newcontext);\n\n",
@@ -703,7 +704,7 @@ pub fn init_c(extensions: &[Prepared]) -> (String, Vec<crate::inittab::Entry>) {
             init = e.init,
             name = e.name
         ));
-        entries.push(crate::inittab::Entry { name: e.name.clone(), init: Some(f) });
+        entries.push(crate::build::inittab::Entry { name: e.name.clone(), init: Some(f) });
     }
     (c, entries)
 }

@@ -50,7 +50,7 @@ impl HostCompiler {
 
     /// The compiler for `target`: [`HostCompiler::detect`] for this machine's architecture, else
     /// the target's cross tools, with one error naming the packages to install if any is missing.
-    pub fn for_target(target: &crate::pins::Target) -> Result<HostCompiler> {
+    pub fn for_target(target: &crate::toolchain::pins::Target) -> Result<HostCompiler> {
         if target.is_native() {
             return HostCompiler::detect();
         }
@@ -120,7 +120,7 @@ pub fn wrapper_path(root: &Path, musl_triple: &str) -> PathBuf {
 /// A `cc::Build` that compiles with the musl wrapper `cc` for `target` (with the target's flags)
 /// and archives with the target's `ar`,
 /// writing objects and archives to `out_dir`: used for the toolchain's libraries and for apps.
-pub fn cc_build(cc: &Path, target: &crate::pins::Target, out_dir: &Path) -> cc::Build {
+pub fn cc_build(cc: &Path, target: &crate::toolchain::pins::Target, out_dir: &Path) -> cc::Build {
     let mut b = cc::Build::new();
     b.compiler(cc)
         .archiver(target.tool("ar"))

@@ -1,7 +1,7 @@
 //! musl libc, built with the host gcc, plus the compiler wrapper and kernel headers.
 
 use super::Ctx;
-use crate::compiler;
+use crate::toolchain::compiler;
 use anyhow::Result;
 use xshell::cmd;
 

@@ -1,10 +1,10 @@
 //! Third-party dependencies: resolved and downloaded with pip (hash-checked when the requirements
 //! carry hashes), as a normal install on CPython 3.13 for the target's Linux resolves them. A package
 //! whose normal install is a platform wheel (compiled extension modules) is built from its source
-//! distribution instead ([`crate::native`]), or, with `--no-native`, from its source without its
+//! distribution instead ([`crate::build::native`]), or, with `--no-native`, from its source without its
 //! C code; a wheel that cannot be loaded in a static binary is never installed.
 
-use crate::pins::Target;
+use crate::toolchain::pins::Target;
 use anyhow::{bail, Context, Result};
 use fs_err as fs;
 use std::collections::{BTreeMap, BTreeSet};
@@ -89,7 +89,7 @@ fn pip(args: &[&str], extra: &[&Path]) -> Result<Output> {
 
 /// How packages with extension modules are built.
 pub struct Native<'a> {
-    pub builder: crate::native::Builder<'a>,
+    pub builder: crate::build::native::Builder<'a>,
     /// Packages built from source without their C code (`--no-native`): their pure-Python
     /// fallback.
     pub no_native: Vec<String>,
@@ -134,7 +134,7 @@ pub fn install(
             fs::create_dir_all(&rewritten)?;
             let by_name: BTreeMap<String, (PathBuf, String)> = built_here
                 .iter()
-                .map(|(n, (w, _))| Ok((n.clone(), (w.clone(), crate::fetch::sha256_file(w)?))))
+                .map(|(n, (w, _))| Ok((n.clone(), (w.clone(), crate::toolchain::fetch::sha256_file(w)?))))
                 .collect::<Result<_>>()?;
             let top = rewrite_requirements(requirements, &by_name, &rewritten, &mut 0)?;
             fs::write(&all_requirements, format!("-r {}\n", top.display()))?;
@@ -275,7 +275,7 @@ pub fn install(
         if let Some((_, sha)) = built_here.get(&normalize(&d.name)) {
             d.sdist_sha256 = sha.clone();
             if sha.is_some() {
-                d.libraries = crate::native::libraries_of(&d.name);
+                d.libraries = crate::build::native::libraries_of(&d.name);
             }
             // Installed from a file pyelf built, pip recorded its path: an install from an index
             // has no such record (and the path would make two builds differ).
@@ -359,8 +359,8 @@ fn build_native(
         let scratch = tempfile::tempdir_in(built)?;
         let tc = native.builder.tc;
         (
-            crate::native::extension_modules(tc, &step, scratch.path(), platform_wheel)?,
-            crate::native::compiled_python(tc, &step, scratch.path(), platform_wheel)?,
+            crate::build::native::extension_modules(tc, &step, scratch.path(), platform_wheel)?,
+            crate::build::native::compiled_python(tc, &step, scratch.path(), platform_wheel)?,
         )
     } else {
         (Vec::new(), false)
@@ -404,7 +404,7 @@ fn build_native(
         .map(|e| e.path())
         .next()
         .with_context(|| format!("pip downloaded no source distribution of {req}"))?;
-    let sha = crate::fetch::sha256_file(&sdist)?;
+    let sha = crate::toolchain::fetch::sha256_file(&sdist)?;
     let wheel = native.builder.build(name, &sdist, &expected)?;
     let dest = built.join(wheel.file_name().context("no wheel")?);
     fs::copy(&wheel, &dest)?;
@@ -619,10 +619,10 @@ fn build_from_source(
         for v in ["CC", "CXX", "LDSHARED", "LDCXXSHARED"] {
             c.env(v, "false");
         }
-        for v in crate::native::FORCE {
+        for v in crate::build::native::FORCE {
             c.env_remove(v.0);
         }
-        for v in crate::native::UNSET {
+        for v in crate::build::native::UNSET {
             c.env(v, "1");
         }
     }
@@ -644,7 +644,7 @@ fn build_from_source(
     }
     let sha = (|| -> Result<String> {
         fs::rename(&wheel, dir.join(&file))?;
-        Ok(crate::fetch::sha256_file(&dir.join(&file))?)
+        Ok(crate::toolchain::fetch::sha256_file(&dir.join(&file))?)
     })()
     .map_err(failed)?;
     crate::say!("{name}: built {file} (sha256 {sha})");
@@ -713,7 +713,7 @@ fn wheel_of(wheels: &Path, name: &str, version: &str) -> Result<Option<String>> 
         let mut parts = file.splitn(3, '-');
         let (n, v) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
         if norm(n) == norm(name) && v == version {
-            return Ok(Some(crate::fetch::sha256_file(&path)?));
+            return Ok(Some(crate::toolchain::fetch::sha256_file(&path)?));
         }
     }
     Ok(None)
@@ -801,7 +801,7 @@ pub fn entry_point_modules(dist: &Dist) -> Vec<String> {
         .filter(|l| !l.is_empty() && !l.starts_with('[') && !l.starts_with('#'))
         .filter_map(|l| l.split_once('=').map(|(_, v)| v.trim()))
         .filter_map(|v| {
-            crate::project::parse_entry_point(v).map(|(m, _)| m).or_else(|| {
+            crate::build::project::parse_entry_point(v).map(|(m, _)| m).or_else(|| {
                 let m = v.split('[').next()?.trim();
                 (!m.is_empty() && !m.contains(':')).then(|| m.to_string())
             })

@@ -60,9 +60,10 @@ def retarget(path):
     """The target's copy of a file of the build machine's stdlib (the same path otherwise)."""
     return STDLIB + os.path.abspath(path)[len(BUILD_STDLIB):] if in_build_stdlib(path) else path
 
-# What pyelf knows of the stdlib (toolchains/stdlib.toml, given as JSON by src/stdlib.rs): what the
-# interpreter imports by itself, packages embedded whole, what --stdlib full leaves out, the Python
-# modules C modules import, and the names of the module origins reported in modules.json.
+# What pyelf knows of the stdlib (toolchains/stdlib.toml, given as JSON by src/build/freeze.rs):
+# what the interpreter imports by itself, packages embedded whole, what --stdlib full leaves out,
+# the Python modules C modules import, and the names of the module origins reported in
+# modules.json.
 with open(os.environ["PYELF_STDLIB_FACTS"]) as _f:
     FACTS = json.load(_f)
 STARTUP = FACTS["startup"]

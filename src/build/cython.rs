@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// `toolchains/cython.toml`, as compiled in.
-pub const CYTHON_TOML: &str = include_str!("../toolchains/cython.toml");
+pub const CYTHON_TOML: &str = include_str!("../../toolchains/cython.toml");
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -83,9 +83,7 @@ pub fn ensure(home: &Home, pin: &CythonPin) -> Result<Cython> {
     if !target.join("Cython/__init__.py").is_file() {
         bail!("pip installed Cython {} without the Cython package", pin.version);
     }
-    if dir.exists() {
-        fs::remove_dir_all(&dir)?;
-    }
+    crate::fsutil::remove_dir_if_present(&dir)?;
     fs::rename(&target, &dir)?;
     Ok(Cython { dir })
 }

@@ -7,16 +7,26 @@
 //! completed step leaves a stamp, so a build that was killed or failed resumes at the step it
 //! stopped in (which is done again from a fresh source tree).
 
-use crate::compiler::{self, HostCompiler};
-use crate::fetch::{self, Fetcher};
+pub mod compiler;
+pub mod export;
+pub mod fetch;
+pub mod manifest;
+pub mod pins;
+pub mod profile;
+pub mod recipes;
+pub mod stdlib;
+pub mod unpack;
+
 use crate::home::Home;
-use crate::manifest::{self, Manifest};
-use crate::pins::{Pins, Target, SOURCES_TOML, TARGET_TOMLS};
-use crate::profile::{Profile, Profiles};
-use crate::recipes::{self, Ctx, RECIPES};
 use crate::steplog::Step;
+use crate::toolchain::pins::{Pins, Target, SOURCES_TOML, TARGET_TOMLS};
+use crate::toolchain::profile::{Profile, Profiles};
 use anyhow::{bail, Context, Result};
+use compiler::HostCompiler;
+use fetch::Fetcher;
 use fs_err as fs;
+use manifest::Manifest;
+use recipes::{Ctx, RECIPES};
 use sha2::{Digest, Sha256};
 use std::fs::TryLockError;
 use std::path::{Path, PathBuf};
@@ -268,10 +278,8 @@ pub fn ensure(home: &Home, pins: &Pins, triple: &str, opts: &Options) -> Result<
     if root.join(MANIFEST).is_file() {
         return Ok(toolchain);
     }
-    if root.exists() {
-        // Not ours to trust: no manifest means it never completed.
-        fs::remove_dir_all(&root)?;
-    }
+    // Not ours to trust: no manifest means it never completed.
+    crate::fsutil::remove_dir_if_present(&root)?;
     inherit_lock(&lock)?;
     let cross = host.is_cross().then_some(Cross { python: build_python.as_path(), root: build_root.as_deref() });
     build(home, pins, &target, &host, &name, &root, opts, cross)?;
@@ -379,14 +387,10 @@ fn build(
     let work = dir.join(format!(".{name}.work"));
     let logs = home.root().join("logs").join(name);
     let resuming = tmp.join(".pyelf-steps").is_dir();
-    if work.exists() {
-        fs::remove_dir_all(&work)?;
-    }
+    crate::fsutil::remove_dir_if_present(&work)?;
     if !resuming {
         for d in [&tmp, &logs] {
-            if d.exists() {
-                fs::remove_dir_all(d)?;
-            }
+            crate::fsutil::remove_dir_if_present(d)?;
         }
     }
     fs::create_dir_all(tmp.join(".pyelf-steps"))?;
@@ -423,7 +427,7 @@ fn build(
             Step::start(&src.name, logs.join(format!("{}.log", src.name)))?.with_env("SOURCE_DATE_EPOCH", &epoch);
         step.note(&format!("{label} from {} ({})", src.origin, src.artifact.sha256))?;
         let unpack_dir = work.join(&src.name);
-        let tree = crate::unpack::unpack_source(src, &unpack_dir)?;
+        let tree = crate::toolchain::unpack::unpack_source(src, &unpack_dir)?;
         let ctx = Ctx {
             root: &tmp,
             final_root: root,
@@ -499,7 +503,7 @@ fn build(
 pub fn name_the_final_place(tmp: &Path, root: &Path) -> Result<usize> {
     let (from, to) = (tmp.to_string_lossy().into_owned(), root.to_string_lossy().into_owned());
     let mut changed = 0;
-    for file in crate::app::walk(tmp)? {
+    for file in crate::fsutil::walk(tmp)? {
         let rel = file.strip_prefix(tmp).unwrap_or(&file);
         let compiled = file.extension().is_some_and(|x| ["a", "o", "pyc"].iter().any(|c| x == *c));
         if rel.starts_with("logs") || compiled || !fs::symlink_metadata(&file)?.is_file() {
@@ -579,7 +583,7 @@ fn check(root: &Path, step: &Step, target: &Target, cross: Option<&Cross>) -> Re
     }
     let builtin = String::from_utf8_lossy(&out.stdout).to_string();
     let names: Vec<&str> = builtin.lines().collect();
-    let required = &crate::stdlib::facts().required_modules;
+    let required = &crate::toolchain::stdlib::facts().required_modules;
     let missing_required: Vec<&String> = required.iter().filter(|m| !names.contains(&m.as_str())).collect();
     if !missing_required.is_empty() {
         step.note(&format!("missing required modules: {missing_required:?}"))?;

@@ -1,6 +1,6 @@
 //! libyaml, for PyYAML's `yaml._yaml`: a static library compiled by the `cc` crate (the version
 //! macros that its CMake or configure would define are given here). Not part of the toolchain:
-//! built on first use for the packages that need it (`src/native.rs`).
+//! built on first use for the packages that need it (`src/build/native.rs`).
 
 use anyhow::{Context, Result};
 use std::path::Path;
@@ -11,14 +11,14 @@ const SOURCES: &[&str] = &["api", "dumper", "emitter", "loader", "parser", "read
 /// (`lib/libyaml.a`, `include/yaml.h`), compiling in `work`.
 pub fn build(
     cc: &Path,
-    target: &crate::pins::Target,
+    target: &crate::toolchain::pins::Target,
     src: &Path,
     version: &str,
     prefix: &Path,
     work: &Path,
 ) -> Result<()> {
     let mut parts = version.split('.');
-    let mut b = crate::compiler::cc_build(cc, target, work);
+    let mut b = crate::toolchain::compiler::cc_build(cc, target, work);
     b.define("YAML_VERSION_MAJOR", parts.next().unwrap_or("0"))
         .define("YAML_VERSION_MINOR", parts.next().unwrap_or("0"))
         .define("YAML_VERSION_PATCH", parts.next().unwrap_or("0"))

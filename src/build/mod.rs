@@ -3,19 +3,29 @@
 //! embedded data, linked with the toolchain into one static ELF at the output path (written aside,
 //! renamed when done).
 
-use crate::cython::{self, CythonPin};
-use crate::deps;
-use crate::freeze::{self, Load, Origin, Stdlib};
+pub mod conformance;
+pub mod cython;
+pub mod deps;
+pub mod freeze;
+pub mod inittab;
+pub mod launcher;
+pub mod link;
+pub mod native;
+pub mod objects;
+pub mod project;
+pub mod sbom;
+pub mod sizes;
+
+use crate::fsutil::walk;
 use crate::home::Home;
-use crate::inittab;
-use crate::launcher;
-use crate::link;
-use crate::objects;
-use crate::pins::Pins;
-use crate::project::{self, App, Main};
+use crate::runtime;
+use crate::toolchain::pins::Pins;
 use crate::toolchain::{self, Toolchain};
 use anyhow::{bail, Context, Result};
+use cython::CythonPin;
+use freeze::{Load, Origin, Stdlib};
 use fs_err as fs;
+use project::{App, Main};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -27,9 +37,6 @@ pub const APP_MODULE: &str = "_pyelf_main";
 /// The name Cython compiles the script as: what its classes and functions give as `__module__`,
 /// as in `python app.py`.
 const SCRIPT_CYTHON_NAME: &str = "__main__";
-
-/// The importer of the app's modules (its table is put in front at build time).
-const IMPORTER_PY: &str = include_str!("app/importer.py");
 
 /// Copies the finished binary next to `output` and renames it into place: OUT is never a partial
 /// file, and one left by a killed build (locked by nobody) is removed by the next.
@@ -45,7 +52,7 @@ fn install_output(exe: &Path, output: &Path) -> Result<()> {
     std::io::copy(&mut fs::File::open(exe)?, partial.as_file_mut())
         .and_then(|_| partial.as_file().sync_all())
         .with_context(|| format!("cannot write {}", partial.path().display()))?;
-    crate::compiler::set_executable(partial.path())?;
+    crate::toolchain::compiler::set_executable(partial.path())?;
     partial.persist(output).map_err(|e| e.error).with_context(|| format!("cannot write {}", output.display()))?;
     Ok(())
 }
@@ -53,7 +60,7 @@ fn install_output(exe: &Path, output: &Path) -> Result<()> {
 /// The sources whose code is in a binary with these C modules: `(name, version, licence)`.
 pub fn linked_sources(pins: &Pins, c_modules: &[String]) -> Vec<(String, String, String)> {
     let mut names = vec!["musl", "cpython"];
-    for (module, source) in &crate::stdlib::facts().module_libraries {
+    for (module, source) in &crate::toolchain::stdlib::facts().module_libraries {
         if c_modules.iter().any(|m| m == module) && !names.contains(&source.as_str()) {
             names.push(source);
         }
@@ -80,7 +87,7 @@ pub struct Built {
     pub c_modules: usize,
     /// The libraries in the binary: (name, version, licence).
     pub linked: Vec<(String, String, String)>,
-    /// The final link's map, when one was asked for (see [`crate::sizes::breakdown`]).
+    /// The final link's map, when one was asked for (see [`crate::build::sizes::breakdown`]).
     pub link_map: Option<PathBuf>,
     pub seconds: f64,
 }
@@ -153,7 +160,7 @@ pub fn build(home: &Home, opts: &BuildOptions) -> Result<Built> {
     // Dependencies: wheels from pip (those with extension modules built from source here), or an
     // existing site-packages.
     let native = deps::Native {
-        builder: crate::native::Builder {
+        builder: crate::build::native::Builder {
             tc: &tc,
             home: home.clone(),
             cache: home.root().join("native"),
@@ -163,7 +170,7 @@ pub fn build(home: &Home, opts: &BuildOptions) -> Result<Built> {
         no_native: opts.no_native.clone(),
     };
     let (site, dists) = dependencies(&app, &opts, dir, &native)?;
-    let roots = Roots { app: app.root.clone(), site: site.clone(), stdlib: tc.root.join(launcher::STDLIB_TREE) };
+    let roots = Roots { app: app.root.clone(), site: site.clone(), stdlib: tc.root.join(runtime::STDLIB_TREE) };
     let (main_name, main_script) = main_module(&app, &dir.join("entry"))?;
     let main_module = main_script.is_none().then_some(main_name.as_str());
 
@@ -252,7 +259,7 @@ pub fn build(home: &Home, opts: &BuildOptions) -> Result<Built> {
         } else {
             analysis.modules.iter().find(|m| m.name == name).map(|m| roots.tree_path(m))
         };
-        rel.map(|r| format!("{}/{r}", launcher::VFS_ROOT))
+        rel.map(|r| format!("{}/{r}", runtime::VFS_ROOT))
     };
     let app_entries = register_cython(&c_files, &main_name, tree_file)?;
     // Cython's C compiled now, so that a module whose C the compiler rejects is embedded as
@@ -310,7 +317,7 @@ pub fn build(home: &Home, opts: &BuildOptions) -> Result<Built> {
 
     // Built-in modules: the C modules the app uses, then its Cython modules, then the extension
     // modules built from source (called through functions that give them their full names).
-    let (ext_c, ext_entries) = crate::native::init_c(&extensions);
+    let (ext_c, ext_entries) = crate::build::native::init_c(&extensions);
     let ext_init_c = dir.join("extensions.c");
     fs::write(&ext_init_c, ext_c)?;
     objects.extend(extensions.iter().map(|e| e.object.clone()));
@@ -339,7 +346,7 @@ pub fn build(home: &Home, opts: &BuildOptions) -> Result<Built> {
     // What is inside, for the SBOM section and the summary.
     let mut linked = linked_sources(&pins, &c_modules);
     for lib in extensions.iter().flat_map(|e| &e.libs) {
-        if let Some(p) = crate::native::library_source(lib).and_then(|n| pins.source(n).ok()) {
+        if let Some(p) = crate::build::native::library_source(lib).and_then(|n| pins.source(n).ok()) {
             let source = (p.name.clone(), p.version.clone(), p.license.clone());
             if !linked.contains(&source) {
                 linked.push(source);
@@ -357,8 +364,8 @@ pub fn build(home: &Home, opts: &BuildOptions) -> Result<Built> {
     // C++ in extension modules: zig's runtime for musl is in them.
     let cxx = extensions.iter().any(|e| e.libs.iter().any(|l| l == "c++"));
     if cxx {
-        let pin = crate::native::cxx_pin();
-        let c = crate::sbom::Component {
+        let pin = crate::build::native::cxx_pin();
+        let c = crate::build::sbom::Component {
             name: "zig-libc++".into(),
             version: pin.version.clone(),
             license: "Apache-2.0 WITH LLVM-exception".into(),
@@ -375,7 +382,7 @@ pub fn build(home: &Home, opts: &BuildOptions) -> Result<Built> {
     compile_and_link(&tc, dir, &sources, objects, &opts, cxx, &linked_exe, &logs)?;
     install_output(&linked_exe, &output)?;
     let size = fs::metadata(&output)?.len();
-    let sha256 = crate::fetch::sha256_file(&output)?;
+    let sha256 = crate::toolchain::fetch::sha256_file(&output)?;
     for d in &dists {
         linked.push((d.name.clone(), d.version.clone(), d.license.clone()));
     }
@@ -413,11 +420,11 @@ impl Roots {
     }
 
     /// Where a module's file is in the binary's tree, relative to its root: the stdlib's under
-    /// [`launcher::STDLIB_TREE`] (as under a prefix), the others as they are on `sys.path`.
+    /// [`runtime::STDLIB_TREE`] (as under a prefix), the others as they are on `sys.path`.
     fn tree_path(&self, m: &freeze::Found) -> String {
         let rel = self.source_of(m).rel.display().to_string();
         if m.kind == Origin::Stdlib {
-            format!("{}/{rel}", launcher::STDLIB_TREE)
+            format!("{}/{rel}", runtime::STDLIB_TREE)
         } else {
             rel
         }
@@ -489,12 +496,12 @@ fn frozen_modules(
     let mut table = format!(
         "{}ROOT = {:?}\nSTDLIB = {:?}\nMODULES = {{\n",
         Load::python_constants(),
-        format!("{}/", launcher::VFS_ROOT),
-        launcher::STDLIB_TREE
+        format!("{}/", runtime::VFS_ROOT),
+        runtime::STDLIB_TREE
     );
     // What the interpreter imports while it starts, before the importer exists, stays in CPython's
     // frozen table; the rest is compressed (a third of the bytes) and decompressed on first import.
-    let startup = &crate::stdlib::facts().startup;
+    let startup = &crate::toolchain::stdlib::facts().startup;
     // Modules CPython itself freezes (os, site, codecs, …) are left to it, as in python: its
     // FrozenImporter gives them a `__file__` in the tree.
     for m in analysis.modules.iter().filter(|m| !m.cpython_frozen) {
@@ -521,7 +528,7 @@ fn frozen_modules(
                 name: m.name.clone(),
                 file: m.file.clone(),
                 package: m.package,
-                filename: Some(format!("{}/{rel}", launcher::VFS_ROOT)),
+                filename: Some(format!("{}/{rel}", runtime::VFS_ROOT)),
                 source: None,
                 packed: kind == Load::Packed,
             });
@@ -544,7 +551,7 @@ fn frozen_modules(
                 name: APP_MODULE.into(),
                 file: file.to_path_buf(),
                 package: false,
-                filename: Some(format!("{}/{name}", launcher::VFS_ROOT)),
+                filename: Some(format!("{}/{name}", runtime::VFS_ROOT)),
                 source: None,
                 packed: false,
             });
@@ -562,7 +569,7 @@ fn frozen_modules(
         // Import machinery, named as python's own loader is: CPython drops its frames from
         // tracebacks of code run at import, and warnings skip them when they count stack levels.
         filename: Some("<frozen importlib._bootstrap_external>".into()),
-        source: Some(format!("{table}{IMPORTER_PY}")),
+        source: Some(format!("{table}{}", runtime::IMPORTER_PY)),
         packed: false,
     });
     list
@@ -574,7 +581,7 @@ fn write_sbom(sbom: &serde_json::Value, dir: &Path, copy_to: Option<&Path>) -> R
     let json = dir.join("sbom.json");
     fs::write(&json, serde_json::to_string_pretty(sbom)?)?;
     let asm = dir.join("sbom.S");
-    fs::write(&asm, crate::sbom::section_asm(&json))?;
+    fs::write(&asm, crate::build::sbom::section_asm(&json))?;
     if let Some(path) = copy_to {
         fs::copy(&json, path).with_context(|| format!("cannot write the SBOM to {}", path.display()))?;
     }
@@ -647,10 +654,10 @@ fn prepare_extensions(
     analysis: &freeze::Analysis,
     dists: &[deps::Dist],
     dir: &Path,
-) -> Result<Vec<crate::native::Prepared>> {
+) -> Result<Vec<crate::build::native::Prepared>> {
     let mut out = Vec::new();
     for ext in &analysis.extensions {
-        let Some(prepared) = crate::native::prepare(tc, &ext.name, &ext.file, dir)? else {
+        let Some(prepared) = crate::build::native::prepare(tc, &ext.name, &ext.file, dir)? else {
             let top = ext.name.split('.').next().unwrap_or(&ext.name);
             let dist = dists.iter().find(|d| deps::top_level_names(d).iter().any(|t| t == top));
             let owner = dist.map(|d| format!("{} {}", d.name, d.version)).unwrap_or_else(|| top.to_string());
@@ -756,7 +763,7 @@ fn bundle_files(
     Ok(files)
 }
 
-/// The stdlib's part of the tree, under [`launcher::STDLIB_TREE`], as the app's packages are
+/// The stdlib's part of the tree, under [`runtime::STDLIB_TREE`], as the app's packages are
 /// bundled: each embedded top-level module's source, and the whole directory of each embedded
 /// top-level package (its modules' sources, embedded or not, so that listing it gives what python
 /// lists and a module the analysis missed still imports from source; its data files). Without
@@ -766,7 +773,7 @@ fn bundle_files(
 /// `test.support` alone, only the embedded modules' sources.
 fn stdlib_files(analysis: &freeze::Analysis, roots: &Roots, sources: bool) -> Result<Vec<freeze::BundleFile>> {
     let mut files = Vec::new();
-    let arc = |f: &Path| format!("{}/{}", launcher::STDLIB_TREE, rel_slash(f, &roots.stdlib));
+    let arc = |f: &Path| format!("{}/{}", runtime::STDLIB_TREE, rel_slash(f, &roots.stdlib));
     let stdlib = || analysis.modules.iter().filter(|m| m.kind == Origin::Stdlib && !m.namespace);
     let runs_tests = stdlib().any(|m| m.name.starts_with("test.test_"));
     for m in stdlib() {
@@ -798,24 +805,6 @@ fn stdlib_files(analysis: &freeze::Analysis, roots: &Roots, sources: bool) -> Re
     Ok(files)
 }
 
-/// Every file under `dir` (not directories), sorted.
-pub(crate) fn walk(dir: &Path) -> Result<Vec<PathBuf>> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for entry in fs::read_dir(&d)? {
-            let p = entry?.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if p.is_file() {
-                out.push(p);
-            }
-        }
-    }
-    out.sort();
-    Ok(out)
-}
-
 fn rel_slash(path: &Path, root: &Path) -> String {
     let rel = path.strip_prefix(root).unwrap_or(path);
     rel.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/")
@@ -832,10 +821,10 @@ fn sbom_document(
     app_files: &[PathBuf],
     linked: &[(String, String, String)],
     dists: &[deps::Dist],
-    libraries: &[crate::sbom::Component],
+    libraries: &[crate::build::sbom::Component],
 ) -> Result<serde_json::Value> {
-    use crate::sbom::Component;
-    let sources = crate::sbom::toolchain_sources(&tc.root)?;
+    use crate::build::sbom::Component;
+    let sources = crate::build::sbom::toolchain_sources(&tc.root)?;
     let mut components = Vec::new();
     for (name, version, license) in linked {
         let (sha256, url) = if name == &cython.name {
@@ -861,8 +850,8 @@ fn sbom_document(
         // every file it installed).
         let sha256 = match d.sdist_sha256.as_ref().or(d.wheel_sha256.as_ref()) {
             Some(s) => s.clone(),
-            None => crate::fetch::sha256_file(&d.dist_info.join("RECORD"))
-                .or_else(|_| crate::fetch::sha256_file(&d.dist_info.join("METADATA")))?,
+            None => crate::toolchain::fetch::sha256_file(&d.dist_info.join("RECORD"))
+                .or_else(|_| crate::toolchain::fetch::sha256_file(&d.dist_info.join("METADATA")))?,
         };
         components.push(Component {
             name: d.name.clone(),
@@ -875,7 +864,7 @@ fn sbom_document(
     components.extend(libraries.iter().cloned());
     // The app: its script, or every file of its own modules (paths and contents, in order).
     let sha256 = match &app.main {
-        Main::Script(script) if app_files.is_empty() => crate::fetch::sha256_file(script)?,
+        Main::Script(script) if app_files.is_empty() => crate::toolchain::fetch::sha256_file(script)?,
         _ => {
             use sha2::{Digest, Sha256};
             let mut h = Sha256::new();
@@ -897,7 +886,7 @@ fn sbom_document(
         None => (app.name.clone(), "unversioned".into()),
     };
     let me = Component { name, version, license: "NOASSERTION".into(), sha256, url: None };
-    Ok(crate::sbom::document(&me, &components))
+    Ok(crate::build::sbom::document(&me, &components))
 }
 
 fn upx(path: &Path) -> Result<()> {

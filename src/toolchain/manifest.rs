@@ -151,9 +151,7 @@ impl CpythonPart {
     /// Removes the parts once the manifest holds them.
     pub fn remove_all(root: &Path) -> Result<()> {
         let dir = root.join(PARTS);
-        if dir.exists() {
-            fs::remove_dir_all(dir)?;
-        }
+        crate::fsutil::remove_dir_if_present(&dir)?;
         Ok(())
     }
 }

@@ -1,0 +1,62 @@
+//! What runs inside every binary pyelf builds: the launcher (`main`), the read-only file tree,
+//! the import hooks, named semaphores and the C heap. Everything here is compiled into or
+//! embedded in the user's binary; the build stages (`crate::build`) only write it out, fill in
+//! the per-app values and compile it. See `README.md` beside this file for what each part
+//! guarantees.
+
+/// The importer the launcher installs: frozen modules, compiled (Cython) modules and the file
+/// tree's sources and extension modules, found as python finds them.
+pub const IMPORTER_PY: &str = include_str!("importer.py");
+
+/// The launcher's C source; its per-app values come from `launcher.h`.
+pub const LAUNCHER_C: &str = include_str!("launcher.c");
+
+/// Named semaphores without /dev/shm (for multiprocessing's fork start method there).
+pub const SEMAPHORES_C: &str = include_str!("semaphores.c");
+
+/// malloc and its family served by CPython's bundled mimalloc instead of musl's mallocng.
+pub const MALLOC_C: &str = include_str!("malloc.c");
+
+/// The app's files as a read-only tree under [`VFS_ROOT`].
+pub const VFS_C: &str = include_str!("vfs.c");
+
+/// Where the app's files are (modules' `__file__`, data files, distribution metadata): a tree the
+/// binary serves from its embedded archive, which no real directory can shadow.
+pub const VFS_ROOT: &str = "/__pyelf__";
+
+/// The stdlib's directory in the tree, under [`VFS_ROOT`], which is `sys.prefix`: modules'
+/// sources and the stdlib packages' data files are there, as under python's prefix.
+pub const STDLIB_TREE: &str = "lib/python3.13";
+
+/// The libc functions the launcher's C replaces (`ld --wrap`): the link adds these.
+pub const WRAPPED: &[&str] = &[
+    "sem_open",
+    "sem_close",
+    "sem_unlink", // semaphores.c
+    "open",
+    "openat",
+    "stat",
+    "lstat",
+    "fstatat",
+    "access",
+    "faccessat",
+    "opendir",
+    "readdir",
+    "closedir",
+    "rewinddir",
+    "dirfd",
+    "readlink",
+    "readlinkat",
+    "fopen",
+    "mkdir",
+    "mkdirat",
+    "unlink",
+    "unlinkat",
+    "rmdir",
+    "rename",
+    "renameat",
+    "chdir",
+    "fchdir",
+    "getcwd",
+    "statvfs", // vfs.c
+];
