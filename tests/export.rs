@@ -1,10 +1,10 @@
 //! Sharing a toolchain as one archive (`pyelf toolchain --export FILE` / `--import FILE`): the
-//! round trip, a tampered archive, an archive of another key, one built under another
-//! `PYELF_HOME`, and a kill -9 during an import.
+//! round trip, a tampered archive, an archive of another key, imports into other homes (the
+//! toolchain moved), and a kill -9 during an import.
 //!
-//! A toolchain only works in the directory it was built in, so an import that installs goes into
-//! the real toolchain path inside a private mount namespace, where an empty directory is
-//! bind-mounted over `$PYELF_HOME/toolchains`: the cached toolchain is never touched.
+//! The round trip installs into the real toolchain path inside a private mount namespace, where an
+//! empty directory is bind-mounted over `$PYELF_HOME/toolchains`: the cached toolchain is never
+//! touched, and the import is byte for byte what was exported.
 
 mod common;
 
@@ -207,18 +207,62 @@ fn an_archive_of_another_key_is_refused_before_unpacking() {
     assert!(!home.join("toolchains").exists(), "nothing was written");
 }
 
+/// `pyelf build test.py` with `PYELF_HOME=home` (the default home when `None`): the binary's sha256.
+fn test_py_sha256(home: Option<&Path>, name: &str) -> String {
+    let out = tmp().join(format!("{name}.bin"));
+    let mut c = Command::new(PYELF);
+    c.arg("build").arg(common::roots::repo().join("test.py")).arg("-o").arg(&out);
+    if let Some(h) = home {
+        c.env("PYELF_HOME", h);
+    }
+    let o = c.output().unwrap();
+    assert!(o.status.success(), "building test.py in {home:?} failed: {}", stderr(&o));
+    common::sha256(&std::fs::read(&out).unwrap())
+}
+
+/// The toolchain imported into two homes whose paths differ from the one it was built in (one
+/// shorter, one longer): its python3 finds its prefix there, sysconfig and every text file name
+/// the new place, and test.py built with it is the same binary, byte for byte.
 #[test]
 #[ignore = "needs the toolchain; run by ./test.sh"]
-fn an_archive_built_under_another_home_names_the_home_to_use() {
-    let home = tmp().join("other-home");
-    let o =
-        Command::new(PYELF).args(["toolchain", "--import"]).arg(archive()).env("PYELF_HOME", &home).output().unwrap();
-    assert!(!o.status.success());
-    let err = stderr(&o);
-    let real_home = toolchain().root.parent().unwrap().parent().unwrap();
-    assert!(err.contains("a toolchain only works where it was built"), "{err}");
-    assert!(err.contains(&format!("hint: import it with PYELF_HOME={}", real_home.display())), "{err}");
-    assert!(!home.join("toolchains").exists(), "nothing was written");
+fn an_archive_imports_into_homes_of_other_lengths_and_builds_the_same_binaries() {
+    let built_in = toolchain().root.clone();
+    let name = built_in.file_name().unwrap().to_string_lossy().to_string();
+    let reference = test_py_sha256(None, "test-home");
+    for home in [tmp().join("h"), tmp().join("a-home-whose-path-is-longer-than-the-one-the-toolchain-was-built-in")] {
+        let t = Instant::now();
+        let o = Command::new(PYELF)
+            .args(["toolchain", "--import"])
+            .arg(archive())
+            .env("PYELF_HOME", &home)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "import into {} failed: {}", home.display(), stderr(&o));
+        assert!(stderr(&o).contains(&format!("moved from {}", built_in.display())), "{}", stderr(&o));
+        eprintln!("import into {}: {:.1}s", home.display(), t.elapsed().as_secs_f64());
+        let root = home.join("toolchains").join(&name);
+        let python = root.join("bin/python3");
+        let o = Command::new(&python)
+            .args(["-I", "-c", "import sys, sysconfig; print(sys.prefix); print(sysconfig.get_config_var('prefix'))"])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", stderr(&o));
+        let want = format!("{}\n{}\n", root.display(), root.display());
+        assert_eq!(String::from_utf8_lossy(&o.stdout), want, "the moved python3 finds its place");
+        // No text file names the old place (logs keep what happened; compiled files are checked
+        // by the import itself).
+        let old = built_in.to_string_lossy().to_string();
+        for f in common::files_under(&root) {
+            let rel = f.strip_prefix(&root).unwrap();
+            let Ok(text) = std::fs::read_to_string(&f) else { continue };
+            if rel.starts_with("logs") || text.contains('\0') || f.extension().is_some_and(|x| x == "pyc") {
+                continue;
+            }
+            assert!(!text.contains(&old), "{} still names {old}", rel.display());
+        }
+        let sha = test_py_sha256(Some(&home), &format!("test-{}", home.file_name().unwrap().to_string_lossy()));
+        assert_eq!(sha, reference, "test.py built with the toolchain imported into {}", home.display());
+    }
 }
 
 #[test]

@@ -10,9 +10,9 @@
 //! the list, and renames the directory into place only when all of it matched. A killed import
 //! leaves a temporary directory that the next import or build sweeps.
 //!
-//! Toolchains are not relocatable (the install prefix is compiled into `python3` and written into
-//! the libraries' `.pc` files and the stdlib's `.pyc` files), so an archive is imported into the
-//! same path it was built in: runners of a fleet share one `PYELF_HOME`.
+//! An archive imports into any `PYELF_HOME`: a toolchain built in another place is moved
+//! ([`super::relocate`]), so a laptop, a CI runner and a container, each with its own home, share
+//! one archive.
 
 use crate::home::Home;
 use crate::toolchain;
@@ -44,7 +44,7 @@ struct Header {
     target: String,
     /// Its profile (`toolchains/profiles.toml`).
     profile: String,
-    /// The directory it was built in (and must be imported into).
+    /// The directory it was built in (an import elsewhere rewrites the paths that name it).
     root: PathBuf,
     /// The parts of its key (see `toolchain::key_parts`).
     part: Vec<Part>,
@@ -227,16 +227,6 @@ pub fn import(home: &Home, pins: &Pins, file: &Path) -> Result<Imported> {
     }
     let dir = home.toolchains();
     let root = dir.join(&name);
-    if header.root != root {
-        let home_there = header.root.parent().and_then(Path::parent).unwrap_or(Path::new("/"));
-        bail!(
-            "{} was built in {}, and a toolchain only works where it was built (its path is compiled into python3 and written into its libraries' files); here it would go to {}\nhint: import it with PYELF_HOME={}",
-            file.display(),
-            header.root.display(),
-            root.display(),
-            home_there.display()
-        );
-    }
     if Manifest::exists(&root) {
         return Ok(Imported::AlreadyThere(root));
     }
@@ -307,6 +297,17 @@ pub fn import(home: &Home, pins: &Pins, file: &Path) -> Result<Imported> {
     let manifest = Manifest::read(tmp.path())?;
     if manifest.name != name {
         return Err(damaged(format!("its manifest names {}, not {name}", manifest.name)));
+    }
+    // Built in another home: its text files are made to name this place, and checked.
+    if header.root != root {
+        let moved = super::relocate::relocate(tmp.path(), &header.root, &root, target)
+            .with_context(|| format!("cannot move the toolchain of {} here", file.display()))?;
+        crate::say!(
+            "moved from {}: {} text files name its new place, {} stale bytecode files removed",
+            header.root.display(),
+            moved.rewritten,
+            moved.stale_bytecode
+        );
     }
     sync_dir(tmp.path())?;
     let tmp = tmp.keep();

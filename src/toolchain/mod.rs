@@ -14,6 +14,7 @@ pub mod manifest;
 pub mod pins;
 pub mod profile;
 pub mod recipes;
+pub mod relocate;
 pub mod stdlib;
 pub mod unpack;
 
@@ -501,10 +502,16 @@ fn build(
 /// are left alone: their debug paths are mapped elsewhere and bytecode's names are fixed on load.
 /// Returns how many files were changed.
 pub fn name_the_final_place(tmp: &Path, root: &Path) -> Result<usize> {
-    let (from, to) = (tmp.to_string_lossy().into_owned(), root.to_string_lossy().into_owned());
-    let mut changed = 0;
-    for file in crate::fsutil::walk(tmp)? {
-        let rel = file.strip_prefix(tmp).unwrap_or(&file);
+    Ok(rewrite_text_files(tmp, tmp, root)?.len())
+}
+
+/// Replaces the path `from` by `to` in every text file under `dir` (UTF-8, no NUL byte) but its
+/// logs; compiled files (objects, archives, bytecode) are left alone. Returns the files changed.
+pub fn rewrite_text_files(dir: &Path, from: &Path, to: &Path) -> Result<Vec<PathBuf>> {
+    let (from, to) = (from.to_string_lossy().into_owned(), to.to_string_lossy().into_owned());
+    let mut changed = Vec::new();
+    for file in crate::fsutil::walk(dir)? {
+        let rel = file.strip_prefix(dir).unwrap_or(&file);
         let compiled = file.extension().is_some_and(|x| ["a", "o", "pyc"].iter().any(|c| x == *c));
         if rel.starts_with("logs") || compiled || !fs::symlink_metadata(&file)?.is_file() {
             continue;
@@ -513,7 +520,7 @@ pub fn name_the_final_place(tmp: &Path, root: &Path) -> Result<usize> {
         let Ok(text) = std::str::from_utf8(&bytes) else { continue };
         if !text.contains('\0') && text.contains(from.as_str()) {
             fs::write(&file, text.replace(from.as_str(), &to))?;
-            changed += 1;
+            changed.push(file);
         }
     }
     Ok(changed)
