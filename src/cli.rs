@@ -96,9 +96,9 @@ pub enum Command {
     /// well-formed SBOM.
     Verify {
         binary: std::path::PathBuf,
-        /// The target it was built for.
-        #[arg(long, default_value = crate::toolchain::pins::native_triple())]
-        target: String,
+        /// The target it was built for (default: the one its SBOM names, else its ELF machine's).
+        #[arg(long)]
+        target: Option<String>,
     },
     /// Run the toolchain's static python3 (builds the toolchain first if needed).
     Python {
@@ -230,7 +230,12 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Verify { binary, target } => {
             let pins = Pins::builtin();
-            let checks = crate::verify::checks(&binary, pins.target(&target)?)?;
+            let target = match &target {
+                Some(t) => pins.target(t)?,
+                None => crate::verify::target_of(&binary, &pins)?,
+            };
+            println!("{}: checked as a binary for {}", binary.display(), target.triple);
+            let checks = crate::verify::checks(&binary, target)?;
             let mut failed = 0;
             for c in &checks {
                 println!("{} {:<40} {}", if c.ok { "ok  " } else { "FAIL" }, c.name, c.detail);

@@ -1,7 +1,9 @@
 //! `pyelf verify BINARY`: audits a built binary (static, position independent, hardened, with a
-//! well-formed SBOM) and reports every violation.
+//! well-formed SBOM) and reports every violation. The target is the one asked for, or else the
+//! binary's own: the one its SBOM names, else the one of its ELF machine.
 
-use anyhow::{Context, Result};
+use crate::toolchain::pins::{Pins, Target};
+use anyhow::{bail, Context, Result};
 use goblin::elf::dynamic::{DF_1_NOW, DF_BIND_NOW, DT_FLAGS, DT_FLAGS_1};
 use goblin::elf::header::ET_DYN;
 use goblin::elf::program_header::{PF_X, PT_GNU_RELRO, PT_GNU_STACK, PT_INTERP};
@@ -16,8 +18,39 @@ pub struct Check {
     pub detail: String,
 }
 
+/// The target `binary` says it was built for: the one its SBOM names (`pyelf:target`), else the
+/// only target of its ELF machine.
+pub fn target_of<'p>(binary: &Path, pins: &'p Pins) -> Result<&'p Target> {
+    if let Some(triple) = crate::build::sbom::read(binary)
+        .ok()
+        .and_then(|t| crate::build::sbom::validate(&t).ok())
+        .and_then(|v| crate::build::sbom::target(&v))
+    {
+        return pins.target(&triple).with_context(|| {
+            format!("{}'s SBOM names the target {triple}, which this pyelf has no pins for", binary.display())
+        });
+    }
+    let bytes = fs_err::read(binary)?;
+    let elf = Elf::parse(&bytes).with_context(|| format!("{} is not an ELF file", binary.display()))?;
+    let machine = elf.header.e_machine;
+    let mut of_machine = pins.targets.iter().filter(|t| t.elf_machine == machine);
+    match (of_machine.next(), of_machine.next()) {
+        (Some(t), None) => Ok(t),
+        (None, _) => bail!(
+            "{} is an ELF for {}, which no target of this pyelf builds (toolchains/targets/)",
+            binary.display(),
+            crate::elf::machine_name(machine)
+        ),
+        (Some(_), Some(_)) => bail!(
+            "{} is an ELF for {}, and several targets build for it: name one with --target",
+            binary.display(),
+            crate::elf::machine_name(machine)
+        ),
+    }
+}
+
 /// Runs every check on `binary`, built for `target`.
-pub fn checks(binary: &Path, target: &crate::toolchain::pins::Target) -> Result<Vec<Check>> {
+pub fn checks(binary: &Path, target: &Target) -> Result<Vec<Check>> {
     let bytes = fs_err::read(binary)?;
     let elf = Elf::parse(&bytes).with_context(|| format!("{} is not an ELF file", binary.display()))?;
     let mut out = Vec::new();

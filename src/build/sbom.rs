@@ -28,6 +28,9 @@ pub fn toolchain_sources(toolchain_root: &Path) -> Result<BTreeMap<String, (Stri
     Ok(m.source.into_iter().map(|s| (s.name, (s.version, s.sha256))).collect())
 }
 
+/// The SBOM metadata property that names the target a binary was built for.
+pub const TARGET_PROPERTY: &str = "pyelf:target";
+
 /// The CycloneDX document of an app and its components.
 pub fn document(app: &Component, components: &[Component]) -> Value {
     let component = |c: &Component, kind: &str| {
@@ -69,6 +72,16 @@ pub fn read(binary: &Path) -> Result<String> {
     let data = bytes.get(range).context("the SBOM section lies outside the file")?;
     let text = std::str::from_utf8(data).context("the SBOM is not UTF-8")?;
     Ok(text.trim_end_matches('\0').to_string())
+}
+
+/// The target an SBOM names (the `pyelf:target` property of its metadata), if any.
+pub fn target(sbom: &Value) -> Option<String> {
+    sbom["metadata"]["properties"]
+        .as_array()?
+        .iter()
+        .find(|p| p["name"] == TARGET_PROPERTY)
+        .and_then(|p| p["value"].as_str())
+        .map(String::from)
 }
 
 /// Parses an SBOM and checks the fields pyelf writes.
