@@ -221,7 +221,16 @@ fn apps_built_for_aarch64_print_what_their_x86_64_builds_print_in_alpine_arm64_a
     assert!(facts.pie && facts.interpreter.is_none() && facts.needed.is_empty(), "{facts:?}");
     let verify = Command::new(PYELF).arg("verify").arg(&arm_bin).args(["--target", ARM]).output().unwrap();
     assert!(verify.status.success(), "{}", all(&verify));
-    let wrong = Command::new(PYELF).arg("verify").arg(&arm_bin).output().unwrap();
+    // Without --target, verify takes the binary's own target; another one fails the machine check.
+    let own = Command::new(PYELF).arg("verify").arg(&arm_bin).output().unwrap();
+    assert!(own.status.success(), "{}", all(&own));
+    assert!(all(&own).contains(&format!("checked as a binary for {ARM}")), "{}", all(&own));
+    let wrong = Command::new(PYELF)
+        .arg("verify")
+        .arg(&arm_bin)
+        .args(["--target", "x86_64-unknown-linux-musl"])
+        .output()
+        .unwrap();
     assert!(!wrong.status.success() && all(&wrong).contains("FAIL ELF for the target"), "{}", all(&wrong));
 
     // The e2e project: a package with subpackages, data files, a plugin imported by name.
