@@ -13,6 +13,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -169,53 +170,135 @@ static void build_table(const unsigned char *zip, size_t size)
     }
 }
 
-/* Whether `path` is under the root: returns 1 and the node (or -1 when nothing is there) in
- * *index, with *trailing_slash set when the path ends with '/'; 0 for any other path. */
-static int lookup(const char *path, int *index, int *trailing_slash)
+/* Where a path leads, resolved as the kernel walks it: component by component from the host's
+ * root, with `..` at the tree's root leading back out to the host, a missing component ending the
+ * walk (ENOENT), a file used as a directory ending it (ENOTDIR), and a component longer than
+ * NAME_MAX ending it (ENAMETOOLONG). The tree holds no symbolic links. */
+struct where {
+    int node;         /* the node reached, or -1 when the walk failed */
+    int err;          /* why it failed */
+    int last_missing; /* it failed only because the last component is not there */
+    int slash;        /* the path ends with '/': what it names must be a directory */
+    const char *host; /* a host path: the one given, or where a `..` out of the tree leads */
+    char buf[2 * PATH_MAX + 2];
+};
+
+/* Skips what the walk from the host's root passes without leaving it: slashes, `.` and `..`. */
+static const char *past_host_root(const char *p)
 {
-    size_t rl = sizeof ROOT - 1;
-    if (path == NULL || strncmp(path, ROOT, rl) != 0 || (path[rl] != '\0' && path[rl] != '/'))
-        return 0;
-    if (pending_zip != NULL)
-        pthread_once(&table_once, build_pending_table);
-    if (nodes == NULL)
-        return 0;
-    char rel[4096];
-    size_t len = 0;
-    const char *p = path + rl;
-    *trailing_slash = 0;
-    while (*p) {
+    for (;;) {
         while (*p == '/')
             p++;
-        if (*p == '\0') {
-            *trailing_slash = len > 0 || p[-1] == '/';
-            break;
-        }
-        const char *end = strchr(p, '/');
-        size_t part = end ? (size_t)(end - p) : strlen(p);
-        if (part == 1 && p[0] == '.') {
-        } else if (part == 2 && p[0] == '.' && p[1] == '.') {
-            if (len == 0)
-                return 0; /* above the root: a host path */
-            while (len > 0 && rel[len - 1] != '/')
-                len--;
-            if (len > 0)
-                len--;
-        } else {
-            if (len + part + 2 >= sizeof rel) {
-                *index = -1;
+        if (p[0] == '.' && (p[1] == '/' || p[1] == '\0'))
+            p += 1;
+        else if (p[0] == '.' && p[1] == '.' && (p[2] == '/' || p[2] == '\0'))
+            p += 2;
+        else
+            return p;
+    }
+}
+
+/* The child of directory `dir` named by the `len` bytes at `name`, or -1. */
+static int child(int dir, const char *name, size_t len)
+{
+    char rel[PATH_MAX + NAME_MAX + 2];
+    size_t dl = strlen(nodes[dir].path);
+    if (dl + 1 + len + 1 > sizeof rel)
+        return -1;
+    memcpy(rel, nodes[dir].path, dl);
+    size_t n = dl;
+    if (dl > 0)
+        rel[n++] = '/';
+    memcpy(rel + n, name, len);
+    rel[n + len] = '\0';
+    return memchr(name, '\0', len) ? -1 : find_node(rel);
+}
+
+/* Resolves `path`: returns 1 when it leads into the tree (w->node, or w->err), 0 when it is the
+ * host's (w->host is the path to pass on). A path of PATH_MAX bytes or more is the host's: the
+ * kernel refuses it (ENAMETOOLONG) before any walk. */
+static int walk(const char *path, struct where *w)
+{
+    w->node = -1;
+    w->err = 0;
+    w->last_missing = 0;
+    w->slash = 0;
+    w->host = path;
+    if (path == NULL || path[0] != '/' || strnlen(path, PATH_MAX) >= PATH_MAX)
+        return 0;
+    const size_t rl = sizeof ROOT - 2; /* the root's name, without its leading '/' */
+    const char *p = path;
+    for (;;) {
+        const char *first = past_host_root(p);
+        if (strncmp(first, ROOT + 1, rl) != 0 || (first[rl] != '\0' && first[rl] != '/'))
+            return 0;
+        if (pending_zip != NULL)
+            pthread_once(&table_once, build_pending_table);
+        if (nodes == NULL)
+            return 0;
+        int cur = find_node("");
+        p = first + rl;
+        int left = 0;
+        for (;;) {
+            const char *start = p;
+            while (*p == '/')
+                p++;
+            if (*p == '\0') {
+                w->slash = p > start;
+                break;
+            }
+            const char *end = strchr(p, '/');
+            size_t len = end ? (size_t)(end - p) : strlen(p);
+            /* Looking anything up needs a directory (`file/x`, `file/.` and `file/..` alike). */
+            if (!nodes[cur].is_dir) {
+                w->err = ENOTDIR;
                 return 1;
             }
-            if (len > 0)
-                rel[len++] = '/';
-            memcpy(rel + len, p, part);
-            len += part;
+            if (len == 1 && p[0] == '.') {
+                w->slash = 1;
+            } else if (len == 2 && p[0] == '.' && p[1] == '.') {
+                if (nodes[cur].parent < 0) {
+                    /* Out of the tree, to the host's root: the rest is walked from there. */
+                    size_t n = strlen(p + 2);
+                    if (n + 2 > sizeof w->buf) {
+                        w->err = ENAMETOOLONG;
+                        return 1;
+                    }
+                    memmove(w->buf + 1, p + 2, n + 1); /* (p may be in w->buf already) */
+                    w->buf[0] = '/';
+                    w->host = w->buf;
+                    p = w->buf;
+                    left = 1;
+                    break;
+                }
+                cur = nodes[cur].parent;
+                w->slash = 1;
+            } else {
+                if (len > NAME_MAX) {
+                    w->err = ENAMETOOLONG;
+                    return 1;
+                }
+                int next = child(cur, p, len);
+                if (next < 0) {
+                    const char *rest = p + len;
+                    while (*rest == '/')
+                        rest++;
+                    w->err = ENOENT;
+                    w->last_missing = *rest == '\0';
+                    w->slash = rest > p + len;
+                    return 1;
+                }
+                cur = next;
+                w->slash = 0;
+            }
+            p += len;
         }
-        p += part;
+        if (!left) {
+            w->node = cur;
+            return 1;
+        }
+        /* Back on the host: into the tree again (`/__pyelf__/../__pyelf__/x`), or the host's. */
     }
-    rel[len] = '\0';
-    *index = find_node(rel);
-    return 1;
 }
 
 static int fail(int e)
@@ -324,30 +407,14 @@ static int open_node(int i, int flags)
 
 enum change { CREATE, REMOVE, REMOVE_DIR, MAKE_DIR };
 
-/* The error a change of `path` (node i) under the root gets, in the kernel's order: the path is
- * resolved first (ENOENT, ENOTDIR: python's helpers that remove a file that may not be there
- * count on it), then the file system refuses the change (EROFS). */
-static int change_error(const char *path, int i, enum change op)
+/* The error a change of what `w` leads to in the tree gets, in the kernel's order: the path is
+ * resolved first (ENOENT, ENOTDIR, ENAMETOOLONG: python's helpers that remove a file that may not
+ * be there count on it), then the file system refuses the change (EROFS). */
+static int change_error(const struct where *w, enum change op)
 {
-    char parent[4096];
-    size_t n = strlen(path);
-    while (n > 1 && path[n - 1] == '/')
-        n--;
-    while (n > 0 && path[n - 1] != '/')
-        n--;
-    if (n >= sizeof parent)
-        return ENAMETOOLONG;
-    memcpy(parent, path, n);
-    parent[n] = '\0';
-    int p, slash;
-    if (n > 0 && lookup(parent, &p, &slash)) {
-        if (p < 0)
-            return ENOENT;
-        if (!nodes[p].is_dir)
-            return ENOTDIR;
-    }
+    int i = w->node;
     if (i < 0)
-        return op == CREATE || op == MAKE_DIR ? EROFS : ENOENT;
+        return w->last_missing && (op == CREATE || op == MAKE_DIR) ? EROFS : w->err;
     if (op == MAKE_DIR)
         return EEXIST;
     if (op == REMOVE && nodes[i].is_dir)
@@ -357,10 +424,11 @@ static int change_error(const char *path, int i, enum change op)
     return EROFS;
 }
 
-static int vfs_open(const char *path, int i, int trailing_slash, int flags)
+static int vfs_open(const struct where *w, int flags)
 {
+    int i = w->node, trailing_slash = w->slash;
     if (i < 0)
-        return fail((flags & O_CREAT) ? change_error(path, i, CREATE) : ENOENT);
+        return fail((flags & O_CREAT) ? change_error(w, CREATE) : w->err);
     /* (musl counts O_PATH in O_ACCMODE: an O_PATH descriptor only reads) */
     if ((flags & (O_RDONLY | O_WRONLY | O_RDWR)) != O_RDONLY || (flags & (O_CREAT | O_TRUNC)))
         return fail(nodes[i].is_dir ? EISDIR : EROFS);
@@ -383,7 +451,8 @@ static pthread_mutex_t vcwd_lock = PTHREAD_MUTEX_INITIALIZER;
  * is relative (into buf); otherwise `path` itself. */
 static const char *resolve(const char *path, char *buf, size_t size)
 {
-    if (!vcwd_set || path == NULL || path[0] == '/')
+    /* (a path the kernel refuses for its length is left to it) */
+    if (!vcwd_set || path == NULL || path[0] == '/' || path[0] == '\0' || strnlen(path, PATH_MAX) >= PATH_MAX)
         return path;
     pthread_mutex_lock(&vcwd_lock);
     int n = vcwd_set ? snprintf(buf, size, "%s/%s", vcwd, path) : -1;
@@ -392,10 +461,10 @@ static const char *resolve(const char *path, char *buf, size_t size)
 }
 
 #define RESOLVE(p) \
-    char p##_resolved[4096]; \
+    char p##_resolved[2 * PATH_MAX + 2]; \
     p = resolve(p, p##_resolved, sizeof p##_resolved)
 #define RESOLVE_AT(dirfd, p) \
-    char p##_resolved[4096]; \
+    char p##_resolved[2 * PATH_MAX + 2]; \
     if ((dirfd) == AT_FDCWD) \
         p = resolve(p, p##_resolved, sizeof p##_resolved)
 
@@ -437,14 +506,14 @@ int __wrap_open(const char *path, int flags, ...)
     va_start(ap, flags);
     mode_t mode = mode_arg(flags, ap);
     va_end(ap);
-    int i, slash;
-    if (lookup(path, &i, &slash))
-        return vfs_open(path, i, slash, flags);
-    return __real_open(path, flags, mode);
+    struct where w;
+    if (walk(path, &w))
+        return vfs_open(&w, flags);
+    return __real_open(w.host, flags, mode);
 }
 
-/* A path the wrappers handle given relative to dirfd: only absolute ones are under the root. */
-#define ABSOLUTE_OR_CWD(dirfd, path) ((path) != NULL && ((path)[0] == '/'))
+/* Paths given relative to a directory descriptor are the host's (no descriptor is in the tree):
+ * the wrappers of the *at functions walk absolute paths only, which `walk` requires anyway. */
 
 int __wrap_openat(int dirfd, const char *path, int flags, ...)
 {
@@ -453,54 +522,54 @@ int __wrap_openat(int dirfd, const char *path, int flags, ...)
     va_start(ap, flags);
     mode_t mode = mode_arg(flags, ap);
     va_end(ap);
-    int i, slash;
-    if (ABSOLUTE_OR_CWD(dirfd, path) && lookup(path, &i, &slash))
-        return vfs_open(path, i, slash, flags);
-    return __real_openat(dirfd, path, flags, mode);
+    struct where w;
+    if (walk(path, &w))
+        return vfs_open(&w, flags);
+    return __real_openat(dirfd, w.host, flags, mode);
 }
 
-static int vfs_stat(int i, int slash, struct stat *st)
+static int vfs_stat(const struct where *w, struct stat *st)
 {
-    if (i < 0)
-        return fail(ENOENT);
-    if (slash && !nodes[i].is_dir)
+    if (w->node < 0)
+        return fail(w->err);
+    if (w->slash && !nodes[w->node].is_dir)
         return fail(ENOTDIR);
-    fill_stat(i, st);
+    fill_stat(w->node, st);
     return 0;
 }
 
 int __wrap_stat(const char *restrict path, struct stat *restrict st)
 {
     RESOLVE(path);
-    int i, slash;
-    return lookup(path, &i, &slash) ? vfs_stat(i, slash, st) : __real_stat(path, st);
+    struct where w;
+    return walk(path, &w) ? vfs_stat(&w, st) : __real_stat(w.host, st);
 }
 
 int __wrap_lstat(const char *restrict path, struct stat *restrict st)
 {
     RESOLVE(path);
-    int i, slash;
-    return lookup(path, &i, &slash) ? vfs_stat(i, slash, st) : __real_lstat(path, st);
+    struct where w;
+    return walk(path, &w) ? vfs_stat(&w, st) : __real_lstat(w.host, st);
 }
 
 int __wrap_fstatat(int dirfd, const char *restrict path, struct stat *restrict st, int flags)
 {
     RESOLVE_AT(dirfd, path);
-    int i, slash;
-    if (ABSOLUTE_OR_CWD(dirfd, path) && lookup(path, &i, &slash))
-        return vfs_stat(i, slash, st);
-    return __real_fstatat(dirfd, path, st, flags);
+    struct where w;
+    if (walk(path, &w))
+        return vfs_stat(&w, st);
+    return __real_fstatat(dirfd, w.host, st, flags);
 }
 
-static int vfs_access(int i, int slash, int mode)
+static int vfs_access(const struct where *w, int mode)
 {
-    if (i < 0)
-        return fail(ENOENT);
-    if (slash && !nodes[i].is_dir)
+    if (w->node < 0)
+        return fail(w->err);
+    if (w->slash && !nodes[w->node].is_dir)
         return fail(ENOTDIR);
     if (mode & W_OK)
         return fail(EROFS);
-    if ((mode & X_OK) && !nodes[i].is_dir)
+    if ((mode & X_OK) && !nodes[w->node].is_dir)
         return fail(EACCES);
     return 0;
 }
@@ -508,17 +577,17 @@ static int vfs_access(int i, int slash, int mode)
 int __wrap_access(const char *path, int mode)
 {
     RESOLVE(path);
-    int i, slash;
-    return lookup(path, &i, &slash) ? vfs_access(i, slash, mode) : __real_access(path, mode);
+    struct where w;
+    return walk(path, &w) ? vfs_access(&w, mode) : __real_access(w.host, mode);
 }
 
 int __wrap_faccessat(int dirfd, const char *path, int mode, int flags)
 {
     RESOLVE_AT(dirfd, path);
-    int i, slash;
-    if (ABSOLUTE_OR_CWD(dirfd, path) && lookup(path, &i, &slash))
-        return vfs_access(i, slash, mode);
-    return __real_faccessat(dirfd, path, mode, flags);
+    struct where w;
+    if (walk(path, &w))
+        return vfs_access(&w, mode);
+    return __real_faccessat(dirfd, w.host, mode, flags);
 }
 
 /* A directory being read: told apart from musl's DIR by the list of those open. */
@@ -544,21 +613,21 @@ static struct vdir *ours(DIR *d)
 DIR *__wrap_opendir(const char *path)
 {
     RESOLVE(path);
-    int i, slash;
-    if (!lookup(path, &i, &slash))
-        return __real_opendir(path);
-    if (i < 0) {
-        errno = ENOENT;
+    struct where w;
+    if (!walk(path, &w))
+        return __real_opendir(w.host);
+    if (w.node < 0) {
+        errno = w.err;
         return NULL;
     }
-    if (!nodes[i].is_dir) {
+    if (!nodes[w.node].is_dir) {
         errno = ENOTDIR;
         return NULL;
     }
     struct vdir *v = calloc(1, sizeof *v);
     if (v == NULL)
         return NULL;
-    v->node = i;
+    v->node = w.node;
     v->pos = -2;
     pthread_mutex_lock(&dirs_lock);
     v->next = open_dirs;
@@ -625,35 +694,41 @@ int __wrap_dirfd(DIR *d)
     return ours(d) ? fail(ENOTSUP) : __real_dirfd(d);
 }
 
+/* Nothing in the tree is a symbolic link. */
+static ssize_t vfs_readlink(const struct where *w)
+{
+    if (w->node < 0)
+        return fail(w->err);
+    if (w->slash && !nodes[w->node].is_dir)
+        return fail(ENOTDIR);
+    return fail(EINVAL);
+}
+
 ssize_t __wrap_readlink(const char *restrict path, char *restrict buf, size_t size)
 {
     RESOLVE(path);
-    int i, slash;
-    if (lookup(path, &i, &slash))
-        return i < 0 ? fail(ENOENT) : fail(EINVAL); /* nothing there is a symbolic link */
-    return __real_readlink(path, buf, size);
+    struct where w;
+    return walk(path, &w) ? vfs_readlink(&w) : __real_readlink(w.host, buf, size);
 }
 
 ssize_t __wrap_readlinkat(int dirfd, const char *restrict path, char *restrict buf, size_t size)
 {
     RESOLVE_AT(dirfd, path);
-    int i, slash;
-    if (ABSOLUTE_OR_CWD(dirfd, path) && lookup(path, &i, &slash))
-        return i < 0 ? fail(ENOENT) : fail(EINVAL);
-    return __real_readlinkat(dirfd, path, buf, size);
+    struct where w;
+    return walk(path, &w) ? vfs_readlink(&w) : __real_readlinkat(dirfd, w.host, buf, size);
 }
 
 FILE *__wrap_fopen(const char *restrict path, const char *restrict mode)
 {
     RESOLVE(path);
-    int i, slash;
-    if (!lookup(path, &i, &slash))
-        return __real_fopen(path, mode);
+    struct where w;
+    if (!walk(path, &w))
+        return __real_fopen(w.host, mode);
     if (strchr(mode, 'w') || strchr(mode, 'a') || strchr(mode, '+')) {
-        errno = i >= 0 && nodes[i].is_dir ? EISDIR : change_error(path, i, CREATE);
+        errno = w.node >= 0 && nodes[w.node].is_dir ? EISDIR : change_error(&w, CREATE);
         return NULL;
     }
-    int fd = vfs_open(path, i, slash, O_RDONLY | (strchr(mode, 'e') ? O_CLOEXEC : 0));
+    int fd = vfs_open(&w, O_RDONLY | (strchr(mode, 'e') ? O_CLOEXEC : 0));
     if (fd < 0)
         return NULL;
     FILE *f = fdopen(fd, mode);
@@ -663,73 +738,76 @@ FILE *__wrap_fopen(const char *restrict path, const char *restrict mode)
 }
 
 /* Changes under the root: a read-only file system. Returns 1 (with errno set) for a path
- * under the root, 0 for any other. */
-static int refused(const char *path, enum change op)
+ * into the tree, 0 for any other (w->host is then the path to pass on). */
+static int refused(const char *path, enum change op, struct where *w)
 {
-    int i, slash;
-    if (!lookup(path, &i, &slash))
+    if (!walk(path, w))
         return 0;
-    errno = change_error(path, i, op);
+    errno = change_error(w, op);
     return 1;
 }
 
 int __wrap_mkdir(const char *path, mode_t mode)
 {
     RESOLVE(path);
-    return refused(path, MAKE_DIR) ? -1 : __real_mkdir(path, mode);
+    struct where w;
+    return refused(path, MAKE_DIR, &w) ? -1 : __real_mkdir(w.host, mode);
 }
 
 int __wrap_mkdirat(int dirfd, const char *path, mode_t mode)
 {
     RESOLVE_AT(dirfd, path);
-    return ABSOLUTE_OR_CWD(dirfd, path) && refused(path, MAKE_DIR) ? -1 : __real_mkdirat(dirfd, path, mode);
+    struct where w;
+    return refused(path, MAKE_DIR, &w) ? -1 : __real_mkdirat(dirfd, w.host, mode);
 }
 
 int __wrap_unlink(const char *path)
 {
     RESOLVE(path);
-    return refused(path, REMOVE) ? -1 : __real_unlink(path);
+    struct where w;
+    return refused(path, REMOVE, &w) ? -1 : __real_unlink(w.host);
 }
 
 int __wrap_unlinkat(int dirfd, const char *path, int flags)
 {
     RESOLVE_AT(dirfd, path);
-    return ABSOLUTE_OR_CWD(dirfd, path) && refused(path, (flags & AT_REMOVEDIR) ? REMOVE_DIR : REMOVE) ? -1
-                                                                                               : __real_unlinkat(dirfd, path, flags);
+    struct where w;
+    return refused(path, (flags & AT_REMOVEDIR) ? REMOVE_DIR : REMOVE, &w) ? -1 : __real_unlinkat(dirfd, w.host, flags);
 }
 
 int __wrap_rmdir(const char *path)
 {
     RESOLVE(path);
-    return refused(path, REMOVE_DIR) ? -1 : __real_rmdir(path);
+    struct where w;
+    return refused(path, REMOVE_DIR, &w) ? -1 : __real_rmdir(w.host);
 }
 
-/* A rename from or into the tree (a NULL path is one the wrappers do not handle): the source must
- * be there, then the change is refused. */
-static int rename_refused(const char *old, const char *new)
+/* A rename from or into the tree: the source must be there, then the change is refused. */
+static int rename_refused(const char *old, const char *new, struct where *wo, struct where *wn)
 {
-    int i, slash;
-    if (old != NULL && lookup(old, &i, &slash)) {
-        errno = change_error(old, i, i >= 0 && nodes[i].is_dir ? REMOVE_DIR : REMOVE);
+    if (walk(old, wo)) {
+        errno = change_error(wo, wo->node >= 0 && nodes[wo->node].is_dir ? REMOVE_DIR : REMOVE);
         return 1;
     }
-    return new != NULL && refused(new, CREATE);
+    return refused(new, CREATE, wn);
 }
 
 int __wrap_rename(const char *old, const char *new)
 {
     RESOLVE(old);
     RESOLVE(new);
-    return rename_refused(old, new) ? -1 : __real_rename(old, new);
+    struct where wo, wn;
+    return rename_refused(old, new, &wo, &wn) ? -1 : __real_rename(wo.host, wn.host);
 }
 
 int __wrap_renameat(int olddirfd, const char *old, int newdirfd, const char *new)
 {
     RESOLVE_AT(olddirfd, old);
     RESOLVE_AT(newdirfd, new);
-    if (rename_refused(ABSOLUTE_OR_CWD(olddirfd, old) ? old : NULL, ABSOLUTE_OR_CWD(newdirfd, new) ? new : NULL))
+    struct where wo, wn;
+    if (rename_refused(old, new, &wo, &wn))
         return -1;
-    return __real_renameat(olddirfd, old, newdirfd, new);
+    return __real_renameat(olddirfd, wo.host, newdirfd, wn.host);
 }
 
 /* The tree as a file system: read-only, its size the archive's. */
@@ -738,11 +816,13 @@ int __real_statvfs(const char *restrict path, struct statvfs *restrict st);
 int __wrap_statvfs(const char *restrict path, struct statvfs *restrict st)
 {
     RESOLVE(path);
-    int i, slash;
-    if (!lookup(path, &i, &slash))
-        return __real_statvfs(path, st);
-    if (i < 0)
-        return fail(ENOENT);
+    struct where w;
+    if (!walk(path, &w))
+        return __real_statvfs(w.host, st);
+    if (w.node < 0)
+        return fail(w.err);
+    if (w.slash && !nodes[w.node].is_dir)
+        return fail(ENOTDIR);
     memset(st, 0, sizeof *st);
     st->f_bsize = st->f_frsize = 4096;
     st->f_blocks = (fsblkcnt_t)((archive_size + 4095) / 4096);
@@ -755,15 +835,16 @@ int __wrap_statvfs(const char *restrict path, struct statvfs *restrict st)
 int __wrap_chdir(const char *path)
 {
     RESOLVE(path);
-    int i, slash;
-    if (!lookup(path, &i, &slash)) {
-        int r = __real_chdir(path);
+    struct where w;
+    if (!walk(path, &w)) {
+        int r = __real_chdir(w.host);
         if (r == 0)
             vcwd_set = 0;
         return r;
     }
+    int i = w.node;
     if (i < 0)
-        return fail(change_error(path, i, REMOVE) == ENOTDIR ? ENOTDIR : ENOENT);
+        return fail(w.err);
     if (!nodes[i].is_dir)
         return fail(ENOTDIR);
     pthread_mutex_lock(&vcwd_lock);
