@@ -394,7 +394,7 @@ int main(int argc, char **argv)
     preconfig.utf8_mode = 1;
     /* mimalloc (bundled with CPython 3.13) for Python's objects instead of pymalloc: a quarter
      * of the mmap/munmap calls at start, about 15% faster to start and about 5% faster to run
-     * (README, "Measured"). malloc.c serves the C heap from it too, unless `malloc = "musl"`. */
+     * (docs/performance.md). malloc.c serves the C heap from it too, unless `malloc = "musl"`. */
     preconfig.allocator = PYMEM_ALLOCATOR_MIMALLOC;
     status = Py_PreInitialize(&preconfig);
     if (PyStatus_Exception(status))
