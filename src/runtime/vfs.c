@@ -174,11 +174,17 @@ static void build_table(const unsigned char *zip, size_t size)
  * root, with `..` at the tree's root leading back out to the host, a missing component ending the
  * walk (ENOENT), a file used as a directory ending it (ENOTDIR), and a component longer than
  * NAME_MAX ending it (ENAMETOOLONG). The tree holds no symbolic links. */
+enum last { LAST_NORM, LAST_DOT, LAST_DOTDOT };
+
 struct where {
     int node;         /* the node reached, or -1 when the walk failed */
     int err;          /* why it failed */
-    int last_missing; /* it failed only because the last component is not there */
     int slash;        /* the path ends with '/': what it names must be a directory */
+    /* What the calls that change a directory look at before the last component (the kernel
+     * walks only to its parent, then looks at its kind): */
+    int parent_ok;    /* the walk reached the last component's parent, a directory of the tree */
+    int last_is_root; /* the last component is the tree itself (its parent is the host's root) */
+    enum last last;   /* the last component's kind */
     const char *host; /* a host path: the one given, or where a `..` out of the tree leads */
     char buf[2 * PATH_MAX + 2];
 };
@@ -215,14 +221,17 @@ static int child(int dir, const char *name, size_t len)
 }
 
 /* Resolves `path`: returns 1 when it leads into the tree (w->node, or w->err), 0 when it is the
- * host's (w->host is the path to pass on). A path of PATH_MAX bytes or more is the host's: the
- * kernel refuses it (ENAMETOOLONG) before any walk. */
+ * host's (w->host is the path to pass on; w->parent_ok stays set when only a last `..` led out of
+ * the tree). A path of PATH_MAX bytes or more is the host's: the kernel refuses it (ENAMETOOLONG)
+ * before any walk. */
 static int walk(const char *path, struct where *w)
 {
     w->node = -1;
     w->err = 0;
-    w->last_missing = 0;
     w->slash = 0;
+    w->parent_ok = 0;
+    w->last_is_root = 0;
+    w->last = LAST_NORM;
     w->host = path;
     if (path == NULL || path[0] != '/' || strnlen(path, PATH_MAX) >= PATH_MAX)
         return 0;
@@ -238,6 +247,10 @@ static int walk(const char *path, struct where *w)
             return 0;
         int cur = find_node("");
         p = first + rl;
+        /* Until another component comes, the last one is the tree itself. */
+        w->parent_ok = 1;
+        w->last_is_root = 1;
+        w->last = LAST_NORM;
         int left = 0;
         for (;;) {
             const char *start = p;
@@ -249,14 +262,25 @@ static int walk(const char *path, struct where *w)
             }
             const char *end = strchr(p, '/');
             size_t len = end ? (size_t)(end - p) : strlen(p);
+            const char *rest = p + len;
+            while (*rest == '/')
+                rest++;
+            int is_last = *rest == '\0';
+            int dot = len == 1 && p[0] == '.', dotdot = len == 2 && p[0] == '.' && p[1] == '.';
+            w->parent_ok = 0;
             /* Looking anything up needs a directory (`file/x`, `file/.` and `file/..` alike). */
             if (!nodes[cur].is_dir) {
                 w->err = ENOTDIR;
                 return 1;
             }
-            if (len == 1 && p[0] == '.') {
+            if (is_last) {
+                w->parent_ok = 1;
+                w->last_is_root = 0;
+                w->last = dot ? LAST_DOT : dotdot ? LAST_DOTDOT : LAST_NORM;
+            }
+            if (dot) {
                 w->slash = 1;
-            } else if (len == 2 && p[0] == '.' && p[1] == '.') {
+            } else if (dotdot) {
                 if (nodes[cur].parent < 0) {
                     /* Out of the tree, to the host's root: the rest is walked from there. */
                     size_t n = strlen(p + 2);
@@ -280,11 +304,7 @@ static int walk(const char *path, struct where *w)
                 }
                 int next = child(cur, p, len);
                 if (next < 0) {
-                    const char *rest = p + len;
-                    while (*rest == '/')
-                        rest++;
                     w->err = ENOENT;
-                    w->last_missing = *rest == '\0';
                     w->slash = rest > p + len;
                     return 1;
                 }
@@ -297,6 +317,8 @@ static int walk(const char *path, struct where *w)
             w->node = cur;
             return 1;
         }
+        if (w->parent_ok) /* a last `..` out of the tree: the host's root, its parent the tree */
+            return 0;
         /* Back on the host: into the tree again (`/__pyelf__/../__pyelf__/x`), or the host's. */
     }
 }
@@ -407,35 +429,65 @@ static int open_node(int i, int flags)
 
 enum change { CREATE, REMOVE, REMOVE_DIR, MAKE_DIR };
 
-/* The error a change of what `w` leads to in the tree gets, in the kernel's order: the path is
- * resolved first (ENOENT, ENOTDIR, ENAMETOOLONG: python's helpers that remove a file that may not
- * be there count on it), then the file system refuses the change (EROFS). */
+/* The error a change of what `w` leads to in the tree gets, in the kernel's order. The calls that
+ * add or remove a name (mkdir, unlink, rmdir, rename) walk to the last component's parent: its
+ * errors come first (ENOENT, ENOTDIR: python's helpers that remove a file that may not be there
+ * count on them), then the last component's kind (`.`, `..`), then the read-only mount (EROFS),
+ * which unlink and rmdir meet before looking the name up; mkdir and open look it up first (EEXIST,
+ * EISDIR, ENAMETOOLONG). The tree itself sits in the host's root, whose answers are a writable
+ * directory's. */
 static int change_error(const struct where *w, enum change op)
 {
+    if (!w->parent_ok)
+        return w->err;
     int i = w->node;
-    if (i < 0)
-        return w->last_missing && (op == CREATE || op == MAKE_DIR) ? EROFS : w->err;
-    if (op == MAKE_DIR)
-        return EEXIST;
-    if (op == REMOVE && nodes[i].is_dir)
-        return EISDIR;
-    if (op == REMOVE_DIR && !nodes[i].is_dir)
-        return ENOTDIR;
-    return EROFS;
+    switch (op) {
+    case REMOVE:
+        if (w->last != LAST_NORM || w->last_is_root)
+            return EISDIR;
+        return EROFS;
+    case REMOVE_DIR:
+        if (w->last == LAST_DOT)
+            return EINVAL;
+        if (w->last == LAST_DOTDOT)
+            return ENOTEMPTY;
+        if (w->last_is_root)
+            return EBUSY; /* a mount point */
+        return EROFS;
+    case MAKE_DIR:
+        if (w->last != LAST_NORM || i >= 0)
+            return EEXIST;
+        return w->err == ENOENT ? EROFS : w->err;
+    case CREATE:
+    default:
+        if (w->slash || (i >= 0 && nodes[i].is_dir))
+            return EISDIR;
+        if (i >= 0)
+            return EROFS;
+        return w->err == ENOENT ? EROFS : w->err;
+    }
 }
 
 static int vfs_open(const struct where *w, int flags)
 {
-    int i = w->node, trailing_slash = w->slash;
+    int i = w->node;
     if (i < 0)
         return fail((flags & O_CREAT) ? change_error(w, CREATE) : w->err);
+    int is_dir = nodes[i].is_dir;
     /* (musl counts O_PATH in O_ACCMODE: an O_PATH descriptor only reads) */
-    if ((flags & (O_RDONLY | O_WRONLY | O_RDWR)) != O_RDONLY || (flags & (O_CREAT | O_TRUNC)))
-        return fail(nodes[i].is_dir ? EISDIR : EROFS);
-    if (nodes[i].is_dir)
-        return fail(EISDIR);
-    if (trailing_slash || (flags & O_DIRECTORY))
+    int writes = (flags & (O_RDONLY | O_WRONLY | O_RDWR)) != O_RDONLY || (flags & O_TRUNC);
+    if (flags & O_CREAT) {
+        if (flags & O_EXCL)
+            return fail(EEXIST);
+        if (w->slash || is_dir)
+            return fail(EISDIR);
+    } else if (!is_dir && (w->slash || (flags & O_DIRECTORY))) {
         return fail(ENOTDIR);
+    }
+    if (is_dir) /* also read-only: no descriptor can stand for a directory of the tree */
+        return fail(EISDIR);
+    if (writes)
+        return fail(EROFS);
     return open_node(i, flags);
 }
 
@@ -724,11 +776,17 @@ FILE *__wrap_fopen(const char *restrict path, const char *restrict mode)
     struct where w;
     if (!walk(path, &w))
         return __real_fopen(w.host, mode);
-    if (strchr(mode, 'w') || strchr(mode, 'a') || strchr(mode, '+')) {
-        errno = w.node >= 0 && nodes[w.node].is_dir ? EISDIR : change_error(&w, CREATE);
-        return NULL;
-    }
-    int fd = vfs_open(&w, O_RDONLY | (strchr(mode, 'e') ? O_CLOEXEC : 0));
+    /* The open(2) flags of the mode, as musl's fopen makes them. */
+    int flags = strchr(mode, '+') ? O_RDWR : mode[0] == 'r' ? O_RDONLY : O_WRONLY;
+    if (mode[0] == 'w')
+        flags |= O_CREAT | O_TRUNC;
+    if (mode[0] == 'a')
+        flags |= O_CREAT | O_APPEND;
+    if (strchr(mode, 'x'))
+        flags |= O_EXCL;
+    if (strchr(mode, 'e'))
+        flags |= O_CLOEXEC;
+    int fd = vfs_open(&w, flags);
     if (fd < 0)
         return NULL;
     FILE *f = fdopen(fd, mode);
@@ -741,7 +799,7 @@ FILE *__wrap_fopen(const char *restrict path, const char *restrict mode)
  * into the tree, 0 for any other (w->host is then the path to pass on). */
 static int refused(const char *path, enum change op, struct where *w)
 {
-    if (!walk(path, w))
+    if (!walk(path, w) && !w->parent_ok)
         return 0;
     errno = change_error(w, op);
     return 1;
@@ -782,14 +840,25 @@ int __wrap_rmdir(const char *path)
     return refused(path, REMOVE_DIR, &w) ? -1 : __real_rmdir(w.host);
 }
 
-/* A rename from or into the tree: the source must be there, then the change is refused. */
+/* A rename from or into the tree, in the kernel's order: the parents' errors, then a rename
+ * between the tree and the host (EXDEV), then names that are not plain names (EBUSY), then the
+ * read-only mount (EROFS). wo->host and wn->host are the paths to pass on otherwise. */
 static int rename_refused(const char *old, const char *new, struct where *wo, struct where *wn)
 {
-    if (walk(old, wo)) {
-        errno = change_error(wo, wo->node >= 0 && nodes[wo->node].is_dir ? REMOVE_DIR : REMOVE);
-        return 1;
-    }
-    return refused(new, CREATE, wn);
+    int in_old = walk(old, wo) || wo->parent_ok, in_new = walk(new, wn) || wn->parent_ok;
+    if (!in_old && !in_new)
+        return 0;
+    if (in_old && !wo->parent_ok)
+        errno = wo->err;
+    else if (in_new && !wn->parent_ok)
+        errno = wn->err;
+    else if (in_old != in_new)
+        errno = EXDEV;
+    else if (wo->last != LAST_NORM || wo->last_is_root || wn->last != LAST_NORM || wn->last_is_root)
+        errno = EBUSY;
+    else
+        errno = EROFS;
+    return 1;
 }
 
 int __wrap_rename(const char *old, const char *new)
