@@ -502,13 +502,13 @@ fn build(
 /// are left alone: their debug paths are mapped elsewhere and bytecode's names are fixed on load.
 /// Returns how many files were changed.
 pub fn name_the_final_place(tmp: &Path, root: &Path) -> Result<usize> {
-    Ok(rewrite_text_files(tmp, tmp, root)?.len())
+    Ok(rewrite_text_files(tmp, &tmp.to_string_lossy(), &root.to_string_lossy())?.len())
 }
 
-/// Replaces the path `from` by `to` in every text file under `dir` (UTF-8, no NUL byte) but its
-/// logs; compiled files (objects, archives, bytecode) are left alone. Returns the files changed.
-pub fn rewrite_text_files(dir: &Path, from: &Path, to: &Path) -> Result<Vec<PathBuf>> {
-    let (from, to) = (from.to_string_lossy().into_owned(), to.to_string_lossy().into_owned());
+/// Replaces the text `from` (a path, or the start of paths) by `to` in every text file under
+/// `dir` (UTF-8, no NUL byte) but its logs; compiled files (objects, archives, bytecode) are left
+/// alone. Returns the files changed.
+pub fn rewrite_text_files(dir: &Path, from: &str, to: &str) -> Result<Vec<PathBuf>> {
     let mut changed = Vec::new();
     for file in crate::fsutil::walk(dir)? {
         let rel = file.strip_prefix(dir).unwrap_or(&file);
@@ -518,8 +518,8 @@ pub fn rewrite_text_files(dir: &Path, from: &Path, to: &Path) -> Result<Vec<Path
         }
         let bytes = fs::read(&file)?;
         let Ok(text) = std::str::from_utf8(&bytes) else { continue };
-        if !text.contains('\0') && text.contains(from.as_str()) {
-            fs::write(&file, text.replace(from.as_str(), &to))?;
+        if !text.contains('\0') && text.contains(from) {
+            fs::write(&file, text.replace(from, to))?;
             changed.push(file);
         }
     }

@@ -1,13 +1,14 @@
-# Run by a relocated toolchain's own python3 (src/toolchain/relocate.rs): checks that it finds
-# its prefix from its own location, that sysconfig names the toolchain's new place, and that no
-# bytecode still holds the old place but as its code's file name (which the import system replaces
+# Run by a relocated toolchain's own python3 (src/toolchain/relocate.rs) with its directory, its
+# final place, and the old and new homes' toolchains directories: checks that it finds its prefix
+# from its own location, that sysconfig names the toolchain's new place, and that no bytecode
+# still holds the old home but as its code's file name (which the import system replaces
 # with the source's real path on load). Prints one line per problem; the caller fails on any.
 import marshal
 import os
 import sys
 import sysconfig
 
-here, final, old = sys.argv[1:4]
+here, final, old, new = sys.argv[1:5]
 problems = []
 if os.path.realpath(sys.prefix) != os.path.realpath(here):
     problems.append(f"sys.prefix is {sys.prefix}, not where python3 is ({here})")
@@ -29,7 +30,7 @@ def strings(code):
             yield const
 
 
-old_bytes = old.encode()
+old_bytes, new_bytes = old.encode(), new.encode()
 checked = 0
 for top, dirs, files in os.walk(os.path.join(here, "lib")):
     for name in files:
@@ -38,7 +39,7 @@ for top, dirs, files in os.walk(os.path.join(here, "lib")):
         path = os.path.join(top, name)
         with open(path, "rb") as f:
             data = f.read()
-        if old_bytes not in data.replace(final.encode(), b""):
+        if old_bytes not in data.replace(new_bytes, b""):
             continue
         checked += 1
         try:
@@ -47,10 +48,10 @@ for top, dirs, files in os.walk(os.path.join(here, "lib")):
             problems.append(f"{path}: cannot be read ({e})")
             continue
         for value in strings(code):
-            if isinstance(value, str) and old in value.replace(final, ""):
+            if isinstance(value, str) and old in value.replace(new, ""):
                 problems.append(f"{path}: a constant names the old place: {value!r}")
                 break
-            if isinstance(value, bytes) and old_bytes in value.replace(final.encode(), b""):
+            if isinstance(value, bytes) and old_bytes in value.replace(new_bytes, b""):
                 problems.append(f"{path}: a constant names the old place: {value!r}")
                 break
 

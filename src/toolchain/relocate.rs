@@ -5,7 +5,9 @@
 //!   `lib/python3.13/os.py` above the executable), so the prefix compiled into it is only a
 //!   fallback that is never reached.
 //! - Text files (`_sysconfigdata`, scripts' `#!` lines, `python3-config`, pkg-config and libtool
-//!   files, the compiler wrapper, the manifest) have the old place replaced by the new one. The
+//!   files, the compiler wrapper, the manifest) have the old place replaced by the new one: every
+//!   path under the old home's `toolchains/` directory, which also names the build directory
+//!   (`_sysconfigdata` records it) and the build machine's toolchain of a cross toolchain. The
 //!   bytecode of a rewritten module is removed: its constants held the old place, and python
 //!   compiles the module again from its source.
 //! - Compiled files keep the old place where it cannot matter, and that is checked: objects and
@@ -35,14 +37,15 @@ pub struct Relocated {
 /// Makes the toolchain unpacked at `dir`, built at `from`, name `to` (where `dir` is about to be
 /// renamed), and checks the result with its own `python3` (run through the target's runner).
 pub fn relocate(dir: &Path, from: &Path, to: &Path, target: &Target) -> Result<Relocated> {
-    let rewritten = super::rewrite_text_files(dir, from, to)?;
+    let (old, new) = (toolchains_dir(from), toolchains_dir(to));
+    let rewritten = super::rewrite_text_files(dir, &old, &new)?;
     let mut stale_bytecode = 0;
     for file in &rewritten {
         if file.extension().is_some_and(|x| x == "py") {
             stale_bytecode += remove_bytecode_of(file)?;
         }
     }
-    let left = still_naming(dir, from, to)?;
+    let left = still_naming(dir, &old, &new)?;
     if !left.is_empty() {
         let shown: Vec<String> = left.iter().take(10).map(|p| format!("  {}", p.display())).collect();
         bail!(
@@ -53,8 +56,14 @@ pub fn relocate(dir: &Path, from: &Path, to: &Path, target: &Target) -> Result<R
             shown.join("\n")
         );
     }
-    check_python(dir, from, to, target)?;
+    check_python(dir, to, &old, &new, target)?;
     Ok(Relocated { rewritten: rewritten.len(), stale_bytecode })
+}
+
+/// The directory that holds a toolchain (`$PYELF_HOME/toolchains`), with a trailing slash: what
+/// starts every path the toolchain's build wrote (as `freeze.py`'s `neutral_paths` sees it).
+fn toolchains_dir(root: &Path) -> String {
+    format!("{}/", root.parent().unwrap_or(Path::new("")).display())
 }
 
 /// Removes the cached bytecode of the module `source` (`__pycache__/<stem>.*.pyc`).
@@ -82,9 +91,9 @@ fn remove_bytecode_of(source: &Path) -> Result<usize> {
 /// The files under `dir` (but its logs) that name `from` and are not compiled files where that
 /// cannot matter (see the module's documentation). Where `to` holds `from` (a new home whose path
 /// ends with the old one), what names `to` is not counted.
-fn still_naming(dir: &Path, from: &Path, to: &Path) -> Result<Vec<PathBuf>> {
-    let needle = from.as_os_str().as_encoded_bytes();
-    let new = to.as_os_str().as_encoded_bytes();
+fn still_naming(dir: &Path, from: &str, to: &str) -> Result<Vec<PathBuf>> {
+    let needle = from.as_bytes();
+    let new = to.as_bytes();
     let mut out = Vec::new();
     for file in crate::fsutil::walk(dir)? {
         let rel = file.strip_prefix(dir).unwrap_or(&file);
@@ -124,7 +133,7 @@ fn without(bytes: &[u8], cut: &[u8]) -> Vec<u8> {
 }
 
 /// Runs [`CHECK_PY`] with the moved toolchain's `python3`.
-fn check_python(dir: &Path, from: &Path, to: &Path, target: &Target) -> Result<()> {
+fn check_python(dir: &Path, to: &Path, old: &str, new: &str, target: &Target) -> Result<()> {
     let python = dir.join("bin/python3");
     let out = target
         .command(&python)
@@ -133,7 +142,8 @@ fn check_python(dir: &Path, from: &Path, to: &Path, target: &Target) -> Result<(
         .arg(CHECK_PY)
         .arg(dir)
         .arg(to)
-        .arg(from)
+        .arg(old)
+        .arg(new)
         .env_remove("PYTHONHOME")
         .env_remove("PYTHONPATH")
         .output()
@@ -174,7 +184,7 @@ mod tests {
     fn compiled_files_may_name_the_old_place_and_text_files_may_not() {
         let tmp = tempfile::tempdir().unwrap();
         let d = tmp.path();
-        let old = Path::new("/old/home/toolchains/t-1");
+        let old = "/old/home/toolchains/";
         for (name, bytes) in [
             ("lib/libx.a", b"!<arch>\n/old/home/toolchains/t-1/include".to_vec()),
             ("lib/m.pyc", b"\0\0/old/home/toolchains/t-1/lib/m.py".to_vec()),
@@ -187,20 +197,21 @@ mod tests {
             fs::create_dir_all(d.join(name).parent().unwrap()).unwrap();
             fs::write(d.join(name), bytes).unwrap();
         }
-        let new = Path::new("/new/t-1");
+        let new = "/new/toolchains/";
         let left = still_naming(d, old, new).unwrap();
         assert_eq!(left, [PathBuf::from("lib/data.bin"), PathBuf::from("share/config.sh")]);
         // The rewrite takes the text file, not the binary one.
         let rewritten = crate::toolchain::rewrite_text_files(d, old, new).unwrap();
         assert_eq!(rewritten, [d.join("share/config.sh")]);
-        assert_eq!(fs::read_to_string(d.join("share/config.sh")).unwrap(), "prefix=/new/t-1\n");
+        assert_eq!(fs::read_to_string(d.join("share/config.sh")).unwrap(), "prefix=/new/toolchains/t-1\n");
         assert_eq!(still_naming(d, old, new).unwrap(), [PathBuf::from("lib/data.bin")]);
     }
 
     #[test]
     fn a_new_home_ending_with_the_old_one_is_not_the_old_one() {
         let tmp = tempfile::tempdir().unwrap();
-        let (old, new) = (Path::new("/h/toolchains/t-1"), Path::new("/x/h/toolchains/t-1"));
+        let (old, new) =
+            (&toolchains_dir(Path::new("/h/toolchains/t-1")), &toolchains_dir(Path::new("/x/h/toolchains/t-1")));
         fs::write(tmp.path().join("a.sh"), "prefix=/h/toolchains/t-1\n").unwrap();
         crate::toolchain::rewrite_text_files(tmp.path(), old, new).unwrap();
         assert_eq!(fs::read_to_string(tmp.path().join("a.sh")).unwrap(), "prefix=/x/h/toolchains/t-1\n");
