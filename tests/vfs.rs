@@ -103,7 +103,7 @@ fn cases(dirs: &[String], files: &[String]) -> Vec<(String, String)> {
         "/__pyelf__/lib/python3.13/os.py/.".to_string(),
         "/__pyelf__/lib/python3.13/os.py/..".to_string(),
     ];
-    let mut rng = Rng(0x5eed_0f_7ee5);
+    let mut rng = Rng(0x005e_ed0f_7ee5);
     while paths.len() < 1500 {
         paths.push(random_path(&mut rng, dirs, files));
     }

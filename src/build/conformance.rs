@@ -10,8 +10,9 @@
 //! the same root (the toolchain is bind-mounted read-only for the interpreter), with or without
 //! /proc.
 
-use crate::build::{self, BuildOptions};
+use crate::build;
 use crate::home::Home;
+use crate::options::BuildOptions;
 use crate::toolchain::pins::Pins;
 use crate::toolchain::{self, Toolchain};
 use anyhow::{bail, Context, Result};

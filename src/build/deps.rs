@@ -4,6 +4,7 @@
 //! distribution instead ([`crate::build::native`]), or, with `--no-native`, from its source without its
 //! C code; a wheel that cannot be loaded in a static binary is never installed.
 
+use crate::build::pip::{normalize, pip_command, PURE};
 use crate::toolchain::pins::Target;
 use anyhow::{bail, Context, Result};
 use fs_err as fs;
@@ -26,10 +27,6 @@ pub struct Dist {
     /// The pinned C libraries linked into its extension modules (`libraries.toml`).
     pub libraries: Vec<String>,
 }
-
-/// Flags that make pip take pure-Python wheels for CPython 3.13 only.
-pub(crate) const PURE: &[&str] =
-    &["--only-binary", ":all:", "--implementation", "py", "--python-version", "3.13", "--platform", "any"];
 
 /// pip's flags for wheels of CPython 3.13 (any ABI it loads).
 const CPYTHON_313: &[&str] = &[
@@ -66,14 +63,6 @@ fn bundled(target: &Target) -> Vec<String> {
     let mut flags: Vec<String> = CPYTHON_313.iter().map(|s| s.to_string()).collect();
     flags.extend(["--platform".to_string(), format!("linux_{}", target.arch)]);
     flags
-}
-
-/// `python3 -m pip ARGS EXTRA` with the host's python (or `PYELF_HOST_PYTHON`), never prompting.
-pub(crate) fn pip_command(args: &[&str], extra: &[&Path]) -> (String, Command) {
-    let python = std::env::var("PYELF_HOST_PYTHON").unwrap_or_else(|_| "python3".into());
-    let mut c = Command::new(&python);
-    c.args(["-m", "pip"]).args(args).args(extra).args(["--disable-pip-version-check", "--no-input"]);
-    (python, c)
 }
 
 fn run_pip(python: &str, mut c: Command) -> Result<Output> {
@@ -302,11 +291,6 @@ fn forget_direct_url(dist_info: &Path) -> Result<()> {
         fs::write(&record, kept)?;
     }
     Ok(())
-}
-
-/// A package name as pip compares them (PEP 503).
-pub fn normalize(name: &str) -> String {
-    name.to_lowercase().replace(['_', '.'], "-")
 }
 
 /// The name and version of a wheel's file name.

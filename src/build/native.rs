@@ -67,7 +67,7 @@ pub fn libraries_of(name: &str) -> Vec<String> {
     native_toml()
         .libraries
         .into_iter()
-        .filter(|(k, _)| crate::build::deps::normalize(k) == crate::build::deps::normalize(name))
+        .filter(|(k, _)| crate::build::pip::normalize(k) == crate::build::pip::normalize(name))
         .flat_map(|(_, v)| v)
         .collect()
 }
@@ -171,7 +171,7 @@ impl Builder<'_> {
         crate::say!("setting up zig {} as the C++ compiler for musl (once; about a minute)", pin.version);
         let work = tempfile::Builder::new().prefix(".setup-").tempdir_in(parent)?;
         let req = format!("{}=={}", pin.package, pin.version);
-        let (python, mut c) = crate::build::deps::pip_command(
+        let (python, mut c) = crate::build::pip::pip_command(
             &[
                 "download",
                 "--quiet",
@@ -490,8 +490,8 @@ impl Builder<'_> {
         if requires.is_empty() {
             return Ok(());
         }
-        let (_, mut c) = crate::build::deps::pip_command(&["install", "--quiet", "--upgrade"], &[]);
-        c.args(crate::build::deps::PURE).arg("--target").arg(deps).args(requires);
+        let (_, mut c) = crate::build::pip::pip_command(&["install", "--quiet", "--upgrade"], &[]);
+        c.args(crate::build::pip::PURE).arg("--target").arg(deps).args(requires);
         step.run_command(&format!("pip install {}", requires.join(" ")), &mut c).with_context(|| {
             format!(
                 "cannot install {name}'s build requirements ({}) as pure-Python wheels for Python 3.13",

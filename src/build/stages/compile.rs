@@ -1,0 +1,172 @@
+//! Cython: the main script's C first (its errors stop the build, before the analysis), then the
+//! package's `__main__` and the app's modules (and with `--compile-deps` the dependencies'),
+//! each given an init function of its own, and their C compiled to objects; what Cython or the C
+//! compiler could not compile is embedded as bytecode instead.
+
+use super::analysis::Analysed;
+use super::dependencies::Dependencies;
+use super::plan::Plan;
+use crate::build::freeze::{self, Origin};
+use crate::build::names::{APP_MODULE, SCRIPT_CYTHON_NAME};
+use crate::build::{cython, inittab, objects};
+use crate::runtime;
+use anyhow::Result;
+use fs_err as fs;
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+/// The main script's C, made by Cython before anything else.
+pub struct ScriptC {
+    /// The C of the script (none for a package run as `-m pkg`).
+    pub c: Option<PathBuf>,
+}
+
+/// The app's modules compiled by Cython, as objects.
+pub struct CompiledApp {
+    /// The objects of the modules whose C compiled, in the order of `entries`.
+    pub objects: Vec<PathBuf>,
+    /// Their inittab entries (`pyelf_init_N`).
+    pub entries: Vec<inittab::Entry>,
+    /// The names of the modules compiled by Cython.
+    pub cython_names: BTreeSet<String>,
+}
+
+/// Compiles the main script with Cython.
+pub fn script(plan: &Plan, resolved: &Dependencies) -> Result<ScriptC> {
+    // The main script first: its errors (file:line, as Cython reports them) stop the build.
+    let Some(script) = &resolved.main_script else { return Ok(ScriptC { c: None }) };
+    let c = plan.dir().join("app.c");
+    cython::compile(&plan.tc, &plan.cython, script, SCRIPT_CYTHON_NAME, &c)?;
+    Ok(ScriptC { c: Some(c) })
+}
+
+/// Compiles the app's modules with Cython, and all their C (the script's too) to objects.
+pub fn modules(plan: &Plan, resolved: &Dependencies, analysed: &Analysed, script: ScriptC) -> Result<CompiledApp> {
+    let (tc, cython, dir) = (&plan.tc, &plan.cython, plan.dir());
+    let (analysis, roots) = (&analysed.analysis, &resolved.roots);
+    let main_module = resolved.main_module();
+    let mut c_files: Vec<(String, PathBuf)> = script.c.into_iter().map(|c| (APP_MODULE.to_string(), c)).collect();
+
+    // The app's modules (and with --compile-deps the dependencies') in one run of Cython, falling
+    // back to bytecode.
+    let wants_cython = |m: &freeze::Found| {
+        (m.kind == Origin::App || (m.kind == Origin::Dep && plan.compile_deps))
+            && !plan.no_cython.iter().any(|p| matches_pattern(p, &m.name))
+    };
+    // A package's `__main__` run as `python -m pkg` is compiled on its own under the name
+    // `__main__`, as a script is (its classes' `__module__`); its relative imports resolve at run
+    // time from its `__package__`.
+    if let Some(main) =
+        main_module.and_then(|n| analysis.modules.iter().find(|m| m.name == n)).filter(|m| wants_cython(m))
+    {
+        let c = dir.join("main-module.c");
+        match cython::compile(tc, cython, &main.file, SCRIPT_CYTHON_NAME, &c) {
+            Ok(()) => c_files.push((main.name.clone(), c)),
+            Err(e) => crate::report::warn(&format!(
+                "{} is embedded as bytecode: Cython could not compile it ({e:#})",
+                main.name
+            )),
+        }
+    }
+    let to_compile: Vec<cython::ModuleSource> = analysis
+        .modules
+        .iter()
+        .filter(|m| !m.namespace && wants_cython(m) && Some(m.name.as_str()) != main_module)
+        .map(|m| roots.source_of(m))
+        .collect();
+    let packages: Vec<cython::ModuleSource> = analysis
+        .modules
+        .iter()
+        .filter(|m| m.package && !m.namespace && m.is_bundled())
+        .map(|m| roots.source_of(m))
+        .collect();
+    let compiled = cython::compile_modules(tc, cython, &to_compile, &packages, &dir.join("cython"))?;
+    for (name, reason) in &compiled.failed {
+        crate::report::warn(&format!("{name} is embedded as bytecode: Cython could not compile it ({reason})"));
+    }
+    c_files.extend(compiled.c_files.iter().cloned());
+    let tree_file = |name: &str| {
+        let rel = if name == APP_MODULE {
+            Some(resolved.script_name.clone())
+        } else {
+            analysis.modules.iter().find(|m| m.name == name).map(|m| roots.tree_path(m))
+        };
+        rel.map(|r| format!("{}/{r}", runtime::VFS_ROOT))
+    };
+    let app_entries = register_cython(&c_files, &resolved.main_name, tree_file)?;
+    // Cython's C compiled now, so that a module whose C the compiler rejects is embedded as
+    // bytecode instead.
+    let c_paths: Vec<PathBuf> = c_files.iter().map(|(_, c)| c.clone()).collect();
+    let mut objects = Vec::new();
+    let mut app_entries_built = Vec::new();
+    for ((name, _), (result, entry)) in
+        c_files.iter().zip(objects::compile_each(tc, dir, &c_paths, &plan.logs)?.into_iter().zip(app_entries))
+    {
+        match result {
+            Ok(obj) => {
+                objects.push(obj);
+                app_entries_built.push(entry);
+            }
+            Err(rejected) => crate::say!(
+                "warning: {} is embedded as bytecode: the C compiler rejected Cython's C for it ({}; full log: {})",
+                if name == APP_MODULE {
+                    resolved.main_script.as_deref().map(|p| p.display().to_string()).unwrap_or_default()
+                } else {
+                    name.clone()
+                },
+                rejected.first_error,
+                rejected.log.display()
+            ),
+        }
+    }
+    let cython_names: BTreeSet<String> = app_entries_built.iter().map(|e| e.name.clone()).collect();
+    Ok(CompiledApp { objects, entries: app_entries_built, cython_names })
+}
+
+/// Whether `name` matches a `--no-cython` pattern (`*` matches any run of characters).
+pub fn matches_pattern(pattern: &str, name: &str) -> bool {
+    fn go(p: &[u8], n: &[u8]) -> bool {
+        match p.split_first() {
+            None => n.is_empty(),
+            Some((b'*', rest)) => (0..=n.len()).any(|i| go(rest, &n[i..])),
+            Some((c, rest)) => n.first() == Some(c) && go(rest, &n[1..]),
+        }
+    }
+    go(pattern.as_bytes(), name.as_bytes())
+}
+
+/// Gives each Cython module's init function a name of its own (`pyelf_init_N`, so that `a.util`
+/// and `b.util` can be linked together) and its tracebacks python's look (its file in the tree,
+/// `tree_file`), and returns their inittab entries.
+fn register_cython(
+    c_files: &[(String, PathBuf)],
+    main_name: &str,
+    tree_file: impl Fn(&str) -> Option<String>,
+) -> Result<Vec<inittab::Entry>> {
+    let mut entries = Vec::new();
+    for (i, (name, c)) in c_files.iter().enumerate() {
+        let mut text = fs::read_to_string(c)?;
+        let symbol = format!("pyelf_init_{i}");
+        let cython_name = if name == main_name { SCRIPT_CYTHON_NAME } else { name.as_str() };
+        if let Some(file) = tree_file(name) {
+            text = cython::python_tracebacks(&text, cython_name, &file);
+        }
+        fs::write(c, cython::rename_init(&text, cython_name, &symbol))?;
+        entries.push(inittab::Entry { name: name.clone(), init: Some(symbol) });
+    }
+    Ok(entries)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_cython_patterns() {
+        assert!(matches_pattern("demo.slow_*", "demo.slow_path"));
+        assert!(matches_pattern("*", "anything.at.all"));
+        assert!(matches_pattern("demo.*.text", "demo.core.text"));
+        assert!(!matches_pattern("demo.slow_*", "demo.fast"));
+        assert!(!matches_pattern("demo", "demo.cli"));
+    }
+}
