@@ -556,3 +556,32 @@ fn the_release_profile_builds_the_same_program() {
     let facts = pyelf::elf::check_static(&bin, X86_64).unwrap();
     assert!(facts.pie && facts.needed.is_empty() && facts.interpreter.is_none());
 }
+
+/// Cython's cache of C files leaves their order alone: modules whose C comes from the cache and
+/// modules compiled now come back in the order they were given, so the objects' order and the
+/// modules' init numbering (and the binary's bytes) do not follow what happened to be cached.
+#[test]
+#[ignore = "builds real binaries and needs root; run by ./test.sh"]
+fn cythons_cache_keeps_the_modules_in_their_order() {
+    use pyelf::build::cython::{compile_modules, ensure, CythonPin, ModuleSource};
+    let tc = toolchain();
+    let cython = ensure(&pyelf::home::Home::from_env().unwrap(), &CythonPin::builtin()).unwrap();
+    let src = tmp().join("cython-order");
+    std::fs::create_dir_all(&src).unwrap();
+    // Sources of their own (the time in them), so that no other build has cached them.
+    let stamp = format!("{:?}", std::time::SystemTime::now());
+    let modules: Vec<ModuleSource> = ["alpha", "beta", "gamma"]
+        .iter()
+        .map(|n| {
+            std::fs::write(src.join(format!("{n}.py")), format!("NAME = {n:?}\nSTAMP = {stamp:?}\n")).unwrap();
+            ModuleSource { name: n.to_string(), root: src.clone(), rel: format!("{n}.py").into() }
+        })
+        .collect();
+    let names = |c: &pyelf::build::cython::Compiled| c.c_files.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>();
+    // beta alone first: its C is cached, then the three with alpha and gamma compiled anew.
+    let first = compile_modules(&tc, &cython, &modules[1..2], &[], &tmp().join("cython-order-1")).unwrap();
+    assert_eq!(names(&first), ["beta"]);
+    let all = compile_modules(&tc, &cython, &modules, &[], &tmp().join("cython-order-2")).unwrap();
+    assert!(all.failed.is_empty(), "{:?}", all.failed);
+    assert_eq!(names(&all), ["alpha", "beta", "gamma"]);
+}

@@ -231,9 +231,17 @@ pub fn compile_modules(
             to_run.push(m.clone());
         }
     }
+    // The C files in the order of `modules` whatever came from the cache: the objects' order and
+    // the modules' init numbering follow it, and so the binary's bytes.
+    let all = modules;
+    let in_order = |mut result: Compiled| {
+        let at = |name: &str| all.iter().position(|m| m.name == name);
+        result.c_files.sort_by_key(|(name, _)| at(name));
+        result
+    };
     let modules = &to_run[..];
     if modules.is_empty() {
-        return Ok(result);
+        return Ok(in_order(result));
     }
     for m in modules.iter().chain(packages) {
         let to = dir.join(&m.rel);
@@ -295,7 +303,7 @@ pub fn compile_modules(
                 .push((m.name.clone(), if reason.is_empty() { "Cython produced no C code".into() } else { reason }));
         }
     }
-    Ok(result)
+    Ok(in_order(result))
 }
 
 /// Renames a Cython module's init function `PyInit_<last name>` to `symbol` in its C text, so
