@@ -357,10 +357,15 @@ fn verify_passes_on_a_default_build_and_reports_violations() {
     for check in ["static PIE", "full RELRO", "non-executable stack", "SBOM", "no program interpreter", "(IFUNC)"] {
         assert!(text(&out).lines().any(|l| l.starts_with("ok") && l.contains(check)), "{check}: {}", text(&out));
     }
+    // The target is the one its SBOM names.
+    assert!(text(&out).contains("checked as a binary for x86_64-unknown-linux-musl"), "{}", text(&out));
+    let sbom: serde_json::Value = serde_json::from_str(&pyelf::build::sbom::read(test_py()).unwrap()).unwrap();
+    assert_eq!(pyelf::build::sbom::target(&sbom).as_deref(), Some("x86_64-unknown-linux-musl"));
     let fixed = build(&repo().join("test.py"), "test-no-pie-verify", &["--no-pie"]);
     let out = pyelf(&["verify".as_ref(), fixed.as_os_str()]);
     assert!(!out.status.success());
     assert!(text(&out).lines().any(|l| l.starts_with("FAIL") && l.contains("static PIE")), "{}", text(&out));
+    // A glibc executable is checked as one of its machine's target, and fails.
     let out = pyelf(&["verify".as_ref(), "/bin/true".as_ref()]);
     assert!(!out.status.success());
     assert!(text(&out).contains("FAIL no program interpreter"), "{}", text(&out));

@@ -31,8 +31,9 @@ pub fn toolchain_sources(toolchain_root: &Path) -> Result<BTreeMap<String, (Stri
 /// The SBOM metadata property that names the target a binary was built for.
 pub const TARGET_PROPERTY: &str = "pyelf:target";
 
-/// The CycloneDX document of an app and its components.
-pub fn document(app: &Component, components: &[Component]) -> Value {
+/// The CycloneDX document of an app and its components, built for `target` (a metadata property,
+/// which `verify` reads).
+pub fn document(app: &Component, components: &[Component], target: &str) -> Value {
     let component = |c: &Component, kind: &str| {
         let mut v = json!({
             "type": kind,
@@ -54,6 +55,7 @@ pub fn document(app: &Component, components: &[Component]) -> Value {
         "metadata": {
             "tools": {"components": [{"type": "application", "name": "pyelf", "version": env!("CARGO_PKG_VERSION")}]},
             "component": component(app, "application"),
+            "properties": [{"name": TARGET_PROPERTY, "value": target}],
         },
         "components": components.iter().map(|c| component(c, "library")).collect::<Vec<_>>(),
     })
@@ -119,10 +121,12 @@ mod tests {
             sha256: "ab".repeat(32),
             url: None,
         };
-        let doc = document(&c("app"), &[c("musl"), c("cpython")]);
+        let doc = document(&c("app"), &[c("musl"), c("cpython")], "aarch64-unknown-linux-musl");
         let v = validate(&doc.to_string()).unwrap();
         assert_eq!(v["components"].as_array().unwrap().len(), 2);
-        assert!(validate(&document(&c("app"), &[c("musl")]).to_string()).is_err(), "CPython must be listed");
+        assert_eq!(target(&v).as_deref(), Some("aarch64-unknown-linux-musl"), "the target is named");
+        assert_eq!(target(&serde_json::json!({"metadata": {}})), None, "an SBOM of an older pyelf names none");
+        assert!(validate(&document(&c("app"), &[c("musl")], "t").to_string()).is_err(), "CPython must be listed");
         assert!(validate("{}").is_err());
     }
 }

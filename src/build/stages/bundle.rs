@@ -477,5 +477,5 @@ fn sbom_document(
         None => (app.name.clone(), "unversioned".into()),
     };
     let me = Component { name, version, license: "NOASSERTION".into(), sha256, url: None };
-    Ok(sbom::document(&me, &components))
+    Ok(sbom::document(&me, &components, &tc.target.triple))
 }
