@@ -34,14 +34,13 @@ BUILD_STDLIB = None
 if os.environ.get("PYELF_TARGET_STDLIB") and os.path.realpath(os.environ["PYELF_TARGET_STDLIB"]) != os.path.realpath(STDLIB):
     BUILD_STDLIB, STDLIB = STDLIB, os.environ["PYELF_TARGET_STDLIB"]
     sys.path[:] = [STDLIB + p[len(BUILD_STDLIB):] if p == BUILD_STDLIB or p.startswith(BUILD_STDLIB + os.sep) else p for p in sys.path]
-    _data = sorted(f[:-3] for f in os.listdir(STDLIB) if f.startswith("_sysconfigdata_") and f.endswith(".py"))
-    if len(_data) != 1:
-        raise SystemExit(f"pyelf freeze: the target's stdlib {STDLIB} should hold one _sysconfigdata module, not {_data}")
-    os.environ["_PYTHON_SYSCONFIGDATA_NAME"] = _data[0]
+    # (named by the toolchain: src/toolchain/mod.rs, `Toolchain::sysconfigdata`)
+    _data = os.environ["PYELF_TARGET_SYSCONFIGDATA"]
+    os.environ["_PYTHON_SYSCONFIGDATA_NAME"] = _data
     # Extension modules built for the target are named with its suffix
     # (`.cpython-313-aarch64-linux-musl.so`): the path finder looks for that one.
     _vars = {}
-    with open(os.path.join(STDLIB, _data[0] + ".py")) as _f:
+    with open(os.path.join(STDLIB, _data + ".py")) as _f:
         exec(_f.read(), _vars)
     importlib.machinery.EXTENSION_SUFFIXES[:] = [_vars["build_time_vars"]["EXT_SUFFIX"], ".abi3.so", ".so"]
     _m = importlib.machinery

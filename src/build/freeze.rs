@@ -249,8 +249,8 @@ fn run_freeze(tc: &Toolchain, dir: &Path, args: &[std::ffi::OsString], what: &st
     c.arg("-I").arg(&freeze_py).args(args).env_clear().env("PYELF_STDLIB_FACTS", &facts);
     if tc.is_cross() {
         // The build machine's python analyses the target's stdlib (the same sources but for its
-        // _sysconfigdata module).
-        c.env("PYELF_TARGET_STDLIB", tc.root.join("lib/python3.13"));
+        // _sysconfigdata module, named here).
+        c.env("PYELF_TARGET_STDLIB", tc.stdlib()).env("PYELF_TARGET_SYSCONFIGDATA", tc.sysconfigdata()?);
     }
     let out = c.output().context("cannot run the toolchain's python3 for the import analysis")?;
     if !out.status.success() {

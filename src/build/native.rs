@@ -394,17 +394,13 @@ impl Builder<'_> {
         let mut python_path = vec![deps.clone()];
         let mut cross_env: Vec<(&str, String)> = Vec::new();
         if self.tc.is_cross() {
-            let stdlib = self.tc.root.join("lib/python3.13");
-            let data = fs::read_dir(&stdlib)?
-                .flatten()
-                .map(|e| e.file_name().to_string_lossy().to_string())
-                .find(|n| n.starts_with("_sysconfigdata_") && n.ends_with(".py"))
-                .with_context(|| format!("no _sysconfigdata module in {}", stdlib.display()))?;
+            let data = self.tc.sysconfigdata()?;
             let config = tools.join("target-sysconfig");
             fs::create_dir_all(&config)?;
-            fs::copy(stdlib.join(&data), config.join(&data))?;
+            let file = format!("{data}.py");
+            fs::copy(self.tc.stdlib().join(&file), config.join(&file))?;
             python_path.push(config);
-            cross_env.push(("_PYTHON_SYSCONFIGDATA_NAME", data.trim_end_matches(".py").to_string()));
+            cross_env.push(("_PYTHON_SYSCONFIGDATA_NAME", data));
             cross_env.push(("_PYTHON_HOST_PLATFORM", format!("linux-{}", self.tc.target.arch)));
             include_flags.insert(0, format!("-I{}", self.tc.root.join("include/python3.13").display()));
         }

@@ -79,6 +79,29 @@ impl Toolchain {
         compiler::wrapper_path(&self.root, &self.target.musl_triple)
     }
 
+    /// The stdlib's directory.
+    pub fn stdlib(&self) -> PathBuf {
+        self.root.join("lib/python3.13")
+    }
+
+    /// The name of the stdlib's `_sysconfigdata` module (the target's configuration: its
+    /// `EXT_SUFFIX`, compiler and paths), which a python of the build machine is told to use when
+    /// it works for another architecture.
+    pub fn sysconfigdata(&self) -> Result<String> {
+        let stdlib = self.stdlib();
+        let mut found: Vec<String> = fs::read_dir(&stdlib)?
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().to_string())
+            .filter_map(|n| n.strip_prefix("_sysconfigdata_").and_then(|r| r.strip_suffix(".py")).map(String::from))
+            .map(|rest| format!("_sysconfigdata_{rest}"))
+            .collect();
+        found.sort();
+        match found.as_slice() {
+            [one] => Ok(one.clone()),
+            _ => bail!("{} should hold one _sysconfigdata module, not {found:?}", stdlib.display()),
+        }
+    }
+
     /// What the toolchain records of itself (`toolchain.toml`).
     pub fn manifest(&self) -> Result<Manifest> {
         Manifest::read(&self.root)
