@@ -431,11 +431,10 @@ enum change { CREATE, REMOVE, REMOVE_DIR, MAKE_DIR };
 
 /* The error a change of what `w` leads to in the tree gets, in the kernel's order. The calls that
  * add or remove a name (mkdir, unlink, rmdir, rename) walk to the last component's parent: its
- * errors come first (ENOENT, ENOTDIR: python's helpers that remove a file that may not be there
- * count on them), then the last component's kind (`.`, `..`), then the read-only mount (EROFS),
- * which unlink and rmdir meet before looking the name up; mkdir and open look it up first (EEXIST,
- * EISDIR, ENAMETOOLONG). The tree itself sits in the host's root, whose answers are a writable
- * directory's. */
+ * errors come first (ENOENT, ENOTDIR), then the last component's kind (`.`, `..`), then the
+ * read-only mount (EROFS), which unlink and rmdir meet before looking the name up (but for a
+ * missing name: see below); mkdir and open look it up first (EEXIST, EISDIR, ENAMETOOLONG). The
+ * tree itself sits in the host's root, whose answers are a writable directory's. */
 static int change_error(const struct where *w, enum change op)
 {
     if (!w->parent_ok)
@@ -445,7 +444,11 @@ static int change_error(const struct where *w, enum change op)
     case REMOVE:
         if (w->last != LAST_NORM || w->last_is_root)
             return EISDIR;
-        return EROFS;
+        /* One deliberate difference from a read-only mount: removing a name that is not there
+         * is ENOENT, as where pip installs (a writable file system, whoever owns it). Code that
+         * removes a file that may not be there counts on it (CPython's own test helpers do, for
+         * the `.pyc` beside every module on sys.path). */
+        return w->err == ENOENT ? ENOENT : EROFS;
     case REMOVE_DIR:
         if (w->last == LAST_DOT)
             return EINVAL;
@@ -453,7 +456,7 @@ static int change_error(const struct where *w, enum change op)
             return ENOTEMPTY;
         if (w->last_is_root)
             return EBUSY; /* a mount point */
-        return EROFS;
+        return w->err == ENOENT ? ENOENT : EROFS; /* (as above) */
     case MAKE_DIR:
         if (w->last != LAST_NORM || i >= 0)
             return EEXIST;
