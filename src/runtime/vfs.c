@@ -554,33 +554,34 @@ static mode_t mode_arg(int flags, va_list ap)
     return (flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE ? va_arg(ap, mode_t) : 0;
 }
 
+/* open and openat: `at` says which of musl's to call for a host path. Paths given relative to a
+ * directory descriptor are the host's (no descriptor is in the tree): `walk` takes absolute paths
+ * only. */
+static int open_either(int at, int dirfd, const char *path, int flags, mode_t mode)
+{
+    RESOLVE_AT(dirfd, path);
+    struct where w;
+    if (walk(path, &w))
+        return vfs_open(&w, flags);
+    return at ? __real_openat(dirfd, w.host, flags, mode) : __real_open(w.host, flags, mode);
+}
+
 int __wrap_open(const char *path, int flags, ...)
 {
-    RESOLVE(path);
     va_list ap;
     va_start(ap, flags);
     mode_t mode = mode_arg(flags, ap);
     va_end(ap);
-    struct where w;
-    if (walk(path, &w))
-        return vfs_open(&w, flags);
-    return __real_open(w.host, flags, mode);
+    return open_either(0, AT_FDCWD, path, flags, mode);
 }
-
-/* Paths given relative to a directory descriptor are the host's (no descriptor is in the tree):
- * the wrappers of the *at functions walk absolute paths only, which `walk` requires anyway. */
 
 int __wrap_openat(int dirfd, const char *path, int flags, ...)
 {
-    RESOLVE_AT(dirfd, path);
     va_list ap;
     va_start(ap, flags);
     mode_t mode = mode_arg(flags, ap);
     va_end(ap);
-    struct where w;
-    if (walk(path, &w))
-        return vfs_open(&w, flags);
-    return __real_openat(dirfd, w.host, flags, mode);
+    return open_either(1, dirfd, path, flags, mode);
 }
 
 static int vfs_stat(const struct where *w, struct stat *st)
