@@ -210,18 +210,15 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Conformance { quick, modules, jobs, json } => {
-            let plan = crate::build::conformance::Plan::builtin();
+            let plan = crate::conformance::Plan::builtin();
             let (modules, places) = if quick {
-                let p = crate::build::conformance::Place::ALL;
+                let p = crate::conformance::Place::ALL;
                 (plan.quick.clone(), vec![p[0], p[3]])
             } else {
-                (
-                    if modules.is_empty() { plan.modules() } else { modules },
-                    crate::build::conformance::Place::ALL.to_vec(),
-                )
+                (if modules.is_empty() { plan.modules() } else { modules }, crate::conformance::Place::ALL.to_vec())
             };
-            let report = crate::build::conformance::run_and_report(&Home::from_env()?, modules, places, jobs, &json)?;
-            println!("{}", crate::build::conformance::table(&report));
+            let report = crate::conformance::run_and_report(&Home::from_env()?, modules, places, jobs, &json)?;
+            println!("{}", crate::conformance::table(&report));
             Ok(if report.unexplained.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
         }
         Command::Sbom { binary } => {

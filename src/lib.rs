@@ -9,14 +9,17 @@
 //!   dependencies and native builds, the analysis, Cython, the bundle, the link, the SBOM.
 //! - [`toolchain`]: pins, fetch, unpack, recipes, the compiler wrapper, the manifest, profiles
 //!   and export/import of the cached toolchain every build links against.
-//! - At the top: the command line ([`cli`], [`options`]), what pyelf tells the user ([`report`],
-//!   [`progress`], [`steplog`], [`error`]), its home ([`home`], [`stale`]) and what both pipelines
-//!   share ([`elf`], [`fsutil`], [`verify`]).
+//! - At the top: the command line ([`cli`], [`options`]), the commands that use the pipeline
+//!   ([`verify`], [`conformance`]), what pyelf tells the user ([`report`], [`progress`],
+//!   [`steplog`], [`error`]), its home ([`home`], [`stale`]) and what both pipelines share
+//!   ([`elf`], [`fsutil`]).
 //!
-//! Dependencies point one way: `cli` → `build` → `toolchain` → the shared modules at the top.
+//! Dependencies point one way: `cli`, `verify`, `conformance` → `build` → `options`, `toolchain` →
+//! the shared modules at the top.
 
 pub mod build;
 pub mod cli;
+pub mod conformance;
 pub mod elf;
 pub mod error;
 pub mod fsutil;

@@ -2,10 +2,32 @@
 //! `[tool.pyelf]` table (serde, the same names in kebab-case), and merged in one place
 //! ([`BuildOptions::under_tool_config`]): a value given on the command line wins, lists add up.
 
-use crate::build::freeze::Stdlib;
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
+
+/// Which stdlib modules to embed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Stdlib {
+    /// What an analysis of the app's imports finds (plus `--include-module/-package`).
+    Auto,
+    /// The whole stdlib (without its test suite, Tk and demos).
+    Full,
+}
+
+/// The C heap of a binary: what serves malloc, free and the rest, for the interpreter (which
+/// also takes its objects' memory from mimalloc), the C libraries and extension modules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Malloc {
+    /// mimalloc, which CPython 3.13 bundles: fewer system calls at start, faster C-heavy code
+    /// (such as json).
+    #[default]
+    Mimalloc,
+    /// musl's own malloc (mallocng), which hands freed pages back to the kernel at once.
+    Musl,
+}
 
 /// The options of `pyelf build`, also the keys of `[tool.pyelf]`.
 #[derive(Debug, Clone, PartialEq, clap::Args, Serialize, Deserialize)]
@@ -105,7 +127,7 @@ pub struct BuildOptions {
     pub link_map: Option<PathBuf>,
     /// What serves the C heap (malloc and free) [default: mimalloc].
     #[arg(long, value_enum, help_heading = "Binary")]
-    pub malloc: Option<crate::build::launcher::Malloc>,
+    pub malloc: Option<Malloc>,
 
     /// Parallel jobs if the toolchain has to be built.
     #[arg(long)]
@@ -263,7 +285,7 @@ mod tests {
         assert_eq!(o.stdlib, Some(Stdlib::Full));
         assert!(!o.strip && o.compile_deps && o.pie);
         assert_eq!(o.add_data, ["/proj/notes.txt:pkg/extra"]);
-        assert_eq!(o.malloc, Some(crate::build::launcher::Malloc::Musl));
+        assert_eq!(o.malloc, Some(Malloc::Musl));
 
         flags.output = Some("mine".into());
         flags.stdlib = Some(Stdlib::Auto);

@@ -1,6 +1,7 @@
 //! Frozen stdlib modules: the modules an app needs, compiled to code objects and embedded in the
 //! binary, so that it reads no file at run time (no /proc, no stdlib directory).
 
+use crate::options::Stdlib;
 use crate::toolchain::Toolchain;
 use anyhow::{bail, Context, Result};
 use fs_err as fs;
@@ -60,16 +61,6 @@ pub fn trace_imports(
 
 /// The analysis and code generation, run by the toolchain's python3.
 const FREEZE_PY: &str = include_str!("freeze.py");
-
-/// Which stdlib modules to embed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Stdlib {
-    /// What an analysis of the app's imports finds (plus `--include-module/-package`).
-    Auto,
-    /// The whole stdlib (without its test suite, Tk and demos).
-    Full,
-}
 
 /// Where a module the analysis found comes from (its `kind` in `modules.json`; `freeze.py` gets
 /// the names from [`crate::build::freeze::facts_for_analysis`]).

@@ -1,23 +1,11 @@
 //! The launcher: our own `main`, which starts an isolated interpreter (UTF-8 mode, no PYTHON*
 //! variables, no site, empty sys.path, frozen stdlib) and runs the app's module as `__main__`.
 
+use crate::options::Malloc;
 use crate::runtime::{LAUNCHER_C, MALLOC_C, SEMAPHORES_C, STDLIB_TREE, VFS_C, VFS_ROOT};
 use anyhow::Result;
 use fs_err as fs;
 use std::path::{Path, PathBuf};
-
-/// The C heap of a binary: what serves malloc, free and the rest, for the interpreter (which
-/// also takes its objects' memory from mimalloc), the C libraries and extension modules.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Malloc {
-    /// mimalloc, which CPython 3.13 bundles: fewer system calls at start, faster C-heavy code
-    /// (such as json).
-    #[default]
-    Mimalloc,
-    /// musl's own malloc (mallocng), which hands freed pages back to the kernel at once.
-    Musl,
-}
 
 /// How the app finds CA certificates (only when it links `_ssl`).
 #[derive(Debug, Clone, Default)]

@@ -7,7 +7,6 @@
 //! the analysis, the compiled modules, the bundle, the linked binary), each a function of the
 //! earlier stages' typed results; after the plan, none reads the [`BuildOptions`].
 
-pub mod conformance;
 pub mod cython;
 pub mod deps;
 pub mod freeze;

@@ -15,7 +15,7 @@
 //!   prefix, bytecode only as its code's file name, which the import system replaces with the
 //!   source's real path on load. Any other file that still names the old place fails the move.
 //! - Last, the moved `python3` is run: it must find its prefix where it now is, sysconfig must
-//!   name the new place, and no bytecode constant may hold the old one ([`CHECK_PY`]).
+//!   name the new place, and no bytecode constant may hold the old one (`relocate.py`).
 
 use super::pins::Target;
 use anyhow::{bail, Context, Result};

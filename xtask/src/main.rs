@@ -51,19 +51,14 @@ fn bench(quick: bool, json: &std::path::Path) -> Result<ExitCode> {
     eprintln!("JSON: {}", json.display());
     // The regression suite: every module, in every root (full) or in Alpine with /proc (quick);
     // figures here, the assertions are `cargo test`'s and `conformance`'s.
-    let plan = pyelf::build::conformance::Plan::builtin();
+    let plan = pyelf::conformance::Plan::builtin();
     let places = if quick {
-        vec![pyelf::build::conformance::Place { root: "alpine", proc: true }]
+        vec![pyelf::conformance::Place { root: "alpine", proc: true }]
     } else {
-        pyelf::build::conformance::Place::ALL.to_vec()
+        pyelf::conformance::Place::ALL.to_vec()
     };
-    let report = pyelf::build::conformance::run_and_report(
-        &home,
-        plan.modules(),
-        places,
-        2,
-        &json.with_file_name("conformance.json"),
-    )?;
-    println!("{}", pyelf::build::conformance::table(&report));
+    let report =
+        pyelf::conformance::run_and_report(&home, plan.modules(), places, 2, &json.with_file_name("conformance.json"))?;
+    println!("{}", pyelf::conformance::table(&report));
     Ok(ExitCode::SUCCESS)
 }

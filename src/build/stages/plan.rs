@@ -4,12 +4,11 @@
 //! plan's fields, never the options.
 
 use crate::build::cython::{self, Cython, CythonPin};
-use crate::build::freeze::Stdlib;
-use crate::build::launcher::Malloc;
 use crate::build::project::{self, App};
 use crate::build::{deps, native};
 use crate::home::Home;
 use crate::options::BuildOptions;
+use crate::options::{Malloc, Stdlib};
 use crate::stale::OwnedDir;
 use crate::toolchain::pins::Pins;
 use crate::toolchain::{self, Toolchain};

@@ -168,7 +168,7 @@ pub fn build_binary(home: &Home, tc: &Toolchain, modules: &[String], dir: &Path)
     opts.python_cli = true;
     // The whole stdlib: the tests import modules by names computed at run time (test_re the
     // deprecated sre_* modules in a loop), which no analysis sees.
-    opts.stdlib = Some(crate::build::freeze::Stdlib::Full);
+    opts.stdlib = Some(crate::options::Stdlib::Full);
     opts.include_packages = vec!["test.libregrtest".into(), "test.support".into()];
     opts.include_modules = vec!["test.__main__".into()];
     for m in modules {
