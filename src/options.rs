@@ -92,6 +92,12 @@ pub struct BuildOptions {
     /// extension modules gets them, built from its source distribution.
     #[arg(long = "no-native", value_name = "PACKAGE", help_heading = "Dependencies")]
     pub no_native: Vec<String>,
+    /// Build this package's extension modules from its source distribution, linked into the
+    /// binary, even when the index has a musllinux wheel of it (repeatable; `:all:` for every
+    /// package). Without it, musllinux wheels are bundled as pip installs them on Alpine and
+    /// loaded by the binary's own loader.
+    #[arg(long = "from-source", value_name = "PACKAGE", help_heading = "Dependencies")]
+    pub from_source: Vec<String>,
 
     /// Keep symbols and debug information (`strip = false` in [tool.pyelf]).
     #[arg(long = "no-strip", action = clap::ArgAction::SetFalse, help_heading = "Binary")]
@@ -154,6 +160,7 @@ impl Default for BuildOptions {
             requirements: None,
             site_packages: None,
             no_native: Vec::new(),
+            from_source: Vec::new(),
             strip: true,
             pie: true,
             upx: false,
@@ -227,6 +234,7 @@ impl BuildOptions {
             requirements: self.requirements.clone().or(rel(&file.requirements)),
             site_packages: self.site_packages.clone().or(rel(&file.site_packages)),
             no_native: list(&file.no_native, &self.no_native),
+            from_source: list(&file.from_source, &self.from_source),
             strip: self.strip && file.strip,
             pie: self.pie && file.pie,
             upx: self.upx || file.upx,

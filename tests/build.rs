@@ -330,7 +330,7 @@ fn the_frozen_cache_gives_the_bytes_a_run_without_it_gives() {
     let run = |name: &str, cache: Option<&Path>| -> Vec<Vec<u8>> {
         let dir = base.join(name);
         std::fs::create_dir_all(&dir).unwrap();
-        emit(&tc, &dir, &modules, &bundle, cache).unwrap();
+        emit(&tc, &dir, &modules, &bundle, &Default::default(), cache).unwrap();
         outputs.iter().map(|o| std::fs::read(dir.join(o)).unwrap()).collect()
     };
     let cache = base.join("cache");

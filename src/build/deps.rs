@@ -57,11 +57,14 @@ fn as_installed(target: &Target) -> Vec<String> {
     flags
 }
 
-/// Flags with which pip installs only what pyelf can bundle: pure-Python wheels and the wheels it
-/// built from source (`linux_<arch>`).
+/// Flags with which pip installs only what pyelf can bundle: pure-Python wheels, the wheels it
+/// built from source (`linux_<arch>`) and the index's musllinux wheels.
 fn bundled(target: &Target) -> Vec<String> {
     let mut flags: Vec<String> = CPYTHON_313.iter().map(|s| s.to_string()).collect();
     flags.extend(["--platform".to_string(), format!("linux_{}", target.arch)]);
+    for p in &target.wheels.musllinux {
+        flags.extend(["--platform".to_string(), p.clone()]);
+    }
     flags
 }
 
@@ -82,6 +85,18 @@ pub struct Native<'a> {
     /// Packages built from source without their C code (`--no-native`): their pure-Python
     /// fallback.
     pub no_native: Vec<String>,
+    /// Packages built from source even when the index has a musllinux wheel of them
+    /// (`--from-source`; `:all:` for every one).
+    pub from_source: Vec<String>,
+}
+
+impl Native<'_> {
+    /// Whether `name`'s extension modules are built from its source rather than loaded from its
+    /// musllinux wheel.
+    fn builds_from_source(&self, name: &str) -> bool {
+        self.from_source.iter().any(|n| n == ":all:" || normalize(n) == normalize(name))
+            || self.no_native.iter().any(|n| normalize(n) == normalize(name))
+    }
 }
 
 /// Downloads the wheels of `requirements` (a requirements file) into `wheels` and installs them
@@ -143,13 +158,17 @@ pub fn install(
             &[Path::new("--find-links"), &built, Path::new("-d"), wheels, Path::new("-r"), &all_requirements],
         )?;
         if got.status.success() {
+            // The index's platform wheels built from source: a manylinux wheel (no musllinux
+            // one: pip on Alpine would build it too), or a package named by --from-source.
             let platform: Vec<(String, String, PathBuf)> = fs::read_dir(wheels)?
                 .flatten()
                 .map(|e| e.path())
                 .filter_map(|p| {
                     let file = p.file_name()?.to_str()?.to_string();
                     let (name, version) = wheel_name_version(&file)?;
-                    (is_index_platform_wheel(&file)).then_some((name, version, p))
+                    let build =
+                        is_index_platform_wheel(&file) && (!is_musllinux_wheel(&file) || native.builds_from_source(&name));
+                    build.then_some((name, version, p))
                 })
                 .collect();
             if platform.is_empty() {
@@ -297,6 +316,12 @@ fn forget_direct_url(dist_info: &Path) -> Result<()> {
 fn wheel_name_version(file: &str) -> Option<(String, String)> {
     let mut parts = file.strip_suffix(".whl")?.split('-');
     Some((parts.next()?.to_string(), parts.next()?.to_string()))
+}
+
+/// Whether a wheel is a musllinux wheel: its extension modules are loaded as they are.
+fn is_musllinux_wheel(file: &str) -> bool {
+    let platform = file.strip_suffix(".whl").and_then(|s| s.rsplit('-').next()).unwrap_or("");
+    platform.split('.').any(|p| p.starts_with("musllinux"))
 }
 
 /// Whether a wheel is an index's platform wheel (`manylinux`, `musllinux`): a package with

@@ -616,9 +616,14 @@ def compile_all(modules, out_dir, cache=None):
     return done
 
 
-def write_bundle(path, files, cache=None):
-    """The data archive: `files` (archive name, path) as a zip with fixed timestamps, sorted."""
+def write_bundle(path, files, cache=None, aligned=None):
+    """The data archive: `files` (archive name, path) as a zip with fixed timestamps, sorted. The
+    files named in `aligned` (archive name -> alignment) are stored uncompressed, their bytes at an
+    offset that is a multiple of the alignment: padding in an extra field of their local header
+    (id 0xD935, as Android's zipalign), so that the loader maps them from the binary's file."""
+    import struct
     import zipfile
+    aligned = aligned or {}
     entries = []
     for arc, file in sorted(files):
         with open(file, "rb") as f:
@@ -626,7 +631,7 @@ def write_bundle(path, files, cache=None):
         if os.path.basename(arc).startswith("_sysconfigdata_"):
             data = neutral_paths(data)  # as it is frozen
         entries.append((arc, data))
-    key = cache.key("bundle", [p for arc, data in entries for p in (arc.encode(), data)]) if cache else None
+    key = cache.key("bundle", [p for arc, data in entries for p in (arc.encode(), str(aligned.get(arc, 0)).encode(), data)]) if cache else None
     cached = key and cache.get(key)
     if cached:
         import shutil
@@ -640,7 +645,15 @@ def write_bundle(path, files, cache=None):
             info = zipfile.ZipInfo(arc, date_time=(1980, 1, 1, 0, 0, 0))
             info.compress_type = zipfile.ZIP_DEFLATED
             info.external_attr = 0o644 << 16
+            align = aligned.get(arc, 0)
+            if align:
+                info.compress_type = zipfile.ZIP_STORED
+                data_at = z.fp.tell() + 30 + len(arc.encode()) + 4
+                pad = -data_at % align
+                info.extra = struct.pack("<HH", 0xD935, pad) + bytes(pad)
             z.writestr(info, data)
+            if align:
+                assert (z.infolist()[-1].header_offset + 30 + len(arc.encode()) + 4 + pad) % align == 0
     if key:
         cache.put(key, path)
 
@@ -687,7 +700,8 @@ def emit_main(out_dir, spec_file, cache_dir=None):
     with open(os.path.join(out_dir, "frozen.txt"), "w") as f:
         f.write("".join(n + "\n" for n, *_ in sorted(table + packed_table)))
 
-    write_bundle(os.path.join(out_dir, "bundle.zip"), [(d["arc"], d["file"]) for d in spec.get("bundle", [])], cache)
+    write_bundle(os.path.join(out_dir, "bundle.zip"), [(d["arc"], d["file"]) for d in spec.get("bundle", [])], cache,
+                 spec.get("aligned"))
 
 
 def main():

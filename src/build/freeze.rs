@@ -299,16 +299,22 @@ pub fn analyse(tc: &Toolchain, dir: &Path, input: &AnalysisInput) -> Result<Anal
 }
 
 /// Compiles `modules` to bytecode and writes the frozen table, the blob and the data archive;
-/// what `cache` (a directory) holds from earlier builds with the same inputs is reused.
+/// what `cache` (a directory) holds from earlier builds with the same inputs is reused. The files
+/// of the archive named in `aligned` (archive name -> alignment) are stored as they are, their
+/// bytes at an offset that is a multiple of the alignment (shared objects the loader maps).
 pub fn emit(
     tc: &Toolchain,
     dir: &Path,
     modules: &[ToFreeze],
     bundle: &[BundleFile],
+    aligned: &std::collections::BTreeMap<String, u64>,
     cache: Option<&Path>,
 ) -> Result<FrozenModules> {
     let spec = dir.join("freeze-spec.json");
-    fs::write(&spec, serde_json::to_string(&serde_json::json!({"frozen": modules, "bundle": bundle}))?)?;
+    fs::write(
+        &spec,
+        serde_json::to_string(&serde_json::json!({"frozen": modules, "bundle": bundle, "aligned": aligned}))?,
+    )?;
     let mut args: Vec<std::ffi::OsString> = vec!["emit".into(), dir.into(), spec.into()];
     args.extend(cache.map(Into::into));
     run_freeze(tc, dir, &args, "freezing the modules")?;
@@ -324,8 +330,15 @@ pub fn emit(
 /// Assembly that embeds the bytes of `file`, followed by a NUL byte, in `section` (the whole
 /// `.section` operand), as the symbol `name` with `<name>_end` after them when a name is given.
 pub fn incbin_asm(section: &str, name: Option<&str>, file: &Path) -> String {
+    incbin_asm_aligned(section, name, file, 16)
+}
+
+/// [`incbin_asm`] with the bytes at an address that is a multiple of `align`.
+pub fn incbin_asm_aligned(section: &str, name: Option<&str>, file: &Path, align: u64) -> String {
     let (start, end) = match name {
-        Some(n) => (format!("    .global {n}\n    .global {n}_end\n    .balign 16\n{n}:\n"), format!("{n}_end:\n")),
+        Some(n) => {
+            (format!("    .global {n}\n    .global {n}_end\n    .balign {align}\n{n}:\n"), format!("{n}_end:\n"))
+        }
         None => (String::new(), String::new()),
     };
     format!(

@@ -1,8 +1,9 @@
 //! The launcher: our own `main`, which starts an isolated interpreter (UTF-8 mode, no PYTHON*
 //! variables, no site, empty sys.path, frozen stdlib) and runs the app's module as `__main__`.
 
+use crate::build::loadable::Loadable;
 use crate::options::Malloc;
-use crate::runtime::{LAUNCHER_C, MALLOC_C, SEMAPHORES_C, STDLIB_TREE, VFS_C, VFS_ROOT};
+use crate::runtime::{LAUNCHER_C, LOADER_C, MALLOC_C, SEMAPHORES_C, STDLIB_TREE, VFS_C, VFS_ROOT};
 use anyhow::Result;
 use fs_err as fs;
 use std::path::{Path, PathBuf};
@@ -18,8 +19,9 @@ pub struct CaOptions {
     pub always: bool,
 }
 
-/// Writes `launcher.c` and its `launcher.h` for the main module `module` into `dir`, with the data archive `bundle` if any; returns
-/// the C and assembly files to compile.
+/// Writes `launcher.c` and its `launcher.h` for the main module `module` into `dir`, with the data archive `bundle` if any, and the
+/// loader with its table of exports when there are shared objects to load; returns the C and assembly files to compile.
+#[allow(clippy::too_many_arguments)]
 pub fn write(
     dir: &Path,
     app_name: &str,
@@ -28,6 +30,7 @@ pub fn write(
     ca: &CaOptions,
     python_cli: bool,
     malloc: Malloc,
+    loader: Option<&Loadable>,
 ) -> Result<Vec<PathBuf>> {
     let mut files = Vec::new();
     let mut header = format!(
@@ -43,8 +46,21 @@ pub fn write(
     if let Some(bundle) = bundle {
         header.push_str("#define PYELF_BUNDLE 1\n");
         let s = dir.join("bundle.S");
-        fs::write(&s, crate::build::freeze::incbin_asm(".rodata", Some("pyelf_bundle"), bundle))?;
+        // The archive's shared objects sit at offsets aligned for mapping: so does the archive.
+        let align = loader.map(Loadable::max_align).unwrap_or(16);
+        fs::write(&s, crate::build::freeze::incbin_asm_aligned(".rodata", Some("pyelf_bundle"), bundle, align))?;
         files.push(s);
+    }
+    if let Some(l) = loader {
+        header.push_str(&format!(
+            "#define PYELF_LOADER 1\n#define PYELF_TLS_SIZE {}\n#define PYELF_TLS_ALIGN {}\n#define PYELF_TLS_OBJECTS {}\n",
+            l.tls_size, l.tls_align, l.tls_objects
+        ));
+        for (name, text) in [("loader.c", LOADER_C.to_string()), ("exports.c", l.exports_c())] {
+            let c = dir.join(name);
+            fs::write(&c, text)?;
+            files.push(c);
+        }
     }
     if ca.with_ssl {
         header.push_str("#define PYELF_WITH_SSL 1\n");

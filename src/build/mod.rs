@@ -13,6 +13,7 @@ pub mod freeze;
 pub mod inittab;
 pub mod launcher;
 pub mod link;
+pub mod loadable;
 pub mod names;
 pub mod native;
 pub mod objects;

@@ -80,6 +80,9 @@ PyObject *PyInit__pyelf(void)
 extern const char pyelf_bundle[];
 extern const char pyelf_bundle_end[];
 void pyelf_vfs_init(const unsigned char *zip, size_t size);
+#ifdef PYELF_LOADER
+void pyelf_loader_start(void);
+#endif
 #endif
 
 #ifdef PYELF_WITH_SSL
@@ -275,6 +278,11 @@ static int prepare(void)
 #ifdef PYELF_BUNDLE
     /* The app's files and the stdlib's sources, readable under PYELF_VFS_ROOT (vfs.c). */
     pyelf_vfs_init((const unsigned char *)pyelf_bundle, pyelf_bundle_end - pyelf_bundle);
+#endif
+#ifdef PYELF_LOADER
+    /* The binary's own file, opened before the app can chdir: the loader maps the wheels' shared
+     * objects from it (loader.c). */
+    pyelf_loader_start();
 #endif
     return host_ca;
 }

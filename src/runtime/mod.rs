@@ -17,6 +17,9 @@ pub const SEMAPHORES_C: &str = include_str!("semaphores.c");
 /// malloc and its family served by CPython's bundled mimalloc instead of musl's mallocng.
 pub const MALLOC_C: &str = include_str!("malloc.c");
 
+/// The loader of the wheels' shared objects (dlopen, dlsym, dladdr, dl_iterate_phdr, TLS).
+pub const LOADER_C: &str = include_str!("loader.c");
+
 /// The app's files as a read-only tree under [`VFS_ROOT`].
 pub const VFS_C: &str = include_str!("vfs.c");
 

@@ -957,3 +957,37 @@ char *__wrap_getcwd(char *buf, size_t size)
     pthread_mutex_unlock(&vcwd_lock);
     return out;
 }
+
+/* For the loader (loader.c): the bytes of the tree's file at `path` when they are stored in the
+ * archive as they are (the shared objects of wheels), and its name in the tree (ROOT/...) in
+ * `name`. -1 with errno: ENOENT (or what the walk met) when there is no such file, EINVAL when it
+ * is compressed. */
+int pyelf_vfs_stored(const char *path, const unsigned char **data, size_t *size, char *name, size_t cap)
+{
+    struct where w;
+    if (!walk(path, &w)) {
+        errno = ENOENT;
+        return -1;
+    }
+    if (w.node < 0)
+        return fail(w.err);
+    if (nodes[w.node].is_dir)
+        return fail(EISDIR);
+    if (nodes[w.node].method != 0 || nodes[w.node].csize != nodes[w.node].usize)
+        return fail(EINVAL);
+    if (sizeof ROOT + strlen(nodes[w.node].path) + 1 > cap)
+        return fail(ENAMETOOLONG);
+    *data = nodes[w.node].data;
+    *size = nodes[w.node].usize;
+    strcpy(name, ROOT);
+    strcat(name, "/");
+    strcat(name, nodes[w.node].path);
+    return 0;
+}
+
+/* The embedded archive (NULL when there is none). */
+void pyelf_vfs_archive(const unsigned char **zip, size_t *size)
+{
+    *zip = pending_zip;
+    *size = archive_size;
+}

@@ -172,14 +172,16 @@ impl Target {
         }
     }
 
-    /// The wheel platform tags, best first: pyelf's own builds (`linux_<arch>`), then the
-    /// index's manylinux and musllinux wheels.
+    /// The wheel platform tags, best first: pyelf's own builds (`linux_<arch>`), the index's
+    /// musllinux wheels (what pip on Alpine installs, and pyelf loads), then its manylinux ones
+    /// (never installed: they say that a package has extension modules, built from its source
+    /// then).
     pub fn wheel_platforms(&self) -> Vec<String> {
         let [newest, oldest] = self.wheels.manylinux;
         let mut out = vec![format!("linux_{}", self.arch)];
+        out.extend(self.wheels.musllinux.iter().cloned());
         out.extend((oldest..=newest).rev().map(|minor| format!("manylinux_2_{minor}_{}", self.arch)));
         out.extend(self.wheels.legacy.iter().cloned());
-        out.extend(self.wheels.musllinux.iter().cloned());
         out
     }
 

@@ -3,7 +3,7 @@
 
 use super::dependencies::Dependencies;
 use super::plan::Plan;
-use crate::build::{deps, freeze, native};
+use crate::build::{deps, freeze, loadable, native};
 use crate::toolchain::Toolchain;
 use anyhow::{bail, Result};
 use std::path::Path;
@@ -13,6 +13,8 @@ pub struct Analysed {
     pub analysis: freeze::Analysis,
     /// Extension modules built from source: objects of their own, made from the inittab.
     pub extensions: Vec<native::Prepared>,
+    /// The shared objects of musllinux wheels, loaded at run time by the binary's loader.
+    pub loadable: loadable::Loadable,
 }
 
 /// Analyses the app (after a traced run of it, when asked for) and prepares its extension
@@ -33,7 +35,11 @@ pub fn analyse(plan: &Plan, resolved: &Dependencies) -> Result<Analysed> {
         }
         None => None,
     };
-    let (include_modules, include_packages) = includes(plan, &resolved.dists);
+    let (mut include_modules, include_packages) = includes(plan, &resolved.dists);
+    // What the wheels' shared objects import from C, which no analysis of Python code sees.
+    if let Some(site) = &resolved.site {
+        include_modules.extend(loadable::stdlib_named_in_objects(site, &stdlib_modules(tc)?)?);
+    }
     let dist_modules: Vec<String> = resolved.dists.iter().flat_map(deps::modules).collect();
     let analysis = freeze::analyse(
         tc,
@@ -52,8 +58,14 @@ pub fn analyse(plan: &Plan, resolved: &Dependencies) -> Result<Analysed> {
         },
     )?;
     // Extension modules built from source: objects of their own, made from the inittab.
-    let extensions = prepare_extensions(tc, &analysis, &resolved.dists, &dir.join("extensions"))?;
-    Ok(Analysed { analysis, extensions })
+    let (extensions, shared) =
+        prepare_extensions(tc, &analysis, &resolved.dists, resolved.site.as_deref(), &dir.join("extensions"))?;
+    let owner = |module: &str| owner_of(module, &resolved.dists);
+    let loadable = match &resolved.site {
+        Some(site) => loadable::collect(tc, site, &shared, &owner)?,
+        None => loadable::Loadable::default(),
+    };
+    Ok(Analysed { analysis, extensions, loadable })
 }
 
 /// The modules and packages embedded besides what the analysis finds: the user's, the plugins
@@ -70,29 +82,68 @@ fn includes(plan: &Plan, dists: &[deps::Dist]) -> (Vec<String>, Vec<String>) {
     (modules, packages)
 }
 
-/// The extension modules outside the stdlib, made ready to link; a shared library that pyelf did
-/// not build (from `--site-packages`, or the app's own) is refused, naming its package.
+/// A module and its file.
+type Module = (String, std::path::PathBuf);
+
+/// The stdlib's modules (dotted names), but those `--stdlib full` leaves out too (test suites,
+/// IDLE, tkinter...).
+fn stdlib_modules(tc: &Toolchain) -> Result<std::collections::BTreeSet<String>> {
+    let root = tc.stdlib();
+    let excluded = &crate::toolchain::stdlib::facts().full_excluded;
+    let mut out: std::collections::BTreeSet<String> = tc.builtin_modules()?.into_iter().collect();
+    for f in crate::fsutil::walk(&root)? {
+        let Ok(rel) = f.strip_prefix(&root) else { continue };
+        let rel = rel.to_string_lossy();
+        let Some(module) = rel.strip_suffix(".py") else { continue };
+        let module = module.strip_suffix("/__init__").unwrap_or(module).replace('/', ".");
+        if module.contains('-') || module.contains("site-packages") {
+            continue;
+        }
+        let top = module.split('.').next().unwrap_or(&module);
+        if excluded.iter().any(|e| e == &module || e == top || module.starts_with(&format!("{e}."))) {
+            continue;
+        }
+        out.insert(module);
+    }
+    Ok(out)
+}
+
+/// The distribution a module comes from ("name version"), or its top-level name.
+fn owner_of(module: &str, dists: &[deps::Dist]) -> String {
+    let top = module.split('.').next().unwrap_or(module);
+    let dist = dists.iter().find(|d| deps::top_level_names(d).iter().any(|t| t == top));
+    dist.map(|d| format!("{} {}", d.name, d.version)).unwrap_or_else(|| top.to_string())
+}
+
+/// The extension modules outside the stdlib: those pyelf built, made ready to link, and the
+/// shared objects of the wheels pip installed (name, file), for the loader. A shared library
+/// elsewhere (the app's own) is refused, naming its package.
 fn prepare_extensions(
     tc: &Toolchain,
     analysis: &freeze::Analysis,
     dists: &[deps::Dist],
+    site: Option<&Path>,
     dir: &Path,
-) -> Result<Vec<native::Prepared>> {
+) -> Result<(Vec<native::Prepared>, Vec<Module>)> {
     let mut out = Vec::new();
+    let mut shared = Vec::new();
     for ext in &analysis.extensions {
+        let in_site = site.is_some_and(|s| ext.file.starts_with(s));
+        if in_site && loadable::is_shared_object(&ext.file) {
+            shared.push((ext.name.clone(), ext.file.clone()));
+            continue;
+        }
         let Some(prepared) = native::prepare(tc, &ext.name, &ext.file, dir)? else {
-            let top = ext.name.split('.').next().unwrap_or(&ext.name);
-            let dist = dists.iter().find(|d| deps::top_level_names(d).iter().any(|t| t == top));
-            let owner = dist.map(|d| format!("{} {}", d.name, d.version)).unwrap_or_else(|| top.to_string());
+            let owner = owner_of(&ext.name, dists);
             bail!(
-                "cannot bundle {owner}: its module {} is a shared library built elsewhere ({}).\n\
-                 A pyelf binary is fully static: it cannot load shared libraries (no dlopen). pyelf builds a package's extension modules from its source distribution when it installs the dependencies itself.\n\
-                 hint: give the dependency as a requirement (pyproject.toml dependencies or --requirements) rather than in --site-packages, or use a pure-Python build of {owner}",
+                "cannot bundle {owner}: its module {} is a shared library outside the dependencies ({}).\n\
+                 pyelf loads the shared objects of the packages it installs (musllinux wheels) and links the extension modules it builds from source; an extension module of the app's own tree is neither.\n\
+                 hint: make it a dependency (pyproject.toml dependencies or --requirements), or use a pure-Python build of {owner}",
                 ext.name,
                 ext.file.display()
             );
         };
         out.push(prepared);
     }
-    Ok(out)
+    Ok((out, shared))
 }

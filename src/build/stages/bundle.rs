@@ -47,9 +47,12 @@ pub fn assemble(plan: &Plan, resolved: &Dependencies, analysed: &Analysed, compi
 
     // Bytecode (the stdlib, the dependencies and what Cython did not compile) and the data.
     let script = resolved.main_script.as_deref().map(|p| (p, resolved.script_name.as_str()));
+    // The extension modules built from source (built-in modules); the wheels' shared objects are
+    // found on the tree's path, as python finds them.
     let extension_files: Vec<(String, String)> = analysis
         .extensions
         .iter()
+        .filter(|e| extensions.iter().any(|p| p.name == e.name))
         .map(|e| {
             (
                 e.name.clone(),
@@ -65,11 +68,16 @@ pub fn assemble(plan: &Plan, resolved: &Dependencies, analysed: &Analysed, compi
     let frozen_list = frozen_modules(analysis, &compiled.cython_names, &extension_files, roots, script, dir);
     let mut bundle = bundle_files(app, analysis, dists, &plan.add_data, script, dir)?;
     bundle.extend(stdlib_files(analysis, roots, plan.stdlib_sources)?);
+    // The wheels' shared objects, stored as they are where the loader maps them from.
+    let loadable = &analysed.loadable;
+    bundle.extend(loadable.objects.iter().map(|o| freeze::BundleFile { arc: o.arc.clone(), file: o.file.clone() }));
+    let aligned: std::collections::BTreeMap<String, u64> =
+        loadable.objects.iter().map(|o| (o.arc.clone(), o.align)).collect();
     let mut arcs = BTreeSet::new();
     bundle.retain(|f| arcs.insert(f.arc.clone()));
     // Compiled shares of modules and data archives of earlier builds are reused from the cache
     // when all their inputs are the same (freeze.py's `Cache`).
-    let frozen = freeze::emit(tc, dir, &frozen_list, &bundle, Some(&plan.home.root().join("frozen")))?;
+    let frozen = freeze::emit(tc, dir, &frozen_list, &bundle, &aligned, Some(&plan.home.root().join("frozen")))?;
 
     // Built-in modules: the C modules the app uses, then its Cython modules, then the extension
     // modules built from source (called through functions that give them their full names).
@@ -96,8 +104,16 @@ pub fn assemble(plan: &Plan, resolved: &Dependencies, analysed: &Analysed, compi
     }
     let ca = launcher::CaOptions { with_ssl, bundle: plan.ca_bundle.clone(), always: plan.ca_bundle_always };
     let bundle_zip = (!bundle.is_empty()).then_some(frozen.bundle.as_path());
-    let mut sources =
-        launcher::write(dir, &app.name, &resolved.main_name, bundle_zip, &ca, plan.python_cli, plan.malloc)?;
+    let mut sources = launcher::write(
+        dir,
+        &app.name,
+        &resolved.main_name,
+        bundle_zip,
+        &ca,
+        plan.python_cli,
+        plan.malloc,
+        (!loadable.is_empty()).then_some(loadable),
+    )?;
     sources.extend([frozen.table_c.clone(), frozen.blob_s.clone(), frozen.packed_s.clone(), inittab_c, ext_init_c]);
 
     // What is inside, for the SBOM section and the summary.

@@ -55,6 +55,9 @@ pub struct Plan {
     pub site_packages: Option<PathBuf>,
     /// Packages built from source without their C code (`--no-native`).
     pub no_native: Vec<String>,
+    /// Packages whose extension modules are built from source rather than loaded from their
+    /// musllinux wheels (`--from-source`; `:all:` for every one).
+    pub from_source: Vec<String>,
 
     /// Whether the stdlib modules' sources are embedded.
     pub stdlib_sources: bool,
@@ -97,6 +100,7 @@ impl Plan {
                 source_date_epoch: self.epoch,
             },
             no_native: self.no_native.clone(),
+            from_source: self.from_source.clone(),
         }
     }
 }
@@ -154,6 +158,7 @@ pub fn make(home: &Home, opts: &BuildOptions) -> Result<Plan> {
         requirements: opts.requirements.clone(),
         site_packages: opts.site_packages.clone(),
         no_native: opts.no_native.clone(),
+        from_source: opts.from_source.clone(),
         stdlib_sources: opts.stdlib_sources,
         ca_bundle: opts.ca_bundle.clone(),
         ca_bundle_always: opts.ca_bundle_always,
