@@ -1,5 +1,6 @@
 //! End-to-end: packages with C extension modules (markupsafe, simplejson, psutil, msgpack), built
-//! from their source distributions into one binary, and compared with the same versions installed
+//! from their source distributions into one binary (`--from-source :all:`: by default their
+//! musllinux wheels are loaded, tests/wheels.rs), and compared with the same versions installed
 //! by pip into a CPython 3.13 venv (their platform wheels), in the roots of rootfs.sh with and
 //! without /proc; the extension modules are built-in modules of the binary, a second build takes
 //! them from the cache and gives the same bytes, and `--no-native` keeps a pure-Python fallback.
@@ -21,7 +22,14 @@ fn all(o: &Output) -> String {
 }
 
 fn pyelf_build(args: &[&str], out: &std::path::Path) -> Output {
-    let o = Command::new(PYELF).arg("build").args(args).arg("-o").arg(out).output().unwrap();
+    let o = Command::new(PYELF)
+        .arg("build")
+        .args(["--from-source", ":all:"])
+        .args(args)
+        .arg("-o")
+        .arg(out)
+        .output()
+        .unwrap();
     assert!(o.status.success(), "build failed:\n{}", all(&o));
     o
 }
@@ -149,8 +157,16 @@ fn a_rust_extension_is_refused_by_name() {
     let req = tmp().join("rusty-requirements.txt");
     fs::write(&req, "orjson==3.13.0\n").unwrap();
     let out_path = tmp().join("rusty");
-    let out =
-        Command::new(PYELF).arg("build").arg(&script).arg("-r").arg(&req).arg("-o").arg(&out_path).output().unwrap();
+    let out = Command::new(PYELF)
+        .arg("build")
+        .args(["--from-source", ":all:"])
+        .arg(&script)
+        .arg("-r")
+        .arg(&req)
+        .arg("-o")
+        .arg(&out_path)
+        .output()
+        .unwrap();
     let said = all(&out);
     assert_eq!(out.status.code(), Some(1), "{said}");
     assert!(said.contains("cannot bundle orjson: it is a Rust extension (its build uses maturin)"), "{said}");
@@ -200,8 +216,16 @@ fn a_package_whose_c_build_fails_stops_the_build_with_the_words_of_the_failing_s
     let script = tmp().join("needslib.py");
     fs::write(&script, "import needslib\n").unwrap();
     let out_path = tmp().join("needslib");
-    let out =
-        Command::new(PYELF).arg("build").arg(&script).arg("-r").arg(&req).arg("-o").arg(&out_path).output().unwrap();
+    let out = Command::new(PYELF)
+        .arg("build")
+        .args(["--from-source", ":all:"])
+        .arg(&script)
+        .arg("-r")
+        .arg(&req)
+        .arg("-o")
+        .arg(&out_path)
+        .output()
+        .unwrap();
     let said = all(&out);
     assert_eq!(out.status.code(), Some(1), "{said}");
     assert!(
@@ -248,6 +272,7 @@ fn hash_pinned_requirements_check_the_source_distribution_built_from() {
     let out_path = tmp().join("wheel-only");
     let out = Command::new(PYELF)
         .arg("build")
+        .args(["--from-source", ":all:"])
         .arg(&script)
         .arg("-r")
         .arg(&wheel_only)

@@ -166,8 +166,8 @@ pub fn install(
                 .filter_map(|p| {
                     let file = p.file_name()?.to_str()?.to_string();
                     let (name, version) = wheel_name_version(&file)?;
-                    let build =
-                        is_index_platform_wheel(&file) && (!is_musllinux_wheel(&file) || native.builds_from_source(&name));
+                    let build = is_index_platform_wheel(&file)
+                        && (!is_musllinux_wheel(&file) || native.builds_from_source(&name));
                     build.then_some((name, version, p))
                 })
                 .collect();
@@ -262,7 +262,9 @@ pub fn install(
             }
         }
     }
-    let mut args = vec!["install", "--quiet", "--no-compile", "--no-index", "--find-links"];
+    // Requires-Python was checked against 3.13 when the wheels were chosen (`--python-version`):
+    // pip's install step would check it again against the host's own python.
+    let mut args = vec!["install", "--quiet", "--no-compile", "--ignore-requires-python", "--no-index", "--find-links"];
     let wheels_s = wheels.to_string_lossy().to_string();
     args.push(&wheels_s);
     let bundled = bundled(target);

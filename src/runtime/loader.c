@@ -174,6 +174,25 @@ static size_t page_size(void)
     return p ? p : 4096;
 }
 
+extern const size_t _DYNAMIC[] __attribute__((weak, visibility("hidden")));
+
+/* Where the binary itself is loaded (0 unless it is a static PIE), as musl's static
+ * dl_iterate_phdr finds it: from its dynamic section, or its program headers' own entry. */
+static uintptr_t exe_bias(void)
+{
+    const unsigned char *phdrs = (const unsigned char *)getauxval(AT_PHDR);
+    size_t n = getauxval(AT_PHNUM), ent = getauxval(AT_PHENT);
+    uintptr_t bias = 0;
+    for (size_t i = 0; phdrs && i < n; i++) {
+        const ElfW(Phdr) *ph = (const void *)(phdrs + i * ent);
+        if (ph->p_type == PT_PHDR)
+            bias = (uintptr_t)phdrs - ph->p_vaddr;
+        if (ph->p_type == PT_DYNAMIC && _DYNAMIC)
+            bias = (uintptr_t)_DYNAMIC - ph->p_vaddr;
+    }
+    return bias;
+}
+
 /* Where in the binary's file the bytes at `p` (in one of its loaded segments) are, or -1. */
 static off_t file_offset(const void *p, size_t len)
 {
@@ -181,12 +200,7 @@ static off_t file_offset(const void *p, size_t len)
     size_t n = getauxval(AT_PHNUM), ent = getauxval(AT_PHENT);
     if (phdrs == NULL || ent < sizeof(ElfW(Phdr)))
         return -1;
-    uintptr_t bias = 0;
-    for (size_t i = 0; i < n; i++) {
-        const ElfW(Phdr) *ph = (const void *)(phdrs + i * ent);
-        if (ph->p_type == PT_PHDR)
-            bias = (uintptr_t)phdrs - ph->p_vaddr;
-    }
+    uintptr_t bias = exe_bias();
     uintptr_t a = (uintptr_t)p;
     for (size_t i = 0; i < n; i++) {
         const ElfW(Phdr) *ph = (const void *)(phdrs + i * ent);
@@ -1355,9 +1369,7 @@ int dl_iterate_phdr(int (*callback)(struct dl_phdr_info *, size_t, void *), void
     const ElfW(Phdr) *ph = (const void *)getauxval(AT_PHDR);
     size_t n = getauxval(AT_PHNUM);
     memset(&info, 0, sizeof info);
-    for (size_t i = 0; i < n; i++)
-        if (ph[i].p_type == PT_PHDR)
-            info.dlpi_addr = (uintptr_t)ph - ph[i].p_vaddr;
+    info.dlpi_addr = exe_bias();
     info.dlpi_name = "";
     info.dlpi_phdr = ph;
     info.dlpi_phnum = (ElfW(Half))n;

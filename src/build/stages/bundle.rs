@@ -150,6 +150,20 @@ pub fn assemble(plan: &Plan, resolved: &Dependencies, analysed: &Analysed, compi
         };
         libraries.push(c);
     }
+    // The libraries auditwheel bundled in the wheels (`<pkg>.libs/`), loaded beside their
+    // extension modules: each by its file's sha256, as part of its wheel.
+    for o in &analysed.loadable.objects {
+        let Some((dir, file)) = o.arc.split_once('/') else { continue };
+        let Some(pkg) = dir.strip_suffix(".libs") else { continue };
+        let dist = dists.iter().find(|d| deps::top_level_names(d).iter().any(|t| t == pkg));
+        libraries.push(sbom::Component {
+            name: file.to_string(),
+            version: dist.map(|d| format!("bundled in {} {}", d.name, d.version)).unwrap_or_else(|| "bundled".into()),
+            license: dist.map(|d| d.license.clone()).unwrap_or_default(),
+            sha256: crate::toolchain::fetch::sha256_file(&o.file)?,
+            url: None,
+        });
+    }
     let sbom = sbom_document(pins, tc, cy, app, &app_files, &linked, dists, &libraries)?;
     linked.extend(libraries.iter().map(|c| (c.name.clone(), c.version.clone(), c.license.clone())));
     sources.push(write_sbom(&sbom, dir, plan.sbom.as_deref())?);

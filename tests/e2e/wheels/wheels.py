@@ -1,0 +1,120 @@
+"""Packages whose normal install is compiled code (musllinux wheels, loaded by the binary's own
+loader): their output must be the same as in a CPython 3.13 venv with pip's wheels. Floats are
+printed rounded: the venv's wheels use glibc's libm and other builds of OpenBLAS."""
+import ctypes
+import datetime
+import multiprocessing
+import os
+import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import markupsafe
+import msgpack
+import numpy as np
+import orjson
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.x509.oid import NameOID
+from pydantic import BaseModel, Field, ValidationError
+
+SITE = os.path.dirname(os.path.dirname(np.__file__))
+
+
+def where(path):
+    """A path relative to where pip installed the packages (the tree's root in the binary), with
+    the platform's suffix of extension modules taken out."""
+    rel = os.path.relpath(path, SITE)
+    return rel.replace("x86_64-linux-gnu", "PLATFORM").replace("x86_64-linux-musl", "PLATFORM").replace(
+        "aarch64-linux-gnu", "PLATFORM").replace("aarch64-linux-musl", "PLATFORM")
+
+
+# Modules where pip puts them.
+import numpy._core._multiarray_umath as umath
+print("files:", where(umath.__file__), where(orjson.orjson.__file__), where(markupsafe._speedups.__spec__.origin))
+print("compiled:", type(markupsafe._speedups).__name__, msgpack.version, "Packer" in dir(msgpack._cmsgpack))
+
+# orjson (Rust), msgpack and markupsafe (C).
+print(orjson.dumps({"b": [1, 2.5, None, "é"], "a": datetime.date(2024, 2, 29)}, option=orjson.OPT_SORT_KEYS))
+try:
+    orjson.loads(b"{bad")
+except orjson.JSONDecodeError as e:
+    print("orjson error:", e)
+print(msgpack.unpackb(msgpack.packb({"k": [1, 2, {"x": b"\x00"}]})), markupsafe.escape("<b>&</b>"))
+
+# numpy: linear algebra on OpenBLAS, FFT, seeded random.
+a = np.arange(12, dtype=np.float64).reshape(3, 4)
+print(a @ a.T)
+m = np.array([[4.0, 1.0, 0.5], [2.0, 3.0, 1.0], [0.0, 1.0, 5.0]])
+print(np.round(np.linalg.inv(m), 8).tolist(), np.round(np.sort(np.linalg.eigvals(m).real), 8).tolist())
+print(np.round(np.linalg.solve(m, [1.0, 2.0, 3.0]), 8).tolist(), round(float(np.linalg.det(m)), 8))
+print(np.round(np.fft.fft(np.arange(8)), 6).tolist())
+rng = np.random.default_rng(42)
+print(rng.integers(0, 100, 6).tolist(), np.round(rng.standard_normal(3), 8).tolist())
+try:
+    np.linalg.inv(np.zeros((2, 2)))
+except np.linalg.LinAlgError as e:
+    print("LinAlgError:", e)
+
+
+# Threads: loaded code's thread-local storage in threads started after it was loaded.
+def work(seed):
+    r = np.random.default_rng(seed)
+    x = r.standard_normal((60, 60))
+    return round(float(np.linalg.det(x @ x.T + np.eye(60))), 2) > 0, orjson.dumps([seed]).decode()
+
+
+with ThreadPoolExecutor(4) as pool:
+    print("threads:", list(pool.map(work, range(8))))
+
+
+# fork: multiprocessing's children use the loaded libraries too.
+def child(n):
+    return int(round(np.linalg.det(np.eye(n) * 2)))
+
+
+if __name__ == "__main__":
+    with multiprocessing.get_context("fork").Pool(2) as pool:
+        print("fork:", pool.map(child, [1, 2, 3, 4]))
+
+# pydantic v2 (pydantic-core, Rust).
+class User(BaseModel):
+    id: int
+    name: str = Field(min_length=2)
+    tags: list[str] = []
+
+
+print(User(id="7", name="ann", tags=["a"]).model_dump_json())
+try:
+    User(id="x", name="a")
+except ValidationError as e:
+    print(e.error_count(), [(err["type"], err["loc"]) for err in e.errors()])
+
+# cryptography (Rust, its own OpenSSL): AES-GCM, Ed25519, X.509.
+key, nonce = bytes(range(32)), bytes(12)
+ct = AESGCM(key).encrypt(nonce, b"secret message", b"aad")
+print(ct.hex(), AESGCM(key).decrypt(nonce, ct, b"aad"))
+sk = Ed25519PrivateKey.from_private_bytes(bytes(32))
+sig = sk.sign(b"hello")
+sk.public_key().verify(sig, b"hello")
+try:
+    sk.public_key().verify(sig, b"other")
+except InvalidSignature:
+    print("InvalidSignature")
+name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "pyelf.test")])
+cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(sk.public_key())
+        .serial_number(1).not_valid_before(datetime.datetime(2020, 1, 1))
+        .not_valid_after(datetime.datetime(2030, 1, 1)).sign(sk, None))
+print(cert.subject.rfc4514_string(), cert.fingerprint(hashes.SHA256()).hex())
+
+# ctypes.CDLL of a library bundled in a wheel (numpy's OpenBLAS), by its path in the tree.
+libs = os.path.join(SITE, "numpy.libs")
+blas = [f for f in sorted(os.listdir(libs)) if "openblas" in f][0]
+lib = ctypes.CDLL(os.path.join(libs, blas))
+get_config = getattr(lib, "scipy_openblas_get_config64_", None) or lib.openblas_get_config64_
+get_config.restype = ctypes.c_char_p
+print("openblas:", get_config().split()[0].decode())
+sys.stdout.flush()
