@@ -93,9 +93,57 @@ pub fn checks(binary: &Path, target: &Target) -> Result<Vec<Check>> {
         glibc.join(", ")
     };
     check("no glibc-only symbols", glibc.is_empty(), symbols);
+    let objects = embedded_objects(&bytes);
+    let foreign: Vec<&(String, u16)> = objects.iter().filter(|(_, m)| *m != target.elf_machine).collect();
+    check(
+        "embedded shared objects for the target",
+        foreign.is_empty(),
+        if objects.is_empty() {
+            "none".into()
+        } else {
+            let mut by_machine = std::collections::BTreeMap::<String, usize>::new();
+            for (_, m) in &objects {
+                *by_machine.entry(crate::elf::machine_name(*m)).or_default() += 1;
+            }
+            let counts: Vec<String> = by_machine.iter().map(|(m, n)| format!("{n} {m}")).collect();
+            let names: Vec<String> =
+                objects.iter().map(|(n, m)| format!("{n} ({})", crate::elf::machine_name(*m))).collect();
+            format!("{}: {}", counts.join(", "), names.join(", "))
+        },
+    );
     match crate::build::sbom::read(binary).and_then(|t| crate::build::sbom::validate(&t)) {
         Ok(v) => check("SBOM", true, format!("{} components", v["components"].as_array().map_or(0, |c| c.len()))),
         Err(e) => check("SBOM", false, format!("{e:#}")),
     }
     Ok(out)
+}
+
+/// The shared objects stored in the binary's file tree for its loader: (path in the tree, ELF
+/// machine). They are the archive's entries stored as they are whose bytes are an ELF file.
+pub fn embedded_objects(bytes: &[u8]) -> Vec<(String, u16)> {
+    let u16_at = |i: usize| bytes.get(i..i + 2).map(|b| u16::from_le_bytes([b[0], b[1]]));
+    let u32_at = |i: usize| bytes.get(i..i + 4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
+    let mut out = Vec::new();
+    let mut i = 0;
+    while let Some(at) = bytes[i..].windows(4).position(|w| w == b"PK\x03\x04") {
+        let h = i + at;
+        i = h + 4;
+        let (Some(method), Some(csize), Some(usize_), Some(name_len), Some(extra_len)) =
+            (u16_at(h + 8), u32_at(h + 18), u32_at(h + 22), u16_at(h + 26), u16_at(h + 28))
+        else {
+            break;
+        };
+        let data = h + 30 + name_len as usize + extra_len as usize;
+        if method != 0 || csize != usize_ || bytes.get(data..data + 4) != Some(b"\x7fELF") {
+            continue;
+        }
+        let Some(name) = bytes.get(h + 30..h + 30 + name_len as usize).and_then(|n| std::str::from_utf8(n).ok()) else {
+            continue;
+        };
+        if let Some(machine) = u16_at(data + 18) {
+            out.push((name.to_string(), machine));
+            i = data + csize as usize;
+        }
+    }
+    out
 }

@@ -338,3 +338,31 @@ fn a_target_without_its_cross_tools_is_refused_with_the_packages_to_install() {
         "{err}"
     );
 }
+
+#[test]
+#[ignore = "installs from PyPI, builds for aarch64 and runs it under qemu-user in a root; run by ./test.sh"]
+fn musllinux_aarch64_wheels_are_loaded_as_the_x86_64_ones_are() {
+    let dir = repo().join("tests/e2e/wheels");
+    let (script, req) = (dir.join("wheels.py"), dir.join("requirements.txt"));
+    arm();
+    let bin = tmp().join("wheels-aarch64");
+    let o = Command::new(PYELF)
+        .arg("build")
+        .arg(&script)
+        .arg("-r")
+        .arg(&req)
+        .args(["--target", ARM, "-o"])
+        .arg(&bin)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "build failed:\n{}", all(&o));
+    // The reference: the venv's output (the same as the x86_64 binary's, tests/wheels.rs).
+    let python = reference_venv("wheels", &req);
+    let reference = Command::new(&python).arg(&script).output().unwrap();
+    assert!(reference.status.success(), "{}", all(&reference));
+    let root = arm_root("alpine-aarch64", &bin, "wheels");
+    let out = run_arm(&root, &[]);
+    assert_eq!(text(&out), text(&reference), "aarch64 in Alpine, no /proc: {}", all(&out));
+    let out = run_arm_with_proc(&root, "");
+    assert_eq!(text(&out), text(&reference), "aarch64 in Alpine, /proc: {}", all(&out));
+}
