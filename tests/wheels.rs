@@ -93,7 +93,7 @@ fn shared_objects_the_loader_cannot_load_are_refused_when_the_binary_is_built() 
                 let dep = so.with_file_name("libdep.so");
                 shared_object("cc", PLAIN, &dep, &["-Wl,-soname,libdep.so.7"]);
                 let dir = format!("-L{}", dep.parent().unwrap().display());
-                shared_object("cc", PLAIN, so, &[&dir, "-ldep", "-Wl,--no-as-needed"]);
+                shared_object("cc", PLAIN, so, &[&dir, "-Wl,--no-as-needed", "-ldep"]);
                 std::fs::remove_file(dep).unwrap();
             },
             "it needs libdep.so.7, which is neither in its wheel",
@@ -124,5 +124,107 @@ fn shared_objects_the_loader_cannot_load_are_refused_when_the_binary_is_built() 
         assert!(said.contains(why), "{name}: {said}");
         assert!(said.contains("hint: --from-source bad"), "{name}: {said}");
         assert!(!said.contains("panicked") && !out.exists(), "{name}: {said}");
+    }
+}
+
+/// pytest's closing counts (`passed`, `failed`, `skipped`…) and its skip reasons (`-rs`), each
+/// with how many tests it skipped.
+fn pytest_totals(out: &str) -> (std::collections::BTreeMap<String, u64>, std::collections::BTreeMap<String, u64>) {
+    let mut totals = std::collections::BTreeMap::new();
+    let last = out.lines().rev().find(|l| l.contains(" in ") && (l.contains("passed") || l.contains("failed")));
+    for part in last.unwrap_or_default().split(" in ").next().unwrap_or_default().split(", ") {
+        let mut w = part.trim_matches(|c| c == '=' || c == ' ').split(' ');
+        if let (Some(n), Some(what)) = (w.next().and_then(|n| n.parse().ok()), w.next()) {
+            if !what.starts_with("warning") {
+                totals.insert(what.to_string(), n);
+            }
+        }
+    }
+    let mut skips = std::collections::BTreeMap::new();
+    for l in out.lines().filter_map(|l| l.strip_prefix("SKIPPED [")) {
+        let (n, rest) = l.split_once("] ").unwrap_or(("1", l));
+        // `path:line: reason`: the path differs between the venv and the binary's tree.
+        let reason = rest.splitn(3, ':').nth(2).unwrap_or(rest).trim().to_string();
+        *skips.entry(reason).or_insert(0) += n.parse::<u64>().unwrap_or(1);
+    }
+    (totals, skips)
+}
+
+/// Skips that differ between a glibc venv and a musl binary, as they differ between the venv and
+/// python3 on Alpine: musl's setlocale() accepts any locale name (the venv's host has no French
+/// locale), musl's fdopen() does not check the descriptor, and CPython's `_testbuffer` test
+/// helper is no module a pyelf binary carries.
+const LIBC_SKIPS: &[&str] = &[
+    "No French locale available",
+    "musl and emscripten libc fdopen do not validate the fd",
+    "_testbuffer is not available",
+];
+
+#[test]
+#[ignore = "installs from PyPI, builds a real binary, runs numpy's test suite four times and needs root; run by ./test.sh"]
+fn numpys_own_tests_give_the_venvs_totals_in_the_empty_root_and_in_alpine() {
+    let dir = repo().join("tests/e2e/wheels");
+    let req = dir.join("numpy-tests-requirements.txt");
+    let bin = tmp().join("numpy-tests");
+    let mut args: Vec<String> = vec![dir.join("pytest_runner.py").display().to_string(), "--python-cli".into()];
+    args.extend(["-r".into(), req.display().to_string()]);
+    for p in ["numpy._core.tests", "numpy.linalg.tests", "numpy.fft.tests", "numpy.random.tests"] {
+        args.extend(["--include-package".into(), p.into()]);
+    }
+    let o = Command::new(PYELF).arg("build").args(&args).arg("-o").arg(&bin).output().unwrap();
+    assert!(o.status.success(), "build failed:\n{}", all(&o));
+
+    let python = reference_venv("numpy-tests", &req);
+    let venv_cwd = tmp().join("numpy-tests-venv-cwd");
+    std::fs::create_dir_all(&venv_cwd).unwrap();
+    let roots: Vec<(&str, std::path::PathBuf)> = ["empty", "alpine"]
+        .iter()
+        .map(|k| {
+            let root = root_with(k, &bin, "numpy-tests");
+            std::fs::copy(&bin, root.join("python3")).unwrap();
+            // pytest opens /dev/null (its capture and logging), as it does under python3: the
+            // empty root gets that one device node.
+            let null = root.join("dev/null");
+            if !null.exists() {
+                std::fs::create_dir_all(root.join("dev")).unwrap();
+                let st = Command::new("mknod").args(["-m", "666"]).arg(&null).args(["c", "1", "3"]).status().unwrap();
+                assert!(st.success(), "mknod {}", null.display());
+            }
+            (*k, root)
+        })
+        .collect();
+    for module in ["numpy.linalg", "numpy.fft", "numpy.random", "numpy._core.tests.test_multiarray"] {
+        let pytest = ["-m", "pytest", "-p", "no:cacheprovider", "-q", "-rs", "--pyargs", module];
+        let venv = Command::new(&python).args(pytest).current_dir(&venv_cwd).output().unwrap();
+        let (want, want_skips) = pytest_totals(&all(&venv));
+        assert!(want.get("passed").copied().unwrap_or(0) > 100, "{module} in the venv: {}", all(&venv));
+        for (kind, root) in &roots {
+            // With /proc: two of numpy's tests read /proc/meminfo (tests/wheels.rs's first test
+            // runs numpy without it).
+            let out = in_root_with_proc(root, &format!("/python3 {}", pytest.join(" ")));
+            let said = all(&out);
+            let (got, got_skips) = pytest_totals(&said);
+            let sum = |t: &std::collections::BTreeMap<String, u64>| t.values().sum::<u64>();
+            assert_eq!(
+                sum(&got),
+                sum(&want),
+                "{module} in {kind}: as many tests\nvenv: {want:?}\nbinary: {got:?}\n{said}"
+            );
+            for what in ["failed", "errors", "error", "xpassed", "xfailed"] {
+                assert_eq!(
+                    got.get(what),
+                    want.get(what),
+                    "{module} in {kind}: {what}\nvenv: {want:?}\nbinary: {got:?}\n{said}"
+                );
+            }
+            let differ: Vec<&String> = want_skips
+                .keys()
+                .chain(got_skips.keys())
+                .filter(|r| want_skips.get(*r) != got_skips.get(*r))
+                .filter(|r| !LIBC_SKIPS.iter().any(|l| r.contains(l)))
+                .collect();
+            assert!(differ.is_empty(), "{module} in {kind}: skipped for other reasons: {differ:?}\nvenv: {want_skips:?}\nbinary: {got_skips:?}");
+            eprintln!("{module} in {kind}: {got:?} (venv: {want:?})");
+        }
     }
 }

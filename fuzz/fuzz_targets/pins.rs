@@ -15,7 +15,9 @@ fuzz_target!(|data: &[u8]| {
         for pin in &pins.sources {
             assert!(pins.source(&pin.name).is_ok());
             for a in &pin.artifacts {
-                assert!(a.sha256.len() == 64 && a.sha256.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
+                assert!(
+                    a.sha256.len() == 64 && a.sha256.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+                );
                 assert!(!a.file.contains('/') && !a.file.is_empty());
                 assert!(!a.top_dir.starts_with('/') && !a.top_dir.split('/').any(|c| c == ".."));
             }

@@ -112,6 +112,8 @@ struct object {
     const char *strings;
     size_t strsz;
     const uint32_t *hash, *ghash;
+    size_t gnu_chains; /* entries in the GNU hash's chain array */
+    size_t n_dyn;      /* entries of the dynamic section, up to DT_NULL */
     const ElfW(Half) *versym;
     const char *rpath;
     size_t *needed; /* offsets into strings */
@@ -174,7 +176,7 @@ static size_t page_size(void)
     return p ? p : 4096;
 }
 
-extern const size_t _DYNAMIC[] __attribute__((weak, visibility("hidden")));
+extern ElfW(Dyn) _DYNAMIC[] __attribute__((weak, visibility("hidden")));
 
 /* Where the binary itself is loaded (0 unless it is a static PIE), as musl's static
  * dl_iterate_phdr finds it: from its dynamic section, or its program headers' own entry. */
@@ -316,7 +318,7 @@ static const ElfW(Sym) *lookup_in(const struct object *o, const char *name, uint
         uint32_t i = buckets[gh % nbuckets];
         if (i < symoffset)
             return NULL;
-        for (; i < o->nsyms; i++) {
+        for (; i < o->nsyms && i - symoffset < o->gnu_chains; i++) {
             uint32_t h2 = chain[i - symoffset];
             if ((gh | 1) == (h2 | 1) && defines(o, i, name))
                 return &o->syms[i];
@@ -465,6 +467,11 @@ static int map_object(struct object *o, const unsigned char *img, size_t size, c
         }
         if (ph[i].p_align > align && ph[i].p_align <= 65536)
             align = ph[i].p_align;
+        /* In order and on pages of their own: a page is mapped once, with its segment's rights. */
+        if (hi > 0 && down(ph[i].p_vaddr, page) < hi) {
+            *why = "its loadable segments overlap";
+            return -1;
+        }
         if (down(ph[i].p_vaddr, page) < lo)
             lo = down(ph[i].p_vaddr, page);
         if (up(ph[i].p_vaddr + ph[i].p_memsz, page) > hi)
@@ -544,7 +551,8 @@ static int map_object(struct object *o, const unsigned char *img, size_t size, c
             }
         }
         if (mend > fend) {
-            size_t zend = up(fend, page);
+            /* zero-filled pages: after the file's last page, or the whole segment */
+            size_t zend = ph[i].p_filesz > 0 ? up(fend, page) : vstart;
             if (ph[i].p_filesz > 0 && zend > fend)
                 memset(o->base + fend, 0, zend - fend);
             if (up(mend, page) > zend) {
@@ -576,11 +584,22 @@ fail:
 }
 
 /* Whether [off, off+len) of the object's address space is mapped. */
-static int inside(const struct object *o, uintptr_t off, size_t len)
+/* Whether [off, off+len) of the object's address space is in one of its loaded segments (the
+ * gaps between them are reserved but not mapped), readable, and writable when `write` is set. */
+static int in_segment(const struct object *o, uintptr_t off, size_t len, int write)
 {
-    uintptr_t lo = (uintptr_t)(o->map - o->base);
-    return off >= lo && len <= o->map_len && off - lo <= o->map_len - len;
+    for (size_t i = 0; i < o->phnum; i++) {
+        const ElfW(Phdr) *ph = &o->phdr[i];
+        if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_R) || (write && !(ph->p_flags & PF_W)))
+            continue;
+        if (off >= ph->p_vaddr && len <= ph->p_memsz && off - ph->p_vaddr <= ph->p_memsz - len)
+            return 1;
+    }
+    return 0;
 }
+
+static int inside(const struct object *o, uintptr_t off, size_t len) { return in_segment(o, off, len, 0); }
+static int writable(const struct object *o, uintptr_t off, size_t len) { return in_segment(o, off, len, 1); }
 
 /* Reads the dynamic section. */
 static int read_dynamic(struct object *o, const char **why)
@@ -608,6 +627,29 @@ static int read_dynamic(struct object *o, const char **why)
     }
     o->dynamic = (ElfW(Dyn) *)(o->base + dyn_off);
     size_t n = dyn_size / sizeof(ElfW(Dyn)), n_needed = 0;
+    while (o->n_dyn < n && o->dynamic[o->n_dyn].d_tag != DT_NULL)
+        o->n_dyn++;
+    /* The constructor and destructor arrays are in its memory. */
+    size_t arrays[4] = {0}; /* init, init size, fini, fini size */
+    for (size_t i = 0; i < o->n_dyn; i++) {
+        ElfW(Dyn) *d = &o->dynamic[i];
+        if (d->d_tag == DT_INIT_ARRAY)
+            arrays[0] = d->d_un.d_ptr;
+        if (d->d_tag == DT_INIT_ARRAYSZ)
+            arrays[1] = d->d_un.d_val;
+        if (d->d_tag == DT_FINI_ARRAY)
+            arrays[2] = d->d_un.d_ptr;
+        if (d->d_tag == DT_FINI_ARRAYSZ)
+            arrays[3] = d->d_un.d_val;
+    }
+    if ((arrays[1] && !inside(o, arrays[0], arrays[1])) || (arrays[3] && !inside(o, arrays[2], arrays[3]))) {
+        *why = "its constructor or destructor array is out of its memory";
+        return -1;
+    }
+    if (o->relro_end > o->relro_start && !inside(o, o->relro_start, o->relro_end - o->relro_start)) {
+        *why = "its RELRO segment is out of its memory";
+        return -1;
+    }
     size_t strtab = 0, symtab = 0, soname = SIZE_MAX, rpath = SIZE_MAX, runpath = SIZE_MAX;
     for (size_t i = 0; i < n && o->dynamic[i].d_tag != DT_NULL; i++) {
         ElfW(Dyn) *d = &o->dynamic[i];
@@ -641,25 +683,60 @@ static int read_dynamic(struct object *o, const char **why)
         return -1;
     }
     o->syms = (const ElfW(Sym) *)(o->base + symtab);
-    /* How many symbols: DT_HASH's chain count, or past GNU hash's last chain. */
-    if (o->hash && inside(o, (uintptr_t)((unsigned char *)o->hash - o->base), 8)) {
+    /* How many symbols: DT_HASH's chain count, or past GNU hash's last chain; every table checked
+     * to be inside the object's memory. */
+    const uintptr_t hash_off = o->hash ? (uintptr_t)((unsigned char *)o->hash - o->base) : 0;
+    const uintptr_t ghash_off = o->ghash ? (uintptr_t)((unsigned char *)o->ghash - o->base) : 0;
+    if (o->hash && inside(o, hash_off, 8) && o->hash[0] < (1u << 24) && o->hash[1] < (1u << 24) &&
+        inside(o, hash_off, 8 + 4 * ((size_t)o->hash[0] + o->hash[1]))) {
         o->nsyms = o->hash[1];
-    } else if (o->ghash && inside(o, (uintptr_t)((unsigned char *)o->ghash - o->base), 16)) {
+    } else {
+        o->hash = NULL;
+    }
+    if (o->ghash && inside(o, ghash_off, 16) && o->ghash[0] < (1u << 24) && o->ghash[2] < (1u << 24) &&
+        inside(o, ghash_off, 16 + (size_t)o->ghash[2] * sizeof(size_t) + 4 * (size_t)o->ghash[0])) {
         const uint32_t *ht = o->ghash;
         const uint32_t *buckets = ht + 4 + ht[2] * (sizeof(size_t) / 4);
+        const uintptr_t chain_off = ghash_off + 16 + (size_t)ht[2] * sizeof(size_t) + 4 * (size_t)ht[0];
         uint32_t nmax = 0;
         for (uint32_t i = 0; i < ht[0]; i++)
             if (buckets[i] > nmax)
                 nmax = buckets[i];
-        if (nmax) {
-            const uint32_t *chain = buckets + ht[0] - ht[1];
-            while (!(chain[nmax] & 1))
+        int ok = nmax == 0 || nmax >= ht[1];
+        if (ok && nmax) {
+            const uint32_t *chain = buckets + ht[0];
+            for (;;) {
+                if (!inside(o, chain_off + 4 * ((size_t)nmax - ht[1]), 4) || nmax == UINT32_MAX) {
+                    ok = 0;
+                    break;
+                }
+                if (chain[nmax - ht[1]] & 1)
+                    break;
                 nmax++;
+            }
             nmax++;
         }
-        o->nsyms = nmax;
+        if (ok) {
+            o->gnu_chains = nmax > ht[1] ? nmax - ht[1] : 0;
+            if (!o->hash)
+                o->nsyms = nmax;
+        } else {
+            o->ghash = NULL;
+        }
     } else {
-        o->hash = o->ghash = NULL;
+        o->ghash = NULL;
+    }
+    if (!o->hash && !o->ghash) {
+        *why = "it has no symbol hash table";
+        return -1;
+    }
+    if (o->nsyms > (1u << 24)) {
+        *why = "its symbol table is out of its memory";
+        return -1;
+    }
+    if (o->versym && !inside(o, (uintptr_t)((unsigned char *)o->versym - o->base), o->nsyms * sizeof *o->versym)) {
+        *why = "its symbol versions are out of its memory";
+        return -1;
     }
     if (!inside(o, symtab, o->nsyms * sizeof(ElfW(Sym)))) {
         *why = "its symbol table is out of its memory";
@@ -943,7 +1020,7 @@ static int relocate_table(struct object *o, const ElfW(Rela) *rel, size_t size, 
 #else
         size_t width = sizeof(size_t);
 #endif
-        if (!inside(o, rel[i].r_offset, width)) {
+        if (!writable(o, rel[i].r_offset, width)) {
             __dl_seterr("Error relocating %s: a relocation is out of its memory", o->name);
             return -1;
         }
@@ -1021,7 +1098,7 @@ static int relocate_table(struct object *o, const ElfW(Rela) *rel, size_t size, 
 static int relocate(struct object *o, const struct scope *sc)
 {
     size_t rela = 0, relasz = 0, jmprel = 0, pltrelsz = 0, relr = 0, relrsz = 0;
-    for (ElfW(Dyn) *d = o->dynamic; d->d_tag != DT_NULL; d++) {
+    for (ElfW(Dyn) *d = o->dynamic; d < o->dynamic + o->n_dyn; d++) {
         switch (d->d_tag) {
         case DT_RELA: rela = d->d_un.d_ptr; break;
         case DT_RELASZ: relasz = d->d_un.d_val; break;
@@ -1043,7 +1120,7 @@ static int relocate(struct object *o, const struct scope *sc)
     size_t *where = NULL;
     for (size_t i = 0; i < relrsz / sizeof(size_t); i++) {
         if ((r[i] & 1) == 0) {
-            if (!inside(o, r[i], sizeof(size_t)))
+            if (!writable(o, r[i], sizeof(size_t)))
                 goto bad_relr;
             where = (size_t *)(o->base + r[i]);
             *where++ += (size_t)o->base;
@@ -1051,7 +1128,7 @@ static int relocate(struct object *o, const struct scope *sc)
             size_t bits = r[i] >> 1;
             for (size_t k = 0; bits; k++, bits >>= 1)
                 if (bits & 1) {
-                    if (where == NULL || !inside(o, (uintptr_t)((unsigned char *)(where + k) - o->base), sizeof(size_t)))
+                    if (where == NULL || !writable(o, (uintptr_t)((unsigned char *)(where + k) - o->base), sizeof(size_t)))
                         goto bad_relr;
                     where[k] += (size_t)o->base;
                 }
@@ -1094,7 +1171,7 @@ static void construct(struct object *o)
     void (*init)(void) = NULL;
     void (**array)(void) = NULL;
     size_t count = 0;
-    for (ElfW(Dyn) *d = o->dynamic; d->d_tag != DT_NULL; d++) {
+    for (ElfW(Dyn) *d = o->dynamic; d < o->dynamic + o->n_dyn; d++) {
         if (d->d_tag == DT_INIT)
             init = (void (*)(void))(o->base + d->d_un.d_ptr);
         if (d->d_tag == DT_INIT_ARRAY)
@@ -1102,6 +1179,10 @@ static void construct(struct object *o)
         if (d->d_tag == DT_INIT_ARRAYSZ)
             count = d->d_un.d_val / sizeof(void *);
     }
+#ifdef PYELF_LOADER_FUZZ
+    /* The fuzzer maps and relocates objects; it never runs their code. */
+    return;
+#endif
     if (n_constructed < sizeof constructed_order / sizeof *constructed_order)
         constructed_order[n_constructed++] = o;
     if (init)
@@ -1120,7 +1201,7 @@ __attribute__((destructor)) static void destruct_all(void)
         void (*fini)(void) = NULL;
         void (**array)(void) = NULL;
         size_t count = 0;
-        for (ElfW(Dyn) *d = o->dynamic; d->d_tag != DT_NULL; d++) {
+        for (ElfW(Dyn) *d = o->dynamic; d < o->dynamic + o->n_dyn; d++) {
             if (d->d_tag == DT_FINI)
                 fini = (void (*)(void))(o->base + d->d_un.d_ptr);
             if (d->d_tag == DT_FINI_ARRAY)
@@ -1274,6 +1355,22 @@ void *dlopen(const char *file, int mode)
     pthread_mutex_unlock(&lock);
     return o;
 }
+
+#ifdef PYELF_LOADER_FUZZ
+/* The fuzzer's next input starts from no object loaded. */
+void pyelf_loader_fuzz_reset(void)
+{
+    while (head) {
+        struct object *o = head;
+        head = o->next;
+        forget(o);
+    }
+    tail = NULL;
+    tls_used = 0;
+    tls_next_id = 1;
+    memset(tls_objects, 0, sizeof tls_objects);
+}
+#endif
 
 static int valid(void *h)
 {

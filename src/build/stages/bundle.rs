@@ -70,6 +70,13 @@ pub fn assemble(plan: &Plan, resolved: &Dependencies, analysed: &Analysed, compi
     bundle.extend(stdlib_files(analysis, roots, plan.stdlib_sources)?);
     // The wheels' shared objects, stored as they are where the loader maps them from.
     let loadable = &analysed.loadable;
+    if plan.link.upx && !loadable.is_empty() {
+        bail!(
+            "--upx cannot pack a binary that loads shared objects from its own file ({}, …): upx would leave them compressed, to be copied into memory by every process
+             hint: build without --upx, or with --from-source for the packages that have them",
+            loadable.objects[0].arc
+        );
+    }
     bundle.extend(loadable.objects.iter().map(|o| freeze::BundleFile { arc: o.arc.clone(), file: o.file.clone() }));
     let aligned: std::collections::BTreeMap<String, u64> =
         loadable.objects.iter().map(|o| (o.arc.clone(), o.align)).collect();
