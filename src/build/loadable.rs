@@ -421,7 +421,10 @@ pub fn collect(
         let p = parse(&file, &arc, machine).map_err(|e| refuse(&module, &arc, format!("{e:#}")))?;
         let dir = arc.rsplit_once('/').map(|(d, _)| d).unwrap_or("");
         for want in &p.needed {
-            if is_self_name(want) || parsed.iter().any(|q| &q.object.soname == want) {
+            // Each object's libraries where its RPATH finds them, as pip installs them: two
+            // wheels may bundle the same soname (numpy.libs and pandas.libs both hold
+            // libstdc++-5d72f927.so.6.0.33), and whichever loads first is the one both use.
+            if is_self_name(want) {
                 continue;
             }
             let found = p.rpath.iter().find_map(|r| {
@@ -518,13 +521,27 @@ pub fn collect(
 /// names) that ends a NUL-terminated string in them. Rust packs its strings without separators,
 /// so every suffix of a string counts; names of fewer than three characters are left to the
 /// analysis (`os`, `re`, `io` are there anyway).
-pub fn stdlib_named_in_objects(site: &Path, stdlib: &BTreeSet<String>) -> Result<BTreeSet<String>> {
+///
+/// Cython 3 compresses a module's strings (LZSS, zlib…, with no mark of where they start): for an
+/// object compiled by Cython, every one of `c_modules` (the built-in C modules, which no Python
+/// code of the dependencies may import: `cmath` in pandas) is taken too.
+pub fn stdlib_named_in_objects(
+    site: &Path,
+    stdlib: &BTreeSet<String>,
+    c_modules: &[String],
+) -> Result<BTreeSet<String>> {
     let mut found = BTreeSet::new();
+    let mut cython = false;
     for f in crate::fsutil::walk(site)? {
         if !f.to_string_lossy().contains(".so") || !is_shared_object(&f) {
             continue;
         }
-        found.extend(names_in_strings(&fs::read(&f)?, stdlib));
+        let data = fs::read(&f)?;
+        found.extend(names_in_strings(&data, stdlib));
+        cython |= data.windows(15).any(|w| w == b"cython_runtime\0");
+    }
+    if cython {
+        found.extend(c_modules.iter().cloned());
     }
     Ok(found)
 }

@@ -3,6 +3,7 @@ loader): their output must be the same as in a CPython 3.13 venv with pip's whee
 printed rounded: the venv's wheels use glibc's libm and other builds of OpenBLAS."""
 import ctypes
 import datetime
+import io
 import multiprocessing
 import os
 import sys
@@ -13,6 +14,7 @@ import markupsafe
 import msgpack
 import numpy as np
 import orjson
+import pandas as pd
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
@@ -58,6 +60,17 @@ try:
     np.linalg.inv(np.zeros((2, 2)))
 except np.linalg.LinAlgError as e:
     print("LinAlgError:", e)
+
+
+# pandas (Cython, C++; its libstdc++ is the same soname as numpy's: one copy is loaded).
+df = pd.DataFrame({"city": ["a", "b", "a", "c", "b", "a"], "v": [1.5, 2.0, 3.25, 4.0, 5.5, 6.0],
+                   "when": pd.to_datetime(["2024-01-01", "2024-01-02", "2024-02-01", "2024-02-15",
+                                           "2024-03-01", "2024-03-31"])})
+print(df.groupby("city")["v"].agg(["sum", "mean", "count"]))
+print(df.set_index("when").resample("MS")["v"].sum())
+csv = df.to_csv(index=False)
+back = pd.read_csv(io.StringIO(csv), parse_dates=["when"])
+print(csv, back.equals(df), pd.Timestamp("2024-03-10 01:30", tz="America/New_York") + pd.Timedelta(hours=2))
 
 
 # Threads: loaded code's thread-local storage in threads started after it was loaded.
