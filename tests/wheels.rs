@@ -76,6 +76,9 @@ fn shared_object(cc: &str, c: &str, out: &std::path::Path, flags: &[&str]) {
     assert!(o.status.success(), "{cc}: {}", all(&o));
 }
 
+/// A refusal case: its name, how its shared object is made, and the reason the build gives.
+type Case<'a> = (&'a str, &'a dyn Fn(&std::path::Path), &'a str);
+
 #[test]
 #[ignore = "builds real binaries with the toolchain; run by ./test.sh"]
 fn shared_objects_the_loader_cannot_load_are_refused_when_the_binary_is_built() {
@@ -86,7 +89,7 @@ fn shared_objects_the_loader_cannot_load_are_refused_when_the_binary_is_built() 
     let script = base.join("app.py");
     std::fs::create_dir_all(&base).unwrap();
     std::fs::write(&script, "import bad._impl\n").unwrap();
-    let cases: [(&str, &dyn Fn(&std::path::Path), &str); 3] = [
+    let cases: [Case; 3] = [
         ("textrel", &|so| shared_object("cc", TEXTREL, so, &["-Wl,-z,notext"]), "it has text relocations (TEXTREL)"),
         ("machine", &|so| shared_object("aarch64-linux-gnu-gcc", PLAIN, so, &[]), "it is built for aarch64"),
         (
