@@ -109,6 +109,29 @@ pub struct Report {
     pub geomeans: Vec<Geomean>,
     /// Targets of other architectures this machine has the cross tools for.
     pub cross: Vec<CrossFigures>,
+    /// A numpy + pandas app from musllinux wheels, against a CPython 3.13 venv (when there is one
+    /// to compare with).
+    #[serde(default)]
+    pub wheels: Option<WheelsFigures>,
+}
+
+/// A numpy + pandas app, bundled from musllinux wheels and loaded by the binary's loader.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct WheelsFigures {
+    pub requirements: String,
+    /// A build with every cache warm (no compiler runs for wheels).
+    pub warm_build_seconds: f64,
+    pub bytes: u64,
+    /// `import numpy, pandas`, median: the binary, and the venv's python3.
+    pub startup_ms: f64,
+    pub venv_startup_ms: f64,
+    /// Peak resident memory of that run, in KiB.
+    pub peak_rss_kib: u64,
+    pub venv_peak_rss_kib: u64,
+    /// With two copies running, what the first shares with others (`Shared_*` of smaps_rollup),
+    /// in KiB: the binary, and two venv python3s.
+    pub shared_kib: u64,
+    pub venv_shared_kib: u64,
 }
 
 /// What one toolchain profile gives.
@@ -368,6 +391,13 @@ pub fn run(home: &Home, mode: Mode, mode_name: &str, json_out: &Path) -> Result<
         benchmarks.push(Benchmark { name: name.to_string(), seconds });
     }
     let cross = cross_figures(home, &pins, mode, dir)?;
+    let wheels = match wheels_figures(home, mode, dir) {
+        Ok(w) => w,
+        Err(e) => {
+            pyelf::say!("  no figures for the wheels' app: {e:#}");
+            None
+        }
+    };
     let geomean = |of: usize, against: usize| {
         (benchmarks.iter().map(|b| (b.seconds[against] / b.seconds[of]).ln()).sum::<f64>() / benchmarks.len() as f64)
             .exp()
@@ -393,6 +423,7 @@ pub fn run(home: &Home, mode: Mode, mode_name: &str, json_out: &Path) -> Result<
         benchmarks,
         geomeans,
         cross,
+        wheels,
     };
     if let Some(parent) = json_out.parent() {
         fs::create_dir_all(parent)?;
@@ -493,6 +524,29 @@ pub fn table(r: &Report) -> String {
             c.triple,
             pyelf::progress::human_bytes(c.test_py_bytes),
             c.test_py_bytes
+        ));
+    }
+    if let Some(w) = &r.wheels {
+        let n = &w.requirements;
+        t.push_str(&format!("| wheels ({n}): warm build | {:.1} s |\n", w.warm_build_seconds));
+        t.push_str(&format!(
+            "| wheels ({n}): size | {} ({} bytes) |\n",
+            pyelf::progress::human_bytes(w.bytes),
+            w.bytes
+        ));
+        t.push_str(&format!(
+            "| wheels: `import numpy, pandas`, binary / venv python3 | {:.0} ms / {:.0} ms ({:.2}x) |\n",
+            w.startup_ms,
+            w.venv_startup_ms,
+            w.startup_ms / w.venv_startup_ms
+        ));
+        t.push_str(&format!(
+            "| wheels: peak RSS, binary / venv | {} KiB / {} KiB |\n",
+            w.peak_rss_kib, w.venv_peak_rss_kib
+        ));
+        t.push_str(&format!(
+            "| wheels: shared with a second copy, binary / venv | {} KiB / {} KiB |\n",
+            w.shared_kib, w.venv_shared_kib
         ));
     }
     t.push_str("\n| benchmark (seconds, median) |");
@@ -661,6 +715,122 @@ pub fn reference_python(home: &Home, pins: &Pins, id: &str, configure: &[&str]) 
     Ok(python)
 }
 
+/// The numpy + pandas app of [`WheelsFigures`].
+const WHEELS_REQUIREMENTS: &str = "numpy==2.5.5\npandas==3.1.1\n";
+const WHEELS_APP: &str = "import sys\nimport numpy, pandas\nif sys.argv[1:] == ['wait']:\n    print('ready', flush=True)\n    sys.stdin.read()\n";
+
+/// The CPython 3.13 to compare wheels with: `PYELF_REFERENCE_PYTHON`, else pyenv's newest 3.13.
+fn cpython313() -> Option<PathBuf> {
+    if let Ok(p) = std::env::var("PYELF_REFERENCE_PYTHON") {
+        return Some(PathBuf::from(p));
+    }
+    let versions = PathBuf::from(std::env::var("HOME").ok()?).join(".pyenv/versions");
+    let mut found: Vec<PathBuf> = fs::read_dir(versions)
+        .ok()?
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("3.13"))
+        .map(|e| e.path().join("bin/python3"))
+        .filter(|p| p.is_file())
+        .collect();
+    found.sort();
+    found.pop()
+}
+
+/// Runs `cmd` and returns its peak resident memory in KiB (`wait4`'s rusage of that child).
+fn peak_rss(cmd: &mut Command) -> Result<u64> {
+    let child = cmd.stdout(std::process::Stdio::null()).spawn().with_context(|| format!("cannot run {cmd:?}"))?;
+    let mut status = 0;
+    // SAFETY: a zeroed rusage for wait4 to fill; the child is ours and not waited for elsewhere.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let pid = unsafe { libc::wait4(child.id() as libc::pid_t, &mut status, 0, &mut usage) };
+    if pid < 0 || !libc::WIFEXITED(status) || libc::WEXITSTATUS(status) != 0 {
+        bail!("{cmd:?} failed");
+    }
+    Ok(usage.ru_maxrss as u64)
+}
+
+/// Starts two copies of `argv` (which print `ready` once imported, then wait for stdin) and
+/// returns what the first shares with others, in KiB.
+fn shared_with_a_second_copy(argv: &[&std::ffi::OsStr]) -> Result<u64> {
+    use std::io::BufRead;
+    let start = || -> Result<std::process::Child> {
+        let mut c = Command::new(argv[0])
+            .args(&argv[1..])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()?;
+        let mut line = String::new();
+        std::io::BufReader::new(c.stdout.as_mut().context("no stdout")?).read_line(&mut line)?;
+        anyhow::ensure!(line.trim() == "ready", "{argv:?} said {line:?}");
+        Ok(c)
+    };
+    let (mut a, mut b) = (start()?, start()?);
+    let rollup = fs::read_to_string(format!("/proc/{}/smaps_rollup", a.id()))?;
+    let shared = rollup
+        .lines()
+        .filter(|l| l.starts_with("Shared_"))
+        .filter_map(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+        .sum();
+    for c in [&mut a, &mut b] {
+        drop(c.stdin.take());
+        c.wait()?;
+    }
+    Ok(shared)
+}
+
+/// Builds the numpy + pandas app (twice: the second build is warm) and measures it against a venv
+/// of CPython 3.13 with pip's wheels of the same versions.
+fn wheels_figures(home: &Home, mode: Mode, dir: &Path) -> Result<Option<WheelsFigures>> {
+    let Some(python) = cpython313() else {
+        pyelf::say!("  no figures for the wheels' app: no CPython 3.13 to compare with (PYELF_REFERENCE_PYTHON)");
+        return Ok(None);
+    };
+    pyelf::say!("wheels: numpy + pandas");
+    let req = dir.join("wheels-requirements.txt");
+    fs::write(&req, WHEELS_REQUIREMENTS)?;
+    let script = dir.join("wheels_app.py");
+    fs::write(&script, WHEELS_APP)?;
+    let venv = home.root().join("bench/venv-wheels");
+    let venv_python = venv.join("bin/python3");
+    if !venv_python.exists() {
+        let ok = Command::new(&python).args(["-m", "venv"]).arg(&venv).status()?.success()
+            && Command::new(&venv_python)
+                .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r"])
+                .arg(&req)
+                .status()?
+                .success();
+        if !ok {
+            let _ = fs::remove_dir_all(&venv);
+            bail!("could not make the venv {}", venv.display());
+        }
+    }
+    let mut opts = BuildOptions::new(script.clone());
+    opts.requirements = Some(req);
+    opts.output = Some(dir.join("wheels-app"));
+    build::build(home, &opts)?;
+    let t = Instant::now();
+    let built = build::build(home, &opts)?;
+    let warm = t.elapsed().as_secs_f64();
+    let (startup_ms, venv_startup_ms) =
+        startup_pair(&built.path, &[], &venv_python, &[script.as_os_str()], mode.startup_runs.min(20))?;
+    let peak_rss_kib = peak_rss(&mut Command::new(&built.path))?;
+    let venv_peak_rss_kib = peak_rss(Command::new(&venv_python).arg(&script))?;
+    let wait = std::ffi::OsStr::new("wait");
+    let shared_kib = shared_with_a_second_copy(&[built.path.as_os_str(), wait])?;
+    let venv_shared_kib = shared_with_a_second_copy(&[venv_python.as_os_str(), script.as_os_str(), wait])?;
+    Ok(Some(WheelsFigures {
+        requirements: WHEELS_REQUIREMENTS.trim().replace('\n', ", "),
+        warm_build_seconds: warm,
+        bytes: built.size,
+        startup_ms,
+        venv_startup_ms,
+        peak_rss_kib,
+        venv_peak_rss_kib,
+        shared_kib,
+        venv_shared_kib,
+    }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -698,6 +868,7 @@ mod tests {
             benchmarks: Vec::new(),
             geomeans,
             cross: Vec::new(),
+            wheels: None,
         }
     }
 
