@@ -233,3 +233,56 @@ fn numpys_own_tests_give_the_venvs_totals_in_the_empty_root_and_in_alpine() {
         }
     }
 }
+
+#[test]
+#[ignore = "builds a C++ extension with zig and a real binary, needs root; run by ./test.sh"]
+fn a_cpp_exception_is_thrown_and_caught_inside_a_loaded_library_and_its_thread_locals_are_per_thread() {
+    // The module, built as a musl shared object as a wheel's would be (zig's C++ for musl, the
+    // one pyelf's source builds use; its libc++ and unwinder inside the object).
+    let tc = toolchain();
+    let home = pyelf::home::Home::from_env().unwrap();
+    let builder = pyelf::build::native::Builder {
+        tc: &tc,
+        home: home.clone(),
+        cache: home.root().join("native"),
+        logs: tmp().to_path_buf(),
+        source_date_epoch: 0,
+    };
+    let zig = builder.cxx().unwrap().zig;
+    let dir = repo().join("tests/e2e/wheels/cxx");
+    let site = tmp().join("cxx-site");
+    std::fs::create_dir_all(site.join("cxxprobe")).unwrap();
+    std::fs::write(site.join("cxxprobe/__init__.py"), "from ._probe import probe\n").unwrap();
+    let include = tc.root.join("include/python3.13");
+    let o = Command::new(&zig)
+        .args(["c++", "-target", "x86_64-linux-musl", "-shared", "-fPIC", "-O2", "-I"])
+        .arg(&include)
+        .arg("-o")
+        .arg(site.join("cxxprobe/_probe.cpython-313-x86_64-linux-musl.so"))
+        .arg(dir.join("probe.cpp"))
+        .env("ZIG_GLOBAL_CACHE_DIR", tmp().join("zig-cache"))
+        .env("ZIG_LOCAL_CACHE_DIR", tmp().join("zig-cache"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "zig c++: {}", all(&o));
+    let bin = tmp().join("cxx");
+    let o = Command::new(PYELF)
+        .arg("build")
+        .arg(dir.join("app.py"))
+        .arg("--site-packages")
+        .arg(&site)
+        .arg("-o")
+        .arg(&bin)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "build failed:\n{}", all(&o));
+    // Each thread's counter starts at its initial value (41); the main thread's grows by one a call.
+    let want = "('not thrown', 42, 41, 42, 43, 44)\n('caught: thrown 7', 43, 41, 42, 43, 44)\n";
+    let out = Command::new(&bin).output().unwrap();
+    assert_eq!(text(&out), want, "on the host: {}", all(&out));
+    for kind in ["empty", "alpine"] {
+        let root = root_with(kind, &bin, "cxx");
+        let out = in_root(&root, "/app", "cxx", &[], true);
+        assert_eq!(text(&out), want, "{kind}, no /proc: {}", all(&out));
+    }
+}

@@ -405,8 +405,15 @@ fn build_native(
                 err.trim()
             );
         }
+        if metadata_failed(&err) {
+            bail!(
+                "cannot bundle {req}: preparing the metadata of its source distribution failed (pip runs its build backend for that, on this host):\n{}\n\
+                 hint: the build backend's own words are above; a package with a musllinux wheel needs no source build (drop --from-source for it)",
+                err.trim()
+            );
+        }
         bail!(
-            "cannot bundle {req}: pyelf could not download its source distribution to build it from (pip prepares its metadata, which runs its build backend):\n{}",
+            "cannot bundle {req}: pyelf could not download its source distribution to build it from:\n{}",
             err.trim()
         );
     }
@@ -420,6 +427,19 @@ fn build_native(
     let dest = built.join(wheel.file_name().context("no wheel")?);
     fs::copy(&wheel, &dest)?;
     Ok((dest, Some(sha)))
+}
+
+/// Whether pip's output says that preparing a source distribution's metadata failed (its build
+/// backend ran and failed), rather than that the download failed.
+fn metadata_failed(pip_stderr: &str) -> bool {
+    [
+        "metadata-generation-failed",
+        "Preparing metadata (pyproject.toml) did not run successfully",
+        "Getting requirements to build wheel did not run successfully",
+        "python setup.py egg_info did not run successfully",
+    ]
+    .iter()
+    .any(|m| pip_stderr.contains(m))
 }
 
 /// The logical lines of a requirements file: continuation lines (`\`) joined, comments removed.
@@ -826,6 +846,13 @@ pub fn entry_point_modules(dist: &Dist) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_failing_build_backend_is_told_from_a_failing_download() {
+        let meson = "error: subprocess-exited-with-error\n\n  × Preparing metadata (pyproject.toml) did not run successfully.\n  │ exit code: 1\n  ╰─> [12 lines of output]\n      ../meson.build:1:0: ERROR: Unknown compiler(s)\nerror: metadata-generation-failed\n";
+        assert!(metadata_failed(meson));
+        assert!(!metadata_failed("ERROR: Could not find a version that satisfies the requirement x==9\nERROR: No matching distribution found for x==9\n"));
+    }
 
     #[test]
     fn the_requirements_of_a_conflict_are_named() {
