@@ -306,3 +306,23 @@ fn a_platform_wheel_of_python_compiled_by_mypyc_gives_way_to_the_pure_wheel() {
     let out = Command::new(&bin).output().unwrap();
     assert_eq!(text(&out), text(&want), "{}", all(&out));
 }
+
+#[test]
+#[ignore = "builds from source; run by ./test.sh"]
+fn a_build_that_asks_for_the_hosts_headers_of_a_library_stops_and_names_it() {
+    // hostheaders puts /usr/include/freetype2 on its include path, as a package that asks the
+    // system's pkg-config does: glibc's headers of a library pyelf does not pin.
+    let dists = local_sdist("hostheaders");
+    let req = tmp().join("hostheaders-requirements.txt");
+    fs::write(&req, format!("--find-links {}\nhostheaders==1.0\n", dists.display())).unwrap();
+    let script = tmp().join("hostheaders.py");
+    fs::write(&script, "import hostheaders\n").unwrap();
+    let out_path = tmp().join("hostheaders");
+    let out =
+        Command::new(PYELF).arg("build").arg(&script).arg("-r").arg(&req).arg("-o").arg(&out_path).output().unwrap();
+    let said = all(&out);
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert!(said.contains("the build asks for the host's headers in /usr/include/freetype2"), "{said}");
+    assert!(said.contains("freetype2 is not one of them"), "{said}");
+    assert!(!out_path.exists(), "no half-built binary");
+}

@@ -180,6 +180,34 @@ def refuse_cxx(args):
     fail(f"the build compiles C++ ({os.path.basename(sys.argv[0])} {' '.join(args)}), and pyelf's C++ for musl is not set up")
 
 
+def without_host_headers(args):
+    """`args` without the host's include directories (its headers are glibc's). The host's own
+    /usr/include and its python's headers are dropped (the toolchain's are on the path); any other
+    host directory is a C library the package found on the host (pkg-config, a *-config script):
+    one pyelf does not pin, so the build stops and names it."""
+    out, i = [], 0
+    while i < len(args):
+        a, value, take = args[i], None, 1
+        for opt in ("-isystem", "-idirafter", "-I"):
+            if a == opt and i + 1 < len(args):
+                value, take = args[i + 1], 2
+                break
+            if a.startswith(opt) and a != opt:
+                value = a[len(opt):]
+                break
+        host = value is not None and os.path.normpath(value).startswith(("/usr/include", "/usr/local/include"))
+        if not host:
+            out += args[i:i + take]
+        elif os.path.normpath(value) in ("/usr/include", "/usr/local/include") or "python3" in value:
+            pass
+        else:
+            name = os.path.basename(os.path.normpath(value))
+            fail(f"the build asks for the host's headers in {value} (the C library {name}, as the host has it, for glibc): "
+                 f"pyelf builds for musl with only the C libraries it pins (toolchains/libraries.toml), and {name} is not one of them")
+        i += take
+    return out
+
+
 def main():
     without_wrappers()
     args = sys.argv[1:]
@@ -198,7 +226,7 @@ def main():
     if root:
         extra.append(f"-ffile-prefix-map={root}=/pyelf-build")
     # The host's headers are glibc's: never on the include path.
-    args = [a for a in args if a not in ("-I/usr/include", "-I/usr/local/include")]
+    args = without_host_headers(args)
     for p in prefixes():
         extra += [f"-I{p}/include", f"-L{p}/lib"]
     os.execv(command[0], command + extra + args)

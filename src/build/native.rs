@@ -406,6 +406,8 @@ impl Builder<'_> {
         }
         let python_path = std::env::join_paths(&python_path)?;
         let lib_flags: Vec<String> = libraries.iter().map(|l| format!("-L{}", l.join("lib").display())).collect();
+        let mut pkgconfig_dirs: Vec<PathBuf> = libraries.iter().map(|l| l.join("lib/pkgconfig")).collect();
+        pkgconfig_dirs.push(self.tc.root.join("lib/pkgconfig"));
         let run = |what: &[&str]| -> Result<serde_json::Value> {
             let mut c = Command::new(&python);
             c.arg(&frontend).args(what).current_dir(work);
@@ -439,6 +441,10 @@ impl Builder<'_> {
             }
             c.env("CFLAGS", include_flags.join(" "))
                 .env("LDFLAGS", lib_flags.join(" "))
+                // pkg-config finds the pinned libraries' .pc files only, never the host's.
+                .env("PKG_CONFIG_LIBDIR", std::env::join_paths(pkgconfig_dirs.iter())?)
+                .env_remove("PKG_CONFIG_PATH")
+                .env_remove("PKG_CONFIG_SYSROOT_DIR")
                 .env("SOURCE_DATE_EPOCH", self.source_date_epoch.to_string())
                 .env("TMPDIR", work)
                 .env("HOME", work);
