@@ -35,6 +35,12 @@ fn musllinux_wheels_are_loaded_from_the_binary_and_match_a_normal_install_in_eve
         assert!(said.contains(dist), "{dist} is reported as bundled:\n{said}");
     }
 
+    // Bit for bit the same when built again.
+    let again = tmp().join("wheels-again");
+    let o = Command::new(PYELF).arg("build").arg(&script).arg("-r").arg(&req).arg("-o").arg(&again).output().unwrap();
+    assert!(o.status.success(), "second build failed:\n{}", all(&o));
+    assert!(std::fs::read(&again).unwrap() == std::fs::read(&bin).unwrap(), "two builds with wheels differ");
+
     // verify: one static ELF, and the objects it loads are for its machine.
     let verify = Command::new(PYELF).arg("verify").arg(&bin).output().unwrap();
     assert!(verify.status.success(), "{}", all(&verify));

@@ -717,7 +717,7 @@ pub fn reference_python(home: &Home, pins: &Pins, id: &str, configure: &[&str]) 
 
 /// The numpy + pandas app of [`WheelsFigures`].
 const WHEELS_REQUIREMENTS: &str = "numpy==2.5.5\npandas==3.1.1\n";
-const WHEELS_APP: &str = "import sys\nimport numpy, pandas\nif sys.argv[1:] == ['wait']:\n    print('ready', flush=True)\n    sys.stdin.read()\n";
+const WHEELS_APP: &str = "import sys\nimport numpy, pandas\nif sys.argv[1:] == ['wait']:\n    print('ready', flush=True)\n    sys.stdin.read()\nif sys.argv[1:] == ['rss']:\n    print([l for l in open('/proc/self/status') if l.startswith('VmHWM:')][0].strip())\n";
 
 /// The CPython 3.13 to compare wheels with: `PYELF_REFERENCE_PYTHON`, else pyenv's newest 3.13.
 fn cpython313() -> Option<PathBuf> {
@@ -736,17 +736,16 @@ fn cpython313() -> Option<PathBuf> {
     found.pop()
 }
 
-/// Runs `cmd` and returns its peak resident memory in KiB (`wait4`'s rusage of that child).
-fn peak_rss(cmd: &mut Command) -> Result<u64> {
-    let child = cmd.stdout(std::process::Stdio::null()).spawn().with_context(|| format!("cannot run {cmd:?}"))?;
-    let mut status = 0;
-    // SAFETY: a zeroed rusage for wait4 to fill; the child is ours and not waited for elsewhere.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    let pid = unsafe { libc::wait4(child.id() as libc::pid_t, &mut status, 0, &mut usage) };
-    if pid < 0 || !libc::WIFEXITED(status) || libc::WEXITSTATUS(status) != 0 {
-        bail!("{cmd:?} failed");
-    }
-    Ok(usage.ru_maxrss as u64)
+/// The peak resident memory of the app run as `argv` with `rss`, in KiB: the `VmHWM` it reads
+/// of itself when it is done (a process's own high-water mark: what `wait4` reports also counts the
+/// memory of the process that started it, until its exec).
+fn peak_rss(argv: &[&std::ffi::OsStr]) -> Result<u64> {
+    let out = Command::new(argv[0]).args(&argv[1..]).arg("rss").output()?;
+    anyhow::ensure!(out.status.success(), "{argv:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:")?.trim().strip_suffix("kB")?.trim().parse().ok())
+        .with_context(|| format!("{argv:?} printed no VmHWM"))
 }
 
 /// Starts two copies of `argv` (which print `ready` once imported, then wait for stdin) and
@@ -813,8 +812,8 @@ fn wheels_figures(home: &Home, mode: Mode, dir: &Path) -> Result<Option<WheelsFi
     let warm = t.elapsed().as_secs_f64();
     let (startup_ms, venv_startup_ms) =
         startup_pair(&built.path, &[], &venv_python, &[script.as_os_str()], mode.startup_runs.min(20))?;
-    let peak_rss_kib = peak_rss(&mut Command::new(&built.path))?;
-    let venv_peak_rss_kib = peak_rss(Command::new(&venv_python).arg(&script))?;
+    let peak_rss_kib = peak_rss(&[built.path.as_os_str()])?;
+    let venv_peak_rss_kib = peak_rss(&[venv_python.as_os_str(), script.as_os_str()])?;
     let wait = std::ffi::OsStr::new("wait");
     let shared_kib = shared_with_a_second_copy(&[built.path.as_os_str(), wait])?;
     let venv_shared_kib = shared_with_a_second_copy(&[venv_python.as_os_str(), script.as_os_str(), wait])?;
