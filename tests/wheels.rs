@@ -29,9 +29,16 @@ fn musllinux_wheels_are_loaded_from_the_binary_and_match_a_normal_install_in_eve
     let o = Command::new(PYELF).arg("build").arg(&script).arg("-r").arg(&req).arg("-o").arg(&bin).output().unwrap();
     assert!(o.status.success(), "build failed:\n{}", all(&o));
     let said = all(&o);
-    for dist in
-        ["numpy 2.5.5", "pandas 3.1.1", "orjson 3.13.0", "pydantic_core 2.50.5", "cryptography 50.0.2", "msgpack 1.2.4"]
-    {
+    for dist in [
+        "numpy 2.5.5",
+        "pandas 3.1.1",
+        "orjson 3.13.0",
+        "pydantic_core 2.50.5",
+        "cryptography 50.0.2",
+        "pillow 13.0.0",
+        "lxml 6.2.0",
+        "rpds-py 2026.9.1",
+    ] {
         assert!(said.contains(dist), "{dist} is reported as bundled:\n{said}");
     }
 

@@ -10,6 +10,10 @@ import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
+import hashlib
+
+import jsonschema
+import lxml.etree as ET
 import markupsafe
 import msgpack
 import numpy as np
@@ -21,6 +25,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.x509.oid import NameOID
+from PIL import Image, ImageDraw, ImageFilter
 from pydantic import BaseModel, Field, ValidationError
 
 SITE = os.path.dirname(os.path.dirname(np.__file__))
@@ -122,6 +127,38 @@ cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_ke
         .serial_number(1).not_valid_before(datetime.datetime(2020, 1, 1))
         .not_valid_after(datetime.datetime(2030, 1, 1)).sign(sk, None))
 print(cert.subject.rfc4514_string(), cert.fingerprint(hashes.SHA256()).hex())
+
+# Pillow (its libjpeg, libpng, libtiff, libwebp bundled; zlib is the binary's): round trips.
+im = Image.new("RGB", (64, 48), (10, 20, 30))
+draw = ImageDraw.Draw(im)
+draw.rectangle([5, 5, 40, 30], fill=(200, 100, 50))
+draw.ellipse([30, 10, 60, 44], outline=(0, 255, 0))
+for fmt in ("PNG", "JPEG", "WEBP", "TIFF"):
+    b = io.BytesIO()
+    im.save(b, fmt)
+    b.seek(0)
+    back = Image.open(b)
+    back.load()
+    lossless = hashlib.sha256(back.tobytes()).hexdigest()[:16] if fmt in ("PNG", "TIFF") else ""
+    print(fmt, back.size, back.mode, lossless)
+print(im.filter(ImageFilter.GaussianBlur(2)).getpixel((20, 20)))
+
+# lxml (libxml2 and libxslt bundled): XPath, C14N, errors, XSLT.
+root = ET.fromstring(b"<a xmlns:x='urn:x'><x:b n='1'>t</x:b><c><!-- k --><b n='2'/></c></a>")
+print(root.xpath("//b/@n"), root.xpath("//*[local-name()='b']/@n"), ET.tostring(root, method="c14n"))
+try:
+    ET.fromstring(b"<a><b></a>")
+except ET.XMLSyntaxError as e:
+    print("XMLSyntaxError", e.msg)
+xslt = ET.XSLT(ET.fromstring(b'<xsl:stylesheet version="1.0" xmlns:xsl="http://www.w3.org/1999/XSL/Transform">'
+                             b'<xsl:template match="/"><out><xsl:value-of select="count(//b)"/></out></xsl:template>'
+                             b'</xsl:stylesheet>'))
+print(str(xslt(ET.fromstring(b"<a><b/><b/></a>"))).strip())
+
+# jsonschema on rpds-py (Rust).
+validator = jsonschema.Draft202012Validator(
+    {"type": "object", "properties": {"n": {"type": "integer", "minimum": 3}}, "required": ["n"]})
+print([e.message for e in validator.iter_errors({"n": 1})], validator.is_valid({"n": 5}))
 
 # ctypes.CDLL of a library bundled in a wheel (numpy's OpenBLAS), by its path in the tree.
 libs = os.path.join(SITE, "numpy.libs")
