@@ -217,6 +217,10 @@ fn numpys_own_tests_give_the_venvs_totals_in_the_empty_root_and_in_alpine() {
         let (want, want_skips) = pytest_totals(&all(&venv));
         assert!(want.get("passed").copied().unwrap_or(0) > 100, "{module} in the venv: {}", all(&venv));
         for (kind, root) in &roots {
+            // The longest module (two minutes a run) once, in the empty root: Alpine repeats it.
+            if *kind == "alpine" && module.ends_with("test_multiarray") {
+                continue;
+            }
             // With /proc: two of numpy's tests read /proc/meminfo (tests/wheels.rs's first test
             // runs numpy without it).
             let out = in_root_with_proc(root, &format!("/python3 {}", pytest.join(" ")));
