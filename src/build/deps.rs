@@ -1,8 +1,10 @@
 //! Third-party dependencies: resolved and downloaded with pip (hash-checked when the requirements
-//! carry hashes), as a normal install on CPython 3.13 for the target's Linux resolves them. A package
-//! whose normal install is a platform wheel (compiled extension modules) is built from its source
-//! distribution instead ([`crate::build::native`]), or, with `--no-native`, from its source without its
-//! C code; a wheel that cannot be loaded in a static binary is never installed.
+//! carry hashes), as pip on Alpine resolves them for CPython 3.13 on the target's architecture. A
+//! musllinux wheel is installed as it is: its shared objects are loaded by the binary's own loader
+//! ([`crate::build::loadable`]). A package whose only platform wheels are manylinux ones, or that
+//! `--from-source` names, is built from its source distribution ([`crate::build::native`]), or,
+//! with `--no-native`, from its source without its C code; a manylinux (glibc) wheel is never
+//! installed.
 
 use crate::build::pip::{normalize, pip_command, PURE};
 use crate::toolchain::pins::Target;
