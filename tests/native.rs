@@ -34,21 +34,6 @@ fn pyelf_build(args: &[&str], out: &std::path::Path) -> Output {
     o
 }
 
-/// Runs `bin` in a fresh root of each of `kinds`, with each case's arguments, and checks its output
-/// without /proc and with /proc mounted: `(args, output without /proc, output with /proc)`.
-fn runs_the_same_in_roots(bin: &std::path::Path, name: &str, kinds: &[&str], cases: &[(&[&str], &str, &str)]) {
-    for kind in kinds {
-        let root = root_with(kind, bin, name);
-        for (args, without_proc, with_proc) in cases {
-            let out = in_root(&root, "/app", name, args, true);
-            assert!(out.status.success(), "{kind} {args:?}, no /proc: {}", all(&out));
-            assert_eq!(text(&out), *without_proc, "{kind} {args:?}, no /proc: {}", all(&out));
-            let out = in_root_with_proc(&root, &format!("/app {}", args.join(" ")));
-            assert_eq!(text(&out), *with_proc, "{kind} {args:?}, /proc: {}", all(&out));
-        }
-    }
-}
-
 const EXTENSIONS: &str =
     "['_cffi_backend', 'markupsafe._speedups', 'msgpack._cmsgpack', 'psutil._psutil_linux', 'simplejson._speedups']";
 
@@ -205,20 +190,18 @@ fn cxx_extensions_are_built_with_zigs_libcxx_and_their_exceptions_work() {
     runs_the_same_in_roots(&bin, "cxx", &["empty", "alpine"], &[(&[], &want, &want), (&["cxxthrow"], thrown, thrown)]);
 }
 
-#[test]
-#[ignore = "builds from source; run by ./test.sh"]
-fn a_package_whose_c_build_fails_stops_the_build_with_the_words_of_the_failing_step() {
-    // needslib's extension links -lnosuchlib: no static musl build of it exists, and the host's
-    // libraries are never linked, so the build fails, names the package and shows why.
-    let dists = local_sdist("needslib");
-    let req = tmp().join("needslib-requirements.txt");
-    fs::write(&req, format!("--find-links {}\nneedslib==1.0\n", dists.display())).unwrap();
-    let script = tmp().join("needslib.py");
-    fs::write(&script, "import needslib\n").unwrap();
-    let out_path = tmp().join("needslib");
+/// Builds an app that imports `name`, the package of `tests/e2e/native/NAME/` as a local source
+/// distribution, with `extra` options; returns the build's output and the binary's path.
+fn build_local_sdist_app(name: &str, extra: &[&str]) -> (Output, std::path::PathBuf) {
+    let dists = local_sdist(name);
+    let req = tmp().join(format!("{name}-requirements.txt"));
+    fs::write(&req, format!("--find-links {}\n{name}==1.0\n", dists.display())).unwrap();
+    let script = tmp().join(format!("{name}.py"));
+    fs::write(&script, format!("import {name}\n")).unwrap();
+    let out_path = tmp().join(name);
     let out = Command::new(PYELF)
         .arg("build")
-        .args(["--from-source", ":all:"])
+        .args(extra)
         .arg(&script)
         .arg("-r")
         .arg(&req)
@@ -226,6 +209,15 @@ fn a_package_whose_c_build_fails_stops_the_build_with_the_words_of_the_failing_s
         .arg(&out_path)
         .output()
         .unwrap();
+    (out, out_path)
+}
+
+#[test]
+#[ignore = "builds from source; run by ./test.sh"]
+fn a_package_whose_c_build_fails_stops_the_build_with_the_words_of_the_failing_step() {
+    // needslib's extension links -lnosuchlib: no static musl build of it exists, and the host's
+    // libraries are never linked, so the build fails, names the package and shows why.
+    let (out, out_path) = build_local_sdist_app("needslib", &["--from-source", ":all:"]);
     let said = all(&out);
     assert_eq!(out.status.code(), Some(1), "{said}");
     assert!(
@@ -312,14 +304,7 @@ fn a_platform_wheel_of_python_compiled_by_mypyc_gives_way_to_the_pure_wheel() {
 fn a_build_that_asks_for_the_hosts_headers_of_a_library_stops_and_names_it() {
     // hostheaders puts /usr/include/freetype2 on its include path, as a package that asks the
     // system's pkg-config does: glibc's headers of a library pyelf does not pin.
-    let dists = local_sdist("hostheaders");
-    let req = tmp().join("hostheaders-requirements.txt");
-    fs::write(&req, format!("--find-links {}\nhostheaders==1.0\n", dists.display())).unwrap();
-    let script = tmp().join("hostheaders.py");
-    fs::write(&script, "import hostheaders\n").unwrap();
-    let out_path = tmp().join("hostheaders");
-    let out =
-        Command::new(PYELF).arg("build").arg(&script).arg("-r").arg(&req).arg("-o").arg(&out_path).output().unwrap();
+    let (out, out_path) = build_local_sdist_app("hostheaders", &[]);
     let said = all(&out);
     assert_eq!(out.status.code(), Some(1), "{said}");
     assert!(said.contains("the build asks for the host's headers in /usr/include/freetype2"), "{said}");

@@ -71,13 +71,7 @@ fn musllinux_wheels_are_loaded_from_the_binary_and_match_a_normal_install_in_eve
 
     let out = Command::new(&bin).output().unwrap();
     assert_eq!(text(&out), want, "on the host: {}", all(&out));
-    for kind in ["empty", "alpine"] {
-        let root = root_with(kind, &bin, "wheels");
-        let out = in_root(&root, "/app", "wheels", &[], true);
-        assert_eq!(text(&out), want, "{kind}, no /proc: {}", all(&out));
-        let out = in_root_with_proc(&root, "/app");
-        assert_eq!(text(&out), want, "{kind}, /proc: {}", all(&out));
-    }
+    runs_the_same_in_roots(&bin, "wheels", &["empty", "alpine"], &[(&[], &want, &want)]);
 }
 
 /// Compiles `c` into the shared object `out` with `cc` and `flags` (no libc: nothing is run).
@@ -297,9 +291,5 @@ fn a_cpp_exception_is_thrown_and_caught_inside_a_loaded_library_and_its_thread_l
     let want = "('not thrown', 42, 41, 42, 43, 44)\n('caught: thrown 7', 43, 41, 42, 43, 44)\n";
     let out = Command::new(&bin).output().unwrap();
     assert_eq!(text(&out), want, "on the host: {}", all(&out));
-    for kind in ["empty", "alpine"] {
-        let root = root_with(kind, &bin, "cxx");
-        let out = in_root(&root, "/app", "cxx", &[], true);
-        assert_eq!(text(&out), want, "{kind}, no /proc: {}", all(&out));
-    }
+    runs_the_same_in_roots(&bin, "cxx", &["empty", "alpine"], &[(&[], want, want)]);
 }

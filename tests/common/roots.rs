@@ -59,6 +59,23 @@ pub fn root_with(kind: &str, binary: &Path, name: &str) -> PathBuf {
     dir
 }
 
+/// Runs `bin` in a fresh root of each of `kinds`, with each case's arguments, and checks its output
+/// without /proc and with /proc mounted: `(args, output without /proc, output with /proc)`.
+#[allow(dead_code)] // not every test binary uses every helper
+pub fn runs_the_same_in_roots(bin: &Path, name: &str, kinds: &[&str], cases: &[(&[&str], &str, &str)]) {
+    let said = |o: &Output| format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    for kind in kinds {
+        let root = root_with(kind, bin, name);
+        for (args, without_proc, with_proc) in cases {
+            let out = in_root(&root, "/app", name, args, true);
+            assert!(out.status.success(), "{kind} {args:?}, no /proc: {}", said(&out));
+            assert_eq!(text(&out), *without_proc, "{kind} {args:?}, no /proc: {}", said(&out));
+            let out = in_root_with_proc(&root, &format!("/app {}", args.join(" ")));
+            assert_eq!(text(&out), *with_proc, "{kind} {args:?}, /proc: {}", said(&out));
+        }
+    }
+}
+
 pub fn text(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).to_string()
 }
