@@ -773,24 +773,15 @@ struct batch {
     size_t n;
 };
 
-static struct object *find_loaded(const char *name, struct batch *b)
+/* A loaded object, published or of the batch `b` (if any): by its path in the tree, or by its
+ * soname when `by_soname`. */
+static struct object *find_object(const char *key, int by_soname, const struct batch *b)
 {
     for (struct object *o = head; o; o = o->next)
-        if (strcmp(o->name, name) == 0)
+        if (strcmp(by_soname ? o->soname : o->name, key) == 0)
             return o;
-    for (size_t i = 0; i < b->n; i++)
-        if (strcmp(b->list[i]->name, name) == 0)
-            return b->list[i];
-    return NULL;
-}
-
-static struct object *find_soname(const char *soname, struct batch *b)
-{
-    for (struct object *o = head; o; o = o->next)
-        if (strcmp(o->soname, soname) == 0)
-            return o;
-    for (size_t i = 0; i < b->n; i++)
-        if (strcmp(b->list[i]->soname, soname) == 0)
+    for (size_t i = 0; b && i < b->n; i++)
+        if (strcmp(by_soname ? b->list[i]->soname : b->list[i]->name, key) == 0)
             return b->list[i];
     return NULL;
 }
@@ -820,7 +811,7 @@ static struct object *load_path(const char *path, struct batch *b)
                         errno == EINVAL ? "not stored for loading in the binary (pyelf bundles only the shared objects of its wheels)" : strerror(errno));
         return NULL;
     }
-    struct object *o = find_loaded(name, b);
+    struct object *o = find_object(name, 0, b);
     if (o)
         return o;
     if (b->n == sizeof b->list / sizeof *b->list) {
@@ -862,7 +853,7 @@ static struct object *load_needed(struct object *o, const char *want, struct bat
 {
     if (strchr(want, '/'))
         return load_path(want, b);
-    struct object *known = find_soname(want, b);
+    struct object *known = find_object(want, 1, b);
     if (known)
         return known;
     const char *dir_end = strrchr(o->name, '/');
@@ -1329,7 +1320,7 @@ void *dlopen(const char *file, int mode)
     pthread_mutex_lock(&lock);
     struct object *o = NULL;
     if (base == NULL) {
-        o = find_soname(file, &(struct batch){.n = 0});
+        o = find_object(file, 1, NULL);
         if (o == NULL)
             __dl_seterr("Error loading shared library %s: No such file or directory (pyelf loads only the libraries bundled in the binary)", file);
     } else if (file[0] != '/') {
