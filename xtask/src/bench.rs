@@ -477,11 +477,16 @@ const GOALS: &[(&str, &str)] = &[
     ("warm build of test.py", "<= 3 s"),
 ];
 
+/// A size as the tables show it: `17.7 MiB (18581720 bytes)`.
+fn size_cell(bytes: u64) -> String {
+    format!("{} ({bytes} bytes)", pyelf::progress::human_bytes(bytes))
+}
+
 /// The report as Markdown tables.
 pub fn table(r: &Report) -> String {
     let mut t = format!("pyelf bench ({} mode) on {}\n\n| figure | value |\n|---|---|\n", r.mode, r.host);
     for s in &r.sizes {
-        t.push_str(&format!("| size: {} | {} ({} bytes) |\n", s.what, pyelf::progress::human_bytes(s.bytes), s.bytes));
+        t.push_str(&format!("| size: {} | {} |\n", s.what, size_cell(s.bytes)));
     }
     for s in &r.composition {
         t.push_str(&format!(
@@ -494,11 +499,7 @@ pub fn table(r: &Report) -> String {
     for p in &r.profiles {
         let n = &p.profile;
         t.push_str(&format!("| {n}: toolchain build (as recorded) | {:.0} s |\n", p.toolchain_seconds));
-        t.push_str(&format!(
-            "| {n}: size: test.py | {} ({} bytes) |\n",
-            pyelf::progress::human_bytes(p.test_py_bytes),
-            p.test_py_bytes
-        ));
+        t.push_str(&format!("| {n}: size: test.py | {} |\n", size_cell(p.test_py_bytes)));
         t.push_str(&format!(
             "| {n}: start-up: test.py binary vs `{} test.py` (median) | {:.1} ms vs {:.1} ms = {:.2}x |\n",
             p.startup.system_python, p.startup.pyelf_ms_median, p.startup.system_python_ms_median, p.startup.ratio
@@ -519,21 +520,12 @@ pub fn table(r: &Report) -> String {
             c.triple, c.toolchain_seconds
         ));
         t.push_str(&format!("| {}: warm build of test.py | {:.1} s |\n", c.triple, c.warm_build_seconds));
-        t.push_str(&format!(
-            "| {}: size: test.py | {} ({} bytes) |\n",
-            c.triple,
-            pyelf::progress::human_bytes(c.test_py_bytes),
-            c.test_py_bytes
-        ));
+        t.push_str(&format!("| {}: size: test.py | {} |\n", c.triple, size_cell(c.test_py_bytes)));
     }
     if let Some(w) = &r.wheels {
         let n = &w.requirements;
         t.push_str(&format!("| wheels ({n}): warm build | {:.1} s |\n", w.warm_build_seconds));
-        t.push_str(&format!(
-            "| wheels ({n}): size | {} ({} bytes) |\n",
-            pyelf::progress::human_bytes(w.bytes),
-            w.bytes
-        ));
+        t.push_str(&format!("| wheels ({n}): size | {} |\n", size_cell(w.bytes)));
         t.push_str(&format!(
             "| wheels: `import numpy, pandas`, binary / venv python3 | {:.0} ms / {:.0} ms ({:.2}x) |\n",
             w.startup_ms,
