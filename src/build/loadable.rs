@@ -525,23 +525,30 @@ pub fn collect(
 /// Cython 3 compresses a module's strings (LZSS, zlib…, with no mark of where they start): for an
 /// object compiled by Cython, every one of `c_modules` (the built-in C modules, which no Python
 /// code of the dependencies may import: `cmath` in pandas) is taken too.
+/// `stdlib` and `c_modules` are asked for only when there is a shared object: a build without
+/// them does not pay for listing the stdlib.
 pub fn stdlib_named_in_objects(
     site: &Path,
-    stdlib: &BTreeSet<String>,
-    c_modules: &[String],
+    stdlib: &dyn Fn() -> Result<BTreeSet<String>>,
+    c_modules: &dyn Fn() -> Result<Vec<String>>,
 ) -> Result<BTreeSet<String>> {
+    let objects: Vec<PathBuf> = crate::fsutil::walk(site)?
+        .into_iter()
+        .filter(|f| f.to_string_lossy().contains(".so") && is_shared_object(f))
+        .collect();
     let mut found = BTreeSet::new();
+    if objects.is_empty() {
+        return Ok(found);
+    }
+    let stdlib = stdlib()?;
     let mut cython = false;
-    for f in crate::fsutil::walk(site)? {
-        if !f.to_string_lossy().contains(".so") || !is_shared_object(&f) {
-            continue;
-        }
+    for f in objects {
         let data = fs::read(&f)?;
-        found.extend(names_in_strings(&data, stdlib));
+        found.extend(names_in_strings(&data, &stdlib));
         cython |= data.windows(15).any(|w| w == b"cython_runtime\0");
     }
     if cython {
-        found.extend(c_modules.iter().cloned());
+        found.extend(c_modules()?);
     }
     Ok(found)
 }

@@ -38,7 +38,8 @@ pub fn analyse(plan: &Plan, resolved: &Dependencies) -> Result<Analysed> {
     let (mut include_modules, include_packages) = includes(plan, &resolved.dists);
     // What the wheels' shared objects import from C, which no analysis of Python code sees.
     if let Some(site) = &resolved.site {
-        include_modules.extend(loadable::stdlib_named_in_objects(site, &stdlib_modules(tc)?, &tc.builtin_modules()?)?);
+        include_modules
+            .extend(loadable::stdlib_named_in_objects(site, &|| stdlib_modules(tc), &|| tc.builtin_modules())?);
     }
     let dist_modules: Vec<String> = resolved.dists.iter().flat_map(deps::modules).collect();
     let analysis = freeze::analyse(
