@@ -752,6 +752,15 @@ fn wheel_of(wheels: &Path, name: &str, version: &str) -> Result<Option<String>> 
     Ok(None)
 }
 
+/// Whether a distribution installed `path` (relative to the site directory, slash-separated): its
+/// RECORD lists it.
+pub fn installed(dist: &Dist, path: &str) -> bool {
+    std::fs::read_to_string(dist.dist_info.join("RECORD"))
+        .unwrap_or_default()
+        .lines()
+        .any(|l| l.split(',').next() == Some(path))
+}
+
 /// The top-level names a distribution installs (from `top_level.txt`, else its RECORD).
 pub fn top_level_names(dist: &Dist) -> Vec<String> {
     if let Ok(t) = std::fs::read_to_string(dist.dist_info.join("top_level.txt")) {

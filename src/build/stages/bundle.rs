@@ -161,8 +161,11 @@ pub fn assemble(plan: &Plan, resolved: &Dependencies, analysed: &Analysed, compi
     // extension modules: each by its file's sha256, as part of its wheel.
     for o in &analysed.loadable.objects {
         let Some((dir, file)) = o.arc.split_once('/') else { continue };
-        let Some(pkg) = dir.strip_suffix(".libs") else { continue };
-        let dist = dists.iter().find(|d| deps::top_level_names(d).iter().any(|t| t == pkg));
+        if !dir.ends_with(".libs") {
+            continue;
+        }
+        // (`rpds_py.libs` is rpds-py's, whose package is `rpds`: the RECORD says whose it is.)
+        let dist = dists.iter().find(|d| deps::installed(d, &o.arc));
         libraries.push(sbom::Component {
             name: file.to_string(),
             version: dist.map(|d| format!("bundled in {} {}", d.name, d.version)).unwrap_or_else(|| "bundled".into()),
