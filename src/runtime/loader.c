@@ -121,7 +121,7 @@ struct object {
     struct object **deps; /* what DT_NEEDED names, but the binary itself */
     size_t n_deps;
     int needs_zlib;
-    int global, relocated, constructed, published;
+    int global, constructed;
     ElfW(Dyn) *dynamic;
     size_t relro_start, relro_end;
     /* TLS */
@@ -133,7 +133,7 @@ struct object {
 };
 
 /* The binary itself: dlopen(NULL) and the libc/libpython/zlib names. */
-static struct object self = {.name = "", .soname = "", .constructed = 1, .relocated = 1, .global = 1};
+static struct object self = {.name = "", .soname = "", .constructed = 1, .global = 1};
 static struct object *head, *tail;    /* published objects */
 static struct object *constructed_order[1024];
 static size_t n_constructed;
@@ -1145,7 +1145,6 @@ static int relocate(struct object *o, const struct scope *sc)
             __dl_seterr("Error loading shared library %s: cannot make its code executable (%s)", o->name, strerror(errno));
             return -1;
         }
-    o->relocated = 1;
     return 0;
 bad_relr:
     __dl_seterr("Error relocating %s: a packed relocation is out of its memory", o->name);
@@ -1283,7 +1282,6 @@ static struct object *open_locked(const char *file, int mode)
     /* Published (dl_iterate_phdr, dladdr, dlsym) before the constructors run: they may throw
      * and catch, which unwinds through them. */
     for (size_t i = 0; i < b.n; i++) {
-        b.list[i]->published = 1;
         __atomic_store_n(tail ? &tail->next : &head, b.list[i], __ATOMIC_RELEASE);
         tail = b.list[i];
     }
