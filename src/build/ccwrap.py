@@ -8,6 +8,9 @@ toolchain has (zlib, OpenSSL, libffi, ...) stay unresolved, to be linked once in
 and are named in the object's `.pyelf.libs` section (dropped by the final link). pyelf links the
 object into the binary as a built-in module.
 
+A Rust `cdylib` link (rustc runs this as its linker) is made an object the same way, with its
+crates' `.rlib` archives and LLVM's libunwind from the C++ runtime for its panics.
+
 Run as `c++`/`g++` (CXX, LDCXXSHARED) it compiles C++ with $PYELF_REAL_CXX (zig's clang for
 musl), and a link of C++ code takes its runtime ($PYELF_CXX_RUNTIME: libc++, libc++abi, libunwind)
 into the object, which then names `c++` among its libraries (the binary needs unwind tables that
@@ -117,12 +120,17 @@ def link_shared(args):
     private_dirs = [d for d in dirs if not os.path.abspath(d).startswith(HOST_DIRS)
                     and os.path.abspath(d) != toolchain_lib]
     files, needed, wants_cxx = [], [], False
+    # A Rust link (rustc passes its crates as .rlib archives): its std unwinds panics through
+    # -lgcc_s or -lunwind, which LLVM's libunwind from the C++ runtime provides.
+    rust = any(value.endswith(".rlib") for kind, value in inputs if kind == "file")
     for kind, value in inputs:
         if kind == "file":
             if value.endswith((".so", ".dylib")) or ".so." in os.path.basename(value):
                 fail(f"{out}: the extension links the shared library {value}, which a static binary "
                      "cannot load; pyelf needs its static archive (.a) built for musl")
             files.append(value)
+        elif rust and value in ("gcc_s", "unwind"):
+            wants_cxx = True
         elif value in RUNTIME:
             continue
         elif value in CXX_RUNTIME:

@@ -19,6 +19,7 @@ pub mod native;
 pub mod objects;
 pub mod pip;
 pub mod project;
+pub mod rust;
 pub mod sbom;
 pub mod sizes;
 mod stages;

@@ -56,6 +56,7 @@ pub fn library_pins() -> crate::toolchain::pins::Pins {
 struct NativeToml {
     libraries: std::collections::BTreeMap<String, Vec<String>>,
     cxx: CxxPin,
+    rust: crate::build::rust::RustFacts,
 }
 
 fn native_toml() -> NativeToml {
@@ -97,6 +98,11 @@ pub fn cxx_pin() -> CxxPin {
     native_toml().cxx
 }
 
+/// The `[rust]` facts of native.toml: which rustc and cargo build Rust extensions for musl.
+pub fn rust_facts() -> crate::build::rust::RustFacts {
+    native_toml().rust
+}
+
 /// zig's C++ set up: the compiler, the runtime archives and zig's cache directory.
 pub struct Cxx {
     pub zig: PathBuf,
@@ -128,6 +134,8 @@ impl Builder<'_> {
             ("force".into(), format!("{FORCE:?} {UNSET:?}")),
             ("cxx".into(), format!("{:?}", cxx_pin())),
             ("epoch".into(), self.source_date_epoch.to_string()),
+            // The rustc that builds Rust extensions (its std is in them).
+            ("rust".into(), self.rust().map(|r| format!("{} {:?}", r.version, r.build_std)).unwrap_or_default()),
         ];
         // The libraries' directories are named by their own keys.
         parts.extend(
@@ -136,6 +144,11 @@ impl Builder<'_> {
                 .map(|l| ("library".to_string(), l.file_name().unwrap_or_default().to_string_lossy().to_string())),
         );
         crate::toolchain::hash_parts(&parts)
+    }
+
+    /// The rustc that can build Rust extensions for the target, or why there is none.
+    fn rust(&self) -> std::result::Result<crate::build::rust::Rust, String> {
+        crate::build::rust::find(&rust_facts(), &self.tc.target.triple)
     }
 
     fn toolchain_name(&self) -> String {
@@ -308,15 +321,15 @@ impl Builder<'_> {
             return Ok(wheel);
         }
         let log = self.logs.join(format!("native-{name}.log"));
-        crate::say!("{name}: building its C extension modules from {} (log: {})", file_name(sdist), log.display());
+        crate::say!("{name}: building its extension modules from {} (log: {})", file_name(sdist), log.display());
         let started = std::time::Instant::now();
         let step = crate::steplog::Step::start(&format!("build {name}"), log.clone())?;
         let work = tempfile::Builder::new().prefix(".build-").tempdir_in(&self.cache)?;
         let mut attempt = self.build_in(&step, work.path().join("1").as_path(), name, sdist, &libraries, None);
         if attempt.is_err() && work.path().join("1/needs-c++").exists() {
             // It compiles C++: set up zig's C++ for musl (the first time) and build again.
-            step.note("the build compiles C++: building again with zig's C++ for musl")?;
-            crate::say!("{name}: it compiles C++; building again with zig's C++ for musl");
+            step.note("the build compiles C++ or Rust: building again with zig's C++ and runtime for musl")?;
+            crate::say!("{name}: it compiles C++ or Rust; building again with zig's C++ and runtime for musl");
             let cxx = self.cxx()?;
             attempt = self.build_in(&step, work.path().join("2").as_path(), name, sdist, &libraries, Some(&cxx));
         }
@@ -325,7 +338,7 @@ impl Builder<'_> {
                 return e;
             }
             anyhow::anyhow!(
-                "cannot build {name}'s C extension modules from its source distribution {}: {e:#}\n\
+                "cannot build {name}'s extension modules from its source distribution {}: {e:#}\n\
                  hint: a C library that pyelf has no pin for (toolchains/libraries.toml) cannot be linked yet; `--no-native {name}` keeps its pure-Python fallback, if it has one",
                 file_name(sdist),
             )
@@ -408,7 +421,7 @@ impl Builder<'_> {
         let lib_flags: Vec<String> = libraries.iter().map(|l| format!("-L{}", l.join("lib").display())).collect();
         let mut pkgconfig_dirs: Vec<PathBuf> = libraries.iter().map(|l| l.join("lib/pkgconfig")).collect();
         pkgconfig_dirs.push(self.tc.root.join("lib/pkgconfig"));
-        let run = |what: &[&str]| -> Result<serde_json::Value> {
+        let run = |what: &[&str], extra: &[(String, String)]| -> Result<serde_json::Value> {
             let mut c = Command::new(&python);
             c.arg(&frontend).args(what).current_dir(work);
             for v in UNSET {
@@ -447,33 +460,67 @@ impl Builder<'_> {
                 .env_remove("PKG_CONFIG_SYSROOT_DIR")
                 .env("SOURCE_DATE_EPOCH", self.source_date_epoch.to_string())
                 .env("TMPDIR", work)
-                .env("HOME", work);
+                .env("HOME", work)
+                .envs(extra.iter().map(|(k, v)| (k, v)));
             step.run_command(&format!("pep517.py {}", what.join(" ")), &mut c)?;
             let text = fs::read_to_string(&answer)?;
             fs::remove_file(&answer)?;
             serde_json::from_str(&text).context("pep517.py answered no JSON")
         };
         let unpacked = work.join("src");
-        let src = run(&["unpack", &sdist.to_string_lossy(), &unpacked.to_string_lossy()])?;
+        let src = run(&["unpack", &sdist.to_string_lossy(), &unpacked.to_string_lossy()], &[])?;
         let src = src.as_str().context("no source tree")?.to_string();
-        let table = run(&["requires", &src])?;
+        let table = run(&["requires", &src], &[])?;
         let requires: Vec<String> = serde_json::from_value(table["requires"].clone())?;
         step.note(&format!("build backend {}, requires {requires:?}", table["backend"]))?;
-        if let Some(rust) = rust_build(table["backend"].as_str().unwrap_or(""), &requires) {
-            return Err(Refused(format!(
-                "cannot bundle {name}: it is a Rust extension (its build uses {rust}); pyelf builds C extension modules into the binary, and has no Rust for musl yet.\n\
-                 hint: use a version of {name} with a pure-Python wheel, or a pure-Python alternative"
-            ))
-            .into());
+        let mut extra = Vec::new();
+        if let Some(tool) = rust_build(table["backend"].as_str().unwrap_or(""), &requires) {
+            let facts = rust_facts();
+            let rust = self.rust().map_err(|why| {
+                Refused(format!(
+                    "cannot build {name} from source: it is a Rust extension (its build uses {tool}), and {why}.\n\
+                     hint: {}; or drop --from-source for {name}, to load its musllinux wheel",
+                    facts.install
+                ))
+            })?;
+            step.note(&format!(
+                "Rust extension ({tool}): {} (std crates built here: {:?}), {}",
+                rust.rustc.display(),
+                rust.build_std,
+                rust.cargo.display()
+            ))?;
+            if cxx.is_none() {
+                // Rust's panics unwind: its code needs an unwinder, LLVM's from zig's runtime.
+                fs::write(work.join("needs-c++"), "")?;
+                bail!("{name} is a Rust extension: it needs LLVM's unwinder, from zig's runtime for musl");
+            }
+            let config = tools.join("target-sysconfig");
+            let data = format!("{}.py", self.tc.sysconfigdata()?);
+            if !config.join(&data).is_file() {
+                fs::create_dir_all(&config)?;
+                fs::copy(self.tc.stdlib().join(&data), config.join(&data))?;
+            }
+            let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| work.to_path_buf());
+            let host_cc = crate::build::rust::host_cc(&tools)?;
+            extra = rust.env(&self.tc.target.triple, &wrapper, &host_cc, &config, work, &home);
+            // maturin (a program in its wheel) and cargo are run by name: on PATH after the
+            // wrappers; and maturin never installs a Rust of its own.
+            let cargo_dir = rust.cargo.parent().unwrap_or(Path::new("/"));
+            extra.push((
+                "PATH".into(),
+                format!("{}:{}:{}:{path}", tools.display(), deps.join("bin").display(), cargo_dir.display()),
+            ));
+            extra.push(("MATURIN_NO_INSTALL_RUST".into(), "1".into()));
         }
-        self.install_build_deps(step, &deps, &requires, name)?;
-        let dynamic: Vec<String> = serde_json::from_value(run(&["dynamic", &src])?)?;
+        self.install_build_deps(step, &deps, &requires, name, !extra.is_empty())?;
+        let dynamic: Vec<String> = serde_json::from_value(run(&["dynamic", &src], &extra)?)?;
         let more: Vec<String> = dynamic.into_iter().filter(|r| !requires.contains(r)).collect();
         if !more.is_empty() {
-            self.install_build_deps(step, &deps, &more, name)?;
+            self.install_build_deps(step, &deps, &more, name, !extra.is_empty())?;
         }
         let out = work.join("dist");
-        let wheel = run(&["build", &src, &out.to_string_lossy()])?;
+        fs::create_dir_all(&out)?;
+        let wheel = run(&["build", &src, &out.to_string_lossy()], &extra)?;
         let wheel = out.join(wheel.as_str().context("no wheel name")?);
         if let Ok(links) = fs::read_to_string(work.join("links.jsonl")) {
             step.note(&format!("captured links:\n{links}"))?;
@@ -481,23 +528,31 @@ impl Builder<'_> {
         Ok(wheel)
     }
 
-    /// Installs build requirements as pure-Python wheels for Python 3.13 into `deps`.
+    /// Installs build requirements as pure-Python wheels for Python 3.13 into `deps`; with
+    /// `host_tools`, wheels for the build machine too (maturin is a program in a platform wheel).
     fn install_build_deps(
         &self,
         step: &crate::steplog::Step,
         deps: &Path,
         requires: &[String],
         name: &str,
+        host_tools: bool,
     ) -> Result<()> {
         if requires.is_empty() {
             return Ok(());
         }
         let (_, mut c) = crate::build::pip::pip_command(&["install", "--quiet", "--upgrade"], &[]);
-        c.args(crate::build::pip::PURE).arg("--target").arg(deps).args(requires);
+        if host_tools {
+            c.args(["--only-binary", ":all:", "--python-version", "3.13"]);
+        } else {
+            c.args(crate::build::pip::PURE);
+        }
+        c.arg("--target").arg(deps).args(requires);
         step.run_command(&format!("pip install {}", requires.join(" ")), &mut c).with_context(|| {
             format!(
-                "cannot install {name}'s build requirements ({}) as pure-Python wheels for Python 3.13",
-                requires.join(", ")
+                "cannot install {name}'s build requirements ({}) as {} for Python 3.13",
+                requires.join(", "),
+                if host_tools { "wheels of the build machine" } else { "pure-Python wheels" }
             )
         })
     }
