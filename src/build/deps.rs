@@ -392,8 +392,9 @@ fn build_native(
     }
     let sdists = tempfile::tempdir_in(built)?;
     // --no-binary for this package only: its build requirements (to read its metadata) are wheels.
+    // Its Requires-Python is checked against the binary's Python, not the host's.
     let (python, mut c) = pip_command(
-        &["download", "--quiet", "--no-deps", "--no-binary", name, "-d"],
+        &["download", "--quiet", "--no-deps", "--no-binary", name, "--python-version", "3.13", "-d"],
         &[sdists.path(), Path::new("-r"), &one],
     );
     c.env("SOURCE_DATE_EPOCH", source_date_epoch.to_string());
