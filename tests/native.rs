@@ -4,7 +4,8 @@
 //! by pip into a CPython 3.13 venv (their platform wheels), in the roots of rootfs.sh with and
 //! without /proc; the extension modules are built-in modules of the binary, a second build takes
 //! them from the cache and gives the same bytes, and `--no-native` keeps a pure-Python fallback.
-//! PyYAML with the libyaml pyelf builds, beside ruamel.yaml.clib's own copy of libyaml.
+//! PyYAML with the libyaml pyelf builds, beside ruamel.yaml.clib's own copy of libyaml. Rust
+//! extensions (maturin, setuptools-rust) built for musl with the build machine's rustc.
 //!
 //! They need the toolchain, pip's index, a CPython 3.13 and root, so they are ignored by a plain
 //! `cargo test`; `./test.sh` runs them.
@@ -135,8 +136,53 @@ fn pyyaml_on_libyaml_beside_ruamel_yaml_clibs_own_libyaml() {
 }
 
 #[test]
+#[ignore = "builds Rust from source (std too, the first time), installs from PyPI, builds real binaries, needs root; run by ./test.sh"]
+fn rust_extensions_are_built_from_source_each_with_its_own_std() {
+    // rpds-py (maturin) and bcrypt (setuptools-rust) from PyPI, and rustpanic, our PyO3
+    // extension that panics, as a local source distribution: three Rust extensions, three copies
+    // of std, in one binary.
+    let dists = local_sdist("rustpanic");
+    let reqs = repo().join("tests/e2e/native/rust-requirements.txt");
+    let req = tmp().join("rust-requirements.txt");
+    let pinned = fs::read_to_string(&reqs).unwrap();
+    fs::write(&req, format!("--find-links {}\nrustpanic==1.0\n{pinned}", dists.display())).unwrap();
+    let script = repo().join("tests/e2e/native/rust.py");
+    let bin = tmp().join("rust");
+    let built = all(&pyelf_build(&[script.to_str().unwrap(), "-r", req.to_str().unwrap()], &bin));
+    for dist in ["rpds-py 2026.9.1", "bcrypt 5.0.0", "rustpanic 1.0", "zig-libc++ 0.14.1"] {
+        assert!(built.contains(dist), "{dist} in the SBOM:\n{built}");
+    }
+    let verify = Command::new(PYELF).arg("verify").arg(&bin).output().unwrap();
+    assert!(verify.status.success(), "one static ELF: {}", all(&verify));
+    let embedded = all(&verify).lines().find(|l| l.contains("embedded shared objects")).unwrap_or_default().to_string();
+    assert!(embedded.ends_with("none"), "no shared object is loaded, all are linked: {}", all(&verify));
+
+    let python = reference_venv("rust", &reqs);
+    let reference = Command::new(&python).arg(&script).output().unwrap();
+    assert!(reference.status.success(), "{}", all(&reference));
+    let want = text(&reference);
+    assert!(want.contains("rpds HashTrieMap bcrypt._bcrypt"), "{want}");
+    // A panic unwinds through the extension's frames to PyO3, which raises PanicException; one
+    // caught inside Rust; thread-local state in each Python thread.
+    let panics = "42\nPanicException boom -3\ncaught: index out of bounds: the len is 0 but the index is 3\n\
+                  ValueError 3 is odd 4\n[[1, 2, 3], [1, 2, 3], [1, 2, 3], [1, 2, 3]] 1\n";
+
+    let out = Command::new(&bin).output().unwrap();
+    assert_eq!(text(&out), want, "{}", all(&out));
+    let out = Command::new(&bin).arg("rustpanic").output().unwrap();
+    assert_eq!(text(&out), panics, "{}", all(&out));
+    assert!(all(&out).contains("panicked at lib.rs:16:9:\nboom -3"), "Rust's panic message: {}", all(&out));
+    runs_the_same_in_roots(
+        &bin,
+        "rust",
+        &["empty", "alpine"],
+        &[(&[], &want, &want), (&["rustpanic"], panics, panics)],
+    );
+}
+
+#[test]
 #[ignore = "asks PyPI; run by ./test.sh"]
-fn a_rust_extension_is_refused_by_name() {
+fn a_rust_extension_without_a_rust_for_musl_is_refused_with_what_to_install() {
     let script = tmp().join("rusty.py");
     fs::write(&script, "import orjson\nprint(orjson.dumps([1]))\n").unwrap();
     let req = tmp().join("rusty-requirements.txt");
@@ -150,11 +196,16 @@ fn a_rust_extension_is_refused_by_name() {
         .arg(&req)
         .arg("-o")
         .arg(&out_path)
+        .env("PYELF_RUSTC", "/nonexistent/rustc")
         .output()
         .unwrap();
     let said = all(&out);
     assert_eq!(out.status.code(), Some(1), "{said}");
-    assert!(said.contains("cannot bundle orjson: it is a Rust extension (its build uses maturin)"), "{said}");
+    assert!(
+        said.contains("cannot build orjson from source: it is a Rust extension (its build uses maturin), and no rustc here can build for x86_64-unknown-linux-musl (/nonexistent/rustc: not found)"),
+        "{said}"
+    );
+    assert!(said.contains("apt-get install rustc-web rust-web-src"), "what to install: {said}");
     assert!(!said.contains("--no-native"), "no misleading hint: {said}");
     assert!(!out_path.exists());
 }
@@ -221,7 +272,7 @@ fn a_package_whose_c_build_fails_stops_the_build_with_the_words_of_the_failing_s
     let said = all(&out);
     assert_eq!(out.status.code(), Some(1), "{said}");
     assert!(
-        said.contains("cannot build needslib's C extension modules from its source distribution needslib-1.0.tar.gz"),
+        said.contains("cannot build needslib's extension modules from its source distribution needslib-1.0.tar.gz"),
         "{said}"
     );
     assert!(
