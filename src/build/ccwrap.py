@@ -159,8 +159,11 @@ def link_shared(args):
     with tempfile.NamedTemporaryFile("w", suffix=".libs", delete=False) as f:
         f.write("".join(f"{n}\n" for n in needed))
     try:
+        # Without the LLVM bitcode rustc embeds for LTO (.llvmbc, .llvmcmd): the machine code is
+        # what is linked, and binutils' LLVM plugin, if the host has an older one, aborts on it.
         run([tools + "objcopy", "--add-section", f".pyelf.libs={f.name}",
-             "--set-section-flags", ".pyelf.libs=contents,readonly,exclude", tmp])
+             "--set-section-flags", ".pyelf.libs=contents,readonly,exclude",
+             "--remove-section", ".llvmbc", "--remove-section", ".llvmcmd", tmp])
     finally:
         os.unlink(f.name)
     os.replace(tmp, out)
