@@ -75,6 +75,8 @@ pub fn libraries_of(name: &str) -> Vec<String> {
 
 const WRAPPER_PY: &str = include_str!("ccwrap.py");
 const FRONTEND_PY: &str = include_str!("pep517.py");
+/// How Rust builds are run: part of the cache key.
+const RUST_RS: &str = include_str!("rust.rs");
 
 /// Environment of a build: switches that make a package build its extensions or fail (never
 /// fall back to pure Python in silence), and those that would skip them, removed.
@@ -134,8 +136,9 @@ impl Builder<'_> {
             ("force".into(), format!("{FORCE:?} {UNSET:?}")),
             ("cxx".into(), format!("{:?}", cxx_pin())),
             ("epoch".into(), self.source_date_epoch.to_string()),
-            // The rustc that builds Rust extensions (its std is in them).
+            // The rustc that builds Rust extensions (its std is in them), and how it is run.
             ("rust".into(), self.rust().map(|r| format!("{} {:?}", r.version, r.build_std)).unwrap_or_default()),
+            ("rust-env".into(), RUST_RS.into()),
         ];
         // The libraries' directories are named by their own keys.
         parts.extend(

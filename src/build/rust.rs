@@ -22,6 +22,10 @@ pub struct Rust {
     pub version: String,
     /// The build machine's triple (its build scripts and proc-macros are built for it).
     pub host: String,
+    /// Where std's source is (`<sysroot>/lib/rustlib/src/rust`), when std is built here.
+    pub std_source: Option<PathBuf>,
+    /// The commit rustc was built from (`rustc -vV`), which names std's source in its paths.
+    pub commit: String,
     /// The crates of std built from source with each package (none when the target has a std
     /// installed).
     pub build_std: Vec<String>,
@@ -54,13 +58,15 @@ pub fn find(facts: &RustFacts, target: &str) -> std::result::Result<Rust, String
             continue;
         };
         match able(&rustc, target) {
-            Ok((version, host, from_source)) => {
+            Ok((version, host, std_source)) => {
                 let cargos = std::env::var("PYELF_CARGO").into_iter().chain(facts.cargo.iter().cloned());
                 let Some(cargo) = cargos.filter_map(|c| program(&c)).next() else {
                     return Err(format!("{} can build for {target}, but there is no cargo", rustc.display()));
                 };
-                let build_std = if from_source { facts.build_std.clone() } else { Vec::new() };
-                return Ok(Rust { rustc, cargo, version, host, build_std });
+                let build_std = if std_source.is_some() { facts.build_std.clone() } else { Vec::new() };
+                let commit =
+                    version.lines().find_map(|l| l.strip_prefix("commit-hash: ")).unwrap_or("unknown").to_string();
+                return Ok(Rust { rustc, cargo, version, host, build_std, std_source, commit });
             }
             Err(why) => tried.push(format!("{}: {why}", rustc.display())),
         }
@@ -77,9 +83,9 @@ fn program(name: &str) -> Option<PathBuf> {
     std::env::split_paths(&std::env::var_os("PATH")?).map(|d| d.join(name)).find(|p| p.is_file())
 }
 
-/// `rustc -vV`, the host triple, and whether std must be built for `target`; or why this rustc
-/// cannot build for it.
-fn able(rustc: &Path, target: &str) -> std::result::Result<(String, String, bool), String> {
+/// `rustc -vV`, the host triple, and where std's source is when std must be built for `target`;
+/// or why this rustc cannot build for it.
+fn able(rustc: &Path, target: &str) -> std::result::Result<(String, String, Option<PathBuf>), String> {
     let ask = |args: &[&str]| -> std::result::Result<String, String> {
         let out = Command::new(rustc).args(args).output().map_err(|e| e.to_string())?;
         if !out.status.success() {
@@ -99,12 +105,12 @@ fn able(rustc: &Path, target: &str) -> std::result::Result<(String, String, bool
         .map(|d| d.flatten().any(|e| e.file_name().to_string_lossy().starts_with("libstd-")))
         .unwrap_or(false);
     if installed {
-        return Ok((version, host, false));
+        return Ok((version, host, None));
     }
     let sysroot = ask(&["--print", "sysroot"])?;
-    let src = Path::new(&sysroot).join("lib/rustlib/src/rust/library/std/Cargo.toml");
-    if src.is_file() {
-        return Ok((version, host, true));
+    let src = Path::new(&sysroot).join("lib/rustlib/src/rust");
+    if src.join("library/std/Cargo.toml").is_file() {
+        return Ok((version, host, Some(src)));
     }
     Err(format!("it has no std for {target} and no std source (rust-src) to build one"))
 }
@@ -147,11 +153,18 @@ impl Rust {
             ("PYO3_CROSS_LIB_DIR".into(), python_config.display().to_string()),
             ("PYO3_CROSS_PYTHON_VERSION".into(), "3.13".into()),
             ("PYO3_BUILD_EXTENSION_MODULE".into(), "1".into()),
-            // Paths in panic messages and debug info: the same wherever the build ran.
-            (
-                "RUSTFLAGS".into(),
-                format!("--remap-path-prefix={}=/pyelf-build --remap-path-prefix={cargo_home}=/cargo", work.display()),
-            ),
+            // Paths in panic messages and debug info: the same wherever the build ran (std's
+            // source named as rustup's builds name it).
+            ("RUSTFLAGS".into(), {
+                let mut flags = format!(
+                    "--remap-path-prefix={}=/pyelf-build --remap-path-prefix={cargo_home}=/cargo",
+                    work.display()
+                );
+                if let Some(src) = &self.std_source {
+                    flags += &format!(" --remap-path-prefix={}=/rustc/{}", src.display(), self.commit);
+                }
+                flags
+            }),
             ("CARGO_TERM_COLOR".into(), "never".into()),
             ("CARGO_TERM_PROGRESS_WHEN".into(), "never".into()),
         ];
@@ -204,6 +217,8 @@ mod tests {
             version: String::new(),
             host: "x86_64-unknown-linux-gnu".into(),
             build_std: vec!["std".into(), "panic_abort".into()],
+            std_source: Some("/usr/lib/rustlib/src/rust".into()),
+            commit: "abc".into(),
         };
         let env = rust.env(
             "aarch64-unknown-linux-musl",
@@ -220,5 +235,8 @@ mod tests {
         assert_eq!(get("CARGO_BUILD_TARGET"), Some("aarch64-unknown-linux-musl"));
         assert_eq!(get("CARGO_UNSTABLE_BUILD_STD"), Some("std,panic_abort"));
         assert_eq!(get("RUSTC_BOOTSTRAP"), Some("1"));
+        let flags = get("RUSTFLAGS").unwrap();
+        assert!(flags.contains("--remap-path-prefix=/w=/pyelf-build"), "{flags}");
+        assert!(flags.contains("--remap-path-prefix=/usr/lib/rustlib/src/rust=/rustc/abc"), "{flags}");
     }
 }
