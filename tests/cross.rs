@@ -313,6 +313,29 @@ fn c_and_cxx_extension_modules_are_cross_built_and_behave_as_on_x86_64() {
     assert!(verify.status.success(), "{}", all(&verify));
 }
 
+#[test]
+#[ignore = "builds Rust extensions from source for aarch64 (std too) and runs them under qemu-user; run by ./test.sh"]
+fn rust_extensions_are_cross_built_and_behave_as_on_x86_64() {
+    // rpds-py (maturin), bcrypt (setuptools-rust) and rustpanic (our PyO3 extension that panics,
+    // a local sdist): Rust's std for aarch64 musl, and panics unwinding on aarch64.
+    let dists = local_sdist("rustpanic");
+    let pinned = fs::read_to_string(repo().join("tests/e2e/native/rust-requirements.txt")).unwrap();
+    let req = tmp().join("cross-rust-requirements.txt");
+    fs::write(&req, format!("--find-links {}\nrustpanic==1.0\n{pinned}", dists.display())).unwrap();
+    let script = repo().join("tests/e2e/native/rust.py");
+    let x86 = build_for(X86, &script, "rust", &["-r", req.to_str().unwrap()]);
+    let arm_bin = build_for(ARM, &script, "rust", &["-r", req.to_str().unwrap()]);
+    let root = arm_root("alpine-aarch64", &arm_bin, "rust");
+    for args in [&[][..], &["rustpanic"][..]] {
+        let want = Command::new(&x86).args(args).output().unwrap();
+        assert!(want.status.success(), "{}", all(&want));
+        let out = arm().command(&arm_bin).args(args).output().unwrap();
+        assert_eq!(text(&out), text(&want), "{args:?}, qemu on the host: {}", all(&out));
+        let out = run_arm(&root, args);
+        assert_eq!(text(&out), text(&want), "{args:?}, alpine-aarch64 without /proc: {}", all(&out));
+    }
+}
+
 fn goblin_aarch64() -> u16 {
     pyelf::toolchain::pins::Pins::builtin().target(ARM).unwrap().elf_machine
 }

@@ -264,8 +264,10 @@ pub fn local_sdist(name: &str) -> std::path::PathBuf {
         let entry = entry.unwrap();
         std::fs::copy(entry.path(), staging.join(entry.file_name())).unwrap();
     }
+    // The same bytes each time (names sorted, no dates or owners), so that a build from it is
+    // taken from pyelf's cache the next time.
     let tar = Command::new("tar")
-        .arg("czf")
+        .args(["--sort=name", "--mtime=@0", "--owner=0", "--group=0", "--numeric-owner", "-I", "gzip -n", "-cf"])
         .arg(dists.join(format!("{name}-1.0.tar.gz")))
         .arg("-C")
         .arg(staging.parent().unwrap())
