@@ -478,6 +478,46 @@ print(count, found)
     assert!(counts[0] > 50_000 && counts[1] > 20_000, "code objects and imports or stores compared: {text}");
 }
 
+/// A package whose `__init__` is an extension module (mypyc compiles pytokens' `__init__.py`): the
+/// analysis takes the extension as the package's module, as python does, instead of recursing
+/// until Python's stack runs out.
+#[test]
+#[ignore = "needs the toolchain; run by ./test.sh"]
+fn a_package_whose_init_is_an_extension_module_is_analysed() {
+    let facts = tmp().join("init-ext-facts.json");
+    std::fs::write(&facts, pyelf::build::freeze::facts_for_analysis().to_string()).unwrap();
+    let site = tmp().join("init-ext-site");
+    let pkg = site.join("compiledpkg");
+    std::fs::create_dir_all(&pkg).unwrap();
+    std::fs::write(pkg.join("__init__.py"), "from compiledpkg import helper\n").unwrap();
+    std::fs::write(pkg.join("helper.py"), "import json\n").unwrap();
+    let script = tmp().join("init-ext.py");
+    std::fs::write(&script, "import compiledpkg\n").unwrap();
+    let check = r#"
+import importlib.machinery, importlib.util, os, sys
+spec = importlib.util.spec_from_file_location("freeze", sys.argv[1])
+freeze = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(freeze)
+site, script = sys.argv[2], sys.argv[3]
+# The compiled __init__ (never loaded by the analysis: its bytes do not matter).
+with open(os.path.join(site, "compiledpkg", "__init__" + importlib.machinery.EXTENSION_SUFFIXES[0]), "wb") as f:
+    f.write(b"ELF")
+sys.path.insert(0, site)
+names, imported = freeze.analyse(script, [])
+print(sorted(n for n in names if n.startswith("compiledpkg")), "compiledpkg" in imported)
+"#;
+    let out = Command::new(toolchain_python())
+        .args(["-I", "-c", check])
+        .arg(repo().join("src/build/freeze.py"))
+        .arg(&site)
+        .arg(&script)
+        .env("PYELF_STDLIB_FACTS", &facts)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(text(&out), "['compiledpkg'] True\n");
+}
+
 #[test]
 #[ignore = "builds real binaries and needs root; run by ./test.sh"]
 fn an_installed_pyelf_builds_from_any_directory() {

@@ -209,6 +209,12 @@ class Finder(modulefinder.ModuleFinder):
             spec = importlib.machinery.PathFinder.find_spec(name, self.path if path is None else path)
             if is_namespace(spec):
                 return None, list(spec.submodule_search_locations), ("", "", NAMESPACE)
+            # A package whose __init__ is an extension module (mypyc compiles pytokens'
+            # __init__.py into __init__.cpython-313-*.so): python imports the extension (extensions
+            # come first), and so does the binary. modulefinder would take the extension's
+            # ExtensionFileLoader.is_package() for a package directory, and load it again, forever.
+            if name == "__init__" and spec is not None and isinstance(spec.loader, importlib.machinery.ExtensionFileLoader):
+                return None, spec.origin, ("", "", modulefinder._C_EXTENSION)
         return super().find_module(name, path, parent)
 
     def load_module(self, fqname, fp, pathname, file_info):
