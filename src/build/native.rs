@@ -457,8 +457,11 @@ impl Builder<'_> {
             }
             c.env("CFLAGS", include_flags.join(" "))
                 .env("LDFLAGS", lib_flags.join(" "))
-                // pkg-config finds the pinned libraries' .pc files only, never the host's.
+                // pkg-config finds the pinned libraries' .pc files only, never the host's: they
+                // are the target's, so Rust's pkg-config crate may use them when it builds for
+                // musl (openssl-sys for cryptography).
                 .env("PKG_CONFIG_LIBDIR", std::env::join_paths(pkgconfig_dirs.iter())?)
+                .env("PKG_CONFIG_ALLOW_CROSS", "1")
                 .env_remove("PKG_CONFIG_PATH")
                 .env_remove("PKG_CONFIG_SYSROOT_DIR")
                 .env("SOURCE_DATE_EPOCH", self.source_date_epoch.to_string())
@@ -505,7 +508,15 @@ impl Builder<'_> {
             }
             let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| work.to_path_buf());
             let host_cc = crate::build::rust::host_cc(&tools)?;
-            extra = rust.env(&self.tc.target.triple, &wrapper, &host_cc, &config, work, &home);
+            let sysroot = rust.sysroot(&self.tc.target.triple, &self.cache, step)?;
+            let dirs = crate::build::rust::BuildDirs {
+                linker: &wrapper,
+                host_cc: &host_cc,
+                python_config: &config,
+                work,
+                home: &home,
+            };
+            extra = rust.env(&self.tc.target.triple, sysroot.as_deref(), &dirs);
             // maturin (a program in its wheel) and cargo are run by name: on PATH after the
             // wrappers; and maturin never installs a Rust of its own.
             let cargo_dir = rust.cargo.parent().unwrap_or(Path::new("/"));
@@ -515,11 +526,11 @@ impl Builder<'_> {
             ));
             extra.push(("MATURIN_NO_INSTALL_RUST".into(), "1".into()));
         }
-        self.install_build_deps(step, &deps, &requires, name, !extra.is_empty())?;
+        self.install_build_deps(step, &deps, &requires, name)?;
         let dynamic: Vec<String> = serde_json::from_value(run(&["dynamic", &src], &extra)?)?;
         let more: Vec<String> = dynamic.into_iter().filter(|r| !requires.contains(r)).collect();
         if !more.is_empty() {
-            self.install_build_deps(step, &deps, &more, name, !extra.is_empty())?;
+            self.install_build_deps(step, &deps, &more, name)?;
         }
         let out = work.join("dist");
         fs::create_dir_all(&out)?;
@@ -531,34 +542,56 @@ impl Builder<'_> {
         Ok(wheel)
     }
 
-    /// Installs build requirements as pure-Python wheels for Python 3.13 into `deps`; with
-    /// `host_tools`, wheels for the build machine too (maturin is a program in a platform wheel).
+    /// Installs build requirements into `deps`: programs of the build machine (maturin, in a
+    /// platform wheel) as its wheels, the rest as pure-Python wheels for Python 3.13, which is all
+    /// the build's python (the toolchain's, static) can import.
     fn install_build_deps(
         &self,
         step: &crate::steplog::Step,
         deps: &Path,
         requires: &[String],
         name: &str,
-        host_tools: bool,
     ) -> Result<()> {
-        if requires.is_empty() {
-            return Ok(());
+        let (programs, modules): (Vec<&String>, Vec<&String>) =
+            requires.iter().partition(|r| BUILD_PROGRAMS.contains(&requirement_name(r).as_str()));
+        for (group, pure) in [(programs, false), (modules, true)] {
+            if group.is_empty() {
+                continue;
+            }
+            let (_, mut c) = crate::build::pip::pip_command(&["install", "--quiet", "--upgrade"], &[]);
+            if pure {
+                c.args(crate::build::pip::PURE);
+            } else {
+                c.args(["--only-binary", ":all:", "--python-version", "3.13"]);
+            }
+            let names: Vec<&str> = group.iter().map(|r| r.as_str()).collect();
+            c.arg("--target").arg(deps).args(&names);
+            step.run_command(&format!("pip install {}", names.join(" ")), &mut c).with_context(|| {
+                if pure {
+                    format!(
+                        "cannot install {name}'s build requirements ({}) as pure-Python wheels for Python 3.13: the build runs pyelf's static python3, which loads no compiled module (a build that imports cffi, as cryptography's does, cannot run)",
+                        names.join(", ")
+                    )
+                } else {
+                    format!("cannot install {name}'s build programs ({}) for the build machine", names.join(", "))
+                }
+            })?;
         }
-        let (_, mut c) = crate::build::pip::pip_command(&["install", "--quiet", "--upgrade"], &[]);
-        if host_tools {
-            c.args(["--only-binary", ":all:", "--python-version", "3.13"]);
-        } else {
-            c.args(crate::build::pip::PURE);
-        }
-        c.arg("--target").arg(deps).args(requires);
-        step.run_command(&format!("pip install {}", requires.join(" ")), &mut c).with_context(|| {
-            format!(
-                "cannot install {name}'s build requirements ({}) as {} for Python 3.13",
-                requires.join(", "),
-                if host_tools { "wheels of the build machine" } else { "pure-Python wheels" }
-            )
-        })
+        Ok(())
     }
+}
+
+/// Build requirements that are programs run by the build (their wheels hold a binary for the
+/// build machine), not modules its python imports.
+const BUILD_PROGRAMS: &[&str] = &["maturin"];
+
+/// A requirement's project name, as pip compares them.
+fn requirement_name(r: &str) -> String {
+    r.split(|c: char| !(c.is_alphanumeric() || c == '-' || c == '_' || c == '.'))
+        .next()
+        .unwrap_or("")
+        .to_lowercase()
+        .replace('_', "-")
 }
 
 /// A package pyelf does not try to build, and why.
@@ -568,17 +601,10 @@ struct Refused(String);
 
 /// The Rust build tool a build uses (maturin, setuptools-rust), if it does.
 fn rust_build(backend: &str, requires: &[String]) -> Option<String> {
-    let name = |r: &str| {
-        r.split(|c: char| !(c.is_alphanumeric() || c == '-' || c == '_' || c == '.'))
-            .next()
-            .unwrap_or("")
-            .to_lowercase()
-            .replace('_', "-")
-    };
     if backend.starts_with("maturin") {
         return Some("maturin".into());
     }
-    requires.iter().map(|r| name(r)).find(|n| n == "maturin" || n == "setuptools-rust")
+    requires.iter().map(|r| requirement_name(r)).find(|n| n == "maturin" || n == "setuptools-rust")
 }
 
 /// The answer of `pep517.py STEP WHEEL` about a wheel, run by the toolchain's python3.
@@ -789,6 +815,14 @@ mod tests {
                 assert!(pins.source(l.as_str().unwrap()).is_ok(), "{l} is pinned");
             }
         }
+    }
+
+    #[test]
+    fn requirements_are_named_as_pip_names_them() {
+        assert_eq!(requirement_name("maturin>=1.9,<2.0"), "maturin");
+        assert_eq!(requirement_name("cffi>=2.0.0; platform_python_implementation != 'PyPy'"), "cffi");
+        assert_eq!(requirement_name("Setuptools_Rust[toml]>=1.5"), "setuptools-rust");
+        assert!(BUILD_PROGRAMS.contains(&requirement_name("maturin >= 1").as_str()));
     }
 
     #[test]

@@ -2,9 +2,11 @@
 //! built from source.
 //!
 //! The build machine's rustc compiles for the target's musl triple. Its standard library for that
-//! target is either installed (rustup's `rust-std` component) or built with the package
-//! (`-Zbuild-std`, from the `rust-src` of the same rustc: Debian 12's `rustc-web` and
-//! `rust-web-src`). Either way the extension's `cdylib` link goes to pyelf's compiler wrapper,
+//! target is either installed (rustup's `rust-std` component) or built once from the `rust-src`
+//! of the same rustc (Debian 12's `rustc-web` and `rust-web-src`) with cargo's `-Zbuild-std`, into
+//! a sysroot kept in pyelf's cache and given to each package's build (`--sysroot`): std is not
+//! rebuilt per package, and a package whose sdist vendors its crates (orjson replaces crates.io
+//! by a directory) needs none of std's. The extension's `cdylib` link goes to pyelf's compiler wrapper,
 //! which makes it one relocatable object like a C extension's: the crate, the parts of std it
 //! uses and LLVM's unwinder, every symbol but `PyInit_*` made local. Two Rust extensions each
 //! keep their own std, and never see each other's (`rust_eh_personality`, `__rust_alloc`...).
@@ -115,26 +117,137 @@ fn able(rustc: &Path, target: &str) -> std::result::Result<(String, String, Opti
     Err(format!("it has no std for {target} and no std source (rust-src) to build one"))
 }
 
+/// Where a package's Rust build runs and what it is given.
+#[derive(Clone, Copy)]
+pub struct BuildDirs<'a> {
+    /// pyelf's compiler wrapper: the target's linker and C compiler.
+    pub linker: &'a Path,
+    /// The build machine's C compiler, for build scripts and proc-macros.
+    pub host_cc: &'a Path,
+    /// A directory holding the target's `_sysconfigdata_*.py` only.
+    pub python_config: &'a Path,
+    /// The build's work directory (named `/pyelf-build` in paths the build records).
+    pub work: &'a Path,
+    /// The user's home, where cargo keeps its registry (the build's own HOME is `work`).
+    pub home: &'a Path,
+}
+
+/// The flags the target's std is built with, and each package's crates too (maturin and
+/// setuptools-rust link a musl `cdylib` with `-crt-static`). std keeps its LLVM bitcode, for the
+/// packages whose profile asks for LTO.
+const STD_FLAGS: &[&str] = &["-Cembed-bitcode=yes", "-Ctarget-feature=-crt-static"];
+
+/// cargo's wrapper of rustc for the std build: `panic_abort` is compiled with `panic=abort`, as
+/// Rust's own build compiles it (cargo's -Zbuild-std would compile it with the profile's
+/// `unwind`, and a package whose profile says `panic = "abort"` could not use it).
+const STD_RUSTC_WRAPPER: &str = r#"#!/bin/sh
+prev=
+for a in "$@"; do
+    if [ "$prev" = "--crate-name" ] && [ "$a" = "panic_abort" ]; then
+        exec "$@" -C panic=abort
+    fi
+    prev=$a
+done
+exec "$@"
+"#;
+
 impl Rust {
-    /// The environment of a package's build for `target` (a musl triple): cargo builds for it,
-    /// links through `linker` (pyelf's wrapper) and finds the target's Python configuration
-    /// (`_sysconfigdata_*.py`) in `python_config`; build scripts are built for the host with
-    /// `host_cc`. `home` is the user's home, where cargo keeps its registry (the build's own HOME
-    /// is its work directory).
-    pub fn env(
-        &self,
-        target: &str,
-        linker: &Path,
-        host_cc: &Path,
-        python_config: &Path,
-        work: &Path,
-        home: &Path,
-    ) -> Vec<(String, String)> {
+    /// The sysroot holding std built for `target` from this rustc's source, built the first time
+    /// (a minute or two) and kept under `cache`, keyed by the rustc, the target and how it is
+    /// built; `None` when the target's std is installed. The build's output goes to `step`'s log.
+    pub fn sysroot(&self, target: &str, cache: &Path, step: &crate::steplog::Step) -> Result<Option<PathBuf>> {
+        let Some(src) = &self.std_source else {
+            return Ok(None);
+        };
+        let parts = vec![
+            ("rustc".to_string(), self.version.clone()),
+            ("target".into(), target.to_string()),
+            ("crates".into(), self.build_std.join(",")),
+            ("flags".into(), STD_FLAGS.join(" ")),
+            ("wrapper".into(), STD_RUSTC_WRAPPER.into()),
+        ];
+        let dir = cache.join(format!("rust-std-{target}-{}", crate::toolchain::hash_parts(&parts)));
+        if dir.join(".complete").is_file() {
+            return Ok(Some(dir));
+        }
+        std::fs::create_dir_all(cache)?;
+        let _lock = crate::toolchain::lock_exclusive(&cache.join(".rust-std.lock"), "Rust's std for musl")?;
+        if dir.join(".complete").is_file() {
+            return Ok(Some(dir));
+        }
+        crate::say!("building Rust's std for {target} from {} (once; a minute or two)", src.display());
+        let work = tempfile::Builder::new().prefix(".rust-std-").tempdir_in(cache)?;
+        let project = work.path().join("project");
+        std::fs::create_dir_all(project.join(".cargo"))?;
+        std::fs::write(
+            project.join("Cargo.toml"),
+            "[package]\nname = \"pyelf-std\"\nversion = \"0.0.0\"\nedition = \"2021\"\n\n[lib]\npath = \"lib.rs\"\n\n[workspace]\n",
+        )?;
+        std::fs::write(project.join("lib.rs"), "")?;
+        // std's dependencies from the crates its source vendors, when it does (Debian's): no
+        // network; otherwise from the registry.
+        let vendor = src.join("library/vendor");
+        let offline = vendor.is_dir();
+        if offline {
+            std::fs::write(
+                project.join(".cargo/config.toml"),
+                format!(
+                    "[source.crates-io]\nreplace-with = \"rust-src-vendor\"\n\n[source.rust-src-vendor]\ndirectory = \"{}\"\n",
+                    vendor.display()
+                ),
+            )?;
+        }
+        let wrapper = work.path().join("rustc-wrapper");
+        std::fs::write(&wrapper, STD_RUSTC_WRAPPER)?;
+        crate::toolchain::compiler::set_executable(&wrapper)?;
+        let target_dir = work.path().join("target");
+        let mut flags: Vec<String> = STD_FLAGS.iter().map(|f| f.to_string()).collect();
+        flags.push(format!("--remap-path-prefix={}=/rustc/{}", src.display(), self.commit));
+        let mut c = Command::new(&self.cargo);
+        c.args(["build", "--release", "--target", target])
+            .arg(format!("-Zbuild-std={}", self.build_std.join(",")))
+            .current_dir(&project)
+            .env("RUSTC", &self.rustc)
+            .env("RUSTC_BOOTSTRAP", "1")
+            .env("RUSTC_WRAPPER", &wrapper)
+            .env("CARGO_TARGET_DIR", &target_dir)
+            .env("CARGO_ENCODED_RUSTFLAGS", flags.join("\u{1f}"))
+            .env_remove("RUSTFLAGS")
+            .env("CARGO_TERM_COLOR", "never")
+            .env("CARGO_TERM_PROGRESS_WHEN", "never");
+        if offline {
+            c.arg("--offline").env("CARGO_HOME", work.path().join("cargo-home"));
+        }
+        step.run_command(&format!("cargo build -Zbuild-std={} --target {target}", self.build_std.join(",")), &mut c)
+            .with_context(|| format!("cannot build Rust's std for {target} from {}", src.display()))?;
+        let ready = work.path().join("ready");
+        let lib = ready.join("lib/rustlib").join(target).join("lib");
+        std::fs::create_dir_all(&lib)?;
+        let deps = target_dir.join(target).join("release/deps");
+        for entry in std::fs::read_dir(&deps).with_context(|| format!("cargo left no {}", deps.display()))? {
+            let path = entry?.path();
+            let name = path.file_name().unwrap_or_default().to_string_lossy().to_string();
+            if name.ends_with(".rlib") && !name.starts_with("libpyelf_std-") {
+                std::fs::copy(&path, lib.join(&name))?;
+            }
+        }
+        std::fs::write(ready.join(".complete"), format!("{}\n", self.version))?;
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::rename(&ready, &dir)?;
+        Ok(Some(dir))
+    }
+
+    /// The environment of a package's build for `target` (a musl triple): cargo builds for it
+    /// with std from `sysroot` (or the installed one), links through the wrapper and finds the
+    /// target's Python configuration; build scripts are built for the host with its compiler.
+    pub fn env(&self, target: &str, sysroot: Option<&Path>, dirs: &BuildDirs) -> Vec<(String, String)> {
+        let BuildDirs { linker, host_cc, python_config, work, home } = *dirs;
+
         let upper = |t: &str| t.to_uppercase().replace(['-', '.'], "_");
         let under = |t: &str| t.replace(['-', '.'], "_");
         let cargo_home = std::env::var("CARGO_HOME").unwrap_or_else(|_| home.join(".cargo").display().to_string());
         let rustup_home = std::env::var("RUSTUP_HOME").unwrap_or_else(|_| home.join(".rustup").display().to_string());
-        let mut env = vec![
+        let env = vec![
             ("RUSTC".to_string(), self.rustc.display().to_string()),
             ("CARGO".into(), self.cargo.display().to_string()),
             ("CARGO_HOME".into(), cargo_home.clone()),
@@ -153,25 +266,20 @@ impl Rust {
             ("PYO3_CROSS_LIB_DIR".into(), python_config.display().to_string()),
             ("PYO3_CROSS_PYTHON_VERSION".into(), "3.13".into()),
             ("PYO3_BUILD_EXTENSION_MODULE".into(), "1".into()),
-            // Paths in panic messages and debug info: the same wherever the build ran (std's
-            // source named as rustup's builds name it).
+            // std from the sysroot built for the target; paths in panic messages and debug info
+            // the same wherever the build ran.
             ("RUSTFLAGS".into(), {
-                let mut flags = format!(
-                    "--remap-path-prefix={}=/pyelf-build --remap-path-prefix={cargo_home}=/cargo",
-                    work.display()
-                );
-                if let Some(src) = &self.std_source {
-                    flags += &format!(" --remap-path-prefix={}=/rustc/{}", src.display(), self.commit);
+                let mut flags: Vec<String> = STD_FLAGS.iter().map(|f| f.to_string()).collect();
+                if let Some(sysroot) = sysroot {
+                    flags.push(format!("--sysroot={}", sysroot.display()));
                 }
-                flags
+                flags.push(format!("--remap-path-prefix={}=/pyelf-build", work.display()));
+                flags.push(format!("--remap-path-prefix={cargo_home}=/cargo"));
+                flags.join(" ")
             }),
             ("CARGO_TERM_COLOR".into(), "never".into()),
             ("CARGO_TERM_PROGRESS_WHEN".into(), "never".into()),
         ];
-        if !self.build_std.is_empty() {
-            env.push(("RUSTC_BOOTSTRAP".into(), "1".into()));
-            env.push(("CARGO_UNSTABLE_BUILD_STD".into(), self.build_std.join(",")));
-        }
         env
     }
 }
@@ -220,23 +328,23 @@ mod tests {
             std_source: Some("/usr/lib/rustlib/src/rust".into()),
             commit: "abc".into(),
         };
-        let env = rust.env(
-            "aarch64-unknown-linux-musl",
-            Path::new("/w/tools/cc"),
-            Path::new("/usr/bin/cc"),
-            Path::new("/w/py"),
-            Path::new("/w"),
-            Path::new("/root"),
-        );
+        let dirs = BuildDirs {
+            linker: Path::new("/w/tools/cc"),
+            host_cc: Path::new("/usr/bin/cc"),
+            python_config: Path::new("/w/py"),
+            work: Path::new("/w"),
+            home: Path::new("/root"),
+        };
+        let env = rust.env("aarch64-unknown-linux-musl", Some(Path::new("/cache/std")), &dirs);
         let get = |k: &str| env.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
         assert_eq!(get("CARGO_TARGET_AARCH64_UNKNOWN_LINUX_MUSL_LINKER"), Some("/w/tools/cc"));
         assert_eq!(get("CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_LINKER"), Some("/usr/bin/cc"));
         assert_eq!(get("CC_aarch64_unknown_linux_musl"), Some("/w/tools/cc"));
         assert_eq!(get("CARGO_BUILD_TARGET"), Some("aarch64-unknown-linux-musl"));
-        assert_eq!(get("CARGO_UNSTABLE_BUILD_STD"), Some("std,panic_abort"));
-        assert_eq!(get("RUSTC_BOOTSTRAP"), Some("1"));
+        assert_eq!(get("RUSTC_BOOTSTRAP"), None, "std is built once, not with each package");
         let flags = get("RUSTFLAGS").unwrap();
+        assert!(flags.contains("--sysroot=/cache/std"), "{flags}");
+        assert!(flags.contains("-Ctarget-feature=-crt-static"), "{flags}");
         assert!(flags.contains("--remap-path-prefix=/w=/pyelf-build"), "{flags}");
-        assert!(flags.contains("--remap-path-prefix=/usr/lib/rustlib/src/rust=/rustc/abc"), "{flags}");
     }
 }
