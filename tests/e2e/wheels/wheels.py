@@ -27,6 +27,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.x509.oid import NameOID
 from PIL import Image, ImageDraw, ImageFilter
 from pydantic import BaseModel, Field, ValidationError
+import pytokens
 
 SITE = os.path.dirname(os.path.dirname(np.__file__))
 
@@ -110,6 +111,10 @@ try:
     User(id="x", name="a")
 except ValidationError as e:
     print(e.error_count(), [(err["type"], err["loc"]) for err in e.errors()])
+
+# pytokens: its x86_64 wheel compiles the package's __init__ itself with mypyc (an extension
+# module as a package; aarch64's is pure Python).
+print([t.type.name for t in pytokens.tokenize("x = f(1) + y\n")])
 
 # cryptography (Rust, its own OpenSSL): AES-GCM, Ed25519, X.509.
 key, nonce = bytes(range(32)), bytes(12)
