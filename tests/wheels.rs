@@ -74,6 +74,27 @@ fn musllinux_wheels_are_loaded_from_the_binary_and_match_a_normal_install_in_eve
     runs_the_same_in_roots(&bin, "wheels", &["empty", "alpine"], &[(&[], &want, &want)]);
 }
 
+#[test]
+#[ignore = "installs from PyPI, builds a real binary and needs root; run by ./test.sh"]
+fn scipy_from_its_musllinux_wheel_matches_a_normal_install() {
+    // scipy: Fortran (its gfortran runtime bundled), C++, and its own OpenBLAS beside numpy's.
+    let dir = repo().join("tests/e2e/wheels");
+    let script = dir.join("scipy_app.py");
+    let req = dir.join("scipy-requirements.txt");
+    let bin = tmp().join("scipy");
+    let o = Command::new(PYELF).arg("build").arg(&script).arg("-r").arg(&req).arg("-o").arg(&bin).output().unwrap();
+    assert!(o.status.success(), "build failed:\n{}", all(&o));
+    assert!(all(&o).contains("scipy 1.18.1"), "{}", all(&o));
+    let python = reference_venv("scipy", &req);
+    let reference = Command::new(&python).arg(&script).output().unwrap();
+    assert!(reference.status.success(), "{}", all(&reference));
+    let want = text(&reference);
+    assert!(want.contains("LinAlgError: A singular matrix"), "{want}");
+    let out = Command::new(&bin).output().unwrap();
+    assert_eq!(text(&out), want, "on the host: {}", all(&out));
+    runs_the_same_in_roots(&bin, "scipy", &["empty"], &[(&[], &want, &want)]);
+}
+
 /// Compiles `c` into the shared object `out` with `cc` and `flags` (no libc: nothing is run).
 fn shared_object(cc: &str, c: &str, out: &std::path::Path, flags: &[&str]) {
     let src = out.with_extension("c");
