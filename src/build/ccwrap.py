@@ -120,9 +120,10 @@ def link_shared(args):
     private_dirs = [d for d in dirs if not os.path.abspath(d).startswith(HOST_DIRS)
                     and os.path.abspath(d) != toolchain_lib]
     files, needed, wants_cxx = [], [], False
-    # A Rust link (rustc passes its crates as .rlib archives): its std unwinds panics through
-    # -lgcc_s or -lunwind, which LLVM's libunwind from the C++ runtime provides.
-    rust = any(value.endswith(".rlib") for kind, value in inputs if kind == "file")
+    # A Rust link (rustc passes its crates as .rlib archives, or with LTO one codegen unit,
+    # `*.rcgu.o`): its std unwinds panics through -lgcc_s or -lunwind, which LLVM's libunwind
+    # from the C++ runtime provides.
+    rust = any(value.endswith((".rlib", ".rcgu.o")) for kind, value in inputs if kind == "file")
     for kind, value in inputs:
         if kind == "file":
             if value.endswith((".so", ".dylib")) or ".so." in os.path.basename(value):

@@ -340,9 +340,14 @@ impl Builder<'_> {
             if e.is::<Refused>() {
                 return e;
             }
+            let rust = ["1", "2"].iter().any(|a| work.path().join(a).join("rust").exists());
+            let hint = if rust {
+                format!("{name} is Rust: the log above says what failed; without --from-source its musllinux wheel, if it has one, is loaded instead")
+            } else {
+                format!("a C library that pyelf has no pin for (toolchains/libraries.toml) cannot be linked yet; `--no-native {name}` keeps its pure-Python fallback, if it has one")
+            };
             anyhow::anyhow!(
-                "cannot build {name}'s extension modules from its source distribution {}: {e:#}\n\
-                 hint: a C library that pyelf has no pin for (toolchains/libraries.toml) cannot be linked yet; `--no-native {name}` keeps its pure-Python fallback, if it has one",
+                "cannot build {name}'s extension modules from its source distribution {}: {e:#}\nhint: {hint}",
                 file_name(sdist),
             )
         })?;
@@ -399,6 +404,9 @@ impl Builder<'_> {
         let frontend = tools.join("pep517.py");
         fs::write(&frontend, FRONTEND_PY)?;
         let deps = work.join("build-deps");
+        // Build programs (maturin) apart from the modules: a later `pip install --target` of
+        // modules with scripts replaces the target's bin/.
+        let programs = work.join("build-programs");
         let answer = work.join("answer.json");
         let path = format!("{}:{}", tools.display(), std::env::var("PATH").unwrap_or_default());
         let prefixes = std::env::join_paths(libraries)?;
@@ -407,15 +415,15 @@ impl Builder<'_> {
         // For another architecture: the build machine's python runs the build, told the
         // target's platform (`_PYTHON_HOST_PLATFORM`: the wheel's tag) and configuration (its
         // _sysconfigdata: EXT_SUFFIX, the files' names); the target's Python headers come first.
-        let mut python_path = vec![deps.clone()];
+        let mut python_path = vec![deps.clone(), programs.clone()];
         let mut cross_env: Vec<(&str, String)> = Vec::new();
+        // The target's configuration alone in a directory (PyO3 reads it there too).
+        let data = self.tc.sysconfigdata()?;
+        let config = tools.join("target-sysconfig");
+        fs::create_dir_all(&config)?;
+        fs::copy(self.tc.stdlib().join(format!("{data}.py")), config.join(format!("{data}.py")))?;
         if self.tc.is_cross() {
-            let data = self.tc.sysconfigdata()?;
-            let config = tools.join("target-sysconfig");
-            fs::create_dir_all(&config)?;
-            let file = format!("{data}.py");
-            fs::copy(self.tc.stdlib().join(&file), config.join(&file))?;
-            python_path.push(config);
+            python_path.push(config.clone());
             cross_env.push(("_PYTHON_SYSCONFIGDATA_NAME", data));
             cross_env.push(("_PYTHON_HOST_PLATFORM", format!("linux-{}", self.tc.target.arch)));
             include_flags.insert(0, format!("-I{}", self.tc.root.join("include/python3.13").display()));
@@ -427,7 +435,7 @@ impl Builder<'_> {
         let run = |what: &[&str], extra: &[(String, String)]| -> Result<serde_json::Value> {
             let mut c = Command::new(&python);
             c.arg(&frontend).args(what).current_dir(work);
-            for v in UNSET {
+            for v in UNSET.iter().chain(crate::build::rust::UNSET) {
                 c.env_remove(v);
             }
             for (k, v) in FORCE {
@@ -485,12 +493,13 @@ impl Builder<'_> {
             let rust = self.rust().map_err(|why| {
                 Refused(format!(
                     "cannot build {name} from source: it is a Rust extension (its build uses {tool}), and {why}.\n\
-                     hint: {}; or drop --from-source for {name}, to load its musllinux wheel",
+                     hint: {}; or without --from-source for {name}, its musllinux wheel, if it has one, is loaded instead",
                     facts.install
                 ))
             })?;
+            fs::write(work.join("rust"), &tool)?;
             step.note(&format!(
-                "Rust extension ({tool}): {} (std crates built here: {:?}), {}",
+                "Rust extension ({tool}): {} (std crates built for the target: {:?}), {}",
                 rust.rustc.display(),
                 rust.build_std,
                 rust.cargo.display()
@@ -499,12 +508,6 @@ impl Builder<'_> {
                 // Rust's panics unwind: its code needs an unwinder, LLVM's from zig's runtime.
                 fs::write(work.join("needs-c++"), "")?;
                 bail!("{name} is a Rust extension: it needs LLVM's unwinder, from zig's runtime for musl");
-            }
-            let config = tools.join("target-sysconfig");
-            let data = format!("{}.py", self.tc.sysconfigdata()?);
-            if !config.join(&data).is_file() {
-                fs::create_dir_all(&config)?;
-                fs::copy(self.tc.stdlib().join(&data), config.join(&data))?;
             }
             let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| work.to_path_buf());
             let host_cc = crate::build::rust::host_cc(&tools)?;
@@ -522,15 +525,15 @@ impl Builder<'_> {
             let cargo_dir = rust.cargo.parent().unwrap_or(Path::new("/"));
             extra.push((
                 "PATH".into(),
-                format!("{}:{}:{}:{path}", tools.display(), deps.join("bin").display(), cargo_dir.display()),
+                format!("{}:{}:{}:{path}", tools.display(), programs.join("bin").display(), cargo_dir.display()),
             ));
             extra.push(("MATURIN_NO_INSTALL_RUST".into(), "1".into()));
         }
-        self.install_build_deps(step, &deps, &requires, name)?;
+        self.install_build_deps(step, &deps, &programs, &requires, name)?;
         let dynamic: Vec<String> = serde_json::from_value(run(&["dynamic", &src], &extra)?)?;
         let more: Vec<String> = dynamic.into_iter().filter(|r| !requires.contains(r)).collect();
         if !more.is_empty() {
-            self.install_build_deps(step, &deps, &more, name)?;
+            self.install_build_deps(step, &deps, &programs, &more, name)?;
         }
         let out = work.join("dist");
         fs::create_dir_all(&out)?;
@@ -542,19 +545,20 @@ impl Builder<'_> {
         Ok(wheel)
     }
 
-    /// Installs build requirements into `deps`: programs of the build machine (maturin, in a
-    /// platform wheel) as its wheels, the rest as pure-Python wheels for Python 3.13, which is all
-    /// the build's python (the toolchain's, static) can import.
+    /// Installs build requirements: programs of the build machine (maturin, in a platform wheel)
+    /// as its wheels into `programs`, the rest into `deps` as pure-Python wheels for Python 3.13,
+    /// which is all the build's python (the toolchain's, static) can import.
     fn install_build_deps(
         &self,
         step: &crate::steplog::Step,
         deps: &Path,
+        programs: &Path,
         requires: &[String],
         name: &str,
     ) -> Result<()> {
-        let (programs, modules): (Vec<&String>, Vec<&String>) =
+        let (tools, modules): (Vec<&String>, Vec<&String>) =
             requires.iter().partition(|r| BUILD_PROGRAMS.contains(&requirement_name(r).as_str()));
-        for (group, pure) in [(programs, false), (modules, true)] {
+        for (group, pure) in [(tools, false), (modules, true)] {
             if group.is_empty() {
                 continue;
             }
@@ -565,7 +569,7 @@ impl Builder<'_> {
                 c.args(["--only-binary", ":all:", "--python-version", "3.13"]);
             }
             let names: Vec<&str> = group.iter().map(|r| r.as_str()).collect();
-            c.arg("--target").arg(deps).args(&names);
+            c.arg("--target").arg(if pure { deps } else { programs }).args(&names);
             step.run_command(&format!("pip install {}", names.join(" ")), &mut c).with_context(|| {
                 if pure {
                     format!(
@@ -587,11 +591,9 @@ const BUILD_PROGRAMS: &[&str] = &["maturin"];
 
 /// A requirement's project name, as pip compares them.
 fn requirement_name(r: &str) -> String {
-    r.split(|c: char| !(c.is_alphanumeric() || c == '-' || c == '_' || c == '.'))
-        .next()
-        .unwrap_or("")
-        .to_lowercase()
-        .replace('_', "-")
+    crate::build::pip::normalize(
+        r.split(|c: char| !(c.is_alphanumeric() || c == '-' || c == '_' || c == '.')).next().unwrap_or(""),
+    )
 }
 
 /// A package pyelf does not try to build, and why.

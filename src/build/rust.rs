@@ -20,7 +20,7 @@ use std::process::Command;
 pub struct Rust {
     pub rustc: PathBuf,
     pub cargo: PathBuf,
-    /// `rustc -vV`: part of the cache key of what it builds.
+    /// `rustc -vV` and `cargo -V`: part of the cache key of what they build.
     pub version: String,
     /// The build machine's triple (its build scripts and proc-macros are built for it).
     pub host: String,
@@ -28,7 +28,7 @@ pub struct Rust {
     pub std_source: Option<PathBuf>,
     /// The commit rustc was built from (`rustc -vV`), which names std's source in its paths.
     pub commit: String,
-    /// The crates of std built from source with each package (none when the target has a std
+    /// The crates of std built from source into pyelf's sysroot (none when the target has a std
     /// installed).
     pub build_std: Vec<String>,
 }
@@ -47,33 +47,65 @@ pub struct RustFacts {
 }
 
 /// The first rustc that can build for `target` (a musl triple), and a cargo; or why there is none.
+/// `$PYELF_RUSTC`, when set, is the only rustc tried, and `$PYELF_CARGO` the only cargo.
 pub fn find(facts: &RustFacts, target: &str) -> std::result::Result<Rust, String> {
+    let one = |var: &str, all: &[String]| std::env::var(var).map(|v| vec![v]).unwrap_or_else(|_| all.to_vec());
+    find_among(&one("PYELF_RUSTC", &facts.rustc), &one("PYELF_CARGO", &facts.cargo), &facts.build_std, target)
+}
+
+fn find_among(
+    rustcs: &[String],
+    cargos: &[String],
+    build_std: &[String],
+    target: &str,
+) -> std::result::Result<Rust, String> {
     let mut tried = Vec::new();
-    // $PYELF_RUSTC, when set, is the only one tried.
-    let rustcs = match std::env::var("PYELF_RUSTC") {
-        Ok(one) => vec![one],
-        Err(_) => facts.rustc.clone(),
-    };
     for candidate in rustcs {
-        let Some(rustc) = program(&candidate) else {
+        let Some(rustc) = program(candidate).map(|p| unproxied(&p, "rustc")) else {
             tried.push(format!("{candidate}: not found"));
             continue;
         };
         match able(&rustc, target) {
             Ok((version, host, std_source)) => {
-                let cargos = std::env::var("PYELF_CARGO").into_iter().chain(facts.cargo.iter().cloned());
-                let Some(cargo) = cargos.filter_map(|c| program(&c)).next() else {
-                    return Err(format!("{} can build for {target}, but there is no cargo", rustc.display()));
+                let Some(cargo) = cargos.iter().filter_map(|c| program(c)).next().map(|p| unproxied(&p, "cargo"))
+                else {
+                    return Err(format!(
+                        "{} can build for {target}, but there is no cargo ({})",
+                        rustc.display(),
+                        cargos.join(", ")
+                    ));
                 };
-                let build_std = if std_source.is_some() { facts.build_std.clone() } else { Vec::new() };
+                let cargo_version = Command::new(&cargo)
+                    .arg("-V")
+                    .output()
+                    .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+                    .map_err(|e| format!("cannot run {}: {e}", cargo.display()))?;
+                let build_std = if std_source.is_some() { build_std.to_vec() } else { Vec::new() };
                 let commit =
                     version.lines().find_map(|l| l.strip_prefix("commit-hash: ")).unwrap_or("unknown").to_string();
+                let version = format!("{version}\n{cargo_version}");
                 return Ok(Rust { rustc, cargo, version, host, build_std, std_source, commit });
             }
             Err(why) => tried.push(format!("{}: {why}", rustc.display())),
         }
     }
     Err(format!("no rustc here can build for {target} ({})", tried.join("; ")))
+}
+
+/// The program a rustup proxy (`~/.cargo/bin/cargo`) runs, so that a package's
+/// `rust-toolchain.toml` never makes it switch toolchains or download one; any other program as
+/// it is.
+fn unproxied(program: &Path, name: &str) -> PathBuf {
+    let rustup = program.with_file_name("rustup");
+    if rustup.is_file() {
+        if let Ok(out) = Command::new(&rustup).args(["which", name]).output() {
+            let real = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+            if out.status.success() && real.is_file() {
+                return real;
+            }
+        }
+    }
+    program.to_path_buf()
 }
 
 /// A program named on PATH or by its path.
@@ -132,10 +164,31 @@ pub struct BuildDirs<'a> {
     pub home: &'a Path,
 }
 
-/// The flags the target's std is built with, and each package's crates too (maturin and
-/// setuptools-rust link a musl `cdylib` with `-crt-static`). std keeps its LLVM bitcode, for the
-/// packages whose profile asks for LTO.
-const STD_FLAGS: &[&str] = &["-Cembed-bitcode=yes", "-Ctarget-feature=-crt-static"];
+/// The flags of each package's crates and of std: a musl `cdylib` is linked with `-crt-static`
+/// (maturin and setuptools-rust ask for it too).
+const FLAGS: &[&str] = &["-Ctarget-feature=-crt-static"];
+/// std also keeps its LLVM bitcode, for the packages whose profile asks for LTO.
+const STD_FLAGS: &[&str] = &["-Cembed-bitcode=yes"];
+
+/// Settings of the user's environment that would change how cargo builds (flags that replace
+/// pyelf's, wrappers, another target directory or profile): removed from every build.
+pub const UNSET: &[&str] = &[
+    "CARGO_ENCODED_RUSTFLAGS",
+    "RUSTFLAGS",
+    "RUSTC_WRAPPER",
+    "RUSTC_WORKSPACE_WRAPPER",
+    "CARGO_TARGET_DIR",
+    "CARGO_BUILD_TARGET_DIR",
+    "CARGO_BUILD_RUSTFLAGS",
+    "CARGO_BUILD_RUSTC_WRAPPER",
+    "CARGO_PROFILE_RELEASE_LTO",
+    "CARGO_PROFILE_RELEASE_OPT_LEVEL",
+    "CARGO_PROFILE_RELEASE_PANIC",
+    "CARGO_PROFILE_RELEASE_CODEGEN_UNITS",
+    "CARGO_PROFILE_RELEASE_DEBUG",
+    "CARGO_PROFILE_RELEASE_STRIP",
+    "RUSTUP_TOOLCHAIN",
+];
 
 /// cargo's wrapper of rustc for the std build: `panic_abort` is compiled with `panic=abort`, as
 /// Rust's own build compiles it (cargo's -Zbuild-std would compile it with the profile's
@@ -163,7 +216,8 @@ impl Rust {
             ("rustc".to_string(), self.version.clone()),
             ("target".into(), target.to_string()),
             ("crates".into(), self.build_std.join(",")),
-            ("flags".into(), STD_FLAGS.join(" ")),
+            ("flags".into(), format!("{FLAGS:?} {STD_FLAGS:?}")),
+            ("std-source".into(), std_lock(src)),
             ("wrapper".into(), STD_RUSTC_WRAPPER.into()),
         ];
         let dir = cache.join(format!("rust-std-{target}-{}", crate::toolchain::hash_parts(&parts)));
@@ -201,9 +255,12 @@ impl Rust {
         std::fs::write(&wrapper, STD_RUSTC_WRAPPER)?;
         crate::toolchain::compiler::set_executable(&wrapper)?;
         let target_dir = work.path().join("target");
-        let mut flags: Vec<String> = STD_FLAGS.iter().map(|f| f.to_string()).collect();
+        let mut flags: Vec<String> = FLAGS.iter().chain(STD_FLAGS).map(|f| f.to_string()).collect();
         flags.push(format!("--remap-path-prefix={}=/rustc/{}", src.display(), self.commit));
         let mut c = Command::new(&self.cargo);
+        for v in UNSET {
+            c.env_remove(v);
+        }
         c.args(["build", "--release", "--target", target])
             .arg(format!("-Zbuild-std={}", self.build_std.join(",")))
             .current_dir(&project)
@@ -212,7 +269,6 @@ impl Rust {
             .env("RUSTC_WRAPPER", &wrapper)
             .env("CARGO_TARGET_DIR", &target_dir)
             .env("CARGO_ENCODED_RUSTFLAGS", flags.join("\u{1f}"))
-            .env_remove("RUSTFLAGS")
             .env("CARGO_TERM_COLOR", "never")
             .env("CARGO_TERM_PROGRESS_WHEN", "never");
         if offline {
@@ -267,21 +323,32 @@ impl Rust {
             ("PYO3_CROSS_PYTHON_VERSION".into(), "3.13".into()),
             ("PYO3_BUILD_EXTENSION_MODULE".into(), "1".into()),
             // std from the sysroot built for the target; paths in panic messages and debug info
-            // the same wherever the build ran.
-            ("RUSTFLAGS".into(), {
-                let mut flags: Vec<String> = STD_FLAGS.iter().map(|f| f.to_string()).collect();
+            // the same wherever the build ran. Encoded (separated by 0x1f), so that paths may
+            // hold spaces; maturin and setuptools-rust add theirs to them.
+            ("CARGO_ENCODED_RUSTFLAGS".into(), {
+                let mut flags: Vec<String> = FLAGS.iter().map(|f| f.to_string()).collect();
                 if let Some(sysroot) = sysroot {
                     flags.push(format!("--sysroot={}", sysroot.display()));
                 }
                 flags.push(format!("--remap-path-prefix={}=/pyelf-build", work.display()));
                 flags.push(format!("--remap-path-prefix={cargo_home}=/cargo"));
-                flags.join(" ")
+                flags.join("\u{1f}")
             }),
             ("CARGO_TERM_COLOR".into(), "never".into()),
             ("CARGO_TERM_PROGRESS_WHEN".into(), "never".into()),
         ];
         env
     }
+}
+
+/// What identifies std's source beyond `rustc -vV` (a distribution's patched rebuild keeps the
+/// version): its lock file and the size and date of its `lib.rs`.
+fn std_lock(src: &Path) -> String {
+    let lock = std::fs::read_to_string(src.join("library/Cargo.lock")).unwrap_or_default();
+    let lib = std::fs::metadata(src.join("library/std/src/lib.rs"))
+        .map(|m| format!("{} {:?}", m.len(), m.modified().ok()))
+        .unwrap_or_default();
+    format!("{lock}\n{lib}")
 }
 
 /// The build machine's C compiler (`cc`, then `gcc`) on PATH, skipping `skip` (the wrappers).
@@ -303,16 +370,9 @@ mod tests {
 
     #[test]
     fn a_missing_rustc_is_named_with_why() {
-        let facts = RustFacts {
-            rustc: vec!["/nonexistent/rustc".into()],
-            cargo: vec!["cargo".into()],
-            build_std: vec!["std".into()],
-            install: String::new(),
-        };
-        if std::env::var_os("PYELF_RUSTC").is_some() {
-            return;
-        }
-        let why = find(&facts, "x86_64-unknown-linux-musl").unwrap_err();
+        let why =
+            find_among(&["/nonexistent/rustc".into()], &["cargo".into()], &["std".into()], "x86_64-unknown-linux-musl")
+                .unwrap_err();
         assert!(why.contains("no rustc here can build for x86_64-unknown-linux-musl"), "{why}");
         assert!(why.contains("/nonexistent/rustc: not found"), "{why}");
     }
@@ -342,9 +402,10 @@ mod tests {
         assert_eq!(get("CC_aarch64_unknown_linux_musl"), Some("/w/tools/cc"));
         assert_eq!(get("CARGO_BUILD_TARGET"), Some("aarch64-unknown-linux-musl"));
         assert_eq!(get("RUSTC_BOOTSTRAP"), None, "std is built once, not with each package");
-        let flags = get("RUSTFLAGS").unwrap();
-        assert!(flags.contains("--sysroot=/cache/std"), "{flags}");
-        assert!(flags.contains("-Ctarget-feature=-crt-static"), "{flags}");
-        assert!(flags.contains("--remap-path-prefix=/w=/pyelf-build"), "{flags}");
+        let flags: Vec<&str> = get("CARGO_ENCODED_RUSTFLAGS").unwrap().split('\u{1f}').collect();
+        assert!(flags.contains(&"--sysroot=/cache/std"), "{flags:?}");
+        assert!(flags.contains(&"-Ctarget-feature=-crt-static"), "{flags:?}");
+        assert!(flags.contains(&"--remap-path-prefix=/w=/pyelf-build"), "{flags:?}");
+        assert!(!flags.contains(&"-Cembed-bitcode=yes"), "only std keeps bitcode: {flags:?}");
     }
 }
