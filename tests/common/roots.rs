@@ -107,8 +107,13 @@ pub fn in_root_env(
             std::env::set_current_dir("/")
         });
     }
-    // A binary just copied into the root can be "busy" for a moment: another test thread that
-    // forked while the copy's file was open holds it until that child execs.
+    output_when_not_busy(&mut c)
+}
+
+/// `c.output()`, tried again while its program is "busy": a binary just copied can be, for a
+/// moment, when another test thread forked while the copy's file was open (the child holds it
+/// until it execs).
+pub fn output_when_not_busy(c: &mut Command) -> Output {
     for _ in 0..50 {
         match c.output() {
             Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy => {
