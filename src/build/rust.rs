@@ -48,9 +48,19 @@ pub struct RustFacts {
 
 /// The first rustc that can build for `target` (a musl triple), and a cargo; or why there is none.
 /// `$PYELF_RUSTC`, when set, is the only rustc tried, and `$PYELF_CARGO` the only cargo.
+/// Asked once per target and process (each package's cache key and build ask it).
 pub fn find(facts: &RustFacts, target: &str) -> std::result::Result<Rust, String> {
+    static FOUND: std::sync::Mutex<Vec<(String, std::result::Result<Rust, String>)>> =
+        std::sync::Mutex::new(Vec::new());
+    let mut found = FOUND.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, answer)) = found.iter().find(|(t, _)| t == target) {
+        return answer.clone();
+    }
     let one = |var: &str, all: &[String]| std::env::var(var).map(|v| vec![v]).unwrap_or_else(|_| all.to_vec());
-    find_among(&one("PYELF_RUSTC", &facts.rustc), &one("PYELF_CARGO", &facts.cargo), &facts.build_std, target)
+    let answer =
+        find_among(&one("PYELF_RUSTC", &facts.rustc), &one("PYELF_CARGO", &facts.cargo), &facts.build_std, target);
+    found.push((target.to_string(), answer.clone()));
+    answer
 }
 
 fn find_among(
@@ -114,7 +124,15 @@ fn program(name: &str) -> Option<PathBuf> {
     if path.components().count() > 1 {
         return path.is_file().then(|| path.to_path_buf());
     }
-    std::env::split_paths(&std::env::var_os("PATH")?).map(|d| d.join(name)).find(|p| p.is_file())
+    on_path(name, None)
+}
+
+/// `name` in the first directory of PATH that has it, but `skip`.
+fn on_path(name: &str, skip: Option<&Path>) -> Option<PathBuf> {
+    std::env::split_paths(&std::env::var_os("PATH")?)
+        .filter(|d| Some(d.as_path()) != skip)
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
 }
 
 /// `rustc -vV`, the host triple, and where std's source is when std must be built for `target`;
@@ -353,15 +371,10 @@ fn std_lock(src: &Path) -> String {
 
 /// The build machine's C compiler (`cc`, then `gcc`) on PATH, skipping `skip` (the wrappers).
 pub fn host_cc(skip: &Path) -> Result<PathBuf> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    for name in ["cc", "gcc"] {
-        if let Some(found) =
-            std::env::split_paths(&path).filter(|d| d != skip).map(|d| d.join(name)).find(|p| p.is_file())
-        {
-            return Ok(found);
-        }
-    }
-    None.context("no C compiler (cc, gcc) on PATH for the build machine: Rust's build scripts need one")
+    ["cc", "gcc"]
+        .iter()
+        .find_map(|name| on_path(name, Some(skip)))
+        .context("no C compiler (cc, gcc) on PATH for the build machine: Rust's build scripts need one")
 }
 
 #[cfg(test)]
