@@ -19,6 +19,13 @@ fn all(o: &Output) -> String {
     format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
 }
 
+/// `pyelf build SCRIPT -r REQ -o OUT`, which must succeed.
+fn build(script: &std::path::Path, req: &std::path::Path, out: &std::path::Path) -> Output {
+    let o = Command::new(PYELF).arg("build").arg(script).arg("-r").arg(req).arg("-o").arg(out).output().unwrap();
+    assert!(o.status.success(), "build of {} failed:\n{}", script.display(), all(&o));
+    o
+}
+
 #[test]
 #[ignore = "installs from PyPI, builds a real binary and needs root; run by ./test.sh"]
 fn musllinux_wheels_are_loaded_from_the_binary_and_match_a_normal_install_in_every_root() {
@@ -26,8 +33,7 @@ fn musllinux_wheels_are_loaded_from_the_binary_and_match_a_normal_install_in_eve
     let script = dir.join("wheels.py");
     let req = dir.join("requirements.txt");
     let bin = tmp().join("wheels");
-    let o = Command::new(PYELF).arg("build").arg(&script).arg("-r").arg(&req).arg("-o").arg(&bin).output().unwrap();
-    assert!(o.status.success(), "build failed:\n{}", all(&o));
+    let o = build(&script, &req, &bin);
     let said = all(&o);
     for dist in [
         "numpy 2.5.5",
@@ -44,8 +50,7 @@ fn musllinux_wheels_are_loaded_from_the_binary_and_match_a_normal_install_in_eve
 
     // Bit for bit the same when built again.
     let again = tmp().join("wheels-again");
-    let o = Command::new(PYELF).arg("build").arg(&script).arg("-r").arg(&req).arg("-o").arg(&again).output().unwrap();
-    assert!(o.status.success(), "second build failed:\n{}", all(&o));
+    build(&script, &req, &again);
     assert!(std::fs::read(&again).unwrap() == std::fs::read(&bin).unwrap(), "two builds with wheels differ");
 
     // verify: one static ELF, and the objects it loads are for its machine.
@@ -82,8 +87,7 @@ fn scipy_from_its_musllinux_wheel_matches_a_normal_install() {
     let script = dir.join("scipy_app.py");
     let req = dir.join("scipy-requirements.txt");
     let bin = tmp().join("scipy");
-    let o = Command::new(PYELF).arg("build").arg(&script).arg("-r").arg(&req).arg("-o").arg(&bin).output().unwrap();
-    assert!(o.status.success(), "build failed:\n{}", all(&o));
+    let o = build(&script, &req, &bin);
     assert!(all(&o).contains("scipy 1.18.1"), "{}", all(&o));
     let python = reference_venv("scipy", &req);
     let reference = Command::new(&python).arg(&script).output().unwrap();
