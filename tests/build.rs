@@ -314,6 +314,8 @@ fn the_frozen_cache_gives_the_bytes_a_run_without_it_gives() {
         filename: None,
         source: None,
         packed,
+        pyc: Some(format!("{name}.py")),
+        pyc_only: false,
     };
     let mut modules: Vec<ToFreeze> =
         ["json.decoder", "json.encoder", "json.scanner", "argparse", "textwrap", "gettext", "shlex"]
@@ -322,6 +324,11 @@ fn the_frozen_cache_gives_the_bytes_a_run_without_it_gives() {
             .map(|(i, n)| module(n, stdlib.join(format!("{}.py", n.replace('.', "/"))), i % 2 == 0))
             .collect();
     modules.push(module("mine", app.clone(), false));
+    // Files compiled for their .pyc alone, one of which does not compile (it gets none).
+    let broken = base.join("broken.py");
+    std::fs::write(&broken, "X = (\n").unwrap();
+    modules.push(ToFreeze::pyc_only("plugins/broken.py", &broken));
+    modules.push(ToFreeze::pyc_only("lib/python3.13/json/tool.py", &stdlib.join("json/tool.py")));
     let bundle = vec![
         BundleFile { arc: "lib/python3.13/shlex.py".into(), file: stdlib.join("shlex.py") },
         BundleFile { arc: "mine.py".into(), file: app.clone() },
@@ -337,6 +344,10 @@ fn the_frozen_cache_gives_the_bytes_a_run_without_it_gives() {
     let entries = || std::fs::read_dir(&cache).map(|d| d.count()).unwrap_or(0);
     let plain = run("plain", None);
     assert_eq!(entries(), 0, "no cache given, none written");
+    let table = String::from_utf8_lossy(&plain[2]).into_owned();
+    assert!(table.contains("{\"lib/python3.13/json/tool.py\", pyelf_packed_blob + "), "{table}");
+    assert!(!table.contains("broken"), "{table}");
+    assert!(!String::from_utf8_lossy(&plain[3]).contains("tool"), "a file compiled for its .pyc is no module");
     assert_eq!(run("cold", Some(&cache)), plain, "a run that fills the cache");
     assert_eq!(entries(), 5, "four shares of modules and one data archive");
     assert_eq!(run("warm", Some(&cache)), plain, "a run that takes everything from the cache");

@@ -257,3 +257,42 @@ fn with_python_cli_the_binary_started_as_python3_is_python() {
         in_root(&root, "/python3", "/python3", &["-c", "import sys, os; print(sys.executable, os.__file__)"], true);
     assert_eq!(text(&out), "/python3 /__pyelf__/lib/python3.13/os.py\n", "{}", all(&out));
 }
+
+#[test]
+#[ignore = "builds real binaries and needs root; run by ./test.sh"]
+fn modules_found_by_their_files_load_shipped_bytecode_and_nothing_is_compiled_at_run_time() {
+    let pkg = script("pycache_demo");
+    let bin = common::roots::build(env!("CARGO_BIN_EXE_pyelf"), &pkg, "pycache_demo", &[]);
+    // python as pip leaves a package: its modules compiled (compileall, as pip runs it; the module
+    // that does not compile gets no .pyc), in a copy, not in the repository.
+    let tmp = tempfile::tempdir().unwrap();
+    let copy = tmp.path().join("pycache_demo");
+    for f in [
+        "__init__.py",
+        "__main__.py",
+        "by_path.py",
+        "plugins/__init__.py",
+        "plugins/alpha.py",
+        "plugins/beta.py",
+        "plugins/broken.py",
+    ] {
+        std::fs::create_dir_all(copy.join(f).parent().unwrap()).unwrap();
+        std::fs::copy(pkg.join(f), copy.join(f)).unwrap();
+    }
+    let compiled =
+        Command::new(toolchain_python()).args(["-E", "-s", "-m", "compileall", "-q"]).arg(&copy).output().unwrap();
+    assert!(text(&compiled).contains("broken.py"), "{}", all(&compiled));
+    let want = Command::new(toolchain_python())
+        .args(["-E", "-s", "-m", "pycache_demo"])
+        .current_dir(tmp.path())
+        .env_clear()
+        .output()
+        .unwrap();
+    assert!(want.status.success(), "{}", all(&want));
+    // The audit hook sees a compile: the module that does not compile, in python as in the binary.
+    assert!(text(&want).contains("compiled at run time: ['broken.py']"), "{}", all(&want));
+    assert!(text(&want).contains("json.decoder SourceFileLoader"), "{}", all(&want));
+    same(&Command::new(&bin).output().unwrap(), &want, "on the host");
+    let root = root_with("empty", &bin, "pycache_demo");
+    same(&in_root(&root, "/app", "/app", &[], true), &want, "empty root, no /proc");
+}

@@ -14,6 +14,34 @@ const DIRS: &[&str] = &["", "a", "a/b", "lib", "lib/python3.13"];
 const FILES: &[(&str, &[u8])] =
     &[("f", b"f"), ("a/g", b"g"), ("a/b/h", b"hh"), ("lib/python3.13/os.py", b"import sys\n")];
 
+/// The frozen code of `lib/python3.13/os.py`, whose `.pyc` vfs.c adds to the tree beside it (the
+/// table freeze.py writes into frozen.c, here uncompressed), and another whose source is not there.
+const CODE: &[u8] = b"code";
+const PYC_DIR: &str = "lib/python3.13/__pycache__";
+const PYC: &str = "lib/python3.13/__pycache__/os.cpython-313.pyc";
+
+#[repr(C)]
+pub struct Pyc {
+    source: *const c_char,
+    data: *const u8,
+    size: u32,
+    usize: u32,
+}
+// SAFETY: the table points at constant bytes only.
+unsafe impl Sync for Pyc {}
+
+#[no_mangle]
+pub static pyelf_pyc_magic: [u8; 4] = [0xf3, 0x0d, 0x0d, 0x0a];
+#[no_mangle]
+pub static pyelf_pyc_tag: [u8; 12] = *b"cpython-313\0";
+#[no_mangle]
+pub static pyelf_pyc_count: u32 = 2;
+#[no_mangle]
+pub static pyelf_pyc_files: [Pyc; 2] = [
+    Pyc { source: c"lib/python3.13/os.py".as_ptr(), data: CODE.as_ptr(), size: 4, usize: 0 },
+    Pyc { source: c"lib/python3.13/missing.py".as_ptr(), data: CODE.as_ptr(), size: 4, usize: 0 },
+];
+
 extern "C" {
     fn pyelf_vfs_init(zip: *const u8, size: usize);
     fn __wrap_stat(path: *const c_char, st: *mut libc::stat) -> c_int;
@@ -207,9 +235,9 @@ fn model(path: &[u8]) -> Outcome {
                     }
                     let Ok(name) = std::str::from_utf8(name) else { return Outcome::Error(libc::ENOENT) };
                     let child = if here.is_empty() { name.to_string() } else { format!("{here}/{name}") };
-                    if DIRS.contains(&child.as_str()) {
+                    if DIRS.contains(&child.as_str()) || child == PYC_DIR {
                         is_dir = true;
-                    } else if FILES.iter().any(|(n, _)| *n == child) {
+                    } else if FILES.iter().any(|(n, _)| *n == child) || child == PYC {
                         is_dir = false;
                     } else {
                         return Outcome::Error(libc::ENOENT);
@@ -227,6 +255,8 @@ fn model(path: &[u8]) -> Outcome {
             Outcome::Dir
         } else if slash {
             Outcome::Error(libc::ENOTDIR)
+        } else if n == PYC {
+            Outcome::File(16 + CODE.len())
         } else {
             Outcome::File(FILES.iter().find(|(f, _)| *f == n).unwrap().1.len())
         };

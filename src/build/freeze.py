@@ -479,11 +479,21 @@ def compile_frozen(m):
     # Compiled here, not taken from the toolchain's __pycache__ as the analysis does: marshal
     # writes what it read from a .pyc differently when that .pyc came from another build of
     # the toolchain (its back-references follow reference counts), and the binary must not.
-    if name.startswith("_sysconfigdata_"):
-        source = neutral_paths(source)
+    if os.path.basename(m["file"]).startswith("_sysconfigdata_"):
+        source = neutral_paths(source)  # as it is in the tree
     if "source" in m:
         source = m["source"].encode()
-    code = compile(source, m.get("filename") or f"<frozen {name}>", "exec", dont_inherit=True, optimize=0)
+    filename = m.get("filename") or f"<frozen {name}>"
+    if m.get("pyc_only"):
+        # A file of the tree no analysed import reaches, compiled for its .pyc as pip compiles
+        # every module it installs. One that does not compile gets none, as with pip: importing
+        # it raises the error, as in python.
+        try:
+            code = compile(source, filename, "exec", dont_inherit=True, optimize=0)
+        except Exception:
+            return name, None, None
+    else:
+        code = compile(source, filename, "exec", dont_inherit=True, optimize=0)
     data = marshal.dumps(code)
     if m.get("packed"):
         # Decompressed by the launcher's _pyelf.get_code (zlib's uncompress) on first import.
@@ -566,7 +576,7 @@ def share_key(cache, share):
     for m in share:
         with open(m["file"], "rb") as f:
             data = f.read()
-        flags = json.dumps([m["name"], m.get("filename"), m.get("source"), bool(m.get("packed"))])
+        flags = json.dumps([m["name"], m.get("filename"), m.get("source"), bool(m.get("packed")), bool(m.get("pyc_only"))])
         parts += [flags.encode(), data]
     return cache.key("share", parts)
 
@@ -664,6 +674,11 @@ def write_bundle(path, files, cache=None, aligned=None):
         cache.put(key, path)
 
 
+def c_string(text):
+    """`text` as a C string literal (file names may hold any character)."""
+    return '"' + "".join(c if c.isascii() and c.isprintable() and c not in '"\\?' else "".join(f"\\{b:03o}" for b in c.encode()) for c in text) + '"'
+
+
 def emit_main(out_dir, spec_file, cache_dir=None):
     with open(spec_file) as f:
         spec = json.load(f)
@@ -674,11 +689,18 @@ def emit_main(out_dir, spec_file, cache_dir=None):
     table = []
     packed = bytearray()
     packed_table = []
+    pycs = []  # (source in the tree, its .pyc's path, blob, offset, size, uncompressed size or 0)
     for m in modules:
         name = m["name"]
         data, size = compiled[name]
+        if data is None:  # a file of the tree that does not compile
+            continue
+        if m.get("pyc"):
+            blob_name, offset = ("pyelf_packed_blob", len(packed)) if size is not None else ("pyelf_frozen_blob", len(blob))
+            pycs.append((m["pyc"], blob_name, offset, len(data), size or 0))
         if size is not None:
-            packed_table.append((name, len(packed), len(data), size))
+            if not m.get("pyc_only"):
+                packed_table.append((name, len(packed), len(data), size))
             packed += data
             continue
         table.append((name, len(blob), len(data), m["package"]))
@@ -702,6 +724,20 @@ def emit_main(out_dir, spec_file, cache_dir=None):
         f.write("const struct pyelf_packed pyelf_packed_modules[] = {\n")
         for name, off, csize, usize in sorted(packed_table):
             f.write(f'    {{"{name}", {off}, {csize}, {usize}}},\n')
+        f.write("    {0, 0, 0, 0},\n};\n")
+        # The modules' .pyc files in the tree (`__pycache__/NAME.cpython-313.pyc` beside each
+        # source, as pip writes them), made by vfs.c from the code above: importing a file of the
+        # tree by its path (a path finder, spec_from_file_location) finds it, and nothing is
+        # compiled at run time.
+        f.write("\nextern const unsigned char pyelf_frozen_blob[], pyelf_packed_blob[];\n")
+        f.write("struct pyelf_pyc { const char *source; const unsigned char *data; unsigned int size, usize; };\n")
+        f.write("const unsigned char pyelf_pyc_magic[4] = {%s};\n" % ", ".join(str(b) for b in importlib.util.MAGIC_NUMBER))
+        f.write(f"const char pyelf_pyc_tag[] = {c_string(sys.implementation.cache_tag)};\n")
+        pycs = sorted({p[0]: p for p in reversed(pycs)}.values())  # one a source, the first
+        f.write(f"const unsigned int pyelf_pyc_count = {len(pycs)};\n")
+        f.write("const struct pyelf_pyc pyelf_pyc_files[] = {\n")
+        for source, blob_name, off, size, usize in pycs:
+            f.write(f'    {{{c_string(source)}, {blob_name} + {off}, {size}, {usize}}},\n')
         f.write("    {0, 0, 0, 0},\n};\n")
     with open(os.path.join(out_dir, "frozen.txt"), "w") as f:
         f.write("".join(n + "\n" for n, *_ in sorted(table + packed_table)))

@@ -207,6 +207,29 @@ pub struct ToFreeze {
     pub source: Option<String>,
     /// Compressed, out of CPython's frozen table ([`Load::Packed`]).
     pub packed: bool,
+    /// Its source's path in the tree: the binary also serves the module's `.pyc` beside it
+    /// (`__pycache__`, as pip installs it), for imports that find the file by its path.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pyc: Option<String>,
+    /// Compiled only for its `.pyc` (a file of the tree no analysed import reaches): not in the
+    /// tables of modules, and left out when it does not compile.
+    pub pyc_only: bool,
+}
+
+impl ToFreeze {
+    /// A file of the tree at `arc`, compiled for its `.pyc` alone.
+    pub fn pyc_only(arc: &str, file: &Path) -> ToFreeze {
+        ToFreeze {
+            name: arc.to_string(),
+            file: file.to_path_buf(),
+            package: false,
+            filename: Some(format!("{}/{arc}", crate::runtime::VFS_ROOT)),
+            source: None,
+            packed: true,
+            pyc: Some(arc.to_string()),
+            pyc_only: true,
+        }
+    }
 }
 
 /// A file of the embedded data archive.

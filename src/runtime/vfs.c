@@ -32,14 +32,32 @@
 #define MFD_ALLOW_SEALING 2U
 #endif
 
+/* How a file's bytes are kept: as the archive's methods say (stored, deflated), or a module's
+ * .pyc made from its frozen code (raw or zlib-compressed) behind the header python's loader
+ * checks against the source. */
+enum { STORED = 0, DEFLATED = 8, PYC_RAW = 0x100, PYC_ZLIB = 0x101 };
+
 struct node {
     char *path;        /* relative to the root, no leading or trailing slash; "" is the root */
     int parent;        /* index of the directory holding it (-1 for the root) */
     int is_dir;
-    const unsigned char *data; /* a file's bytes in the archive */
+    const unsigned char *data; /* a file's bytes in the archive, or a .pyc's code */
     uint32_t csize, usize;
-    uint16_t method;   /* 0 stored, 8 deflated */
+    uint32_t source_size; /* a .pyc's: its source's size, in its header */
+    uint16_t method;
 };
+
+/* The .pyc files of the frozen modules (frozen.c, written by freeze.py): for each source in the
+ * tree, the marshalled code of the module compiled from it. */
+struct pyelf_pyc {
+    const char *source;
+    const unsigned char *data;
+    unsigned int size, usize; /* usize: 0 when the code is not compressed */
+};
+extern const unsigned char pyelf_pyc_magic[4];
+extern const char pyelf_pyc_tag[]; /* sys.implementation.cache_tag */
+extern const unsigned int pyelf_pyc_count;
+extern const struct pyelf_pyc pyelf_pyc_files[];
 
 static struct node *nodes;
 static int n_nodes;
@@ -107,6 +125,62 @@ void pyelf_vfs_init(const unsigned char *zip, size_t size)
     pending_zip = zip;
 }
 
+/* Sorts the `n` nodes of `list` by path and drops repeated paths; returns how many are left. */
+static int sort_unique(struct node *list, int n)
+{
+    qsort(list, n, sizeof *list, by_path);
+    int out = 0;
+    for (int i = 0; i < n; i++) {
+        if (out > 0 && strcmp(list[out - 1].path, list[i].path) == 0) {
+            if (!list[i].is_dir) /* a file wins over a directory of the same name */
+                list[out - 1] = list[i];
+            else
+                free(list[i].path);
+            continue;
+        }
+        list[out++] = list[i];
+    }
+    return out;
+}
+
+/* Adds to the table the .pyc of each frozen module whose source is in it, in the `__pycache__`
+ * directory beside the source, as pip leaves them. The header is the one python writes for a
+ * source of this size and modification time: its loader takes the code without compiling. */
+static void add_pycs(void)
+{
+    struct node *list = nodes;
+    int n = n_nodes, cap = n_nodes;
+    for (unsigned int k = 0; k < pyelf_pyc_count; k++) {
+        const struct pyelf_pyc *e = &pyelf_pyc_files[k];
+        int src = find_node(e->source);
+        if (src < 0 || list[src].is_dir)
+            continue; /* built without the modules' sources: no .pyc beside them either */
+        uint32_t source_size = list[src].usize;
+        /* DIR/NAME.py -> DIR/__pycache__/NAME.TAG.pyc, as importlib.util.cache_from_source */
+        char pyc[PATH_MAX];
+        const char *slash = strrchr(e->source, '/'), *base = slash ? slash + 1 : e->source;
+        const char *dot = strrchr(base, '.');
+        int dir_len = slash ? (int)(slash - e->source) + 1 : 0;
+        int len = snprintf(pyc, sizeof pyc, "%.*s__pycache__/%.*s.%s.pyc", dir_len, e->source,
+                           (int)(dot ? dot - base : (long)strlen(base)), base, pyelf_pyc_tag);
+        if (len < 0 || (size_t)len >= sizeof pyc)
+            continue;
+        if (add(&list, &n, &cap, pyc, (size_t)len, 0) < 0)
+            break;
+        struct node *nd = &list[n - 1];
+        nd->method = e->usize ? PYC_ZLIB : PYC_RAW;
+        nd->data = e->data;
+        nd->csize = e->size;
+        nd->usize = 16 + (e->usize ? e->usize : e->size);
+        nd->source_size = source_size;
+        if (add(&list, &n, &cap, pyc, (size_t)dir_len + strlen("__pycache__"), 1) < 0)
+            break;
+        nodes = list; /* (find_node reads the table, which add may have moved) */
+    }
+    nodes = list;
+    n_nodes = sort_unique(list, n);
+}
+
 /* Reads the archive's central directory into the sorted node table. */
 static void build_table(const unsigned char *zip, size_t size)
 {
@@ -144,18 +218,9 @@ static void build_table(const unsigned char *zip, size_t size)
                 add(&list, &n, &cap, name, i, 1);
         p += 46 + name_len + extra_len + comment_len;
     }
-    qsort(list, n, sizeof *list, by_path);
-    int out = 0;
-    for (int i = 0; i < n; i++) {
-        if (out > 0 && strcmp(list[out - 1].path, list[i].path) == 0) {
-            if (!list[i].is_dir) /* a file wins over a directory of the same name */
-                list[out - 1] = list[i];
-            continue;
-        }
-        list[out++] = list[i];
-    }
     nodes = list;
-    n_nodes = out;
+    n_nodes = sort_unique(list, n);
+    add_pycs();
     for (int i = 0; i < n_nodes; i++) {
         const char *slash = strrchr(nodes[i].path, '/');
         if (nodes[i].path[0] == '\0') {
@@ -342,14 +407,44 @@ static void fill_stat(int i, struct stat *st)
     st->st_atime = st->st_mtime = st->st_ctime = MTIME;
 }
 
+static void put32(unsigned char *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (unsigned char)(v >> (8 * i));
+}
+
+/* A .pyc's bytes: the header (magic number, flags 0: checked by the source's modification time
+ * and size), then the code. */
+static unsigned char *pyc_contents(const struct node *nd, int *free_it)
+{
+    unsigned char *buf = malloc(nd->usize);
+    if (buf == NULL)
+        return NULL;
+    memcpy(buf, pyelf_pyc_magic, 4);
+    put32(buf + 4, 0);
+    put32(buf + 8, (uint32_t)MTIME);
+    put32(buf + 12, nd->source_size);
+    uLongf size = nd->usize - 16;
+    if (nd->method == PYC_RAW) {
+        memcpy(buf + 16, nd->data, size);
+    } else if (uncompress(buf + 16, &size, nd->data, nd->csize) != Z_OK || size != nd->usize - 16) {
+        free(buf);
+        return NULL;
+    }
+    *free_it = 1;
+    return buf;
+}
+
 /* A file's bytes, inflated if need be; *free_it says whether the caller frees them. */
 static unsigned char *contents(int i, int *free_it)
 {
     struct node *nd = &nodes[i];
     *free_it = 0;
-    if (nd->method == 0)
+    if (nd->method == STORED)
         return (unsigned char *)nd->data;
-    if (nd->method != 8)
+    if (nd->method == PYC_RAW || nd->method == PYC_ZLIB)
+        return pyc_contents(nd, free_it);
+    if (nd->method != DEFLATED)
         return NULL;
     unsigned char *buf = malloc(nd->usize ? nd->usize : 1);
     if (buf == NULL)

@@ -82,6 +82,7 @@ pub fn assemble(plan: &Plan, resolved: &Dependencies, analysed: &Analysed, compi
         loadable.objects.iter().map(|o| (o.arc.clone(), o.align)).collect();
     let mut arcs = BTreeSet::new();
     bundle.retain(|f| arcs.insert(f.arc.clone()));
+    let frozen_list = with_pycs_of_the_tree(frozen_list, &bundle);
     // Compiled shares of modules and data archives of earlier builds are reused from the cache
     // when all their inputs are the same (freeze.py's `Cache`).
     let frozen = freeze::emit(tc, dir, &frozen_list, &bundle, &aligned, Some(&plan.home.root().join("frozen")))?;
@@ -249,6 +250,8 @@ fn frozen_modules(
                 filename: Some(format!("{}/{rel}", runtime::VFS_ROOT)),
                 source: None,
                 packed: kind == Load::Packed,
+                pyc: Some(rel),
+                pyc_only: false,
             });
         }
     }
@@ -272,6 +275,8 @@ fn frozen_modules(
                 filename: Some(format!("{}/{name}", runtime::VFS_ROOT)),
                 source: None,
                 packed: false,
+                pyc: Some(name.to_string()),
+                pyc_only: false,
             });
         }
     }
@@ -289,8 +294,27 @@ fn frozen_modules(
         filename: Some("<frozen importlib._bootstrap_external>".into()),
         source: Some(format!("{table}{}", runtime::IMPORTER_PY)),
         packed: false,
+        pyc: None,
+        pyc_only: false,
     });
     list
+}
+
+/// `frozen`, and every other module of the tree compiled for its `.pyc`, as pip compiles every
+/// module it installs: a module no analysed import reaches (a plugin imported by a computed name,
+/// a file a finder of the app's own loads) is then not compiled at each start. The stdlib's
+/// regression tests are left out (embedded whole only to run them: 36 MB of sources, a minute of
+/// compiling for each such build).
+fn with_pycs_of_the_tree(mut frozen: Vec<freeze::ToFreeze>, bundle: &[freeze::BundleFile]) -> Vec<freeze::ToFreeze> {
+    let have: BTreeSet<String> = frozen.iter().filter_map(|m| m.pyc.clone()).collect();
+    let tests = format!("{}/test/", runtime::STDLIB_TREE);
+    let more: Vec<freeze::ToFreeze> = bundle
+        .iter()
+        .filter(|f| f.arc.ends_with(".py") && !have.contains(&f.arc) && !f.arc.starts_with(&tests))
+        .map(|f| freeze::ToFreeze::pyc_only(&f.arc, &f.file))
+        .collect();
+    frozen.extend(more);
+    frozen
 }
 
 /// Writes the SBOM as JSON (and to `copy_to`, when asked) and as the assembly of its ELF section;

@@ -1,0 +1,1 @@
+VALUE = "loaded from its file"

@@ -1,0 +1,1 @@
+"""Plugins, imported by names read from the directory."""

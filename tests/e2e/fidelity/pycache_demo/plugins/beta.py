@@ -1,0 +1,3 @@
+from . import alpha
+
+VALUE = "beta after " + alpha.VALUE
