@@ -36,6 +36,7 @@ const BENCHMARKS: &[(&str, &str)] = &[
     ("json_dumps", include_str!("../../bench/json_dumps.py")),
     ("json_loads", include_str!("../../bench/json_loads.py")),
     ("regex", include_str!("../../bench/regex.py")),
+    ("logs", include_str!("../../bench/logs.py")),
     ("unpack_sequence", include_str!("../../bench/unpack_sequence.py")),
 ];
 
@@ -139,6 +140,9 @@ pub struct WheelsFigures {
 pub struct ProfileFigures {
     pub profile: String,
     pub test_py_bytes: u64,
+    /// An empty script's binary (0 in reports from before it was measured).
+    #[serde(default)]
+    pub empty_bytes: u64,
     /// Warm builds of test.py (everything cached), median.
     pub build_seconds_median: f64,
     pub startup: Startup,
@@ -309,6 +313,7 @@ pub fn run(home: &Home, mode: Mode, mode_name: &str, json_out: &Path) -> Result<
         figures.push(ProfileFigures {
             profile: p.name.clone(),
             test_py_bytes: test_bytes,
+            empty_bytes: fs::metadata(&empty_bin)?.len(),
             build_seconds_median: median(&mut build_times),
             startup: Startup {
                 pyelf_ms_median: pyelf_ms,
@@ -468,14 +473,38 @@ fn cross_figures(home: &Home, pins: &Pins, mode: Mode, dir: &Path) -> Result<Vec
     Ok(out)
 }
 
-/// The issue's goals, `(what, goal)`, shown beside what was measured.
+/// The goals (issue 29: fast and small by default), `(what, goal)`, shown beside what was
+/// measured.
 const GOALS: &[(&str, &str)] = &[
     ("run time: binary and static python3 vs system python3 and vs glibc PGO+LTO (geomean)", ">= 1.00x"),
-    ("start-up: test.py binary / `python3 test.py`", "<= 0.60x"),
-    ("start-up: empty script's binary / `python3 -I -S -c pass`", "<= 1.00x"),
-    ("size: test.py (no UPX)", "<= 4,000,000 bytes"),
+    ("run time: the binary's slowest workload vs those baselines", ">= 1.00x"),
+    ("start-up: test.py binary / `python3 test.py` (wall time, paired runs)", "<= 0.80x"),
+    ("start-up: empty script's binary / `python3 -I -S -c pass` (wall time, paired runs)", "<= 1.00x"),
+    ("size: an empty script (no UPX)", "<= 8,000,000 bytes"),
+    ("size: test.py (no UPX)", "<= 8,000,000 bytes"),
     ("warm build of test.py", "<= 3 s"),
 ];
+
+/// The workload on which `runner` is slowest against the baselines users run (every runner
+/// but the interpreters pyelf builds and the default-flags reference): `(workload, their time /
+/// its time, baseline)`.
+fn slowest_workload<'a>(r: &'a Report, runner: &str) -> Option<(&'a str, f64, &'a str)> {
+    let of = r.runners.iter().position(|n| n == runner)?;
+    let baselines: Vec<usize> = r
+        .runners
+        .iter()
+        .enumerate()
+        .filter(|(_, n)| REFERENCES[1..].iter().any(|x| x.1 == n.as_str()) || n.starts_with("system "))
+        .map(|(i, _)| i)
+        .collect();
+    r.benchmarks
+        .iter()
+        .flat_map(|b| {
+            baselines.iter().map(move |&i| (b.name.as_str(), b.seconds[i] / b.seconds[of], r.runners[i].as_str()))
+        })
+        .filter(|(_, ratio, _)| ratio.is_finite())
+        .min_by(|a, b| a.1.total_cmp(&b.1))
+}
 
 /// A size as the tables show it: `17.7 MiB (18581720 bytes)`.
 fn size_cell(bytes: u64) -> String {
@@ -583,8 +612,13 @@ pub fn table(r: &Report) -> String {
                 worst(&format!("static python3 ({n})")),
                 if against.is_empty() { "no baseline users run".to_string() } else { against.join(" and ") }
             ),
+            match slowest_workload(r, &binary) {
+                Some((name, ratio, against)) => format!("{ratio:.2}x ({name}, against {against})"),
+                None => "no baseline users run".into(),
+            },
             format!("{:.2}x", p.startup.ratio),
             format!("{:.2}x", p.startup.empty_ratio),
+            format!("{} bytes", p.empty_bytes),
             format!("{} bytes", p.test_py_bytes),
             format!("{:.1} s", p.build_seconds_median),
         ];
@@ -851,6 +885,7 @@ mod tests {
             profiles: vec![ProfileFigures {
                 profile: "quick".into(),
                 test_py_bytes: 100,
+                empty_bytes: 90,
                 build_seconds_median: 2.5,
                 startup,
                 toolchain_seconds: 1.0,
@@ -861,6 +896,24 @@ mod tests {
             cross: Vec::new(),
             wheels: None,
         }
+    }
+
+    #[test]
+    fn the_slowest_workload_is_found_against_the_baselines_users_run() {
+        let mut r = report(&["system /usr/bin/python3"]);
+        r.runners = ["glibc CPython, ./configure defaults", "system /usr/bin/python3", "pyelf binary (quick)"]
+            .map(String::from)
+            .to_vec();
+        r.benchmarks = vec![
+            // The default-flags build is slower still on nbody: it is no baseline of the goal.
+            Benchmark { name: "nbody".into(), seconds: vec![0.1, 0.2, 0.22] },
+            Benchmark { name: "logs".into(), seconds: vec![0.1, 0.1, 0.125] },
+        ];
+        let (name, ratio, against) = slowest_workload(&r, "pyelf binary (quick)").unwrap();
+        assert_eq!((name, against), ("logs", "system /usr/bin/python3"));
+        assert!((ratio - 0.8).abs() < 1e-9);
+        assert!(table(&r).contains("| quick: run time: the binary's slowest workload vs those baselines | >= 1.00x | 0.80x (logs, against system /usr/bin/python3) |"), "{}", table(&r));
+        assert!(table(&r).contains("| quick: size: an empty script (no UPX) | <= 8,000,000 bytes | 90 bytes |"));
     }
 
     #[test]
