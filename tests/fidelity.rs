@@ -275,6 +275,7 @@ fn modules_found_by_their_files_load_shipped_bytecode_and_nothing_is_compiled_at
         "plugins/alpha.py",
         "plugins/beta.py",
         "plugins/broken.py",
+        "hooks/hook.py",
     ] {
         std::fs::create_dir_all(copy.join(f).parent().unwrap()).unwrap();
         std::fs::copy(pkg.join(f), copy.join(f)).unwrap();

@@ -1,6 +1,6 @@
 """Imports that find modules by their files: plugins by computed names, a stdlib package through a
-path finder of the app's own (as awscli imports its vendored botocore; json.tool is a module no
-import of the app reaches), a file by spec_from_file_location. An audit hook counts the sources compiled meanwhile."""
+path finder of the app's own (as awscli imports its vendored botocore), files by
+spec_from_file_location (one in a directory that is no package, which no import reaches). An audit hook counts the sources compiled meanwhile."""
 import importlib
 import importlib.util
 import os
@@ -43,16 +43,15 @@ sys.meta_path.insert(0, VendoredFinder)
 for name in [n for n in sys.modules if n == "json" or n.startswith("json.")]:
     del sys.modules[name]
 import json.decoder  # noqa: E402
-import json.tool  # noqa: E402
 
 print("json.decoder", type(json.decoder.__loader__).__name__, json.loads('{"a": [1, 2]}'))
-print("json.tool", type(json.tool.__loader__).__name__, os.path.isfile(json.tool.__cached__))
 sys.meta_path.remove(VendoredFinder)
 
 here = os.path.dirname(__file__)
-spec = importlib.util.spec_from_file_location("by_path_copy", os.path.join(here, "by_path.py"))
-mod = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(mod)
-print("by_path", mod.VALUE, os.path.isfile(spec.cached))
+for name, file in [("by_path_copy", "by_path.py"), ("hook", "hooks/hook.py")]:
+    spec = importlib.util.spec_from_file_location(name, os.path.join(here, file))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    print(file, mod.VALUE, os.path.isfile(spec.cached))
 print("__pycache__ listed:", "__pycache__" in os.listdir(os.path.dirname(plugins.__file__)))
 print("compiled at run time:", compiled)
