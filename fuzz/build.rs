@@ -20,6 +20,7 @@ fn main() {
         ("__dl_seterr", "pyelf_fuzz_seterr"),
         ("pyelf_vfs_stored", "pyelf_fuzz_stored"),
         ("pyelf_vfs_archive", "pyelf_fuzz_archive"),
+        ("pyelf_vfs_release", "pyelf_fuzz_release"),
     ] {
         loader.define(name, renamed);
     }

@@ -55,6 +55,10 @@ pub extern "C" fn pyelf_fuzz_archive(zip: *mut *const u8, size: *mut usize) {
     }
 }
 
+/// Nothing is mapped from a file: nothing to drop.
+#[no_mangle]
+pub extern "C" fn pyelf_fuzz_release(_lo: *const u8, _hi: *const u8, _p: *const u8, _n: usize) {}
+
 #[no_mangle]
 pub extern "C" fn pyelf_fuzz_seterr(_fmt: *const c_char) {}
 

@@ -42,6 +42,16 @@ pub static pyelf_pyc_files: [Pyc; 2] = [
     Pyc { source: c"lib/python3.13/missing.py".as_ptr(), data: CODE.as_ptr(), size: 4, usize: 0 },
 ];
 
+// The blobs the frozen code is in (the build's frozen_blob.S and packed_blob.S): bounds only.
+std::arch::global_asm!(
+    ".section .rodata",
+    ".global pyelf_frozen_blob", ".global pyelf_frozen_blob_end",
+    ".global pyelf_packed_blob", ".global pyelf_packed_blob_end",
+    "pyelf_frozen_blob:", "pyelf_frozen_blob_end:", "pyelf_packed_blob:", "pyelf_packed_blob_end:",
+    ".byte 0",
+    ".text",
+);
+
 extern "C" {
     fn pyelf_vfs_init(zip: *const u8, size: usize);
     fn __wrap_stat(path: *const c_char, st: *mut libc::stat) -> c_int;

@@ -31,6 +31,7 @@ pub fn write(
     python_cli: bool,
     malloc: Malloc,
     loader: Option<&Loadable>,
+    upx: bool,
 ) -> Result<Vec<PathBuf>> {
     let mut files = Vec::new();
     let mut header = format!(
@@ -42,6 +43,12 @@ pub fn write(
     }
     if malloc == Malloc::Mimalloc {
         header.push_str("#define PYELF_MALLOC_MIMALLOC 1\n");
+    }
+    if !upx {
+        // The blobs are the binary's file, mapped: pages read from them can be dropped (vfs.c,
+        // `pyelf_vfs_release`). upx unpacks the binary into anonymous memory, which dropping
+        // would zero.
+        header.push_str("#define PYELF_FILE_BACKED 1\n");
     }
     if let Some(bundle) = bundle {
         header.push_str("#define PYELF_BUNDLE 1\n");

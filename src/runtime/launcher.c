@@ -23,7 +23,9 @@ struct pyelf_packed {
 };
 extern const struct pyelf_packed pyelf_packed_modules[];
 extern const unsigned int pyelf_packed_count;
-extern const unsigned char pyelf_packed_blob[];
+extern const unsigned char pyelf_packed_blob[], pyelf_packed_blob_end[];
+extern const unsigned char pyelf_frozen_blob[], pyelf_frozen_blob_end[];
+void pyelf_vfs_release(const void *lo, const void *hi, const void *p, size_t n);
 
 static int packed_compare(const void *key, const void *entry)
 {
@@ -47,6 +49,7 @@ static PyObject *pyelf_get_code(PyObject *self, PyObject *arg)
         return PyErr_NoMemory();
     uLongf size = e->usize;
     int rc = uncompress(code, &size, pyelf_packed_blob + e->offset, e->csize);
+    pyelf_vfs_release(pyelf_packed_blob, pyelf_packed_blob_end, pyelf_packed_blob + e->offset, e->csize);
     if (rc != Z_OK || size != e->usize) {
         PyMem_RawFree(code);
         PyErr_Format(PyExc_ImportError, "the compressed module %R is damaged (zlib: %d)", arg, rc);
@@ -457,6 +460,9 @@ int main(int argc, char **argv)
         return 1;
     }
     Py_DECREF(importer);
+    /* The start-up modules are unmarshalled: their bytes need not stay resident. */
+    pyelf_vfs_release(pyelf_frozen_blob, pyelf_frozen_blob_end, pyelf_frozen_blob,
+                      (size_t)(pyelf_frozen_blob_end - pyelf_frozen_blob));
 
     /* The app's module runs as sys.modules["__main__"], outside the import system (as python runs
      * a script: no import lock is held while it runs). */

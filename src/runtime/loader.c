@@ -77,6 +77,7 @@
 /* From vfs.c: a stored file of the tree (its bytes in the binary) and the archive itself. */
 int pyelf_vfs_stored(const char *path, const unsigned char **data, size_t *size, char *name, size_t cap);
 void pyelf_vfs_archive(const unsigned char **zip, size_t *size);
+void pyelf_vfs_release(const void *lo, const void *hi, const void *p, size_t n);
 /* From musl (dlerror.c): what dlerror() reports next. */
 void __dl_seterr(const char *fmt, ...);
 
@@ -246,6 +247,7 @@ static int exe_is_self(void)
     }
     exe_ok = got == tail_len && memcmp(buf, mine, tail_len) == 0;
     free(buf);
+    pyelf_vfs_release(zip, zip + size, mine, tail_len); /* (megabytes read once) */
     return exe_ok;
 }
 

@@ -41,7 +41,9 @@ struct node {
     char *path;        /* relative to the root, no leading or trailing slash; "" is the root */
     int parent;        /* index of the directory holding it (-1 for the root) */
     int is_dir;
-    const unsigned char *data; /* a file's bytes in the archive, or a .pyc's code */
+    const unsigned char *local; /* an archive file's local header (read when the file is: see
+                                 * file_data), or NULL */
+    const unsigned char *data;  /* a .pyc's code */
     uint32_t csize, usize;
     uint32_t source_size; /* a .pyc's: its source's size, in its header */
     uint16_t method;
@@ -55,6 +57,9 @@ struct pyelf_pyc {
     unsigned int size, usize; /* usize: 0 when the code is not compressed */
 };
 extern const unsigned char pyelf_pyc_magic[4];
+/* The blobs the code is in (frozen.c's table points into them). */
+extern const unsigned char pyelf_frozen_blob[], pyelf_frozen_blob_end[];
+extern const unsigned char pyelf_packed_blob[], pyelf_packed_blob_end[];
 extern const char pyelf_pyc_tag[]; /* sys.implementation.cache_tag */
 extern const unsigned int pyelf_pyc_count;
 extern const struct pyelf_pyc pyelf_pyc_files[];
@@ -110,6 +115,7 @@ static const unsigned char *pending_zip;
 static pthread_once_t table_once = PTHREAD_ONCE_INIT;
 
 static void build_table(const unsigned char *zip, size_t size);
+void pyelf_vfs_release(const void *lo, const void *hi, const void *p, size_t n);
 
 static void build_pending_table(void)
 {
@@ -210,7 +216,7 @@ static void build_table(const unsigned char *zip, size_t size)
             nd->method = u16(p + 10);
             nd->csize = u32(p + 20);
             nd->usize = u32(p + 24);
-            nd->data = local + 30 + u16(local + 26) + u16(local + 28);
+            nd->local = local; /* not read here: see file_data */
         }
         /* every directory above it */
         for (size_t i = 1; i < len; i++)
@@ -221,6 +227,9 @@ static void build_table(const unsigned char *zip, size_t size)
     nodes = list;
     n_nodes = sort_unique(list, n);
     add_pycs();
+    /* The nodes hold copies of the names: the central directory is read for the last time. */
+    if (zip + offset < eocd)
+        pyelf_vfs_release(zip, zip + size, zip + offset, (size_t)(eocd + 22 - (zip + offset)));
     for (int i = 0; i < n_nodes; i++) {
         const char *slash = strrchr(nodes[i].path, '/');
         if (nodes[i].path[0] == '\0') {
@@ -407,6 +416,17 @@ static void fill_stat(int i, struct stat *st)
     st->st_atime = st->st_mtime = st->st_ctime = MTIME;
 }
 
+/* Where a file's bytes are: after its local header in the archive (whose name and extra field may
+ * differ from the central directory's), or a .pyc's code. The local headers are read only here:
+ * reading every one of them when the table is built made the whole archive resident (the kernel
+ * maps the 64 KiB around each page read), tens of megabytes for a large app. */
+static const unsigned char *file_data(const struct node *nd)
+{
+    if (nd->local == NULL)
+        return nd->data;
+    return nd->local + 30 + u16(nd->local + 26) + u16(nd->local + 28);
+}
+
 static void put32(unsigned char *p, uint32_t v)
 {
     for (int i = 0; i < 4; i++)
@@ -426,8 +446,8 @@ static unsigned char *pyc_contents(const struct node *nd, int *free_it)
     put32(buf + 12, nd->source_size);
     uLongf size = nd->usize - 16;
     if (nd->method == PYC_RAW) {
-        memcpy(buf + 16, nd->data, size);
-    } else if (uncompress(buf + 16, &size, nd->data, nd->csize) != Z_OK || size != nd->usize - 16) {
+        memcpy(buf + 16, file_data(nd), size);
+    } else if (uncompress(buf + 16, &size, file_data(nd), nd->csize) != Z_OK || size != nd->usize - 16) {
         free(buf);
         return NULL;
     }
@@ -441,7 +461,7 @@ static unsigned char *contents(int i, int *free_it)
     struct node *nd = &nodes[i];
     *free_it = 0;
     if (nd->method == STORED)
-        return (unsigned char *)nd->data;
+        return (unsigned char *)file_data(nd);
     if (nd->method == PYC_RAW || nd->method == PYC_ZLIB)
         return pyc_contents(nd, free_it);
     if (nd->method != DEFLATED)
@@ -455,7 +475,7 @@ static unsigned char *contents(int i, int *free_it)
         free(buf);
         return NULL;
     }
-    z.next_in = (unsigned char *)nd->data;
+    z.next_in = (unsigned char *)file_data(nd);
     z.avail_in = nd->csize;
     z.next_out = buf;
     z.avail_out = nd->usize;
@@ -481,6 +501,49 @@ static int write_all(int fd, const unsigned char *data, size_t size)
         size -= (size_t)w;
     }
     return 0;
+}
+
+/* Drops from the process's memory the pages that reading the bytes [p, p + n) of the read-only
+ * blob [lo, hi) mapped in, once they are copied or decompressed: the kernel maps the 64 KiB
+ * around each page read from a file (fault-around), so that reading a few hundred modules and
+ * files spread over the binary left most of its tens of megabytes resident, where python reads its
+ * .pyc files into memory it frees. The pages stay in the page cache: read again, they are mapped
+ * again from the file. Only whole pages inside the blob are dropped (never written, so they are
+ * the file's bytes, not relocated data), and only when the blobs are the file's pages: not in a
+ * binary upx unpacked into anonymous memory, nor in the fuzzer (PYELF_FILE_BACKED). */
+void pyelf_vfs_release(const void *lo, const void *hi, const void *p, size_t n)
+{
+#ifndef PYELF_FILE_BACKED
+    (void)lo, (void)hi, (void)p, (void)n;
+#else
+    static uintptr_t page;
+    if (page == 0) {
+        long ps = sysconf(_SC_PAGESIZE);
+        page = ps > 0 ? (uintptr_t)ps : 4096;
+    }
+    uintptr_t window = page > 65536 ? page : 65536; /* the kernel's fault_around_bytes */
+    uintptr_t a = (uintptr_t)p & ~(window - 1), b = ((uintptr_t)p + n + window - 1) & ~(window - 1);
+    uintptr_t first = ((uintptr_t)lo + page - 1) & ~(page - 1), last = (uintptr_t)hi & ~(page - 1);
+    if (a < first)
+        a = first;
+    if (b > last)
+        b = last;
+    if (a < b)
+        madvise((void *)a, b - a, MADV_DONTNEED);
+#endif
+}
+
+/* Releases what reading file `i` mapped in (pyelf_vfs_release). */
+static void release_node(int i)
+{
+    const struct node *nd = &nodes[i];
+    if (nd->method == PYC_RAW)
+        pyelf_vfs_release(pyelf_frozen_blob, pyelf_frozen_blob_end, file_data(nd), nd->csize);
+    else if (nd->method == PYC_ZLIB)
+        pyelf_vfs_release(pyelf_packed_blob, pyelf_packed_blob_end, file_data(nd), nd->csize);
+    else
+        pyelf_vfs_release(pending_zip, pending_zip + archive_size, nd->local,
+                          (size_t)(file_data(nd) + nd->csize - nd->local));
 }
 
 /* An open file descriptor reading the file `i`. */
@@ -519,6 +582,7 @@ static int open_node(int i, int flags)
     }
     if (free_it)
         free(data);
+    release_node(i);
     return fd;
 }
 
@@ -1072,7 +1136,7 @@ int pyelf_vfs_stored(const char *path, const unsigned char **data, size_t *size,
         return fail(EINVAL);
     if (sizeof ROOT + strlen(nodes[w.node].path) + 1 > cap)
         return fail(ENAMETOOLONG);
-    *data = nodes[w.node].data;
+    *data = file_data(&nodes[w.node]);
     *size = nodes[w.node].usize;
     strcpy(name, ROOT);
     strcat(name, "/");

@@ -121,6 +121,7 @@ pub fn assemble(plan: &Plan, resolved: &Dependencies, analysed: &Analysed, compi
         plan.python_cli,
         plan.malloc,
         (!loadable.is_empty()).then_some(loadable),
+        plan.link.upx,
     )?;
     sources.extend([frozen.table_c.clone(), frozen.blob_s.clone(), frozen.packed_s.clone(), inittab_c, ext_init_c]);
 
