@@ -17,6 +17,10 @@ pub const SEMAPHORES_C: &str = include_str!("semaphores.c");
 /// malloc and its family served by CPython's bundled mimalloc instead of musl's mallocng.
 pub const MALLOC_C: &str = include_str!("malloc.c");
 
+/// memcpy, memmove, memset and memcmp in place of musl's (short copies and comparisons are much of
+/// CPython's time).
+pub const STRING_C: &str = include_str!("string.c");
+
 /// The loader of the wheels' shared objects (dlopen, dlsym, dladdr, dl_iterate_phdr, TLS).
 pub const LOADER_C: &str = include_str!("loader.c");
 
