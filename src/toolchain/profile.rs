@@ -110,8 +110,11 @@ mod tests {
         let default = p.get(None).unwrap();
         assert!(!default.pgo, "tests and CI use the default profile: it must not need a training run");
         assert!(p.get(Some("release")).unwrap().pgo);
+        // Profile-guided without LTO: binaries link libpython without a whole-program pass.
+        let pgo = p.get(Some("pgo")).unwrap();
+        assert!(pgo.pgo && !pgo.configure.iter().any(|a| a.contains("lto")));
         let e = p.get(Some("fast")).unwrap_err().to_string();
-        assert!(e.contains("no toolchain profile \"fast\"") && e.contains("quick, release"), "{e}");
+        assert!(e.contains("no toolchain profile \"fast\"") && e.contains("pgo, quick, release"), "{e}");
     }
 
     #[test]

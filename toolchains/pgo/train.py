@@ -309,6 +309,10 @@ def imports():
     assert here.suffix == ".py" and here.parent.is_dir()
 
 
+# Whether an interpreter this run started has run (then an error starting one is a failure).
+CAN_START_ITSELF = [False]
+
+
 def startup():
     import subprocess
     # Not -I, which would ignore the fixed PYTHONHASHSEED of the run's environment.
@@ -322,9 +326,19 @@ def startup():
     # as the data comes in chunks, which depends on timing, and so would the profile's counts.
     with open("startup.out", "w+b") as out:
         for args in runs * 3:
-            code = subprocess.run(
-                [sys.executable, *args], stdin=subprocess.DEVNULL, stdout=out, stderr=out
-            ).returncode
+            try:
+                code = subprocess.run(
+                    [sys.executable, *args], stdin=subprocess.DEVNULL, stdout=out, stderr=out
+                ).returncode
+            except OSError as e:
+                # Cross-compiled, this interpreter runs under the target's runner (qemu-user),
+                # which the interpreters it would start do not: the build machine cannot run
+                # them (ENOEXEC). Start-up is then trained by this run's own only, the same way in
+                # every home.
+                if e.errno == 8 and not CAN_START_ITSELF[0]:
+                    return
+                raise
+            CAN_START_ITSELF[0] = True
             out.seek(0)
             assert code in (0, 3), out.read().decode(errors="replace")
 
