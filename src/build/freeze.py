@@ -485,8 +485,9 @@ def compile_frozen(m):
         source = m["source"].encode()
     filename = m.get("filename") or f"<frozen {name}>"
     if m.get("pyc_only"):
-        # A file of the tree no analysed import reaches, compiled for its .pyc as pip compiles
-        # every module it installs. One that does not compile gets none, as with pip: importing
+        # A file of the tree with no bytecode in the binary otherwise (compiled by Cython, or no
+        # analysed import reaches it), compiled for its .pyc as pip compiles every module it
+        # installs. One that does not compile gets none, as with pip: importing
         # it raises the error, as in python.
         try:
             code = compile(source, filename, "exec", dont_inherit=True, optimize=0)
@@ -689,7 +690,7 @@ def emit_main(out_dir, spec_file, cache_dir=None):
     table = []
     packed = bytearray()
     packed_table = []
-    pycs = []  # (source in the tree, its .pyc's path, blob, offset, size, uncompressed size or 0)
+    pycs = []  # (source in the tree, blob, offset in it, size, uncompressed size or 0)
     for m in modules:
         name = m["name"]
         data, size = compiled[name]

@@ -211,8 +211,9 @@ pub struct ToFreeze {
     /// (`__pycache__`, as pip installs it), for imports that find the file by its path.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pyc: Option<String>,
-    /// Compiled only for its `.pyc` (a file of the tree no analysed import reaches): not in the
-    /// tables of modules, and left out when it does not compile.
+    /// Compiled only for its `.pyc` (a file of the tree with no bytecode in the binary otherwise: a
+    /// module Cython compiles, a file no analysed import reaches): not in the tables of modules,
+    /// and left out when it does not compile.
     pub pyc_only: bool,
 }
 

@@ -82,7 +82,11 @@ pub fn assemble(plan: &Plan, resolved: &Dependencies, analysed: &Analysed, compi
         loadable.objects.iter().map(|o| (o.arc.clone(), o.align)).collect();
     let mut arcs = BTreeSet::new();
     bundle.retain(|f| arcs.insert(f.arc.clone()));
-    let frozen_list = with_pycs_of_the_tree(frozen_list, &bundle);
+    let frozen_list = with_pycs_of_the_tree(
+        frozen_list,
+        &bundle,
+        resolved.main_script.is_some().then_some(resolved.script_name.as_str()),
+    );
     // Compiled shares of modules and data archives of earlier builds are reused from the cache
     // when all their inputs are the same (freeze.py's `Cache`).
     let frozen = freeze::emit(tc, dir, &frozen_list, &bundle, &aligned, Some(&plan.home.root().join("frozen")))?;
@@ -276,7 +280,8 @@ fn frozen_modules(
                 filename: Some(format!("{}/{name}", runtime::VFS_ROOT)),
                 source: None,
                 packed: false,
-                pyc: Some(name.to_string()),
+                // python caches no bytecode of the script it runs
+                pyc: None,
                 pyc_only: false,
             });
         }
@@ -302,16 +307,23 @@ fn frozen_modules(
 }
 
 /// `frozen`, and the other modules of the app's and the dependencies' files compiled for their
-/// `.pyc`, as pip compiles every module it installs: the `.py` files in directories that are no
-/// packages, which no import reaches (hooks, plugins loaded by their file), are then not compiled
-/// at each start. The modules of the stdlib's package directories that no import reaches
-/// (`tkinter`'s, most of `xml.dom`) get none: they cost 0.6 MB on test.py, and the stdlib imports
-/// its own modules by name, which the analysis follows.
-fn with_pycs_of_the_tree(mut frozen: Vec<freeze::ToFreeze>, bundle: &[freeze::BundleFile]) -> Vec<freeze::ToFreeze> {
+/// `.pyc`, as pip compiles every module it installs: the modules Cython compiles, and the `.py`
+/// files in directories that are no packages, which no import reaches (hooks, plugins loaded by
+/// their file), are then not compiled at each start when found by their file. Not the script
+/// (`script`, its name in the tree), whose bytecode python does not cache. The modules of the
+/// stdlib's package directories that no import reaches (`tkinter`'s, most of `xml.dom`) get none:
+/// they cost 0.6 MB on test.py, and the stdlib imports its own modules by name, which the
+/// analysis follows.
+fn with_pycs_of_the_tree(
+    mut frozen: Vec<freeze::ToFreeze>,
+    bundle: &[freeze::BundleFile],
+    script: Option<&str>,
+) -> Vec<freeze::ToFreeze> {
     let have: BTreeSet<String> = frozen.iter().filter_map(|m| m.pyc.clone()).collect();
     let more: Vec<freeze::ToFreeze> = bundle
         .iter()
-        .filter(|f| f.arc.ends_with(".py") && !have.contains(&f.arc) && !f.arc.starts_with(runtime::STDLIB_TREE))
+        .filter(|f| f.arc.ends_with(".py") && !have.contains(&f.arc) && Some(f.arc.as_str()) != script)
+        .filter(|f| !f.arc.starts_with(runtime::STDLIB_TREE))
         .map(|f| freeze::ToFreeze::pyc_only(&f.arc, &f.file))
         .collect();
     frozen.extend(more);
