@@ -483,18 +483,16 @@ def compile_frozen(m):
         source = neutral_paths(source)  # as it is in the tree
     if "source" in m:
         source = m["source"].encode()
-    filename = m.get("filename") or f"<frozen {name}>"
-    if m.get("pyc_only"):
+    try:
+        code = compile(source, m.get("filename") or f"<frozen {name}>", "exec", dont_inherit=True, optimize=0)
+    except Exception:
+        if not m.get("pyc_only"):
+            raise
         # A file of the tree with no bytecode in the binary otherwise (compiled by Cython, or no
         # analysed import reaches it), compiled for its .pyc as pip compiles every module it
-        # installs. One that does not compile gets none, as with pip: importing
-        # it raises the error, as in python.
-        try:
-            code = compile(source, filename, "exec", dont_inherit=True, optimize=0)
-        except Exception:
-            return name, None, None
-    else:
-        code = compile(source, filename, "exec", dont_inherit=True, optimize=0)
+        # installs. One that does not compile gets none, as with pip: importing it raises the
+        # error, as in python.
+        return name, None, None
     data = marshal.dumps(code)
     if m.get("packed"):
         # Decompressed by the launcher's _pyelf.get_code (zlib's uncompress) on first import.
