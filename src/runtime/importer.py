@@ -10,8 +10,8 @@ its embedded archive under ROOT (vfs.c: modules' sources, data files, distributi
 That tree is on sys.path: `importlib.metadata`'s path finder finds the bundled distributions
 (`*.dist-info`) there.
 
-It also runs the app's main module as `__main__` (`run_main`), and the code multiprocessing gives
-`sys.executable -c` to start a child (`run_multiprocessing_child`).
+It also runs the app's main module as `__main__` (`run_main`), and the workers packages start with
+`sys.executable -c CODE` or `-m MODULE` (`run_worker_code`, `run_worker_module`).
 
 The kinds of module (`CYTHON`, `BYTECODE`, `PACKED`, `NAMESPACE`, `EXTENSION`: `freeze::Load` in
 Rust),
@@ -182,11 +182,12 @@ def run_main(name):
     _execute(module, name)
 
 
-def run_multiprocessing_child(code):
-    """Runs `python -c CODE` as multiprocessing uses it to start a process (spawn, forkserver, the
-    resource tracker). When the child asks for the parent's main module by its file, the app's
-    main module is run as `__mp_main__` (its `if __name__ == "__main__":` part does not run), as
-    multiprocessing does with a script's file."""
+def run_worker_code(code):
+    """Runs `python -c CODE` as a package starts a worker with it (multiprocessing's spawn,
+    forkserver and resource tracker, loky's resource tracker: toolchains/workers.toml). When the
+    child asks multiprocessing for the parent's main module by its file, the app's main module is
+    run as `__mp_main__` (its `if __name__ == "__main__":` part does not run), as multiprocessing
+    does with a script's file."""
     _setup_app()
     import multiprocessing.spawn as spawn
     original = spawn._fixup_main_from_path
@@ -206,6 +207,15 @@ def run_multiprocessing_child(code):
     spawn._fixup_main_from_path = fixup_main_from_path
     main = sys.modules["__main__"]
     exec(compile(code, "<string>", "exec"), main.__dict__)
+
+
+def run_worker_module(name):
+    """Runs `python -m NAME` as a package starts a worker with it (loky's workers:
+    toolchains/workers.toml): the module as `__main__`, found by the binary's importer. (loky's
+    worker runs the parent's main script by its file, which the tree holds.)"""
+    _setup_app()
+    import runpy
+    runpy._run_module_as_main(name, alter_argv=True)
 
 
 def _install():

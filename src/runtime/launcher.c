@@ -225,14 +225,22 @@ static void fail(PyStatus status, PyConfig *config)
     exit(1);
 }
 
-/* Whether argv is a command line multiprocessing gives `sys.executable` to start a child (spawn,
- * forkserver, the resource tracker): interpreter flags, then `-c CODE` where CODE imports from
- * multiprocessing (`from multiprocessing.spawn import spawn_main; …`).
- * Returns the index of the code argument, or 0 for an ordinary command line of the app. */
-static int multiprocessing_child(int argc, char **argv)
+/* A command line with which a package starts `sys.executable` as a Python worker
+ * (toolchains/workers.toml, as PYELF_WORKER_CODE and PYELF_WORKER_MODULES in launcher.h):
+ * interpreter options, then `-c CODE` where CODE contains one of PYELF_WORKER_CODE (after at
+ * least one option), or `-m MODULE` for one of PYELF_WORKER_MODULES. */
+struct worker {
+    int index;     /* of CODE or MODULE in argv; 0 for an ordinary command line of the app */
+    int is_module; /* `-m MODULE`, not `-c CODE` */
+};
+
+static struct worker worker_command_line(int argc, char **argv)
 {
+    static const char *const codes[] = {PYELF_WORKER_CODE};
+    static const char *const modules[] = {PYELF_WORKER_MODULES};
+    struct worker none = {0, 0};
     int i = 1;
-    while (i < argc && argv[i][0] == '-' && strcmp(argv[i], "-c") != 0) {
+    while (i < argc && argv[i][0] == '-' && strcmp(argv[i], "-c") != 0 && strcmp(argv[i], "-m") != 0) {
         const char *a = argv[i];
         if (strcmp(a, "-X") == 0 || strcmp(a, "-W") == 0)
             i += 2; /* an option with its value */
@@ -241,11 +249,20 @@ static int multiprocessing_child(int argc, char **argv)
         else if (a[1] != '\0' && strspn(a + 1, "bBdEiIOqsSuvRP") == strlen(a + 1))
             i += 1; /* flags without a value: -B -s -I -OO … */
         else
-            return 0;
+            return none;
     }
-    if (i == 1 || i + 1 >= argc || strcmp(argv[i], "-c") != 0)
-        return 0;
-    return strstr(argv[i + 1], "from multiprocessing.") != NULL ? i + 1 : 0;
+    if (i + 1 >= argc)
+        return none;
+    if (strcmp(argv[i], "-c") == 0 && i > 1) {
+        for (size_t k = 0; k < sizeof codes / sizeof *codes; k++)
+            if (strstr(argv[i + 1], codes[k]) != NULL)
+                return (struct worker){i + 1, 0};
+    } else if (strcmp(argv[i], "-m") == 0) {
+        for (size_t k = 0; k < sizeof modules / sizeof *modules; k++)
+            if (strcmp(argv[i + 1], modules[k]) == 0)
+                return (struct worker){i + 1, 1};
+    }
+    return none;
 }
 
 /* The path this program was started by, absolute (execve's pathname, which the kernel keeps in
@@ -413,8 +430,9 @@ int main(int argc, char **argv)
 
     int host_ca = prepare();
 
-    /* Started by multiprocessing as `sys.executable … -c CODE`: run CODE, not the app. */
-    int child_code = multiprocessing_child(argc, argv);
+    /* Started as a worker (`sys.executable … -c CODE` by multiprocessing, `-m MODULE` by loky):
+     * run CODE or MODULE, not the app. */
+    struct worker worker = worker_command_line(argc, argv);
 
     PyConfig config;
     PyConfig_InitIsolatedConfig(&config);
@@ -433,14 +451,16 @@ int main(int argc, char **argv)
         if (PyStatus_Exception(status))
             fail(status, &config);
     }
-    if (child_code) /* sys.argv as python -c gives it: ["-c", the arguments after the code] */
-        status = PyConfig_SetBytesArgv(&config, argc - child_code, argv + child_code);
+    /* A worker's sys.argv as python gives it: ["-c" or "-m", the arguments after CODE or
+     * MODULE] (runpy puts the module's file in place of "-m"). */
+    if (worker.index)
+        status = PyConfig_SetBytesArgv(&config, argc - worker.index, argv + worker.index);
     else
         status = PyConfig_SetBytesArgv(&config, argc, argv);
     if (PyStatus_Exception(status))
         fail(status, &config);
-    if (child_code) {
-        status = PyConfig_SetString(&config, &config.argv.items[0], L"-c");
+    if (worker.index) {
+        status = PyConfig_SetString(&config, &config.argv.items[0], worker.is_module ? L"-m" : L"-c");
         if (PyStatus_Exception(status))
             fail(status, &config);
     }
@@ -466,8 +486,9 @@ int main(int argc, char **argv)
 
     /* The app's module runs as sys.modules["__main__"], outside the import system (as python runs
      * a script: no import lock is held while it runs). */
-    PyObject *result = child_code ? call_importer("run_multiprocessing_child", argv[child_code])
-                                  : call_importer("run_main", PYELF_MAIN_MODULE);
+    PyObject *result = !worker.index      ? call_importer("run_main", PYELF_MAIN_MODULE)
+                       : worker.is_module ? call_importer("run_worker_module", argv[worker.index])
+                                          : call_importer("run_worker_code", argv[worker.index]);
     if (result == NULL) {
         int interrupted = PyErr_ExceptionMatches(PyExc_KeyboardInterrupt);
         trim_import_frames();
