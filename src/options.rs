@@ -64,6 +64,12 @@ pub struct BuildOptions {
     /// them with Cython. Repeatable.
     #[arg(long = "no-cython", value_name = "PATTERN", help_heading = "Modules")]
     pub no_cython: Vec<String>,
+    /// Compile the app's modules matching PATTERN (`*` wildcards; `__main__` for the script) with
+    /// Cython even where pyelf would embed them as bytecode, because compiled they behave
+    /// differently (toolchains/cython-fallbacks.toml, docs/fidelity.md). Repeatable.
+    #[arg(long = "cython", value_name = "PATTERN", help_heading = "Modules")]
+    #[serde(rename = "cython")]
+    pub force_cython: Vec<String>,
     /// Compile the dependencies with Cython too (default: embedded as bytecode).
     #[arg(long, help_heading = "Modules")]
     pub compile_deps: bool,
@@ -153,6 +159,7 @@ impl Default for BuildOptions {
             include_packages: Vec::new(),
             stdlib: None,
             no_cython: Vec::new(),
+            force_cython: Vec::new(),
             compile_deps: false,
             add_data: Vec::new(),
             trace_imports: false,
@@ -219,6 +226,7 @@ impl BuildOptions {
             include_packages: list(&file.include_packages, &self.include_packages),
             stdlib: self.stdlib.or(file.stdlib),
             no_cython: list(&file.no_cython, &self.no_cython),
+            force_cython: list(&file.force_cython, &self.force_cython),
             compile_deps: self.compile_deps || file.compile_deps,
             add_data: file
                 .add_data

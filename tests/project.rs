@@ -243,9 +243,11 @@ fn compile_deps_compiles_the_dependencies_with_cython() {
 fn namespace_packages_of_the_app_and_of_its_dependencies_match_a_normal_install() {
     let tools = repo().join("tests/e2e/tools/namespace");
     let (bin, _) = pyelf_build(&tools, "greet", &[]);
-    let (compiled, built) = pyelf_build(&tools, "greet-compiled", &["--compile-deps"]);
+    // jaraco.functools warns, so it would be bytecode (toolchains/cython-fallbacks.toml): --cython
+    // compiles it anyway, the module in a namespace package this test is about.
+    let (compiled, built) = pyelf_build(&tools, "greet-compiled", &["--compile-deps", "--cython", "jaraco.functools"]);
     let said = String::from_utf8_lossy(&built.stderr);
-    assert!(!said.contains("warning"), "{said}");
+    assert!(!said.lines().any(|l| l.starts_with("warning")), "{said}");
 
     let req = tools.join("requirements.txt");
     let site = reference(&["--require-hashes", "-r", req.to_str().unwrap()], "namespace");

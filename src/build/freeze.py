@@ -70,6 +70,9 @@ ALWAYS_PACKAGES = FACTS["always_packages"]
 FULL_EXCLUDED = set(FACTS["full_excluded"])
 C_MODULE_DEPS = FACTS["c_module_deps"]
 APP, DEP, STDLIB_ORIGIN = (FACTS["origins"][k] for k in ("app", "dep", "stdlib"))
+# The names whose use in a module's code pyelf reports (toolchains/cython-fallbacks.toml): what
+# shows that the module looks at its functions or frames, which Cython's would not have.
+WATCHED_NAMES = frozenset(FACTS["watched_names"])
 OTHER = "other"  # the analysing python's own site-packages: never reported
 
 
@@ -253,6 +256,16 @@ class Finder(modulefinder.ModuleFinder):
                 watch -= 1
 
 
+def names_used(co):
+    """The watched names used by a code object and the code objects in it, sorted."""
+    used, todo = set(), [co]
+    while todo:
+        c = todo.pop()
+        used.update(WATCHED_NAMES.intersection(c.co_names))
+        todo.extend(k for k in c.co_consts if isinstance(k, type(co)))
+    return sorted(used)
+
+
 def analyse(script, extra, dist_modules=(), main_is_module=False):
     """Every module the app can import: the script's imports and `extra` (the startup modules,
     those asked for), followed transitively; `dist_modules` are the modules of the bundled
@@ -295,8 +308,11 @@ def analyse(script, extra, dist_modules=(), main_is_module=False):
         # Source modules, and extension modules (built from source by pyelf, or refused).
         if mod.__file__ and mod.__file__.endswith((".py", *importlib.machinery.EXTENSION_SUFFIXES)):
             names.add(name)
+    # The watched names each module's code (the script's as `__main__`) uses.
+    uses = {name: names_used(mod.__code__) for name, mod in finder.modules.items()
+            if getattr(mod, "__code__", None) is not None and (name == "__main__" or name in names)}
     # Every module name imported, for the choice of C extension modules.
-    return names, set(finder.modules.keys())
+    return names, set(finder.modules.keys()), uses
 
 
 def all_stdlib():
@@ -415,7 +431,7 @@ def analyse_main(out_dir, args):
             dist_modules = f.read().split()
     for p in ALWAYS_PACKAGES:
         extra.extend(sorted(package_modules(p)))
-    found, imports = analyse(script_file, extra + STARTUP, dist_modules + whole_packages, main_module is not None)
+    found, imports, uses = analyse(script_file, extra + STARTUP, dist_modules + whole_packages, main_module is not None)
     if o.get("--stdlib") == "full":
         found |= all_stdlib()
     for m in modules:
@@ -459,8 +475,12 @@ def analyse_main(out_dir, args):
             continue  # the host's site-packages of the analysing python: never bundled
         out.append({"name": name, "file": spec.origin, "kind": kind,
                     "package": spec.submodule_search_locations is not None})
+        if kind in (APP, DEP) and uses.get(name):
+            out[-1]["uses"] = uses[name]
+    script_uses = uses.get("__main__", []) if not main_module else []
     with open(os.path.join(out_dir, "modules.json"), "w") as f:
-        json.dump({"modules": out, "extensions": extensions, "imports": sorted(imports)}, f, indent=1)
+        json.dump({"modules": out, "extensions": extensions, "imports": sorted(imports), "script_uses": script_uses},
+                  f, indent=1)
 
 
 # The modules are compiled by a fixed number of forked workers, each a fixed share of them (every

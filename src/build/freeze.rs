@@ -138,6 +138,9 @@ pub struct Found {
     /// frozen again, only its source goes into the tree.
     #[serde(default)]
     pub cpython_frozen: bool,
+    /// The names of `toolchains/cython-fallbacks.toml` its code uses (app and dependency modules).
+    #[serde(default)]
+    pub uses: Vec<String>,
 }
 
 impl Found {
@@ -172,6 +175,9 @@ pub struct Analysis {
     pub extensions: Vec<Extension>,
     /// Every module name imported, Python or built-in C.
     pub imports: Vec<String>,
+    /// The names of `toolchains/cython-fallbacks.toml` the main script's code uses.
+    #[serde(default)]
+    pub script_uses: Vec<String>,
 }
 
 /// Where the analysis starts and what it may see.
@@ -371,8 +377,9 @@ pub fn incbin_asm_aligned(section: &str, name: Option<&str>, file: &Path, align:
     )
 }
 
-/// The JSON `freeze.py` reads: the facts of the analysis (`toolchains/stdlib.toml`), and the names
-/// of the module origins it reports (so that both sides spell them alike).
+/// The JSON `freeze.py` reads: the facts of the analysis (`toolchains/stdlib.toml`), the names
+/// whose use it reports (`toolchains/cython-fallbacks.toml`), and the names of the module origins
+/// it reports (so that both sides spell them alike).
 pub fn facts_for_analysis() -> serde_json::Value {
     let f = crate::toolchain::stdlib::facts();
     serde_json::json!({
@@ -380,6 +387,7 @@ pub fn facts_for_analysis() -> serde_json::Value {
         "always_packages": f.always_packages,
         "full_excluded": f.full_excluded,
         "c_module_deps": f.c_module_deps,
+        "watched_names": crate::build::fallbacks::rules().watched_names(),
         "origins": Origin::ALL.iter().map(|o| (o.name(), o.name())).collect::<std::collections::BTreeMap<_, _>>(),
     })
 }

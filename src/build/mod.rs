@@ -9,6 +9,7 @@
 
 pub mod cython;
 pub mod deps;
+pub mod fallbacks;
 pub mod freeze;
 pub mod inittab;
 pub mod launcher;

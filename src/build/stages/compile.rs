@@ -8,7 +8,7 @@ use super::dependencies::Dependencies;
 use super::plan::Plan;
 use crate::build::freeze::{self, Origin};
 use crate::build::names::{APP_MODULE, SCRIPT_CYTHON_NAME};
-use crate::build::{cython, inittab, objects};
+use crate::build::{cython, fallbacks, inittab, objects};
 use crate::runtime;
 use anyhow::Result;
 use fs_err as fs;
@@ -45,19 +45,46 @@ pub fn modules(plan: &Plan, resolved: &Dependencies, analysed: &Analysed, script
     let (tc, cython, dir) = (&plan.tc, &plan.cython, plan.dir());
     let (analysis, roots) = (&analysed.analysis, &resolved.roots);
     let main_module = resolved.main_module();
-    let mut c_files: Vec<(String, PathBuf)> = script.c.into_iter().map(|c| (APP_MODULE.to_string(), c)).collect();
-
-    // The app's modules (and with --compile-deps the dependencies') in one run of Cython, falling
-    // back to bytecode.
-    let wants_cython = |m: &freeze::Found| {
-        (m.kind == Origin::App || (m.kind == Origin::Dep && plan.compile_deps))
-            && !plan.no_cython.iter().any(|p| matches_pattern(p, &m.name))
+    // Which modules Cython compiles: those it would behave the same compiled
+    // (toolchains/cython-fallbacks.toml), and the user's `--cython`; never `--no-cython`'s.
+    let rules = fallbacks::rules();
+    let wants_cython = |m: &freeze::Found| m.kind == Origin::App || (m.kind == Origin::Dep && plan.compile_deps);
+    let candidates = analysis.modules.iter().filter(|m| wants_cython(m)).map(|m| (m.name.as_str(), m.uses.as_slice()));
+    let script_uses = script.c.as_ref().map(|_| (SCRIPT_CYTHON_NAME, analysis.script_uses.as_slice()));
+    let app_wide = rules.app_wide(
+        analysis.modules.iter().filter(|m| m.is_bundled()).map(|m| m.name.as_str()),
+        script_uses.into_iter().chain(candidates),
+    );
+    let asked = |name: &str| {
+        if plan.no_cython.iter().any(|p| matches_pattern(p, name)) {
+            fallbacks::Asked::Bytecode
+        } else if plan.force_cython.iter().any(|p| matches_pattern(p, name)) {
+            fallbacks::Asked::Compile
+        } else {
+            fallbacks::Asked::Nothing
+        }
     };
+    let mut fallen: Vec<(String, String)> = Vec::new();
+    let mut choose =
+        |name: &str, uses: &[String]| match fallbacks::choose(rules, uses, app_wide.as_deref(), asked(name)) {
+            fallbacks::Choice::Compile => true,
+            fallbacks::Choice::Bytecode(Some(reason)) => {
+                fallen.push((name.to_string(), reason));
+                false
+            }
+            fallbacks::Choice::Bytecode(None) => false,
+        };
+
+    // The script, compiled first for its errors, runs as `__main__`.
+    let script_c = script.c.filter(|_| choose(SCRIPT_CYTHON_NAME, &analysis.script_uses));
+    let mut c_files: Vec<(String, PathBuf)> = script_c.into_iter().map(|c| (APP_MODULE.to_string(), c)).collect();
+
     // A package's `__main__` run as `python -m pkg` is compiled on its own under the name
     // `__main__`, as a script is (its classes' `__module__`); its relative imports resolve at run
     // time from its `__package__`.
-    if let Some(main) =
-        main_module.and_then(|n| analysis.modules.iter().find(|m| m.name == n)).filter(|m| wants_cython(m))
+    if let Some(main) = main_module
+        .and_then(|n| analysis.modules.iter().find(|m| m.name == n))
+        .filter(|m| wants_cython(m) && choose(&m.name, &m.uses))
     {
         let c = dir.join("main-module.c");
         match cython::compile(tc, cython, &main.file, SCRIPT_CYTHON_NAME, &c) {
@@ -68,12 +95,18 @@ pub fn modules(plan: &Plan, resolved: &Dependencies, analysed: &Analysed, script
             )),
         }
     }
+    // The app's modules (and with --compile-deps the dependencies') in one run of Cython, falling
+    // back to bytecode.
     let to_compile: Vec<cython::ModuleSource> = analysis
         .modules
         .iter()
         .filter(|m| !m.namespace && wants_cython(m) && Some(m.name.as_str()) != main_module)
+        .filter(|m| choose(&m.name, &m.uses))
         .map(|m| roots.source_of(m))
         .collect();
+    for line in fallbacks::notes(&fallen) {
+        crate::say!("note: {line}");
+    }
     let packages: Vec<cython::ModuleSource> = analysis
         .modules
         .iter()

@@ -43,6 +43,7 @@ pub struct Plan {
     pub include_packages: Vec<String>,
     /// `--no-cython` patterns.
     pub no_cython: Vec<String>,
+    pub force_cython: Vec<String>,
     pub compile_deps: bool,
     /// `--add-data` specs (`SRC:DEST`).
     pub add_data: Vec<String>,
@@ -152,6 +153,7 @@ pub fn make(home: &Home, opts: &BuildOptions) -> Result<Plan> {
         include_modules: opts.include_modules.clone(),
         include_packages: opts.include_packages.clone(),
         no_cython: opts.no_cython.clone(),
+        force_cython: opts.force_cython.clone(),
         compile_deps: opts.compile_deps,
         add_data: opts.add_data.clone(),
         traced_run: opts.traced_run().map(<[String]>::to_vec),

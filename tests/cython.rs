@@ -1,0 +1,138 @@
+//! End-to-end: the app compiled by Cython behaves as the interpreted app. A module that would
+//! behave differently compiled (toolchains/cython-fallbacks.toml) runs as bytecode, with a note
+//! naming it and the reason; `--cython` and `--no-cython` decide last. Run by `./test.sh`.
+
+mod common;
+
+use common::roots::*;
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn app(name: &str) -> PathBuf {
+    repo().join("tests/e2e/cython").join(name).join("app.py")
+}
+
+/// Builds `tests/e2e/cython/NAME/app.py` into the shared temp dir as `out`; returns the binary and
+/// what pyelf said.
+fn build(name: &str, out: &str, extra: &[&str]) -> (PathBuf, String) {
+    let bin = tmp().join(out);
+    let o = Command::new(env!("CARGO_BIN_EXE_pyelf"))
+        .arg("build")
+        .arg(app(name))
+        .arg("-o")
+        .arg(&bin)
+        .args(extra)
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&o.stderr).to_string();
+    assert!(o.status.success(), "build of {name} failed:\n{said}");
+    (bin, said)
+}
+
+fn notes(said: &str) -> Vec<&str> {
+    said.lines().filter(|l| l.starts_with("note: embedded as bytecode")).collect()
+}
+
+fn compiled_count(said: &str) -> &str {
+    said.split(" modules compiled by Cython").next().and_then(|s| s.rsplit(' ').next()).unwrap()
+}
+
+fn all(o: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+}
+
+fn same(got: &Output, want: &Output, how: &str) {
+    assert_eq!(got.status.code(), want.status.code(), "{how}: exit status\n{}", all(got));
+    assert_eq!(text(got), text(want), "{how}\n{}", all(got));
+}
+
+/// `python3 app.py` under the toolchain's CPython 3.13, from a clean environment.
+fn reference(name: &str) -> Output {
+    Command::new(toolchain_python()).args(["-s", "-E"]).arg(app(name)).env_clear().output().unwrap()
+}
+
+#[test]
+#[ignore = "builds real binaries and needs root; run by ./test.sh"]
+fn functions_given_to_zope_cloudpickle_joblib_and_inspect_are_functions() {
+    let req = app("functions").with_file_name("requirements.txt");
+    let python = reference_venv("cython-functions", &req);
+    let want = Command::new(&python).arg(app("functions")).output().unwrap();
+    assert_eq!(want.status.code(), Some(5), "{}", all(&want));
+    for line in
+        ["zope: True hello zope ['greet']", "cloudpickle: module's closure 15 by value", "joblib: [0, 1, 4, 9, 16, 25]"]
+    {
+        assert!(text(&want).contains(line), "{line}\n{}", all(&want));
+    }
+    let (bin, said) = build("functions", "cython-functions", &["-r", req.to_str().unwrap()]);
+    assert_eq!(
+        notes(&said),
+        ["note: embedded as bytecode, not compiled by Cython: __main__, shapes: the app bundles cloudpickle, which \
+          pickles functions by value, from their bytecode (`--cython __main__` compiles one anyway)"],
+        "{said}"
+    );
+    assert_eq!(compiled_count(&said), "0", "{said}");
+    same(&Command::new(&bin).output().unwrap(), &want, "on the host");
+    // joblib's loky starts its workers as `sys.executable -m joblib.externals.loky.backend.…`
+    // (toolchains/workers.toml), and its semaphores live in /dev/shm.
+    for kind in ["alpine", "empty"] {
+        let root = root_with(kind, &bin, "cython-functions");
+        for proc in [false, true] {
+            same(&in_root_mounted(&root, "/app", proc, true), &want, &format!("{kind}, /proc {proc}"));
+        }
+    }
+}
+
+#[test]
+#[ignore = "builds real binaries and needs root; run by ./test.sh"]
+fn modules_that_log_or_warn_run_as_bytecode_and_the_others_are_compiled() {
+    let want = reference("names");
+    assert!(want.status.success(), "{}", all(&want));
+    assert!(text(&want).contains("WARNING app.main:15 starting"), "{}", all(&want));
+    assert!(text(&want).contains("DeprecationWarning: old() is deprecated at warns.py:12"), "{}", all(&want));
+    let (bin, said) = build("names", "cython-names", &[]);
+    assert_eq!(
+        notes(&said),
+        [
+            "note: embedded as bytecode, not compiled by Cython: __main__: its code uses `logging`: it logs, and a log \
+             record takes its function, file and line from the caller's frame (`--cython __main__` compiles it anyway)",
+            "note: embedded as bytecode, not compiled by Cython: warns: its code uses `warn`: it warns, and a warning \
+             takes its file and line from the caller's frame (`--cython warns` compiles it anyway)",
+        ],
+        "{said}"
+    );
+    assert_eq!(compiled_count(&said), "1", "plain is compiled:\n{said}");
+    same(&Command::new(&bin).output().unwrap(), &want, "on the host");
+    let root = root_with("empty", &bin, "cython-names");
+    same(&in_root(&root, "/app", "/app", &[], true), &want, "empty root");
+
+    // --cython compiles a module anyway: its warning then names another line than python's.
+    let (forced, said) = build("names", "cython-names-forced", &["--cython", "warns"]);
+    assert_eq!(notes(&said).len(), 1, "{said}");
+    assert_eq!(compiled_count(&said), "2", "{said}");
+    let got = Command::new(&forced).output().unwrap();
+    assert!(got.status.success(), "{}", all(&got));
+    assert!(!text(&got).contains("at warns.py:12"), "compiled, the warning has no frame of its own:\n{}", all(&got));
+    // --no-cython comes before everything.
+    let (_, said) = build("names", "cython-names-none", &["--no-cython", "plain", "--cython", "plain"]);
+    assert_eq!(compiled_count(&said), "0", "{said}");
+}
+
+#[test]
+#[ignore = "builds real binaries and needs root; run by ./test.sh"]
+fn a_module_that_looks_at_any_modules_functions_sends_the_app_to_bytecode() {
+    let want = reference("inspects");
+    assert!(want.status.success(), "{}", all(&want));
+    assert!(text(&want).contains("greet: @handler (line 5) -> hello you"), "{}", all(&want));
+    let (bin, said) = build("inspects", "cython-inspects", &[]);
+    let note = notes(&said);
+    assert_eq!(note.len(), 1, "{said}");
+    assert!(
+        note[0]
+            .starts_with("note: embedded as bytecode, not compiled by Cython: __main__, frames, handlers, registry: "),
+        "{said}"
+    );
+    assert_eq!(compiled_count(&said), "0", "{said}");
+    same(&Command::new(&bin).output().unwrap(), &want, "on the host");
+    let root = root_with("alpine", &bin, "cython-inspects");
+    same(&in_root(&root, "/app", "/app", &[], true), &want, "alpine root");
+}
