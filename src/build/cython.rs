@@ -88,6 +88,23 @@ pub fn ensure(home: &Home, pin: &CythonPin) -> Result<Cython> {
     Ok(Cython { dir })
 }
 
+/// The files of Cython's shadow module: `import cython` under python, where `cython.int`,
+/// `@cython.cfunc` and the rest do nothing and `cython.compiled` is False.
+const SHADOW_FILES: [&str; 3] = ["cython.py", "Cython/__init__.py", "Cython/Shadow.py"];
+
+/// Writes Cython's shadow module into `dir` (made afresh), for a module written for Cython that
+/// runs as bytecode; returns `dir`. Only these files: the analysis follows every import, and the
+/// compiler's own (`cython.inline`) are left out.
+pub fn shadow(cython: &Cython, dir: &Path) -> Result<PathBuf> {
+    crate::fsutil::remove_dir_if_present(dir)?;
+    for f in SHADOW_FILES {
+        let to = dir.join(f);
+        fs::create_dir_all(to.parent().expect("a file has a parent"))?;
+        fs::copy(cython.dir.join(f), &to)?;
+    }
+    Ok(dir.to_path_buf())
+}
+
 /// Cython's command line, run by the toolchain's python3 in a clean environment: language level
 /// 3, Python semantics for annotations. Files and output options are added by the caller.
 fn cython_command(tc: &Toolchain, cython: &Cython) -> Command {
@@ -110,7 +127,7 @@ struct CCache {
 }
 
 /// Bump when what goes into the key or the C changes meaning.
-const C_CACHE_VERSION: &str = "pyelf-cython-c-1";
+const C_CACHE_VERSION: &str = "pyelf-cython-c-2";
 
 impl CCache {
     fn of(cython: &Cython) -> CCache {
@@ -247,6 +264,11 @@ pub fn compile_modules(
         let to = dir.join(&m.rel);
         fs::create_dir_all(to.parent().expect("a module file has a directory"))?;
         fs::copy(m.root.join(&m.rel), &to)?;
+        // An augmenting .pxd beside the module (its C types), which Cython reads from there.
+        let pxd = m.root.join(&m.rel).with_extension("pxd");
+        if pxd.is_file() {
+            fs::copy(&pxd, to.with_extension("pxd"))?;
+        }
     }
     // Every directory above a module is one of its packages: a namespace package (no
     // `__init__.py`) gets an empty one here, or Cython would take `ns.pkg.mod` for `pkg.mod`.
