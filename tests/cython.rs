@@ -136,3 +136,34 @@ fn a_module_that_looks_at_any_modules_functions_sends_the_app_to_bytecode() {
     let root = root_with("alpine", &bin, "cython-inspects");
     same(&in_root(&root, "/app", "/app", &[], true), &want, "alpine root");
 }
+
+#[test]
+#[ignore = "builds real binaries and needs root; run by ./test.sh"]
+fn modules_written_for_cython_are_compiled_with_their_pxd_or_run_on_its_shadow_module() {
+    let python = reference_venv("cython-typed", &app("typed").with_file_name("reference-requirements.txt"));
+    let want = Command::new(&python).arg(app("typed")).output().unwrap();
+    assert!(want.status.success(), "{}", all(&want));
+    assert!(text(&want).contains("collatz: (26623, 307)"), "{}", all(&want));
+    let stderr = |o: &Output| String::from_utf8_lossy(&o.stderr).to_string();
+    assert_eq!(stderr(&want), "compiled: False\nchain: takes any int\n");
+
+    // Compiled: `import cython` means Cython's types, and augmented.pxd types augmented.py.
+    let (bin, said) = build("typed", "cython-typed", &[]);
+    assert!(notes(&said).is_empty(), "{said}");
+    assert_eq!(compiled_count(&said), "3", "{said}");
+    let root = root_with("alpine", &bin, "cython-typed");
+    for (how, got) in
+        [("host", Command::new(&bin).output().unwrap()), ("alpine", in_root(&root, "/app", "/app", &[], true))]
+    {
+        assert!(got.status.success(), "{how}: {}", all(&got));
+        assert_eq!(text(&got), text(&want), "{how}");
+        assert_eq!(stderr(&got), "compiled: True\nchain: takes a C long, as its .pxd says\n", "{how}");
+    }
+
+    // As bytecode, `import cython` finds Cython's shadow module, as under python.
+    let (bin, said) = build("typed", "cython-typed-bytecode", &["--no-cython", "mandel", "--no-cython", "augmented"]);
+    assert_eq!(compiled_count(&said), "1", "{said}");
+    let root = root_with("empty", &bin, "cython-typed-bytecode");
+    same(&in_root(&root, "/app", "/app", &[], true), &want, "empty root");
+    assert_eq!(stderr(&in_root(&root, "/app", "/app", &[], true)), stderr(&want), "empty root");
+}

@@ -3,10 +3,10 @@
 
 use super::dependencies::Dependencies;
 use super::plan::Plan;
-use crate::build::{deps, freeze, loadable, native};
+use crate::build::{cython, deps, fallbacks, freeze, loadable, native};
 use crate::toolchain::Toolchain;
 use anyhow::{bail, Result};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// What the app imports, and its extension modules ready to link.
 pub struct Analysed {
@@ -42,22 +42,35 @@ pub fn analyse(plan: &Plan, resolved: &Dependencies) -> Result<Analysed> {
             .extend(loadable::stdlib_named_in_objects(site, &|| stdlib_modules(tc), &|| tc.builtin_modules())?);
     }
     let dist_modules: Vec<String> = resolved.dists.iter().flat_map(deps::modules).collect();
-    let analysis = freeze::analyse(
-        tc,
-        dir,
-        &freeze::AnalysisInput {
-            main_script,
-            main_module,
-            paths: &paths,
-            app_root: &app.root,
-            dep_roots: &paths[1..],
-            include_modules: &include_modules,
-            include_packages: &include_packages,
-            dist_modules: &dist_modules,
-            stdlib: plan.stdlib,
-            traced: traced.as_deref(),
-        },
-    )?;
+    let analyse = |paths: &[PathBuf]| {
+        freeze::analyse(
+            tc,
+            dir,
+            &freeze::AnalysisInput {
+                main_script,
+                main_module,
+                paths,
+                app_root: &app.root,
+                dep_roots: &paths[1..],
+                include_modules: &include_modules,
+                include_packages: &include_packages,
+                dist_modules: &dist_modules,
+                stdlib: plan.stdlib,
+                traced: traced.as_deref(),
+            },
+        )
+    };
+    let mut analysis = analyse(&paths)?;
+    // A module written for Cython (`import cython`) runs as bytecode where Cython does not compile
+    // it: then `import cython` needs Cython's shadow module, as under python (where the user
+    // installed Cython), unless the app bundles Cython itself.
+    let cython_name = &fallbacks::rules().cython_module;
+    let wants_cython = analysis.script_uses.contains(cython_name)
+        || analysis.modules.iter().any(|m| m.kind == freeze::Origin::App && m.uses.contains(cython_name));
+    if wants_cython && !analysis.modules.iter().any(|m| &m.name == cython_name) {
+        paths.push(cython::shadow(&plan.cython, &resolved.roots.shadow)?);
+        analysis = analyse(&paths)?;
+    }
     // Extension modules built from source: objects of their own, made from the inittab.
     let (extensions, shared) =
         prepare_extensions(tc, &analysis, &resolved.dists, resolved.site.as_deref(), &dir.join("extensions"))?;

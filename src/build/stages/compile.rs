@@ -48,7 +48,10 @@ pub fn modules(plan: &Plan, resolved: &Dependencies, analysed: &Analysed, script
     // Which modules Cython compiles: those it would behave the same compiled
     // (toolchains/cython-fallbacks.toml), and the user's `--cython`; never `--no-cython`'s.
     let rules = fallbacks::rules();
-    let wants_cython = |m: &freeze::Found| m.kind == Origin::App || (m.kind == Origin::Dep && plan.compile_deps);
+    // (Not Cython's shadow module, which stands for Cython where it does not compile.)
+    let wants_cython = |m: &freeze::Found| {
+        m.kind == Origin::App || (m.kind == Origin::Dep && plan.compile_deps && !m.file.starts_with(&roots.shadow))
+    };
     let candidates = analysis.modules.iter().filter(|m| wants_cython(m)).map(|m| (m.name.as_str(), m.uses.as_slice()));
     let script_uses = script.c.as_ref().map(|_| (SCRIPT_CYTHON_NAME, analysis.script_uses.as_slice()));
     let app_wide = rules.app_wide(

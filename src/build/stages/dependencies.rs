@@ -42,8 +42,12 @@ pub fn resolve(plan: &Plan) -> Result<Dependencies> {
     // existing site-packages.
     let native = plan.native();
     let (site, dists) = dependencies(plan, dir, &native)?;
-    let roots =
-        Roots { app: plan.app.root.clone(), site: site.clone(), stdlib: plan.tc.root.join(runtime::STDLIB_TREE) };
+    let roots = Roots {
+        app: plan.app.root.clone(),
+        site: site.clone(),
+        shadow: dir.join("cython-shadow"),
+        stdlib: plan.tc.root.join(runtime::STDLIB_TREE),
+    };
     let (main_name, main_script) = main_module(&plan.app, &dir.join("entry"))?;
     let script_name = format!("{}.py", plan.app.name);
     Ok(Dependencies { site, dists, roots, main_name, main_script, script_name })
@@ -78,6 +82,9 @@ fn dependencies(plan: &Plan, dir: &Path, native: &deps::Native) -> Result<(Optio
 pub struct Roots {
     pub app: PathBuf,
     pub site: Option<PathBuf>,
+    /// Where Cython's shadow module is written when the app needs it (`cython::shadow`): bundled
+    /// as a dependency's.
+    pub shadow: PathBuf,
     /// The toolchain's stdlib directory.
     pub stdlib: PathBuf,
 }
@@ -88,6 +95,7 @@ impl Roots {
         let root = match m.kind {
             Origin::App => self.app.clone(),
             Origin::Stdlib => self.stdlib.clone(),
+            Origin::Dep if m.file.starts_with(&self.shadow) => self.shadow.clone(),
             Origin::Dep => self.site.clone().unwrap_or_default(),
         };
         let rel = m.file.strip_prefix(&root).map(Path::to_path_buf).unwrap_or_else(|_| m.file.clone());
