@@ -29,9 +29,34 @@ impl CythonPin {
     }
 }
 
-/// Cython directives for code written for Python, not for Cython: annotations are not enforced as C
-/// types (`def f(x: list)` still takes a tuple, as in Python).
-const PYTHON_SEMANTICS: &str = "annotation_typing=False";
+/// Whose meaning a module's annotations have, as Cython directives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Semantics {
+    /// Code written for Python: annotations are not enforced as C types (`def f(x: list)` still
+    /// takes a tuple, as in Python).
+    Python,
+    /// Code written for Cython (it imports `cython`, its pure-Python mode): annotations with
+    /// Cython's types (`x: cython.int`) are C types, as Cython compiles such code everywhere.
+    Cython,
+}
+
+/// The semantics of a module whose code uses the watched names `uses` (`freeze.py`).
+pub fn semantics_of(uses: &[String]) -> Semantics {
+    if uses.contains(&crate::build::fallbacks::rules().cython_module) {
+        Semantics::Cython
+    } else {
+        Semantics::Python
+    }
+}
+
+impl Semantics {
+    fn directives(self) -> &'static str {
+        match self {
+            Semantics::Python => "annotation_typing=False",
+            Semantics::Cython => "annotation_typing=True",
+        }
+    }
+}
 
 /// An installed Cython: a directory to put on `sys.path`.
 pub struct Cython {
@@ -106,13 +131,13 @@ pub fn shadow(cython: &Cython, dir: &Path) -> Result<PathBuf> {
 }
 
 /// Cython's command line, run by the toolchain's python3 in a clean environment: language level
-/// 3, Python semantics for annotations. Files and output options are added by the caller.
-fn cython_command(tc: &Toolchain, cython: &Cython) -> Command {
+/// 3, annotations as `semantics` says. Files and output options are added by the caller.
+fn cython_command(tc: &Toolchain, cython: &Cython, semantics: Semantics) -> Command {
     let mut c = Command::new(&tc.build_python);
     c.arg("-c")
         .arg("import sys; sys.path.insert(0, sys.argv.pop(1)); from Cython.Compiler.Main import setuptools_main; sys.exit(setuptools_main())")
         .arg(&cython.dir)
-        .args(["-3", "-X", PYTHON_SEMANTICS])
+        .args(["-3", "-X", semantics.directives()])
         .env_clear()
         .env("LC_ALL", "C.UTF-8");
     c
@@ -134,14 +159,14 @@ impl CCache {
         CCache { dir: cython.dir.join("c-cache") }
     }
 
-    fn key(cython: &Cython, module: &str, rel: &Path, source: &Path) -> Result<String> {
+    fn key(cython: &Cython, semantics: Semantics, module: &str, rel: &Path, source: &Path) -> Result<String> {
         let mut h = Sha256::new();
         let pxd = source.with_extension("pxd");
         let pxd = if pxd.is_file() { fs::read(&pxd)? } else { Vec::new() };
         for part in [
             C_CACHE_VERSION.as_bytes(),
             cython.dir.to_string_lossy().as_bytes(),
-            PYTHON_SEMANTICS.as_bytes(),
+            semantics.directives().as_bytes(),
             module.as_bytes(),
             rel.to_string_lossy().as_bytes(),
             &fs::read(source)?,
@@ -174,14 +199,21 @@ impl CCache {
 /// Compiles `script` to C as module `module`, language level 3 (or takes the C of an earlier run
 /// from the cache). A Cython error is returned with its messages (file:line) as Cython printed
 /// them.
-pub fn compile(tc: &Toolchain, cython: &Cython, script: &Path, module: &str, out_c: &Path) -> Result<()> {
+pub fn compile(
+    tc: &Toolchain,
+    cython: &Cython,
+    semantics: Semantics,
+    script: &Path,
+    module: &str,
+    out_c: &Path,
+) -> Result<()> {
     let cache = CCache::of(cython);
     let name = script.file_name().context("the script has no file name")?;
-    let key = CCache::key(cython, module, Path::new(name), script)?;
+    let key = CCache::key(cython, semantics, module, Path::new(name), script)?;
     if cache.fetch(&key, out_c) {
         return Ok(());
     }
-    let out = cython_command(tc, cython)
+    let out = cython_command(tc, cython, semantics)
         .args(["--module-name", module, "-o"])
         .arg(out_c)
         // Run beside the script with its bare name: tracebacks then show `app.py`, not a
@@ -211,6 +243,7 @@ pub struct ModuleSource {
     pub name: String,
     pub root: PathBuf,
     pub rel: PathBuf,
+    pub semantics: Semantics,
 }
 
 /// The outcome of compiling a set of modules: C files by module, and the modules Cython could not
@@ -238,7 +271,7 @@ pub fn compile_modules(
     let mut keys = Vec::new();
     let mut to_run = Vec::new();
     for m in modules {
-        let key = CCache::key(cython, &m.name, &m.rel, &m.root.join(&m.rel))?;
+        let key = CCache::key(cython, m.semantics, &m.name, &m.rel, &m.root.join(&m.rel))?;
         let c = dir.join(&m.rel).with_extension("c");
         fs::create_dir_all(c.parent().expect("a module file has a directory"))?;
         if cache.fetch(&key, &c) {
@@ -281,21 +314,31 @@ pub fn compile_modules(
         }
     }
     // One Cython per core, each with a share of the modules (the biggest first, each to the least
-    // loaded): Cython is single-threaded, and each module's C depends only on that module.
-    let jobs = std::thread::available_parallelism().map_or(1, |n| n.get()).min(modules.len());
-    let mut by_size: Vec<(u64, &ModuleSource)> =
-        modules.iter().map(|m| (fs::metadata(dir.join(&m.rel)).map(|md| md.len()).unwrap_or(0), m)).collect();
-    by_size.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.rel.cmp(&b.1.rel)));
-    let mut shares: Vec<(u64, Vec<&Path>)> = vec![(0, Vec::new()); jobs];
-    for (size, m) in by_size {
-        let least = shares.iter_mut().min_by_key(|s| s.0).expect("at least one share");
-        least.0 += size;
-        least.1.push(&m.rel);
+    // loaded): Cython is single-threaded, and each module's C depends only on that module. The
+    // modules written for Cython get shares of their own (their directives differ).
+    let jobs = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut shares: Vec<(Semantics, Vec<&Path>)> = Vec::new();
+    for semantics in [Semantics::Python, Semantics::Cython] {
+        let mut by_size: Vec<(u64, &ModuleSource)> = modules
+            .iter()
+            .filter(|m| m.semantics == semantics)
+            .map(|m| (fs::metadata(dir.join(&m.rel)).map(|md| md.len()).unwrap_or(0), m))
+            .collect();
+        by_size.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.rel.cmp(&b.1.rel)));
+        let mut group: Vec<(u64, Vec<&Path>)> = vec![(0, Vec::new()); jobs.min(by_size.len())];
+        for (size, m) in by_size {
+            let least = group.iter_mut().min_by_key(|s| s.0).expect("at least one share");
+            least.0 += size;
+            least.1.push(&m.rel);
+        }
+        shares.extend(group.into_iter().map(|(_, files)| (semantics, files)));
     }
     let outputs: Vec<std::io::Result<std::process::Output>> = std::thread::scope(|scope| {
         let runs: Vec<_> = shares
             .iter()
-            .map(|(_, files)| scope.spawn(move || cython_command(tc, cython).args(files).current_dir(dir).output()))
+            .map(|(semantics, files)| {
+                scope.spawn(move || cython_command(tc, cython, *semantics).args(files).current_dir(dir).output())
+            })
             .collect();
         runs.into_iter().map(|r| r.join().expect("a Cython runner thread panicked")).collect()
     });
@@ -397,11 +440,13 @@ mod tests {
         let cython = Cython { dir: dir.path().join("cython-3.3.1") };
         let src = dir.path().join("mod.py");
         fs::write(&src, "x = 1\n").unwrap();
-        let key = |name: &str, rel: &str| CCache::key(&cython, name, Path::new(rel), &src).unwrap();
+        let key = |name: &str, rel: &str| CCache::key(&cython, Semantics::Python, name, Path::new(rel), &src).unwrap();
         let k = key("pkg.mod", "pkg/mod.py");
         assert_eq!(k, key("pkg.mod", "pkg/mod.py"));
         assert_ne!(k, key("other.mod", "pkg/mod.py"), "the module name");
         assert_ne!(k, key("pkg.mod", "other/mod.py"), "the path Cython sees");
+        let cython_semantics = CCache::key(&cython, Semantics::Cython, "pkg.mod", Path::new("pkg/mod.py"), &src);
+        assert_ne!(k, cython_semantics.unwrap(), "the directives");
         fs::write(&src, "x = 2\n").unwrap();
         assert_ne!(k, key("pkg.mod", "pkg/mod.py"), "the source");
         let k2 = key("pkg.mod", "pkg/mod.py");
@@ -410,7 +455,7 @@ mod tests {
         let other = Cython { dir: dir.path().join("cython-3.4.0") };
         assert_ne!(
             key("pkg.mod", "pkg/mod.py"),
-            CCache::key(&other, "pkg.mod", Path::new("pkg/mod.py"), &src).unwrap()
+            CCache::key(&other, Semantics::Python, "pkg.mod", Path::new("pkg/mod.py"), &src).unwrap()
         );
 
         let cache = CCache::of(&cython);

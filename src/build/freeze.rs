@@ -149,6 +149,12 @@ impl Found {
         matches!(self.kind, Origin::App | Origin::Dep)
     }
 
+    /// Whose meaning its annotations have: Cython's when it imports `cython` (written for
+    /// Cython's pure-Python mode).
+    pub fn semantics(&self) -> crate::build::cython::Semantics {
+        crate::build::cython::semantics_of(&self.uses)
+    }
+
     /// The directory of a package (regular or namespace).
     pub fn package_dir(&self) -> Option<&Path> {
         if !self.package {

@@ -36,7 +36,8 @@ pub fn script(plan: &Plan, resolved: &Dependencies) -> Result<ScriptC> {
     // The main script first: its errors (file:line, as Cython reports them) stop the build.
     let Some(script) = &resolved.main_script else { return Ok(ScriptC { c: None }) };
     let c = plan.dir().join("app.c");
-    cython::compile(&plan.tc, &plan.cython, script, SCRIPT_CYTHON_NAME, &c)?;
+    // With Python's semantics: the analysis tells later whether it was written for Cython.
+    cython::compile(&plan.tc, &plan.cython, cython::Semantics::Python, script, SCRIPT_CYTHON_NAME, &c)?;
     Ok(ScriptC { c: Some(c) })
 }
 
@@ -80,6 +81,13 @@ pub fn modules(plan: &Plan, resolved: &Dependencies, analysed: &Analysed, script
 
     // The script, compiled first for its errors, runs as `__main__`.
     let script_c = script.c.filter(|_| choose(SCRIPT_CYTHON_NAME, &analysis.script_uses));
+    // A script written for Cython is compiled again, with Cython's semantics.
+    if let (Some(c), Some(file)) = (&script_c, &resolved.main_script) {
+        let semantics = cython::semantics_of(&analysis.script_uses);
+        if semantics == cython::Semantics::Cython {
+            cython::compile(tc, cython, semantics, file, SCRIPT_CYTHON_NAME, c)?;
+        }
+    }
     let mut c_files: Vec<(String, PathBuf)> = script_c.into_iter().map(|c| (APP_MODULE.to_string(), c)).collect();
 
     // A package's `__main__` run as `python -m pkg` is compiled on its own under the name
@@ -90,7 +98,7 @@ pub fn modules(plan: &Plan, resolved: &Dependencies, analysed: &Analysed, script
         .filter(|m| wants_cython(m) && choose(&m.name, &m.uses))
     {
         let c = dir.join("main-module.c");
-        match cython::compile(tc, cython, &main.file, SCRIPT_CYTHON_NAME, &c) {
+        match cython::compile(tc, cython, main.semantics(), &main.file, SCRIPT_CYTHON_NAME, &c) {
             Ok(()) => c_files.push((main.name.clone(), c)),
             Err(e) => crate::report::warn(&format!(
                 "{} is embedded as bytecode: Cython could not compile it ({e:#})",

@@ -99,7 +99,7 @@ impl Roots {
             Origin::Dep => self.site.clone().unwrap_or_default(),
         };
         let rel = m.file.strip_prefix(&root).map(Path::to_path_buf).unwrap_or_else(|_| m.file.clone());
-        cython::ModuleSource { name: m.name.clone(), root, rel }
+        cython::ModuleSource { name: m.name.clone(), root, rel, semantics: m.semantics() }
     }
 
     /// Where a module's file is in the binary's tree, relative to its root: the stdlib's under
