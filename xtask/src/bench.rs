@@ -40,6 +40,10 @@ const BENCHMARKS: &[(&str, &str)] = &[
     ("unpack_sequence", include_str!("../../bench/unpack_sequence.py")),
 ];
 
+/// Code written for Cython's pure-Python mode, measured apart from the others: its speed-up is
+/// Cython's, not the interpreter's (issue 30's goal: 3x python3 or better).
+const TYPED: &str = include_str!("../../bench/typed.py");
+
 /// Appended to each benchmark: runs `run(scale)` `repeat` times and prints the median time.
 const HARNESS: &str = r#"
 
@@ -114,6 +118,10 @@ pub struct Report {
     /// to compare with).
     #[serde(default)]
     pub wheels: Option<WheelsFigures>,
+    /// The typed workload (`bench/typed.py`): `(what ran it, seconds, median)`, the interpreters
+    /// with Cython's shadow module on their path.
+    #[serde(default)]
+    pub typed: Vec<(String, f64)>,
 }
 
 /// A numpy + pandas app, bundled from musllinux wheels and loaded by the binary's loader.
@@ -395,6 +403,7 @@ pub fn run(home: &Home, mode: Mode, mode_name: &str, json_out: &Path) -> Result<
         pyelf::say!("  {name:<16} {}", shown.join("  "));
         benchmarks.push(Benchmark { name: name.to_string(), seconds });
     }
+    let typed = typed_figures(home, mode, dir, &runners, &build_app)?;
     let cross = cross_figures(home, &pins, mode, dir)?;
     let wheels = match wheels_figures(home, mode, dir) {
         Ok(w) => w,
@@ -429,12 +438,59 @@ pub fn run(home: &Home, mode: Mode, mode_name: &str, json_out: &Path) -> Result<
         geomeans,
         cross,
         wheels,
+        typed,
     };
     if let Some(parent) = json_out.parent() {
         fs::create_dir_all(parent)?;
     }
     fs::write(json_out, serde_json::to_string_pretty(&report)?)?;
     Ok(report)
+}
+
+/// The typed workload under each runner: the binaries compiled (with Cython's semantics: it
+/// imports `cython`) and as bytecode (`--no-cython '*'`, on Cython's shadow module), the
+/// interpreters with the shadow module on their path, as a user with Cython installed runs it.
+fn typed_figures(
+    home: &Home,
+    mode: Mode,
+    dir: &Path,
+    runners: &[Runner],
+    build_app: &dyn Fn(&str, &str, usize, &dyn Fn(&mut BuildOptions)) -> Result<(build::Built, f64)>,
+) -> Result<Vec<(String, f64)>> {
+    let source = format!("{TYPED}{HARNESS}");
+    let cython = build::cython::ensure(home, &build::cython::CythonPin::builtin())?;
+    let shadow = build::cython::shadow(&cython, &dir.join("cython-shadow"))?;
+    let mut bins = Vec::new();
+    for runner in runners {
+        if let Runner::Binary(_, i, bytecode) = runner {
+            let name = if *bytecode { "typed-bytecode" } else { "typed" };
+            let no_cython = if *bytecode { vec!["*".to_string()] } else { Vec::new() };
+            bins.push(build_app(name, &source, *i, &|o| o.no_cython = no_cython.clone())?.0.path);
+        }
+    }
+    let script = dir.join("typed.py");
+    fs::write(&script, &source)?;
+    let args = [mode.scale.to_string(), mode.repeat.to_string()];
+    let mut times = vec![Vec::new(); runners.len()];
+    for _ in 0..mode.rounds {
+        let mut bin = bins.iter();
+        for (r, runner) in runners.iter().enumerate() {
+            let mut cmd = match runner {
+                Runner::Interpreter(_, py) => {
+                    let mut c = Command::new(py);
+                    c.arg("-s").arg(&script).env("PYTHONPATH", &shadow);
+                    c
+                }
+                Runner::Binary(..) => Command::new(bin.next().expect("a binary per binary runner")),
+            };
+            times[r].push(bench_time(cmd.args(&args))?);
+        }
+    }
+    let figures: Vec<(String, f64)> =
+        runners.iter().zip(times.iter_mut()).map(|(r, t)| (r.label().to_string(), median(t))).collect();
+    let shown: Vec<String> = figures.iter().map(|(l, s)| format!("{l} {s:.3}s")).collect();
+    pyelf::say!("  {:<16} {}", "typed (Cython)", shown.join("  "));
+    Ok(figures)
 }
 
 /// For each target of another architecture whose cross tools are here: its toolchain (built if
@@ -574,6 +630,14 @@ pub fn table(r: &Report) -> String {
         }
         t.push('\n');
     }
+    if !r.typed.is_empty() {
+        t.push_str(
+            "\n| typed workload (bench/typed.py: Cython's pure-Python mode), seconds, median | value |\n|---|---|\n",
+        );
+        for (runner, seconds) in &r.typed {
+            t.push_str(&format!("| {runner} | {seconds:.3} |\n"));
+        }
+    }
     t.push_str("\n| geometric mean of the speed-up (their time / its time; above 1: faster) | against | speed-up |\n|---|---|---|\n");
     for g in &r.geomeans {
         t.push_str(&format!("| {} | {} | {:.2}x |\n", g.of, g.against, g.ratio));
@@ -617,8 +681,30 @@ pub fn table(r: &Report) -> String {
         for ((what, goal), m) in GOALS.iter().zip(measured) {
             t.push_str(&format!("| {n}: {what} | {goal} | {m} |\n"));
         }
+        if let Some(m) = typed_speedup(r, n) {
+            t.push_str(&format!("| {n}: {TYPED_GOAL} | >= 3.00x | {m} |\n"));
+        }
     }
     t
+}
+
+/// Issue 30's goal for the typed workload.
+const TYPED_GOAL: &str = "typed workload (Cython's pure-Python mode): binary vs python3";
+
+/// The typed workload's speed-up in profile `n`: the lower of the binary's against the system
+/// python3 and the profile's static python3, with what it is against and the binary as bytecode.
+fn typed_speedup(r: &Report, n: &str) -> Option<String> {
+    let seconds = |label: &str| r.typed.iter().find(|(l, _)| l == label).map(|(_, s)| *s);
+    let binary = seconds(&format!("pyelf binary ({n})"))?;
+    let static_python = format!("static python3 ({n})");
+    let (against, ratio) = r
+        .typed
+        .iter()
+        .filter(|(l, _)| l.starts_with("system ") || *l == static_python)
+        .map(|(l, s)| (l.as_str(), s / binary))
+        .min_by(|a, b| a.1.total_cmp(&b.1))?;
+    let bytecode = seconds(&format!("pyelf binary, bytecode ({n})")).map(|b| b / binary).unwrap_or(f64::NAN);
+    Some(format!("{ratio:.2}x (against {against}); as bytecode it is {bytecode:.2}x slower"))
 }
 
 /// Medians of wall-clock start-up times (ms) of two commands, run alternately.
@@ -887,6 +973,7 @@ mod tests {
             geomeans,
             cross: Vec::new(),
             wheels: None,
+            typed: Vec::new(),
         }
     }
 
@@ -907,6 +994,30 @@ mod tests {
         assert!((ratio - 0.8).abs() < 1e-9);
         assert!(table(&r).contains("| quick: run time: the binary's slowest workload vs those baselines | >= 1.00x | 0.80x (logs, against system /usr/bin/python3) |"), "{}", table(&r));
         assert!(table(&r).contains("| quick: size: an empty script (no UPX) | <= 8,000,000 bytes | 90 bytes |"));
+    }
+
+    #[test]
+    fn the_typed_goal_takes_the_lower_speed_up_against_python3() {
+        let mut r = report(&["system /usr/bin/python3"]);
+        assert!(!table(&r).contains(TYPED_GOAL), "no typed figures, no row");
+        r.typed = [
+            ("glibc CPython, ./configure defaults", 0.02),
+            ("system /usr/bin/python3", 0.08),
+            ("static python3 (quick)", 0.10),
+            ("pyelf binary (quick)", 0.005),
+            ("pyelf binary, bytecode (quick)", 0.11),
+        ]
+        .iter()
+        .map(|(l, s)| (l.to_string(), *s))
+        .collect();
+        let t = table(&r);
+        assert!(
+            t.contains(&format!(
+                "| quick: {TYPED_GOAL} | >= 3.00x | 16.00x (against system /usr/bin/python3); as bytecode it is 22.00x slower |"
+            )),
+            "{t}"
+        );
+        assert!(t.contains("| pyelf binary (quick) | 0.005 |"), "{t}");
     }
 
     #[test]
