@@ -259,6 +259,7 @@ pub fn run(home: &Home, mode: Mode, mode_name: &str, json_out: &Path) -> Result<
     let build_app =
         |name: &str, source: &str, profile: usize, extra: &dyn Fn(&mut BuildOptions)| -> Result<(build::Built, f64)> {
             let script = dir.join(format!("{name}.py"));
+            fs::create_dir_all(script.parent().expect("a script has a directory"))?;
             fs::write(&script, source)?;
             let mut opts = BuildOptions::new(script);
             opts.target = Some(triple.to_string());
@@ -311,7 +312,9 @@ pub fn run(home: &Home, mode: Mode, mode_name: &str, json_out: &Path) -> Result<
             Some(py) => startup_pair(&test_bin, &[], Path::new(py), &[test_py.as_os_str()], mode.startup_runs)?,
             None => (startup_pair(&test_bin, &[], &test_bin, &[], mode.startup_runs)?.0, f64::NAN),
         };
-        let (empty_bin, _) = build_app("empty", "", i, &|_| {})?;
+        // In a directory of its own: beside the bench's test.py, `test` would be that file
+        // (the stdlib's `test.support` is reachable from multiprocessing), as under python.
+        let (empty_bin, _) = build_app("empty/empty", "", i, &|_| {})?;
         let empty_bin = empty_bin.path;
         let bare = ["-I", "-S", "-c", "pass"].map(std::ffi::OsStr::new);
         let (empty_ms, bare_ms) = match system_python {
