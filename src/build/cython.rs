@@ -152,17 +152,23 @@ struct CCache {
 }
 
 /// Bump when what goes into the key or the C changes meaning.
-const C_CACHE_VERSION: &str = "pyelf-cython-c-2";
+const C_CACHE_VERSION: &str = "pyelf-cython-c-4";
 
 impl CCache {
     fn of(cython: &Cython) -> CCache {
         CCache { dir: cython.dir.join("c-cache") }
     }
 
-    fn key(cython: &Cython, semantics: Semantics, module: &str, rel: &Path, source: &Path) -> Result<String> {
+    /// `pxds`: [`Pxds::digest`] of the `.pxd` files Cython may read with it.
+    fn key(
+        cython: &Cython,
+        semantics: Semantics,
+        module: &str,
+        rel: &Path,
+        source: &Path,
+        pxds: &str,
+    ) -> Result<String> {
         let mut h = Sha256::new();
-        let pxd = source.with_extension("pxd");
-        let pxd = if pxd.is_file() { fs::read(&pxd)? } else { Vec::new() };
         for part in [
             C_CACHE_VERSION.as_bytes(),
             cython.dir.to_string_lossy().as_bytes(),
@@ -170,7 +176,7 @@ impl CCache {
             module.as_bytes(),
             rel.to_string_lossy().as_bytes(),
             &fs::read(source)?,
-            &pxd,
+            pxds.as_bytes(),
         ] {
             h.update((part.len() as u64).to_le_bytes());
             h.update(part);
@@ -196,6 +202,42 @@ impl CCache {
     }
 }
 
+/// The `.pxd` files in the directories of some modules (an augmenting `.pxd` beside its module, and
+/// those the modules `cimport` from each other): `(path relative to its root, file)`, sorted.
+struct Pxds(Vec<(PathBuf, PathBuf)>);
+
+impl Pxds {
+    fn beside<'a>(modules: impl IntoIterator<Item = (&'a Path, &'a Path)>) -> Result<Pxds> {
+        let mut found = std::collections::BTreeMap::new();
+        for (root, rel) in modules {
+            let rel_dir = rel.parent().unwrap_or(Path::new(""));
+            let Ok(entries) = fs::read_dir(root.join(rel_dir)) else { continue };
+            for entry in entries {
+                let path = entry?.path();
+                if path.extension().is_some_and(|x| x == "pxd") && path.is_file() {
+                    found.insert(rel_dir.join(path.file_name().expect("a file has a name")), path);
+                }
+            }
+        }
+        Ok(Pxds(found.into_iter().collect()))
+    }
+
+    /// What goes into each module's key: every file's path and bytes ("" when there is none).
+    fn digest(&self) -> Result<String> {
+        if self.0.is_empty() {
+            return Ok(String::new());
+        }
+        let mut h = Sha256::new();
+        for (rel, file) in &self.0 {
+            for part in [rel.to_string_lossy().as_bytes(), &fs::read(file)?] {
+                h.update((part.len() as u64).to_le_bytes());
+                h.update(part);
+            }
+        }
+        Ok(hex::encode(h.finalize()))
+    }
+}
+
 /// Compiles `script` to C as module `module`, language level 3 (or takes the C of an earlier run
 /// from the cache). A Cython error is returned with its messages (file:line) as Cython printed
 /// them.
@@ -209,17 +251,37 @@ pub fn compile(
 ) -> Result<()> {
     let cache = CCache::of(cython);
     let name = script.file_name().context("the script has no file name")?;
-    let key = CCache::key(cython, semantics, module, Path::new(name), script)?;
+    let script_dir = script.parent().context("the script has no directory")?;
+    let pxds = Pxds::beside([(script_dir, Path::new(name))])?;
+    let key = CCache::key(cython, semantics, module, Path::new(name), script, &pxds.digest()?)?;
     if cache.fetch(&key, out_c) {
         return Ok(());
     }
+    // Cython looks for the augmenting .pxd by the module's name (`__main__.pxd`): with one beside
+    // the script (`app.pxd`), it runs in a directory of its own holding the script, the .pxd
+    // files, and that one under the module's name.
+    let own_pxd = script.with_extension("pxd");
+    let scratch = if own_pxd.is_file() && script.file_stem().is_some_and(|stem| stem != module) {
+        let scratch = tempfile::Builder::new()
+            .prefix("cython-script-")
+            .tempdir_in(out_c.parent().context("the C file has a directory")?)?;
+        fs::copy(script, scratch.path().join(name))?;
+        for (rel, file) in &pxds.0 {
+            fs::copy(file, scratch.path().join(rel))?;
+        }
+        fs::copy(&own_pxd, scratch.path().join(format!("{module}.pxd")))?;
+        Some(scratch)
+    } else {
+        None
+    };
+    let run_dir = scratch.as_ref().map_or(script_dir, |s| s.path());
     let out = cython_command(tc, cython, semantics)
         .args(["--module-name", module, "-o"])
-        .arg(out_c)
+        .arg(std::path::absolute(out_c)?)
         // Run beside the script with its bare name: tracebacks then show `app.py`, not a
         // path of the build machine.
-        .arg(script.file_name().context("the script has no file name")?)
-        .current_dir(script.parent().context("the script has no directory")?)
+        .arg(name)
+        .current_dir(run_dir)
         .output()
         .context("cannot run Cython")?;
     if !out.status.success() || !out_c.is_file() {
@@ -270,8 +332,10 @@ pub fn compile_modules(
     let cache = CCache::of(cython);
     let mut keys = Vec::new();
     let mut to_run = Vec::new();
+    let pxds = Pxds::beside(modules.iter().chain(packages).map(|m| (m.root.as_path(), m.rel.as_path())))?;
+    let pxd_digest = pxds.digest()?;
     for m in modules {
-        let key = CCache::key(cython, m.semantics, &m.name, &m.rel, &m.root.join(&m.rel))?;
+        let key = CCache::key(cython, m.semantics, &m.name, &m.rel, &m.root.join(&m.rel), &pxd_digest)?;
         let c = dir.join(&m.rel).with_extension("c");
         fs::create_dir_all(c.parent().expect("a module file has a directory"))?;
         if cache.fetch(&key, &c) {
@@ -297,11 +361,12 @@ pub fn compile_modules(
         let to = dir.join(&m.rel);
         fs::create_dir_all(to.parent().expect("a module file has a directory"))?;
         fs::copy(m.root.join(&m.rel), &to)?;
-        // An augmenting .pxd beside the module (its C types), which Cython reads from there.
-        let pxd = m.root.join(&m.rel).with_extension("pxd");
-        if pxd.is_file() {
-            fs::copy(&pxd, to.with_extension("pxd"))?;
-        }
+    }
+    // The .pxd files, whose modules came from the cache or not: Cython reads them from there.
+    for (rel, file) in &pxds.0 {
+        let to = dir.join(rel);
+        fs::create_dir_all(to.parent().expect("a file has a directory"))?;
+        fs::copy(file, to)?;
     }
     // Every directory above a module is one of its packages: a namespace package (no
     // `__init__.py`) gets an empty one here, or Cython would take `ns.pkg.mod` for `pkg.mod`.
@@ -440,22 +505,28 @@ mod tests {
         let cython = Cython { dir: dir.path().join("cython-3.3.1") };
         let src = dir.path().join("mod.py");
         fs::write(&src, "x = 1\n").unwrap();
-        let key = |name: &str, rel: &str| CCache::key(&cython, Semantics::Python, name, Path::new(rel), &src).unwrap();
+        let pxds = || Pxds::beside([(dir.path(), Path::new("mod.py"))]).unwrap().digest().unwrap();
+        let key = |name: &str, rel: &str| {
+            CCache::key(&cython, Semantics::Python, name, Path::new(rel), &src, &pxds()).unwrap()
+        };
         let k = key("pkg.mod", "pkg/mod.py");
         assert_eq!(k, key("pkg.mod", "pkg/mod.py"));
         assert_ne!(k, key("other.mod", "pkg/mod.py"), "the module name");
         assert_ne!(k, key("pkg.mod", "other/mod.py"), "the path Cython sees");
-        let cython_semantics = CCache::key(&cython, Semantics::Cython, "pkg.mod", Path::new("pkg/mod.py"), &src);
+        let cython_semantics = CCache::key(&cython, Semantics::Cython, "pkg.mod", Path::new("pkg/mod.py"), &src, "");
         assert_ne!(k, cython_semantics.unwrap(), "the directives");
         fs::write(&src, "x = 2\n").unwrap();
         assert_ne!(k, key("pkg.mod", "pkg/mod.py"), "the source");
         let k2 = key("pkg.mod", "pkg/mod.py");
         fs::write(src.with_extension("pxd"), "cdef int x\n").unwrap();
-        assert_ne!(k2, key("pkg.mod", "pkg/mod.py"), "a .pxd beside it");
+        let k3 = key("pkg.mod", "pkg/mod.py");
+        assert_ne!(k2, k3, "a .pxd beside it");
+        fs::write(dir.path().join("shared.pxd"), "cdef int y\n").unwrap();
+        assert_ne!(k3, key("pkg.mod", "pkg/mod.py"), "another .pxd it may cimport");
         let other = Cython { dir: dir.path().join("cython-3.4.0") };
         assert_ne!(
             key("pkg.mod", "pkg/mod.py"),
-            CCache::key(&other, Semantics::Python, "pkg.mod", Path::new("pkg/mod.py"), &src).unwrap()
+            CCache::key(&other, Semantics::Python, "pkg.mod", Path::new("pkg/mod.py"), &src, &pxds()).unwrap()
         );
 
         let cache = CCache::of(&cython);

@@ -55,11 +55,11 @@ pub fn rules() -> &'static Rules {
 }
 
 impl Rules {
-    /// Every name the analysis is to report the use of.
+    /// Every name the analysis is to report the use of (besides an import of
+    /// [`Rules::cython_module`], which it reports by that name).
     pub fn watched_names(&self) -> Vec<String> {
         let mut all: Vec<String> =
             self.names.iter().flat_map(|r| r.names.iter().flat_map(|n| n.split('.').map(str::to_string))).collect();
-        all.push(self.cython_module.clone());
         all.sort();
         all.dedup();
         all
@@ -113,9 +113,29 @@ pub enum Asked {
     Bytecode,
 }
 
+/// Whose module is decided on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Whose {
+    /// The app's own (or its script): what it does with functions may concern the whole app.
+    App,
+    /// A dependency's (compiled with `--compile-deps`): all it does concerns it alone.
+    Dependency,
+}
+
+impl Whose {
+    pub fn of(origin: crate::build::freeze::Origin) -> Whose {
+        if origin == crate::build::freeze::Origin::App {
+            Whose::App
+        } else {
+            Whose::Dependency
+        }
+    }
+}
+
 /// Decides for a module whose code uses the watched names `uses`, when `app_wide` says why every
-/// module is to be bytecode ([`Rules::app_wide`]).
-pub fn choose(rules: &Rules, uses: &[String], app_wide: Option<&str>, asked: Asked) -> Choice {
+/// module is to be bytecode ([`Rules::app_wide`], over the app's own modules). A dependency's
+/// module is also kept as bytecode for the names of app-wide rules (its own functions).
+pub fn choose(rules: &Rules, uses: &[String], whose: Whose, app_wide: Option<&str>, asked: Asked) -> Choice {
     match asked {
         Asked::Bytecode => return Choice::Bytecode(None),
         Asked::Compile => return Choice::Compile,
@@ -127,7 +147,11 @@ pub fn choose(rules: &Rules, uses: &[String], app_wide: Option<&str>, asked: Ask
     if uses.contains(&rules.cython_module) {
         return Choice::Compile; // written for Cython
     }
-    match rules.first_use(uses, Scope::Module) {
+    let found = match whose {
+        Whose::App => rules.first_use(uses, Scope::Module),
+        Whose::Dependency => rules.first_use(uses, Scope::App).or_else(|| rules.first_use(uses, Scope::Module)),
+    };
+    match found {
         Some((rule, name)) => Choice::Bytecode(Some(format!("its code uses `{name}`: it {}", rule.reason))),
         None => Choice::Compile,
     }
@@ -175,6 +199,12 @@ mod tests {
         assert_eq!(all.len(), count, "no name in two rules");
         assert!(names.iter().all(|n| !n.contains('.')), "the analysis reports plain names");
         assert!(names.contains(&"inspect".to_string()) && names.contains(&"stack".to_string()));
+        assert!(!names.contains(&r.cython_module), "an import of cython is reported, not its name");
+        for dotted in all.iter().filter(|n| n.contains('.')) {
+            for part in dotted.split('.') {
+                assert!(!all.iter().any(|n| *n == part), "{part} of {dotted} is a rule's name on its own too");
+            }
+        }
         for p in &r.package {
             assert!(!p.module.is_empty() && !p.reason.is_empty());
         }
@@ -211,18 +241,26 @@ mod tests {
         let r = rules();
         let why = "the app bundles cloudpickle, which pickles";
         let wide = Some(why);
-        assert_eq!(choose(r, &uses(&[]), None, Asked::Nothing), Choice::Compile);
-        assert_eq!(choose(r, &uses(&["getLogger"]), wide, Asked::Compile), Choice::Compile);
-        assert_eq!(choose(r, &uses(&[]), None, Asked::Bytecode), Choice::Bytecode(None));
-        assert_eq!(choose(r, &uses(&["cython"]), wide, Asked::Nothing), Choice::Bytecode(Some(why.into())));
-        assert_eq!(choose(r, &uses(&["cython", "getLogger"]), None, Asked::Nothing), Choice::Compile);
-        let Choice::Bytecode(Some(why)) = choose(r, &uses(&["warn"]), None, Asked::Nothing) else { panic!() };
+        assert_eq!(choose(r, &uses(&[]), Whose::App, None, Asked::Nothing), Choice::Compile);
+        assert_eq!(choose(r, &uses(&["getLogger"]), Whose::App, wide, Asked::Compile), Choice::Compile);
+        assert_eq!(choose(r, &uses(&[]), Whose::App, None, Asked::Bytecode), Choice::Bytecode(None));
+        assert_eq!(choose(r, &uses(&["cython"]), Whose::App, wide, Asked::Nothing), Choice::Bytecode(Some(why.into())));
+        assert_eq!(choose(r, &uses(&["cython", "getLogger"]), Whose::App, None, Asked::Nothing), Choice::Compile);
+        let Choice::Bytecode(Some(why)) = choose(r, &uses(&["warn"]), Whose::App, None, Asked::Nothing) else {
+            panic!()
+        };
         assert!(why.starts_with("its code uses `warn`: it warns"), "{why}");
         let (plain, stack) = (uses(&["stack"]), uses(&["inspect", "stack"]));
         assert!(r.app_wide([], [("m", plain.as_slice())]).is_none(), "`self.stack` is no call stack");
         assert!(r.app_wide([], [("m", stack.as_slice())]).unwrap().contains("`inspect.stack`"));
         // App-wide names are for `Rules::app_wide`, not for the module alone.
-        assert_eq!(choose(r, &uses(&["getsource"]), None, Asked::Nothing), Choice::Compile);
+        assert_eq!(choose(r, &uses(&["getsource"]), Whose::App, None, Asked::Nothing), Choice::Compile);
+        // A dependency's look at functions concerns its own.
+        let Choice::Bytecode(Some(why)) = choose(r, &uses(&["_getframe"]), Whose::Dependency, None, Asked::Nothing)
+        else {
+            panic!()
+        };
+        assert!(why.starts_with("its code uses `_getframe`"), "{why}");
     }
 
     #[test]

@@ -73,6 +73,8 @@ APP, DEP, STDLIB_ORIGIN = (FACTS["origins"][k] for k in ("app", "dep", "stdlib")
 # The names whose use in a module's code pyelf reports (toolchains/cython-fallbacks.toml): what
 # shows that the module looks at its functions or frames, which Cython's would not have.
 WATCHED_NAMES = frozenset(FACTS["watched_names"])
+# The module whose import marks code written for Cython: reported when imported, not when named.
+CYTHON_MODULE = FACTS["cython_module"]
 OTHER = "other"  # the analysing python's own site-packages: never reported
 
 
@@ -256,12 +258,25 @@ class Finder(modulefinder.ModuleFinder):
                 watch -= 1
 
 
+def imports_cython(co):
+    """Whether this code object (not the code in it) imports CYTHON_MODULE or a submodule of it
+    (`import cython`, `from cython.cimports.libc import math`; not `args.cython`)."""
+    def is_cython(name):
+        return name == CYTHON_MODULE or name.startswith(CYTHON_MODULE + ".")
+    if not any(is_cython(n) for n in co.co_names):
+        return False
+    return any(ins.opname == "IMPORT_NAME" and is_cython(ins.argval) for ins in dis.get_instructions(co))
+
+
 def names_used(co):
-    """The watched names used by a code object and the code objects in it, sorted."""
+    """The watched names used by a code object and the code objects in it, and CYTHON_MODULE if
+    they import it; sorted."""
     used, todo = set(), [co]
     while todo:
         c = todo.pop()
         used.update(WATCHED_NAMES.intersection(c.co_names))
+        if imports_cython(c):
+            used.add(CYTHON_MODULE)
         todo.extend(k for k in c.co_consts if isinstance(k, type(co)))
     return sorted(used)
 

@@ -394,6 +394,7 @@ pub fn facts_for_analysis() -> serde_json::Value {
         "full_excluded": f.full_excluded,
         "c_module_deps": f.c_module_deps,
         "watched_names": crate::build::fallbacks::rules().watched_names(),
+        "cython_module": crate::build::fallbacks::rules().cython_module,
         "origins": Origin::ALL.iter().map(|o| (o.name(), o.name())).collect::<std::collections::BTreeMap<_, _>>(),
     })
 }

@@ -373,8 +373,8 @@ pub fn run(home: &Home, mode: Mode, mode_name: &str, json_out: &Path) -> Result<
         let mut bins = Vec::new();
         for i in 0..profiles.len() {
             let cython = build_app(name, &source, i, &|_| {})?.0.path;
-            // The entry script is always compiled by Cython (the launcher starts its module), so
-            // the workload goes into a module of its own, embedded as bytecode.
+            // As bytecode: the workload in a module of its own that the entry script imports
+            // (`--no-cython` on it), as the figures before `--no-cython __main__` were measured.
             let module = format!("bench_{name}");
             fs::write(dir.join(format!("{module}.py")), &source)?;
             let main = format!("import {module}\n{module}._pyelf_bench_main()\n");

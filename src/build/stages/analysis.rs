@@ -30,7 +30,11 @@ pub fn analyse(plan: &Plan, resolved: &Dependencies) -> Result<Analysed> {
     let traced = match &plan.traced_run {
         Some(args) => {
             let out = dir.join("traced.txt");
-            freeze::trace_imports(tc, &out, main_script, main_module, &paths, args)?;
+            // Cython's shadow module last on its path: code written for Cython runs under python
+            // with Cython installed (what it imports through it is left out unless needed below).
+            let mut trace_paths = paths.clone();
+            trace_paths.push(cython::shadow(&plan.cython, &resolved.roots.shadow)?);
+            freeze::trace_imports(tc, &out, main_script, main_module, &trace_paths, args)?;
             Some(out)
         }
         None => None,

@@ -35,6 +35,9 @@ pub struct CompiledApp {
 pub fn script(plan: &Plan, resolved: &Dependencies) -> Result<ScriptC> {
     // The main script first: its errors (file:line, as Cython reports them) stop the build.
     let Some(script) = &resolved.main_script else { return Ok(ScriptC { c: None }) };
+    if plan.no_cython.iter().any(|p| matches_pattern(p, SCRIPT_CYTHON_NAME)) {
+        return Ok(ScriptC { c: None }); // `--no-cython __main__`: bytecode, whatever Cython says
+    }
     let c = plan.dir().join("app.c");
     // With Python's semantics: the analysis tells later whether it was written for Cython.
     cython::compile(&plan.tc, &plan.cython, cython::Semantics::Python, script, SCRIPT_CYTHON_NAME, &c)?;
@@ -53,11 +56,14 @@ pub fn modules(plan: &Plan, resolved: &Dependencies, analysed: &Analysed, script
     let wants_cython = |m: &freeze::Found| {
         m.kind == Origin::App || (m.kind == Origin::Dep && plan.compile_deps && !m.file.starts_with(&roots.shadow))
     };
-    let candidates = analysis.modules.iter().filter(|m| wants_cython(m)).map(|m| (m.name.as_str(), m.uses.as_slice()));
-    let script_uses = script.c.as_ref().map(|_| (SCRIPT_CYTHON_NAME, analysis.script_uses.as_slice()));
+    // What concerns the whole app: the packages it bundles (dependencies, not its own modules of
+    // the same name), and what its own code (the script's too) does with functions and frames.
+    // A dependency's own uses concern that dependency alone.
+    let own = analysis.modules.iter().filter(|m| m.kind == Origin::App).map(|m| (m.name.as_str(), m.uses.as_slice()));
+    let script_uses = resolved.main_script.as_ref().map(|_| (SCRIPT_CYTHON_NAME, analysis.script_uses.as_slice()));
     let app_wide = rules.app_wide(
-        analysis.modules.iter().filter(|m| m.is_bundled()).map(|m| m.name.as_str()),
-        script_uses.into_iter().chain(candidates),
+        analysis.modules.iter().filter(|m| m.kind == Origin::Dep).map(|m| m.name.as_str()),
+        script_uses.into_iter().chain(own),
     );
     let asked = |name: &str| {
         if plan.no_cython.iter().any(|p| matches_pattern(p, name)) {
@@ -69,23 +75,35 @@ pub fn modules(plan: &Plan, resolved: &Dependencies, analysed: &Analysed, script
         }
     };
     let mut fallen: Vec<(String, String)> = Vec::new();
-    let mut choose =
-        |name: &str, uses: &[String]| match fallbacks::choose(rules, uses, app_wide.as_deref(), asked(name)) {
-            fallbacks::Choice::Compile => true,
-            fallbacks::Choice::Bytecode(Some(reason)) => {
-                fallen.push((name.to_string(), reason));
-                false
-            }
-            fallbacks::Choice::Bytecode(None) => false,
-        };
+    let mut choose = |name: &str, uses: &[String], whose: fallbacks::Whose| match fallbacks::choose(
+        rules,
+        uses,
+        whose,
+        app_wide.as_deref(),
+        asked(name),
+    ) {
+        fallbacks::Choice::Compile => true,
+        fallbacks::Choice::Bytecode(Some(reason)) => {
+            fallen.push((name.to_string(), reason));
+            false
+        }
+        fallbacks::Choice::Bytecode(None) => false,
+    };
 
     // The script, compiled first for its errors, runs as `__main__`.
-    let script_c = script.c.filter(|_| choose(SCRIPT_CYTHON_NAME, &analysis.script_uses));
-    // A script written for Cython is compiled again, with Cython's semantics.
+    let mut script_c = script.c.filter(|_| choose(SCRIPT_CYTHON_NAME, &analysis.script_uses, fallbacks::Whose::App));
+    // A script written for Cython is compiled again, with Cython's semantics (and runs as
+    // bytecode if Cython rejects it so, as any other module).
     if let (Some(c), Some(file)) = (&script_c, &resolved.main_script) {
         let semantics = cython::semantics_of(&analysis.script_uses);
         if semantics == cython::Semantics::Cython {
-            cython::compile(tc, cython, semantics, file, SCRIPT_CYTHON_NAME, c)?;
+            if let Err(e) = cython::compile(tc, cython, semantics, file, SCRIPT_CYTHON_NAME, c) {
+                crate::report::warn(&format!(
+                    "{} is embedded as bytecode: Cython could not compile it with Cython's types ({e:#})",
+                    file.display()
+                ));
+                script_c = None;
+            }
         }
     }
     let mut c_files: Vec<(String, PathBuf)> = script_c.into_iter().map(|c| (APP_MODULE.to_string(), c)).collect();
@@ -95,7 +113,7 @@ pub fn modules(plan: &Plan, resolved: &Dependencies, analysed: &Analysed, script
     // time from its `__package__`.
     if let Some(main) = main_module
         .and_then(|n| analysis.modules.iter().find(|m| m.name == n))
-        .filter(|m| wants_cython(m) && choose(&m.name, &m.uses))
+        .filter(|m| wants_cython(m) && choose(&m.name, &m.uses, fallbacks::Whose::of(m.kind)))
     {
         let c = dir.join("main-module.c");
         match cython::compile(tc, cython, main.semantics(), &main.file, SCRIPT_CYTHON_NAME, &c) {
@@ -112,7 +130,7 @@ pub fn modules(plan: &Plan, resolved: &Dependencies, analysed: &Analysed, script
         .modules
         .iter()
         .filter(|m| !m.namespace && wants_cython(m) && Some(m.name.as_str()) != main_module)
-        .filter(|m| choose(&m.name, &m.uses))
+        .filter(|m| choose(&m.name, &m.uses, fallbacks::Whose::of(m.kind)))
         .map(|m| roots.source_of(m))
         .collect();
     for line in fallbacks::notes(&fallen) {

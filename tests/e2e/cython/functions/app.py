@@ -2,6 +2,7 @@
 cloudpickle's pickling by value, joblib's loky workers, and inspect. pyelf embeds the app as
 bytecode when it bundles them (toolchains/cython-fallbacks.toml)."""
 import inspect
+import os
 import pickle
 import sys
 
@@ -52,6 +53,8 @@ def main():
     print("joblib:", Parallel(n_jobs=2)(delayed(square)(i) for i in range(6)))
     print("joblib lambda:", Parallel(n_jobs=2)(delayed(lambda v: v * 3)(i) for i in range(4)))
     print("joblib module:", Parallel(n_jobs=2)(delayed(shapes.area)(i, 2) for i in range(3)))
+    pids = Parallel(n_jobs=2)(delayed(os.getpid)() for _ in range(4))
+    print("joblib workers are other processes:", os.getpid() not in pids)
     sys.exit(5)
 
 

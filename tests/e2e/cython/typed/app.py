@@ -28,6 +28,11 @@ def twice(k: cython.int) -> cython.int:
     return 2 * k
 
 
+def halve(n):
+    """Typed by app.pxd, the script's own augmenting .pxd."""
+    return n // 2
+
+
 rows = mandel.rows(60, 16, 200)
 for row in rows:
     print(row.rstrip())
@@ -36,3 +41,4 @@ print("compiled:", cython.compiled, mandel.compiled(), file=sys.stderr)
 report("rows (annotations):", lambda: mandel.rows(2**40, 0, 1))
 report("chain (.pxd):", lambda: augmented.chain(2**70))
 report("twice (the script's annotations):", lambda: twice(2**40))
+report("halve (the script's .pxd):", lambda: globals()["halve"](2**70))
