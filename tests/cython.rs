@@ -100,7 +100,7 @@ fn modules_that_log_or_warn_run_as_bytecode_and_the_others_are_compiled() {
     let want = reference("names");
     assert!(want.status.success(), "{}", all(&want));
     assert!(text(&want).contains("WARNING app.main:15 starting"), "{}", all(&want));
-    assert!(text(&want).contains("DeprecationWarning: old() is deprecated at warns.py:12"), "{}", all(&want));
+    assert!(text(&want).contains("DeprecationWarning: old() is deprecated at warns.py:18"), "{}", all(&want));
     let (bin, said) = build("names", "cython-names", &[]);
     assert_eq!(
         notes(&said),
@@ -123,7 +123,7 @@ fn modules_that_log_or_warn_run_as_bytecode_and_the_others_are_compiled() {
     assert_eq!(compiled_count(&said), "2", "{said}");
     let got = Command::new(&forced).output().unwrap();
     assert!(got.status.success(), "{}", all(&got));
-    assert!(!text(&got).contains("at warns.py:12"), "compiled, the warning has no frame of its own:\n{}", all(&got));
+    assert!(!text(&got).contains("at warns.py:18"), "compiled, the warning has no frame of its own:\n{}", all(&got));
     // --no-cython comes before everything.
     let (_, said) = build("names", "cython-names-none", &["--no-cython", "plain", "--cython", "plain"]);
     assert_eq!(compiled_count(&said), "0", "{said}");

@@ -1,4 +1,6 @@
-"""Warns: the warning names the line of the call, found from the caller's frame."""
+"""Warns: the warning names the line of the call, found from the caller's frame. It also has an
+attribute named `cython`, which does not make it code written for Cython (only `import cython`
+does): compiled, its warning would name another line."""
 import sys
 import warnings
 
@@ -8,5 +10,9 @@ warnings.showwarning = lambda message, category, filename, lineno, file=None, li
 )
 
 
+class Settings:
+    cython = False
+
+
 def old():
-    warnings.warn("old() is deprecated", DeprecationWarning, stacklevel=1)
+    warnings.warn("old() is deprecated", DeprecationWarning, stacklevel=1 if not Settings.cython else 2)
