@@ -11,14 +11,15 @@ use std::process::Command;
 /// Runs an app under the toolchain's python3 and writes the names of the modules it imported.
 const TRACE_PY: &str = r#"
 import atexit, runpy, sys
-out, kind, target, paths = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4].split("\0")
-sys.path[:0] = [p for p in paths if p]
+out, kind, target, count = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+paths, args = sys.argv[5:5 + count], sys.argv[5 + count:]
+sys.path[:0] = paths
 before = set(sys.modules)  # the tracer's own; what the app imports of them the analysis sees
 def dump():
     with open(out, "w") as f:
         f.write("\n".join(sorted(set(sys.modules) - before)) + "\n")
 atexit.register(dump)
-sys.argv = [target] + sys.argv[5:]
+sys.argv = [target] + args
 if kind == "module":
     runpy.run_module(target.rpartition(".__main__")[0] or target, run_name="__main__", alter_sys=True)
 else:
@@ -40,7 +41,6 @@ pub fn trace_imports(
         (Some(s), _) => ("script", s.display().to_string()),
         _ => bail!("nothing to trace"),
     };
-    let joined = paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join("\0");
     crate::say!("tracing the imports of a run: {target} {}", args.join(" "));
     let status = Command::new(&tc.build_python)
         .args(["-I", "-S", "-c"])
@@ -48,7 +48,9 @@ pub fn trace_imports(
         .arg(out)
         .arg(kind)
         .arg(&target)
-        .arg(joined)
+        // The paths one an argument each (an argument cannot hold a separator that no path can).
+        .arg(paths.len().to_string())
+        .args(paths)
         .args(args)
         .status()
         .context("cannot run the toolchain's python3 to trace the app")?;
