@@ -1,4 +1,4 @@
-"""Written for Cython (its pure-Python mode): the same file runs under python, where Cython's
+"""A fractal written for Cython (its pure-Python mode): the same file runs under python, where Cython's
 shadow module makes the types and decorators do nothing, and compiled, where they are C."""
 import cython
 
@@ -10,8 +10,9 @@ def escape(cr, ci, limit: cython.int) -> cython.int:
     zr = zi = 0.0
     n = 0
     while n < limit and zr * zr + zi * zi <= 4.0:
+        # the burning ship: the absolute values before each square
         t = zr * zr - zi * zi + cr
-        zi = 2.0 * zr * zi + ci
+        zi = abs(2.0 * zr * zi) + ci
         zr = t
         n += 1
     return n
