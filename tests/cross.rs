@@ -26,10 +26,6 @@ const PYELF: &str = env!("CARGO_BIN_EXE_pyelf");
 const ARM: &str = "aarch64-unknown-linux-musl";
 const X86: &str = "x86_64-unknown-linux-musl";
 
-fn all(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
-}
-
 fn toolchain(triple: &str) -> pyelf::toolchain::Toolchain {
     let home = pyelf::home::Home::from_env().unwrap();
     pyelf::toolchain::ensure(&home, &pyelf::toolchain::pins::Pins::builtin(), triple, &Default::default()).unwrap()

@@ -37,15 +37,6 @@ fn compiled_count(said: &str) -> &str {
     said.split(" modules compiled by Cython").next().and_then(|s| s.rsplit(' ').next()).unwrap()
 }
 
-fn all(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
-}
-
-fn same(got: &Output, want: &Output, how: &str) {
-    assert_eq!(got.status.code(), want.status.code(), "{how}: exit status\n{}", all(got));
-    assert_eq!(text(got), text(want), "{how}\n{}", all(got));
-}
-
 /// `python3 app.py` under the toolchain's CPython 3.13, from a clean environment.
 fn reference(name: &str) -> Output {
     Command::new(toolchain_python()).args(["-s", "-E"]).arg(app(name)).env_clear().output().unwrap()

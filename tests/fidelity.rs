@@ -27,15 +27,6 @@ fn reference(name: &str, args: &[&str]) -> Output {
         .unwrap()
 }
 
-fn all(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
-}
-
-fn same(got: &Output, want: &Output, how: &str) {
-    assert_eq!(got.status.code(), want.status.code(), "{how}: exit status\n{}", all(got));
-    assert_eq!(text(got), text(want), "{how}\n{}", all(got));
-}
-
 #[test]
 #[ignore = "builds real binaries and needs root; run by ./test.sh"]
 fn the_app_is_the_real_main_module_in_every_root() {

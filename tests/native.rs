@@ -18,10 +18,6 @@ use std::process::{Command, Output};
 
 const PYELF: &str = env!("CARGO_BIN_EXE_pyelf");
 
-fn all(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
-}
-
 fn pyelf_build(args: &[&str], out: &std::path::Path) -> Output {
     let o = Command::new(PYELF)
         .arg("build")

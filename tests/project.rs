@@ -25,10 +25,6 @@ fn pyelf_build(input: &Path, name: &str, extra: &[&str]) -> (PathBuf, Output) {
     (out, o)
 }
 
-fn all(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
-}
-
 const DEMO_OUTPUT: &str = r#"HELLO WORLD!
 ['HELLO!', 'WORLD!']
 first: hello

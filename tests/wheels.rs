@@ -15,10 +15,6 @@ use std::process::{Command, Output};
 
 const PYELF: &str = env!("CARGO_BIN_EXE_pyelf");
 
-fn all(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
-}
-
 /// `pyelf build SCRIPT -r REQ -o OUT`, which must succeed.
 fn build(script: &std::path::Path, req: &std::path::Path, out: &std::path::Path) -> Output {
     let o = Command::new(PYELF).arg("build").arg(script).arg("-r").arg(req).arg("-o").arg(out).output().unwrap();

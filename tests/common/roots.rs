@@ -80,6 +80,17 @@ pub fn text(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).to_string()
 }
 
+/// What a run printed, stdout then stderr (for assertion messages).
+pub fn all(o: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+}
+
+/// `got` exited as `want` did and printed the same on stdout.
+pub fn same(got: &Output, want: &Output, how: &str) {
+    assert_eq!(got.status.code(), want.status.code(), "{how}: exit status\n{}", all(got));
+    assert_eq!(text(got), text(want), "{how}\n{}", all(got));
+}
+
 /// Runs `program args` chrooted into `root` (no /proc), with argv[0] = `arg0`.
 pub fn in_root(root: &Path, program: &str, arg0: &str, args: &[&str], clear_env: bool) -> Output {
     in_root_env(root, program, arg0, args, clear_env, &[])
