@@ -178,8 +178,7 @@ impl CCache {
             &fs::read(source)?,
             pxds.as_bytes(),
         ] {
-            h.update((part.len() as u64).to_le_bytes());
-            h.update(part);
+            update_framed(&mut h, part);
         }
         Ok(hex::encode(h.finalize()))
     }
@@ -202,15 +201,23 @@ impl CCache {
     }
 }
 
+/// Adds `part` to `h` after its length, so that no two sequences of parts hash alike.
+fn update_framed(h: &mut Sha256, part: &[u8]) {
+    h.update((part.len() as u64).to_le_bytes());
+    h.update(part);
+}
+
 /// The `.pxd` files in the directories of some modules (an augmenting `.pxd` beside its module, and
 /// those the modules `cimport` from each other): `(path relative to its root, file)`, sorted.
 struct Pxds(Vec<(PathBuf, PathBuf)>);
 
 impl Pxds {
     fn beside<'a>(modules: impl IntoIterator<Item = (&'a Path, &'a Path)>) -> Result<Pxds> {
+        // Each directory once: many modules share one.
+        let dirs: std::collections::BTreeSet<(&Path, &Path)> =
+            modules.into_iter().map(|(root, rel)| (root, rel.parent().unwrap_or(Path::new("")))).collect();
         let mut found = std::collections::BTreeMap::new();
-        for (root, rel) in modules {
-            let rel_dir = rel.parent().unwrap_or(Path::new(""));
+        for (root, rel_dir) in dirs {
             let Ok(entries) = fs::read_dir(root.join(rel_dir)) else { continue };
             for entry in entries {
                 let path = entry?.path();
@@ -229,10 +236,8 @@ impl Pxds {
         }
         let mut h = Sha256::new();
         for (rel, file) in &self.0 {
-            for part in [rel.to_string_lossy().as_bytes(), &fs::read(file)?] {
-                h.update((part.len() as u64).to_le_bytes());
-                h.update(part);
-            }
+            update_framed(&mut h, rel.to_string_lossy().as_bytes());
+            update_framed(&mut h, &fs::read(file)?);
         }
         Ok(hex::encode(h.finalize()))
     }

@@ -68,10 +68,9 @@ pub fn analyse(plan: &Plan, resolved: &Dependencies) -> Result<Analysed> {
     // A module written for Cython (`import cython`) runs as bytecode where Cython does not compile
     // it: then `import cython` needs Cython's shadow module, as under python (where the user
     // installed Cython), unless the app bundles Cython itself.
-    let cython_name = &fallbacks::rules().cython_module;
-    let wants_cython = analysis.script_uses.contains(cython_name)
-        || analysis.modules.iter().any(|m| m.kind == freeze::Origin::App && m.uses.contains(cython_name));
-    if wants_cython && !analysis.modules.iter().any(|m| &m.name == cython_name) {
+    let written_for_cython = cython::semantics_of(&analysis.script_uses) == cython::Semantics::Cython
+        || analysis.modules.iter().any(|m| m.kind == freeze::Origin::App && m.semantics() == cython::Semantics::Cython);
+    if written_for_cython && !analysis.modules.iter().any(|m| m.name == fallbacks::rules().cython_module) {
         paths.push(cython::shadow(&plan.cython, &resolved.roots.shadow)?);
         analysis = analyse(&paths)?;
     }
