@@ -323,11 +323,11 @@ def analyse(script, extra, dist_modules=(), main_is_module=False):
         # Source modules, and extension modules (built from source by pyelf, or refused).
         if mod.__file__ and mod.__file__.endswith((".py", *importlib.machinery.EXTENSION_SUFFIXES)):
             names.add(name)
-    # The watched names each module's code (the script's as `__main__`) uses.
-    uses = {name: names_used(mod.__code__) for name, mod in finder.modules.items()
-            if getattr(mod, "__code__", None) is not None and (name == "__main__" or name in names)}
+    # Each module's code (the script's as `__main__`), for the names it uses (`names_used`).
+    codes = {name: mod.__code__ for name, mod in finder.modules.items()
+             if getattr(mod, "__code__", None) is not None and (name == "__main__" or name in names)}
     # Every module name imported, for the choice of C extension modules.
-    return names, set(finder.modules.keys()), uses
+    return names, set(finder.modules.keys()), codes
 
 
 def all_stdlib():
@@ -446,7 +446,7 @@ def analyse_main(out_dir, args):
             dist_modules = f.read().split()
     for p in ALWAYS_PACKAGES:
         extra.extend(sorted(package_modules(p)))
-    found, imports, uses = analyse(script_file, extra + STARTUP, dist_modules + whole_packages, main_module is not None)
+    found, imports, codes = analyse(script_file, extra + STARTUP, dist_modules + whole_packages, main_module is not None)
     if o.get("--stdlib") == "full":
         found |= all_stdlib()
     for m in modules:
@@ -490,9 +490,11 @@ def analyse_main(out_dir, args):
             continue  # the host's site-packages of the analysing python: never bundled
         out.append({"name": name, "file": spec.origin, "kind": kind,
                     "package": spec.submodule_search_locations is not None})
-        if kind in (APP, DEP) and uses.get(name):
-            out[-1]["uses"] = uses[name]
-    script_uses = uses.get("__main__", []) if not main_module else []
+        # The watched names of the app's and the dependencies' modules (not the stdlib's).
+        uses = names_used(codes[name]) if kind in (APP, DEP) and name in codes else []
+        if uses:
+            out[-1]["uses"] = uses
+    script_uses = names_used(codes["__main__"]) if not main_module and "__main__" in codes else []
     with open(os.path.join(out_dir, "modules.json"), "w") as f:
         json.dump({"modules": out, "extensions": extensions, "imports": sorted(imports), "script_uses": script_uses},
                   f, indent=1)
