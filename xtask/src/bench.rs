@@ -383,27 +383,15 @@ pub fn run(home: &Home, mode: Mode, mode_name: &str, json_out: &Path) -> Result<
             bins.push((cython, bytecode));
         }
         let script = dir.join(format!("{name}.py"));
-        let args = [mode.scale.to_string(), mode.repeat.to_string()];
-        // They take turns, several rounds, so that a busy moment of the machine does not fall on
-        // one of them only; each figure is the median over the rounds.
-        let mut times = vec![Vec::new(); runners.len()];
-        for _ in 0..mode.rounds {
-            for (r, runner) in runners.iter().enumerate() {
-                let mut cmd = match runner {
-                    Runner::Interpreter(_, py) => {
-                        let mut c = Command::new(py);
-                        c.arg("-I").arg(&script);
-                        c
-                    }
-                    Runner::Binary(_, i, false) => Command::new(&bins[*i].0),
-                    Runner::Binary(_, i, true) => Command::new(&bins[*i].1),
-                };
-                times[r].push(bench_time(cmd.args(&args))?);
+        let seconds = in_turns(mode, &runners, name, |runner| match runner {
+            Runner::Interpreter(_, py) => {
+                let mut c = Command::new(py);
+                c.arg("-I").arg(&script);
+                c
             }
-        }
-        let seconds: Vec<f64> = times.iter_mut().map(|t| median(t)).collect();
-        let shown: Vec<String> = runners.iter().zip(&seconds).map(|(r, s)| format!("{} {s:.3}s", r.label())).collect();
-        pyelf::say!("  {name:<16} {}", shown.join("  "));
+            Runner::Binary(_, i, false) => Command::new(&bins[*i].0),
+            Runner::Binary(_, i, true) => Command::new(&bins[*i].1),
+        })?;
         benchmarks.push(Benchmark { name: name.to_string(), seconds });
     }
     let typed = typed_figures(home, mode, dir, &runners, &build_app)?;
@@ -463,37 +451,43 @@ fn typed_figures(
     let source = format!("{TYPED}{HARNESS}");
     let cython = build::cython::ensure(home, &build::cython::CythonPin::builtin())?;
     let shadow = build::cython::shadow(&cython, &dir.join("cython-shadow"))?;
-    let mut bins = Vec::new();
+    // By profile: (compiled by Cython, bytecode).
+    let mut bins = std::collections::BTreeMap::new();
     for runner in runners {
         if let Runner::Binary(_, i, bytecode) = runner {
             let name = if *bytecode { "typed-bytecode" } else { "typed" };
             let no_cython = if *bytecode { vec!["*".to_string()] } else { Vec::new() };
-            bins.push(build_app(name, &source, *i, &|o| o.no_cython = no_cython.clone())?.0.path);
+            bins.insert((*i, *bytecode), build_app(name, &source, *i, &|o| o.no_cython = no_cython.clone())?.0.path);
         }
     }
     let script = dir.join("typed.py");
     fs::write(&script, &source)?;
+    let seconds = in_turns(mode, runners, "typed (Cython)", |runner| match runner {
+        Runner::Interpreter(_, py) => {
+            let mut c = Command::new(py);
+            c.arg("-s").arg(&script).env("PYTHONPATH", &shadow);
+            c
+        }
+        Runner::Binary(_, i, bytecode) => Command::new(&bins[&(*i, *bytecode)]),
+    })?;
+    Ok(runners.iter().zip(seconds).map(|(r, s)| (r.label().to_string(), s)).collect())
+}
+
+/// Each runner's median time of one workload (`command` gives the runner's command line, to which
+/// the scale and repeat count are added), printed on a line named `name`. They take turns,
+/// several rounds, so that a busy moment of the machine does not fall on one of them only.
+fn in_turns(mode: Mode, runners: &[Runner], name: &str, command: impl Fn(&Runner) -> Command) -> Result<Vec<f64>> {
     let args = [mode.scale.to_string(), mode.repeat.to_string()];
     let mut times = vec![Vec::new(); runners.len()];
     for _ in 0..mode.rounds {
-        let mut bin = bins.iter();
         for (r, runner) in runners.iter().enumerate() {
-            let mut cmd = match runner {
-                Runner::Interpreter(_, py) => {
-                    let mut c = Command::new(py);
-                    c.arg("-s").arg(&script).env("PYTHONPATH", &shadow);
-                    c
-                }
-                Runner::Binary(..) => Command::new(bin.next().expect("a binary per binary runner")),
-            };
-            times[r].push(bench_time(cmd.args(&args))?);
+            times[r].push(bench_time(command(runner).args(&args))?);
         }
     }
-    let figures: Vec<(String, f64)> =
-        runners.iter().zip(times.iter_mut()).map(|(r, t)| (r.label().to_string(), median(t))).collect();
-    let shown: Vec<String> = figures.iter().map(|(l, s)| format!("{l} {s:.3}s")).collect();
-    pyelf::say!("  {:<16} {}", "typed (Cython)", shown.join("  "));
-    Ok(figures)
+    let seconds: Vec<f64> = times.iter_mut().map(|t| median(t)).collect();
+    let shown: Vec<String> = runners.iter().zip(&seconds).map(|(r, s)| format!("{} {s:.3}s", r.label())).collect();
+    pyelf::say!("  {name:<16} {}", shown.join("  "));
+    Ok(seconds)
 }
 
 /// For each target of another architecture whose cross tools are here: its toolchain (built if
