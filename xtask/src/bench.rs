@@ -122,6 +122,9 @@ pub struct Report {
     /// with Cython's shadow module on their path.
     #[serde(default)]
     pub typed: Vec<(String, f64)>,
+    /// Real programs against a venv of CPython 3.13 (`bench/programs.toml`).
+    #[serde(default)]
+    pub programs: Vec<crate::programs::ProgramFigures>,
 }
 
 /// A numpy + pandas app, bundled from musllinux wheels and loaded by the binary's loader.
@@ -403,6 +406,13 @@ pub fn run(home: &Home, mode: Mode, mode_name: &str, json_out: &Path) -> Result<
             None
         }
     };
+    let programs = match program_figures(home, mode, dir) {
+        Ok(p) => p,
+        Err(e) => {
+            pyelf::say!("  no figures for the real programs: {e:#}");
+            Vec::new()
+        }
+    };
     let geomean = |of: usize, against: usize| {
         (benchmarks.iter().map(|b| (b.seconds[against] / b.seconds[of]).ln()).sum::<f64>() / benchmarks.len() as f64)
             .exp()
@@ -430,6 +440,7 @@ pub fn run(home: &Home, mode: Mode, mode_name: &str, json_out: &Path) -> Result<
         cross,
         wheels,
         typed,
+        programs,
     };
     if let Some(parent) = json_out.parent() {
         fs::create_dir_all(parent)?;
@@ -615,6 +626,7 @@ pub fn table(r: &Report) -> String {
             w.shared_kib, w.venv_shared_kib
         ));
     }
+    t.push_str(&crate::programs::rows(&r.programs));
     t.push_str("\n| benchmark (seconds, median) |");
     for r in &r.runners {
         t.push_str(&format!(" {r} |"));
@@ -682,6 +694,8 @@ pub fn table(r: &Report) -> String {
             t.push_str(&format!("| {n}: {TYPED_GOAL} | >= 3.00x | {m} |\n"));
         }
     }
+    // The real programs, built with the default profile.
+    t.push_str(&crate::programs::goal_rows(&r.programs));
     t
 }
 
@@ -878,6 +892,18 @@ fn shared_with_a_second_copy(argv: &[&std::ffi::OsStr]) -> Result<u64> {
     Ok(shared)
 }
 
+/// The real programs of `bench/programs.toml` (the quick ones, or all in the full mode) against
+/// their venvs.
+pub fn program_figures(home: &Home, mode: Mode, dir: &Path) -> Result<Vec<crate::programs::ProgramFigures>> {
+    let Some(python) = cpython313() else {
+        pyelf::say!("  no figures for the real programs: no CPython 3.13 to compare with (PYELF_REFERENCE_PYTHON)");
+        return Ok(Vec::new());
+    };
+    pyelf::say!("real programs against a venv of {}", python.display());
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).parent().context("the repository")?;
+    crate::programs::measure(home, repo, &python, mode.every_profile, mode.startup_runs.min(20), dir)
+}
+
 /// Builds the numpy + pandas app (twice: the second build is warm) and measures it against a venv
 /// of CPython 3.13 with pip's wheels of the same versions.
 fn wheels_figures(home: &Home, mode: Mode, dir: &Path) -> Result<Option<WheelsFigures>> {
@@ -971,6 +997,7 @@ mod tests {
             cross: Vec::new(),
             wheels: None,
             typed: Vec::new(),
+            programs: Vec::new(),
         }
     }
 

@@ -2,6 +2,7 @@
 //! developers' own tasks (`bench`).
 
 mod bench;
+mod programs;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
@@ -29,6 +30,9 @@ enum Task {
         /// Where to write the JSON report.
         #[arg(long, default_value = "target/pyelf/bench.json")]
         json: PathBuf,
+        /// Measure only the real programs of bench/programs.toml (all of them) against their venvs.
+        #[arg(long, conflicts_with = "quick")]
+        programs: bool,
     },
     #[command(flatten)]
     Pyelf(pyelf::cli::Command),
@@ -38,9 +42,22 @@ fn main() -> ExitCode {
     let args = Xtask::parse_from(std::iter::once("cargo xtask".to_string()).chain(std::env::args().skip(1)));
     args.verbosity.apply();
     pyelf::cli::exit_code(match args.task {
-        Task::Bench { quick, json } => bench(quick, &json),
+        Task::Bench { programs: true, .. } => programs(),
+        Task::Bench { quick, json, .. } => bench(quick, &json),
         Task::Pyelf(command) => pyelf::cli::run(pyelf::cli::Cli { verbosity: args.verbosity, command }),
     })
+}
+
+fn programs() -> Result<ExitCode> {
+    let home = Home::from_env()?;
+    let work = tempfile::tempdir()?;
+    let figures = bench::program_figures(&home, bench::Mode::FULL, work.path())?;
+    println!(
+        "| figure | value |\n|---|---|\n{}\n| goal | target | measured |\n|---|---|---|\n{}",
+        programs::rows(&figures),
+        programs::goal_rows(&figures)
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 fn bench(quick: bool, json: &std::path::Path) -> Result<ExitCode> {
