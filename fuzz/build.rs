@@ -26,4 +26,5 @@ fn main() {
     }
     loader.compile("pyelf_loader");
     println!("cargo:rustc-link-lib=z");
+    println!("cargo:rustc-link-lib=lzma");
 }

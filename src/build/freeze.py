@@ -668,13 +668,52 @@ def compile_all(modules, out_dir, cache=None):
     return done
 
 
+# The sources (`.py` files) of the tree are read only when something asks for their text: a
+# traceback's lines, linecache, inspect.getsource. They go into blocks of several files compressed
+# together with xz (raw LZMA2, `SOLID_DICT` the dictionary vfs.c decodes with), about a third
+# smaller than each file deflated on its own. A block is a stored entry under SOLID_DIR (which the
+# tree does not show), its decoded size in an extra field; a source is an empty stored entry whose
+# extra field says where its bytes are (block, offset, size). vfs.c decodes a block when one of its
+# files is read, keeping the last one. A block ends after a file once it holds SOLID_MIN bytes and
+# the file's name says so (a hash: the same files end the same blocks whatever comes before
+# them), or at SOLID_MAX bytes.
+SOLID_DIR = ".pyelf-solid/"
+SOLID_EXTRA = 0x5053
+SOLID_DICT = 1 << 20
+SOLID_MIN, SOLID_MAX = 128 * 1024, 512 * 1024
+ALIGN_EXTRA = 0xD935
+
+
+def solid_blocks(sources):
+    """`sources` ((archive name, bytes), in archive order) cut into blocks: a list of lists."""
+    import zlib
+    blocks, block, size = [], [], 0
+    for arc, data in sources:
+        block.append((arc, data))
+        size += len(data)
+        if size >= SOLID_MAX or (size >= SOLID_MIN and zlib.crc32(arc.encode()) % 4 == 0):
+            blocks.append(block)
+            block, size = [], 0
+    if block:
+        blocks.append(block)
+    return blocks
+
+
+def compress_block(raw):
+    import lzma
+    return lzma.compress(raw, format=lzma.FORMAT_RAW,
+                         filters=[{"id": lzma.FILTER_LZMA2, "preset": 6, "dict_size": SOLID_DICT}])
+
+
 def write_bundle(path, files, cache=None, aligned=None):
     """The data archive: `files` (archive name, path) as a zip with fixed timestamps, sorted. The
     files named in `aligned` (archive name -> alignment) are stored uncompressed, their bytes at an
     offset that is a multiple of the alignment: padding in an extra field of their local header
-    (id 0xD935, as Android's zipalign), so that the loader maps them from the binary's file."""
+    (id ALIGN_EXTRA, as Android's zipalign), so that the loader maps them from the binary's file.
+    Sources go into compressed blocks (SOLID_DIR); other files are deflated one by one."""
     import struct
     import zipfile
+    from concurrent.futures import ThreadPoolExecutor
     aligned = aligned or {}
     entries = []
     for arc, file in sorted(files):
@@ -692,20 +731,40 @@ def write_bundle(path, files, cache=None, aligned=None):
             return
         except OSError:
             pass
+    blocks = solid_blocks([(arc, data) for arc, data in entries if arc.endswith(".py") and arc not in aligned])
+    where = {}
+    raws = []
+    for k, block in enumerate(blocks):
+        offset = 0
+        for arc, data in block:
+            where[arc] = (k, offset, len(data))
+            offset += len(data)
+        raws.append(b"".join(data for _, data in block))
+    # (lzma releases the GIL: the blocks are compressed side by side)
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        packed = list(pool.map(compress_block, raws))
+
+    def info(arc, method, extra=b""):
+        i = zipfile.ZipInfo(arc, date_time=(1980, 1, 1, 0, 0, 0))
+        i.compress_type = method
+        i.external_attr = 0o644 << 16
+        i.extra = extra
+        return i
+
     with zipfile.ZipFile(path, "w") as z:
+        for k, (raw, data) in enumerate(zip(raws, packed)):
+            z.writestr(info(f"{SOLID_DIR}{k:06d}", zipfile.ZIP_STORED, struct.pack("<HHI", SOLID_EXTRA, 4, len(raw))), data)
         for arc, data in entries:
-            info = zipfile.ZipInfo(arc, date_time=(1980, 1, 1, 0, 0, 0))
-            info.compress_type = zipfile.ZIP_DEFLATED
-            info.external_attr = 0o644 << 16
             align = aligned.get(arc, 0)
-            if align:
-                info.compress_type = zipfile.ZIP_STORED
+            if arc in where:
+                z.writestr(info(arc, zipfile.ZIP_STORED, struct.pack("<HHIII", SOLID_EXTRA, 12, *where[arc])), b"")
+            elif align:
                 data_at = z.fp.tell() + 30 + len(arc.encode()) + 4
                 pad = -data_at % align
-                info.extra = struct.pack("<HH", 0xD935, pad) + bytes(pad)
-            z.writestr(info, data)
-            if align:
+                z.writestr(info(arc, zipfile.ZIP_STORED, struct.pack("<HH", ALIGN_EXTRA, pad) + bytes(pad)), data)
                 assert (z.infolist()[-1].header_offset + 30 + len(arc.encode()) + 4 + pad) % align == 0
+            else:
+                z.writestr(info(arc, zipfile.ZIP_DEFLATED), data)
     if key:
         cache.put(key, path)
 

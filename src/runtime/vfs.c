@@ -24,6 +24,7 @@
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
+#include <lzma.h>
 #include <zlib.h>
 #include "launcher.h"
 
@@ -32,10 +33,24 @@
 #define MFD_ALLOW_SEALING 2U
 #endif
 
-/* How a file's bytes are kept: as the archive's methods say (stored, deflated), or a module's
- * .pyc made from its frozen code (raw or zlib-compressed) behind the header python's loader
- * checks against the source. */
-enum { STORED = 0, DEFLATED = 8, PYC_RAW = 0x100, PYC_ZLIB = 0x101 };
+/* How a file's bytes are kept: as the archive's methods say (stored, deflated), in a block of
+ * sources compressed together (SOLID), or a module's .pyc made from its frozen code (raw or
+ * zlib-compressed) behind the header python's loader checks against the source. */
+enum { STORED = 0, DEFLATED = 8, PYC_RAW = 0x100, PYC_ZLIB = 0x101, SOLID = 0x102 };
+
+/* The blocks of sources (freeze.py, `write_bundle`): stored entries under SOLID_DIR, which the
+ * tree does not show, each raw LZMA2 (dictionary SOLID_DICT) with its decoded size in an extra
+ * field SOLID_EXTRA; a source is an empty entry whose extra field SOLID_EXTRA gives its block, its
+ * offset in the decoded block and its size. */
+static const char SOLID_DIR[] = ".pyelf-solid/";
+enum { SOLID_EXTRA = 0x5053, SOLID_DICT = 1 << 20 };
+
+struct block {
+    const unsigned char *local; /* its entry's local header, or NULL when the archive has none */
+    uint32_t csize, usize;
+};
+static struct block *blocks;
+static uint32_t n_blocks;
 
 struct node {
     char *path;        /* relative to the root, no leading or trailing slash; "" is the root */
@@ -46,6 +61,7 @@ struct node {
     const unsigned char *data;  /* a .pyc's code */
     uint32_t csize, usize;
     uint32_t source_size; /* a .pyc's: its source's size, in its header */
+    uint32_t block, offset; /* a SOLID file's: its block, and where it starts in it decoded */
     uint16_t method;
 };
 
@@ -187,6 +203,47 @@ static void add_pycs(void)
     n_nodes = sort_unique(list, n);
 }
 
+/* The SOLID_EXTRA field among the `len` bytes of extra fields at `p` (its header included), or
+ * NULL. */
+static const unsigned char *solid_extra(const unsigned char *p, size_t len)
+{
+    while (len >= 4) {
+        size_t size = 4u + u16(p + 2);
+        if (size > len)
+            return NULL;
+        if (u16(p) == SOLID_EXTRA)
+            return p;
+        p += size;
+        len -= size;
+    }
+    return NULL;
+}
+
+/* Records the block of sources numbered by the `len` decimal digits at `digits`. */
+static void add_block(const char *digits, size_t len, const unsigned char *local, uint32_t csize,
+                      const unsigned char *extra)
+{
+    uint32_t k = 0;
+    if (len == 0 || len > 9 || extra == NULL || u16(extra + 2) != 4)
+        return;
+    for (size_t i = 0; i < len; i++) {
+        if (digits[i] < '0' || digits[i] > '9')
+            return;
+        k = k * 10 + (uint32_t)(digits[i] - '0');
+    }
+    if (k >= n_blocks) {
+        struct block *grown = realloc(blocks, (k + 1) * sizeof *blocks);
+        if (grown == NULL)
+            return;
+        memset(grown + n_blocks, 0, (k + 1 - n_blocks) * sizeof *grown);
+        blocks = grown;
+        n_blocks = k + 1;
+    }
+    blocks[k].local = local;
+    blocks[k].csize = csize;
+    blocks[k].usize = u32(extra + 4);
+}
+
 /* Reads the archive's central directory into the sorted node table. */
 static void build_table(const unsigned char *zip, size_t size)
 {
@@ -211,12 +268,25 @@ static void build_table(const unsigned char *zip, size_t size)
         const unsigned char *local = zip + u32(p + 42);
         int is_dir = name_len > 0 && name[name_len - 1] == '/';
         size_t len = is_dir ? name_len - 1u : name_len;
+        const unsigned char *solid = solid_extra(p + 46 + name_len, extra_len);
+        if (len > sizeof SOLID_DIR - 1 && memcmp(name, SOLID_DIR, sizeof SOLID_DIR - 1) == 0) {
+            /* a block of sources: not a file of the tree */
+            add_block(name + sizeof SOLID_DIR - 1, len - (sizeof SOLID_DIR - 1), local, u32(p + 20), solid);
+            p += 46 + name_len + extra_len + comment_len;
+            continue;
+        }
         if (len > 0 && add(&list, &n, &cap, name, len, is_dir) == 0 && !is_dir) {
             struct node *nd = &list[n - 1];
             nd->method = u16(p + 10);
             nd->csize = u32(p + 20);
             nd->usize = u32(p + 24);
             nd->local = local; /* not read here: see file_data */
+            if (solid != NULL && u16(solid + 2) == 12 && nd->method == STORED) {
+                nd->method = SOLID;
+                nd->block = u32(solid + 4);
+                nd->offset = u32(solid + 8);
+                nd->usize = u32(solid + 12);
+            }
         }
         /* every directory above it */
         for (size_t i = 1; i < len; i++)
@@ -455,6 +525,51 @@ static unsigned char *pyc_contents(const struct node *nd, int *free_it)
     return buf;
 }
 
+/* The last block of sources decoded: sources are read in bursts (a traceback's files, one
+ * package's modules), often from the same block. */
+static pthread_mutex_t solid_lock = PTHREAD_MUTEX_INITIALIZER;
+static uint32_t decoded_block = UINT32_MAX;
+static unsigned char *decoded;
+
+/* A source's bytes, copied out of its block (decoded unless it is the last one decoded). */
+static unsigned char *solid_contents(const struct node *nd, int *free_it)
+{
+    if (nd->block >= n_blocks || blocks[nd->block].local == NULL)
+        return NULL;
+    const struct block *b = &blocks[nd->block];
+    if (nd->offset > b->usize || nd->usize > b->usize - nd->offset)
+        return NULL;
+    unsigned char *buf = malloc(nd->usize ? nd->usize : 1);
+    if (buf == NULL)
+        return NULL;
+    pthread_mutex_lock(&solid_lock);
+    if (decoded_block != nd->block) {
+        free(decoded);
+        decoded_block = UINT32_MAX;
+        decoded = malloc(b->usize ? b->usize : 1);
+        lzma_options_lzma options;
+        memset(&options, 0, sizeof options);
+        options.dict_size = SOLID_DICT;
+        lzma_filter filters[2] = {{LZMA_FILTER_LZMA2, &options}, {LZMA_VLI_UNKNOWN, NULL}};
+        const unsigned char *in = b->local + 30 + u16(b->local + 26) + u16(b->local + 28);
+        size_t in_pos = 0, out_pos = 0;
+        if (decoded != NULL && lzma_raw_buffer_decode(filters, NULL, in, &in_pos, b->csize, decoded, &out_pos,
+                                                      b->usize) == LZMA_OK && out_pos == b->usize)
+            decoded_block = nd->block;
+        pyelf_vfs_release(pending_zip, pending_zip + archive_size, b->local, (size_t)(in + b->csize - b->local));
+    }
+    int ok = decoded_block == nd->block;
+    if (ok)
+        memcpy(buf, decoded + nd->offset, nd->usize);
+    pthread_mutex_unlock(&solid_lock);
+    if (!ok) {
+        free(buf);
+        return NULL;
+    }
+    *free_it = 1;
+    return buf;
+}
+
 /* A file's bytes, inflated if need be; *free_it says whether the caller frees them. */
 static unsigned char *contents(int i, int *free_it)
 {
@@ -464,6 +579,8 @@ static unsigned char *contents(int i, int *free_it)
         return (unsigned char *)file_data(nd);
     if (nd->method == PYC_RAW || nd->method == PYC_ZLIB)
         return pyc_contents(nd, free_it);
+    if (nd->method == SOLID)
+        return solid_contents(nd, free_it);
     if (nd->method != DEFLATED)
         return NULL;
     unsigned char *buf = malloc(nd->usize ? nd->usize : 1);
@@ -541,6 +658,8 @@ static void release_node(int i)
         pyelf_vfs_release(pyelf_frozen_blob, pyelf_frozen_blob_end, file_data(nd), nd->csize);
     else if (nd->method == PYC_ZLIB)
         pyelf_vfs_release(pyelf_packed_blob, pyelf_packed_blob_end, file_data(nd), nd->csize);
+    else if (nd->method == SOLID)
+        return; /* its block's pages are released when it is decoded */
     else
         pyelf_vfs_release(pending_zip, pending_zip + archive_size, nd->local,
                           (size_t)(file_data(nd) + nd->csize - nd->local));
