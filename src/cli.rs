@@ -194,14 +194,14 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             for built in crate::build::build_all(&Home::from_env()?, &opts)? {
                 println!("{}", built.path.display());
                 crate::say!(
-                    "built {} in {:.1}s: {} ({} bytes), {} modules compiled by Cython, {} frozen as bytecode, {} built-in C modules\nsha256 {}",
+                    "built {} in {:.1}s: {} ({} bytes), {} compiled by Cython, {} frozen as bytecode, {}\nsha256 {}",
                     built.path.display(),
                     built.seconds,
                     crate::progress::human_bytes(built.size),
                     built.size,
-                    built.app_modules,
+                    count(built.app_modules, "module", "modules"),
                     built.frozen_modules,
-                    built.c_modules,
+                    count(built.c_modules, "built-in C module", "built-in C modules"),
                     built.sha256
                 );
                 let linked: Vec<String> = built.linked.iter().map(|(n, v, l)| format!("{n} {v} ({l})")).collect();
@@ -249,4 +249,9 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::from(status.code().map(|c| c as u8).unwrap_or(1)))
         }
     }
+}
+
+/// `n` and the noun in the number it takes: "1 module", "2 modules".
+fn count(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
 }

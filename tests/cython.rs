@@ -33,8 +33,10 @@ fn notes(said: &str) -> Vec<&str> {
     said.lines().filter(|l| l.starts_with("note: embedded as bytecode")).collect()
 }
 
+/// N of the build summary's "N modules compiled by Cython" (or "1 module …").
 fn compiled_count(said: &str) -> &str {
-    said.split(" modules compiled by Cython").next().and_then(|s| s.rsplit(' ').next()).unwrap()
+    let summary = said.lines().find(|l| l.starts_with("built ")).unwrap();
+    summary.split(" compiled by Cython").next().and_then(|s| s.rsplit(' ').nth(1)).unwrap()
 }
 
 /// `python3 app.py` under the toolchain's CPython 3.13, from a clean environment.
