@@ -136,6 +136,80 @@ def eval_loop():
         assert f.read(3) == b'"""'
 
 
+# --- the C API paths of compiled code ------------------------------------------------------------
+# Code compiled to C (the app's modules Cython compiles, C extensions) reaches objects through
+# the generic C API: PyObject_GetAttr and SetAttr (an instance's slots and dict, a module's
+# attributes, a class's), PyNumber_*, PyObject_RichCompare, PyObject_GetItem, method lookups and
+# vectorcalls. The eval loop's specialised instructions skip these paths, so a training of Python
+# code alone leaves them cold, and compiled code slower than the same code as bytecode. These
+# calls take them from Python: getattr and setattr with names in variables, the operator module,
+# methodcaller.
+
+class Vector:
+    __slots__ = ("x", "y", "z")
+
+    def __init__(self, x, y, z):
+        self.x, self.y, self.z = x, y, z
+
+    def scaled(self, k):
+        return Vector(self.x * k, self.y * k, self.z * k)
+
+
+class Task:
+    def __init__(self, name, priority):
+        self.name = name
+        self.priority = priority
+        self.runs = 0
+
+    def run(self, amount):
+        self.runs += amount
+        return self.runs
+
+
+def c_api_paths():
+    import math
+    import operator
+    names = ("x", "y", "z")
+    getters = [operator.attrgetter(n) for n in names]
+    vectors = [Vector(math.sin(i), math.cos(i), i * 0.5) for i in range(20000)]
+    norm_total = 0.0
+    for v in vectors:
+        norm = math.sqrt(sum(operator.mul(getattr(v, n), getattr(v, n)) for n in names))
+        for n in names:
+            setattr(v, n, operator.truediv(getattr(v, n), norm))
+        norm_total = operator.add(norm_total, sum(g(v) for g in getters))
+    assert norm_total != 0.0
+    best = functools_reduce(lambda a, b: a if operator.gt(a.x, b.x) else b, vectors)
+    assert best.x <= 1.0
+    sin, cos = getattr(math, "sin"), getattr(math, "cos")
+    acc = 0.0
+    for i in range(50000):
+        acc = operator.add(acc, operator.mul(sin(i), cos(i)))
+    assert -50000.0 < acc < 50000.0
+
+    tasks = [Task(f"t{i}", i % 7) for i in range(3000)]
+    run = operator.methodcaller("run", 2)
+    total = 0
+    for rnd in range(10):
+        for t in tasks:
+            if operator.lt(getattr(t, "priority"), 4):
+                total = operator.add(total, run(t))
+            setattr(t, "priority", operator.mod(operator.add(getattr(t, "priority"), rnd), 7))
+    assert total > 0
+    rows = [(i, str(i), [i, i + 1]) for i in range(20000)]
+    picked = [operator.getitem(operator.getitem(r, 2), 1) for r in rows]
+    keyed = sorted(rows, key=operator.itemgetter(1))
+    assert picked[-1] == 20000 and keyed[0][1] == "0"
+    assert operator.eq(operator.contains(set(picked), 5), True)
+    scaled = list(map(operator.methodcaller("scaled", 2.0), vectors[:5000]))
+    assert len(scaled) == 5000 and all(operator.is_(type(v), Vector) for v in scaled)
+
+
+def functools_reduce(f, items):
+    import functools
+    return functools.reduce(f, items)
+
+
 # --- str, bytes and unicode ----------------------------------------------------------------------
 
 def text():
@@ -346,7 +420,7 @@ def startup():
 def main():
     stamp = sys.argv[1]
     for _ in range(ROUNDS):
-        for part in (eval_loop, text, containers, regex, serialise, imports, startup):
+        for part in (eval_loop, c_api_paths, text, containers, regex, serialise, imports, startup):
             part()
     with open(stamp, "w") as f:
         f.write("training run complete\n")
