@@ -611,11 +611,10 @@ pub fn table(r: &Report) -> String {
         let n = &w.requirements;
         t.push_str(&format!("| wheels ({n}): warm build | {:.1} s |\n", w.warm_build_seconds));
         t.push_str(&format!("| wheels ({n}): size | {} |\n", size_cell(w.bytes)));
-        t.push_str(&format!(
-            "| wheels: `import numpy, pandas`, binary / venv python3 | {:.0} ms / {:.0} ms ({:.2}x) |\n",
+        t.push_str(&crate::programs::against_venv_row(
+            "wheels: `import numpy, pandas`, binary / venv python3",
             w.startup_ms,
             w.venv_startup_ms,
-            w.startup_ms / w.venv_startup_ms
         ));
         t.push_str(&format!(
             "| wheels: peak RSS, binary / venv | {} KiB / {} KiB |\n",
