@@ -288,3 +288,23 @@ fn modules_found_by_their_files_load_shipped_bytecode_and_nothing_is_compiled_at
     let root = root_with("empty", &bin, "pycache_demo");
     same(&in_root(&root, "/app", "/app", &[], true), &want, "empty root, no /proc");
 }
+
+/// ctypes opens the C library by the name `find_library` gives, or the program itself
+/// (`CDLL(None)`), and libpython (`ctypes.pythonapi`): in the binary each is the binary, which
+/// exports the musl and libpython functions the app's code names. ansible's display module does
+/// `CDLL(find_library("c")).wcwidth` at import: it failed, "Symbol not found: wcwidth", before.
+#[test]
+#[ignore = "builds real binaries and needs root; run by ./test.sh"]
+fn ctypes_finds_the_c_library_and_libpython_functions_the_app_names_in_every_root() {
+    let bin = build("ctypes_libc", &[]);
+    // The toolchain's python3 is static: the reference is a CPython 3.13 that loads libraries.
+    let want = Command::new(cpython313()).arg("-I").arg(script("ctypes_libc.py")).env_clear().output().unwrap();
+    assert!(want.status.success(), "{}", all(&want));
+    assert!(text(&want).contains("wcwidth 1 -1 3"), "{}", all(&want));
+    same(&Command::new(&bin).env_clear().output().unwrap(), &want, "on the host");
+    for kind in ROOTS {
+        let root = root_with(kind, &bin, "ctypes_libc");
+        same(&in_root(&root, "/app", "/app", &[], true), &want, &format!("{kind}, no /proc"));
+        same(&in_root_mounted(&root, "/app", true, false), &want, &format!("{kind}, /proc"));
+    }
+}

@@ -281,6 +281,25 @@ def names_used(co):
     return sorted(used)
 
 
+def ctypes_names(co):
+    """The names a module's code (a code object and the code in it) may look up on a library
+    ctypes opened (`libc.wcwidth`, `getattr(libc, "wcwidth")`), if the module imports ctypes:
+    its attribute and global names and the identifiers among its string constants; else none."""
+    codes, todo = [], [co]
+    while todo:
+        c = todo.pop()
+        codes.append(c)
+        todo.extend(k for k in c.co_consts if isinstance(k, type(co)))
+    if not any("ctypes" in c.co_names and any(i.opname == "IMPORT_NAME" and i.argval.split(".")[0] == "ctypes"
+                                            for i in dis.get_instructions(c)) for c in codes):
+        return set()
+    names = set()
+    for c in codes:
+        names.update(c.co_names)
+        names.update(k for k in c.co_consts if isinstance(k, str) and k.isidentifier())
+    return names
+
+
 def analyse(script, extra, dist_modules=(), main_is_module=False):
     """Every module the app can import: the script's imports and `extra` (the startup modules,
     those asked for), followed transitively; `dist_modules` are the modules of the bundled
@@ -460,6 +479,7 @@ def analyse_main(out_dir, args):
             found.add(".".join(parts[:i]))
 
     out, extensions = [], []
+    libc_names = set()  # what the app's code may look up on a library ctypes opened
     for name in sorted(found):
         spec = locate(name)
         if spec is None:
@@ -494,10 +514,14 @@ def analyse_main(out_dir, args):
         uses = names_used(codes[name]) if kind in (APP, DEP) and name in codes else []
         if uses:
             out[-1]["uses"] = uses
+        if kind in (APP, DEP) and name in codes:
+            libc_names |= ctypes_names(codes[name])
     script_uses = names_used(codes["__main__"]) if not main_module and "__main__" in codes else []
+    if not main_module and "__main__" in codes:
+        libc_names |= ctypes_names(codes["__main__"])
     with open(os.path.join(out_dir, "modules.json"), "w") as f:
-        json.dump({"modules": out, "extensions": extensions, "imports": sorted(imports), "script_uses": script_uses},
-                  f, indent=1)
+        json.dump({"modules": out, "extensions": extensions, "imports": sorted(imports), "script_uses": script_uses,
+                   "ctypes_names": sorted(libc_names)}, f, indent=1)
 
 
 # The modules are compiled by a fixed number of forked workers, each a fixed share of them (every

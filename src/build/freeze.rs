@@ -186,6 +186,11 @@ pub struct Analysis {
     /// The names of `toolchains/cython-fallbacks.toml` the main script's code uses.
     #[serde(default)]
     pub script_uses: Vec<String>,
+    /// The names the app's and its dependencies' modules that import ctypes may look up on a
+    /// library it opened (`ctypes.CDLL(None).wcwidth`): the binary exports those musl and
+    /// libpython define (`loadable::add_named`).
+    #[serde(default)]
+    pub ctypes_names: Vec<String>,
 }
 
 /// Where the analysis starts and what it may see.

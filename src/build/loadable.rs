@@ -45,11 +45,15 @@ pub struct Loadable {
     pub tls_size: u64,
     pub tls_align: u64,
     pub tls_objects: usize,
+    /// The app's or its dependencies' code imports ctypes: `CDLL(None)` and libc's and
+    /// libpython's names open the binary, as they open those libraries under python.
+    pub ctypes: bool,
 }
 
 impl Loadable {
+    /// Nothing to load, nothing to export, and no ctypes to open the binary: no loader.
     pub fn is_empty(&self) -> bool {
-        self.objects.is_empty()
+        self.objects.is_empty() && self.exports.is_empty() && !self.ctypes
     }
 
     /// The largest alignment any object needs in the archive.
@@ -514,6 +518,34 @@ pub fn collect(
     out.tls_size += out.objects.iter().filter_map(|o| o.tls.map(|t| t.1)).sum::<u64>();
     out.objects.sort_by(|a, b| a.arc.cmp(&b.arc));
     Ok(out)
+}
+
+/// Exports, besides those the shared objects import, the musl and libpython functions and data
+/// whose names the app's code that imports ctypes uses (`names`, from the analysis): a library
+/// ctypes opens by libc's or libpython's name, or `CDLL(None)`, is the binary itself, and code
+/// such as ansible's `CDLL(find_library("c")).wcwidth` finds what python finds in libc.so. A name
+/// no code names cannot be looked up but by a computed string, as an import by a computed name.
+pub fn add_named(loadable: &mut Loadable, tc: &Toolchain, names: &[String]) -> Result<()> {
+    if names.is_empty() {
+        return Ok(());
+    }
+    loadable.ctypes = true;
+    let lib = tc.root.join("lib");
+    let libc = archive_symbols(&lib.join("libc.a"))?;
+    let python = archive_symbols(&lib.join("libpython3.13.a"))?;
+    let mut exports: BTreeSet<Export> = loadable.exports.drain(..).collect();
+    for name in names {
+        // Not a name of musl's internals (`__libc_…`), nor an exported one twice.
+        if name.starts_with("__") || exports.iter().any(|e| &e.name == name) {
+            continue;
+        }
+        if libc.contains(name) || python.contains(name) {
+            exports.insert(Export { name: name.clone(), target: name.clone(), zlib: false });
+        }
+    }
+    loadable.exports = exports.into_iter().collect();
+    loadable.exports.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(())
 }
 
 /// The stdlib modules the shared objects under `site` may import from C (`PyImport_ImportModule

@@ -83,9 +83,9 @@ PyObject *PyInit__pyelf(void)
 extern const char pyelf_bundle[];
 extern const char pyelf_bundle_end[];
 void pyelf_vfs_init(const unsigned char *zip, size_t size);
+#endif
 #ifdef PYELF_LOADER
 void pyelf_loader_start(void);
-#endif
 #endif
 
 #ifdef PYELF_WITH_SSL

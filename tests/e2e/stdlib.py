@@ -47,11 +47,14 @@ def main():
     import ctypes
     buf = ctypes.create_string_buffer(b"pyelf")
     print("ctypes", ctypes.sizeof(ctypes.c_int64), buf.value)
+    # The C library is the binary itself, as it is the program's under python (fidelity.md).
+    libc = ctypes.CDLL("libc.so.6")
+    print("ctypes CDLL", libc.strlen(b"pyelf"))
     try:
-        ctypes.CDLL("libc.so.6")
+        ctypes.CDLL("libpyelf-no-such-library.so")
         print("ctypes CDLL", "loaded?!")
-    except OSError as e:
-        print("ctypes CDLL", "OSError", e)
+    except OSError:
+        print("ctypes CDLL", "OSError")
     import curses
     try:
         curses.setupterm("xterm", sys.stdout.fileno())

@@ -78,10 +78,11 @@ pub fn analyse(plan: &Plan, resolved: &Dependencies) -> Result<Analysed> {
     let (extensions, shared) =
         prepare_extensions(tc, &analysis, &resolved.dists, resolved.site.as_deref(), &dir.join("extensions"))?;
     let owner = |module: &str| owner_of(module, &resolved.dists);
-    let loadable = match &resolved.site {
+    let mut loadable = match &resolved.site {
         Some(site) => loadable::collect(tc, site, &shared, &owner)?,
         None => loadable::Loadable::default(),
     };
+    loadable::add_named(&mut loadable, tc, &analysis.ctypes_names)?;
     Ok(Analysed { analysis, extensions, loadable })
 }
 

@@ -70,7 +70,7 @@ pub fn assemble(plan: &Plan, resolved: &Dependencies, analysed: &Analysed, compi
     bundle.extend(stdlib_files(analysis, roots, plan.stdlib_sources)?);
     // The wheels' shared objects, stored as they are where the loader maps them from.
     let loadable = &analysed.loadable;
-    if plan.link.upx && !loadable.is_empty() {
+    if plan.link.upx && !loadable.objects.is_empty() {
         bail!(
             "--upx cannot pack a binary that loads shared objects from its own file ({}, …): upx would leave them compressed, to be copied into memory by every process
              hint: build without --upx, or with --from-source for the packages that have them",
