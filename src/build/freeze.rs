@@ -400,7 +400,12 @@ pub fn facts_for_analysis() -> serde_json::Value {
         "always_packages": f.always_packages,
         "full_excluded": f.full_excluded,
         "c_module_deps": f.c_module_deps,
-        "watched_names": crate::build::fallbacks::rules().watched_names(),
+        // (reported in `Found::uses` when an app's or a dependency's module uses them)
+        "watched_names": crate::build::fallbacks::rules()
+            .watched_names()
+            .into_iter()
+            .chain(f.runs_given_code.iter().cloned())
+            .collect::<Vec<_>>(),
         "cython_module": crate::build::fallbacks::rules().cython_module,
         "origins": Origin::ALL.iter().map(|o| (o.name(), o.name())).collect::<std::collections::BTreeMap<_, _>>(),
     })

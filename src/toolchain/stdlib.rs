@@ -19,6 +19,8 @@ pub struct Facts {
     pub core_modules: Vec<String>,
     pub startup: Vec<String>,
     pub always_packages: Vec<String>,
+    /// Names whose use shows that the app runs code it is given at run time (`run_path`).
+    pub runs_given_code: Vec<String>,
     pub full_excluded: Vec<String>,
     pub module_libraries: BTreeMap<String, String>,
     pub c_module_deps: BTreeMap<String, Vec<String>>,

@@ -4,6 +4,7 @@
 use super::dependencies::Dependencies;
 use super::plan::Plan;
 use crate::build::{cython, deps, fallbacks, freeze, loadable, native};
+use crate::options::Stdlib;
 use crate::toolchain::Toolchain;
 use anyhow::{bail, Result};
 use std::path::{Path, PathBuf};
@@ -73,6 +74,11 @@ pub fn analyse(plan: &Plan, resolved: &Dependencies) -> Result<Analysed> {
     if written_for_cython && !analysis.modules.iter().any(|m| m.name == fallbacks::rules().cython_module) {
         paths.push(cython::shadow(&plan.cython, &resolved.roots.shadow)?);
         analysis = analyse(&paths)?;
+    }
+    if plan.stdlib != Stdlib::Full {
+        if let Some(note) = runs_given_code_note(&analysis) {
+            crate::say!("{note}");
+        }
     }
     // Extension modules built from source: objects of their own, made from the inittab.
     let (extensions, shared) =
@@ -164,4 +170,55 @@ fn prepare_extensions(
         out.push(prepared);
     }
     Ok((out, shared))
+}
+
+/// A note for an app that runs Python code it is given at run time (pyinstrument runs the script
+/// named on its command line with `runpy.run_path`): that code finds only the stdlib modules the
+/// analysis embedded for the app.
+fn runs_given_code_note(analysis: &freeze::Analysis) -> Option<String> {
+    let names = &crate::toolchain::stdlib::facts().runs_given_code;
+    let uses = |u: &[String]| u.iter().find(|n| names.contains(n)).cloned();
+    let mut who: Vec<(String, String)> = analysis
+        .modules
+        .iter()
+        .filter(|m| m.kind != freeze::Origin::Stdlib)
+        .filter_map(|m| uses(&m.uses).map(|n| (m.name.clone(), n)))
+        .collect();
+    if let Some(n) = uses(&analysis.script_uses) {
+        who.insert(0, ("__main__".to_string(), n));
+    }
+    let (module, name) = who.first()?;
+    Some(format!(
+        "note: {module} runs Python code it is given at run time (it uses `{name}`): that code can import only the stdlib modules embedded for the app itself; `--stdlib full` embeds the whole stdlib"
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn analysis(modules: serde_json::Value, script_uses: &[&str]) -> freeze::Analysis {
+        serde_json::from_value(serde_json::json!({
+            "modules": modules, "extensions": [], "imports": [], "script_uses": script_uses,
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn an_app_that_runs_code_it_is_given_is_told_of_the_whole_stdlib() {
+        let runpy = serde_json::json!({"name": "runpy", "file": "/s/runpy.py", "kind": "stdlib", "package": false, "uses": ["run_path"]});
+        let tool = serde_json::json!({"name": "tool.__main__", "file": "/d/tool/__main__.py", "kind": "dep", "package": false, "uses": ["run_path", "logging"]});
+        let note = runs_given_code_note(&analysis(serde_json::json!([runpy.clone(), tool]), &[])).unwrap();
+        assert!(
+            note.starts_with("note: tool.__main__ runs Python code it is given at run time (it uses `run_path`)"),
+            "{note}"
+        );
+        assert!(note.ends_with("`--stdlib full` embeds the whole stdlib"), "{note}");
+        assert!(
+            runs_given_code_note(&analysis(serde_json::json!([runpy.clone()]), &[])).is_none(),
+            "runpy's own use is no app's"
+        );
+        let note = runs_given_code_note(&analysis(serde_json::json!([runpy]), &["run_path"])).unwrap();
+        assert!(note.starts_with("note: __main__ runs"), "{note}");
+    }
 }
