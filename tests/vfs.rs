@@ -225,3 +225,21 @@ fn paths_in_the_tree_resolve_as_the_kernel_resolves_them() {
     eprintln!("{known_count} known differences (a directory opened as a descriptor, a missing name removed)");
     eprintln!("{} cases ({} paths x {} operations) agree", cases.len(), cases.len() / OPS.len(), OPS.len());
 }
+
+/// A fork while another thread reads the tree for the first time (which builds its table) or
+/// decodes a block of sources: the child reads its file and exits. A table built under a
+/// pthread_once hung about one run in five (the child waited for the other thread's build).
+#[test]
+#[ignore = "builds a real binary; run by ./test.sh"]
+fn a_fork_while_another_thread_reads_the_tree_does_not_hang() {
+    let bin = common::roots::build(PYELF, &repo().join("tests/e2e/vfs/fork_threads.py"), "vfs-fork", &[]);
+    for run in 0..10 {
+        let mut child =
+            Command::new("timeout").arg("60").arg(&bin).stdout(std::process::Stdio::piped()).spawn().unwrap();
+        let mut out = String::new();
+        std::io::Read::read_to_string(child.stdout.as_mut().unwrap(), &mut out).unwrap();
+        let status = child.wait().unwrap();
+        assert!(status.success(), "run {run}: {status} (124: it hung)");
+        assert_eq!(out.trim(), "100", "run {run}: every child read its file");
+    }
+}

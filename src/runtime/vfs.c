@@ -128,14 +128,41 @@ static int add(struct node **list, int *n, int *cap, const char *path, size_t le
 
 /* The archive, until its table is built. */
 static const unsigned char *pending_zip;
-static pthread_once_t table_once = PTHREAD_ONCE_INIT;
+
+/* The table is built once, by the first thread that looks a path up, under table_lock; table_built
+ * says it is done. Not a pthread_once: a fork while another thread builds the table would leave
+ * the child waiting for it forever. fork takes the lock first (atfork handlers, registered by
+ * pyelf_vfs_init while the process has one thread), so a child has a table or none, and the
+ * lock free. The same goes for solid_lock, which a thread holds while it decodes a block. */
+static pthread_mutex_t table_lock = PTHREAD_MUTEX_INITIALIZER;
+static int table_built;
+static pthread_mutex_t solid_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static void build_table(const unsigned char *zip, size_t size);
 void pyelf_vfs_release(const void *lo, const void *hi, const void *p, size_t n);
 
-static void build_pending_table(void)
+static void ensure_table(void)
 {
-    build_table(pending_zip, archive_size);
+    if (__atomic_load_n(&table_built, __ATOMIC_ACQUIRE))
+        return;
+    pthread_mutex_lock(&table_lock);
+    if (!table_built) {
+        build_table(pending_zip, archive_size);
+        __atomic_store_n(&table_built, 1, __ATOMIC_RELEASE);
+    }
+    pthread_mutex_unlock(&table_lock);
+}
+
+static void locks_take(void)
+{
+    pthread_mutex_lock(&table_lock);
+    pthread_mutex_lock(&solid_lock);
+}
+
+static void locks_give(void)
+{
+    pthread_mutex_unlock(&solid_lock);
+    pthread_mutex_unlock(&table_lock);
 }
 
 /* Remembers the archive. Its table is built when a path under the root is first looked up, not
@@ -145,6 +172,7 @@ void pyelf_vfs_init(const unsigned char *zip, size_t size)
 {
     archive_size = size;
     pending_zip = zip;
+    pthread_atfork(locks_take, locks_give, locks_give);
 }
 
 /* Sorts the `n` nodes of `list` by path and drops repeated paths; returns how many are left. */
@@ -386,7 +414,7 @@ static int walk(const char *path, struct where *w)
         if (strncmp(first, ROOT + 1, rl) != 0 || (first[rl] != '\0' && first[rl] != '/'))
             return 0;
         if (pending_zip != NULL)
-            pthread_once(&table_once, build_pending_table);
+            ensure_table();
         if (nodes == NULL)
             return 0;
         int cur = find_node("");
@@ -527,7 +555,6 @@ static unsigned char *pyc_contents(const struct node *nd, int *free_it)
 
 /* The last block of sources decoded: sources are read in bursts (a traceback's files, one
  * package's modules), often from the same block. */
-static pthread_mutex_t solid_lock = PTHREAD_MUTEX_INITIALIZER;
 static uint32_t decoded_block = UINT32_MAX;
 static unsigned char *decoded;
 
