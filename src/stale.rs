@@ -18,8 +18,13 @@ pub fn hold_file(file: &File, path: &Path) -> Result<()> {
 /// Makes `dir` a guarded directory of ours: returns the lock, held while it is open.
 pub fn hold_dir(dir: &Path) -> Result<File> {
     let path = dir.join(DIR_LOCK);
-    let file = fs::File::create(&path)?.into_parts().0;
-    file.try_lock().with_context(|| format!("cannot lock {}", path.display()))?;
+    // Locked under another name, then renamed into place: a sweep never finds the lock file
+    // there and free (created, not locked yet), which it would take for a killed owner's, and
+    // remove the directory being set up (two builds at once: one's work directory vanished).
+    let new = dir.join(format!("{DIR_LOCK}.new"));
+    let file = fs::File::create(&new)?.into_parts().0;
+    file.try_lock().with_context(|| format!("cannot lock {}", new.display()))?;
+    fs::rename(&new, &path)?;
     Ok(file)
 }
 
