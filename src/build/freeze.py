@@ -258,26 +258,33 @@ class Finder(modulefinder.ModuleFinder):
                 watch -= 1
 
 
-def imports_cython(co):
-    """Whether this code object (not the code in it) imports CYTHON_MODULE or a submodule of it
+def code_objects(co):
+    """A code object and every code object in it (its functions, classes, comprehensions)."""
+    todo = [co]
+    while todo:
+        c = todo.pop()
+        yield c
+        todo.extend(k for k in c.co_consts if isinstance(k, type(co)))
+
+
+def imports(co, module):
+    """Whether this code object (not the code in it) imports `module` or a submodule of it
     (`import cython`, `from cython.cimports.libc import math`; not `args.cython`)."""
-    def is_cython(name):
-        return name == CYTHON_MODULE or name.startswith(CYTHON_MODULE + ".")
-    if not any(is_cython(n) for n in co.co_names):
+    def is_it(name):
+        return name == module or name.startswith(module + ".")
+    if not any(is_it(n) for n in co.co_names):
         return False
-    return any(ins.opname == "IMPORT_NAME" and is_cython(ins.argval) for ins in dis.get_instructions(co))
+    return any(ins.opname == "IMPORT_NAME" and is_it(ins.argval) for ins in dis.get_instructions(co))
 
 
 def names_used(co):
     """The watched names used by a code object and the code objects in it, and CYTHON_MODULE if
     they import it; sorted."""
-    used, todo = set(), [co]
-    while todo:
-        c = todo.pop()
+    used = set()
+    for c in code_objects(co):
         used.update(WATCHED_NAMES.intersection(c.co_names))
-        if imports_cython(c):
+        if imports(c, CYTHON_MODULE):
             used.add(CYTHON_MODULE)
-        todo.extend(k for k in c.co_consts if isinstance(k, type(co)))
     return sorted(used)
 
 
@@ -285,13 +292,8 @@ def ctypes_names(co):
     """The names a module's code (a code object and the code in it) may look up on a library
     ctypes opened (`libc.wcwidth`, `getattr(libc, "wcwidth")`), if the module imports ctypes:
     its attribute and global names and the identifiers among its string constants; else none."""
-    codes, todo = [], [co]
-    while todo:
-        c = todo.pop()
-        codes.append(c)
-        todo.extend(k for k in c.co_consts if isinstance(k, type(co)))
-    if not any("ctypes" in c.co_names and any(i.opname == "IMPORT_NAME" and i.argval.split(".")[0] == "ctypes"
-                                            for i in dis.get_instructions(c)) for c in codes):
+    codes = list(code_objects(co))
+    if not any(imports(c, "ctypes") for c in codes):
         return set()
     names = set()
     for c in codes:
