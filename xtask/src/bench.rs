@@ -757,7 +757,7 @@ fn bench_time(cmd: &mut Command) -> Result<f64> {
         .with_context(|| format!("{cmd:?} printed no time: {stdout}"))
 }
 
-fn median(v: &mut [f64]) -> f64 {
+pub fn median(v: &mut [f64]) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));
     v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
 }

@@ -14,6 +14,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Instant;
 
+use crate::bench::median;
+
 const PROGRAMS: &str = include_str!("../../bench/programs.toml");
 
 /// GNU time, which reports the peak RSS of the command it runs.
@@ -197,11 +199,6 @@ fn peak_rss_kib(exe: &Path, args: &[String], cwd: &Path) -> Result<u64> {
 /// than 0 gets a `Command exited with non-zero status N` line first).
 fn parse_time_report(text: &str) -> Option<u64> {
     text.lines().rev().find(|l| !l.trim().is_empty())?.trim().parse().ok()
-}
-
-fn median(v: &mut [f64]) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
 }
 
 /// The figures table's rows of each program.
