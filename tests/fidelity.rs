@@ -249,6 +249,33 @@ fn with_python_cli_the_binary_started_as_python3_is_python() {
     assert_eq!(text(&out), "/python3 /__pyelf__/lib/python3.13/os.py\n", "{}", all(&out));
 }
 
+/// An app starts `sys.executable` as python: a hook script (cookiecutter's), `-c`, `-m`, `-`,
+/// `--version`, a `#!` line written with it, a grandchild, and itself again (a reloader's
+/// restart), each answered as the toolchain's python3 answers it; the app's own `-c` stays the
+/// app's. Before, every such command line ran the app again with those arguments.
+#[test]
+#[ignore = "builds real binaries and needs root; run by ./test.sh"]
+fn sys_executable_runs_as_python_and_the_app_restarts_itself_in_every_root() {
+    let bin = build("executable", &[]);
+    let work = tmp().join("executable-work");
+    std::fs::create_dir_all(&work).unwrap();
+    let work = work.to_str().unwrap();
+    let want = reference("executable", &[work]);
+    assert!(want.status.success(), "{}", all(&want));
+    for line in [r"hook 5 'hook __main__ [\'x\', \'-c\', \'y\']", "#! script ['q'] __main__", "restarted app ['-c', 'z']"] {
+        assert!(text(&want).contains(line), "{line}: {}", all(&want));
+    }
+    same(&Command::new(&bin).arg(work).env_clear().output().unwrap(), &want, "on the host");
+    let own = Command::new(&bin).args(["-c", "x"]).output().unwrap();
+    same(&own, &reference("executable", &["-c", "x"]), "the app's own -c");
+    for kind in ROOTS {
+        let root = root_with(kind, &bin, "executable");
+        same(&in_root(&root, "/app", "/app", &["/"], true), &want, &format!("{kind}, no /proc"));
+        same(&in_root(&root, "/link", "link", &["/"], true), &want, &format!("{kind}, through a link"));
+        same(&in_root_mounted(&root, "/app /", true, false), &want, &format!("{kind}, /proc"));
+    }
+}
+
 #[test]
 #[ignore = "builds real binaries and needs root; run by ./test.sh"]
 fn modules_found_by_their_files_load_shipped_bytecode_and_nothing_is_compiled_at_run_time() {

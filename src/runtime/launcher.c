@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/auxv.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 #include "launcher.h"
@@ -234,24 +235,33 @@ struct worker {
     int is_module; /* `-m MODULE`, not `-c CODE` */
 };
 
-static struct worker worker_command_line(int argc, char **argv)
+/* The index in argv of what follows python's options (`-B -s -I -X opt -W opt …`): `-c`, `-m`, a
+ * script or `-`; 0 for an option these do not know. */
+static int after_python_options(int argc, char **argv)
 {
-    static const char *const codes[] = {PYELF_WORKER_CODE};
-    static const char *const modules[] = {PYELF_WORKER_MODULES};
-    struct worker none = {0, 0};
     int i = 1;
-    while (i < argc && argv[i][0] == '-' && strcmp(argv[i], "-c") != 0 && strcmp(argv[i], "-m") != 0) {
+    while (i < argc && argv[i][0] == '-' && argv[i][1] != '\0' && strcmp(argv[i], "-c") != 0 &&
+           strcmp(argv[i], "-m") != 0) {
         const char *a = argv[i];
         if (strcmp(a, "-X") == 0 || strcmp(a, "-W") == 0)
             i += 2; /* an option with its value */
         else if (a[1] == 'X' || a[1] == 'W')
             i += 1; /* -Xdev, -Wdefault */
-        else if (a[1] != '\0' && strspn(a + 1, "bBdEiIOqsSuvRP") == strlen(a + 1))
+        else if (strspn(a + 1, "bBdEiIOqsSuvRP") == strlen(a + 1))
             i += 1; /* flags without a value: -B -s -I -OO … */
         else
-            return none;
+            return 0;
     }
-    if (i + 1 >= argc)
+    return i;
+}
+
+static struct worker worker_command_line(int argc, char **argv)
+{
+    static const char *const codes[] = {PYELF_WORKER_CODE};
+    static const char *const modules[] = {PYELF_WORKER_MODULES};
+    struct worker none = {0, 0};
+    int i = after_python_options(argc, argv);
+    if (i == 0 || i + 1 >= argc)
         return none;
     if (strcmp(argv[i], "-c") == 0 && i > 1) {
         for (size_t k = 0; k < sizeof codes / sizeof *codes; k++)
@@ -265,25 +275,68 @@ static struct worker worker_command_line(int argc, char **argv)
     return none;
 }
 
-/* The path this program was started by, absolute (execve's pathname, which the kernel keeps in
- * the auxiliary vector: no /proc needed), for `sys.executable`; NULL if unknown. */
-static char *executable_path(void)
+/* `sys.executable` names the binary as `DIR/./NAME`: the same file to the kernel and to every
+ * path function, but a command line started through it (`[sys.executable, "hook.py"]`,
+ * `[sys.executable, "-c", …]`, a `#!` line written with it) is told apart from the app's own,
+ * and runs as python would run it (run_python). */
+#define PYTHON_MARK "/./"
+
+/* Whether `path` is absolute and its last component follows PYTHON_MARK. */
+static int marked_as_python(const char *path)
+{
+    if (path == NULL || path[0] != '/')
+        return 0;
+    const char *base = strrchr(path, '/');
+    return base - path >= 2 && strncmp(base - 2, PYTHON_MARK, 3) == 0 && base[1] != '\0';
+}
+
+/* `path` made absolute against the working directory (leading `./` dropped); NULL if it cannot
+ * be. */
+static char *absolute(const char *path)
+{
+    if (path[0] == '/')
+        return strdup(path);
+    char cwd[4096];
+    if (getcwd(cwd, sizeof cwd) == NULL)
+        return NULL;
+    while (strncmp(path, "./", 2) == 0)
+        path += 2;
+    size_t n = strlen(cwd) + strlen(path) + 2;
+    char *result = malloc(n);
+    if (result != NULL)
+        snprintf(result, n, "%s%s%s", cwd, strcmp(cwd, "/") == 0 ? "" : "/", path);
+    return result;
+}
+
+/* execve's pathname, which the kernel keeps in the auxiliary vector (no /proc needed); NULL for
+ * an fexecve (/dev/fd/N) or if unknown. */
+static const char *exec_path(void)
 {
     const char *execfn = (const char *)getauxval(AT_EXECFN);
     if (execfn == NULL || execfn[0] == '\0' || strncmp(execfn, "/dev/fd/", 8) == 0)
         return NULL;
-    if (execfn[0] == '/')
-        return strdup(execfn);
-    char cwd[4096];
-    if (getcwd(cwd, sizeof cwd) == NULL)
-        return NULL;
-    while (strncmp(execfn, "./", 2) == 0)
-        execfn += 2;
-    size_t n = strlen(cwd) + strlen(execfn) + 2;
-    char *path = malloc(n);
-    if (path != NULL)
-        snprintf(path, n, "%s%s%s", cwd, strcmp(cwd, "/") == 0 ? "" : "/", execfn);
-    return path;
+    return execfn;
+}
+
+/* The path this program was started by, absolute, for `sys.executable`; NULL if unknown. The
+ * app's has PYTHON_MARK before its name (`/usr/bin/./app`). Run as python, it is the
+ * interpreter's path as given: argv[0] when a `#!` line names it (execve's pathname is then the
+ * script's), else execve's. */
+static char *executable_path(int as_python, int argc, char **argv)
+{
+    if (as_python && argc > 0 && argv[0] != NULL && argv[0][0] == '/')
+        return strdup(argv[0]);
+    const char *execfn = exec_path();
+    char *path = execfn ? absolute(execfn) : NULL;
+    if (path == NULL || as_python || marked_as_python(path))
+        return path;
+    char *slash = strrchr(path, '/');
+    size_t n = strlen(path) + 3;
+    char *marked = malloc(n);
+    if (marked != NULL)
+        snprintf(marked, n, "%.*s" PYTHON_MARK "%s", (int)(slash - path), path, slash + 1);
+    free(path);
+    return marked;
 }
 
 /* The parts of start-up both modes share, before the interpreter starts: the frozen modules, the
@@ -328,12 +381,12 @@ static int use_ca_bundle(int host_ca)
 /* Where the interpreter is, in both modes: sys.prefix is the tree (the stdlib's sources are in
  * it, as under python's prefix; no prefix is searched for on the host), and sys.executable the
  * file executed. */
-static PyStatus set_locations(PyConfig *config)
+static PyStatus set_locations(PyConfig *config, int as_python, int argc, char **argv)
 {
     PyStatus status = PyConfig_SetBytesString(config, &config->home, PYELF_VFS_ROOT);
     if (!PyStatus_Exception(status))
         status = PyConfig_SetBytesString(config, &config->stdlib_dir, PYELF_STDLIB_DIR);
-    char *exe = executable_path();
+    char *exe = executable_path(as_python, argc, argv);
     if (!PyStatus_Exception(status) && exe != NULL)
         status = PyConfig_SetBytesString(config, &config->executable, exe);
     free(exe);
@@ -369,6 +422,30 @@ static int invoked_as_python(int argc, char **argv)
         return 1;
     return argc > 0 && argv[0] != NULL && python_name(argv[0]);
 }
+#endif
+
+/* Whether this command line was started through `sys.executable`: execve's pathname, or argv[0]
+ * (a `#!` line), has PYTHON_MARK before its name. */
+static int started_as_python(int argc, char **argv)
+{
+    return marked_as_python(exec_path()) || (argc > 0 && marked_as_python(argv[0]));
+}
+
+/* The index in argv of the script that python is asked to run, when that script is this binary
+ * itself (`[sys.executable, sys.argv[0], …]`, as reloaders restart the app): `python app.py …`
+ * runs the app, so the binary does; 0 otherwise. */
+static int script_is_this_binary(int argc, char **argv)
+{
+    int i = after_python_options(argc, argv);
+    if (i == 0 || i >= argc || argv[i][0] == '-')
+        return 0;
+    char *self = executable_path(1, argc, argv);
+    struct stat a, b;
+    int same = self != NULL && stat(self, &a) == 0 && stat(argv[i], &b) == 0 && a.st_dev == b.st_dev &&
+               a.st_ino == b.st_ino;
+    free(self);
+    return same ? i : 0;
+}
 
 /* Runs as python3 runs: its command line, its environment variables, site, the REPL; the stdlib
  * and the packages are the binary's (sys.prefix is the tree, the packages come last on sys.path,
@@ -387,7 +464,7 @@ static int run_python(int argc, char **argv)
     PyConfig_InitPythonConfig(&config);
     config.use_frozen_modules = 1;
     config.pathconfig_warnings = 0;
-    status = set_locations(&config);
+    status = set_locations(&config, 1, argc, argv);
     if (!PyStatus_Exception(status))
         status = PyConfig_SetBytesArgv(&config, argc, argv);
     if (!PyStatus_Exception(status))
@@ -406,7 +483,6 @@ static int run_python(int argc, char **argv)
     Py_DECREF(result);
     return Py_RunMain();
 }
-#endif
 
 int main(int argc, char **argv)
 {
@@ -416,6 +492,14 @@ int main(int argc, char **argv)
     if (invoked_as_python(argc, argv))
         return run_python(argc, argv);
 #endif
+    /* Started as a worker (`sys.executable … -c CODE` by multiprocessing, `-m MODULE` by loky):
+     * run CODE or MODULE, not the app. */
+    struct worker worker = worker_command_line(argc, argv);
+    /* Started through sys.executable: python's command line, unless the script it names is this
+     * binary, whose app then runs with the arguments after it. */
+    int first = 0;
+    if (!worker.index && started_as_python(argc, argv) && (first = script_is_this_binary(argc, argv)) == 0)
+        return run_python(argc, argv);
 
     PyPreConfig preconfig;
     PyPreConfig_InitIsolatedConfig(&preconfig);
@@ -430,10 +514,6 @@ int main(int argc, char **argv)
 
     int host_ca = prepare();
 
-    /* Started as a worker (`sys.executable … -c CODE` by multiprocessing, `-m MODULE` by loky):
-     * run CODE or MODULE, not the app. */
-    struct worker worker = worker_command_line(argc, argv);
-
     PyConfig config;
     PyConfig_InitIsolatedConfig(&config);
     config.install_signal_handlers = 1; /* Ctrl-C raises KeyboardInterrupt, as in python */
@@ -443,7 +523,7 @@ int main(int argc, char **argv)
     config.parse_argv = 0;
     config.module_search_paths_set = 1; /* sys.path is empty: everything is in the binary */
     config.pathconfig_warnings = 0;
-    status = set_locations(&config);
+    status = set_locations(&config, 0, argc, argv);
     if (PyStatus_Exception(status))
         fail(status, &config);
     if (argc > 0) {
@@ -452,15 +532,24 @@ int main(int argc, char **argv)
             fail(status, &config);
     }
     /* A worker's sys.argv as python gives it: ["-c" or "-m", the arguments after CODE or
-     * MODULE] (runpy puts the module's file in place of "-m"). */
+     * MODULE] (runpy puts the module's file in place of "-m"). The app's: the script run through
+     * sys.executable and what follows it, or else its command line with execve's pathname first,
+     * as python gives a command installed by pip its script's path (a command found on PATH
+     * gets its full path). */
     if (worker.index)
         status = PyConfig_SetBytesArgv(&config, argc - worker.index, argv + worker.index);
     else
-        status = PyConfig_SetBytesArgv(&config, argc, argv);
+        status = PyConfig_SetBytesArgv(&config, argc - first, argv + first);
     if (PyStatus_Exception(status))
         fail(status, &config);
     if (worker.index) {
         status = PyConfig_SetString(&config, &config.argv.items[0], worker.is_module ? L"-m" : L"-c");
+        if (PyStatus_Exception(status))
+            fail(status, &config);
+    } else if (!first && config.argv.length > 0 && exec_path() != NULL && !marked_as_python(exec_path())) {
+        wchar_t *path = Py_DecodeLocale(exec_path(), NULL);
+        status = path ? PyConfig_SetString(&config, &config.argv.items[0], path) : PyStatus_NoMemory();
+        PyMem_RawFree(path);
         if (PyStatus_Exception(status))
             fail(status, &config);
     }
