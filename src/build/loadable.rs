@@ -361,6 +361,29 @@ fn parse(file: &Path, arc: &str, machine: u16) -> Result<Parsed> {
     })
 }
 
+/// What the binary itself defines, from the toolchain's archives' symbol indexes: read when first
+/// asked for, once for both users in a build (the shared objects' imports, ctypes' names).
+pub struct BinarySymbols {
+    lib: PathBuf,
+    sets: std::cell::OnceCell<[BTreeSet<String>; 3]>,
+}
+
+impl BinarySymbols {
+    pub fn of(tc: &Toolchain) -> BinarySymbols {
+        BinarySymbols { lib: tc.root.join("lib"), sets: Default::default() }
+    }
+
+    /// musl's, libpython's and zlib's global symbols.
+    fn sets(&self) -> Result<&[BTreeSet<String>; 3]> {
+        if let Some(s) = self.sets.get() {
+            return Ok(s);
+        }
+        let read = |name: &str| archive_symbols(&self.lib.join(name));
+        let sets = [read("libc.a")?, read("libpython3.13.a")?, read("libz.a")?];
+        Ok(self.sets.get_or_init(|| sets))
+    }
+}
+
 /// The global symbols defined in the archive `lib` (its symbol index).
 fn archive_symbols(lib: &Path) -> Result<BTreeSet<String>> {
     let data = fs::read(lib)?;
@@ -390,6 +413,7 @@ fn normalise(path: &str) -> Option<String> {
 /// naming the object, its package and the reason.
 pub fn collect(
     tc: &Toolchain,
+    symbols: &BinarySymbols,
     site: &Path,
     extensions: &[(String, PathBuf)],
     owner: &dyn Fn(&str) -> String,
@@ -459,10 +483,7 @@ pub fn collect(
     }
     // Symbols: the binary's (musl, libpython, zlib) first, as ld.so looks in the executable and
     // its libraries first; then the objects' own.
-    let lib = tc.root.join("lib");
-    let libc = archive_symbols(&lib.join("libc.a"))?;
-    let python = archive_symbols(&lib.join("libpython3.13.a"))?;
-    let zlib = archive_symbols(&lib.join("libz.a"))?;
+    let [libc, python, zlib] = symbols.sets()?;
     let defined_by_objects: BTreeSet<&str> = parsed.iter().flat_map(|p| p.defines.iter().map(String::as_str)).collect();
     let mut exports = BTreeSet::new();
     for p in &parsed {
@@ -525,14 +546,12 @@ pub fn collect(
 /// ctypes opens by libc's or libpython's name, or `CDLL(None)`, is the binary itself, and code
 /// such as ansible's `CDLL(find_library("c")).wcwidth` finds what python finds in libc.so. A name
 /// no code names cannot be looked up but by a computed string, as an import by a computed name.
-pub fn add_named(loadable: &mut Loadable, tc: &Toolchain, names: &[String]) -> Result<()> {
+pub fn add_named(loadable: &mut Loadable, symbols: &BinarySymbols, names: &[String]) -> Result<()> {
     if names.is_empty() {
         return Ok(());
     }
     loadable.ctypes = true;
-    let lib = tc.root.join("lib");
-    let libc = archive_symbols(&lib.join("libc.a"))?;
-    let python = archive_symbols(&lib.join("libpython3.13.a"))?;
+    let [libc, python, _] = symbols.sets()?;
     let mut exports: BTreeSet<Export> = loadable.exports.drain(..).collect();
     for name in names {
         // Not a name of musl's internals (`__libc_…`), nor an exported one twice.

@@ -84,11 +84,12 @@ pub fn analyse(plan: &Plan, resolved: &Dependencies) -> Result<Analysed> {
     let (extensions, shared) =
         prepare_extensions(tc, &analysis, &resolved.dists, resolved.site.as_deref(), &dir.join("extensions"))?;
     let owner = |module: &str| owner_of(module, &resolved.dists);
+    let symbols = loadable::BinarySymbols::of(tc);
     let mut loadable = match &resolved.site {
-        Some(site) => loadable::collect(tc, site, &shared, &owner)?,
+        Some(site) => loadable::collect(tc, &symbols, site, &shared, &owner)?,
         None => loadable::Loadable::default(),
     };
-    loadable::add_named(&mut loadable, tc, &analysis.ctypes_names)?;
+    loadable::add_named(&mut loadable, &symbols, &analysis.ctypes_names)?;
     Ok(Analysed { analysis, extensions, loadable })
 }
 
