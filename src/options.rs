@@ -40,8 +40,9 @@ pub struct BuildOptions {
     /// The target to build for [default: this machine's, e.g. x86_64-unknown-linux-musl].
     #[arg(long)]
     pub target: Option<String>,
-    /// The toolchain profile (toolchains/profiles.toml): quick (-O2, the default) or release
-    /// (CPython built with PGO and LTO; its toolchain takes about 25 minutes to build).
+    /// The toolchain profile (toolchains/profiles.toml): pgo (CPython built with PGO, the
+    /// default), quick (-O2, a minute or two quicker to build) or release (PGO and LTO; its
+    /// toolchain takes about 17 minutes to build).
     #[arg(long, value_name = "NAME")]
     pub profile: Option<String>,
     /// Output file (default: target/pyelf/<target>/<name>).

@@ -698,7 +698,7 @@ mod tests {
     fn any_change_to_a_part_changes_the_key() {
         let pins = Pins::builtin();
         let target = pins.target("x86_64-unknown-linux-musl").unwrap();
-        let quick = Profiles::builtin().get(None).unwrap();
+        let quick = Profiles::builtin().get(Some("quick")).unwrap();
         let parts = key_parts(target, &host(), quick);
         let base = hash_parts(&parts);
         assert_eq!(base, key(target, &host(), quick), "stable");
@@ -714,8 +714,11 @@ mod tests {
         assert_ne!(key(target, &other, quick), base);
         let release = Profiles::builtin().get(Some("release")).unwrap();
         assert_ne!(key(target, &host(), release), base, "each profile is a toolchain of its own");
-        assert_eq!(name(target, &host(), quick), format!("x86_64-unknown-linux-musl-{base}"));
+        assert_eq!(name(target, &host(), quick), format!("x86_64-unknown-linux-musl-quick-{base}"));
         assert!(name(target, &host(), release).starts_with("x86_64-unknown-linux-musl-release-"));
+        let default = Profiles::builtin().get(None).unwrap();
+        let default_key = key(target, &host(), default);
+        assert_eq!(name(target, &host(), default), format!("x86_64-unknown-linux-musl-{default_key}"));
     }
 
     #[test]
