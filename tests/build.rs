@@ -210,6 +210,49 @@ fn a_missing_script_is_one_clear_error() {
     assert!(err.contains("no such script: /nonexistent/app.py") && err.contains("hint"), "{err}");
 }
 
+/// A module the app's code imports that nothing provides (a requirement not given) is named at
+/// build time, with the requirements.txt beside the script when there is one; an import of
+/// another platform's stdlib module (`winreg`) and one a dependency makes are not. The binary
+/// then fails at that import as python does where the package is not installed.
+#[test]
+#[ignore = "builds real binaries and needs root; run by ./test.sh"]
+fn an_import_found_nowhere_is_named_at_build_time() {
+    let dir = tmp().join("found-nowhere");
+    std::fs::create_dir_all(dir.join("helpers")).unwrap();
+    let script = dir.join("tool.py");
+    std::fs::write(
+        &script,
+        concat!(
+            "import sys\n",
+            "import helpers.util\n",
+            "if sys.platform == 'win32':\n",
+            "    import winreg\n",
+            "if len(sys.argv) > 1:\n",
+            "    from cookiecutter.main import cookiecutter\n",
+            "print('ok')\n",
+        ),
+    )
+    .unwrap();
+    std::fs::write(dir.join("helpers/__init__.py"), "").unwrap();
+    let optional = "try:\n    import ujson_for_pyelf_test\nexcept ImportError:\n    pass\n";
+    std::fs::write(dir.join("helpers/util.py"), optional).unwrap();
+    std::fs::write(dir.join("requirements.txt"), "cookiecutter\n").unwrap();
+    let out = dir.join("tool");
+    let built =
+        Command::new(env!("CARGO_BIN_EXE_pyelf")).arg("build").arg(&script).arg("-o").arg(&out).output().unwrap();
+    let said = String::from_utf8_lossy(&built.stderr).replace(&dir.display().to_string(), "$DIR");
+    assert!(built.status.success(), "{said}");
+    let warning = "warning: modules the app imports are found nowhere (not the stdlib, the app, nor a bundled \
+                   package): cookiecutter (imported by __main__), ujson_for_pyelf_test (imported by helpers.util). \
+                   The binary raises ModuleNotFoundError where they are imported, as python does where they are \
+                   not installed\nhint: $DIR/requirements.txt is not read unless given: add -r $DIR/requirements.txt\n";
+    assert!(said.contains(warning), "{said}");
+    assert_eq!(text(&Command::new(&out).output().unwrap()), "ok\n");
+    let failed = Command::new(&out).arg("x").output().unwrap();
+    assert_eq!(failed.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&failed.stderr).ends_with("ModuleNotFoundError: No module named 'cookiecutter'\n"));
+}
+
 #[test]
 #[ignore = "builds real binaries and needs root; run by ./test.sh"]
 fn ctrl_c_ends_the_app_like_python() {

@@ -262,7 +262,12 @@ fn sys_executable_runs_as_python_and_the_app_restarts_itself_in_every_root() {
     let work = work.to_str().unwrap();
     let want = reference("executable", &[work]);
     assert!(want.status.success(), "{}", all(&want));
-    for line in [r"hook 5 'hook __main__ [\'x\', \'-c\', \'y\']", "#! script ['q'] __main__", "restarted app ['-c', 'z']"] {
+    for line in [
+        r"hook 5 'hook __main__ [\'x\', \'-c\', \'y\']",
+        "#! script ['q'] __main__",
+        "restarted app ['-c', 'z']",
+        "restarted through sys.orig_argv with 1 argument __main__",
+    ] {
         assert!(text(&want).contains(line), "{line}: {}", all(&want));
     }
     same(&Command::new(&bin).arg(work).env_clear().output().unwrap(), &want, "on the host");

@@ -347,8 +347,26 @@ def analyse(script, extra, dist_modules=(), main_is_module=False):
     # Each module's code (the script's as `__main__`), for the names it uses (`names_used`).
     codes = {name: mod.__code__ for name, mod in finder.modules.items()
              if getattr(mod, "__code__", None) is not None and (name == "__main__" or name in names)}
-    # Every module name imported, for the choice of C extension modules.
-    return names, set(finder.modules.keys()), codes
+    # Every module name imported, for the choice of C extension modules; and the imports of
+    # modules found nowhere, with who imports them.
+    return names, set(finder.modules.keys()), codes, finder.badmodules
+
+
+def missing_imports(badmodules, found, app_modules):
+    """The top-level modules that the app's own modules (`app_modules`, `__main__` among them)
+    import and that are found nowhere: neither the stdlib (nor another platform's part of it,
+    `winreg`), nor the app, nor a bundled distribution. Each with the app modules importing it,
+    sorted. The binary raises ModuleNotFoundError there, as python does where the package is not
+    installed: fine for an optional import, a forgotten requirement otherwise."""
+    missing = {}
+    for name, callers in badmodules.items():
+        top = name.split(".")[0]
+        if top in found or top in sys.stdlib_module_names or not top.isidentifier():
+            continue
+        by = sorted(c for c in callers if c in app_modules)
+        if by:
+            missing.setdefault(top, set()).update(by)
+    return [{"name": n, "by": sorted(b)} for n, b in sorted(missing.items())]
 
 
 def all_stdlib():
@@ -467,7 +485,8 @@ def analyse_main(out_dir, args):
             dist_modules = f.read().split()
     for p in ALWAYS_PACKAGES:
         extra.extend(sorted(package_modules(p)))
-    found, imports, codes = analyse(script_file, extra + STARTUP, dist_modules + whole_packages, main_module is not None)
+    found, imports, codes, badmodules = analyse(script_file, extra + STARTUP, dist_modules + whole_packages,
+                                                main_module is not None)
     if o.get("--stdlib") == "full":
         found |= all_stdlib()
     for m in modules:
@@ -521,9 +540,11 @@ def analyse_main(out_dir, args):
     script_uses = names_used(codes["__main__"]) if not main_module and "__main__" in codes else []
     if not main_module and "__main__" in codes:
         libc_names |= ctypes_names(codes["__main__"])
+    app_modules = {m["name"] for m in out if m["kind"] == APP} | {"__main__"}
+    missing = missing_imports(badmodules, imports, app_modules)
     with open(os.path.join(out_dir, "modules.json"), "w") as f:
         json.dump({"modules": out, "extensions": extensions, "imports": sorted(imports), "script_uses": script_uses,
-                   "ctypes_names": sorted(libc_names)}, f, indent=1)
+                   "ctypes_names": sorted(libc_names), "missing": missing}, f, indent=1)
 
 
 # The modules are compiled by a fixed number of forked workers, each a fixed share of them (every

@@ -191,6 +191,18 @@ pub struct Analysis {
     /// libpython define (`loadable::add_named`).
     #[serde(default)]
     pub ctypes_names: Vec<String>,
+    /// Top-level modules the app's own modules import that are found nowhere (not the stdlib, the
+    /// app, nor a bundled distribution), with the app modules importing each.
+    #[serde(default)]
+    pub missing: Vec<Missing>,
+}
+
+/// A module the app imports that the build found nowhere.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct Missing {
+    pub name: String,
+    /// The app's modules that import it (`__main__` for the script).
+    pub by: Vec<String>,
 }
 
 /// Where the analysis starts and what it may see.

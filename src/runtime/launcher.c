@@ -393,6 +393,30 @@ static PyStatus set_locations(PyConfig *config, int as_python, int argc, char **
     return status;
 }
 
+/* sys.orig_argv as python gives it, the interpreter's command line. Started as a worker or through
+ * sys.executable, that is the command line itself. Started as the app, python's would be `python
+ * SCRIPT ARGS…` (for a command pip installs, its `#!` interpreter, then its path): sys.executable,
+ * then sys.argv. Code that restarts the app with `[sys.executable, *sys.orig_argv[1:]]`
+ * (werkzeug's reloader) finds the binary where python has the script. */
+static PyStatus set_orig_argv(PyConfig *config, int as_app, int argc, char **argv)
+{
+    PyStatus status = PyStatus_Ok();
+    if (as_app && config->executable != NULL) {
+        status = PyWideStringList_Append(&config->orig_argv, config->executable);
+        for (Py_ssize_t i = 0; !PyStatus_Exception(status) && i < config->argv.length; i++)
+            status = PyWideStringList_Append(&config->orig_argv, config->argv.items[i]);
+        return status;
+    }
+    for (int i = 0; !PyStatus_Exception(status) && i < argc; i++) {
+        wchar_t *arg = Py_DecodeLocale(argv[i], NULL);
+        if (arg == NULL)
+            return PyStatus_NoMemory();
+        status = PyWideStringList_Append(&config->orig_argv, arg);
+        PyMem_RawFree(arg);
+    }
+    return status;
+}
+
 /* Calls `_pyelf_importer.NAME(arg)`; returns its result (a new reference) or NULL. */
 static PyObject *call_importer(const char *name, const char *arg)
 {
@@ -553,6 +577,9 @@ int main(int argc, char **argv)
         if (PyStatus_Exception(status))
             fail(status, &config);
     }
+    status = set_orig_argv(&config, !worker.index && !first, argc, argv);
+    if (PyStatus_Exception(status))
+        fail(status, &config);
     status = Py_InitializeFromConfig(&config);
     if (PyStatus_Exception(status))
         fail(status, &config);

@@ -133,6 +133,9 @@ mod tests {
         let p = Profiles::builtin();
         let release = p.get(Some("release")).unwrap();
         assert!(release.key_text().contains(TRAINING_PY));
-        assert!(!p.get(Some("quick")).unwrap().key_text().contains(TRAINING_PY), "the quick profile does not depend on it");
+        assert!(
+            !p.get(Some("quick")).unwrap().key_text().contains(TRAINING_PY),
+            "the quick profile does not depend on it"
+        );
     }
 }

@@ -75,6 +75,9 @@ pub fn analyse(plan: &Plan, resolved: &Dependencies) -> Result<Analysed> {
         paths.push(cython::shadow(&plan.cython, &resolved.roots.shadow)?);
         analysis = analyse(&paths)?;
     }
+    if let Some(warning) = missing_warning(&analysis.missing, main_script, plan.requirements.is_some()) {
+        crate::report::warn(&warning);
+    }
     if plan.stdlib != Stdlib::Full {
         if let Some(note) = runs_given_code_note(&analysis) {
             crate::say!("{note}");
@@ -176,6 +179,30 @@ fn prepare_extensions(
 /// A note for an app that runs Python code it is given at run time (pyinstrument runs the script
 /// named on its command line with `runpy.run_path`): that code finds only the stdlib modules the
 /// analysis embedded for the app.
+/// The warning for imports found nowhere: the binary raises ModuleNotFoundError there, as python
+/// does where the package is not installed; usually a requirement not given. A requirements.txt
+/// beside the script, not given with `-r`, is named.
+fn missing_warning(missing: &[freeze::Missing], script: Option<&Path>, has_requirements: bool) -> Option<String> {
+    if missing.is_empty() {
+        return None;
+    }
+    let list: Vec<String> = missing.iter().map(|m| format!("{} (imported by {})", m.name, m.by.join(", "))).collect();
+    let beside = script.and_then(Path::parent).map(|d| d.join("requirements.txt")).filter(|r| r.is_file());
+    let hint = match beside {
+        Some(r) if !has_requirements => format!("hint: {} is not read unless given: add -r {}", r.display(), r.display()),
+        _ => "hint: give the packages that provide them with -r requirements.txt or [project] dependencies; an import that is optional (in a try/except ImportError) needs nothing".to_string(),
+    };
+    let (what, they) = if missing.len() == 1 {
+        ("a module the app imports is", "it is")
+    } else {
+        ("modules the app imports are", "they are")
+    };
+    Some(format!(
+        "{what} found nowhere (not the stdlib, the app, nor a bundled package): {}. The binary raises ModuleNotFoundError where {they} imported, as python does where {they} not installed\n{hint}",
+        list.join(", ")
+    ))
+}
+
 fn runs_given_code_note(analysis: &freeze::Analysis) -> Option<String> {
     let names = &crate::toolchain::stdlib::facts().runs_given_code;
     let uses = |u: &[String]| u.iter().find(|n| names.contains(n)).cloned();
@@ -203,6 +230,28 @@ mod tests {
             "modules": modules, "extensions": [], "imports": [], "script_uses": script_uses,
         }))
         .unwrap()
+    }
+
+    #[test]
+    fn imports_found_nowhere_are_named_with_what_to_do() {
+        let missing = |name: &str, by: &str| freeze::Missing { name: name.into(), by: vec![by.into()] };
+        assert!(missing_warning(&[], None, false).is_none());
+        let one = missing_warning(&[missing("yaml", "__main__")], None, false).unwrap();
+        assert_eq!(
+            one,
+            "a module the app imports is found nowhere (not the stdlib, the app, nor a bundled package): yaml \
+             (imported by __main__). The binary raises ModuleNotFoundError where it is imported, as python does where \
+             it is not installed\nhint: give the packages that provide them with -r requirements.txt or [project] \
+             dependencies; an import that is optional (in a try/except ImportError) needs nothing"
+        );
+        // A requirements.txt beside the script is named only when it was not given.
+        let dir = tempfile::tempdir().unwrap();
+        let script = dir.path().join("app.py");
+        std::fs::write(dir.path().join("requirements.txt"), "pyyaml\n").unwrap();
+        let beside = missing_warning(&[missing("yaml", "__main__")], Some(&script), false).unwrap();
+        assert!(beside.ends_with(&format!("add -r {}", dir.path().join("requirements.txt").display())), "{beside}");
+        let given = missing_warning(&[missing("yaml", "__main__")], Some(&script), true).unwrap();
+        assert!(given.contains("hint: give the packages"), "{given}");
     }
 
     #[test]

@@ -1,6 +1,7 @@
 """An app that starts `sys.executable` as programs do: a hook script (cookiecutter's hooks), `-c`
 and `-m` (pip's and pytest's helpers), `--version`, a `#!` line written with it (console scripts
-made at run time), a grandchild, and the app itself again (a reloader's restart). Under python
+made at run time), a grandchild, and the app itself again (a reloader's restart, with sys.argv or
+with sys.orig_argv as werkzeug's does). Under python
 each runs as python runs it; the binary must answer alike. `app DIR` works in DIR; `app --child
 …` is the restarted app; `app -c CODE` is the app's own option, not python's."""
 
@@ -26,6 +27,9 @@ def bundled():
     import json.tool  # noqa: F401
 
 
+if os.environ.get("RESTARTED_THROUGH_ORIG_ARGV"):
+    print("restarted through sys.orig_argv with", len(sys.argv) - 1, "argument", __name__)
+    sys.exit(4)
 if sys.argv[1:2] == ["--child"]:
     print("restarted app", sys.argv[2:], __name__)
     sys.exit(3)
@@ -66,5 +70,8 @@ try:
     run("#! line", [script, "q"])
     run("restart", [sys.executable, sys.argv[0], "--child", "-c", "z"])
     run("restart with options", [sys.executable, "-B", "-X", "utf8", sys.argv[0], "--child"])
+    # werkzeug's reloader, on python 3.10 and later.
+    run("restart through sys.orig_argv", [sys.executable, *sys.orig_argv[1:]],
+        env=dict(os.environ, RESTARTED_THROUGH_ORIG_ARGV="1"))
 finally:
     shutil.rmtree(work)
