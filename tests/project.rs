@@ -505,6 +505,9 @@ fn corpus_matches_a_normal_install(name: &str, entry: &str, files: &[(&str, &str
     let req = project.join("requirements.txt");
     let site = reference(&["--require-hashes", "-r", req.to_str().unwrap()], &format!("corpus-{name}"));
     let work = tmp().join(format!("corpus-{name}-work"));
+    let named = tmp().join(format!("corpus-{name}-bin")).join(name);
+    fs::create_dir_all(named.parent().unwrap()).unwrap();
+    fs::copy(&bin, &named).unwrap();
     let write_files = |dir: &Path| {
         for (file, text) in files {
             fs::write(dir.join(file), text).unwrap();
@@ -514,7 +517,9 @@ fn corpus_matches_a_normal_install(name: &str, entry: &str, files: &[(&str, &str
         fs::create_dir_all(&work).unwrap();
         write_files(&work);
         let want = run_console_script(&site, entry, name, args, &work);
-        let host = std::os::unix::process::CommandExt::arg0(&mut Command::new(&bin), name)
+        // Installed under its own name, as in the roots below: the binary's sys.argv[0] is the path
+        // it was started by, as a console script's is.
+        let host = Command::new(&named)
             .args(*args)
             .current_dir(&work)
             .env_clear()
