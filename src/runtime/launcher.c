@@ -275,19 +275,14 @@ static struct worker worker_command_line(int argc, char **argv)
     return none;
 }
 
-/* `sys.executable` names the binary as `DIR/./NAME`: the same file to the kernel and to every
- * path function, but a command line started through it (`[sys.executable, "hook.py"]`,
- * `[sys.executable, "-c", …]`, a `#!` line written with it) is told apart from the app's own,
- * and runs as python would run it (run_python). */
-#define PYTHON_MARK "/./"
-
-/* Whether `path` is absolute and its last component follows PYTHON_MARK. */
+/* `sys.executable` names the binary with two slashes first (`//usr/bin/app`): the same file to
+ * the kernel, and a path that os.path.abspath, normpath and pathlib keep as it is (POSIX lets two
+ * leading slashes mean something of their own), but a command line started through it
+ * (`[sys.executable, "hook.py"]`, `[sys.executable, "-c", …]`, a `#!` line written with it) is
+ * told apart from the app's own, and runs as python would run it (run_python). */
 static int marked_as_python(const char *path)
 {
-    if (path == NULL || path[0] != '/')
-        return 0;
-    const char *base = strrchr(path, '/');
-    return base - path >= 2 && strncmp(base - 2, PYTHON_MARK, 3) == 0 && base[1] != '\0';
+    return path != NULL && path[0] == '/' && path[1] == '/' && path[2] != '/' && path[2] != '\0';
 }
 
 /* `path` made absolute against the working directory (leading `./` dropped); NULL if it cannot
@@ -319,7 +314,7 @@ static const char *exec_path(void)
 }
 
 /* The path this program was started by, absolute, for `sys.executable`; NULL if unknown. The
- * app's has PYTHON_MARK before its name (`/usr/bin/./app`). Run as python, it is the
+ * app's starts with two slashes (`//usr/bin/app`). Run as python, it is the
  * interpreter's path as given: argv[0] when a `#!` line names it (execve's pathname is then the
  * script's), else execve's. */
 static char *executable_path(int as_python, int argc, char **argv)
@@ -330,11 +325,13 @@ static char *executable_path(int as_python, int argc, char **argv)
     char *path = execfn ? absolute(execfn) : NULL;
     if (path == NULL || as_python || marked_as_python(path))
         return path;
-    char *slash = strrchr(path, '/');
-    size_t n = strlen(path) + 3;
+    const char *rest = path;
+    while (rest[0] == '/' && rest[1] == '/')
+        rest++; /* `///x` is `/x` to python's path functions: one slash, then the mark */
+    size_t n = strlen(rest) + 2;
     char *marked = malloc(n);
     if (marked != NULL)
-        snprintf(marked, n, "%.*s" PYTHON_MARK "%s", (int)(slash - path), path, slash + 1);
+        snprintf(marked, n, "/%s", rest);
     free(path);
     return marked;
 }
@@ -449,7 +446,7 @@ static int invoked_as_python(int argc, char **argv)
 #endif
 
 /* Whether this command line was started through `sys.executable`: execve's pathname, or argv[0]
- * (a `#!` line), has PYTHON_MARK before its name. */
+ * (a `#!` line), starts with its two slashes. */
 static int started_as_python(int argc, char **argv)
 {
     return marked_as_python(exec_path()) || (argc > 0 && marked_as_python(argv[0]));

@@ -63,6 +63,10 @@ try:
                        "import subprocess, sys; print(subprocess.run([sys.executable, '-c', 'print(7)'],"
                        " capture_output=True, text=True).stdout.strip())"])
     run("argv0 named otherwise", ["renamed", "-c", "print('as python')"], executable=sys.executable)
+    # Tools normalise it first (virtualenv's discovery: os.path.abspath).
+    run("abspath", [os.path.abspath(sys.executable), "-c", "print('as python')"])
+    run("normpath, joined", [os.path.join(os.path.normpath(os.path.dirname(sys.executable)),
+                                          os.path.basename(sys.executable)), "-c", "print('as python')"])
     script = os.path.join(work, "tool")
     with open(script, "w") as f:
         f.write("#!" + sys.executable + "\nimport sys\nprint('#! script', sys.argv[1:], __name__)\n")
