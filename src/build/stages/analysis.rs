@@ -176,9 +176,6 @@ fn prepare_extensions(
     Ok((out, shared))
 }
 
-/// A note for an app that runs Python code it is given at run time (pyinstrument runs the script
-/// named on its command line with `runpy.run_path`): that code finds only the stdlib modules the
-/// analysis embedded for the app.
 /// The warning for imports found nowhere: the binary raises ModuleNotFoundError there, as python
 /// does where the package is not installed; usually a requirement not given. A requirements.txt
 /// beside the script, not given with `-r`, is named.
@@ -203,6 +200,9 @@ fn missing_warning(missing: &[freeze::Missing], script: Option<&Path>, has_requi
     ))
 }
 
+/// A note for an app that runs Python code it is given at run time (pyinstrument runs the script
+/// named on its command line with `runpy.run_path`): that code finds only the stdlib modules the
+/// analysis embedded for the app.
 fn runs_given_code_note(analysis: &freeze::Analysis) -> Option<String> {
     let names = &crate::toolchain::stdlib::facts().runs_given_code;
     let uses = |u: &[String]| u.iter().find(|n| names.contains(n)).cloned();
