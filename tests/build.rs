@@ -557,7 +557,7 @@ site, script = sys.argv[2], sys.argv[3]
 with open(os.path.join(site, "compiledpkg", "__init__" + importlib.machinery.EXTENSION_SUFFIXES[0]), "wb") as f:
     f.write(b"ELF")
 sys.path.insert(0, site)
-names, imported, _codes = freeze.analyse(script, [])
+names, imported, _codes, _missing = freeze.analyse(script, [])
 print(sorted(n for n in names if n.startswith("compiledpkg")), "compiledpkg" in imported)
 "#;
     let out = Command::new(toolchain_python())
