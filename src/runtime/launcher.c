@@ -567,7 +567,7 @@ int main(int argc, char **argv)
         status = PyConfig_SetString(&config, &config.argv.items[0], worker.is_module ? L"-m" : L"-c");
         if (PyStatus_Exception(status))
             fail(status, &config);
-    } else if (!first && config.argv.length > 0 && exec_path() != NULL && !marked_as_python(exec_path())) {
+    } else if (!first && config.argv.length > 0 && exec_path() != NULL) {
         wchar_t *path = Py_DecodeLocale(exec_path(), NULL);
         status = path ? PyConfig_SetString(&config, &config.argv.items[0], path) : PyStatus_NoMemory();
         PyMem_RawFree(path);
