@@ -363,7 +363,7 @@ def missing_imports(badmodules, found, app_modules):
         top = name.split(".")[0]
         if top in found or top in sys.stdlib_module_names or not top.isidentifier():
             continue
-        by = sorted(c for c in callers if c in app_modules)
+        by = [c for c in callers if c in app_modules]
         if by:
             missing.setdefault(top, set()).update(by)
     return [{"name": n, "by": sorted(b)} for n, b in sorted(missing.items())]
