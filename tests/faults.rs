@@ -23,8 +23,15 @@ fn mirror() -> String {
 
 /// `pyelf ARGS` with PYELF_HOME at `home`, stdout and stderr into `log`.
 fn spawn(home: &Path, args: &[&str], env: &[(&str, &str)], log: &Path) -> Child {
+    spawn_with(home, args, env, log, |_| {})
+}
+
+/// [`spawn`], with `setup` applied to the command first.
+fn spawn_with(home: &Path, args: &[&str], env: &[(&str, &str)], log: &Path, setup: fn(&mut Command)) -> Child {
     let out = fs::File::create(log).unwrap();
-    Command::new(PYELF)
+    let mut command = Command::new(PYELF);
+    setup(&mut command);
+    command
         .args(args)
         .env("PYELF_HOME", home)
         .envs(env.iter().copied())
@@ -33,6 +40,24 @@ fn spawn(home: &Path, args: &[&str], env: &[(&str, &str)], log: &Path) -> Child 
         .stderr(out)
         .spawn()
         .unwrap()
+}
+
+/// Starts pyelf in another state than this process': SIGHUP and SIGINT ignored (as under nohup
+/// or in a shell's background job) and a descriptor left open (as a CI runner or a jobserver
+/// leaves them), all of which its children inherit.
+fn unlike_this_process(command: &mut Command) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: between fork and exec, only async-signal-safe calls.
+    unsafe {
+        command.pre_exec(|| {
+            libc::signal(libc::SIGHUP, libc::SIG_IGN);
+            libc::signal(libc::SIGINT, libc::SIG_IGN);
+            if libc::dup2(2, 200) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
 }
 
 fn run(home: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
@@ -128,7 +153,8 @@ fn toolchain_killed_in_every_step_resumes_and_gives_identical_binaries() {
     assert!(usual.status.success(), "{}", String::from_utf8_lossy(&usual.stderr));
 
     // Kill pyelf (only pyelf: its make and compilers are orphaned and go on) half a second into
-    // each step; every next run resumes where the last one was killed.
+    // each step; every next run resumes where the last one was killed. Every run here starts in
+    // another state than the usual toolchain's build did (the PGO training must not see it).
     let stamps = || -> Vec<String> {
         let dir = fs::read_dir(home.join("toolchains"))
             .ok()
@@ -144,7 +170,7 @@ fn toolchain_killed_in_every_step_resumes_and_gives_identical_binaries() {
         let done_before = stamps();
         let log = home.join(format!("run-{i}.log"));
         let started = std::time::SystemTime::now();
-        let mut child = spawn(&home, &["toolchain"], &env, &log);
+        let mut child = spawn_with(&home, &["toolchain"], &env, &log, unlike_this_process);
         // The step's log is written afresh by this run when the step starts.
         wait_for(&format!("step {step} to start"), Duration::from_secs(900), || {
             let this_run = |l: PathBuf| {
@@ -173,9 +199,9 @@ fn toolchain_killed_in_every_step_resumes_and_gives_identical_binaries() {
 
     // Two at once: one finishes the build, the other waits for it; both succeed.
     let (log_a, log_b) = (home.join("final-a.log"), home.join("final-b.log"));
-    let mut a = spawn(&home, &["toolchain"], &env, &log_a);
+    let mut a = spawn_with(&home, &["toolchain"], &env, &log_a, unlike_this_process);
     std::thread::sleep(Duration::from_millis(500));
-    let mut b = spawn(&home, &["toolchain"], &env, &log_b);
+    let mut b = spawn_with(&home, &["toolchain"], &env, &log_b, unlike_this_process);
     let (sa, sb) = (a.wait().unwrap(), b.wait().unwrap());
     let (ta, tb) = (fs::read_to_string(&log_a).unwrap(), fs::read_to_string(&log_b).unwrap());
     assert!(sa.success() && sb.success(), "first:\n{ta}\nsecond:\n{tb}");
@@ -184,10 +210,20 @@ fn toolchain_killed_in_every_step_resumes_and_gives_identical_binaries() {
     let toolchains = home.join("toolchains");
     let left: Vec<String> = names_in(&toolchains).into_iter().filter(|n| !n.ends_with(".lock")).collect();
     assert_eq!(left.len(), 1, "one finished toolchain and nothing half-built: {left:?}");
+    let manifest = |root: &Path| {
+        let path = root.join(&left[0]).join("toolchain.toml");
+        pyelf::toolchain::manifest::Manifest::parse(&fs::read_to_string(&path).unwrap()).unwrap()
+    };
     assert!(
         first_home.toolchains().join(&left[0]).join("toolchain.toml").is_file(),
         "the same key as the usual toolchain: {left:?}"
     );
+    // The PGO training counted the same (when the profile has one): the machine code compiled
+    // from its counts is then the same too, whatever a small difference would have flipped.
+    let (usual, second) = (manifest(&first_home.toolchains()), manifest(&toolchains));
+    let trained = pyelf::toolchain::profile::Profiles::builtin().get(Some(&usual.profile)).unwrap().pgo;
+    assert_eq!(usual.pgo_profile.is_some(), trained, "the {} profile's toolchain names its counts", usual.profile);
+    assert_eq!(usual.pgo_profile, second.pgo_profile, "the PGO training's counts in two homes and two states");
 
     // The same app, from two checkouts, with the two toolchains: the same bytes. stdlib.py links
     // every library of the toolchain.

@@ -45,6 +45,10 @@ pub struct Manifest {
     pub link: Link,
     /// configure's state of each stdlib extension module.
     pub modules: BTreeMap<String, ModuleState>,
+    /// The sha256 of the PGO training's counts (a `pgo` or `release` toolchain): the same build
+    /// inputs give the same counts, and so the same machine code, in any home.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pgo_profile: Option<String>,
     pub source: Vec<SourceRecord>,
     /// The build steps and their seconds.
     pub step: Vec<StepRecord>,
@@ -127,6 +131,8 @@ pub struct StepRecord {
 pub struct CpythonPart {
     pub link: Link,
     pub modules: BTreeMap<String, ModuleState>,
+    #[serde(default)]
+    pub pgo_profile: Option<String>,
 }
 
 impl CpythonPart {
@@ -214,6 +220,7 @@ mod tests {
             modules: [("zlib".to_string(), ModuleState::Yes), ("_tkinter".to_string(), ModuleState::Missing)]
                 .into_iter()
                 .collect(),
+            pgo_profile: None,
             source: vec![SourceRecord {
                 name: "zlib".into(),
                 version: "1.3.1".into(),
@@ -234,6 +241,9 @@ mod tests {
         assert!(text.contains("_tkinter = \"missing\""), "{text}");
         assert_eq!(Manifest::parse(&text).unwrap(), m);
         assert_eq!(m.seconds(), 3.5);
+        assert!(!text.contains("pgo_profile"), "a toolchain without PGO names no profile:\n{text}");
+        let pgo = Manifest { profile: "pgo".into(), pgo_profile: Some("cd".repeat(32)), ..m };
+        assert_eq!(Manifest::parse(&pgo.to_toml().unwrap()).unwrap(), pgo);
     }
 
     #[test]
@@ -259,7 +269,7 @@ mod tests {
     fn the_cpython_part_round_trips_through_the_partial_toolchain() {
         let dir = tempfile::tempdir().unwrap();
         let m = sample();
-        let part = CpythonPart { link: m.link.clone(), modules: m.modules.clone() };
+        let part = CpythonPart { link: m.link.clone(), modules: m.modules.clone(), pgo_profile: m.pgo_profile.clone() };
         part.write(dir.path()).unwrap();
         assert_eq!(CpythonPart::read(dir.path()).unwrap(), part);
         CpythonPart::remove_all(dir.path()).unwrap();

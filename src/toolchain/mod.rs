@@ -10,6 +10,7 @@
 pub mod compiler;
 pub mod export;
 pub mod fetch;
+pub mod gcda;
 pub mod manifest;
 pub mod pins;
 pub mod profile;
@@ -493,6 +494,7 @@ fn build(
         builtin_modules,
         link: part.link,
         modules: part.modules,
+        pgo_profile: part.pgo_profile,
         source: fetched
             .iter()
             .map(|f| manifest::SourceRecord {

@@ -101,11 +101,12 @@ pub fn build(ctx: &Ctx) -> Result<()> {
             .env("PKG_CONFIG_PATH", ""),
     )?;
     check_pyconfig(ctx)?;
-    if ctx.profile.pgo {
-        pgo_build(ctx, &sh)?;
+    let pgo_profile = if ctx.profile.pgo {
+        Some(pgo_build(ctx, &sh)?)
     } else {
         ctx.step.run(cmd!(sh, "make -j{jobs}"))?;
-    }
+        None
+    };
     let prefix = format!("prefix={}", root.display());
     ctx.step.run(cmd!(sh, "make install {prefix} COMPILEALL_OPTS=-j{jobs}"))?;
 
@@ -128,7 +129,7 @@ pub fn build(ctx: &Ctx) -> Result<()> {
     let states = module_states(&ctx.src.join("Makefile"))?;
     let link = link_line(ctx, &sh)?;
     neutral_getpath(ctx, &sh)?;
-    write_records(ctx, &states, &link)?;
+    write_records(ctx, &states, &link, pgo_profile)?;
     ctx.expect_installed(&[
         "bin/python3",
         "lib/libpython3.13.a",
@@ -160,7 +161,7 @@ const TRAINING_PREFIX: &str = "/pyelf";
 /// addresses are the hashes of types and the keys of pickle's memo), run from [`TRAINING_DIR`]
 /// with no bytecode cached. Only the training's counts make the profile, not those of the
 /// interpreter's runs while it was built.
-fn pgo_build(ctx: &Ctx, sh: &xshell::Shell) -> Result<()> {
+fn pgo_build(ctx: &Ctx, sh: &xshell::Shell) -> Result<String> {
     let jobs = ctx.jobs.to_string();
     let dir = Path::new(TRAINING_DIR);
     let profile_dir = dir.join("profile");
@@ -202,6 +203,7 @@ fn pgo_build(ctx: &Ctx, sh: &xshell::Shell) -> Result<()> {
     run.arg(crate::toolchain::profile::TRAINING_ROUNDS.to_string());
     run.current_dir(dir).env_clear().env("PATH", "/usr/bin:/bin");
     run.env("PYTHONHASHSEED", "0").env("LC_ALL", "C.UTF-8");
+    inherit_nothing(&mut run);
     let started = std::time::Instant::now();
     ctx.step.run_command(&format!("setarch -R python train.py in {TRAINING_DIR} (the PGO training run)"), &mut run)?;
     if !done.is_file() {
@@ -211,19 +213,28 @@ fn pgo_build(ctx: &Ctx, sh: &xshell::Shell) -> Result<()> {
     let profile = ctx.work.join("pgo-profile");
     crate::fsutil::remove_dir_if_present(&profile)?;
     fs::create_dir_all(&profile)?;
-    let mut profiles = 0;
+    let mut profiles = Vec::new();
     for entry in fs::read_dir(&profile_dir)? {
         let path = entry?.path();
         if path.extension().is_some_and(|x| x == "gcda") {
-            fs::copy(&path, profile.join(path.file_name().unwrap_or_default()))?;
-            profiles += 1;
+            let name = path.file_name().unwrap_or_default().to_string_lossy().into_owned();
+            fs::copy(&path, profile.join(&name))?;
+            profiles.push((name, fs::read(&path)?));
         }
     }
     fs::remove_dir_all(dir)?;
     drop(lock);
-    ctx.step
-        .note(&format!("training run: {:.1}s, {profiles} profile files (.gcda)", started.elapsed().as_secs_f64()))?;
-    anyhow::ensure!(profiles > 100, ctx.step.failure(&format!("the training run left only {profiles} .gcda files")));
+    let digest = crate::toolchain::gcda::counts_digest(&profiles)
+        .map_err(|e| ctx.step.failure(&format!("the training run's profile cannot be read: {e}")))?;
+    ctx.step.note(&format!(
+        "training run: {:.1}s, {} profile files (.gcda), counts {digest}",
+        started.elapsed().as_secs_f64(),
+        profiles.len()
+    ))?;
+    anyhow::ensure!(
+        profiles.len() > 100,
+        ctx.step.failure(&format!("the training run left only {} .gcda files", profiles.len()))
+    );
 
     // As `make profile-run-stamp` ends: the objects go, the profile stays; then `make` is
     // `profile-opt`, which rebuilds with the profile (and the real prefix). The compiler's
@@ -248,7 +259,49 @@ fn pgo_build(ctx: &Ctx, sh: &xshell::Shell) -> Result<()> {
         "PGO_PROF_USE_FLAG=-fprofile-use={} {prefix_path} -fprofile-correction -gno-record-gcc-switches",
         profile.display()
     );
-    ctx.step.run(cmd!(sh, "make -j{jobs} {use_flag}"))
+    ctx.step.run(cmd!(sh, "make -j{jobs} {use_flag}"))?;
+    Ok(digest)
+}
+
+/// Starts `command` with nothing of the state pyelf was started with but its standard streams:
+/// the training's counts depend on it. A child started by `subprocess` walks `/proc/self/fd` in
+/// the vfork'ed parent's memory, so every descriptor pyelf inherited (a CI runner's, a make
+/// jobserver's) adds to the parent's counts, and the `signal` module does more for each signal
+/// found ignored (a shell's background jobs ignore SIGINT and SIGQUIT, `nohup` SIGHUP). So every
+/// descriptor but 0-2 is closed at exec, every signal is at its default and none is blocked, and
+/// the umask is 022.
+fn inherit_nothing(command: &mut std::process::Command) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: between fork and exec, only async-signal-safe calls (rt_sigaction, sigprocmask,
+    // umask, close_range, fcntl) on memory of this closure's own.
+    unsafe {
+        command.pre_exec(|| {
+            // The kernel's own call: glibc's sigaction refuses the signals it keeps for itself
+            // (32 and 33), which musl's programs see as any other. The kernel's structure on
+            // x86_64 and aarch64: handler (SIG_DFL is 0), flags, restorer, mask. SIGKILL and
+            // SIGSTOP refuse; they are at their default anyway.
+            let default = [0u64; 4];
+            for signal in 1..=64 {
+                libc::syscall(libc::SYS_rt_sigaction, signal, default.as_ptr(), std::ptr::null_mut::<u64>(), 8);
+            }
+            let mut none: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut none);
+            libc::sigprocmask(libc::SIG_SETMASK, &none, std::ptr::null_mut());
+            libc::umask(0o022);
+            // Close-on-exec rather than closed: the pipe that reports a failed exec is among them.
+            let all = libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, libc::CLOSE_RANGE_CLOEXEC);
+            if all != 0 {
+                let last = libc::sysconf(libc::_SC_OPEN_MAX).clamp(1024, 1 << 16) as libc::c_int;
+                for fd in 3..last {
+                    let flags = libc::fcntl(fd, libc::F_GETFD);
+                    if flags >= 0 {
+                        libc::fcntl(fd, libc::F_SETFD, flags | libc::FD_CLOEXEC);
+                    }
+                }
+            }
+            Ok(())
+        });
+    }
 }
 
 /// Facts of `pyconfig.h` that configure gets wrong, without failing, when it cannot run its test
@@ -374,14 +427,48 @@ fn neutral_getpath(ctx: &Ctx, sh: &xshell::Shell) -> Result<()> {
     Ok(())
 }
 
-/// Hands the final link's libraries and flags and the module states to the manifest.
-fn write_records(ctx: &Ctx, states: &BTreeMap<String, ModuleState>, libs: &[String]) -> Result<()> {
+/// Hands the final link's libraries and flags, the module states and the PGO profile's digest to
+/// the manifest.
+fn write_records(
+    ctx: &Ctx,
+    states: &BTreeMap<String, ModuleState>,
+    libs: &[String],
+    pgo_profile: Option<String>,
+) -> Result<()> {
     let ldflags = vec!["-static".to_string(), format!("-Wl,-z,stack-size={}", ctx.target.thread_stack_size)];
-    CpythonPart { link: Link { libs: libs.to_vec(), ldflags }, modules: states.clone() }.write(ctx.root)
+    CpythonPart { link: Link { libs: libs.to_vec(), ldflags }, modules: states.clone(), pgo_profile }.write(ctx.root)
 }
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_training_inherits_no_descriptor_or_ignored_signal() {
+        use std::os::unix::process::CommandExt;
+        let mut sh = std::process::Command::new("sh");
+        // The shell's own state, as python would find it.
+        sh.args(["-c", "grep -E '^Sig(Ign|Blk)' /proc/$$/status; ls /proc/$$/fd | tr '\\n' ' '"]);
+        // What a background job under a CI runner gets: SIGINT and SIGHUP ignored, a descriptor
+        // open without close-on-exec. (A blocked signal cannot be shown through sh, which
+        // unblocks them.)
+        // SAFETY: async-signal-safe calls only, between fork and exec.
+        unsafe {
+            sh.pre_exec(|| {
+                libc::signal(libc::SIGINT, libc::SIG_IGN);
+                libc::signal(libc::SIGHUP, libc::SIG_IGN);
+                libc::dup2(2, 9);
+                Ok(())
+            });
+        }
+        let before = String::from_utf8(sh.output().unwrap().stdout).unwrap();
+        let ignored = before.lines().find_map(|l| l.strip_prefix("SigIgn:\t")).unwrap();
+        assert!(u64::from_str_radix(ignored, 16).unwrap() & 0b11 == 0b11 && before.contains(" 9 "), "{before}");
+        super::inherit_nothing(&mut sh);
+        let out = sh.output().unwrap();
+        let after = String::from_utf8(out.stdout).unwrap();
+        assert_eq!(after, "SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\n0 1 2 ", "{before}");
+        assert!(out.status.success());
+    }
+
     #[test]
     fn pyconfig_defines_are_read() {
         let h = "#define HAVE_COMPUTED_GOTOS 1\n/* #undef HAVE_ALIGNED_REQUIRED */\n#define X 0\n";
