@@ -9,7 +9,9 @@
 //! the path of the file the function was written in, which is in the build directory for a header
 //! installed there (musl's `static inline` byte swaps), and the compilation's checksum is made
 //! from those. None of them is a count, and the compilation that reads the profile matches its
-//! own functions by them, so they are zeroed; everything else is hashed.
+//! own functions by them, so they are zeroed; everything else is hashed. (Indirect-call counters
+//! hold their callees' idents: a function of such a header called through a pointer would make
+//! two homes' digests differ while their code is the same. musl's byte swaps are called directly.)
 
 use anyhow::{bail, Result};
 use sha2::{Digest, Sha256};
@@ -39,13 +41,24 @@ fn without_names(bytes: &[u8]) -> Result<Vec<u8>> {
     if bytes.get(..4) != Some(b"adcg".as_slice()) || bytes.len() < 16 {
         bail!("not a .gcda file of this machine's byte order");
     }
+    // The version is gcc's as four characters, 12.2 as "B22*": before 12, lengths were counted in
+    // words and the header had no checksum.
+    let version = bytes[4..8].iter().rev().map(|&b| b as char).collect::<String>();
+    let mut digits = version.chars();
+    let major = match (digits.next(), digits.next().and_then(|d| d.to_digit(10))) {
+        (Some(tens @ 'A'..='Z'), Some(units)) => (tens as u32 - 'A' as u32) * 10 + units,
+        _ => bail!("an unknown version {version:?}"),
+    };
+    if major < 12 {
+        bail!("written by gcc {major}, whose format (before gcc 12) is not read");
+    }
     let mut out = bytes.to_vec();
     out[8..16].fill(0);
     let mut at = 16;
     loop {
-        // The file ends with a zero word.
+        // The records end at a zero word (gcc reads no further: what follows is not the profile).
         match word(at) {
-            Some(0) if at + 4 == bytes.len() => return Ok(out),
+            Some(0) => return Ok(out[..at].to_vec()),
             None if at == bytes.len() => bail!("the end (a zero word) is missing"),
             _ => {}
         }
@@ -128,5 +141,12 @@ mod tests {
         long[20..24].copy_from_slice(&0x7fff_fff0u32.to_le_bytes()); // the summary's length
         assert!(digest(&[("a.gcda", long)]).unwrap_err().to_string().contains("runs past the end"));
         assert!(digest(&[("a.gcda", b"gcda".repeat(8))]).unwrap_err().to_string().contains("byte order"));
+        let mut gcc11 = whole.clone();
+        gcc11[4..8].copy_from_slice(b"*11B");
+        assert!(digest(&[("a.gcda", gcc11)]).unwrap_err().to_string().contains("gcc 11"));
+        // What follows the end is not read (gcc rewrites a file in place, without truncating it).
+        let mut longer = whole.clone();
+        longer.extend_from_slice(&[1, 2, 3, 4, 5]);
+        assert_eq!(digest(&[("a.gcda", longer)]).unwrap(), digest(&[("a.gcda", whole.clone())]).unwrap());
     }
 }

@@ -183,6 +183,8 @@ pub fn key_parts(target: &Target, host: &HostCompiler, profile: &Profile) -> Vec
     }
     parts.push(("recipes".into(), recipes::behaviour(include_str!("recipes/mod.rs"))));
     parts.push(("compiler".into(), recipes::behaviour(include_str!("compiler.rs"))));
+    // How the manifest's digest of the PGO counts is taken: toolchains compare it.
+    parts.push(("pgo counts".into(), recipes::behaviour(include_str!("gcda.rs"))));
     parts.push(("host-cc".into(), host.version.clone()));
     parts.push(("kernel-headers".into(), host.kernel_headers_version()));
     parts.push(("source-date-epoch".into(), target.effective_source_date_epoch().to_string()));
