@@ -210,10 +210,7 @@ fn toolchain_killed_in_every_step_resumes_and_gives_identical_binaries() {
     let toolchains = home.join("toolchains");
     let left: Vec<String> = names_in(&toolchains).into_iter().filter(|n| !n.ends_with(".lock")).collect();
     assert_eq!(left.len(), 1, "one finished toolchain and nothing half-built: {left:?}");
-    let manifest = |root: &Path| {
-        let path = root.join(&left[0]).join("toolchain.toml");
-        pyelf::toolchain::manifest::Manifest::parse(&fs::read_to_string(&path).unwrap()).unwrap()
-    };
+    let manifest = |toolchains: &Path| pyelf::toolchain::manifest::Manifest::read(&toolchains.join(&left[0])).unwrap();
     assert!(
         first_home.toolchains().join(&left[0]).join("toolchain.toml").is_file(),
         "the same key as the usual toolchain: {left:?}"
