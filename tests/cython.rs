@@ -176,3 +176,19 @@ fn modules_written_for_cython_are_compiled_with_their_pxd_or_run_on_its_shadow_m
     same(&in_root(&root, "/app", "/app", &[], true), &want, "empty root");
     assert_eq!(stderr(&in_root(&root, "/app", "/app", &[], true)), stderr(&want), "empty root");
 }
+
+#[test]
+#[ignore = "builds real binaries and needs root; run by ./test.sh"]
+fn compiled_attribute_sites_answer_as_python_when_classes_dicts_and_slots_change() {
+    // Each `obj.x` read and write of the compiled app has a cache of the interpreter's kind
+    // (runtime/attrcache.h); the app changes what those sites saw after they cached it.
+    let want = reference("attributes");
+    assert!(want.status.success(), "{}", all(&want));
+    assert!(text(&want).contains("property property\nproperty set ignored\n"), "{}", all(&want));
+    let (bin, said) = build("attributes", "cython-attributes", &[]);
+    assert!(notes(&said).is_empty(), "{said}");
+    assert_eq!(compiled_count(&said), "1", "{said}");
+    same(&Command::new(&bin).output().unwrap(), &want, "on the host");
+    let root = root_with("empty", &bin, "cython-attributes");
+    same(&in_root(&root, "/app", "/app", &[], true), &want, "empty root");
+}

@@ -441,6 +441,84 @@ pub fn compile_modules(
     Ok(in_order(result))
 }
 
+/// Gives each read and write of an attribute named by a constant in Cython's C (`obj.name`,
+/// `obj.name = v`: `__Pyx_PyObject_GetAttrStr(obj, __pyx_mstate_global->__pyx_n_u_name)` and
+/// `__Pyx_PyObject_SetAttrStr(obj, …, v)`) a cache of its own, the interpreter's specialisation
+/// of `LOAD_ATTR` and `STORE_ATTR` (`runtime/attrcache.h`, which the text then includes after
+/// `Python.h`). Calls with any other name argument (Cython's helpers, which get the name passed
+/// in) stay as they are: a site's cache is for one name. Returns the text and how many sites were
+/// rewritten; a text without `#include "Python.h"` is returned unchanged.
+pub fn attribute_caches(c_text: &str) -> (String, usize) {
+    const INCLUDE: &str = "#include \"Python.h\"\n";
+    let Some(include_at) = c_text.find(INCLUDE) else { return (c_text.to_string(), 0) };
+    let calls =
+        [("__Pyx_PyObject_GetAttrStr(", "PYELF_GETATTR(", 2), ("__Pyx_PyObject_SetAttrStr(", "PYELF_SETATTR(", 3)];
+    let mut out = String::with_capacity(c_text.len() + 64);
+    let mut sites = 0;
+    let mut i = 0;
+    while let Some(found) = c_text[i..].find("__Pyx_PyObject_") {
+        let at = i + found;
+        out.push_str(&c_text[i..at]);
+        let rest = &c_text[at..];
+        let whole_word = !c_text[..at].ends_with(|c: char| c.is_ascii_alphanumeric() || c == '_');
+        match calls.iter().find(|(from, _, _)| rest.starts_with(from)).filter(|_| whole_word) {
+            Some((from, to, arity)) => {
+                let args = call_arguments(&rest[from.len()..]);
+                let constant = args.as_ref().is_some_and(|a| a.len() == *arity && is_name_constant(a[1]));
+                out.push_str(if constant { to } else { from });
+                sites += constant as usize;
+                // On inside the arguments: a call there is a site of its own.
+                i = at + from.len();
+            }
+            None => {
+                out.push_str("__Pyx_PyObject_");
+                i = at + "__Pyx_PyObject_".len();
+            }
+        }
+    }
+    out.push_str(&c_text[i..]);
+    if sites == 0 {
+        return (c_text.to_string(), 0);
+    }
+    let at = include_at + INCLUDE.len();
+    out.insert_str(at, &format!("#include \"{}\"\n", crate::runtime::ATTRCACHE_HEADER));
+    (out, sites)
+}
+
+/// The top-level arguments of a call whose text after the `(` is `after_paren`, trimmed; None when
+/// the parentheses do not close or a string or character literal is among them.
+fn call_arguments(after_paren: &str) -> Option<Vec<&str>> {
+    let mut depth = 0usize;
+    let mut args = Vec::new();
+    let mut start = 0;
+    for (i, c) in after_paren.char_indices() {
+        match c {
+            '"' | '\'' => return None,
+            '(' | '[' | '{' => depth += 1,
+            ')' | ']' | '}' if depth > 0 => depth -= 1,
+            ')' => {
+                args.push(after_paren[start..i].trim());
+                return Some(args);
+            }
+            ',' if depth == 0 => {
+                args.push(after_paren[start..i].trim());
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+/// Whether `arg` is one of the module's interned names (`__pyx_mstate_global->__pyx_n_u_x`): the
+/// same string at every call of a site.
+fn is_name_constant(arg: &str) -> bool {
+    ["__pyx_mstate_global->__pyx_n_u_", "__pyx_mstate_global->__pyx_n_s_"].iter().any(|p| {
+        arg.strip_prefix(p)
+            .is_some_and(|id| !id.is_empty() && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'))
+    })
+}
+
 /// Renames a Cython module's init function `PyInit_<last name>` to `symbol` in its C text, so
 /// that modules with the same last name (`a.util`, `b.util`) can be linked together.
 pub fn rename_init(c_text: &str, module: &str, symbol: &str) -> String {
@@ -557,6 +635,44 @@ mod tests {
         assert!(out.contains("__Pyx_AddTraceback(\"m\", 1"), "{out}");
         assert!(out.contains("__Pyx_AddTraceback(\"<lambda>\", 1"), "{out}");
         assert!(out.contains("x = \"__main__.f\";"), "other strings stay: {out}");
+    }
+
+    #[test]
+    fn attribute_sites_with_a_constant_name_get_caches_and_others_stay() {
+        let c = "#include \"Python.h\"\n\
+                 static PyObject* __Pyx_PyObject_GetAttrStr(PyObject* obj, PyObject* attr_name);\n\
+                 #define __Pyx_PyObject_DelAttrStr(o,n) __Pyx_PyObject_SetAttrStr(o, n, NULL)\n\
+                 t = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_x);\n\
+                 t = __Pyx_PyObject_GetAttrStr(((PyObject *)__pyx_v_p), __pyx_mstate_global->__pyx_n_s_y);\n\
+                 r = __Pyx_PyObject_SetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_x, __pyx_t_1);\n\
+                 m = __Pyx_PyObject_GetAttrStr(target->type, *target->method_name);\n\
+                 k = __Pyx_PyObject_GetAttrStr(o, __pyx_mstate_global->__pyx_kp_u_a_b);\n\
+                 my__Pyx_PyObject_GetAttrStr(o, __pyx_mstate_global->__pyx_n_u_z);\n";
+        let (out, sites) = attribute_caches(c);
+        assert_eq!(sites, 3, "{out}");
+        assert!(out.starts_with("#include \"Python.h\"\n#include \"attrcache.h\"\n"), "{out}");
+        assert!(out.contains("t = PYELF_GETATTR(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_x);"), "{out}");
+        assert!(out.contains("t = PYELF_GETATTR(((PyObject *)__pyx_v_p), __pyx_mstate_global->__pyx_n_s_y);"), "{out}");
+        assert!(out.contains("r = PYELF_SETATTR(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_x, __pyx_t_1);"), "{out}");
+        // Declarations, macros, names passed in, and other constants stay.
+        assert!(out.contains("static PyObject* __Pyx_PyObject_GetAttrStr(PyObject* obj, PyObject* attr_name);"));
+        assert!(out.contains("__Pyx_PyObject_SetAttrStr(o, n, NULL)"));
+        assert!(out.contains("m = __Pyx_PyObject_GetAttrStr(target->type, *target->method_name);"));
+        assert!(out.contains("k = __Pyx_PyObject_GetAttrStr(o, __pyx_mstate_global->__pyx_kp_u_a_b);"));
+        assert!(out.contains("my__Pyx_PyObject_GetAttrStr(o, __pyx_mstate_global->__pyx_n_u_z);"));
+        // Nothing to rewrite, or no Python.h to put the include after: unchanged.
+        let plain = "#include \"Python.h\"\nx = __Pyx_PyObject_GetAttrStr(o, n);\n";
+        assert_eq!(attribute_caches(plain), (plain.to_string(), 0));
+        let bare = "t = __Pyx_PyObject_GetAttrStr(o, __pyx_mstate_global->__pyx_n_u_x);";
+        assert_eq!(attribute_caches(bare), (bare.to_string(), 0));
+        // A call inside another's arguments is a site of its own.
+        let nested = "#include \"Python.h\"\n__Pyx_PyObject_GetAttrStr(__Pyx_PyObject_GetAttrStr(o, __pyx_mstate_global->__pyx_n_u_a), n);";
+        let (out, sites) = attribute_caches(nested);
+        assert_eq!(sites, 1, "{out}");
+        assert!(
+            out.contains("__Pyx_PyObject_GetAttrStr(PYELF_GETATTR(o, __pyx_mstate_global->__pyx_n_u_a), n);"),
+            "{out}"
+        );
     }
 
     #[test]

@@ -21,6 +21,16 @@ pub const MALLOC_C: &str = include_str!("malloc.c");
 /// CPython's time).
 pub const STRING_C: &str = include_str!("string.c");
 
+/// Caches of attribute reads and writes at the call sites of the app's Cython-compiled code: the
+/// inline fast paths, which the compiled modules include (as [`ATTRCACHE_HEADER`]).
+pub const ATTRCACHE_H: &str = include_str!("attrcache.h");
+
+/// The name the compiled modules include [`ATTRCACHE_H`] by.
+pub const ATTRCACHE_HEADER: &str = "attrcache.h";
+
+/// Filling those caches: what the interpreter's specialiser decides, with CPython's internal API.
+pub const ATTRCACHE_C: &str = include_str!("attrcache.c");
+
 /// The loader of the wheels' shared objects (dlopen, dlsym, dladdr, dl_iterate_phdr, TLS).
 pub const LOADER_C: &str = include_str!("loader.c");
 

@@ -155,15 +155,28 @@ pub fn modules(plan: &Plan, resolved: &Dependencies, analysed: &Analysed, script
         };
         rel.map(|r| format!("{}/{r}", runtime::VFS_ROOT))
     };
-    let app_entries = register_cython(&c_files, &resolved.main_name, tree_file)?;
+    let (app_entries, cached_sites) = register_cython(&c_files, &resolved.main_name, tree_file)?;
+    // The attribute caches' header, which the rewritten modules include, and the code that fills
+    // them.
+    let mut c_paths: Vec<PathBuf> = c_files.iter().map(|(_, c)| c.clone()).collect();
+    if cached_sites > 0 {
+        fs::write(dir.join(runtime::ATTRCACHE_HEADER), runtime::ATTRCACHE_H)?;
+        let fill = dir.join("attrcache.c");
+        fs::write(&fill, runtime::ATTRCACHE_C)?;
+        c_paths.push(fill);
+    }
     // Cython's C compiled now, so that a module whose C the compiler rejects is embedded as
     // bytecode instead.
-    let c_paths: Vec<PathBuf> = c_files.iter().map(|(_, c)| c.clone()).collect();
+    let mut results = objects::compile_each(tc, dir, &c_paths, &plan.logs)?;
     let mut objects = Vec::new();
+    if cached_sites > 0 {
+        match results.pop().expect("attrcache.c was compiled") {
+            Ok(obj) => objects.push(obj),
+            Err(rejected) => return Err(rejected.error("the attribute caches of the compiled modules")),
+        }
+    }
     let mut app_entries_built = Vec::new();
-    for ((name, _), (result, entry)) in
-        c_files.iter().zip(objects::compile_each(tc, dir, &c_paths, &plan.logs)?.into_iter().zip(app_entries))
-    {
+    for ((name, _), (result, entry)) in c_files.iter().zip(results.into_iter().zip(app_entries)) {
         match result {
             Ok(obj) => {
                 objects.push(obj);
@@ -198,14 +211,16 @@ pub fn matches_pattern(pattern: &str, name: &str) -> bool {
 }
 
 /// Gives each Cython module's init function a name of its own (`pyelf_init_N`, so that `a.util`
-/// and `b.util` can be linked together) and its tracebacks python's look (its file in the tree,
-/// `tree_file`), and returns their inittab entries.
+/// and `b.util` can be linked together), its tracebacks python's look (its file in the tree,
+/// `tree_file`) and its attribute reads and writes caches (`cython::attribute_caches`), and
+/// returns their inittab entries and how many attribute sites got a cache.
 fn register_cython(
     c_files: &[(String, PathBuf)],
     main_name: &str,
     tree_file: impl Fn(&str) -> Option<String>,
-) -> Result<Vec<inittab::Entry>> {
+) -> Result<(Vec<inittab::Entry>, usize)> {
     let mut entries = Vec::new();
+    let mut cached_sites = 0;
     for (i, (name, c)) in c_files.iter().enumerate() {
         let mut text = fs::read_to_string(c)?;
         let symbol = format!("pyelf_init_{i}");
@@ -213,10 +228,12 @@ fn register_cython(
         if let Some(file) = tree_file(name) {
             text = cython::python_tracebacks(&text, cython_name, &file);
         }
+        let (text, sites) = cython::attribute_caches(&text);
+        cached_sites += sites;
         fs::write(c, cython::rename_init(&text, cython_name, &symbol))?;
         entries.push(inittab::Entry { name: name.clone(), init: Some(symbol) });
     }
-    Ok(entries)
+    Ok((entries, cached_sites))
 }
 
 #[cfg(test)]

@@ -1,0 +1,80 @@
+/* Filling the attribute caches of the app's compiled call sites (attrcache.h): what the
+ * interpreter's specialiser decides for LOAD_ATTR and STORE_ATTR (analyze_descriptor and
+ * specialize_dict_access in CPython 3.13's Python/specialize.c), kept to the two cases it turns
+ * into direct reads and writes, the instance's inline values and object slots. Anything else is
+ * cached as generic: the site then makes Cython's own call.
+ */
+#define Py_BUILD_CORE 1
+#include <Python.h>
+#include <stddef.h>
+#include "internal/pycore_dict.h"
+#include "internal/pycore_object.h"
+#include "attrcache.h"
+
+_Static_assert(offsetof(PyDictValues, capacity) == PYELF_VALUES_CAPACITY, "PyDictValues.capacity moved");
+_Static_assert(offsetof(PyDictValues, valid) == PYELF_VALUES_VALID, "PyDictValues.valid moved");
+_Static_assert(offsetof(PyDictValues, values) == PYELF_VALUES_ARRAY, "PyDictValues.values moved");
+_Static_assert(MANAGED_DICT_OFFSET == PYELF_MANAGED_DICT, "the managed dict pointer moved");
+
+/* A site that saw this many (type, version) pairs stays generic: it is polymorphic, and filling
+ * again at every call would cost more than the lookup it saves. */
+#define PYELF_MAX_FILLS 32
+
+static void fill(PyelfAttrCache *c, PyObject *o, PyObject *name, int store) {
+    PyTypeObject *tp = Py_TYPE(o);
+    c->kind = PYELF_ATTR_GENERIC;
+    c->index = 0;
+    c->fills++;
+    if (!PyUnicode_CheckExact(name) || !(tp->tp_flags & Py_TPFLAGS_READY)) {
+        goto done;
+    }
+    if (store ? tp->tp_setattro != PyObject_GenericSetAttr : tp->tp_getattro != PyObject_GenericGetAttr) {
+        goto done;
+    }
+    /* The lookup gives the type a version tag if it can have one. No Python code runs in it. */
+    PyObject *descr = _PyType_Lookup(tp, name);
+    if (tp->tp_version_tag == 0) {
+        goto done;
+    }
+    if (descr == NULL) {
+        /* No class attribute of that name: the instance's own, in its inline values. */
+        if ((tp->tp_flags & Py_TPFLAGS_INLINE_VALUES) && _PyObject_InlineValues(o)->valid &&
+            !(store && _PyObject_GetManagedDict(o) != NULL)) {
+            Py_ssize_t ix = _PyDictKeys_StringLookup(((PyHeapTypeObject *)tp)->ht_cached_keys, name);
+            if (ix >= 0 && ix < 256) {
+                c->kind = PYELF_ATTR_VALUE;
+                c->index = (unsigned short)ix;
+            }
+        }
+    } else if (Py_IS_TYPE(descr, &PyMemberDescr_Type)) {
+        /* A slot: a data descriptor, which wins over the instance's dict. */
+        PyMemberDef *m = ((PyMemberDescrObject *)descr)->d_member;
+        if ((m->type == Py_T_OBJECT_EX || m->type == _Py_T_OBJECT) && m->offset > 0 && m->offset <= 0xffff &&
+            !(m->flags & (store ? Py_READONLY : Py_AUDIT_READ)) &&
+            PyObject_TypeCheck(o, PyDescr_TYPE(descr))) {
+            c->kind = PYELF_ATTR_SLOT;
+            c->index = (unsigned short)m->offset;
+        }
+    }
+done:
+    c->type = tp;
+    c->version = tp->tp_version_tag;
+}
+
+PyObject *pyelf_getattr_miss(PyelfAttrCache *c, PyObject *o, PyObject *name) {
+    if (c->fills < PYELF_MAX_FILLS) {
+        fill(c, o, name, 0);
+        return pyelf_getattr(c, o, name);
+    }
+    PyTypeObject *tp = Py_TYPE(o);
+    return tp->tp_getattro ? tp->tp_getattro(o, name) : PyObject_GetAttr(o, name);
+}
+
+int pyelf_setattr_miss(PyelfAttrCache *c, PyObject *o, PyObject *name, PyObject *v) {
+    if (c->fills < PYELF_MAX_FILLS) {
+        fill(c, o, name, 1);
+        return pyelf_setattr(c, o, name, v);
+    }
+    PyTypeObject *tp = Py_TYPE(o);
+    return tp->tp_setattro ? tp->tp_setattro(o, name, v) : PyObject_SetAttr(o, name, v);
+}
