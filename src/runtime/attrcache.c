@@ -1,20 +1,24 @@
 /* Filling the attribute caches of the app's compiled call sites (attrcache.h): what the
  * interpreter's specialiser decides for LOAD_ATTR and STORE_ATTR (analyze_descriptor and
- * specialize_dict_access in CPython 3.13's Python/specialize.c), kept to the two cases it turns
- * into direct reads and writes, the instance's inline values and object slots. Anything else is
- * cached as generic: the site then makes Cython's own call.
+ * specialize_dict_access in CPython 3.13's Python/specialize.c), kept to the cases it turns into
+ * direct reads and writes: the instance's inline values, object slots, and a module's globals
+ * (specialize_module_load_attr). Anything else is cached as generic: the site then makes Cython's
+ * own call.
  */
 #define Py_BUILD_CORE 1
 #include <Python.h>
 #include <stddef.h>
 #include "internal/pycore_dict.h"
+#include "internal/pycore_moduleobject.h"
 #include "internal/pycore_object.h"
+#include "internal/pycore_runtime.h"
 #include "attrcache.h"
 
 _Static_assert(offsetof(PyDictValues, capacity) == PYELF_VALUES_CAPACITY, "PyDictValues.capacity moved");
 _Static_assert(offsetof(PyDictValues, valid) == PYELF_VALUES_VALID, "PyDictValues.valid moved");
 _Static_assert(offsetof(PyDictValues, values) == PYELF_VALUES_ARRAY, "PyDictValues.values moved");
 _Static_assert(MANAGED_DICT_OFFSET == PYELF_MANAGED_DICT, "the managed dict pointer moved");
+_Static_assert(sizeof(((PyDictKeysObject *)0)->dk_version) == sizeof(((PyelfAttrCache *)0)->keys), "dk_version");
 
 /* A site that saw this many (type, version) pairs stays generic: it is polymorphic, and filling
  * again at every call would cost more than the lookup it saves. */
@@ -24,8 +28,27 @@ static void fill(PyelfAttrCache *c, PyObject *o, PyObject *name, int store) {
     PyTypeObject *tp = Py_TYPE(o);
     c->kind = PYELF_ATTR_GENERIC;
     c->index = 0;
+    c->keys = 0;
     c->fills++;
     if (!PyUnicode_CheckExact(name) || !(tp->tp_flags & Py_TPFLAGS_READY)) {
+        goto done;
+    }
+    if (!store && PyModule_CheckExact(o)) {
+        /* A global of the module, found in its dict (not a ModuleType attribute, which would win
+         * over it, nor where the module has a `__getattr__`): guarded by the dict's keys version,
+         * which changes whenever a key is added or removed. */
+        PyDictObject *d = (PyDictObject *)((PyModuleObject *)o)->md_dict;
+        if (d == NULL || d->ma_keys->dk_kind != DICT_KEYS_UNICODE || _PyType_Lookup(tp, name) != NULL ||
+            _PyDict_LookupIndex(d, &_Py_ID(__getattr__)) != DKIX_EMPTY) {
+            goto done;
+        }
+        Py_ssize_t ix = _PyDict_LookupIndex(d, name);
+        uint32_t keys = _PyDictKeys_GetVersionForCurrentState(_PyInterpreterState_GET(), d->ma_keys);
+        if (ix >= 0 && ix <= 0xffff && keys != 0) {
+            c->kind = PYELF_ATTR_MODULE;
+            c->index = (unsigned short)ix;
+            c->keys = keys;
+        }
         goto done;
     }
     if (store ? tp->tp_setattro != PyObject_GenericSetAttr : tp->tp_getattro != PyObject_GenericGetAttr) {
@@ -59,6 +82,15 @@ static void fill(PyelfAttrCache *c, PyObject *o, PyObject *name, int store) {
 done:
     c->type = tp;
     c->version = tp->tp_version_tag;
+}
+
+PyObject *pyelf_module_global(const PyelfAttrCache *c, PyObject *module) {
+    PyDictObject *d = (PyDictObject *)((PyModuleObject *)module)->md_dict;
+    if (d == NULL || d->ma_keys->dk_version != c->keys) {
+        return NULL;
+    }
+    PyObject *v = DK_UNICODE_ENTRIES(d->ma_keys)[c->index].me_value;
+    return v == NULL ? NULL : Py_NewRef(v);
 }
 
 PyObject *pyelf_getattr_miss(PyelfAttrCache *c, PyObject *o, PyObject *name) {

@@ -3,7 +3,8 @@
  * Cython reads `obj.name` through the type's generic `tp_getattro`, which looks the name up in
  * the type's MRO and then in the instance at every call. The interpreter instead specialises each
  * LOAD_ATTR and STORE_ATTR instruction for the type it sees (Python/specialize.c): guarded by the
- * type's version tag, it reads the instance's inline values or a `__slots__` slot directly. Each
+ * type's version tag, it reads the instance's inline values or a `__slots__` slot directly, and
+ * a module's global from its dict's entry while the dict's keys are unchanged. Each
  * rewritten call site here (`cython::attribute_caches`) gets a cache of its own, a static in a
  * statement expression, doing the same: the same guards as the interpreter's, the same answers,
  * and Cython's own call (`tp_getattro`/`tp_setattro`) whenever a guard fails.
@@ -23,11 +24,13 @@ enum {
     PYELF_ATTR_GENERIC = 0, /* Cython's call */
     PYELF_ATTR_VALUE = 1,   /* the instance's inline values, at `index` */
     PYELF_ATTR_SLOT = 2,    /* an object slot (`__slots__`), at byte offset `index` */
+    PYELF_ATTR_MODULE = 3,  /* a module's global, entry `index` of its dict while its keys are `keys` */
 };
 
 typedef struct {
     PyTypeObject *type;   /* compared only, never dereferenced */
     unsigned int version; /* the type's tp_version_tag when the site was filled */
+    unsigned int keys;    /* for a module: its dict's keys version (dk_version) */
     unsigned short index;
     unsigned char kind;
     unsigned char fills; /* how often the site was filled; at the limit it stays generic */
@@ -41,6 +44,7 @@ typedef struct {
 #define PYELF_MANAGED_DICT (-3 * (Py_ssize_t)sizeof(PyObject *))
 
 PyObject *pyelf_getattr_miss(PyelfAttrCache *c, PyObject *o, PyObject *name);
+PyObject *pyelf_module_global(const PyelfAttrCache *c, PyObject *module);
 int pyelf_setattr_miss(PyelfAttrCache *c, PyObject *o, PyObject *name, PyObject *v);
 
 static inline PyObject *pyelf_getattr(PyelfAttrCache *c, PyObject *o, PyObject *name) {
@@ -56,6 +60,10 @@ static inline PyObject *pyelf_getattr(PyelfAttrCache *c, PyObject *o, PyObject *
         }
     } else if (c->kind == PYELF_ATTR_SLOT) {
         v = *(PyObject **)((char *)o + c->index);
+    } else if (c->kind == PYELF_ATTR_MODULE) {
+        /* Another module, or this one's keys changed: filled again (up to the limit). */
+        PyObject *r = pyelf_module_global(c, o);
+        return r != NULL ? r : pyelf_getattr_miss(c, o, name);
     }
     if (v != NULL) {
         return Py_NewRef(v);

@@ -142,6 +142,41 @@ def polymorphic():
     print("class changing", sum(get_x(o) for o in made), Counted.made)
 
 
+def get_pi(m):
+    return m.pi
+
+
+def modules():
+    import types
+
+    m = types.ModuleType("m")
+    m.pi = 3
+    print("module global", [get_pi(m) for _ in range(3)], get_pi(math))
+    m.pi = "replaced"
+    print("value replaced", get_pi(m))
+    m.other = "a new global"
+    print("keys changed", get_pi(m))
+    del m.pi
+    print("deleted", attempt(get_pi, m))
+    m.__getattr__ = lambda name: f"module __getattr__({name})"
+    print("module __getattr__", get_pi(m))
+    m.pi = "back"
+    print("found before __getattr__", get_pi(m))
+    mods = [types.ModuleType(f"m{i}") for i in range(40)]
+    for i, mod in enumerate(mods):
+        mod.pi = i
+    print("40 modules", sum(get_pi(mod) for mod in mods), get_pi(m))
+    m.__dict__["__class__"] = "in the dict"
+    print("ModuleType's own attribute wins", type(m).__name__, m.__class__.__name__)
+
+    class Sub(types.ModuleType):
+        @property
+        def pi(self):
+            return "a property of a module subclass"
+
+    print("module subclass", get_pi(Sub("s")))
+
+
 def builtins():
     print("module", get_x(type("M", (), {"x": math.pi})))
     print("complex", (3 + 4j).real, (3 + 4j).imag)
@@ -160,4 +195,5 @@ def builtins():
 plain()
 slotted()
 polymorphic()
+modules()
 builtins()
