@@ -52,7 +52,8 @@ pub enum Command {
     Toolchain {
         #[arg(long, default_value = crate::toolchain::pins::native_triple())]
         target: String,
-        /// The profile (toolchains/profiles.toml): quick (-O2, the default) or release (PGO+LTO).
+        /// The profile (toolchains/profiles.toml): pgo (PGO, the default), quick (-O2, a minute or
+        /// two quicker to build) or release (PGO and LTO).
         #[arg(long, value_name = "NAME")]
         profile: Option<String>,
         /// Parallel jobs for make (default: the number of CPUs).
