@@ -453,36 +453,65 @@ pub fn attribute_caches(c_text: &str) -> (String, usize) {
     let Some(include_at) = c_text.find(INCLUDE) else { return (c_text.to_string(), 0) };
     let calls =
         [("__Pyx_PyObject_GetAttrStr(", "PYELF_GETATTR(", 2), ("__Pyx_PyObject_SetAttrStr(", "PYELF_SETATTR(", 3)];
+    let bytes = c_text.as_bytes();
+    let is_word = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
     let mut out = String::with_capacity(c_text.len() + 64);
     let mut sites = 0;
+    let mut copied = 0;
     let mut i = 0;
-    while let Some(found) = c_text[i..].find("__Pyx_PyObject_") {
-        let at = i + found;
-        out.push_str(&c_text[i..at]);
-        let rest = &c_text[at..];
-        let whole_word = !c_text[..at].ends_with(|c: char| c.is_ascii_alphanumeric() || c == '_');
-        match calls.iter().find(|(from, _, _)| rest.starts_with(from)).filter(|_| whole_word) {
-            Some((from, to, arity)) => {
-                let args = call_arguments(&rest[from.len()..]);
-                let constant = args.as_ref().is_some_and(|a| a.len() == *arity && is_name_constant(a[1]));
-                out.push_str(if constant { to } else { from });
-                sites += constant as usize;
-                // On inside the arguments: a call there is a site of its own.
-                i = at + from.len();
+    // The text is C: calls in string literals (Cython's table of constants, docstrings) and in
+    // comments (the Python source Cython quotes) are not calls, and stay as they are.
+    while i < bytes.len() {
+        match bytes[i] {
+            b'"' | b'\'' => i = literal_end(bytes, i),
+            b'/' if bytes.get(i + 1) == Some(&b'/') => {
+                i = bytes[i..].iter().position(|&b| b == b'\n').map_or(bytes.len(), |n| i + n);
             }
-            None => {
-                out.push_str("__Pyx_PyObject_");
-                i = at + "__Pyx_PyObject_".len();
+            b'/' if bytes.get(i + 1) == Some(&b'*') => {
+                i = bytes[i + 2..].windows(2).position(|w| w == b"*/").map_or(bytes.len(), |n| i + 2 + n + 2);
             }
+            b'_' if i == 0 || !is_word(bytes[i - 1]) => {
+                match calls.iter().find(|(from, _, _)| bytes[i..].starts_with(from.as_bytes())) {
+                    Some((from, to, arity)) => {
+                        let args = call_arguments(&c_text[i + from.len()..]);
+                        if args.is_some_and(|a| a.len() == *arity && is_name_constant(a[1])) {
+                            out.push_str(&c_text[copied..i]);
+                            out.push_str(to);
+                            copied = i + from.len();
+                            sites += 1;
+                        }
+                        // On inside the arguments: a call there is a site of its own.
+                        i += from.len();
+                    }
+                    None => i += 1,
+                }
+            }
+            _ => i += 1,
         }
     }
-    out.push_str(&c_text[i..]);
+    out.push_str(&c_text[copied..]);
     if sites == 0 {
         return (c_text.to_string(), 0);
     }
     let at = include_at + INCLUDE.len();
     out.insert_str(at, &format!("#include \"{}\"\n", crate::runtime::ATTRCACHE_HEADER));
     (out, sites)
+}
+
+/// Where the C string or character literal starting at `start` (its quote) ends: after its closing
+/// quote, or at the end of its line if it has none.
+fn literal_end(bytes: &[u8], start: usize) -> usize {
+    let quote = bytes[start];
+    let mut i = start + 1;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\\' => i += 2,
+            b'\n' => return i,
+            b if b == quote => return i + 1,
+            _ => i += 1,
+        }
+    }
+    bytes.len()
 }
 
 /// The top-level arguments of a call whose text after the `(` is `after_paren`, trimmed; None when
@@ -660,6 +689,18 @@ mod tests {
         assert!(out.contains("m = __Pyx_PyObject_GetAttrStr(target->type, *target->method_name);"));
         assert!(out.contains("k = __Pyx_PyObject_GetAttrStr(o, __pyx_mstate_global->__pyx_kp_u_a_b);"));
         assert!(out.contains("my__Pyx_PyObject_GetAttrStr(o, __pyx_mstate_global->__pyx_n_u_z);"));
+        // In string literals (Cython's constants, docstrings) and comments, calls are text.
+        let quoted = "#include \"Python.h\"\n\
+                      static const char k[] = \"__Pyx_PyObject_GetAttrStr(o, __pyx_mstate_global->__pyx_n_u_x)\\\"\";\n\
+                      char q = '\"'; /* __Pyx_PyObject_GetAttrStr(o, __pyx_mstate_global->__pyx_n_u_x) */\n\
+                      // __Pyx_PyObject_SetAttrStr(o, __pyx_mstate_global->__pyx_n_u_x, v)\n\
+                      t = __Pyx_PyObject_GetAttrStr(o, __pyx_mstate_global->__pyx_n_u_é);\n\
+                      t = __Pyx_PyObject_GetAttrStr(o, __pyx_mstate_global->__pyx_n_u_y);\n";
+        let (out, sites) = attribute_caches(quoted);
+        assert_eq!(sites, 1, "{out}");
+        assert_eq!(out.matches("__Pyx_PyObject_GetAttrStr(o, __pyx_mstate_global->__pyx_n_u_x)").count(), 2, "{out}");
+        assert!(out.contains("// __Pyx_PyObject_SetAttrStr(o, __pyx_mstate_global->__pyx_n_u_x, v)\n"), "{out}");
+        assert!(out.contains("t = PYELF_GETATTR(o, __pyx_mstate_global->__pyx_n_u_y);"), "{out}");
         // Nothing to rewrite, or no Python.h to put the include after: unchanged.
         let plain = "#include \"Python.h\"\nx = __Pyx_PyObject_GetAttrStr(o, n);\n";
         assert_eq!(attribute_caches(plain), (plain.to_string(), 0));

@@ -36,8 +36,14 @@ typedef struct {
     unsigned char fills; /* how often the site was filled; at the limit it stays generic */
 } PyelfAttrCache;
 
-/* The layout of CPython 3.13's inline values (`PyDictValues`, after tp_basicsize) and of the
- * managed dict pointer (before the object): asserted in attrcache.c. */
+#ifdef Py_GIL_DISABLED
+#error "the attribute caches read and fill without atomics: they need the GIL"
+#endif
+
+/* The layout of CPython 3.13's inline values (`PyDictValues`, right after the object header, as
+ * `_PyObject_InlineValues` finds them) and of the managed dict pointer (before the object):
+ * asserted in attrcache.c. */
+#define PYELF_VALUES_AT ((Py_ssize_t)sizeof(PyObject))
 #define PYELF_VALUES_CAPACITY 0
 #define PYELF_VALUES_VALID 3
 #define PYELF_VALUES_ARRAY ((Py_ssize_t)sizeof(PyObject *))
@@ -54,7 +60,7 @@ static inline PyObject *pyelf_getattr(PyelfAttrCache *c, PyObject *o, PyObject *
     }
     PyObject *v = NULL;
     if (c->kind == PYELF_ATTR_VALUE) {
-        const unsigned char *values = (const unsigned char *)o + tp->tp_basicsize;
+        const unsigned char *values = (const unsigned char *)o + PYELF_VALUES_AT;
         if (values[PYELF_VALUES_VALID] && c->index < values[PYELF_VALUES_CAPACITY]) {
             v = ((PyObject *const *)(values + PYELF_VALUES_ARRAY))[c->index];
         }
@@ -80,7 +86,7 @@ static inline int pyelf_setattr(PyelfAttrCache *c, PyObject *o, PyObject *name, 
     if (v == NULL) {
         /* a deletion: Cython's call */
     } else if (c->kind == PYELF_ATTR_VALUE) {
-        unsigned char *values = (unsigned char *)o + tp->tp_basicsize;
+        unsigned char *values = (unsigned char *)o + PYELF_VALUES_AT;
         if (values[PYELF_VALUES_VALID] && c->index < values[PYELF_VALUES_CAPACITY] &&
             *(PyObject **)((char *)o + PYELF_MANAGED_DICT) == NULL) {
             at = (PyObject **)(values + PYELF_VALUES_ARRAY) + c->index;

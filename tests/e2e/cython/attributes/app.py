@@ -177,6 +177,47 @@ def modules():
     print("module subclass", get_pi(Sub("s")))
 
 
+def get_x_once(o):
+    return o.x  # a site of its own: get_x's has seen too many types to be filled again
+
+
+def reentrant():
+    # A class dict with a key that is not a string: looking a name up in it runs this __eq__,
+    # which fills the same site while it is being filled.
+    import warnings
+
+    warnings.simplefilter("ignore")
+
+    class K:
+        def __hash__(self):
+            return hash("x")
+
+        def __eq__(self, other):
+            get_x_once(Plain("inner"))
+            return False
+
+    S = type("S", (tuple,), {K(): 0})
+    s = S(("a", "b"))
+    print("reentrant fill", attempt(get_x_once, s), attempt(get_x_once, s), get_x_once(Plain("after")))
+
+
+class Lazy:
+    def value(self):
+        try:
+            return self._cached
+        except AttributeError:
+            self._cached = "computed"
+            return "first"
+
+
+def text_like_a_call():
+    # Cython keeps string constants in one table: a rewritten call inside it would shift the rest.
+    s = "__Pyx_PyObject_GetAttrStr(o, __pyx_mstate_global->__pyx_n_u_x)"
+    print("constant", s, "and the next one", "intact")
+    objs = [Lazy() for _ in range(3)]
+    print("cached later", [o.value() for o in objs], [o.value() for o in objs])
+
+
 def builtins():
     print("module", get_x(type("M", (), {"x": math.pi})))
     print("complex", (3 + 4j).real, (3 + 4j).imag)
@@ -196,4 +237,6 @@ plain()
 slotted()
 polymorphic()
 modules()
+reentrant()
+text_like_a_call()
 builtins()
