@@ -237,6 +237,24 @@ mod tests {
     }
 
     #[test]
+    fn code_telling_generators_by_their_type_keeps_generators_as_python_makes_them() {
+        // PyYAML's constructor runs its generator constructors and checks `types.GeneratorType`:
+        // compiled with --compile-deps, `yaml.safe_load` returned Cython's generator object.
+        let r = rules();
+        let constructor = uses(&["types", "GeneratorType", "isinstance"]);
+        let Choice::Bytecode(Some(why)) = choose(r, &constructor, Whose::Dependency, None, Asked::Nothing) else {
+            panic!("yaml.constructor is compiled")
+        };
+        assert_eq!(why, "its code uses `GeneratorType`: it tells Python generators and coroutines from others, and may be given any module's");
+        let checks = uses(&["inspect", "isgenerator"]);
+        assert!(r.app_wide(["app.run"], [("app.run", checks.as_slice())]).is_some());
+        // asyncio.iscoroutine accepts Cython's coroutines (collections.abc): not a reason.
+        let asyncio = uses(&["asyncio", "iscoroutine"]);
+        assert!(r.app_wide(["app.run"], [("app.run", asyncio.as_slice())]).is_none());
+        assert_eq!(choose(r, &asyncio, Whose::Dependency, None, Asked::Nothing), Choice::Compile);
+    }
+
+    #[test]
     fn the_user_comes_first_then_the_app_then_cython_modules_then_the_module() {
         let r = rules();
         let why = "the app bundles cloudpickle, which pickles";
