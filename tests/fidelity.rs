@@ -340,3 +340,39 @@ fn ctypes_finds_the_c_library_and_libpython_functions_the_app_names_in_every_roo
         same(&in_root_mounted(&root, "/app", true, false), &want, &format!("{kind}, /proc"));
     }
 }
+
+/// The modules every binary imports while it starts are deep-frozen: static code objects
+/// (`src/build/deepfreeze.py`), handed to the import system in place of their marshalled bytes.
+/// Each is what marshal builds from those bytes (every attribute and constant, the same strings
+/// interned), and the code runs as python's. Started as python with `-X no_debug_ranges`, the
+/// binary's code has no columns, as python's has none.
+#[test]
+#[ignore = "builds real binaries and needs root; run by ./test.sh"]
+fn deep_frozen_modules_are_the_code_marshal_builds_in_every_root() {
+    let names: Vec<&str> = pyelf::toolchain::stdlib::facts().deep_frozen.iter().map(String::as_str).collect();
+    let bin = build("deep_frozen", &["--python-cli"]);
+    let want = reference("deep_frozen", &names);
+    assert!(want.status.success(), "{}", all(&want));
+    let compared = format!("compared {}, not frozen here 0", names.len());
+    let got = Command::new(&bin).args(&names).output().unwrap();
+    same(&got, &want, "on the host");
+    assert!(String::from_utf8_lossy(&got.stderr).contains(&compared), "{}", all(&got));
+    let root = root_with("empty", &bin, "deep_frozen");
+    let got = in_root(&root, "/app", "/app", &names, true);
+    same(&got, &want, "empty root");
+    assert!(String::from_utf8_lossy(&got.stderr).contains(&compared), "{}", all(&got));
+    // As python, with code that has no column information.
+    let dir = bin.parent().unwrap().join("deep-frozen-python");
+    std::fs::create_dir_all(&dir).unwrap();
+    let python = dir.join("python3");
+    let _ = std::fs::remove_file(&python);
+    std::os::unix::fs::symlink(&bin, &python).unwrap();
+    let code = "import os, posixpath; print(list(os.walk.__code__.co_positions())[:4], \
+                list(posixpath.join.__code__.co_positions())[-2:])";
+    for x in [&["-X", "no_debug_ranges"][..], &[]] {
+        let args: Vec<&str> = x.iter().copied().chain(["-c", code]).collect();
+        let got = Command::new(&python).args(&args).env_clear().output().unwrap();
+        let want = Command::new(toolchain_python()).args(&args).env_clear().output().unwrap();
+        same(&got, &want, &format!("python3 {args:?}"));
+    }
+}

@@ -816,6 +816,14 @@ def write_bundle(path, files, cache=None, aligned=None):
         cache.put(key, path)
 
 
+def load_beside(name):
+    """A module of pyelf's beside this file (`-I` leaves this directory out of sys.path)."""
+    spec = importlib.util.spec_from_file_location(name, os.path.join(os.path.dirname(os.path.abspath(__file__)), name + ".py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def c_string(text):
     """`text` as a C string literal (file names may hold any character)."""
     return '"' + "".join(c if c.isascii() and c.isprintable() and c not in '"\\?' else "".join(f"\\{b:03o}" for b in c.encode()) for c in text) + '"'
@@ -883,6 +891,21 @@ def emit_main(out_dir, spec_file, cache_dir=None):
         f.write("    {0, 0, 0, 0},\n};\n")
     with open(os.path.join(out_dir, "frozen.txt"), "w") as f:
         f.write("".join(n + "\n" for n, *_ in sorted(table + packed_table)))
+
+    # The modules imported at every start, as static code objects (deepfreeze.py): those of the
+    # binary's own table (their bytes found by their place in the blob) and CPython's own frozen
+    # modules (found by name when the binary starts, and used only if their bytes are these).
+    import _imp
+    deepfreeze = load_beside("deepfreeze")
+    offsets = {name: (off, size) for name, off, size, _ in table}
+    deep = []
+    for name in FACTS["deep_frozen"]:
+        if name in offsets:
+            off, size = offsets[name]
+            deep.append((name, blob[off:off + size], f"pyelf_frozen_blob + {off}"))
+        elif _imp.find_frozen(name, withdata=True) is not None:
+            deep.append((name, _imp.find_frozen(name, withdata=True)[0].tobytes(), None))
+    deepfreeze.write(os.path.join(out_dir, "deepfrozen.c"), deep)
 
     write_bundle(os.path.join(out_dir, "bundle.zip"), [(d["arc"], d["file"]) for d in spec.get("bundle", [])], cache,
                  spec.get("aligned"))

@@ -63,6 +63,8 @@ pub fn trace_imports(
 
 /// The analysis and code generation, run by the toolchain's python3.
 const FREEZE_PY: &str = include_str!("freeze.py");
+/// Its deep-freezing part (a module it loads from beside itself).
+const DEEPFREEZE_PY: &str = include_str!("deepfreeze.py");
 
 /// Where a module the analysis found comes from (its `kind` in `modules.json`; `freeze.py` gets
 /// the names from [`crate::build::freeze::facts_for_analysis`]).
@@ -284,11 +286,15 @@ pub struct FrozenModules {
     pub names: Vec<String>,
     /// The data archive (`bundle.zip`).
     pub bundle: PathBuf,
+    /// The deep-frozen modules' static code objects (`deepfrozen.c`, generated) and the code that
+    /// hands them to the import system (`deepfreeze.c`, [`crate::runtime::DEEPFREEZE_C`]).
+    pub deep_frozen: [PathBuf; 2],
 }
 
 fn run_freeze(tc: &Toolchain, dir: &Path, args: &[std::ffi::OsString], what: &str) -> Result<()> {
     let freeze_py = dir.join("freeze.py");
     fs::write(&freeze_py, FREEZE_PY)?;
+    fs::write(dir.join("deepfreeze.py"), DEEPFREEZE_PY)?;
     let facts = dir.join("stdlib-facts.json");
     fs::write(&facts, facts_for_analysis().to_string())?;
     let mut c = Command::new(&tc.build_python);
@@ -379,7 +385,16 @@ pub fn emit(
     let packed_s = dir.join("packed_blob.S");
     fs::write(&packed_s, incbin_asm(".rodata", Some("pyelf_packed_blob"), &dir.join("packed.bin")))?;
     let names = fs::read_to_string(dir.join("frozen.txt"))?.lines().map(String::from).collect();
-    Ok(FrozenModules { table_c: dir.join("frozen.c"), blob_s, packed_s, names, bundle: dir.join("bundle.zip") })
+    fs::write(dir.join("deepfreeze.h"), crate::runtime::DEEPFREEZE_H)?;
+    fs::write(dir.join("deepfreeze.c"), crate::runtime::DEEPFREEZE_C)?;
+    Ok(FrozenModules {
+        table_c: dir.join("frozen.c"),
+        blob_s,
+        packed_s,
+        names,
+        bundle: dir.join("bundle.zip"),
+        deep_frozen: [dir.join("deepfrozen.c"), dir.join("deepfreeze.c")],
+    })
 }
 
 /// Assembly that embeds the bytes of `file`, followed by a NUL byte, in `section` (the whole
@@ -410,6 +425,7 @@ pub fn facts_for_analysis() -> serde_json::Value {
     serde_json::json!({
         "startup": f.startup,
         "always_packages": f.always_packages,
+        "deep_frozen": f.deep_frozen,
         "full_excluded": f.full_excluded,
         "c_module_deps": f.c_module_deps,
         // (reported in `Found::uses` when an app's or a dependency's module uses them)

@@ -31,6 +31,13 @@ pub const ATTRCACHE_HEADER: &str = "attrcache.h";
 /// Filling those caches: what the interpreter's specialiser decides, with CPython's internal API.
 pub const ATTRCACHE_C: &str = include_str!("attrcache.c");
 
+/// The deep-frozen modules' code objects handed to the import system in place of unmarshalling
+/// their bytes, and finished on first use; their table is generated (`src/build/deepfreeze.py`).
+pub const DEEPFREEZE_C: &str = include_str!("deepfreeze.c");
+
+/// The table's layout, shared by [`DEEPFREEZE_C`] and the generated table.
+pub const DEEPFREEZE_H: &str = include_str!("deepfreeze.h");
+
 /// The loader of the wheels' shared objects (dlopen, dlsym, dladdr, dl_iterate_phdr, TLS).
 pub const LOADER_C: &str = include_str!("loader.c");
 
@@ -75,5 +82,6 @@ pub const WRAPPED: &[&str] = &[
     "chdir",
     "fchdir",
     "getcwd",
-    "statvfs", // vfs.c
+    "statvfs",                        // vfs.c
+    "PyMarshal_ReadObjectFromString", // deepfreeze.c
 ];

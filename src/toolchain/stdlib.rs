@@ -19,6 +19,8 @@ pub struct Facts {
     pub core_modules: Vec<String>,
     pub startup: Vec<String>,
     pub always_packages: Vec<String>,
+    /// Modules whose code objects are built as static objects (`src/build/deepfreeze.py`).
+    pub deep_frozen: Vec<String>,
     /// Names whose use shows that the app runs code it is given at run time (`run_path`).
     pub runs_given_code: Vec<String>,
     pub full_excluded: Vec<String>,
@@ -43,7 +45,7 @@ mod tests {
         for (module, source) in &f.module_libraries {
             assert!(pins.source(source).is_ok(), "{module} links {source}, which is not pinned");
         }
-        for list in [&f.required_modules, &f.core_modules, &f.startup, &f.full_excluded] {
+        for list in [&f.required_modules, &f.core_modules, &f.startup, &f.full_excluded, &f.deep_frozen] {
             let mut sorted = list.clone();
             sorted.sort();
             sorted.dedup();

@@ -128,6 +128,7 @@ pub fn assemble(plan: &Plan, resolved: &Dependencies, analysed: &Analysed, compi
         plan.link.upx,
     )?;
     sources.extend([frozen.table_c.clone(), frozen.blob_s.clone(), frozen.packed_s.clone(), inittab_c, ext_init_c]);
+    sources.extend(frozen.deep_frozen.iter().cloned());
 
     // What is inside, for the SBOM section and the summary.
     let pins = &plan.pins;
