@@ -242,6 +242,19 @@ fn apps_built_for_aarch64_print_what_their_x86_64_builds_print_in_alpine_arm64_a
         assert_eq!((out.status.code(), text(&out)), (Some(3), text(&want)), "{kind}: {}", all(&out));
     }
 
+    // The deep-frozen modules: in a cross build CPython's are made from the target's sources as its
+    // cross build froze them, and used only when their digest matches the target's frozen bytes.
+    // Every one is static (the same object at each get) and what marshal builds from those bytes.
+    let names: Vec<&str> = pyelf::toolchain::stdlib::facts().deep_frozen.iter().map(String::as_str).collect();
+    let (x86_bin, arm_bin) = both(&repo().join("tests/e2e/fidelity/deep_frozen.py"), "deep_frozen");
+    let want = Command::new(&x86_bin).args(&names).output().unwrap();
+    assert!(want.status.success(), "{}", all(&want));
+    let root = arm_root("empty", &arm_bin, "deep_frozen");
+    let out = run_arm(&root, &names);
+    assert_eq!((out.status.code(), text(&out)), (Some(0), text(&want)), "{}", all(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains(&format!("compared {0}, not frozen here 0, static {0}", names.len())), "{stderr}");
+
     // A tool from PyPI with its dependencies: mdformat.
     let (x86_bin, arm_bin) = both(&repo().join("tests/e2e/tools/mdformat"), "mdformat");
     let doc = "Title\n=====\n\n* one\n* two\n\nSome   *text*   with a [link]( http://example.com ).\n";

@@ -353,7 +353,7 @@ fn deep_frozen_modules_are_the_code_marshal_builds_in_every_root() {
     let bin = build("deep_frozen", &["--python-cli"]);
     let want = reference("deep_frozen", &names);
     assert!(want.status.success(), "{}", all(&want));
-    let compared = format!("compared {}, not frozen here 0", names.len());
+    let compared = format!("compared {0}, not frozen here 0, static {0}", names.len());
     let got = Command::new(&bin).args(&names).output().unwrap();
     same(&got, &want, "on the host");
     assert!(String::from_utf8_lossy(&got.stderr).contains(&compared), "{}", all(&got));

@@ -69,7 +69,7 @@ class Reader:
         self.data, self.pos, self.refs = bytes(data), 0, []
 
     def take(self, n):
-        if self.pos + n > len(self.data):
+        if n < 0 or self.pos + n > len(self.data):
             raise Unsupported("marshal data ends early")
         b = self.data[self.pos:self.pos + n]
         self.pos += n
@@ -95,6 +95,12 @@ class Reader:
         return obj
 
     def read(self):
+        try:
+            return self.read_one()
+        except (UnicodeDecodeError, struct.error, RecursionError) as e:
+            raise Unsupported(f"unreadable marshal data ({e})") from None
+
+    def read_one(self):
         code = self.byte()
         flag, t = code & 0x80, chr(code & 0x7F)
         if t == "r":
@@ -405,12 +411,31 @@ class Writer:
 
 def static_identifiers():
     """The identifiers CPython 3.13 holds as static, interned strings (`_Py_ID(name)`), from the
-    internal header that lists them."""
+    internal header of the toolchain the C is compiled with (PYELF_TARGET_INCLUDE) that lists
+    them."""
     import re
     import sysconfig
-    path = os.path.join(sysconfig.get_paths()["include"], "internal", "pycore_global_strings.h")
-    with open(path) as f:
-        return frozenset(re.findall(r"^\s*STRUCT_FOR_ID\((\w+)\)", f.read(), re.M))
+    include = os.environ.get("PYELF_TARGET_INCLUDE") or sysconfig.get_paths()["include"]
+    path = os.path.join(include, "internal", "pycore_global_strings.h")
+    try:
+        with open(path) as f:
+            return frozenset(re.findall(r"^\s*STRUCT_FOR_ID\((\w+)\)", f.read(), re.M))
+    except OSError as e:
+        raise SystemExit(f"pyelf freeze: cannot read CPython's list of static strings: {e}") from None
+
+
+def digest(data):
+    """deepfreeze.c's `digest` of `data`: 64-bit FNV-1a over little-endian 8-byte words (with a
+    shift to mix), then over the bytes left."""
+    mask = (1 << 64) - 1
+    h = 0xCBF29CE484222325
+    whole = len(data) - len(data) % 8
+    for (w,) in struct.iter_unpack("<Q", data[:whole]):
+        h = ((h ^ w) * 0x100000001B3) & mask
+        h ^= h >> 29
+    for b in data[whole:]:
+        h = ((h ^ b) * 0x100000001B3) & mask
+    return h
 
 
 def c_double(v):
@@ -435,6 +460,10 @@ HEADER = """\
 #include "internal/pycore_runtime_init.h"
 #include "deepfreeze.h"
 
+#if defined(Py_DEBUG) || defined(Py_GIL_DISABLED)
+#error "deep-frozen objects are written for a release build with the GIL"
+#endif
+
 extern const unsigned char pyelf_frozen_blob[];
 
 _Static_assert(PyLong_SHIFT == 30, "ints are written with 30-bit digits");
@@ -443,10 +472,13 @@ _Static_assert(RESUME == %d, "the bytecode was read with another CPython's opcod
 """
 
 
-def write(path, modules):
+def write(path, modules, check_cpython=False):
     """Writes the C file for `modules`: (name, marshalled code, C expression of the frozen
     table's pointer to those bytes or None for CPython's own frozen modules). Returns the names
-    of those deep-frozen (a module this writer cannot express stays marshalled)."""
+    of those deep-frozen (a module this writer cannot express stays marshalled). With
+    `check_cpython` (a cross build: CPython's frozen bytes were read from the build machine's
+    python, not from the target's libpython), the binary checks a digest of CPython's modules'
+    bytes before it uses their static objects."""
     w = Writer()
     table, done = [], []
     for name, data, pointer in modules:
@@ -455,12 +487,13 @@ def write(path, modules):
         except Unsupported as e:
             print(f"pyelf: deep-freezing {name} skipped: {e}", file=sys.stderr)
             continue
-        table.append((name, pointer, len(data), expr, slots, sets, codes))
+        check = digest(data) if check_cpython and pointer is None else 0
+        table.append((name, pointer, len(data), check, expr, slots, sets, codes))
         done.append(name)
     with open(path, "w") as f:
         f.write(HEADER % w.resume)
         f.write("".join(w.defs))
-        for i, (name, pointer, size, expr, slots, sets, codes) in enumerate(table):
+        for i, (name, pointer, size, check, expr, slots, sets, codes) in enumerate(table):
             f.write(f"\nstatic const struct pyelf_df_slot pyelf_df_slots_{i}[] = {{\n")
             f.write("".join(f"    {{{s}, {int(imm)}}},\n" for s, imm in slots) or "    {0, 0},\n")
             f.write(f"}};\nstatic const struct pyelf_df_set pyelf_df_sets_{i}[] = {{\n")
@@ -470,8 +503,8 @@ def write(path, modules):
             f.write("};\n")
         f.write(f"\nconst int pyelf_df_count = {len(table)};\n")
         f.write(f"struct pyelf_df_module pyelf_df_modules[{max(len(table), 1)}] = {{\n")
-        for i, (name, pointer, size, expr, slots, sets, codes) in enumerate(table):
-            f.write(f'    {{"{name}", {pointer or "NULL"}, {size}, {expr},\n'
+        for i, (name, pointer, size, check, expr, slots, sets, codes) in enumerate(table):
+            f.write(f'    {{"{name}", {pointer or "NULL"}, {size}, {check}u, {expr},\n'
                     f"     pyelf_df_slots_{i}, {len(slots)}, pyelf_df_sets_{i}, {len(sets)}, pyelf_df_codes_{i}, {len(codes)}, 0}},\n")
         f.write("};\n")
     return done

@@ -903,9 +903,21 @@ def emit_main(out_dir, spec_file, cache_dir=None):
         if name in offsets:
             off, size = offsets[name]
             deep.append((name, blob[off:off + size], f"pyelf_frozen_blob + {off}"))
-        elif _imp.find_frozen(name, withdata=True) is not None:
-            deep.append((name, _imp.find_frozen(name, withdata=True)[0].tobytes(), None))
-    deepfreeze.write(os.path.join(out_dir, "deepfrozen.c"), deep)
+        elif (found := _imp.find_frozen(name, withdata=True)) is not None:
+            data = found[0].tobytes()
+            if BUILD_STDLIB is not None:
+                # A cross build: the target's libpython froze the module with this python, as
+                # CPython's Programs/_freeze_module.py does (compiled from the source and
+                # marshalled), which may write other bytes than this python's own frozen copy.
+                # The binary checks them (their digest) before it uses the objects.
+                try:
+                    with open(os.path.join(STDLIB, *(found[2] or "").split(".")) + ".py", "rb") as f:
+                        code = compile(f.read(), f"<frozen {found[2]}>", "exec", optimize=0, dont_inherit=True)
+                except OSError:
+                    continue  # not a module of its own file: left to marshal
+                data = marshal.dumps(code)
+            deep.append((name, data, None))
+    deepfreeze.write(os.path.join(out_dir, "deepfrozen.c"), deep, check_cpython=BUILD_STDLIB is not None)
 
     write_bundle(os.path.join(out_dir, "bundle.zip"), [(d["arc"], d["file"]) for d in spec.get("bundle", [])], cache,
                  spec.get("aligned"))

@@ -299,6 +299,9 @@ fn run_freeze(tc: &Toolchain, dir: &Path, args: &[std::ffi::OsString], what: &st
     fs::write(&facts, facts_for_analysis().to_string())?;
     let mut c = Command::new(&tc.build_python);
     c.arg("-I").arg(&freeze_py).args(args).env_clear().env("PYELF_STDLIB_FACTS", &facts);
+    // The headers the deep-frozen objects are compiled with (deepfreeze.py reads CPython's list of
+    // static strings there).
+    c.env("PYELF_TARGET_INCLUDE", tc.root.join("include/python3.13"));
     if tc.is_cross() {
         // The build machine's python analyses the target's stdlib (the same sources but for its
         // _sysconfigdata module, named here).

@@ -11,9 +11,13 @@
  * Marshal is used instead, as without deep-freezing, in a subinterpreter (static objects are
  * shared by the process, and specialisation writes into them), when -X no_debug_ranges asks for
  * code without column information, and when code watchers are registered (they would not hear of
- * these code objects). */
+ * these code objects).
+ *
+ * A process initialises the interpreter once (the launcher never finalises and starts it again):
+ * finished objects are not reset for a second interpreter of the same process. */
 #define Py_BUILD_CORE 1
 #include <Python.h>
+#include <stdint.h>
 #include <string.h>
 #include "internal/pycore_code.h"
 #include "internal/pycore_import.h"
@@ -21,6 +25,10 @@
 #include "internal/pycore_pystate.h"
 #include "internal/pycore_unicodeobject.h"
 #include "deepfreeze.h"
+
+#if defined(Py_DEBUG) || defined(Py_GIL_DISABLED)
+#error "deep-frozen objects are written for a release build with the GIL"
+#endif
 
 PyObject *__real_PyMarshal_ReadObjectFromString(const char *data, Py_ssize_t len);
 extern void _PyCode_Quicken(PyCodeObject *code);
@@ -34,6 +42,25 @@ static const unsigned char *cpython_frozen(const char *name, int size)
             if (strcmp(p->name, name) == 0)
                 return p->size == size ? p->code : NULL;
     return NULL;
+}
+
+/* deepfreeze.py's `digest`: 64-bit FNV-1a over little-endian 8-byte words, then the bytes left. */
+static unsigned long long digest(const unsigned char *p, size_t n)
+{
+    uint64_t h = 0xcbf29ce484222325u;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, p + i, 8);
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+        w = __builtin_bswap64(w);
+#endif
+        h = (h ^ w) * 0x100000001b3u;
+        h ^= h >> 29;
+    }
+    for (; i < n; i++)
+        h = (h ^ p[i]) * 0x100000001b3u;
+    return h;
 }
 
 static int finish(struct pyelf_df_module *m)
@@ -67,6 +94,10 @@ static int resolved;
 
 PyObject *__wrap_PyMarshal_ReadObjectFromString(const char *data, Py_ssize_t len)
 {
+    /* Only the main interpreter touches the table (a subinterpreter may run beside it). */
+    PyInterpreterState *interp = _PyInterpreterState_GET();
+    if (!_Py_IsMainInterpreter(interp))
+        return __real_PyMarshal_ReadObjectFromString(data, len);
     if (!resolved) {
         resolved = 1;
         for (int i = 0; i < pyelf_df_count; i++) {
@@ -79,10 +110,12 @@ PyObject *__wrap_PyMarshal_ReadObjectFromString(const char *data, Py_ssize_t len
         struct pyelf_df_module *m = &pyelf_df_modules[i];
         if ((const char *)m->data != data || m->size != len || m->state < 0)
             continue;
-        PyInterpreterState *interp = _PyInterpreterState_GET();
-        if (!_Py_IsMainInterpreter(interp) || !_Py_GetConfig()->code_debug_ranges ||
-            interp->active_code_watchers || m->state == 2)
+        if (!_Py_GetConfig()->code_debug_ranges || interp->active_code_watchers || m->state == 2)
             break;
+        if (m->state == 0 && m->digest && digest(m->data, (size_t)m->size) != m->digest) {
+            m->state = -1; /* CPython's bytes are not those the objects were made from */
+            break;
+        }
         if (m->state == 0) {
             m->state = 2; /* finishing: a reentrant import of the same bytes unmarshals them */
             if (finish(m) < 0) {

@@ -21,6 +21,9 @@ struct pyelf_df_module {
      * binary's own table, or NULL for CPython's frozen modules (found by name at first use). */
     const unsigned char *data;
     int size;
+    /* In a cross build, the digest of CPython's module's bytes (deepfreeze.c's `digest`), checked
+     * before first use; 0: not checked (the bytes were read from this very toolchain). */
+    unsigned long long digest;
     PyObject *code;
     const struct pyelf_df_slot *slots;
     int nslots;
@@ -28,7 +31,8 @@ struct pyelf_df_module {
     int nsets;
     PyCodeObject *const *codes;
     int ncodes;
-    /* 0: not looked at; 1: finished; -1: left to marshal. */
+    /* 0: not looked at; 2: being finished (a reentrant import of the same bytes unmarshals
+     * them); 1: finished; -1: left to marshal. */
     int state;
 };
 

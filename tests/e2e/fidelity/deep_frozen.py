@@ -4,8 +4,9 @@ every attribute, every constant, the same strings interned. Then code of those m
 a traceback through them with its carets, and their positions.
 
 Usage: deep_frozen.py [NAME...]: the modules to compare (those the binary deep-freezes); a name
-the interpreter has no frozen bytes for is left out of the comparison and counted (on stderr: the
-binary freezes more than python does).
+the interpreter has no frozen bytes for is left out of the comparison and counted, and so are the
+code objects that are static, the same object at each get (on stderr: the binary freezes more
+than python does, and python deep-freezes none).
 """
 import _imp
 import marshal
@@ -60,7 +61,7 @@ def differences(a, b, where):
     return [] if a == b else [f"{where}: {a!r} against {b!r}"]
 
 
-compared, absent, problems = 0, 0, []
+compared, absent, static, problems = 0, 0, 0, []
 for name in sys.argv[1:]:
     found = _imp.find_frozen(name, withdata=True)
     if found is None:
@@ -72,8 +73,10 @@ for name in sys.argv[1:]:
     problems += differences(got, want, name)
     if again.co_code != got.co_code:
         problems.append(f"{name}: a second get differs")
+    # The same object again only when it is static (marshal builds a new one each time).
+    static += again is got
     compared += 1
-print(f"compared {compared}, not frozen here {absent}", file=sys.stderr)
+print(f"compared {compared}, not frozen here {absent}, static {static}", file=sys.stderr)
 for p in problems[:20]:
     print("differs:", p)
 
