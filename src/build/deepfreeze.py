@@ -174,7 +174,7 @@ class Writer:
     def __init__(self):
         self.defs = []          # C definitions, in dependency order
         self.leaves = {}        # (kind, key) -> C expression, shared by every module
-        self.strings = {}       # str value -> C expression
+        self.strings = {}       # (value, interned) -> C expression, shared by every module
         self.nodes = {}         # id(node) -> C expression (tuples, code: per module)
         self.keepalive = []
         self.count = 0
