@@ -295,7 +295,8 @@ class Writer:
                 self.slots[slot] = self.slots.get(slot, False) or immortal or node.interned
         return expr
 
-    def obj(self, node):
+    def obj(self, node, mode=None):
+        """The C expression of `node`; `mode` is for a tuple (see `tuple`)."""
         if isinstance(node, str):
             return node
         if isinstance(node, Leaf):
@@ -306,7 +307,7 @@ class Writer:
             return self.nodes[id(node)]
         self.keepalive.append(node)
         if isinstance(node, Tuple):
-            expr = self.tuple(node, None)
+            expr = self.tuple(node, mode)
         elif isinstance(node, Code):
             expr = self.code(node)
         else:
@@ -330,13 +331,10 @@ class Writer:
                 self.sets.append((slot, self.tuple(inner, mode)))
                 items.append("NULL")
                 continue
-            if mode == "consts" and isinstance(item, Tuple) and id(item) not in self.nodes:
-                self.keepalive.append(item)
-                self.nodes[id(item)] = self.tuple(item, mode)
             if isinstance(item, Str) and (item.interned or mode == "names" or mode == "consts" and name_like(item.value)):
                 items.append(self.interned_string(slot, item, mode == "names"))
             else:
-                items.append(self.obj(item))
+                items.append(self.obj(item, mode))
         self.defs.append(
             f"static struct {{ PyGC_Head _gc_head; struct {{ PyObject_VAR_HEAD PyObject *ob_item[{len(items)}]; }} _object; }} {n} = {{\n"
             f"    ._object = {{ .ob_base = _PyVarObject_HEAD_INIT(&PyTuple_Type, {len(items)}),\n"
@@ -362,10 +360,7 @@ class Writer:
             tup = f[field]
             if not isinstance(tup, Tuple):
                 raise Unsupported(f"a code object's {field} not a tuple")
-            if id(tup) not in self.nodes:
-                self.keepalive.append(tup)
-                self.nodes[id(tup)] = self.tuple(tup, mode)
-            exprs[field] = self.nodes[id(tup)]
+            exprs[field] = self.obj(tup, mode)
         code = f["code"].value
         if len(code) % 2:
             raise Unsupported("odd-sized bytecode")
@@ -474,13 +469,13 @@ _Static_assert(RESUME == %d, "the bytecode was read with another CPython's opcod
 
 def write(path, modules, check_cpython=False):
     """Writes the C file for `modules`: (name, marshalled code, C expression of the frozen
-    table's pointer to those bytes or None for CPython's own frozen modules). Returns the names
-    of those deep-frozen (a module this writer cannot express stays marshalled). With
+    table's pointer to those bytes or None for CPython's own frozen modules). A module this writer
+    cannot express stays marshalled (and is named on stderr). With
     `check_cpython` (a cross build: CPython's frozen bytes were read from the build machine's
     python, not from the target's libpython), the binary checks a digest of CPython's modules'
     bytes before it uses their static objects."""
     w = Writer()
-    table, done = [], []
+    table = []
     for name, data, pointer in modules:
         try:
             expr, slots, sets, codes = w.module(data)
@@ -489,7 +484,6 @@ def write(path, modules, check_cpython=False):
             continue
         check = digest(data) if check_cpython and pointer is None else 0
         table.append((name, pointer, len(data), check, expr, slots, sets, codes))
-        done.append(name)
     with open(path, "w") as f:
         f.write(HEADER % w.resume)
         f.write("".join(w.defs))
@@ -507,4 +501,3 @@ def write(path, modules, check_cpython=False):
             f.write(f'    {{"{name}", {pointer or "NULL"}, {size}, {check}u, {expr},\n'
                     f"     pyelf_df_slots_{i}, {len(slots)}, pyelf_df_sets_{i}, {len(sets)}, pyelf_df_codes_{i}, {len(codes)}, 0}},\n")
         f.write("};\n")
-    return done

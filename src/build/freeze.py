@@ -910,12 +910,10 @@ def emit_main(out_dir, spec_file, cache_dir=None):
                 # CPython's Programs/_freeze_module.py does (compiled from the source and
                 # marshalled), which may write other bytes than this python's own frozen copy.
                 # The binary checks them (their digest) before it uses the objects.
-                try:
-                    with open(os.path.join(STDLIB, *(found[2] or "").split(".")) + ".py", "rb") as f:
-                        code = compile(f.read(), f"<frozen {found[2]}>", "exec", optimize=0, dont_inherit=True)
-                except OSError:
+                source = os.path.join(STDLIB, *(found[2] or "").split(".")) + ".py"
+                if not os.path.isfile(source):
                     continue  # not a module of its own file: left to marshal
-                data = marshal.dumps(code)
+                _, data, _ = compile_frozen({"name": name, "file": source, "filename": f"<frozen {found[2]}>"})
             deep.append((name, data, None))
     deepfreeze.write(os.path.join(out_dir, "deepfrozen.c"), deep, check_cpython=BUILD_STDLIB is not None)
 
