@@ -16,6 +16,17 @@ fn build(name: &str, extra: &[&str]) -> PathBuf {
     common::roots::build(env!("CARGO_BIN_EXE_pyelf"), &script(&format!("{name}.py")), name, extra)
 }
 
+/// A link named `python3` to `bin` (built with `--python-cli`), in the directory `dir` beside it:
+/// started through it, the binary is python.
+fn python_link(bin: &Path, dir: &str) -> PathBuf {
+    let dir = bin.parent().unwrap().join(dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let python = dir.join("python3");
+    let _ = std::fs::remove_file(&python);
+    std::os::unix::fs::symlink(bin, &python).unwrap();
+    python
+}
+
 /// `python3 SCRIPT ARGS` under the toolchain's CPython 3.13, isolated as the binary is.
 fn reference(name: &str, args: &[&str]) -> Output {
     Command::new(toolchain_python())
@@ -207,11 +218,7 @@ fn stdlib_modules_have_their_files_where_python_has_them() {
 #[ignore = "builds real binaries and needs root; run by ./test.sh"]
 fn with_python_cli_the_binary_started_as_python3_is_python() {
     let bin = build("python_cli", &["--python-cli", "--include-module", "json.tool"]);
-    let dir = bin.parent().unwrap().join("python-cli");
-    std::fs::create_dir_all(&dir).unwrap();
-    let python = dir.join("python3");
-    let _ = std::fs::remove_file(&python);
-    std::os::unix::fs::symlink(&bin, &python).unwrap();
+    let python = python_link(&bin, "python-cli");
     // Under its own name it is the app.
     let out = Command::new(&bin).args(["-c", "x"]).output().unwrap();
     assert_eq!(text(&out), "app mode: __main__ ['-c', 'x']\n", "{}", all(&out));
@@ -362,11 +369,7 @@ fn deep_frozen_modules_are_the_code_marshal_builds_in_every_root() {
     same(&got, &want, "empty root");
     assert!(String::from_utf8_lossy(&got.stderr).contains(&compared), "{}", all(&got));
     // As python, with code that has no column information.
-    let dir = bin.parent().unwrap().join("deep-frozen-python");
-    std::fs::create_dir_all(&dir).unwrap();
-    let python = dir.join("python3");
-    let _ = std::fs::remove_file(&python);
-    std::os::unix::fs::symlink(&bin, &python).unwrap();
+    let python = python_link(&bin, "deep-frozen-python");
     let code = "import os, posixpath; print(list(os.walk.__code__.co_positions())[:4], \
                 list(posixpath.join.__code__.co_positions())[-2:])";
     for x in [&["-X", "no_debug_ranges"][..], &[]] {
