@@ -17,6 +17,7 @@ pub mod link;
 pub mod loadable;
 pub mod names;
 pub mod native;
+pub mod objcache;
 pub mod objects;
 pub mod pip;
 pub mod project;

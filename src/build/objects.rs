@@ -2,6 +2,7 @@
 //! its own (one compiler per core), so that a failure names its file and shows the compiler's own
 //! messages, and a Cython module whose C the compiler rejects can fall back to bytecode.
 
+use crate::build::objcache::ObjectCache;
 use crate::toolchain::Toolchain;
 use anyhow::{bail, Context, Result};
 use fs_err as fs;
@@ -61,9 +62,18 @@ pub fn first_error(output: &str) -> String {
 }
 
 /// Compiles each of `files` to an object in `dir/obj` (the logs of failures go to `logs`);
-/// returns, in the order of `files`, each object or how the compiler rejected the file.
-pub fn compile_each(tc: &Toolchain, dir: &Path, files: &[PathBuf], logs: &Path) -> Result<Vec<Compiled>> {
+/// returns, in the order of `files`, each object or how the compiler rejected the file. With a
+/// `cache` (a directory), an object an earlier build compiled from the same command and the same
+/// files is taken from there ([`ObjectCache`]).
+pub fn compile_each(
+    tc: &Toolchain,
+    dir: &Path,
+    files: &[PathBuf],
+    logs: &Path,
+    cache: Option<&Path>,
+) -> Result<Vec<Compiled>> {
     let tool = compiler(tc, dir)?;
+    let cache = cache.map(|c| ObjectCache::new(c, dir));
     let obj_dir = dir.join("obj");
     fs::create_dir_all(&obj_dir)?;
     fs::create_dir_all(logs)?;
@@ -77,7 +87,7 @@ pub fn compile_each(tc: &Toolchain, dir: &Path, files: &[PathBuf], logs: &Path) 
                     loop {
                         let i = next.fetch_add(1, Ordering::SeqCst);
                         let Some(file) = files.get(i) else { break };
-                        done.push((i, compile_one(&tool, file, i, &obj_dir, logs)));
+                        done.push((i, compile_one(&tool, file, i, &obj_dir, logs, cache.as_ref())));
                     }
                     done
                 })
@@ -92,13 +102,36 @@ pub fn compile_each(tc: &Toolchain, dir: &Path, files: &[PathBuf], logs: &Path) 
     Ok(ordered.into_iter().map(|r| r.expect("every file compiled")).collect())
 }
 
-fn compile_one(tool: &cc::Tool, file: &Path, index: usize, obj_dir: &Path, logs: &Path) -> std::io::Result<Compiled> {
+fn compile_one(
+    tool: &cc::Tool,
+    file: &Path,
+    index: usize,
+    obj_dir: &Path,
+    logs: &Path,
+    cache: Option<&ObjectCache>,
+) -> std::io::Result<Compiled> {
     let stem = file.file_stem().and_then(|s| s.to_str()).unwrap_or("file");
     let obj = obj_dir.join(format!("{index:04}-{stem}.o"));
     let mut cmd: Command = tool.to_command();
-    cmd.arg("-c").arg(file).arg("-o").arg(&obj);
+    cmd.arg("-c").arg(file);
+    // The command without where its output goes (the same object whatever its name).
+    let key = cache.filter(|_| ObjectCache::can_keep(file)).map(|c| {
+        let args: Vec<String> = cmd.get_args().map(|a| a.to_string_lossy().into_owned()).collect();
+        c.command_key(Path::new(cmd.get_program()), &args)
+    });
+    if let (Some(c), Some(key)) = (cache, &key) {
+        if c.fetch(key, &obj) {
+            return Ok(Ok(obj));
+        }
+    }
+    // What the preprocessor read, for the cache.
+    let deps = obj.with_extension("d");
+    cmd.arg("-o").arg(&obj).arg("-MD").arg("-MF").arg(&deps);
     let out = cmd.output()?;
     if out.status.success() {
+        if let (Some(c), Some(key)) = (cache, &key) {
+            c.keep(key, &obj, &deps);
+        }
         return Ok(Ok(obj));
     }
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));

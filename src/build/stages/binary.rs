@@ -33,7 +33,18 @@ pub struct Built {
 pub fn link_and_install(plan: &Plan, compiled: &CompiledApp, bundle: Bundle) -> Result<Built> {
     let (tc, dir, output) = (&plan.tc, plan.dir(), &plan.output);
     let linked_exe = dir.join("app");
-    compile_and_link(tc, dir, &bundle.sources, bundle.objects, &plan.link, bundle.cxx, &linked_exe, &plan.logs)?;
+    let cache = plan.objects_cache();
+    compile_and_link(
+        tc,
+        dir,
+        &cache,
+        &bundle.sources,
+        bundle.objects,
+        &plan.link,
+        bundle.cxx,
+        &linked_exe,
+        &plan.logs,
+    )?;
     install_output(&linked_exe, output)?;
     let size = fs::metadata(output)?.len();
     let sha256 = crate::toolchain::fetch::sha256_file(output)?;
@@ -56,6 +67,7 @@ pub fn link_and_install(plan: &Plan, compiled: &CompiledApp, bundle: Bundle) -> 
 fn compile_and_link(
     tc: &Toolchain,
     dir: &Path,
+    cache: &Path,
     sources: &[PathBuf],
     mut objects: Vec<PathBuf>,
     options: &LinkOptions,
@@ -63,7 +75,7 @@ fn compile_and_link(
     exe: &Path,
     logs: &Path,
 ) -> Result<()> {
-    for result in objects::compile_each(tc, dir, sources, logs)? {
+    for result in objects::compile_each(tc, dir, sources, logs, Some(cache))? {
         objects.push(result.map_err(|r| r.error("the app's generated C"))?);
     }
     let archive = dir.join("obj/libpyelfapp.a");

@@ -167,7 +167,7 @@ pub fn modules(plan: &Plan, resolved: &Dependencies, analysed: &Analysed, script
     }
     // Cython's C compiled now, so that a module whose C the compiler rejects is embedded as
     // bytecode instead.
-    let mut results = objects::compile_each(tc, dir, &c_paths, &plan.logs)?;
+    let mut results = objects::compile_each(tc, dir, &c_paths, &plan.logs, Some(&plan.objects_cache()))?;
     let mut objects = Vec::new();
     if cached_sites > 0 {
         match results.pop().expect("attrcache.c was compiled") {

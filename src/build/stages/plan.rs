@@ -89,6 +89,11 @@ impl Plan {
         self.work.path()
     }
 
+    /// Where objects of earlier builds are kept ([`crate::build::objcache`]).
+    pub fn objects_cache(&self) -> PathBuf {
+        self.home.root().join("objects")
+    }
+
     /// How packages with extension modules are built: with the toolchain, from the pinned
     /// libraries in `home`, cached under `$PYELF_HOME/native`, dated the target's epoch.
     pub fn native(&self) -> deps::Native<'_> {
