@@ -337,6 +337,40 @@ fn the_same_app_builds_to_the_same_bytes() {
     );
 }
 
+/// The objects' cache gives the object a compile gives, byte for byte, in another work directory,
+/// and compiles again when a header the source includes changes, or when the source does.
+#[test]
+#[ignore = "compiles with the toolchain; run by ./test.sh"]
+fn the_objects_cache_gives_the_object_a_compile_gives() {
+    use pyelf::build::objects::compile_each;
+    let tc = toolchain();
+    let base = tmp().join("objects-cache");
+    let _ = std::fs::remove_dir_all(&base);
+    let cache = base.join("cache");
+    let compile = |name: &str, header: &str, body: &str, cache: Option<&Path>| -> (Vec<u8>, bool) {
+        let dir = base.join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("gen.h"), header).unwrap();
+        let c = dir.join("m.c");
+        std::fs::write(&c, format!("#include <Python.h>\n#include \"gen.h\"\nint m(void) {{ {body} }}\n")).unwrap();
+        let obj = compile_each(&tc, &dir, &[c], &dir.join("logs"), cache).unwrap().remove(0).unwrap();
+        // A compile writes the dependency list beside its object; an object from the cache has none.
+        (std::fs::read(&obj).unwrap(), obj.with_extension("d").exists())
+    };
+    let plain = compile("plain", "#define N 1", "return N;", None);
+    assert!(plain.1);
+    assert_eq!(compile("cold", "#define N 1", "return N;", Some(&cache)), plain, "a compile that fills the cache");
+    assert_eq!(compile("warm", "#define N 1", "return N;", Some(&cache)), (plain.0.clone(), false), "from the cache");
+    let header = compile("header", "#define N 2", "return N;", Some(&cache));
+    assert!(header.1, "a changed header compiles again");
+    assert_ne!(header.0, plain.0);
+    assert_eq!(header, compile("header-plain", "#define N 2", "return N;", None));
+    let body = compile("body", "#define N 2", "return N + 1;", Some(&cache));
+    assert!(body.1, "a changed source compiles again");
+    assert_eq!(body, compile("body-plain", "#define N 2", "return N + 1;", None));
+    assert_eq!(compile("warm-again", "#define N 1", "return N;", Some(&cache)), (plain.0, false));
+}
+
 /// The freezer's cache (compiled shares of modules, data archives) gives the bytes a run without it
 /// gives, and its keys follow the inputs: one changed module recompiles its share only.
 #[test]
