@@ -4,7 +4,7 @@
 //!
 //! An object follows from the compiler command (flags, the toolchain it runs), the source file and
 //! every file the preprocessor read for it. As ccache's "direct mode" does, a first key names the
-//! command and its source file's place; under it the cache keeps the list of files the last
+//! command (with the environment variables gcc reads) and its source file's place; under it the cache keeps the list of files the last
 //! compile of that command read (from gcc's `-MD` output). The object is then stored under a second
 //! key of that first key and the bytes of each of those files: when none changed, the preprocessor
 //! would read the same text and gcc (deterministic) would write the same object, so the one stored
@@ -27,6 +27,19 @@ const VERSION: &str = "pyelf-objects-1";
 
 /// What the work directory is called in keys and lists.
 const WORK: &str = "<work>";
+
+/// The environment variables with which gcc finds other headers or programs, or writes other
+/// output (the wrapper sets `SOURCE_DATE_EPOCH` itself).
+const GCC_ENVIRONMENT: [&str; 8] = [
+    "CPATH",
+    "C_INCLUDE_PATH",
+    "CPLUS_INCLUDE_PATH",
+    "GCC_EXEC_PREFIX",
+    "COMPILER_PATH",
+    "DEPENDENCIES_OUTPUT",
+    "SUNPRO_DEPENDENCIES",
+    "GCC_COMPARE_DEBUG",
+];
 
 /// The cache directory and, for one build, the work directory it maps away and the digests of the
 /// files read so far (a header shared by many sources is read once).
@@ -62,6 +75,10 @@ impl ObjectCache {
         framed(&mut h, self.relative(program).as_bytes());
         for a in args {
             framed(&mut h, a.replace(&*self.work.to_string_lossy(), WORK).as_bytes());
+        }
+        // What gcc reads from its environment that can change what it includes or writes.
+        for var in GCC_ENVIRONMENT {
+            framed(&mut h, std::env::var_os(var).unwrap_or_default().as_encoded_bytes());
         }
         let mut headers: Vec<String> = fs::read_dir(&self.work)
             .map(|d| {
