@@ -4,11 +4,11 @@
 //!
 //! An object follows from the compiler command (flags, the toolchain it runs), the source file and
 //! every file the preprocessor read for it. As ccache's "direct mode" does, a first key names the
-//! command (with the environment variables gcc reads) and its source file's place; under it the cache keeps the list of files the last
-//! compile of that command read (from gcc's `-MD` output). The object is then stored under a second
-//! key of that first key and the bytes of each of those files: when none changed, the preprocessor
-//! would read the same text and gcc (deterministic) would write the same object, so the one stored
-//! is what a compile would give, byte for byte.
+//! command (with the environment variables gcc reads) and its source file's place; under it the
+//! cache keeps the list of files the last compile of that command read (from gcc's `-MD` output).
+//! The object is then stored under a second key of that first key and the bytes of each of those
+//! files: when none changed, the preprocessor would read the same text and gcc (deterministic)
+//! would write the same object, so the one stored is what a compile would give, byte for byte.
 //!
 //! Paths under the build's work directory (a new one each build) are keyed relative to it; the
 //! compiler maps them away in the object too (`-ffile-prefix-map`). Files are written whole
