@@ -8,9 +8,12 @@ marshal's format so that the objects are what `marshal.loads` would build, shari
 output is one C file, compiled with CPython's internal headers: the objects, immortal and
 statically allocated, and per module what the launcher (`src/runtime/deepfreeze.c`) finishes on
 first use, as marshal and `_PyCode_New` would have: the strings interned, frozensets built, code
-objects given a version and quickened.
+objects given a version. Their bytecode is written as CPython's `_PyCode_Quicken` leaves it (the
+inline caches' counters set), taken from the code objects this python's marshal builds: the
+toolchain's python is the target's CPython (`check_version`).
 """
 import dis
+import marshal
 import os
 import struct
 import sys
@@ -180,6 +183,7 @@ class Writer:
         self.count = 0
         self.resume = dis.opmap["RESUME"]
         self.identifiers = static_identifiers()
+        check_version()
 
     def name(self):
         self.count += 1
@@ -275,6 +279,7 @@ class Writer:
         root = Reader(data).read()
         if not isinstance(root, Code):
             raise Unsupported("not a code object")
+        self.adaptive = quickened(root, data)
         self.slots, self.sets, self.codes = {}, [], []
         saved = len(self.defs), dict(self.strings), dict(self.leaves), dict(self.nodes), self.count
         try:
@@ -399,9 +404,58 @@ class Writer:
         self.defs.append(
             f"static struct _PyCode_DEF({len(code)}) {n} = {{\n"
             f"    .ob_base = _PyVarObject_HEAD_INIT(&PyCode_Type, {units}),\n{body}"
-            f"    .co_code_adaptive = {c_bytes(code)},\n}};\n")
+            f"    .co_code_adaptive = {c_bytes(self.adaptive[id(node)])},\n}};\n")
         self.codes.append(f"(PyCodeObject *)&{n}")
         return f"(PyObject *)&{n}"
+
+
+def quickened(root, data):
+    """The bytecode of each code object under `root` (by its node's id), as `_PyCode_Quicken`
+    leaves it when marshal builds the object from `data`: the same instructions, the first cache
+    entry of each specialisable one set to its initial counter. The static objects are written so,
+    and the binary does not quicken them at each start."""
+    try:
+        real = marshal.loads(data)
+    except Exception as e:
+        raise Unsupported(f"marshal cannot read it ({e})") from None
+    out = {}
+
+    def walk(node, co):
+        raw = node.fields["code"]
+        if not isinstance(raw, Leaf) or raw.kind != "bytes" or co.co_code != raw.value:
+            raise Unsupported("marshal's code object is not the one read")
+        adaptive = co._co_code_adaptive
+        if len(adaptive) != len(raw.value):
+            raise Unsupported("marshal's code object is not the one read")
+        out[id(node)] = adaptive
+        consts = node.fields["consts"]
+        nested = [c for c in consts.items if isinstance(c, Code)] if isinstance(consts, Tuple) else []
+        built = [c for c in co.co_consts if hasattr(c, "co_code")]
+        if len(nested) != len(built):
+            raise Unsupported("marshal's code object is not the one read")
+        for a, b in zip(nested, built):
+            walk(a, b)
+
+    walk(root, real)
+    return out
+
+
+def check_version():
+    """The quickened bytecode is this python's: it must be the CPython the C is compiled for
+    (PY_VERSION in the target's patchlevel.h)."""
+    import re
+    import sysconfig
+    include = os.environ.get("PYELF_TARGET_INCLUDE") or sysconfig.get_paths()["include"]
+    path = os.path.join(include, "patchlevel.h")
+    try:
+        with open(path) as f:
+            found = re.search(r'^#define\s+PY_VERSION\s+"([^"]+)"', f.read(), re.M)
+    except OSError as e:
+        raise SystemExit(f"pyelf freeze: cannot read the target's CPython version: {e}") from None
+    mine = sys.version.split()[0]
+    if found is None or found.group(1) != mine:
+        raise SystemExit(f"pyelf freeze: the toolchain's python ({mine}) is not the target's CPython "
+                         f"({found and found.group(1)}, {path}); rebuild the toolchain")
 
 
 def static_identifiers():

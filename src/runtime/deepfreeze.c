@@ -6,7 +6,8 @@
  * frozen module, and the wrapper answers for those bytes with the static code object. On its
  * first use a module's objects are finished as marshal and _PyCode_New finish theirs: strings
  * interned (into the interpreter's table, so that names are the same objects as everywhere else),
- * frozensets built, each code object given a version and its inline caches initialised.
+ * frozensets built, each code object given a version. Their inline caches were initialised at
+ * build time, as _PyCode_Quicken would (deepfreeze.py's `quickened`).
  *
  * Marshal is used instead, as without deep-freezing, in a subinterpreter (static objects are
  * shared by the process, and specialisation writes into them), when -X no_debug_ranges asks for
@@ -31,7 +32,6 @@
 #endif
 
 PyObject *__real_PyMarshal_ReadObjectFromString(const char *data, Py_ssize_t len);
-extern void _PyCode_Quicken(PyCodeObject *code);
 
 /* Where CPython's frozen table keeps `name`'s bytes, if it holds it with `size` bytes. */
 static const unsigned char *cpython_frozen(const char *name, int size)
@@ -85,7 +85,6 @@ static int finish(struct pyelf_df_module *m)
         co->co_version = interp->func_state.next_version;
         if (interp->func_state.next_version != 0)
             interp->func_state.next_version++;
-        _PyCode_Quicken(co);
     }
     return 0;
 }

@@ -76,6 +76,24 @@ for name in sys.argv[1:]:
     # The same object again only when it is static (marshal builds a new one each time).
     static += again is got
     compared += 1
+
+# Code that has not run yet has its inline caches as marshal's quickening leaves them (a binary
+# writes them so at build time): functions no start-up and none of the code above calls.
+def code_named(code, qualname):
+    if code.co_qualname == qualname:
+        return code
+    nested = (code_named(c, qualname) for c in code.co_consts if isinstance(c, types.CodeType))
+    return next((c for c in nested if c is not None), None)
+
+
+for module, function in [(os, "fwalk"), (os, "popen"), (posixpath, "relpath"), (posixpath, "commonpath")]:
+    found = _imp.find_frozen(module.__name__, withdata=True)
+    if found is None:
+        continue
+    want = code_named(marshal.loads(found[0]), function)
+    got = getattr(module, function).__code__
+    if got._co_code_adaptive != want._co_code_adaptive:
+        problems.append(f"{module.__name__}.{function}: its bytecode is not marshal's quickened code")
 print(f"compared {compared}, not frozen here {absent}, static {static}", file=sys.stderr)
 for p in problems[:20]:
     print("differs:", p)
