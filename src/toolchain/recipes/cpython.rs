@@ -35,16 +35,7 @@ const STATIC_PATCHES: &[(&str, &str, &str)] = &[
 ];
 
 pub fn build(ctx: &Ctx) -> Result<()> {
-    for (file, from, to) in STATIC_PATCHES {
-        let path = ctx.src.join(file);
-        let text = fs::read_to_string(&path)?;
-        anyhow::ensure!(
-            text.contains(from),
-            "{file}: the text to patch for a static build is not there (new CPython version?)"
-        );
-        fs::write(&path, text.replacen(from, to, 1))?;
-        ctx.step.note(&format!("patched {file}"))?;
-    }
+    ctx.patch(STATIC_PATCHES, "for a static build")?;
     let sh = ctx.shell()?;
     let root = ctx.root;
     // Configured for the final location (the interpreter's fallback prefix is compiled in) and

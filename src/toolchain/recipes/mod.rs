@@ -117,6 +117,24 @@ impl Ctx<'_> {
         self.step.run(cmd!(sh, "make install"))
     }
 
+    /// Edits the source tree: each `(file, original, replacement)` replaces the first occurrence of
+    /// the original, which must be there, so that a new version that changed it fails loudly
+    /// (`what` says what the edits are for, in that error).
+    pub fn patch(&self, patches: &[(&str, &str, &str)], what: &str) -> Result<()> {
+        for (file, from, to) in patches {
+            let path = self.src.join(file);
+            let text = fs_err::read_to_string(&path)?;
+            anyhow::ensure!(
+                text.contains(from),
+                "{file}: the text to patch {what} is not there (a new {} version?)",
+                self.src.file_name().map_or("source".into(), |n| n.to_string_lossy())
+            );
+            fs_err::write(&path, text.replacen(from, to, 1))?;
+            self.step.note(&format!("patched {file} {what}"))?;
+        }
+        Ok(())
+    }
+
     /// Fails unless every path exists (what a recipe promised to install).
     pub fn expect_installed(&self, paths: &[&str]) -> Result<()> {
         for p in paths {
