@@ -229,6 +229,9 @@ fn frozen_modules(
     let startup = &crate::toolchain::stdlib::facts().startup;
     // Modules CPython itself freezes (os, site, codecs, …) are left to it, as in python: its
     // FrozenImporter gives them a `__file__` in the tree.
+    // Each entry is written as constants (the kind's value, not its name: `("packed", False,
+    // "...")`), which the compiler folds into the code's constants: deep-frozen static tuples, so
+    // nothing is built at each start for the 400-odd entries.
     for m in analysis.modules.iter().filter(|m| !m.cpython_frozen) {
         let rel = roots.tree_path(m);
         let kind = if m.namespace {
@@ -241,9 +244,9 @@ fn frozen_modules(
             Load::Packed
         };
         table.push_str(&format!(
-            "    {:?}: ({}, {}, {rel:?}),\n",
+            "    {:?}: ({:?}, {}, {rel:?}),\n",
             m.name,
-            kind.name().to_uppercase(),
+            kind.name(),
             if m.package { "True" } else { "False" }
         ));
         if matches!(kind, Load::Bytecode | Load::Packed) {
@@ -265,14 +268,14 @@ fn frozen_modules(
     for (name, rel) in extensions {
         let package = rel.rsplit('/').next().is_some_and(|f| f.starts_with("__init__."));
         table.push_str(&format!(
-            "    {name:?}: ({}, {}, {rel:?}),\n",
-            Load::Extension.name().to_uppercase(),
+            "    {name:?}: ({:?}, {}, {rel:?}),\n",
+            Load::Extension.name(),
             if package { "True" } else { "False" }
         ));
     }
     if let Some((file, name)) = script {
         let kind = if cython_names.contains(APP_MODULE) { Load::Cython } else { Load::Bytecode };
-        table.push_str(&format!("    {APP_MODULE:?}: ({}, False, {name:?}),\n", kind.name().to_uppercase()));
+        table.push_str(&format!("    {APP_MODULE:?}: ({:?}, False, {name:?}),\n", kind.name()));
         if kind == Load::Bytecode {
             list.push(freeze::ToFreeze {
                 name: APP_MODULE.into(),
