@@ -178,7 +178,7 @@ impl CCache {
             &fs::read(source)?,
             pxds.as_bytes(),
         ] {
-            update_framed(&mut h, part);
+            crate::fsutil::framed(&mut h, part);
         }
         Ok(hex::encode(h.finalize()))
     }
@@ -192,19 +192,10 @@ impl CCache {
     fn keep(&self, key: &str, c: &Path) {
         let keep = || -> Result<()> {
             fs::create_dir_all(&self.dir)?;
-            let mut tmp = tempfile::NamedTempFile::new_in(&self.dir)?;
-            std::io::copy(&mut fs::File::open(c)?, tmp.as_file_mut())?;
-            tmp.persist(self.dir.join(format!("{key}.c"))).map_err(|e| e.error)?;
-            Ok(())
+            crate::fsutil::write_whole(&self.dir.join(format!("{key}.c")), &mut fs::File::open(c)?)
         };
         let _ = keep();
     }
-}
-
-/// Adds `part` to `h` after its length, so that no two sequences of parts hash alike.
-fn update_framed(h: &mut Sha256, part: &[u8]) {
-    h.update((part.len() as u64).to_le_bytes());
-    h.update(part);
 }
 
 /// The `.pxd` files in the directories of some modules (an augmenting `.pxd` beside its module, and
@@ -236,8 +227,8 @@ impl Pxds {
         }
         let mut h = Sha256::new();
         for (rel, file) in &self.0 {
-            update_framed(&mut h, rel.to_string_lossy().as_bytes());
-            update_framed(&mut h, &fs::read(file)?);
+            crate::fsutil::framed(&mut h, rel.to_string_lossy().as_bytes());
+            crate::fsutil::framed(&mut h, &fs::read(file)?);
         }
         Ok(hex::encode(h.finalize()))
     }

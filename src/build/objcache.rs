@@ -15,6 +15,7 @@
 //! (renamed into place); the least recently used are removed beyond [`ObjectCache::ENTRIES`]; a
 //! file another build removes meanwhile is a miss, not an error.
 
+use crate::fsutil::{framed, write_whole};
 use anyhow::Result;
 use fs_err as fs;
 use sha2::{Digest, Sha256};
@@ -41,11 +42,12 @@ const GCC_ENVIRONMENT: [&str; 8] = [
     "GCC_COMPARE_DEBUG",
 ];
 
-/// The cache directory and, for one build, the work directory it maps away and the digests of the
-/// files read so far (a header shared by many sources is read once).
+/// The cache directory and, for one build, the work directory it maps away, the headers in it,
+/// and the digests of the files read so far (a header shared by many sources is read once).
 pub struct ObjectCache {
     dir: PathBuf,
     work: PathBuf,
+    headers: Vec<String>,
     digests: Mutex<HashMap<PathBuf, Option<String>>>,
 }
 
@@ -56,14 +58,39 @@ impl ObjectCache {
 
     /// Whether the object of `source` can be kept: a C file, whose every input the preprocessor
     /// lists, unless it pulls bytes in with the assembler's `.incbin` (which it does not list).
-    /// Assembly files here are such wrappers of data files: not kept.
-    pub fn can_keep(source: &Path) -> bool {
-        source.extension().is_some_and(|x| x == "c")
-            && fs::read(source).is_ok_and(|b| !b.windows(7).any(|w| w == b".incbin"))
+    /// Assembly files here are such wrappers of data files: not kept. The source's digest is
+    /// noted on the way (its key needs it).
+    pub fn can_keep(&self, source: &Path) -> bool {
+        if source.extension().is_none_or(|x| x != "c") {
+            return false;
+        }
+        let Ok(bytes) = fs::read(source) else { return false };
+        if bytes.windows(7).any(|w| w == b".incbin") {
+            return false;
+        }
+        let digest = hex::encode(Sha256::digest(&bytes));
+        self.digests.lock().expect("the digests' lock").insert(source.to_path_buf(), Some(digest));
+        true
     }
 
+    /// The cache in `dir` for the compiles of one work directory, made once the headers the build
+    /// generates are written there.
     pub fn new(dir: &Path, work: &Path) -> ObjectCache {
-        ObjectCache { dir: dir.to_path_buf(), work: work.to_path_buf(), digests: Mutex::new(HashMap::new()) }
+        let mut headers: Vec<String> = fs::read_dir(work)
+            .map(|d| {
+                d.filter_map(|e| e.ok())
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .filter(|n| n.ends_with(".h"))
+                    .collect()
+            })
+            .unwrap_or_default();
+        headers.sort();
+        ObjectCache {
+            dir: dir.to_path_buf(),
+            work: work.to_path_buf(),
+            headers,
+            digests: Mutex::new(HashMap::new()),
+        }
     }
 
     /// The first key: the compiler command (`program` and `args`, the source among them) with the
@@ -80,16 +107,7 @@ impl ObjectCache {
         for var in GCC_ENVIRONMENT {
             framed(&mut h, std::env::var_os(var).unwrap_or_default().as_encoded_bytes());
         }
-        let mut headers: Vec<String> = fs::read_dir(&self.work)
-            .map(|d| {
-                d.filter_map(|e| e.ok())
-                    .map(|e| e.file_name().to_string_lossy().into_owned())
-                    .filter(|n| n.ends_with(".h"))
-                    .collect()
-            })
-            .unwrap_or_default();
-        headers.sort();
-        for n in headers {
+        for n in &self.headers {
             framed(&mut h, n.as_bytes());
         }
         hex::encode(h.finalize())
@@ -118,8 +136,8 @@ impl ObjectCache {
             let Some(key) = self.object_key(command_key, &files) else { return Ok(()) };
             fs::create_dir_all(&self.dir)?;
             let list: String = files.iter().map(|f| self.relative(f) + "\n").collect();
-            self.write_whole(&format!("{key}.o"), &fs::read(obj)?)?;
-            self.write_whole(&format!("{command_key}.deps"), list.as_bytes())?;
+            write_whole(&self.dir.join(format!("{key}.o")), &mut fs::File::open(obj)?)?;
+            write_whole(&self.dir.join(format!("{command_key}.deps")), &mut list.as_bytes())?;
             Ok(())
         };
         if keep().is_ok() {
@@ -158,13 +176,6 @@ impl ObjectCache {
             Some(rel) => self.work.join(rel.trim_start_matches('/')),
             None => PathBuf::from(listed),
         }
-    }
-
-    fn write_whole(&self, name: &str, bytes: &[u8]) -> Result<()> {
-        let mut tmp = tempfile::Builder::new().prefix(".tmp-").tempfile_in(&self.dir)?;
-        std::io::Write::write_all(tmp.as_file_mut(), bytes)?;
-        tmp.persist(self.dir.join(name)).map_err(|e| e.error)?;
-        Ok(())
     }
 
     /// Removes the least recently used files beyond [`Self::ENTRIES`] or [`Self::BYTES`].
@@ -224,11 +235,6 @@ fn touch(path: &Path) {
     }
 }
 
-/// Adds `part` to `h` after its length, so that no two sequences of parts hash alike.
-fn framed(h: &mut Sha256, part: &[u8]) {
-    h.update((part.len() as u64).to_le_bytes());
-    h.update(part);
-}
 
 #[cfg(test)]
 mod tests {
@@ -308,10 +314,11 @@ mod tests {
             fs::write(&p, text).unwrap();
             p
         };
-        assert!(ObjectCache::can_keep(&file("a.c", "int a;")));
-        assert!(!ObjectCache::can_keep(&file("b.c", "__asm__(\".incbin \\\"x.bin\\\"\");")));
-        assert!(!ObjectCache::can_keep(&file("blob.S", "    .section .rodata\n")));
-        assert!(!ObjectCache::can_keep(&tmp.path().join("missing.c")));
+        let cache = ObjectCache::new(&tmp.path().join("cache"), tmp.path());
+        assert!(cache.can_keep(&file("a.c", "int a;")));
+        assert!(!cache.can_keep(&file("b.c", "__asm__(\".incbin \\\"x.bin\\\"\");")));
+        assert!(!cache.can_keep(&file("blob.S", "    .section .rodata\n")));
+        assert!(!cache.can_keep(&tmp.path().join("missing.c")));
     }
 
     #[test]
@@ -341,6 +348,7 @@ mod tests {
         let before = cache.command_key(Path::new("cc"), &args);
         assert_eq!(before, cache.command_key(Path::new("cc"), &args));
         fs::write(tmp.path().join("Python.h"), "").unwrap();
+        let cache = ObjectCache::new(&tmp.path().join("cache"), tmp.path());
         assert_ne!(before, cache.command_key(Path::new("cc"), &args));
     }
 }

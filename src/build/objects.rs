@@ -115,7 +115,7 @@ fn compile_one(
     let mut cmd: Command = tool.to_command();
     cmd.arg("-c").arg(file);
     // The command without where its output goes (the same object whatever its name).
-    let key = cache.filter(|_| ObjectCache::can_keep(file)).map(|c| {
+    let key = cache.filter(|c| c.can_keep(file)).map(|c| {
         let args: Vec<String> = cmd.get_args().map(|a| a.to_string_lossy().into_owned()).collect();
         c.command_key(Path::new(cmd.get_program()), &args)
     });

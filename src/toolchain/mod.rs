@@ -195,10 +195,8 @@ pub fn key_parts(target: &Target, host: &HostCompiler, profile: &Profile) -> Vec
 pub fn hash_parts(parts: &[(String, String)]) -> String {
     let mut h = Sha256::new();
     for (label, text) in parts {
-        for piece in [label, text] {
-            h.update((piece.len() as u64).to_le_bytes());
-            h.update(piece.as_bytes());
-        }
+        crate::fsutil::framed(&mut h, label.as_bytes());
+        crate::fsutil::framed(&mut h, text.as_bytes());
     }
     hex::encode(h.finalize())[..16].to_string()
 }
