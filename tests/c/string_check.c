@@ -1,15 +1,20 @@
-/* Checks the binary's memcpy, memmove, memset and memcmp (src/runtime/string.c, compiled with
+/* Checks the binary's memcpy, memmove, memset, memcmp and strlen (src/runtime/string.c, compiled with
  * PYELF_STRING_TEST under pyelf_test_* names) against plain byte loops: every length up to 300
  * and then some long ones, every alignment of both pointers within 16 bytes, overlaps both ways,
  * and for memcmp a difference at every position. Prints what differs; exits 1 if anything does. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 void *pyelf_test_memcpy(void *restrict, const void *restrict, size_t);
 void *pyelf_test_memmove(void *, const void *, size_t);
 void *pyelf_test_memset(void *, int, size_t);
 int pyelf_test_memcmp(const void *, const void *, size_t);
+#ifdef __x86_64__
+size_t pyelf_test_strlen(const char *);
+#endif
 
 #define SPACE 8192
 static unsigned char buf[SPACE], want[SPACE], src[SPACE];
@@ -94,6 +99,32 @@ int main(void)
             }
         }
     }
+#ifdef __x86_64__
+    /* strlen: every length up to 300 and some long ones at every start within 64 bytes, with
+     * zero bytes just before the string and none between it and its terminator; then strings that
+     * end at the last byte of a page whose next page is not mapped. */
+    for (size_t k = 0; k < count; k++) {
+        size_t n = lengths[k];
+        for (size_t a = 0; a < 64; a++) {
+            if (n + 128 + a > SPACE)
+                continue;
+            memset(buf, 0, SPACE);
+            memset(buf + 64 + a, 'x', n);
+            buf[64 + a + n + 1] = 'y';
+            check(pyelf_test_strlen((const char *)buf + 64 + a) == n, "strlen", n, a, 0);
+        }
+    }
+    long page = sysconf(_SC_PAGESIZE);
+    unsigned char *two = mmap(NULL, 2 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (two == MAP_FAILED || mprotect(two + page, page, PROT_NONE) != 0) {
+        printf("cannot map the guard page\n");
+        return 1;
+    }
+    memset(two, 'z', page);
+    two[page - 1] = 0;
+    for (size_t n = 0; n < 200; n++)
+        check(pyelf_test_strlen((const char *)two + page - 1 - n) == n, "strlen at a page's end", n, 0, 0);
+#endif
     printf("%d failures\n", failures);
     return failures != 0;
 }
