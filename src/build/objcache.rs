@@ -85,12 +85,7 @@ impl ObjectCache {
             })
             .unwrap_or_default();
         headers.sort();
-        ObjectCache {
-            dir: dir.to_path_buf(),
-            work: work.to_path_buf(),
-            headers,
-            digests: Mutex::new(HashMap::new()),
-        }
+        ObjectCache { dir: dir.to_path_buf(), work: work.to_path_buf(), headers, digests: Mutex::new(HashMap::new()) }
     }
 
     /// The first key: the compiler command (`program` and `args`, the source among them) with the
@@ -234,7 +229,6 @@ fn touch(path: &Path) {
         let _ = f.set_modified(std::time::SystemTime::now());
     }
 }
-
 
 #[cfg(test)]
 mod tests {
