@@ -1,6 +1,7 @@
-//! The binary's memcpy, memmove, memset and memcmp (`src/runtime/string.c`), which replace musl's
-//! in every binary: compiled with the host's C compiler under other names and checked against plain
-//! byte loops (`tests/c/string_check.c`) for every length, alignment and overlap up to 300 bytes.
+//! The binary's memcpy, memmove, memset, memcmp and strlen (`src/runtime/string.c`), which replace
+//! musl's in every binary: compiled with the host's C compiler under other names and checked against
+//! plain byte loops (`tests/c/string_check.c`) for every length, alignment and overlap up to 300
+//! bytes, and strlen on strings that end at a page followed by an unmapped one.
 
 use std::path::Path;
 use std::process::Command;

@@ -9,8 +9,9 @@ output is one C file, compiled with CPython's internal headers: the objects, imm
 statically allocated, and per module what the launcher (`src/runtime/deepfreeze.c`) finishes on
 first use, as marshal and `_PyCode_New` would have: the strings interned, frozensets built, code
 objects given a version. Their bytecode is written as CPython's `_PyCode_Quicken` leaves it (the
-inline caches' counters set), taken from the code objects this python's marshal builds: the
-toolchain's python is the target's CPython (`check_version`).
+inline caches' counters set), taken from the code objects this python's marshal builds: this python
+is the target's own CPython release, with the GIL (`check_version`; in a cross build it is the
+build machine's toolchain's python, or PYELF_BUILD_PYTHON).
 """
 import dis
 import marshal
@@ -440,13 +441,24 @@ def quickened(root, data):
     return out
 
 
+def target_include():
+    """The CPython headers the C is compiled with (PYELF_TARGET_INCLUDE; this python's own
+    otherwise)."""
+    import sysconfig
+    return os.environ.get("PYELF_TARGET_INCLUDE") or sysconfig.get_paths()["include"]
+
+
 def check_version():
-    """The quickened bytecode is this python's: it must be the CPython the C is compiled for
-    (PY_VERSION in the target's patchlevel.h)."""
+    """The quickened bytecode is this python's: it must be the CPython release the C is compiled
+    for (PY_VERSION in the target's patchlevel.h), built with the GIL (a free-threaded 3.13 does
+    not quicken). The counters are written in this machine's byte order, which HEADER checks is
+    the target's."""
     import re
     import sysconfig
-    include = os.environ.get("PYELF_TARGET_INCLUDE") or sysconfig.get_paths()["include"]
-    path = os.path.join(include, "patchlevel.h")
+    if sysconfig.get_config_var("Py_GIL_DISABLED"):
+        raise SystemExit("pyelf freeze: the toolchain's python is a free-threaded build, which does not quicken "
+                         "code; use a CPython built with the GIL")
+    path = os.path.join(target_include(), "patchlevel.h")
     try:
         with open(path) as f:
             found = re.search(r'^#define\s+PY_VERSION\s+"([^"]+)"', f.read(), re.M)
@@ -463,9 +475,7 @@ def static_identifiers():
     internal header of the toolchain the C is compiled with (PYELF_TARGET_INCLUDE) that lists
     them."""
     import re
-    import sysconfig
-    include = os.environ.get("PYELF_TARGET_INCLUDE") or sysconfig.get_paths()["include"]
-    path = os.path.join(include, "internal", "pycore_global_strings.h")
+    path = os.path.join(target_include(), "internal", "pycore_global_strings.h")
     try:
         with open(path) as f:
             return frozenset(re.findall(r"^\s*STRUCT_FOR_ID\((\w+)\)", f.read(), re.M))
@@ -517,6 +527,7 @@ extern const unsigned char pyelf_frozen_blob[];
 
 _Static_assert(PyLong_SHIFT == 30, "ints are written with 30-bit digits");
 _Static_assert(RESUME == %d, "the bytecode was read with another CPython's opcodes");
+_Static_assert(__BYTE_ORDER__ == __ORDER_%s_ENDIAN__, "the inline caches' counters were written in another byte order");
 
 """
 
@@ -539,7 +550,7 @@ def write(path, modules, check_cpython=False):
         check = digest(data) if check_cpython and pointer is None else 0
         table.append((name, pointer, len(data), check, expr, slots, sets, codes))
     with open(path, "w") as f:
-        f.write(HEADER % w.resume)
+        f.write(HEADER % (w.resume, "LITTLE" if sys.byteorder == "little" else "BIG"))
         f.write("".join(w.defs))
         for i, (name, pointer, size, check, expr, slots, sets, codes) in enumerate(table):
             f.write(f"\nstatic const struct pyelf_df_slot pyelf_df_slots_{i}[] = {{\n")

@@ -88,11 +88,11 @@ def code_named(code, qualname):
 
 for module, function in [(os, "fwalk"), (os, "popen"), (posixpath, "relpath"), (posixpath, "commonpath")]:
     found = _imp.find_frozen(module.__name__, withdata=True)
-    if found is None:
-        continue
-    want = code_named(marshal.loads(found[0]), function)
+    want = found and code_named(marshal.loads(found[0]), function)
     got = getattr(module, function).__code__
-    if got._co_code_adaptive != want._co_code_adaptive:
+    if want is None:
+        problems.append(f"{module.__name__}.{function}: no frozen code to compare with")
+    elif got._co_code_adaptive != want._co_code_adaptive:
         problems.append(f"{module.__name__}.{function}: its bytecode is not marshal's quickened code")
 print(f"compared {compared}, not frozen here {absent}, static {static}", file=sys.stderr)
 for p in problems[:20]:
