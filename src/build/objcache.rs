@@ -68,9 +68,15 @@ impl ObjectCache {
         if bytes.windows(7).any(|w| w == b".incbin") {
             return false;
         }
-        let digest = hex::encode(Sha256::digest(&bytes));
-        self.digests.lock().expect("the digests' lock").insert(source.to_path_buf(), Some(digest));
+        self.remember(source, &bytes);
         true
+    }
+
+    /// Records the digest of `file`, whose bytes are `bytes`, for [`Self::digest`].
+    fn remember(&self, file: &Path, bytes: &[u8]) -> Option<String> {
+        let digest = hex::encode(Sha256::digest(bytes));
+        self.digests.lock().expect("the digests' lock").insert(file.to_path_buf(), Some(digest.clone()));
+        Some(digest)
     }
 
     /// The cache in `dir` for the compiles of one work directory, made once the headers the build
@@ -152,11 +158,16 @@ impl ObjectCache {
     }
 
     fn digest(&self, file: &Path) -> Option<String> {
-        let mut known = self.digests.lock().expect("the digests' lock");
-        known
-            .entry(file.to_path_buf())
-            .or_insert_with(|| fs::read(file).ok().map(|b| hex::encode(Sha256::digest(b))))
-            .clone()
+        if let Some(known) = self.digests.lock().expect("the digests' lock").get(file) {
+            return known.clone();
+        }
+        match fs::read(file) {
+            Ok(bytes) => self.remember(file, &bytes),
+            Err(_) => {
+                self.digests.lock().expect("the digests' lock").insert(file.to_path_buf(), None);
+                None
+            }
+        }
     }
 
     fn relative(&self, path: &Path) -> String {

@@ -1,7 +1,9 @@
-/* Checks the binary's memcpy, memmove, memset, memcmp and strlen (src/runtime/string.c, compiled with
- * PYELF_STRING_TEST under pyelf_test_* names) against plain byte loops: every length up to 300
- * and then some long ones, every alignment of both pointers within 16 bytes, overlaps both ways,
- * and for memcmp a difference at every position. Prints what differs; exits 1 if anything does. */
+/* Checks the binary's memcpy, memmove, memset, memcmp and strlen (src/runtime/string.c,
+ * compiled with PYELF_STRING_TEST under pyelf_test_* names) against plain byte loops: every
+ * length up to 300 and then some long ones, every alignment of both pointers within 16 bytes,
+ * overlaps both ways, for memcmp a difference at every position, and for strlen (x86_64) 64
+ * start offsets and strings whose terminator is the last byte before a PROT_NONE page. Prints
+ * what differs; exits 1 if anything does. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

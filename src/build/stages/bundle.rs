@@ -232,6 +232,10 @@ fn frozen_modules(
     // Each entry is written as constants (the kind's value, not its name: `("packed", False,
     // "...")`), which the compiler folds into the code's constants: deep-frozen static tuples, so
     // nothing is built at each start for the 400-odd entries.
+    let entry = |name: &str, kind: Load, package: bool, rel: &str| {
+        let package = if package { "True" } else { "False" };
+        format!("    {name:?}: ({:?}, {package}, {rel:?}),\n", kind.name())
+    };
     for m in analysis.modules.iter().filter(|m| !m.cpython_frozen) {
         let rel = roots.tree_path(m);
         let kind = if m.namespace {
@@ -243,12 +247,7 @@ fn frozen_modules(
         } else {
             Load::Packed
         };
-        table.push_str(&format!(
-            "    {:?}: ({:?}, {}, {rel:?}),\n",
-            m.name,
-            kind.name(),
-            if m.package { "True" } else { "False" }
-        ));
+        table.push_str(&entry(&m.name, kind, m.package, &rel));
         if matches!(kind, Load::Bytecode | Load::Packed) {
             // Compiled with its path in the tree as its file name: tracebacks name it as python
             // names a module's file, and linecache reads its source from there.
@@ -267,15 +266,11 @@ fn frozen_modules(
     // Extension modules built from source, with the file python would load them from.
     for (name, rel) in extensions {
         let package = rel.rsplit('/').next().is_some_and(|f| f.starts_with("__init__."));
-        table.push_str(&format!(
-            "    {name:?}: ({:?}, {}, {rel:?}),\n",
-            Load::Extension.name(),
-            if package { "True" } else { "False" }
-        ));
+        table.push_str(&entry(name, Load::Extension, package, rel));
     }
     if let Some((file, name)) = script {
         let kind = if cython_names.contains(APP_MODULE) { Load::Cython } else { Load::Bytecode };
-        table.push_str(&format!("    {APP_MODULE:?}: ({:?}, False, {name:?}),\n", kind.name()));
+        table.push_str(&entry(APP_MODULE, kind, false, name));
         if kind == Load::Bytecode {
             list.push(freeze::ToFreeze {
                 name: APP_MODULE.into(),
