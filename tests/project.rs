@@ -220,6 +220,24 @@ fn mdformat_from_pypi_matches_a_normal_install_in_every_root() {
 
 #[test]
 #[ignore = "installs from PyPI and builds real binaries; run by ./test.sh"]
+fn dependencies_marked_for_python_3_13_are_bundled_whatever_python_runs_pip() {
+    let tools = repo().join("tests/e2e/tools/markers");
+    let (bin, _) = pyelf_build(&tools, "markerdemo", &[]);
+    let req = tmp().join("markers-requirements.txt");
+    fs::write(&req, "webob==1.8.11\n").unwrap();
+    let python = reference_venv("markers", &req);
+    let script = tmp().join("markers-main.py");
+    fs::write(&script, "import sys\nsys.path.insert(0, sys.argv[1])\nimport markerdemo\nmarkerdemo.main()\n").unwrap();
+    let want = Command::new(&python).arg(&script).arg(tools.join("src")).output().unwrap();
+    assert!(want.status.success(), "{}", all(&want));
+    assert!(text(&want).starts_with("distributions: ['legacy-cgi', 'webob']\n"), "{}", all(&want));
+    let root = root_with("empty", &bin, "markerdemo");
+    let got = in_root(&root, "/app", "markerdemo", &[], true);
+    same(&got, &want, "a dependency marked python_version >= 3.13");
+}
+
+#[test]
+#[ignore = "installs from PyPI and builds real binaries; run by ./test.sh"]
 fn compile_deps_compiles_the_dependencies_with_cython() {
     let (bin, built) = pyelf_build(&repo().join("tests/e2e/tools/compiled-deps"), "urltool", &[]);
     let said = String::from_utf8_lossy(&built.stderr);

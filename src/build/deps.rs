@@ -6,7 +6,7 @@
 //! with `--no-native`, from its source without its C code; a manylinux (glibc) wheel is never
 //! installed.
 
-use crate::build::pip::{normalize, pip_command, PURE};
+use crate::build::pip::{normalize, pip_command, pip_command_as_target, PURE};
 use crate::toolchain::pins::Target;
 use anyhow::{bail, Context, Result};
 use fs_err as fs;
@@ -76,8 +76,11 @@ fn run_pip(python: &str, mut c: Command) -> Result<Output> {
     })
 }
 
-fn pip(args: &[&str], extra: &[&Path]) -> Result<Output> {
-    let (python, c) = pip_command(args, extra);
+/// pip for the binary's dependencies: its markers evaluated as on the target
+/// ([`pip_command_as_target`]).
+fn pip(target: &Target, args: &[&str], extra: &[&Path]) -> Result<Output> {
+    let version = crate::toolchain::pins::Pins::builtin().source("cpython")?.version.clone();
+    let (python, c) = pip_command_as_target(&version, &target.arch, args, extra);
     run_pip(&python, c)
 }
 
@@ -156,6 +159,7 @@ pub fn install(
         let mut args = vec!["download", "--quiet"];
         args.extend(flags.iter().map(String::as_str));
         let got = pip(
+            target,
             &args,
             &[Path::new("--find-links"), &built, Path::new("-d"), wheels, Path::new("-r"), &all_requirements],
         )?;
@@ -204,6 +208,7 @@ pub fn install(
                 let mut args = vec!["download"];
                 args.extend(flags.iter().map(String::as_str));
                 let again = pip(
+                    target,
                     &args,
                     &[Path::new("--find-links"), &built, Path::new("-d"), wheels, Path::new("-r"), &all_requirements],
                 )?;
@@ -273,7 +278,7 @@ pub fn install(
     args.extend(bundled.iter().map(String::as_str));
     let site_s = site.to_string_lossy().to_string();
     args.extend(["--target", &site_s]);
-    let done = pip(&args, &[Path::new("-r"), &all_requirements])?;
+    let done = pip(target, &args, &[Path::new("-r"), &all_requirements])?;
     if !done.status.success() {
         bail!(
             "pip could not install the dependencies into {}:\n{}",
@@ -382,7 +387,7 @@ fn build_native(
         // Its extension modules are its own Python modules compiled by mypyc (the platform
         // wheel holds their sources too), which its pure-Python wheel holds: the same code,
         // interpreted.
-        if let Some(pure) = pure_wheel(&one, built)? {
+        if let Some(pure) = pure_wheel(&native.builder.tc.target, &one, built)? {
             crate::say!(
                 "{name}: its platform wheel is its Python code compiled by mypyc; bundling its pure-Python wheel, the same code ({})",
                 pure.file_name().unwrap_or_default().to_string_lossy()
@@ -596,11 +601,11 @@ fn index_options(requirements: &Path) -> Result<Vec<String>> {
 }
 
 /// The pure-Python wheel of the requirement in `one`, downloaded into `dir`, if the index has one.
-fn pure_wheel(one: &Path, dir: &Path) -> Result<Option<PathBuf>> {
+fn pure_wheel(target: &Target, one: &Path, dir: &Path) -> Result<Option<PathBuf>> {
     let tmp = tempfile::tempdir_in(dir)?;
     let mut args = vec!["download", "--quiet", "--no-deps"];
     args.extend(PURE);
-    let got = pip(&args, &[Path::new("-d"), tmp.path(), Path::new("-r"), one])?;
+    let got = pip(target, &args, &[Path::new("-d"), tmp.path(), Path::new("-r"), one])?;
     if !got.status.success() {
         return Ok(None);
     }
