@@ -146,6 +146,48 @@ fn the_build_date_is_the_pinned_one_not_the_day_it_was_built() {
     );
 }
 
+#[test]
+#[ignore = "builds the toolchain; run by ./test.sh"]
+fn libpython_is_optimised_together_but_for_what_apps_replace_wrap_or_link_other_libraries_for() {
+    let tc = toolchain();
+    assert!(tc.profile.libpython_lto, "the default profile optimises libpython together");
+    let data = std::fs::read(tc.root.join("lib/libpython3.13.a")).unwrap();
+    let ar = goblin::archive::Archive::parse(&data).unwrap();
+    let members: Vec<&str> = ar.members();
+    let symbols: std::collections::BTreeMap<&str, Vec<&str>> =
+        ar.summarize().into_iter().map(|(member, _, syms)| (member, syms)).collect();
+    // The merged object defines the interpreter's code and the C modules that need only libc:
+    // the eval loop, dicts, str, _json, math (libm is musl's), and md5 (CPython's own HACL*).
+    let merged = &symbols[pyelf::toolchain::lto::MERGED];
+    for name in [
+        "_PyEval_EvalFrameDefault",
+        "PyDict_SetItem",
+        "PyUnicode_FromString",
+        "PyInit__json",
+        "PyInit_math",
+        "PyInit__md5",
+    ] {
+        assert!(merged.contains(&name), "{name} is in the merged object");
+    }
+    // Members of their own: the inittab and getpath.o, which apps replace; marshal.o, whose
+    // PyMarshal_ReadObjectFromString apps wrap; and modules that use another library.
+    for (member, defines) in [
+        ("config.o", "_PyImport_Inittab"),
+        ("getpath.o", "_PyConfig_InitPathConfig"),
+        ("marshal.o", "PyMarshal_ReadObjectFromString"),
+        ("_ssl.o", "PyInit__ssl"),
+        ("_decimal.o", "PyInit__decimal"),
+        ("zlibmodule.o", "PyInit_zlib"),
+        ("_cursesmodule.o", "PyInit__curses"),
+    ] {
+        assert!(symbols.get(member).is_some_and(|s| s.contains(&defines)), "{member} defines {defines}");
+    }
+    assert!(!merged.contains(&"PyMarshal_ReadObjectFromString") && !merged.contains(&"PyInit__ssl"));
+    // Everything else went in.
+    assert!(members.len() < 60, "{} members: {members:?}", members.len());
+    assert!(!members.contains(&"ceval.o") && !members.contains(&"_json.o"), "{members:?}");
+}
+
 /// Why a test that needs dlopen cannot pass in a static executable.
 const STATIC_CTYPES: &str =
     "loads a shared library or uses ctypes.pythonapi (dlopen of the interpreter itself): impossible in a static executable";

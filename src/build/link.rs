@@ -24,9 +24,10 @@ pub fn link_static(
     let static_flag = if pie { "-static-pie" } else { "-static" };
     let mut cmd = Command::new(tc.cc());
     cmd.arg(static_flag).arg("-o").arg(out);
-    // A release toolchain's libpython holds fat LTO objects (machine code and GCC's IR): the app
-    // links their machine code, already optimised with the profile. Without -fno-lto the linker
-    // plugin would optimise all of libpython again at every link, for minutes.
+    // libpython holds fat LTO objects (machine code and GCC's IR): all of it in a release
+    // toolchain, the members left out of `libpython-lto.o` in a `pgo` one (toolchain::lto). The
+    // app links their machine code, already optimised with the profile. Without -fno-lto the
+    // linker plugin would optimise them again at every link, for minutes.
     cmd.arg("-fno-lto");
     cmd.arg("-Wl,--whole-archive").arg(app_archive).arg("-Wl,--no-whole-archive");
     // A group: the archives refer to each other in both directions.

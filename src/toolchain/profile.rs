@@ -29,6 +29,11 @@ pub struct Profile {
     pub configure: Vec<String>,
     /// Whether CPython is built with profile-guided optimisation, trained by [`TRAINING_PY`].
     pub pgo: bool,
+    /// Whether libpython's objects are optimised together when the toolchain is built, so that
+    /// apps link link-time optimised code without a whole-program pass of their own
+    /// ([`crate::toolchain::lto`]).
+    #[serde(default, rename = "libpython-lto")]
+    pub libpython_lto: bool,
 }
 
 #[derive(Deserialize)]
@@ -93,6 +98,9 @@ impl Profile {
     /// has one (a changed training set is another profile).
     pub fn key_text(&self) -> String {
         let mut text = format!("configure={:?} pgo={}", self.configure, self.pgo);
+        if self.libpython_lto {
+            text.push_str(" libpython-lto");
+        }
         if self.pgo {
             text.push_str(&format!(" rounds={TRAINING_ROUNDS}\n{TRAINING_PY}"));
         }
@@ -105,15 +113,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_builtin_profiles_parse_and_the_default_is_profile_guided_without_lto() {
+    fn the_builtin_profiles_parse_and_the_default_is_profile_guided_with_libpython_optimised_together() {
         let p = Profiles::parse(PROFILES_TOML).unwrap();
         let default = p.get(None).unwrap();
         assert_eq!(default.name, "pgo");
         assert!(p.get(Some("release")).unwrap().pgo);
         assert!(!p.get(Some("quick")).unwrap().pgo);
-        // Profile-guided without LTO: binaries link libpython without a whole-program pass, so LTO
-        // would only lengthen the default toolchain's build.
-        assert!(default.pgo && !default.configure.iter().any(|a| a.contains("lto")));
+        // Profile-guided, and libpython optimised together once, rather than CPython's own LTO
+        // (`--with-lto`), which binaries do not link.
+        assert!(default.pgo && default.libpython_lto && !default.configure.iter().any(|a| a.contains("lto")));
+        assert!(!p.get(Some("quick")).unwrap().libpython_lto);
         let e = p.get(Some("fast")).unwrap_err().to_string();
         assert!(e.contains("no toolchain profile \"fast\"") && e.contains("pgo, quick, release"), "{e}");
     }

@@ -3,6 +3,7 @@
 //! the toolchain's manifest.
 
 use super::Ctx;
+use crate::toolchain::lto;
 use crate::toolchain::manifest::{CpythonPart, Link, ModuleState};
 use anyhow::{Context, Result};
 use fs_err as fs;
@@ -17,6 +18,7 @@ pyelf-print-link:
 \t@echo 'LIBS=$(LIBS)'
 \t@echo 'SYSLIBS=$(SYSLIBS)'
 \t@echo 'LIBRARY=$(LIBRARY)'
+\t@echo 'LIBRARY_OBJS=$(LIBRARY_OBJS)'
 ";
 
 /// Edits to the stdlib for a static executable: `(file, original, replacement)`. Each original must
@@ -94,12 +96,23 @@ pub fn build(ctx: &Ctx) -> Result<()> {
     check_pyconfig(ctx)?;
     let pgo_profile = if ctx.profile.pgo {
         pgo_build(ctx, &sh)?
+    } else if ctx.profile.libpython_lto {
+        let (cflags, ldflags) =
+            (format!("CFLAGS_NODIST={}", lto::COMPILE_FLAGS), format!("LDFLAGS_NODIST={}", lto::LINK_FLAG));
+        ctx.step.run(cmd!(sh, "make -j{jobs} {cflags} {ldflags}"))?;
+        None
     } else {
         ctx.step.run(cmd!(sh, "make -j{jobs}"))?;
         None
     };
+    if ctx.profile.libpython_lto {
+        optimise_libpython(ctx, &sh)?;
+    }
     let prefix = format!("prefix={}", root.display());
-    ctx.step.run(cmd!(sh, "make install {prefix} COMPILEALL_OPTS=-j{jobs}"))?;
+    // Whatever `make install` would link again takes the objects' machine code.
+    let link: Vec<String> =
+        ctx.profile.libpython_lto.then(|| format!("LDFLAGS_NODIST={}", lto::LINK_FLAG)).into_iter().collect();
+    ctx.step.run(cmd!(sh, "make install {prefix} COMPILEALL_OPTS=-j{jobs} {link...}"))?;
 
     // `--disable-test-modules` also leaves the test package uninstalled; the toolchain keeps it
     // so that CPython's own regression tests can run under the static interpreter.
@@ -252,11 +265,18 @@ fn pgo_build(ctx: &Ctx, sh: &xshell::Shell) -> Result<Option<String>> {
         }
     }
     fs::write(ctx.src.join("profile-run-stamp"), "")?;
-    let use_flag = format!(
+    let mut use_flag = format!(
         "PGO_PROF_USE_FLAG=-fprofile-use={} {prefix_path} -fprofile-correction -gno-record-gcc-switches",
         profile.display()
     );
-    ctx.step.run(cmd!(sh, "make -j{jobs} {use_flag}"))?;
+    // With `libpython-lto`, the objects carry GCC's IR too, and CPython's own links take their
+    // machine code.
+    let mut link = Vec::new();
+    if ctx.profile.libpython_lto {
+        use_flag.push_str(&format!(" {}", lto::COMPILE_FLAGS));
+        link.push(format!("LDFLAGS_NODIST={}", lto::LINK_FLAG));
+    }
+    ctx.step.run(cmd!(sh, "make -j{jobs} {use_flag} {link...}"))?;
     Ok(digest)
 }
 
@@ -378,14 +398,8 @@ fn parse_module_states(makefile: &str) -> Result<BTreeMap<String, ModuleState>> 
 /// module archives such as libmpdec.a and libHacl_Hash_SHA2.a). Archives of the build tree are
 /// copied to `lib/`; the result names them relative to the toolchain root.
 fn link_line(ctx: &Ctx, sh: &xshell::Shell) -> Result<Vec<String>> {
-    let mk = ctx.work.join("print-link.mk");
-    fs::create_dir_all(&ctx.work)?;
-    fs::write(&mk, PRINT_LINK_MK)?;
-    let out = cmd!(sh, "make -s -f Makefile -f {mk} pyelf-print-link").quiet().read()?;
-    ctx.step.note(&out)?;
-    let var = |name: &str| -> String {
-        out.lines().find_map(|l| l.strip_prefix(&format!("{name}="))).unwrap_or("").to_string()
-    };
+    let var = make_vars(ctx, sh)?;
+    let var = |name: &str| var(name);
     let lib = ctx.root.join("lib");
     let libpython = var("LIBRARY");
     let mut args = Vec::new();
@@ -413,6 +427,77 @@ fn link_line(ctx: &Ctx, sh: &xshell::Shell) -> Result<Vec<String>> {
         kept.push(a);
     }
     Ok(kept)
+}
+
+/// The build's Makefile variables the final link needs ([`PRINT_LINK_MK`]), noted in the log: a
+/// lookup by name (empty when the Makefile has no such variable).
+fn make_vars(ctx: &Ctx, sh: &xshell::Shell) -> Result<impl Fn(&str) -> String> {
+    let mk = ctx.work.join("print-link.mk");
+    fs::create_dir_all(&ctx.work)?;
+    fs::write(&mk, PRINT_LINK_MK)?;
+    let out = cmd!(sh, "make -s -f Makefile -f {mk} pyelf-print-link").quiet().read()?;
+    ctx.step.note(&out)?;
+    Ok(move |name: &str| -> String {
+        out.lines().find_map(|l| l.strip_prefix(&format!("{name}="))).unwrap_or("").to_string()
+    })
+}
+
+/// `libpython-lto` ([`lto`]): optimises libpython's objects together into [`lto::MERGED`], makes
+/// the build's archive of it and the members left out, and links the toolchain's `python3` with
+/// that archive, so that it runs the machine code apps get.
+fn optimise_libpython(ctx: &Ctx, sh: &xshell::Shell) -> Result<()> {
+    let var = make_vars(ctx, sh)?;
+    let objects: Vec<String> = var("LIBRARY_OBJS").split_whitespace().map(String::from).collect();
+    let library = var("LIBRARY");
+    anyhow::ensure!(objects.len() > 100 && !library.is_empty(), "the Makefile names no LIBRARY_OBJS or LIBRARY");
+    let (nm, ar, cc) = (ctx.target.tool("nm"), ctx.target.tool("ar"), ctx.cc());
+    let all = &objects;
+    // (nm says on stderr which objects have no symbols.)
+    let symbols = lto::parse_nm(&cmd!(sh, "{nm} -A -P -g {all...}").quiet().ignore_stderr().read()?)?;
+    let libc = ctx.root.join("lib/libc.a");
+    let libgcc = cmd!(sh, "{cc} -print-libgcc-file-name").quiet().read()?;
+    let system: std::collections::BTreeSet<String> =
+        lto::parse_nm(&cmd!(sh, "{nm} -A -P -g --defined-only {libc} {libgcc}").quiet().ignore_stderr().read()?)?
+            .into_values()
+            .flat_map(|s| s.defined)
+            .collect();
+    // The inittab: an app links its own. getpath.o: rebuilt without the toolchain's path below.
+    let replaced = ["Modules/config.o", "Modules/getpath.o"];
+    let (merged, kept) = lto::choose(&objects, &symbols, &system, &replaced, crate::runtime::WRAPPED);
+    let left: String = kept.iter().map(|(o, why)| format!("  {o}: {why}\n")).collect();
+    ctx.step.note(&format!(
+        "libpython's link-time optimisation: {} objects into {}; {} left as they are:\n{left}",
+        merged.len(),
+        lto::MERGED,
+        kept.len()
+    ))?;
+    let out = ctx.src.join(lto::MERGED);
+    let jobs = format!("-flto={}", ctx.jobs);
+    // CPython's own optimisation level; a section per function and variable, no unwind tables,
+    // as the objects were compiled (the target's cpython_cflags).
+    let (flags, inputs) = (&ctx.target.cpython_cflags, &merged);
+    ctx.step.run(cmd!(sh, "{cc} -r -nostdlib {jobs} -flinker-output=nolto-rel -O3 {flags...} -o {out} {inputs...}"))?;
+    let result =
+        lto::parse_nm(&cmd!(sh, "{nm} -A -P -g {out}").quiet().read()?)?.into_values().next().unwrap_or_default();
+    let inputs: Vec<&lto::Symbols> = merged.iter().filter_map(|o| symbols.get(o)).collect();
+    lto::check_merged(&inputs, &result, &system).map_err(|e| ctx.step.failure(&format!("{e:#}")))?;
+
+    let lib = ctx.src.join(&library);
+    fs::remove_file(&lib)?;
+    let kept: Vec<&String> = kept.iter().map(|(o, _)| o).collect();
+    ctx.step.run(cmd!(sh, "{ar} rcsD {lib} {out} {kept...}"))?;
+    // python3 from the archive, as an app links it (make links the objects themselves), and the
+    // other program linked with libpython, which `make install` would otherwise link again, from
+    // the objects' IR: a whole-program optimisation of minutes for a test program.
+    let programs = ["python", "Programs/_testembed"];
+    for program in programs {
+        let path = ctx.src.join(program);
+        if path.exists() {
+            fs::remove_file(&path)?;
+        }
+    }
+    let (objs, ldflags) = (format!("LINK_PYTHON_OBJS={library}"), format!("LDFLAGS_NODIST={}", lto::LINK_FLAG));
+    ctx.step.run(cmd!(sh, "make {programs...} {objs} {ldflags}"))
 }
 
 /// The prefix compiled into the libpython that apps link (the toolchain's own python3 keeps the
