@@ -72,7 +72,7 @@ fn bundled(target: &Target) -> Vec<String> {
 
 fn run_pip(python: &str, mut c: Command) -> Result<Output> {
     c.output().with_context(|| {
-        format!("cannot run `{python} -m pip`: pyelf resolves dependencies with the host's pip (PYELF_HOST_PYTHON picks the python)")
+        format!("cannot run `{python}` with pip: pyelf resolves dependencies with the host's pip (PYELF_HOST_PYTHON picks the python)")
     })
 }
 

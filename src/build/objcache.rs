@@ -73,10 +73,10 @@ impl ObjectCache {
     }
 
     /// Records the digest of `file`, whose bytes are `bytes`, for [`Self::digest`].
-    fn remember(&self, file: &Path, bytes: &[u8]) -> Option<String> {
+    fn remember(&self, file: &Path, bytes: &[u8]) -> String {
         let digest = hex::encode(Sha256::digest(bytes));
         self.digests.lock().expect("the digests' lock").insert(file.to_path_buf(), Some(digest.clone()));
-        Some(digest)
+        digest
     }
 
     /// The cache in `dir` for the compiles of one work directory, made once the headers the build
@@ -162,7 +162,7 @@ impl ObjectCache {
             return known.clone();
         }
         match fs::read(file) {
-            Ok(bytes) => self.remember(file, &bytes),
+            Ok(bytes) => Some(self.remember(file, &bytes)),
             Err(_) => {
                 self.digests.lock().expect("the digests' lock").insert(file.to_path_buf(), None);
                 None

@@ -487,8 +487,9 @@ fn optimise_libpython(ctx: &Ctx, sh: &xshell::Shell) -> Result<()> {
     let kept: Vec<&String> = kept.iter().map(|(o, _)| o).collect();
     ctx.step.run(cmd!(sh, "{ar} rcsD {lib} {out} {kept...}"))?;
     // python3 from the archive, as an app links it (make links the objects themselves), and the
-    // other program linked with libpython, which `make install` would otherwise link again, from
-    // the objects' IR: a whole-program optimisation of minutes for a test program.
+    // other program linked with libpython: the new archive is newer than both, and `make install`
+    // would link them again (for _testembed, a test program, from the objects' IR unless told
+    // -fno-lto: a whole-program optimisation of minutes).
     let programs = ["python", "Programs/_testembed"];
     for program in programs {
         let path = ctx.src.join(program);
