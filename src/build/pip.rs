@@ -11,9 +11,15 @@ pub(crate) const PURE: &[&str] =
 
 /// `python3 -m pip ARGS EXTRA` with the host's python (or `PYELF_HOST_PYTHON`), never prompting.
 pub(crate) fn pip_command(args: &[&str], extra: &[&Path]) -> (String, Command) {
+    host_pip(&["-m", "pip"], args, extra)
+}
+
+/// The host's python (or `PYELF_HOST_PYTHON`) started with `how` (which runs pip), then pip's
+/// `args` and `extra`, never prompting.
+fn host_pip(how: &[&str], args: &[&str], extra: &[&Path]) -> (String, Command) {
     let python = std::env::var("PYELF_HOST_PYTHON").unwrap_or_else(|_| "python3".into());
     let mut c = Command::new(&python);
-    c.args(["-m", "pip"]).args(args).args(extra).args(["--disable-pip-version-check", "--no-input"]);
+    c.args(how).args(args).args(extra).args(["--disable-pip-version-check", "--no-input"]);
     (python, c)
 }
 
@@ -42,11 +48,7 @@ runpy.run_module("pip", run_name="__main__", alter_sys=True)
 /// legacy-cgi) and take one marked `< "3.13"`. Here they are evaluated as on CPython `version` on
 /// Linux on `arch`, as pip on the target evaluates them.
 pub(crate) fn pip_command_as_target(version: &str, arch: &str, args: &[&str], extra: &[&Path]) -> (String, Command) {
-    let python = std::env::var("PYELF_HOST_PYTHON").unwrap_or_else(|_| "python3".into());
-    let mut c = Command::new(&python);
-    c.args(["-c", AS_TARGET_PY, version, arch]).args(args).args(extra);
-    c.args(["--disable-pip-version-check", "--no-input"]);
-    (python, c)
+    host_pip(&["-c", AS_TARGET_PY, version, arch], args, extra)
 }
 
 /// A package name as pip compares them (PEP 503).
