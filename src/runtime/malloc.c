@@ -1,5 +1,6 @@
-/* The C heap of a pyelf binary: malloc and its family served by mimalloc, the allocator CPython
- * 3.13 bundles (libpython exports mi_malloc and the rest), instead of musl's mallocng.
+/* The heap of a pyelf binary: mimalloc's first arena, reserved without transparent huge pages,
+ * and the C heap (malloc and its family) served by mimalloc, the allocator CPython 3.13 bundles
+ * (libpython exports mi_malloc and the rest), instead of musl's mallocng.
  *
  * musl supports replacing malloc in a static link (since 1.2.1) when the whole public family is
  * defined, so that none of its mallocng members is linked for them: malloc, calloc, realloc,
@@ -13,18 +14,38 @@
  * `malloc` setting). */
 #include "launcher.h"
 
-#ifdef PYELF_MALLOC_MIMALLOC
 #include <errno.h>
 #include <stddef.h>
+#include <sys/mman.h>
+#include "internal/mimalloc/mimalloc.h"
 
-void *mi_malloc(size_t size);
-void *mi_calloc(size_t count, size_t size);
-void *mi_realloc(void *p, size_t size);
-void mi_free(void *p);
-void *mi_aligned_alloc(size_t alignment, size_t size);
-void *mi_memalign(size_t alignment, size_t size);
-int mi_posix_memalign(void **p, size_t alignment, size_t size);
-size_t mi_usable_size(const void *p);
+/* Python's objects live in mimalloc whatever serves the C heap. mimalloc reserves its first arena
+ * (1 GiB, committed up front where the kernel overcommits) when the first object is allocated, and
+ * the arena is aligned to 32 MiB: where transparent huge pages are on for every mapping (`always`,
+ * RHEL's default), the kernel backs each 2 MiB of it the program touches with a huge page, and a
+ * CLI whose heap is 6 MB resides in 10 (python's pymalloc arenas and glibc's heap get none). So the
+ * arena is reserved here first, as mimalloc would reserve it (mimalloc.c's mi_arena_reserve: the
+ * same size, committed as its `arena_eager_commit` option says), and marked MADV_NOHUGEPAGE before
+ * anything touches it. Only a heap past it (another arena, reserved by mimalloc) can take huge
+ * pages. Run before any other constructor: mimalloc's own, and the C libraries', may allocate. */
+bool _mi_os_has_overcommit(void); /* mimalloc's own answer, from /proc/sys/vm/overcommit_memory */
+
+__attribute__((constructor(101))) static void first_arena_without_huge_pages(void)
+{
+    mi_process_init();
+    size_t size = mi_option_get_size(mi_option_arena_reserve);
+    long eager = mi_option_get(mi_option_arena_eager_commit);
+    bool commit = eager == 1 || (eager == 2 && _mi_os_has_overcommit());
+    mi_arena_id_t arena;
+    if (size == 0 || mi_reserve_os_memory_ex(size, commit, false, false, &arena) != 0)
+        return; /* mimalloc reserves its arena itself, as without this */
+    size_t reserved = 0;
+    void *start = mi_arena_area(arena, &reserved);
+    if (start != NULL)
+        (void)madvise(start, reserved, MADV_NOHUGEPAGE);
+}
+
+#ifdef PYELF_MALLOC_MIMALLOC
 
 /* mimalloc reports failures through its own messages; C callers look at errno. */
 static void *checked(void *p)
