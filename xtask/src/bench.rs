@@ -75,7 +75,7 @@ pub struct Mode {
     pub repeat: u32,
     /// Start-up runs of each command.
     pub startup_runs: u32,
-    /// Warm builds of test.py.
+    /// Builds of test.py: the first may be cold, the others are the warm figure.
     pub builds: u32,
     /// Processes of each benchmark under each runner (the median is taken).
     pub rounds: u32,
@@ -290,6 +290,7 @@ pub fn run(home: &Home, mode: Mode, mode_name: &str, json_out: &Path) -> Result<
             build_times.push(secs);
             test_bin = built.path;
         }
+        let first_warm = usize::from(build_times.len() > 1);
         let test_bytes = fs::metadata(&test_bin)?.len();
         if i == 0 {
             sizes.push(Size { what: "test.py".into(), bytes: test_bytes });
@@ -328,7 +329,9 @@ pub fn run(home: &Home, mode: Mode, mode_name: &str, json_out: &Path) -> Result<
             profile: p.name.clone(),
             test_py_bytes: test_bytes,
             empty_bytes: fs::metadata(&empty_bin)?.len(),
-            build_seconds_median: median(&mut build_times),
+            // The first build may be cold (the objects' cache after a toolchain or runtime
+            // change); the warm figure is the builds after it.
+            build_seconds_median: median(&mut build_times[first_warm..]),
             startup: Startup {
                 pyelf_ms_median: pyelf_ms,
                 system_python: system_python.unwrap_or("none").to_string(),
@@ -452,12 +455,15 @@ pub fn run(home: &Home, mode: Mode, mode_name: &str, json_out: &Path) -> Result<
 /// The typed workload under each runner: the binaries compiled (with Cython's semantics: it
 /// imports `cython`) and as bytecode (`--no-cython '*'`, on Cython's shadow module), the
 /// interpreters with the shadow module on their path, as a user with Cython installed runs it.
+/// Builds an app (name, source, profile index, options to change) and times the build.
+type BuildApp<'a> = dyn Fn(&str, &str, usize, &dyn Fn(&mut BuildOptions)) -> Result<(build::Built, f64)> + 'a;
+
 fn typed_figures(
     home: &Home,
     mode: Mode,
     dir: &Path,
     runners: &[Runner],
-    build_app: &dyn Fn(&str, &str, usize, &dyn Fn(&mut BuildOptions)) -> Result<(build::Built, f64)>,
+    build_app: &BuildApp,
 ) -> Result<Vec<(String, f64)>> {
     let source = format!("{TYPED}{HARNESS}");
     let cython = build::cython::ensure(home, &build::cython::CythonPin::builtin())?;
