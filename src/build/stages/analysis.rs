@@ -270,5 +270,10 @@ mod tests {
         );
         let note = runs_given_code_note(&analysis(serde_json::json!([runpy]), &["run_path"])).unwrap();
         assert!(note.starts_with("note: __main__ runs"), "{note}");
+        // sqlfluff's Jinja templater imports the macro modules of a directory named in the user's
+        // configuration: found by pkgutil, made by importlib.util.module_from_spec, then run.
+        let jinja = serde_json::json!({"name": "sqlfluff.core.templaters.jinja", "file": "/d/jinja.py", "kind": "dep", "package": false, "uses": ["module_from_spec"]});
+        let note = runs_given_code_note(&analysis(serde_json::json!([jinja]), &[])).unwrap();
+        assert!(note.contains("(it uses `module_from_spec`)"), "{note}");
     }
 }
