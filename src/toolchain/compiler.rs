@@ -19,7 +19,7 @@ pub struct HostCompiler {
     pub version: String,
     /// The multiarch directory (`x86_64-linux-gnu`) under `headers` where `asm/` may live.
     pub multiarch: String,
-    /// Prefix of the binutils that go with it (`ar`, `strip`, `objcopy`): empty natively.
+    /// Prefix of the binutils that go with it (`ar`, `strip`, `objcopy`, `nm`): empty natively.
     pub prefix: String,
     /// The include directory holding the Linux kernel headers.
     pub headers: PathBuf,
@@ -62,7 +62,7 @@ impl HostCompiler {
         if version.is_none() {
             missing.push(format!("{prefix}gcc"));
         }
-        for tool in ["ar", "ranlib", "strip", "objcopy"] {
+        for tool in ["ar", "ranlib", "strip", "objcopy", "nm"] {
             if !runs(&format!("{prefix}{tool}"), "--version") {
                 missing.push(format!("{prefix}{tool}"));
             }

@@ -26,10 +26,8 @@ pub fn counts_digest(files: &[(String, Vec<u8>)]) -> Result<String> {
     let mut hash = Sha256::new();
     for (name, bytes) in sorted {
         let counts = without_names(bytes).map_err(|e| anyhow::anyhow!("profile file {name}: {e}"))?;
-        hash.update((name.len() as u64).to_le_bytes());
-        hash.update(name.as_bytes());
-        hash.update((counts.len() as u64).to_le_bytes());
-        hash.update(&counts);
+        crate::fsutil::framed(&mut hash, name.as_bytes());
+        crate::fsutil::framed(&mut hash, &counts);
     }
     Ok(hex::encode(hash.finalize()))
 }

@@ -110,6 +110,35 @@ pub fn choose(
     (merged, kept)
 }
 
+/// Checks [`choose`]'s answer against what the recipe relies on, which a CPython whose files moved
+/// or an nm that read nothing of an object would break without a word: every member `replaced`
+/// is among the objects, each of libpython's symbols that apps wrap (`wrapped`: those of them its
+/// objects define) is defined by a member left out, and `core` (the eval loop) is merged.
+pub fn check_choice(
+    objects: &[String],
+    symbols: &BTreeMap<String, Symbols>,
+    (merged, kept): (&[String], &[(String, String)]),
+    replaced: &[&str],
+    wrapped: &[&str],
+    core: &str,
+) -> Result<()> {
+    for r in replaced {
+        if !objects.iter().any(|o| o == r) {
+            bail!("libpython's objects have no {r}, which the recipe replaces");
+        }
+    }
+    let defines = |o: &String, w: &str| symbols.get(o).is_some_and(|s| s.defined.contains(w));
+    for w in wrapped.iter().filter(|w| objects.iter().any(|o| defines(o, w))) {
+        if !kept.iter().any(|(o, _)| defines(o, w)) {
+            bail!("{w}, which apps wrap, would be merged: `ld --wrap` would not see its callers");
+        }
+    }
+    if !merged.iter().any(|o| o == core) {
+        bail!("{core} was not merged: the optimisation would leave the interpreter's core out");
+    }
+    Ok(())
+}
+
 /// Checks the merged object against its inputs: it defines every global symbol they defined
 /// (none was made local, so apps, the wheels' loader and the archive's index still find each),
 /// and needs nothing they did not but from `system` (the optimiser calls `memcpy` for a copy
@@ -195,6 +224,32 @@ mod tests {
         // An object nm lists no symbol of (compiled empty) goes in.
         let (merged, _) = choose(&["empty.o".to_string()], &symbols, &system, &[], &[]);
         assert_eq!(merged, ["empty.o"]);
+    }
+
+    #[test]
+    fn a_choice_without_what_the_recipe_relies_on_is_refused() {
+        let objects: Vec<String> = ["ceval.o", "config.o", "marshal.o"].iter().map(|s| s.to_string()).collect();
+        let symbols: BTreeMap<String, Symbols> = [
+            ("ceval.o", syms(&["PyEval"], &["PyMarshal_Read"])),
+            ("config.o", syms(&["_PyImport_Inittab"], &[])),
+            ("marshal.o", syms(&["PyMarshal_Read"], &[])),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+        let system = BTreeSet::new();
+        let wrapped = ["open", "PyMarshal_Read"];
+        let (merged, kept) = choose(&objects, &symbols, &system, &["config.o"], &wrapped);
+        let check = |replaced: &[&str], core: &str| {
+            check_choice(&objects, &symbols, (&merged, &kept), replaced, &wrapped, core).map_err(|e| e.to_string())
+        };
+        assert_eq!(check(&["config.o"], "ceval.o"), Ok(()));
+        assert!(check(&["config.o", "getpath.o"], "ceval.o").unwrap_err().contains("getpath.o"));
+        assert!(check(&["config.o"], "dict.o").unwrap_err().contains("dict.o was not merged"));
+        // The answer of a choice made without the wrapped symbol: marshal.o merged.
+        let (merged, kept) = choose(&objects, &symbols, &system, &["config.o"], &["open"]);
+        let e = check_choice(&objects, &symbols, (&merged, &kept), &["config.o"], &wrapped, "ceval.o").unwrap_err();
+        assert!(e.to_string().contains("PyMarshal_Read, which apps wrap"), "{e}");
     }
 
     #[test]

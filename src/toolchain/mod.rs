@@ -184,9 +184,12 @@ pub fn key_parts(target: &Target, host: &HostCompiler, profile: &Profile) -> Vec
     }
     parts.push(("recipes".into(), recipes::behaviour(include_str!("recipes/mod.rs"))));
     parts.push(("compiler".into(), recipes::behaviour(include_str!("compiler.rs"))));
-    // libpython's link-time optimisation, and the symbols apps wrap, which it leaves out.
-    parts.push(("lto".into(), recipes::behaviour(include_str!("lto.rs"))));
-    parts.push(("wrapped".into(), format!("{:?}", crate::runtime::WRAPPED)));
+    // libpython's link-time optimisation, and the symbols apps wrap, which it leaves out: only
+    // where the profile optimises libpython so.
+    if profile.libpython_lto {
+        parts.push(("lto".into(), recipes::behaviour(include_str!("lto.rs"))));
+        parts.push(("wrapped".into(), format!("{:?}", crate::runtime::WRAPPED)));
+    }
     // How the manifest's digest of the PGO counts is taken: toolchains compare it.
     parts.push(("pgo counts".into(), recipes::behaviour(include_str!("gcda.rs"))));
     parts.push(("host-cc".into(), host.version.clone()));

@@ -399,7 +399,6 @@ fn parse_module_states(makefile: &str) -> Result<BTreeMap<String, ModuleState>> 
 /// copied to `lib/`; the result names them relative to the toolchain root.
 fn link_line(ctx: &Ctx, sh: &xshell::Shell) -> Result<Vec<String>> {
     let var = make_vars(ctx, sh)?;
-    let var = |name: &str| var(name);
     let lib = ctx.root.join("lib");
     let libpython = var("LIBRARY");
     let mut args = Vec::new();
@@ -464,6 +463,8 @@ fn optimise_libpython(ctx: &Ctx, sh: &xshell::Shell) -> Result<()> {
     // The inittab: an app links its own. getpath.o: rebuilt without the toolchain's path below.
     let replaced = ["Modules/config.o", "Modules/getpath.o"];
     let (merged, kept) = lto::choose(&objects, &symbols, &system, &replaced, crate::runtime::WRAPPED);
+    lto::check_choice(&objects, &symbols, (&merged, &kept), &replaced, crate::runtime::WRAPPED, "Python/ceval.o")
+        .map_err(|e| ctx.step.failure(&format!("{e:#}")))?;
     let left: String = kept.iter().map(|(o, why)| format!("  {o}: {why}\n")).collect();
     ctx.step.note(&format!(
         "libpython's link-time optimisation: {} objects into {}; {} left as they are:\n{left}",

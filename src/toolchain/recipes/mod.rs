@@ -124,11 +124,13 @@ impl Ctx<'_> {
         for (file, from, to) in patches {
             let path = self.src.join(file);
             let text = fs_err::read_to_string(&path)?;
-            anyhow::ensure!(
-                text.contains(from),
-                "{file}: the text to patch {what} is not there (a new {} version?)",
-                self.src.file_name().map_or("source".into(), |n| n.to_string_lossy())
-            );
+            if !text.contains(from) {
+                return Err(self.step.failure(&format!(
+                    "{}: the text to patch {what} is not there; the patch was written for the \
+                     version toolchains/sources.toml pins, and another version needs it written again",
+                    path.display()
+                )));
+            }
             fs_err::write(&path, text.replacen(from, to, 1))?;
             self.step.note(&format!("patched {file} {what}"))?;
         }
