@@ -8,10 +8,11 @@
  * must be ours: musl's look into mallocng's metadata). musl's internal allocations (atexit,
  * locales, time zones) go on through its own __libc_malloc and __libc_free, in pairs.
  *
- * mimalloc starts itself from a constructor, and on a thread's first allocation; it keeps freed
- * memory for reuse instead of handing each page back to the kernel, as mallocng does at a cost of
- * an mmap and a munmap for most medium blocks. Compiled only with PYELF_MALLOC_MIMALLOC (the
- * `malloc` setting). */
+ * mimalloc is started by the constructor below, before any other, and on a thread's first
+ * allocation; it keeps freed memory for reuse instead of handing each page back to the kernel, as
+ * mallocng does at a cost of an mmap and a munmap for most medium blocks. The replacement of
+ * malloc is compiled only with PYELF_MALLOC_MIMALLOC (the `malloc` setting); the constructor is
+ * in every binary. */
 #include "launcher.h"
 
 #include <errno.h>
@@ -24,7 +25,7 @@
  * the arena is aligned to 32 MiB: where transparent huge pages are on for every mapping (`always`,
  * RHEL's default), the kernel backs each 2 MiB of it the program touches with a huge page, and a
  * CLI whose heap is 6 MB resides in 10 (python's pymalloc arenas and glibc's heap get none). So the
- * arena is reserved here first, as mimalloc would reserve it (mimalloc.c's mi_arena_reserve: the
+ * arena is reserved here first, as mimalloc would reserve it (arena.c's mi_arena_reserve in CPython's mimalloc: the
  * same size, committed as its `arena_eager_commit` option says), and marked MADV_NOHUGEPAGE before
  * anything touches it. Only a heap past it (another arena, reserved by mimalloc) can take huge
  * pages. Run before any other constructor: mimalloc's own, and the C libraries', may allocate. */

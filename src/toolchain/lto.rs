@@ -112,14 +112,14 @@ pub fn choose(
 
 /// Checks [`choose`]'s answer against what the recipe relies on, which a CPython whose files moved
 /// or an nm that read nothing of an object would break without a word: every member `replaced`
-/// is among the objects, each of libpython's symbols that apps wrap (`wrapped`: those of them its
-/// objects define) is defined by a member left out, and `core` (the eval loop) is merged.
+/// is among the objects, each symbol apps wrap that libc and libgcc (`system`) do not define is
+/// libpython's and defined by a member left out, and `core` (the eval loop) is merged.
 pub fn check_choice(
     objects: &[String],
     symbols: &BTreeMap<String, Symbols>,
     (merged, kept): (&[String], &[(String, String)]),
     replaced: &[&str],
-    wrapped: &[&str],
+    (wrapped, system): (&[&str], &BTreeSet<String>),
     core: &str,
 ) -> Result<()> {
     for r in replaced {
@@ -128,7 +128,10 @@ pub fn check_choice(
         }
     }
     let defines = |o: &String, w: &str| symbols.get(o).is_some_and(|s| s.defined.contains(w));
-    for w in wrapped.iter().filter(|w| objects.iter().any(|o| defines(o, w))) {
+    for w in wrapped.iter().filter(|w| !system.contains(**w)) {
+        if !objects.iter().any(|o| defines(o, w)) {
+            bail!("no object of libpython defines {w}, which apps wrap (nm read none, or it moved)");
+        }
         if !kept.iter().any(|(o, _)| defines(o, w)) {
             bail!("{w}, which apps wrap, would be merged: `ld --wrap` would not see its callers");
         }
@@ -237,19 +240,29 @@ mod tests {
         .into_iter()
         .map(|(k, v)| (k.to_string(), v))
         .collect();
-        let system = BTreeSet::new();
+        // libc's `open` is wrapped too: no object of libpython defines it.
+        let system: BTreeSet<String> = ["open".to_string()].into();
         let wrapped = ["open", "PyMarshal_Read"];
         let (merged, kept) = choose(&objects, &symbols, &system, &["config.o"], &wrapped);
         let check = |replaced: &[&str], core: &str| {
-            check_choice(&objects, &symbols, (&merged, &kept), replaced, &wrapped, core).map_err(|e| e.to_string())
+            check_choice(&objects, &symbols, (&merged, &kept), replaced, (&wrapped, &system), core)
+                .map_err(|e| e.to_string())
         };
         assert_eq!(check(&["config.o"], "ceval.o"), Ok(()));
         assert!(check(&["config.o", "getpath.o"], "ceval.o").unwrap_err().contains("getpath.o"));
         assert!(check(&["config.o"], "dict.o").unwrap_err().contains("dict.o was not merged"));
         // The answer of a choice made without the wrapped symbol: marshal.o merged.
         let (merged, kept) = choose(&objects, &symbols, &system, &["config.o"], &["open"]);
-        let e = check_choice(&objects, &symbols, (&merged, &kept), &["config.o"], &wrapped, "ceval.o").unwrap_err();
-        assert!(e.to_string().contains("PyMarshal_Read, which apps wrap"), "{e}");
+        let e = check_choice(&objects, &symbols, (&merged, &kept), &["config.o"], (&wrapped, &system), "ceval.o")
+            .unwrap_err();
+        assert!(e.to_string().contains("PyMarshal_Read, which apps wrap, would be merged"), "{e}");
+        // nm read nothing of marshal.o: it would be merged, and nothing would say so but this.
+        let mut unread = symbols.clone();
+        unread.remove("marshal.o");
+        let (merged, kept) = choose(&objects, &unread, &system, &["config.o"], &wrapped);
+        let e = check_choice(&objects, &unread, (&merged, &kept), &["config.o"], (&wrapped, &system), "ceval.o")
+            .unwrap_err();
+        assert!(e.to_string().contains("no object of libpython defines PyMarshal_Read"), "{e}");
     }
 
     #[test]

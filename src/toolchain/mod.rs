@@ -728,6 +728,12 @@ mod tests {
         let default = Profiles::builtin().get(None).unwrap();
         let default_key = key(target, &host(), default);
         assert_eq!(name(target, &host(), default), format!("x86_64-unknown-linux-musl-{default_key}"));
+        // What the LTO step decides keys the profiles that take it, and only those.
+        let labels = |p| key_parts(target, &host(), p).into_iter().map(|(l, _)| l).collect::<Vec<_>>();
+        for label in ["lto", "wrapped"] {
+            assert!(labels(default).iter().any(|l| l == label), "{label} in the default (pgo) profile's key");
+            assert!(!labels(quick).iter().any(|l| l == label), "{label} not in the quick profile's key");
+        }
     }
 
     #[test]

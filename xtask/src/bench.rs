@@ -452,12 +452,12 @@ pub fn run(home: &Home, mode: Mode, mode_name: &str, json_out: &Path) -> Result<
     Ok(report)
 }
 
-/// The typed workload under each runner: the binaries compiled (with Cython's semantics: it
-/// imports `cython`) and as bytecode (`--no-cython '*'`, on Cython's shadow module), the
-/// interpreters with the shadow module on their path, as a user with Cython installed runs it.
 /// Builds an app (name, source, profile index, options to change) and times the build.
 type BuildApp<'a> = dyn Fn(&str, &str, usize, &dyn Fn(&mut BuildOptions)) -> Result<(build::Built, f64)> + 'a;
 
+/// The typed workload under each runner: the binaries compiled (with Cython's semantics: it
+/// imports `cython`) and as bytecode (`--no-cython '*'`, on Cython's shadow module), the
+/// interpreters with the shadow module on their path, as a user with Cython installed runs it.
 fn typed_figures(
     home: &Home,
     mode: Mode,

@@ -463,7 +463,8 @@ fn optimise_libpython(ctx: &Ctx, sh: &xshell::Shell) -> Result<()> {
     // The inittab: an app links its own. getpath.o: rebuilt without the toolchain's path below.
     let replaced = ["Modules/config.o", "Modules/getpath.o"];
     let (merged, kept) = lto::choose(&objects, &symbols, &system, &replaced, crate::runtime::WRAPPED);
-    lto::check_choice(&objects, &symbols, (&merged, &kept), &replaced, crate::runtime::WRAPPED, "Python/ceval.o")
+    let wrapped = (crate::runtime::WRAPPED, &system);
+    lto::check_choice(&objects, &symbols, (&merged, &kept), &replaced, wrapped, "Python/ceval.o")
         .map_err(|e| ctx.step.failure(&format!("{e:#}")))?;
     let left: String = kept.iter().map(|(o, why)| format!("  {o}: {why}\n")).collect();
     ctx.step.note(&format!(
