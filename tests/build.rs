@@ -145,7 +145,7 @@ fn the_c_heap_is_mimalloc_or_musl_and_both_run_the_same() {
 /// arena, aligned to 32 MiB, took a 2 MiB page for each part of it the program touched: a CLI's
 /// 6 MB heap resided in 10. The arena holding Python's objects and the C heap is marked
 /// MADV_NOHUGEPAGE (`runtime/malloc.c`), which the kernel shows as `nh` in its VmFlags, whatever
-/// the machine's setting.
+/// the machine's setting. With `--malloc musl` the C heap is musl's (not in the arena).
 #[test]
 #[ignore = "builds real binaries and needs root; run by ./test.sh"]
 fn the_heap_takes_no_transparent_huge_pages() {
@@ -155,7 +155,10 @@ fn the_heap_takes_no_transparent_huge_pages() {
         r#"import ctypes
 objects = [object() for _ in range(100000)]
 data = bytearray(1 << 20)
-where = {"an object": id(objects[-1]), "a buffer": ctypes.addressof((ctypes.c_char * len(data)).from_buffer(data))}
+libc = ctypes.CDLL(None)
+libc.malloc.restype = ctypes.c_void_p
+where = {"an object": id(objects[-1]), "a buffer": ctypes.addressof((ctypes.c_char * len(data)).from_buffer(data)),
+         "malloc": libc.malloc(1 << 20)}
 found = {}
 with open("/proc/self/smaps") as f:
     lines = f.read().splitlines()
@@ -171,11 +174,14 @@ print(sorted(found.items()))
 "#,
     )
     .unwrap();
-    for (name, extra) in [("huge-pages", &[][..]), ("huge-pages-musl", &["--malloc", "musl"][..])] {
+    for (name, extra, c_heap_in_arena) in
+        [("huge-pages", &[][..], "True"), ("huge-pages-musl", &["--malloc", "musl"][..], "False")]
+    {
         let binary = build(&script, name, extra);
         let out = Command::new(&binary).output().unwrap();
         assert!(out.status.success(), "{name}: {}", String::from_utf8_lossy(&out.stderr));
-        assert_eq!(text(&out), "[('a buffer', True), ('an object', True)]\n", "{name}");
+        let want = format!("[('a buffer', True), ('an object', True), ('malloc', {c_heap_in_arena})]\n");
+        assert_eq!(text(&out), want, "{name}");
     }
 }
 
