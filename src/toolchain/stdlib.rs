@@ -23,6 +23,8 @@ pub struct Facts {
     pub deep_frozen: Vec<String>,
     /// Names whose use shows that the app runs code it is given at run time (`run_path`).
     pub runs_given_code: Vec<String>,
+    /// Packages whose own use of those names says nothing of the app (setuptools).
+    pub runs_given_code_ignored: Vec<String>,
     pub full_excluded: Vec<String>,
     pub module_libraries: BTreeMap<String, String>,
     pub c_module_deps: BTreeMap<String, Vec<String>>,

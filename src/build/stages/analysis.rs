@@ -204,12 +204,14 @@ fn missing_warning(missing: &[freeze::Missing], script: Option<&Path>, has_requi
 /// named on its command line with `runpy.run_path`): that code finds only the stdlib modules the
 /// analysis embedded for the app.
 fn runs_given_code_note(analysis: &freeze::Analysis) -> Option<String> {
-    let names = &crate::toolchain::stdlib::facts().runs_given_code;
+    let facts = crate::toolchain::stdlib::facts();
+    let names = &facts.runs_given_code;
     let uses = |u: &[String]| u.iter().find(|n| names.contains(n)).cloned();
+    let ignored = |module: &str| facts.runs_given_code_ignored.iter().any(|p| module.split('.').next() == Some(p));
     let mut who: Vec<(String, String)> = analysis
         .modules
         .iter()
-        .filter(|m| m.kind != freeze::Origin::Stdlib)
+        .filter(|m| m.kind != freeze::Origin::Stdlib && !ignored(&m.name))
         .filter_map(|m| uses(&m.uses).map(|n| (m.name.clone(), n)))
         .collect();
     if let Some(n) = uses(&analysis.script_uses) {
@@ -275,5 +277,9 @@ mod tests {
         let jinja = serde_json::json!({"name": "sqlfluff.core.templaters.jinja", "file": "/d/jinja.py", "kind": "dep", "package": false, "uses": ["module_from_spec"]});
         let note = runs_given_code_note(&analysis(serde_json::json!([jinja]), &[])).unwrap();
         assert!(note.contains("(it uses `module_from_spec`)"), "{note}");
+        // setuptools, bundled for pkg_resources, loads the modules of a project it builds: not the
+        // app's doing.
+        let setuptools = serde_json::json!({"name": "setuptools._imp", "file": "/d/setuptools/_imp.py", "kind": "dep", "package": false, "uses": ["module_from_spec"]});
+        assert!(runs_given_code_note(&analysis(serde_json::json!([setuptools]), &[])).is_none());
     }
 }
