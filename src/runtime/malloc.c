@@ -24,11 +24,12 @@
  * (1 GiB, committed up front where the kernel overcommits) when the first object is allocated, and
  * the arena is aligned to 32 MiB: where transparent huge pages are on for every mapping (`always`,
  * RHEL's default), the kernel backs each 2 MiB of it the program touches with a huge page, and a
- * CLI whose heap is 6 MB resides in 10 (python's pymalloc arenas and glibc's heap get none). So the
- * arena is reserved here first, as mimalloc would reserve it (arena.c's mi_arena_reserve in CPython's mimalloc: the
- * same size, committed as its `arena_eager_commit` option says), and marked MADV_NOHUGEPAGE before
- * anything touches it. Only a heap past it (another arena, reserved by mimalloc) can take huge
- * pages. Run before any other constructor: mimalloc's own, and the C libraries', may allocate. */
+ * CLI whose heap is 6 MB resides in 10 (a venv's python3 got none: pymalloc's arenas are 1 MiB).
+ * So the arena is reserved here first, as mimalloc would reserve it (mi_arena_reserve in CPython's
+ * Objects/mimalloc/arena.c: the same size, committed as its `arena_eager_commit` option says), and
+ * marked MADV_NOHUGEPAGE before anything touches it. Only a heap past it (another arena, reserved
+ * by mimalloc) can take huge pages. Run before any other constructor: mimalloc's own, and the C
+ * libraries', may allocate. */
 bool _mi_os_has_overcommit(void); /* mimalloc's own answer, from /proc/sys/vm/overcommit_memory */
 
 __attribute__((constructor(101))) static void first_arena_without_huge_pages(void)
