@@ -290,7 +290,6 @@ pub fn run(home: &Home, mode: Mode, mode_name: &str, json_out: &Path) -> Result<
             build_times.push(secs);
             test_bin = built.path;
         }
-        let first_warm = usize::from(build_times.len() > 1);
         let test_bytes = fs::metadata(&test_bin)?.len();
         if i == 0 {
             sizes.push(Size { what: "test.py".into(), bytes: test_bytes });
@@ -329,9 +328,7 @@ pub fn run(home: &Home, mode: Mode, mode_name: &str, json_out: &Path) -> Result<
             profile: p.name.clone(),
             test_py_bytes: test_bytes,
             empty_bytes: fs::metadata(&empty_bin)?.len(),
-            // The first build may be cold (the objects' cache after a toolchain or runtime
-            // change); the warm figure is the builds after it.
-            build_seconds_median: median(&mut build_times[first_warm..]),
+            build_seconds_median: warm_median(&mut build_times),
             startup: Startup {
                 pyelf_ms_median: pyelf_ms,
                 system_python: system_python.unwrap_or("none").to_string(),
@@ -530,8 +527,7 @@ fn cross_figures(home: &Home, pins: &Pins, mode: Mode, dir: &Path) -> Result<Vec
             path = build::build(home, &opts)?.path;
             times.push(t.elapsed().as_secs_f64());
         }
-        // The first build may have filled caches; the others are warm.
-        let warm = median(&mut times[1..].to_vec());
+        let warm = warm_median(&mut times);
         out.push(CrossFigures {
             triple: target.triple.clone(),
             toolchain_seconds: toolchain::recorded_seconds(&tc.root)?,
@@ -761,6 +757,13 @@ fn bench_time(cmd: &mut Command) -> Result<f64> {
         .lines()
         .find_map(|l| l.strip_prefix("time ").and_then(|v| v.trim().parse().ok()))
         .with_context(|| format!("{cmd:?} printed no time: {stdout}"))
+}
+
+/// The median of repeated builds' times but the first, which may be cold (the caches after a
+/// toolchain or runtime change); of the only one if there is one.
+fn warm_median(times: &mut [f64]) -> f64 {
+    let first_warm = usize::from(times.len() > 1);
+    median(&mut times[first_warm..])
 }
 
 pub fn median(v: &mut [f64]) -> f64 {
