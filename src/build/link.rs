@@ -39,6 +39,9 @@ pub fn link_static(
             cmd.arg(lib);
         }
     }
+    // The heap's allocator of blocks past 1 KiB (runtime/malloc.c; nothing of it is linked with
+    // `--malloc musl`, whose malloc.c does not refer to it).
+    cmd.arg(tc.root.join("lib/libdlmalloc.a"));
     cmd.arg("-Wl,--end-group");
     // What nothing references is left out: the toolchain's code is compiled with a section per
     // function and variable (the target's cflags), so this drops unused functions of libraries

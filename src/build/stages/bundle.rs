@@ -12,8 +12,9 @@ use crate::build::freeze::{self, Load, Origin};
 use crate::build::names::APP_MODULE;
 use crate::build::project::{App, Main};
 use crate::build::{deps, inittab, launcher, native, sbom};
+
 use crate::fsutil::walk;
-use crate::options::Stdlib;
+use crate::options::{Malloc, Stdlib};
 use crate::runtime;
 use crate::toolchain::pins::Pins;
 use crate::toolchain::Toolchain;
@@ -134,12 +135,21 @@ pub fn assemble(plan: &Plan, resolved: &Dependencies, analysed: &Analysed, compi
     let pins = &plan.pins;
     let cy = &plan.cy;
     let mut linked = linked_sources(pins, &c_modules);
-    for lib in extensions.iter().flat_map(|e| &e.libs) {
-        if let Some(p) = native::library_source(lib).and_then(|n| pins.source(n).ok()) {
+    let mut also = |name: &str| {
+        if let Ok(p) = pins.source(name) {
             let source = (p.name.clone(), p.version.clone(), p.license.clone());
             if !linked.contains(&source) {
                 linked.push(source);
             }
+        }
+    };
+    // The default heap's dlmalloc (runtime/malloc.c) is built from libffi's sources.
+    if plan.malloc == Malloc::Mimalloc {
+        also("libffi");
+    }
+    for lib in extensions.iter().flat_map(|e| &e.libs) {
+        if let Some(name) = native::library_source(lib) {
+            also(name);
         }
     }
     linked.push((cy.name.clone(), cy.version.clone(), cy.license.clone()));
