@@ -16,16 +16,18 @@ pub enum Stdlib {
     Full,
 }
 
-/// The C heap of a binary: what serves malloc, free and the rest, for the interpreter (which
-/// also takes its objects' memory from mimalloc), the C libraries and extension modules.
+/// The C heap of a binary: what serves malloc, free and the rest, for the interpreter, the C
+/// libraries and extension modules.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Malloc {
-    /// mimalloc, which CPython 3.13 bundles: fewer system calls at start, faster C-heavy code
-    /// (such as json).
+    /// mimalloc (which CPython 3.13 bundles) for blocks up to 1 KiB, dlmalloc beyond, Python's
+    /// objects included: fewer system calls at start, faster C-heavy code (such as json), and no
+    /// more memory than python3 takes.
     #[default]
     Mimalloc,
-    /// musl's own malloc (mallocng), which hands freed pages back to the kernel at once.
+    /// musl's own malloc (mallocng), which hands freed pages back to the kernel at once (Python's
+    /// objects on mimalloc).
     Musl,
 }
 

@@ -138,14 +138,25 @@ fn the_c_heap_is_mimalloc_or_musl_and_both_run_the_same() {
                 assert_eq!(text(&out), want, "{name}, {kind}, {how}");
             }
         }
+        // Address space too small for mimalloc's first arena (1 GiB): the default heap then
+        // serves every block from dlmalloc, musl's binary takes mimalloc's segments from the OS.
+        let out = Command::new("prlimit").arg(format!("--as={}", 512u64 << 20)).arg("--").arg(binary).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{name}, RLIMIT_AS 512 MiB: {:?}\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(text(&out), want, "{name}, RLIMIT_AS 512 MiB");
     }
 }
 
 /// Where transparent huge pages are on for every mapping (`always`, RHEL's default), mimalloc's
 /// arena, aligned to 32 MiB, took a 2 MiB page for each part of it the program touched: a CLI's
-/// 6 MB heap resided in 10. The arena holding Python's objects and the C heap is marked
-/// MADV_NOHUGEPAGE (`runtime/malloc.c`), which the kernel shows as `nh` in its VmFlags, whatever
-/// the machine's setting. With `--malloc musl` the C heap is musl's (not in the arena).
+/// 6 MB heap resided in 10. The arena (mimalloc's: blocks up to 1 KiB) is marked MADV_NOHUGEPAGE
+/// (`runtime/malloc.c`), which the kernel shows as `nh` in its VmFlags, whatever the machine's
+/// setting, and so is each mapping dlmalloc takes for the larger blocks. With `--malloc musl` the
+/// C heap is musl's, and Python's objects and buffers are all in the arena.
 #[test]
 #[ignore = "builds real binaries and needs root; run by ./test.sh"]
 fn the_heap_takes_no_transparent_huge_pages() {
@@ -155,10 +166,13 @@ fn the_heap_takes_no_transparent_huge_pages() {
         r#"import ctypes
 objects = [object() for _ in range(100000)]
 data = bytearray(1 << 20)
+medium = bytearray(64 << 10)
 libc = ctypes.CDLL(None)
 libc.malloc.restype = ctypes.c_void_p
-where = {"an object": id(objects[-1]), "a buffer": ctypes.addressof((ctypes.c_char * len(data)).from_buffer(data)),
-         "malloc": libc.malloc(1 << 20)}
+def address(buffer):
+    return ctypes.addressof((ctypes.c_char * len(buffer)).from_buffer(buffer))
+where = {"an object": id(objects[-1]), "a buffer": address(data), "a medium buffer": address(medium),
+         "malloc": libc.malloc(1 << 20), "a medium malloc": libc.malloc(5000), "a small malloc": libc.malloc(100)}
 found = {}
 with open("/proc/self/smaps") as f:
     lines = f.read().splitlines()
@@ -174,13 +188,16 @@ print(sorted(found.items()))
 "#,
     )
     .unwrap();
-    for (name, extra, c_heap_in_arena) in
+    for (name, extra, c_heap_without_huge_pages) in
         [("huge-pages", &[][..], "True"), ("huge-pages-musl", &["--malloc", "musl"][..], "False")]
     {
         let binary = build(&script, name, extra);
         let out = Command::new(&binary).output().unwrap();
         assert!(out.status.success(), "{name}: {}", String::from_utf8_lossy(&out.stderr));
-        let want = format!("[('a buffer', True), ('an object', True), ('malloc', {c_heap_in_arena})]\n");
+        let c = c_heap_without_huge_pages;
+        let want = format!(
+            "[('a buffer', True), ('a medium buffer', True), ('a medium malloc', {c}), ('a small malloc', {c}), ('an object', True), ('malloc', {c})]\n"
+        );
         assert_eq!(text(&out), want, "{name}");
     }
 }
@@ -519,7 +536,8 @@ fn the_sbom_lists_what_is_inside() {
     );
     let doc = pyelf::build::sbom::validate(&printed).unwrap();
     let names: Vec<&str> = doc["components"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
-    for want in ["musl", "cpython", "openssl", "zlib", "expat", "mpdecimal", "cython"] {
+    // libffi: the heap's dlmalloc is built from its sources, with or without ctypes.
+    for want in ["musl", "cpython", "openssl", "zlib", "expat", "mpdecimal", "cython", "libffi"] {
         assert!(names.contains(&want), "{want} missing from {names:?}");
     }
     assert!(!names.contains(&"sqlite"), "heavy.py does not use sqlite3: {names:?}");

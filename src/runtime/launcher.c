@@ -525,10 +525,15 @@ int main(int argc, char **argv)
     PyPreConfig preconfig;
     PyPreConfig_InitIsolatedConfig(&preconfig);
     preconfig.utf8_mode = 1;
-    /* mimalloc (bundled with CPython 3.13) for Python's objects instead of pymalloc: a quarter
-     * of the mmap/munmap calls at start, about 15% faster to start and about 5% faster to run
-     * (docs/performance.md). malloc.c serves the C heap from it too, unless `malloc = "musl"`. */
+    /* Python's objects and buffers on malloc.c's heap (mimalloc up to 1 KiB, dlmalloc beyond)
+     * instead of pymalloc and musl's malloc: fewer system calls at start, faster to start and to
+     * run, and no more memory than python3 takes (docs/performance.md). With `malloc = "musl"`
+     * they are on mimalloc alone (bundled with CPython 3.13). */
+#ifdef PYELF_MALLOC_MIMALLOC
+    preconfig.allocator = PYMEM_ALLOCATOR_MALLOC;
+#else
     preconfig.allocator = PYMEM_ALLOCATOR_MIMALLOC;
+#endif
     status = Py_PreInitialize(&preconfig);
     if (PyStatus_Exception(status))
         fail(status, NULL);

@@ -1,6 +1,8 @@
 /* The heap of a pyelf binary: mimalloc's first arena, reserved without transparent huge pages,
- * and the C heap (malloc and its family) served by mimalloc, the allocator CPython 3.13 bundles
- * (libpython exports mi_malloc and the rest), instead of musl's mallocng.
+ * and malloc and its family served by mimalloc (the allocator CPython 3.13 bundles: libpython
+ * exports mi_malloc and the rest) for blocks up to 1 KiB and by dlmalloc beyond, instead of
+ * musl's mallocng. Python's objects and buffers go through malloc too (PYMEM_ALLOCATOR_MALLOC in
+ * launcher.c), so the interpreter, the C libraries and extension modules share one heap.
  *
  * musl supports replacing malloc in a static link (since 1.2.1) when the whole public family is
  * defined, so that none of its mallocng members is linked for them: malloc, calloc, realloc,
@@ -12,7 +14,14 @@
  * allocation; it keeps freed memory for reuse instead of handing each page back to the kernel, as
  * mallocng does at a cost of an mmap and a munmap for most medium blocks. The replacement of
  * malloc is compiled only with PYELF_MALLOC_MIMALLOC (the `malloc` setting); the constructor is
- * in every binary. */
+ * in every binary.
+ *
+ * Why two allocators: mimalloc is the fastest at small blocks, but it keeps each size class of the
+ * larger ones in pages of its own, so a block freed in one class (a dict's table outgrown, a
+ * module's decompressed bytecode) is not reused for another, and a CLI resided in 6-9 % more
+ * memory than under python3, whose pymalloc hands blocks past 512 bytes to glibc's malloc, which
+ * coalesces and reuses them across sizes. dlmalloc, the allocator glibc's descends from, does the
+ * same here (docs/performance.md has the figures). */
 #include "launcher.h"
 
 #include <errno.h>
@@ -20,7 +29,7 @@
 #include <sys/mman.h>
 #include "internal/mimalloc/mimalloc.h"
 
-/* Python's objects live in mimalloc whatever serves the C heap. mimalloc reserves its first arena
+/* Python's small objects live in mimalloc whatever serves the C heap. mimalloc reserves its first arena
  * (1 GiB, committed up front where the kernel overcommits) when the first object is allocated, and
  * the arena is aligned to 32 MiB: where transparent huge pages are on for every mapping (`always`,
  * RHEL's default), the kernel backs each 2 MiB of it the program touches with a huge page, and a
@@ -31,6 +40,12 @@
  * by mimalloc) can take huge pages. Run before any other constructor: mimalloc's own, and the C
  * libraries', may allocate. */
 bool _mi_os_has_overcommit(void); /* mimalloc's own answer, from /proc/sys/vm/overcommit_memory */
+
+#ifdef PYELF_MALLOC_MIMALLOC
+/* The first arena, by which malloc() below tells mimalloc's blocks apart; none if the process
+ * could not reserve it (a small RLIMIT_AS), and then every block is dlmalloc's. */
+static char *arena_start, *arena_end;
+#endif
 
 __attribute__((constructor(101))) static void first_arena_without_huge_pages(void)
 {
@@ -43,38 +58,147 @@ __attribute__((constructor(101))) static void first_arena_without_huge_pages(voi
         return; /* mimalloc reserves its arena itself, as without this */
     size_t reserved = 0;
     void *start = mi_arena_area(arena, &reserved);
-    if (start != NULL)
+    if (start != NULL) {
         (void)madvise(start, reserved, MADV_NOHUGEPAGE);
+#ifdef PYELF_MALLOC_MIMALLOC
+        arena_start = start;
+        arena_end = (char *)start + reserved;
+        /* mimalloc's blocks stay in arenas (this one, then those it reserves as it grows), where
+         * mi_is_in_heap_region finds them: where it cannot reserve another, it fails instead of
+         * taking segments from the OS (which it does not track above 40 TiB), and malloc() goes
+         * to dlmalloc. */
+        mi_option_enable(mi_option_limit_os_alloc);
+#endif
+    }
 }
 
 #ifdef PYELF_MALLOC_MIMALLOC
 
-/* mimalloc reports failures through its own messages; C callers look at errno. */
-static void *checked(void *p)
+#include <pthread.h>
+#include <string.h>
+
+/* Blocks up to this size go to mimalloc (its small classes), larger ones to dlmalloc. */
+#define SMALL_MAX 1024
+
+/* libdlmalloc.a (the toolchain's libffi recipe): dlmalloc 2.8.3, its names prefixed `dl`, built
+ * without locks of its own; its memory comes from mmap, each mapping marked MADV_NOHUGEPAGE. */
+void *dlmalloc(size_t);
+void *dlcalloc(size_t, size_t);
+void *dlrealloc(void *, size_t);
+void *dlmemalign(size_t, size_t);
+void dlfree(void *);
+size_t dlmalloc_usable_size(void *);
+
+/* dlmalloc is one heap for all threads: a lock around each call, taken across fork() so that the
+ * child never inherits it held by a thread that does not exist there. */
+static pthread_mutex_t dl_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void dl_lock_take(void)
 {
-    if (!p)
-        errno = ENOMEM;
+    pthread_mutex_lock(&dl_lock);
+}
+
+static void dl_lock_give(void)
+{
+    pthread_mutex_unlock(&dl_lock);
+}
+
+static void dl_lock_reset(void)
+{
+    pthread_mutex_init(&dl_lock, NULL);
+}
+
+__attribute__((constructor(102))) static void heap_fork_handlers(void)
+{
+    pthread_atfork(dl_lock_take, dl_lock_give, dl_lock_reset);
+}
+
+/* Whose block p is. mimalloc's are in its first arena (an address range fixed at start) or, past
+ * it, in the arenas it reserves as the heap grows; everything else is dlmalloc's. */
+static inline bool is_mimalloc(const void *p)
+{
+    if ((const char *)p >= arena_start && (const char *)p < arena_end)
+        return true;
+    return arena_start && mi_is_in_heap_region(p);
+}
+
+static void *dl_malloc(size_t size)
+{
+    dl_lock_take();
+    void *p = dlmalloc(size);
+    dl_lock_give();
     return p;
+}
+
+/* A small block: from mimalloc, or from dlmalloc where mimalloc has no arena to take it from. */
+static void *small_malloc(size_t size)
+{
+    void *p = arena_start ? mi_malloc(size) : NULL;
+    return p ? p : dl_malloc(size);
+}
+
+static void dl_free(void *p)
+{
+    dl_lock_take();
+    dlfree(p);
+    dl_lock_give();
 }
 
 void *malloc(size_t size)
 {
-    return checked(mi_malloc(size));
+    return size <= SMALL_MAX ? small_malloc(size) : dl_malloc(size);
 }
 
 void *calloc(size_t count, size_t size)
 {
-    return checked(mi_calloc(count, size));
+    size_t total;
+    if (__builtin_mul_overflow(count, size, &total)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    void *p = total <= SMALL_MAX && arena_start ? mi_zalloc(total) : NULL;
+    if (p)
+        return p;
+    dl_lock_take();
+    p = dlcalloc(count, size);
+    dl_lock_give();
+    return p;
 }
 
 void *realloc(void *p, size_t size)
 {
-    return checked(mi_realloc(p, size));
+    if (!p)
+        return malloc(size);
+    if (!is_mimalloc(p)) {
+        /* dlmalloc's block stays with dlmalloc, even shrunk below SMALL_MAX. */
+        dl_lock_take();
+        void *q = dlrealloc(p, size);
+        dl_lock_give();
+        return q;
+    }
+    if (size <= SMALL_MAX) {
+        void *q = mi_realloc(p, size);
+        if (q)
+            return q;
+    }
+    /* Grown past mimalloc's part (or mimalloc has no room left for it): moved to dlmalloc. */
+    void *q = dl_malloc(size);
+    if (!q)
+        return NULL;
+    size_t old = mi_usable_size(p);
+    memcpy(q, p, old < size ? old : size);
+    mi_free(p);
+    return q;
 }
 
 void free(void *p)
 {
-    mi_free(p);
+    if (!p)
+        return;
+    if (is_mimalloc(p))
+        mi_free(p);
+    else
+        dl_free(p);
 }
 
 void *aligned_alloc(size_t alignment, size_t size)
@@ -84,7 +208,13 @@ void *aligned_alloc(size_t alignment, size_t size)
         errno = EINVAL;
         return NULL;
     }
-    return checked(mi_aligned_alloc(alignment, size));
+    void *p = size <= SMALL_MAX && alignment <= SMALL_MAX && arena_start ? mi_aligned_alloc(alignment, size) : NULL;
+    if (p)
+        return p;
+    dl_lock_take();
+    p = dlmemalign(alignment, size);
+    dl_lock_give();
+    return p;
 }
 
 void *memalign(size_t alignment, size_t size)
@@ -96,7 +226,7 @@ int posix_memalign(void **out, size_t alignment, size_t size)
 {
     if (alignment < sizeof(void *) || (alignment & (alignment - 1)))
         return EINVAL;
-    void *p = mi_aligned_alloc(alignment, size);
+    void *p = aligned_alloc(alignment, size);
     if (!p)
         return ENOMEM;
     *out = p;
@@ -105,6 +235,13 @@ int posix_memalign(void **out, size_t alignment, size_t size)
 
 size_t malloc_usable_size(void *p)
 {
-    return p ? mi_usable_size(p) : 0;
+    if (!p)
+        return 0;
+    if (is_mimalloc(p))
+        return mi_usable_size(p);
+    dl_lock_take();
+    size_t n = dlmalloc_usable_size(p);
+    dl_lock_give();
+    return n;
 }
 #endif

@@ -1,7 +1,10 @@
 """Works the C heap from every side a Python program reaches it: the interpreter's large objects,
 C libraries that call malloc themselves (OpenSSL, zlib, xz, SQLite, libmpdec, expat), threads that
-allocate and exit, a forked child, and memory handed back and taken again. Prints what python3
-prints; the e2e test runs it in binaries whose malloc is mimalloc and musl's."""
+allocate and exit, a forked child, and memory handed back and taken again; and malloc's family
+called directly, on both sides of the binary heap's 1 KiB boundary (mimalloc below, dlmalloc
+above), with forks while another thread allocates. Prints what python3 prints; the e2e test runs it
+in binaries whose malloc is the default heap and musl's."""
+import ctypes
 import decimal
 import hashlib
 import json
@@ -9,6 +12,7 @@ import lzma
 import os
 import sqlite3
 import threading
+import warnings
 import xml.etree.ElementTree as ET
 import zlib
 
@@ -77,3 +81,66 @@ os.close(r)
 _, status = os.waitpid(pid, 0)
 print("fork", child, os.waitstatus_to_exitcode(status))
 print("after", digest(b"".join(bytes(i % 4096) for i in range(20000))))
+
+# malloc's family called directly: realloc keeps the contents when a block moves across the
+# boundary either way, calloc zeroes a block that reuses freed memory, alignments are kept.
+libc = ctypes.CDLL(None)
+libc.malloc.restype = libc.calloc.restype = libc.realloc.restype = ctypes.c_void_p
+libc.malloc.argtypes = [ctypes.c_size_t]
+libc.calloc.argtypes = [ctypes.c_size_t, ctypes.c_size_t]
+libc.realloc.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
+libc.free.argtypes = [ctypes.c_void_p]
+libc.posix_memalign.argtypes = [ctypes.POINTER(ctypes.c_void_p), ctypes.c_size_t, ctypes.c_size_t]
+kept = []
+for start, end in [(16, 4000), (4000, 16), (1000, 1100), (1100, 1000), (1024, 1025), (1025, 1024),
+                   (100, 300000), (300000, 100), (5000, 90000), (90000, 5000)]:
+    p = libc.malloc(start)
+    ctypes.memset(p, start % 251, start)
+    q = libc.realloc(p, end)
+    kept.append(ctypes.string_at(q, min(start, end)) == bytes([start % 251]) * min(start, end))
+    libc.free(q)
+print("realloc across", kept.count(True), len(kept))
+zeroed = []
+for n in (100, 1024, 1025, 3000, 70000, 500000):
+    p = libc.malloc(n)
+    ctypes.memset(p, 0xFF, n)
+    libc.free(p)
+    q = libc.calloc(1, n)
+    zeroed.append(ctypes.string_at(q, n) == bytes(n))
+    libc.free(q)
+print("calloc", zeroed.count(True), len(zeroed))
+aligned = []
+for alignment in (16, 64, 4096, 65536):
+    for n in (8, 1024, 1025, 70000):
+        p = ctypes.c_void_p()
+        rc = libc.posix_memalign(ctypes.byref(p), alignment, n)
+        aligned.append(rc == 0 and p.value % alignment == 0)
+        ctypes.memset(p, 1, n)
+        libc.free(p)
+print("aligned", aligned.count(True), len(aligned))
+
+# Forks while another thread allocates blocks of every size without the GIL (SQLite's queries run
+# with it released): no child inherits the heap locked.
+warnings.filterwarnings("ignore", category=DeprecationWarning)  # fork() in a threaded process
+stop = threading.Event()
+
+
+def churn():
+    db = sqlite3.connect(":memory:")
+    db.execute("create table t (v text)")
+    db.executemany("insert into t values (?)", (("w" * (i % 3000),) for i in range(2000)))
+    while not stop.is_set():
+        db.execute("select group_concat(v), count(*) from (select v from t order by random())").fetchone()
+
+
+churner = threading.Thread(target=churn)
+churner.start()
+codes = []
+for _ in range(30):
+    pid = os.fork()
+    if pid == 0:
+        os._exit(len([bytearray(n) for n in range(500, 9000, 97)]) % 7)
+    codes.append(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))
+stop.set()
+churner.join()
+print("forks beside a thread", sorted(set(codes)), len(codes))
