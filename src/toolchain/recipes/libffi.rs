@@ -3,9 +3,10 @@
 //!
 //! Also `libdlmalloc.a`: Doug Lea's malloc (public domain), from the `src/dlmalloc.c` that libffi
 //! ships (version 2.8.3), for the blocks past 1 KiB of a binary's heap (`runtime/malloc.c`). Built
-//! with names prefixed `dl`, no lock of its own (malloc.c holds one around each call), its memory
-//! from mmap only (musl's mallocng keeps brk for itself) in steps of 1 MiB, and each mapping marked
-//! `MADV_NOHUGEPAGE` as the heap's first arena is.
+//! with names prefixed `dl`, blocks aligned to 16 bytes as malloc's must be on x86_64 and aarch64
+//! (`max_align_t`; 2.8.3 aligns to 8 by default), no lock of its own (malloc.c holds one around
+//! each call), its memory from mmap only (musl's mallocng keeps brk for itself) in steps of
+//! 256 KiB, and each mapping marked `MADV_NOHUGEPAGE` as the heap's first arena is.
 
 use super::Ctx;
 use anyhow::Result;
@@ -38,7 +39,8 @@ pub fn build(ctx: &Ctx) -> Result<()> {
         .define("USE_LOCKS", "0")
         .define("HAVE_MORECORE", "0")
         .define("HAVE_MREMAP", "1")
-        .define("DEFAULT_GRANULARITY", "((size_t)1 << 20)")
+        .define("MALLOC_ALIGNMENT", "((size_t)16)")
+        .define("DEFAULT_GRANULARITY", "((size_t)256 << 10)")
         .file(&unit);
     let lib = ctx.compile_archive(&b, "dlmalloc")?;
     fs::copy(&lib, ctx.root.join("lib/libdlmalloc.a"))?;
