@@ -105,7 +105,7 @@ fn heavy_script_works_in_every_root() {
 }
 
 /// The binding of the symbol `malloc` in an unstripped binary: GLOBAL when `runtime/malloc.c`
-/// defines it (mimalloc), WEAK when it is musl's (lite_malloc's weak alias to mallocng).
+/// defines it (the default heap), WEAK when it is musl's (lite_malloc's weak alias to mallocng).
 fn malloc_binding(binary: &Path) -> u8 {
     let bytes = std::fs::read(binary).unwrap();
     let elf = goblin::elf::Elf::parse(&bytes).unwrap();
@@ -115,7 +115,7 @@ fn malloc_binding(binary: &Path) -> u8 {
 
 #[test]
 #[ignore = "builds real binaries and needs root; run by ./test.sh"]
-fn the_c_heap_is_mimalloc_or_musl_and_both_run_the_same() {
+fn the_heap_is_the_default_or_musls_and_both_run_the_same() {
     let script = repo().join("tests/e2e/heap.py");
     let want = host_python(&script, &[]);
     let mimalloc = build(&script, "heap", &["--no-strip"]);
@@ -151,12 +151,42 @@ fn the_c_heap_is_mimalloc_or_musl_and_both_run_the_same() {
     }
 }
 
+/// When mimalloc has filled its first arena and cannot reserve another (here RLIMIT_AS leaves no
+/// room for a second GiB), the small blocks go on in dlmalloc, and each block is still freed by the
+/// allocator that gave it (mimalloc, taking segments from the OS instead, would hand out blocks
+/// that free() could not tell from dlmalloc's).
+#[test]
+#[ignore = "builds real binaries and needs root; run by ./test.sh"]
+fn the_heap_goes_on_in_dlmalloc_when_mimalloc_cannot_grow() {
+    let script = tmp().join("full_arena.py");
+    std::fs::write(
+        &script,
+        r#"import hashlib
+blocks = [bytes(900) + i.to_bytes(4, "little") for i in range(1_300_000)]
+print(len(blocks), sum(b[-4] for b in blocks))
+del blocks[::2]
+blocks += [bytes(700) + i.to_bytes(4, "little") for i in range(300_000)]
+print(len(blocks), hashlib.sha256(b"".join(b[-4:] for b in blocks)).hexdigest()[:16])
+blocks.clear()
+print("done")
+"#,
+    )
+    .unwrap();
+    let want = host_python(&script, &[]);
+    let binary = build(&script, "full-arena", &[]);
+    let out = Command::new("prlimit").arg(format!("--as={}", 2u64 << 30)).arg("--").arg(&binary).output().unwrap();
+    assert!(out.status.success(), "RLIMIT_AS 2 GiB: {:?}\n{}", out.status, String::from_utf8_lossy(&out.stderr));
+    assert_eq!(text(&out), want);
+}
+
 /// Where transparent huge pages are on for every mapping (`always`, RHEL's default), mimalloc's
 /// arena, aligned to 32 MiB, took a 2 MiB page for each part of it the program touched: a CLI's
 /// 6 MB heap resided in 10. The arena (mimalloc's: blocks up to 1 KiB) is marked MADV_NOHUGEPAGE
 /// (`runtime/malloc.c`), which the kernel shows as `nh` in its VmFlags, whatever the machine's
 /// setting, and so is each mapping dlmalloc takes for the larger blocks. With `--malloc musl` the
-/// C heap is musl's, and Python's objects and buffers are all in the arena.
+/// C heap is musl's, and Python's objects and buffers are all in the arena. Where each block lies
+/// also shows the heap's split at 1 KiB (the arena is one mapping where the kernel overcommits, as
+/// by default).
 #[test]
 #[ignore = "builds real binaries and needs root; run by ./test.sh"]
 fn the_heap_takes_no_transparent_huge_pages() {
@@ -183,20 +213,27 @@ for i, line in enumerate(lines):
         for what, address in where.items():
             if lo <= address < hi:
                 flags = next(l for l in lines[i + 1:] if l.startswith("VmFlags:")).split()[1:]
-                found[what] = "nh" in flags
+                # (no huge pages, in the mapping that holds the objects: mimalloc's arena)
+                found[what] = ("nh" in flags, lo <= where["an object"] < hi)
 print(sorted(found.items()))
 "#,
     )
     .unwrap();
-    for (name, extra, c_heap_without_huge_pages) in
-        [("huge-pages", &[][..], "True"), ("huge-pages-musl", &["--malloc", "musl"][..], "False")]
-    {
+    // By default the blocks up to 1 KiB are in mimalloc's arena with the objects, the larger ones
+    // in dlmalloc's mappings; with --malloc musl, Python's buffers are in the arena too and the C
+    // heap is musl's.
+    let arena = "(True, True)";
+    let dlmalloc = "(True, False)";
+    let musl = "(False, False)";
+    for (name, extra, [buffer, medium_buffer, medium_malloc, small_malloc, malloc]) in [
+        ("huge-pages", &[][..], [dlmalloc, dlmalloc, dlmalloc, arena, dlmalloc]),
+        ("huge-pages-musl", &["--malloc", "musl"][..], [arena, arena, musl, musl, musl]),
+    ] {
         let binary = build(&script, name, extra);
         let out = Command::new(&binary).output().unwrap();
         assert!(out.status.success(), "{name}: {}", String::from_utf8_lossy(&out.stderr));
-        let c = c_heap_without_huge_pages;
         let want = format!(
-            "[('a buffer', True), ('a medium buffer', True), ('a medium malloc', {c}), ('a small malloc', {c}), ('an object', True), ('malloc', {c})]\n"
+            "[('a buffer', {buffer}), ('a medium buffer', {medium_buffer}), ('a medium malloc', {medium_malloc}), ('a small malloc', {small_malloc}), ('an object', {arena}), ('malloc', {malloc})]\n"
         );
         assert_eq!(text(&out), want, "{name}");
     }

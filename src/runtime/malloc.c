@@ -26,6 +26,8 @@
 
 #include <errno.h>
 #include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 #include "internal/mimalloc/mimalloc.h"
 
@@ -66,8 +68,14 @@ __attribute__((constructor(101))) static void first_arena_without_huge_pages(voi
         /* mimalloc's blocks stay in arenas (this one, then those it reserves as it grows), where
          * mi_is_in_heap_region finds them: where it cannot reserve another, it fails instead of
          * taking segments from the OS (which it does not track above 40 TiB), and malloc() goes
-         * to dlmalloc. */
-        mi_option_enable(mi_option_limit_os_alloc);
+         * to dlmalloc. Not when the binary runs as python3 with PYTHONMALLOC=mimalloc: Python's
+         * objects then come from mimalloc directly, and a block past an arena's size needs the
+         * OS. And its arenas stay mapped until the process ends (MIMALLOC_DESTROY_ON_EXIT would
+         * unmap them at exit, under blocks still freed after it). */
+        const char *python_malloc = getenv("PYTHONMALLOC");
+        if (!python_malloc || strncmp(python_malloc, "mimalloc", 8) != 0)
+            mi_option_enable(mi_option_limit_os_alloc);
+        mi_option_disable(mi_option_destroy_on_exit);
 #endif
     }
 }
@@ -75,7 +83,6 @@ __attribute__((constructor(101))) static void first_arena_without_huge_pages(voi
 #ifdef PYELF_MALLOC_MIMALLOC
 
 #include <pthread.h>
-#include <string.h>
 
 /* Blocks up to this size go to mimalloc (its small classes), larger ones to dlmalloc. */
 #define SMALL_MAX 1024
@@ -130,11 +137,41 @@ static void *dl_malloc(size_t size)
     return p;
 }
 
-/* A small block: from mimalloc, or from dlmalloc where mimalloc has no arena to take it from. */
+/* After mimalloc failed to give a block (its arenas full and no room to reserve another), the
+ * number of small blocks dlmalloc gives before mimalloc is asked again: each request that finds
+ * mimalloc full costs it a failing mmap of a new arena. */
+#define SMALL_BLOCKS_AFTER_FULL 65536
+static int mimalloc_full_for;
+
+/* Whether to ask mimalloc for a small block (it has an arena, and did not fail just before). */
+static inline bool mimalloc_open(void)
+{
+    if (!arena_start)
+        return false;
+    if (__atomic_load_n(&mimalloc_full_for, __ATOMIC_RELAXED) <= 0)
+        return true;
+    __atomic_fetch_sub(&mimalloc_full_for, 1, __ATOMIC_RELAXED);
+    return false;
+}
+
+static void mimalloc_failed(void)
+{
+    __atomic_store_n(&mimalloc_full_for, SMALL_BLOCKS_AFTER_FULL, __ATOMIC_RELAXED);
+}
+
+/* A small block: from mimalloc, or from dlmalloc where mimalloc has no room (errno then as
+ * dlmalloc leaves it, not as mimalloc's failure set it). */
 static void *small_malloc(size_t size)
 {
-    void *p = arena_start ? mi_malloc(size) : NULL;
-    return p ? p : dl_malloc(size);
+    if (mimalloc_open()) {
+        int saved = errno;
+        void *p = mi_malloc(size);
+        if (p)
+            return p;
+        errno = saved;
+        mimalloc_failed();
+    }
+    return dl_malloc(size);
 }
 
 static void dl_free(void *p)
@@ -156,11 +193,16 @@ void *calloc(size_t count, size_t size)
         errno = ENOMEM;
         return NULL;
     }
-    void *p = total <= SMALL_MAX && arena_start ? mi_zalloc(total) : NULL;
-    if (p)
-        return p;
+    if (total <= SMALL_MAX && mimalloc_open()) {
+        int saved = errno;
+        void *p = mi_zalloc(total);
+        if (p)
+            return p;
+        errno = saved;
+        mimalloc_failed();
+    }
     dl_lock_take();
-    p = dlcalloc(count, size);
+    void *p = dlcalloc(count, size);
     dl_lock_give();
     return p;
 }
@@ -176,10 +218,13 @@ void *realloc(void *p, size_t size)
         dl_lock_give();
         return q;
     }
-    if (size <= SMALL_MAX) {
+    if (size <= SMALL_MAX && mimalloc_open()) {
+        int saved = errno;
         void *q = mi_realloc(p, size);
         if (q)
             return q;
+        errno = saved;
+        mimalloc_failed();
     }
     /* Grown past mimalloc's part (or mimalloc has no room left for it): moved to dlmalloc. */
     void *q = dl_malloc(size);
@@ -208,18 +253,24 @@ void *aligned_alloc(size_t alignment, size_t size)
         errno = EINVAL;
         return NULL;
     }
-    void *p = size <= SMALL_MAX && alignment <= SMALL_MAX && arena_start ? mi_aligned_alloc(alignment, size) : NULL;
-    if (p)
-        return p;
+    if (size <= SMALL_MAX && alignment <= SMALL_MAX && mimalloc_open()) {
+        int saved = errno;
+        void *p = mi_aligned_alloc(alignment, size);
+        if (p)
+            return p;
+        errno = saved;
+        mimalloc_failed();
+    }
     dl_lock_take();
-    p = dlmemalign(alignment, size);
+    void *p = dlmemalign(alignment, size);
     dl_lock_give();
     return p;
 }
 
 void *memalign(size_t alignment, size_t size)
 {
-    return aligned_alloc(alignment, size);
+    /* musl's and glibc's take an alignment of 0 as none. */
+    return aligned_alloc(alignment ? alignment : 1, size);
 }
 
 int posix_memalign(void **out, size_t alignment, size_t size)

@@ -10,6 +10,7 @@ import hashlib
 import json
 import lzma
 import os
+import signal
 import sqlite3
 import threading
 import warnings
@@ -115,9 +116,16 @@ for alignment in (16, 64, 4096, 65536):
         p = ctypes.c_void_p()
         rc = libc.posix_memalign(ctypes.byref(p), alignment, n)
         aligned.append(rc == 0 and p.value % alignment == 0)
-        ctypes.memset(p, 1, n)
-        libc.free(p)
+        if rc == 0:
+            ctypes.memset(p, 1, n)
+            libc.free(p)
 print("aligned", aligned.count(True), len(aligned))
+# malloc's own blocks are aligned for any type that fits in them: 16 bytes on x86_64 and aarch64
+# from 16 bytes up (mimalloc aligns a block of 8 bytes to 8, as C allows).
+blocks = [libc.malloc(n) for n in list(range(16, 3000, 7)) + list(range(3000, 300000, 4999))]
+print("malloc aligned to 16", all(p % 16 == 0 for p in blocks), len(blocks))
+for p in blocks:
+    libc.free(p)
 
 # Forks while another thread allocates blocks of every size without the GIL (SQLite's queries run
 # with it released): no child inherits the heap locked.
@@ -135,12 +143,14 @@ def churn():
 
 churner = threading.Thread(target=churn)
 churner.start()
+signal.alarm(120)  # a child that inherited the heap locked would hang this loop: fail instead
 codes = []
 for _ in range(30):
     pid = os.fork()
     if pid == 0:
         os._exit(len([bytearray(n) for n in range(500, 9000, 97)]) % 7)
     codes.append(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))
+signal.alarm(0)
 stop.set()
 churner.join()
 print("forks beside a thread", sorted(set(codes)), len(codes))
