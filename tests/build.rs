@@ -105,7 +105,7 @@ fn heavy_script_works_in_every_root() {
 }
 
 /// The binding of the symbol `malloc` in an unstripped binary: GLOBAL when `runtime/malloc.c`
-/// defines it (the default heap), WEAK when it is musl's (lite_malloc's weak alias to mallocng).
+/// defines it (mimalloc or the split heap), WEAK when it is musl's (lite_malloc's weak alias to mallocng).
 fn malloc_binding(binary: &Path) -> u8 {
     let bytes = std::fs::read(binary).unwrap();
     let elf = goblin::elf::Elf::parse(&bytes).unwrap();
@@ -115,14 +115,16 @@ fn malloc_binding(binary: &Path) -> u8 {
 
 #[test]
 #[ignore = "builds real binaries and needs root; run by ./test.sh"]
-fn the_heap_is_the_default_or_musls_and_both_run_the_same() {
+fn the_heap_is_mimalloc_split_or_musls_and_all_run_the_same() {
     let script = repo().join("tests/e2e/heap.py");
     let want = host_python(&script, &[]);
     let mimalloc = build(&script, "heap", &["--no-strip"]);
+    let split = build(&script, "heap-split", &["--no-strip", "--malloc", "split"]);
     let musl = build(&script, "heap-musl", &["--no-strip", "--malloc", "musl"]);
     assert_eq!(malloc_binding(&mimalloc), goblin::elf::sym::STB_GLOBAL, "malloc.c's malloc by default");
+    assert_eq!(malloc_binding(&split), goblin::elf::sym::STB_GLOBAL, "malloc.c's malloc with --malloc split");
     assert_eq!(malloc_binding(&musl), goblin::elf::sym::STB_WEAK, "musl's malloc with --malloc musl");
-    for (binary, name) in [(&mimalloc, "heap"), (&musl, "heap-musl")] {
+    for (binary, name) in [(&mimalloc, "heap"), (&split, "heap-split"), (&musl, "heap-musl")] {
         for kind in ROOTS {
             let root = root_with(kind, binary, name);
             for (how, out) in [
@@ -138,8 +140,8 @@ fn the_heap_is_the_default_or_musls_and_both_run_the_same() {
                 assert_eq!(text(&out), want, "{name}, {kind}, {how}");
             }
         }
-        // Address space too small for mimalloc's first arena (1 GiB): the default heap then
-        // serves every block from dlmalloc, musl's binary takes mimalloc's segments from the OS.
+        // Address space too small for mimalloc's first arena (1 GiB): the split heap then serves
+        // every block from dlmalloc, the others take mimalloc's segments from the OS.
         let out = Command::new("prlimit").arg(format!("--as={}", 512u64 << 20)).arg("--").arg(binary).output().unwrap();
         assert!(
             out.status.success(),
@@ -151,8 +153,8 @@ fn the_heap_is_the_default_or_musls_and_both_run_the_same() {
     }
 }
 
-/// When mimalloc has filled its first arena and cannot reserve another (here RLIMIT_AS leaves no
-/// room for a second GiB), the small blocks go on in dlmalloc, and each block is still freed by the
+/// With `--malloc split`, when mimalloc has filled its first arena and cannot reserve another (here
+/// RLIMIT_AS leaves no room for a second GiB), the small blocks go on in dlmalloc, and each block is still freed by the
 /// allocator that gave it (mimalloc, taking segments from the OS instead, would hand out blocks
 /// that free() could not tell from dlmalloc's).
 #[test]
@@ -173,7 +175,7 @@ print("done")
     )
     .unwrap();
     let want = host_python(&script, &[]);
-    let binary = build(&script, "full-arena", &[]);
+    let binary = build(&script, "full-arena", &["--malloc", "split"]);
     let out = Command::new("prlimit").arg(format!("--as={}", 2u64 << 30)).arg("--").arg(&binary).output().unwrap();
     assert!(out.status.success(), "RLIMIT_AS 2 GiB: {:?}\n{}", out.status, String::from_utf8_lossy(&out.stderr));
     assert_eq!(text(&out), want);
@@ -181,10 +183,10 @@ print("done")
 
 /// Where transparent huge pages are on for every mapping (`always`, RHEL's default), mimalloc's
 /// arena, aligned to 32 MiB, took a 2 MiB page for each part of it the program touched: a CLI's
-/// 6 MB heap resided in 10. The arena (mimalloc's: blocks up to 1 KiB) is marked MADV_NOHUGEPAGE
-/// (`runtime/malloc.c`), which the kernel shows as `nh` in its VmFlags, whatever the machine's
-/// setting, and so is each mapping dlmalloc takes for the larger blocks. With `--malloc musl` the
-/// C heap is musl's, and Python's objects and buffers are all in the arena. Where each block lies
+/// 6 MB heap resided in 10. The arena is marked MADV_NOHUGEPAGE (`runtime/malloc.c`), which the
+/// kernel shows as `nh` in its VmFlags, whatever the machine's setting, and so is each mapping
+/// dlmalloc takes for the blocks past 1 KiB with `--malloc split`. With `--malloc musl` the C heap
+/// is musl's, and Python's objects and buffers are all in the arena. Where each block lies
 /// also shows the heap's split at 1 KiB (the arena is one mapping where the kernel overcommits, as
 /// by default).
 #[test]
@@ -219,14 +221,15 @@ print(sorted(found.items()))
 "#,
     )
     .unwrap();
-    // By default the blocks up to 1 KiB are in mimalloc's arena with the objects, the larger ones
-    // in dlmalloc's mappings; with --malloc musl, Python's buffers are in the arena too and the C
-    // heap is musl's.
+    // By default every block is in mimalloc's arena with the objects; with --malloc split the
+    // blocks up to 1 KiB are, the larger ones in dlmalloc's mappings; with --malloc musl, Python's
+    // buffers are in the arena too and the C heap is musl's.
     let arena = "(True, True)";
     let dlmalloc = "(True, False)";
     let musl = "(False, False)";
     for (name, extra, [buffer, medium_buffer, medium_malloc, small_malloc, malloc]) in [
-        ("huge-pages", &[][..], [dlmalloc, dlmalloc, dlmalloc, arena, dlmalloc]),
+        ("huge-pages", &[][..], [arena, arena, arena, arena, arena]),
+        ("huge-pages-split", &["--malloc", "split"][..], [dlmalloc, dlmalloc, dlmalloc, arena, dlmalloc]),
         ("huge-pages-musl", &["--malloc", "musl"][..], [arena, arena, musl, musl, musl]),
     ] {
         let binary = build(&script, name, extra);
@@ -573,8 +576,7 @@ fn the_sbom_lists_what_is_inside() {
     );
     let doc = pyelf::build::sbom::validate(&printed).unwrap();
     let names: Vec<&str> = doc["components"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
-    // libffi: the heap's dlmalloc is built from its sources, with or without ctypes.
-    for want in ["musl", "cpython", "openssl", "zlib", "expat", "mpdecimal", "cython", "libffi"] {
+    for want in ["musl", "cpython", "openssl", "zlib", "expat", "mpdecimal", "cython"] {
         assert!(names.contains(&want), "{want} missing from {names:?}");
     }
     assert!(!names.contains(&"sqlite"), "heavy.py does not use sqlite3: {names:?}");

@@ -72,8 +72,10 @@ pub fn write(
     if python_cli {
         header.push_str("#define PYELF_PYTHON_CLI 1\n");
     }
-    if malloc == Malloc::Mimalloc {
-        header.push_str("#define PYELF_MALLOC_MIMALLOC 1\n");
+    match malloc {
+        Malloc::Mimalloc => header.push_str("#define PYELF_MALLOC_MIMALLOC 1\n"),
+        Malloc::Split => header.push_str("#define PYELF_MALLOC_SPLIT 1\n"),
+        Malloc::Musl => {}
     }
     if !upx {
         // The blobs are the binary's file, mapped: pages read from them can be dropped (vfs.c,

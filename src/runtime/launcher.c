@@ -525,11 +525,12 @@ int main(int argc, char **argv)
     PyPreConfig preconfig;
     PyPreConfig_InitIsolatedConfig(&preconfig);
     preconfig.utf8_mode = 1;
-    /* Python's objects and buffers on malloc.c's heap (mimalloc up to 1 KiB, dlmalloc beyond)
-     * instead of pymalloc and musl's malloc: fewer system calls at start, faster to start and to
-     * run, and no more memory than python3 takes (docs/performance.md). With `malloc = "musl"`
-     * they are on mimalloc alone (bundled with CPython 3.13). */
-#ifdef PYELF_MALLOC_MIMALLOC
+    /* mimalloc (bundled with CPython 3.13) for Python's objects instead of pymalloc: a quarter
+     * of the mmap/munmap calls at start, about 15% faster to start and about 5% faster to run
+     * (docs/performance.md). malloc.c serves the C heap from it too, unless `malloc = "musl"`.
+     * With `malloc = "split"`, Python's objects and buffers go through malloc.c's split heap
+     * (mimalloc up to 1 KiB, dlmalloc beyond), for the least memory. */
+#ifdef PYELF_MALLOC_SPLIT
     preconfig.allocator = PYMEM_ALLOCATOR_MALLOC;
 #else
     preconfig.allocator = PYMEM_ALLOCATOR_MIMALLOC;

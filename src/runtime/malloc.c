@@ -1,8 +1,17 @@
 /* The heap of a pyelf binary: mimalloc's first arena, reserved without transparent huge pages,
- * and malloc and its family served by mimalloc (the allocator CPython 3.13 bundles: libpython
- * exports mi_malloc and the rest) for blocks up to 1 KiB and by dlmalloc beyond, instead of
- * musl's mallocng. Python's objects and buffers go through malloc too (PYMEM_ALLOCATOR_MALLOC in
- * launcher.c), so the interpreter, the C libraries and extension modules share one heap.
+ * and malloc and its family, as the `malloc` setting says:
+ *
+ * - `mimalloc` (the default, PYELF_MALLOC_MIMALLOC): served by mimalloc, the allocator CPython
+ *   3.13 bundles (libpython exports mi_malloc and the rest), which also holds Python's objects.
+ * - `split` (PYELF_MALLOC_SPLIT): mimalloc for blocks up to 1 KiB, dlmalloc beyond, Python's
+ *   objects and buffers included (PYMEM_ALLOCATOR_MALLOC in launcher.c). mimalloc keeps each size
+ *   class of the larger blocks in pages of its own, so a block freed in one class (a dict's table
+ *   outgrown, a module's decompressed bytecode) is not reused for another: CLIs resided in 1-8 %
+ *   more memory than under python3, whose pymalloc hands blocks past 512 bytes to glibc's malloc,
+ *   which coalesces and reuses them across sizes. dlmalloc, the allocator glibc's descends from,
+ *   does the same here, for 4-12 % more instructions on allocation-heavy code (the extra call
+ *   through Python's malloc allocator, dlmalloc's slower paths and its lock; docs/performance.md).
+ * - `musl`: musl's mallocng (nothing defined here), Python's objects on mimalloc.
  *
  * musl supports replacing malloc in a static link (since 1.2.1) when the whole public family is
  * defined, so that none of its mallocng members is linked for them: malloc, calloc, realloc,
@@ -12,20 +21,13 @@
  *
  * mimalloc is started by the constructor below, before any other, and on a thread's first
  * allocation; it keeps freed memory for reuse instead of handing each page back to the kernel, as
- * mallocng does at a cost of an mmap and a munmap for most medium blocks. The replacement of
- * malloc is compiled only with PYELF_MALLOC_MIMALLOC (the `malloc` setting); the constructor is
- * in every binary.
- *
- * Why two allocators: mimalloc is the fastest at small blocks, but it keeps each size class of the
- * larger ones in pages of its own, so a block freed in one class (a dict's table outgrown, a
- * module's decompressed bytecode) is not reused for another, and a CLI resided in 6-9 % more
- * memory than under python3, whose pymalloc hands blocks past 512 bytes to glibc's malloc, which
- * coalesces and reuses them across sizes. dlmalloc, the allocator glibc's descends from, does the
- * same here (docs/performance.md has the figures). */
+ * mallocng does at a cost of an mmap and a munmap for most medium blocks. The constructor is in
+ * every binary. */
 #include "launcher.h"
 
 #include <errno.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -43,10 +45,16 @@
  * libraries', may allocate. */
 bool _mi_os_has_overcommit(void); /* mimalloc's own answer, from /proc/sys/vm/overcommit_memory */
 
-#ifdef PYELF_MALLOC_MIMALLOC
+#ifdef PYELF_MALLOC_SPLIT
 /* The first arena, by which malloc() below tells mimalloc's blocks apart; none if the process
  * could not reserve it (a small RLIMIT_AS), and then every block is dlmalloc's. */
 static char *arena_start, *arena_end;
+
+/* Whether small blocks go to mimalloc: closed (1) until the constructor has its first arena, and
+ * for SMALL_BLOCKS_AFTER_FULL small blocks after mimalloc failed to give one (its arenas full and
+ * no room to reserve another: each request that finds it so costs a failing mmap). */
+#define SMALL_BLOCKS_AFTER_FULL 65536
+static int mimalloc_closed = 1;
 #endif
 
 __attribute__((constructor(101))) static void first_arena_without_huge_pages(void)
@@ -62,7 +70,7 @@ __attribute__((constructor(101))) static void first_arena_without_huge_pages(voi
     void *start = mi_arena_area(arena, &reserved);
     if (start != NULL) {
         (void)madvise(start, reserved, MADV_NOHUGEPAGE);
-#ifdef PYELF_MALLOC_MIMALLOC
+#ifdef PYELF_MALLOC_SPLIT
         arena_start = start;
         arena_end = (char *)start + reserved;
         /* mimalloc's blocks stay in arenas (this one, then those it reserves as it grows), where
@@ -72,6 +80,7 @@ __attribute__((constructor(101))) static void first_arena_without_huge_pages(voi
          * objects then come from mimalloc directly, and a block past an arena's size needs the
          * OS. And its arenas stay mapped until the process ends (MIMALLOC_DESTROY_ON_EXIT would
          * unmap them at exit, under blocks still freed after it). */
+        __atomic_store_n(&mimalloc_closed, 0, __ATOMIC_RELAXED);
         const char *python_malloc = getenv("PYTHONMALLOC");
         if (!python_malloc || strncmp(python_malloc, "mimalloc", 8) != 0)
             mi_option_enable(mi_option_limit_os_alloc);
@@ -80,7 +89,7 @@ __attribute__((constructor(101))) static void first_arena_without_huge_pages(voi
     }
 }
 
-#ifdef PYELF_MALLOC_MIMALLOC
+#ifdef PYELF_MALLOC_SPLIT
 
 #include <pthread.h>
 
@@ -137,40 +146,22 @@ static void *dl_malloc(size_t size)
     return p;
 }
 
-/* After mimalloc failed to give a block (its arenas full and no room to reserve another), the
- * number of small blocks dlmalloc gives before mimalloc is asked again: each request that finds
- * mimalloc full costs it a failing mmap of a new arena. */
-#define SMALL_BLOCKS_AFTER_FULL 65536
-static int mimalloc_full_for;
 
-/* Whether to ask mimalloc for a small block (it has an arena, and did not fail just before). */
 static inline bool mimalloc_open(void)
 {
-    if (!arena_start)
-        return false;
-    if (__atomic_load_n(&mimalloc_full_for, __ATOMIC_RELAXED) <= 0)
-        return true;
-    __atomic_fetch_sub(&mimalloc_full_for, 1, __ATOMIC_RELAXED);
-    return false;
+    return __builtin_expect(__atomic_load_n(&mimalloc_closed, __ATOMIC_RELAXED) == 0, 1);
 }
 
 static void mimalloc_failed(void)
 {
-    __atomic_store_n(&mimalloc_full_for, SMALL_BLOCKS_AFTER_FULL, __ATOMIC_RELAXED);
+    __atomic_store_n(&mimalloc_closed, SMALL_BLOCKS_AFTER_FULL, __ATOMIC_RELAXED);
 }
 
-/* A small block: from mimalloc, or from dlmalloc where mimalloc has no room (errno then as
- * dlmalloc leaves it, not as mimalloc's failure set it). */
-static void *small_malloc(size_t size)
+/* A small block while mimalloc is closed: dlmalloc's, and a step towards opening it again. */
+static void *small_from_dlmalloc(size_t size)
 {
-    if (mimalloc_open()) {
-        int saved = errno;
-        void *p = mi_malloc(size);
-        if (p)
-            return p;
-        errno = saved;
-        mimalloc_failed();
-    }
+    if (arena_start && __atomic_sub_fetch(&mimalloc_closed, 1, __ATOMIC_RELAXED) < 0)
+        __atomic_store_n(&mimalloc_closed, 0, __ATOMIC_RELAXED);
     return dl_malloc(size);
 }
 
@@ -181,9 +172,20 @@ static void dl_free(void *p)
     dl_lock_give();
 }
 
+/* The fast paths: a small block from mimalloc, a block in the first arena back to it. (errno may be
+ * ENOMEM after a success that mimalloc failed first, as POSIX allows.) */
 void *malloc(size_t size)
 {
-    return size <= SMALL_MAX ? small_malloc(size) : dl_malloc(size);
+    if (__builtin_expect(size <= SMALL_MAX, 1)) {
+        if (mimalloc_open()) {
+            void *p = mi_malloc(size);
+            if (__builtin_expect(p != NULL, 1))
+                return p;
+            mimalloc_failed();
+        }
+        return small_from_dlmalloc(size);
+    }
+    return dl_malloc(size);
 }
 
 void *calloc(size_t count, size_t size)
@@ -194,11 +196,9 @@ void *calloc(size_t count, size_t size)
         return NULL;
     }
     if (total <= SMALL_MAX && mimalloc_open()) {
-        int saved = errno;
         void *p = mi_zalloc(total);
         if (p)
             return p;
-        errno = saved;
         mimalloc_failed();
     }
     dl_lock_take();
@@ -219,11 +219,9 @@ void *realloc(void *p, size_t size)
         return q;
     }
     if (size <= SMALL_MAX && mimalloc_open()) {
-        int saved = errno;
         void *q = mi_realloc(p, size);
         if (q)
             return q;
-        errno = saved;
         mimalloc_failed();
     }
     /* Grown past mimalloc's part (or mimalloc has no room left for it): moved to dlmalloc. */
@@ -238,12 +236,10 @@ void *realloc(void *p, size_t size)
 
 void free(void *p)
 {
-    if (!p)
-        return;
-    if (is_mimalloc(p))
+    if (__builtin_expect((uintptr_t)p - (uintptr_t)arena_start < (uintptr_t)(arena_end - arena_start), 1))
         mi_free(p);
-    else
-        dl_free(p);
+    else if (p)
+        is_mimalloc(p) ? mi_free(p) : dl_free(p);
 }
 
 void *aligned_alloc(size_t alignment, size_t size)
@@ -254,11 +250,9 @@ void *aligned_alloc(size_t alignment, size_t size)
         return NULL;
     }
     if (size <= SMALL_MAX && alignment <= SMALL_MAX && mimalloc_open()) {
-        int saved = errno;
         void *p = mi_aligned_alloc(alignment, size);
         if (p)
             return p;
-        errno = saved;
         mimalloc_failed();
     }
     dl_lock_take();
@@ -294,5 +288,67 @@ size_t malloc_usable_size(void *p)
     size_t n = dlmalloc_usable_size(p);
     dl_lock_give();
     return n;
+}
+#endif
+
+#ifdef PYELF_MALLOC_MIMALLOC
+
+/* mimalloc reports failures through its own messages; C callers look at errno. */
+static void *checked(void *p)
+{
+    if (!p)
+        errno = ENOMEM;
+    return p;
+}
+
+void *malloc(size_t size)
+{
+    return checked(mi_malloc(size));
+}
+
+void *calloc(size_t count, size_t size)
+{
+    return checked(mi_calloc(count, size));
+}
+
+void *realloc(void *p, size_t size)
+{
+    return checked(mi_realloc(p, size));
+}
+
+void free(void *p)
+{
+    mi_free(p);
+}
+
+void *aligned_alloc(size_t alignment, size_t size)
+{
+    /* C11: the alignment must be a power of two (mimalloc checks it, musl returns EINVAL). */
+    if (alignment == 0 || (alignment & (alignment - 1))) {
+        errno = EINVAL;
+        return NULL;
+    }
+    return checked(mi_aligned_alloc(alignment, size));
+}
+
+void *memalign(size_t alignment, size_t size)
+{
+    return aligned_alloc(alignment, size);
+}
+
+int posix_memalign(void **out, size_t alignment, size_t size)
+{
+    if (alignment < sizeof(void *) || (alignment & (alignment - 1)))
+        return EINVAL;
+    void *p = mi_aligned_alloc(alignment, size);
+    if (!p)
+        return ENOMEM;
+    *out = p;
+    return 0;
+}
+
+size_t malloc_usable_size(void *p)
+{
+    return p ? mi_usable_size(p) : 0;
 }
 #endif

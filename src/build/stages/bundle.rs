@@ -143,8 +143,8 @@ pub fn assemble(plan: &Plan, resolved: &Dependencies, analysed: &Analysed, compi
             }
         }
     };
-    // The default heap's dlmalloc (runtime/malloc.c) is built from libffi's sources.
-    if plan.malloc == Malloc::Mimalloc {
+    // The split heap's dlmalloc (runtime/malloc.c) is built from libffi's sources.
+    if plan.malloc == Malloc::Split {
         also("libffi");
     }
     for lib in extensions.iter().flat_map(|e| &e.libs) {
