@@ -33,11 +33,12 @@
 #include <sys/mman.h>
 #include "internal/mimalloc/mimalloc.h"
 
-/* Python's small objects live in mimalloc whatever serves the C heap. mimalloc reserves its first arena
- * (1 GiB, committed up front where the kernel overcommits) when the first object is allocated, and
- * the arena is aligned to 32 MiB: where transparent huge pages are on for every mapping (`always`,
- * RHEL's default), the kernel backs each 2 MiB of it the program touches with a huge page, and a
- * CLI whose heap is 6 MB resides in 10 (a venv's python3 got none: pymalloc's arenas are 1 MiB).
+/* Python's objects live in mimalloc whatever serves the C heap (with `split`, those up to 1 KiB).
+ * mimalloc reserves its first arena (1 GiB, committed up front where the kernel overcommits) when
+ * the first object is allocated, and the arena is aligned to 32 MiB: where transparent huge pages
+ * are on for every mapping (`always`, RHEL's default), the kernel backs each 2 MiB of it the
+ * program touches with a huge page, and a CLI whose heap is 6 MB resides in 10 (a venv's python3
+ * got none: pymalloc's arenas are 1 MiB).
  * So the arena is reserved here first, as mimalloc would reserve it (mi_arena_reserve in CPython's
  * Objects/mimalloc/arena.c: the same size, committed as its `arena_eager_commit` option says), and
  * marked MADV_NOHUGEPAGE before anything touches it. Only a heap past it (another arena, reserved
