@@ -262,23 +262,6 @@ void *aligned_alloc(size_t alignment, size_t size)
     return p;
 }
 
-void *memalign(size_t alignment, size_t size)
-{
-    /* musl's and glibc's take an alignment of 0 as none. */
-    return aligned_alloc(alignment ? alignment : 1, size);
-}
-
-int posix_memalign(void **out, size_t alignment, size_t size)
-{
-    if (alignment < sizeof(void *) || (alignment & (alignment - 1)))
-        return EINVAL;
-    void *p = aligned_alloc(alignment, size);
-    if (!p)
-        return ENOMEM;
-    *out = p;
-    return 0;
-}
-
 size_t malloc_usable_size(void *p)
 {
     if (!p)
@@ -332,24 +315,28 @@ void *aligned_alloc(size_t alignment, size_t size)
     return checked(mi_aligned_alloc(alignment, size));
 }
 
+size_t malloc_usable_size(void *p)
+{
+    return p ? mi_usable_size(p) : 0;
+}
+#endif
+
+#if defined(PYELF_MALLOC_MIMALLOC) || defined(PYELF_MALLOC_SPLIT)
+/* The rest of the family, over either heap's aligned_alloc. */
 void *memalign(size_t alignment, size_t size)
 {
-    return aligned_alloc(alignment, size);
+    /* musl's and glibc's take an alignment of 0 as none. */
+    return aligned_alloc(alignment ? alignment : 1, size);
 }
 
 int posix_memalign(void **out, size_t alignment, size_t size)
 {
     if (alignment < sizeof(void *) || (alignment & (alignment - 1)))
         return EINVAL;
-    void *p = mi_aligned_alloc(alignment, size);
+    void *p = aligned_alloc(alignment, size);
     if (!p)
         return ENOMEM;
     *out = p;
     return 0;
-}
-
-size_t malloc_usable_size(void *p)
-{
-    return p ? mi_usable_size(p) : 0;
 }
 #endif
