@@ -139,6 +139,7 @@ static inline bool is_mimalloc(const void *p)
     return arena_start && mi_is_in_heap_region(p);
 }
 
+/* Each call into dlmalloc, under its lock. */
 static void *dl_malloc(size_t size)
 {
     dl_lock_take();
@@ -147,6 +148,44 @@ static void *dl_malloc(size_t size)
     return p;
 }
 
+static void *dl_calloc(size_t count, size_t size)
+{
+    dl_lock_take();
+    void *p = dlcalloc(count, size);
+    dl_lock_give();
+    return p;
+}
+
+static void *dl_realloc(void *p, size_t size)
+{
+    dl_lock_take();
+    void *q = dlrealloc(p, size);
+    dl_lock_give();
+    return q;
+}
+
+static void *dl_memalign(size_t alignment, size_t size)
+{
+    dl_lock_take();
+    void *p = dlmemalign(alignment, size);
+    dl_lock_give();
+    return p;
+}
+
+static void dl_free(void *p)
+{
+    dl_lock_take();
+    dlfree(p);
+    dl_lock_give();
+}
+
+static size_t dl_usable_size(void *p)
+{
+    dl_lock_take();
+    size_t n = dlmalloc_usable_size(p);
+    dl_lock_give();
+    return n;
+}
 
 static inline bool mimalloc_open(void)
 {
@@ -164,13 +203,6 @@ static void *small_from_dlmalloc(size_t size)
     if (arena_start && __atomic_sub_fetch(&mimalloc_closed, 1, __ATOMIC_RELAXED) < 0)
         __atomic_store_n(&mimalloc_closed, 0, __ATOMIC_RELAXED);
     return dl_malloc(size);
-}
-
-static void dl_free(void *p)
-{
-    dl_lock_take();
-    dlfree(p);
-    dl_lock_give();
 }
 
 /* The fast paths: a small block from mimalloc, a block in the first arena back to it. (errno may be
@@ -202,23 +234,15 @@ void *calloc(size_t count, size_t size)
             return p;
         mimalloc_failed();
     }
-    dl_lock_take();
-    void *p = dlcalloc(count, size);
-    dl_lock_give();
-    return p;
+    return dl_calloc(count, size);
 }
 
 void *realloc(void *p, size_t size)
 {
     if (!p)
         return malloc(size);
-    if (!is_mimalloc(p)) {
-        /* dlmalloc's block stays with dlmalloc, even shrunk below SMALL_MAX. */
-        dl_lock_take();
-        void *q = dlrealloc(p, size);
-        dl_lock_give();
-        return q;
-    }
+    if (!is_mimalloc(p))
+        return dl_realloc(p, size); /* dlmalloc's block stays there, even shrunk below SMALL_MAX */
     if (size <= SMALL_MAX && mimalloc_open()) {
         void *q = mi_realloc(p, size);
         if (q)
@@ -256,22 +280,14 @@ void *aligned_alloc(size_t alignment, size_t size)
             return p;
         mimalloc_failed();
     }
-    dl_lock_take();
-    void *p = dlmemalign(alignment, size);
-    dl_lock_give();
-    return p;
+    return dl_memalign(alignment, size);
 }
 
 size_t malloc_usable_size(void *p)
 {
     if (!p)
         return 0;
-    if (is_mimalloc(p))
-        return mi_usable_size(p);
-    dl_lock_take();
-    size_t n = dlmalloc_usable_size(p);
-    dl_lock_give();
-    return n;
+    return is_mimalloc(p) ? mi_usable_size(p) : dl_usable_size(p);
 }
 #endif
 
