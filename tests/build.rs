@@ -105,7 +105,8 @@ fn heavy_script_works_in_every_root() {
 }
 
 /// The binding of the symbol `malloc` in an unstripped binary: GLOBAL when `runtime/malloc.c`
-/// defines it (mimalloc or the split heap), WEAK when it is musl's (lite_malloc's weak alias to mallocng).
+/// defines it (mimalloc or the split heap), WEAK when it is musl's (lite_malloc's weak alias to
+/// mallocng).
 fn malloc_binding(binary: &Path) -> u8 {
     let bytes = std::fs::read(binary).unwrap();
     let elf = goblin::elf::Elf::parse(&bytes).unwrap();
@@ -142,21 +143,21 @@ fn the_heap_is_mimalloc_split_or_musls_and_all_run_the_same() {
         }
         // Address space too small for mimalloc's first arena (1 GiB): the split heap then serves
         // every block from dlmalloc, the others take mimalloc's segments from the OS.
-        let out = Command::new("prlimit").arg(format!("--as={}", 512u64 << 20)).arg("--").arg(binary).output().unwrap();
-        assert!(
-            out.status.success(),
-            "{name}, RLIMIT_AS 512 MiB: {:?}\n{}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr)
-        );
-        assert_eq!(text(&out), want, "{name}, RLIMIT_AS 512 MiB");
+        assert_eq!(run_with_address_space(binary, 512 << 20), want, "{name}, RLIMIT_AS 512 MiB");
     }
 }
 
-/// With `--malloc split`, when mimalloc has filled its first arena and cannot reserve another (here
-/// RLIMIT_AS leaves no room for a second GiB), the small blocks go on in dlmalloc, and each block is still freed by the
-/// allocator that gave it (mimalloc, taking segments from the OS instead, would hand out blocks
-/// that free() could not tell from dlmalloc's).
+/// The stdout of `binary` run with RLIMIT_AS at `bytes` (`prlimit`), which must succeed.
+fn run_with_address_space(binary: &Path, bytes: u64) -> String {
+    let out = Command::new("prlimit").arg(format!("--as={bytes}")).arg("--").arg(binary).output().unwrap();
+    assert!(out.status.success(), "RLIMIT_AS {bytes}: {:?}\n{}", out.status, String::from_utf8_lossy(&out.stderr));
+    text(&out)
+}
+
+/// With `--malloc split`, when mimalloc has filled its first arena and cannot reserve another
+/// (here RLIMIT_AS leaves no room for a second GiB), the small blocks go on in dlmalloc, and each
+/// block is still freed by the allocator that gave it (mimalloc, taking segments from the OS
+/// instead, would hand out blocks that free() could not tell from dlmalloc's).
 #[test]
 #[ignore = "builds real binaries and needs root; run by ./test.sh"]
 fn the_heap_goes_on_in_dlmalloc_when_mimalloc_cannot_grow() {
@@ -176,9 +177,7 @@ print("done")
     .unwrap();
     let want = host_python(&script, &[]);
     let binary = build(&script, "full-arena", &["--malloc", "split"]);
-    let out = Command::new("prlimit").arg(format!("--as={}", 2u64 << 30)).arg("--").arg(&binary).output().unwrap();
-    assert!(out.status.success(), "RLIMIT_AS 2 GiB: {:?}\n{}", out.status, String::from_utf8_lossy(&out.stderr));
-    assert_eq!(text(&out), want);
+    assert_eq!(run_with_address_space(&binary, 2 << 30), want, "RLIMIT_AS 2 GiB");
 }
 
 /// Where transparent huge pages are on for every mapping (`always`, RHEL's default), mimalloc's
