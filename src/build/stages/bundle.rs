@@ -12,7 +12,6 @@ use crate::build::freeze::{self, Load, Origin};
 use crate::build::names::APP_MODULE;
 use crate::build::project::{App, Main};
 use crate::build::{deps, inittab, launcher, native, sbom};
-
 use crate::fsutil::walk;
 use crate::options::{Malloc, Stdlib};
 use crate::runtime;
