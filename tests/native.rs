@@ -237,6 +237,27 @@ fn cxx_extensions_are_built_with_zigs_libcxx_and_their_exceptions_work() {
     runs_the_same_in_roots(&bin, "cxx", &["empty", "alpine"], &[(&[], &want, &want), (&["cxxthrow"], thrown, thrown)]);
 }
 
+/// A distribution's modules whose names start with a digit are bundled, though no `import`
+/// statement can name them: digitnames' C extension `7a5e__helper` (as mypyc names its shared
+/// runtime, which mypy's compiled modules import from C: without it mypy's binary failed at its
+/// first import) and its `0001_initial.py` (as Django names migrations), both imported with
+/// importlib, as python3 does after `pip install`.
+#[test]
+#[ignore = "builds from source and real binaries; run by ./test.sh"]
+fn modules_whose_names_start_with_a_digit_are_bundled() {
+    let dists = local_sdist("digitnames");
+    let req = tmp().join("digitnames-requirements.txt");
+    fs::write(&req, format!("--find-links {}\ndigitnames==1.0\n", dists.display())).unwrap();
+    let script = tmp().join("digits_app.py");
+    fs::write(&script, "import digitnames\n").unwrap();
+    let bin = tmp().join("digits_app");
+    let out = pyelf_build(&[script.to_str().unwrap(), "-r", req.to_str().unwrap()], &bin);
+    assert!(out.status.success(), "{}", all(&out));
+    let run = Command::new(&bin).output().unwrap();
+    assert!(run.status.success(), "{}", all(&run));
+    assert_eq!(text(&run), "42 initial\n", "{}", all(&run));
+}
+
 /// Builds an app that imports `name`, the package of `tests/e2e/native/NAME/` as a local source
 /// distribution, with `extra` options; returns the build's output and the binary's path.
 fn build_local_sdist_app(name: &str, extra: &[&str]) -> (Output, std::path::PathBuf) {

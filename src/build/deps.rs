@@ -797,7 +797,10 @@ pub fn modules(dist: &Dist) -> Vec<String> {
 }
 
 /// The module a `RECORD` path installs, if it is a Python module (source or extension module)
-/// importable from the site directory and not in a test directory.
+/// importable from the site directory and not in a test directory. Its parts need not be
+/// identifiers: a name that starts with a digit cannot follow `import`, but `importlib` and C's
+/// `PyImport_ImportModule` import it (mypyc's shared runtime, `<hash>__mypyc`; Django's
+/// migrations, `0001_initial`).
 fn module_of_record_path(path: &str) -> Option<String> {
     let stem = match path.strip_suffix(".py") {
         Some(stem) => stem.to_string(),
@@ -812,10 +815,7 @@ fn module_of_record_path(path: &str) -> Option<String> {
     let mut parts: Vec<&str> = stem.split('/').collect();
     if parts.iter().any(|p| p.is_empty() || *p == ".." || p.contains('.') || p.contains('-') || *p == "__pycache__")
         || parts.iter().rev().skip(1).any(|p| *p == "tests" || *p == "test")
-        || !parts.iter().all(|p| {
-            p.chars().next().is_some_and(|c| c.is_alphabetic() || c == '_')
-                && p.chars().all(|c| c.is_alphanumeric() || c == '_')
-        })
+        || !parts.iter().all(|p| p.chars().all(|c| c.is_alphanumeric() || c == '_'))
     {
         return None;
     }
@@ -894,6 +894,12 @@ mod tests {
         assert_eq!(m("pkg/__pycache__/x.cpython-313.pyc"), None);
         assert_eq!(m("pkg/data/my-file.py"), None, "not importable");
         assert_eq!(m("pkg/_vendor/x.pyi"), None);
+        assert_eq!(
+            m("6ec57f84c680d3a3778b__mypyc.cpython-313-x86_64-linux-musl.so"),
+            Some("6ec57f84c680d3a3778b__mypyc".into()),
+            "mypyc's runtime, imported from C"
+        );
+        assert_eq!(m("app/migrations/0001_initial.py"), Some("app.migrations.0001_initial".into()));
     }
 
     #[test]
