@@ -180,34 +180,6 @@ print("done")
     assert_eq!(run_with_address_space(&binary, 2 << 30), want, "RLIMIT_AS 2 GiB");
 }
 
-/// Memory freed in blocks of one size serves blocks of another, as under python3 (whose large
-/// blocks are glibc's, which coalesces freed chunks). Without the toolchain's edit to mimalloc
-/// (`HEAP_PATCHES` in `recipes/cpython.rs`) a block past 16 KiB sat in a page of its size class,
-/// and a page that kept one block alive could not serve another size: 3 of the 8 new blocks below
-/// reused that memory, and real CLIs resided in up to 8 % more memory than under python3.
-#[test]
-#[ignore = "builds real binaries and needs root; run by ./test.sh"]
-fn freed_blocks_serve_other_sizes_as_in_python3() {
-    let script = tmp().join("reuse.py");
-    std::fs::write(
-        &script,
-        r#"old = [bytes(65536) for _ in range(48)]
-lo, hi = min(map(id, old)), max(map(id, old)) + 65536
-kept = old[::6]
-del old
-new = [bytes(100000) for _ in range(8)]
-print("freed blocks serve another size:", sum(lo <= id(b) < hi for b in new), "of", len(new))
-"#,
-    )
-    .unwrap();
-    let want = host_python(&script, &[]);
-    assert_eq!(want, "freed blocks serve another size: 8 of 8\n", "python3 itself");
-    let binary = build(&script, "reuse", &[]);
-    let out = Command::new(&binary).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(text(&out), want);
-}
-
 /// Where transparent huge pages are on for every mapping (`always`, RHEL's default), mimalloc's
 /// arena, aligned to 32 MiB, took a 2 MiB page for each part of it the program touched: a CLI's
 /// 6 MB heap resided in 10. The arena is marked MADV_NOHUGEPAGE (`runtime/malloc.c`), which the

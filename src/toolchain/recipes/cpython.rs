@@ -36,27 +36,8 @@ const STATIC_PATCHES: &[(&str, &str, &str)] = &[
     ),
 ];
 
-/// Edits to CPython's bundled mimalloc (2.1.2), for the memory a program resides in.
-///
-/// mimalloc keeps blocks of 16 KiB to 128 KiB ("medium") in 512 KiB pages of one size class each,
-/// and a block freed there is reused only for that class, until every block of the page is free.
-/// CLIs resided in up to 8 % more memory than under python3, most of it in the 64 and 80 KiB
-/// classes with no block in use (dict tables outgrown by a resize, buffers of decompressed
-/// modules). With 128 KiB medium pages the medium classes end at 32 KiB; a larger block gets a
-/// page of its own, which goes back to its segment when the block is freed, where the free spans
-/// coalesce and serve pages of any size (as glibc's malloc reuses a freed chunk for any size).
-/// Such a block costs about 1,500 more instructions to allocate and free (making a 40 KB bytes
-/// object in a loop: 1.2x the time); blocks up to 32 KiB, and the `bench/` workloads, are as fast
-/// as before (docs/performance.md).
-const HEAP_PATCHES: &[(&str, &str, &str)] = &[(
-    "Include/internal/mimalloc/mimalloc/types.h",
-    "#define MI_MEDIUM_PAGE_SHIFT              ( 3 + MI_SMALL_PAGE_SHIFT)     // 512KiB",
-    "#define MI_MEDIUM_PAGE_SHIFT              ( 1 + MI_SMALL_PAGE_SHIFT)     // 128KiB (pyelf)",
-)];
-
 pub fn build(ctx: &Ctx) -> Result<()> {
     ctx.patch(STATIC_PATCHES, "for a static build")?;
-    ctx.patch(HEAP_PATCHES, "for less resident memory")?;
     let sh = ctx.shell()?;
     let root = ctx.root;
     // Configured for the final location (the interpreter's fallback prefix is compiled in) and
