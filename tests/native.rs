@@ -256,6 +256,14 @@ fn modules_whose_names_start_with_a_digit_are_bundled() {
     let run = Command::new(&bin).output().unwrap();
     assert!(run.status.success(), "{}", all(&run));
     assert_eq!(text(&run), "42 initial\n", "{}", all(&run));
+    // With the dependencies compiled by Cython, which refuses a module name that is not an
+    // identifier, 0001_initial stays bytecode without a warning.
+    let compiled = tmp().join("digits_app_compiled");
+    let out = pyelf_build(&[script.to_str().unwrap(), "-r", req.to_str().unwrap(), "--compile-deps"], &compiled);
+    assert!(out.status.success(), "{}", all(&out));
+    assert!(!all(&out).contains("warning"), "{}", all(&out));
+    let run = Command::new(&compiled).output().unwrap();
+    assert_eq!(text(&run), "42 initial\n", "{}", all(&run));
 }
 
 /// Builds an app that imports `name`, the package of `tests/e2e/native/NAME/` as a local source

@@ -54,7 +54,9 @@ pub fn modules(plan: &Plan, resolved: &Dependencies, analysed: &Analysed, script
     let rules = fallbacks::rules();
     // (Not Cython's shadow module, which stands for Cython where it does not compile.)
     let wants_cython = |m: &freeze::Found| {
-        m.kind == Origin::App || (m.kind == Origin::Dep && plan.compile_deps && !m.file.starts_with(&roots.shadow))
+        cython_can_name(&m.name)
+            && (m.kind == Origin::App
+                || (m.kind == Origin::Dep && plan.compile_deps && !m.file.starts_with(&roots.shadow)))
     };
     // What concerns the whole app: the packages it bundles (dependencies, not its own modules of
     // the same name), and what its own code (the script's too) does with functions and frames.
@@ -198,6 +200,16 @@ pub fn modules(plan: &Plan, resolved: &Dependencies, analysed: &Analysed, script
     Ok(CompiledApp { objects, entries: app_entries_built, cython_names })
 }
 
+/// Whether Cython can compile a module of this name: each part an identifier. A module whose
+/// name starts with a digit (Django's `0001_initial` migrations, imported with importlib) stays
+/// bytecode, without a warning for each (Cython refuses such names).
+fn cython_can_name(module: &str) -> bool {
+    module.split('.').all(|part| {
+        part.chars().next().is_some_and(|c| c.is_alphabetic() || c == '_')
+            && part.chars().all(|c| c.is_alphanumeric() || c == '_')
+    })
+}
+
 /// Whether `name` matches a `--no-cython` pattern (`*` matches any run of characters).
 pub fn matches_pattern(pattern: &str, name: &str) -> bool {
     fn go(p: &[u8], n: &[u8]) -> bool {
@@ -247,5 +259,13 @@ mod tests {
         assert!(matches_pattern("demo.*.text", "demo.core.text"));
         assert!(!matches_pattern("demo.slow_*", "demo.fast"));
         assert!(!matches_pattern("demo", "demo.cli"));
+    }
+
+    #[test]
+    fn cython_compiles_only_modules_named_by_identifiers() {
+        assert!(cython_can_name("app.migrations.initial"));
+        assert!(cython_can_name("_private.x2"));
+        assert!(!cython_can_name("app.migrations.0001_initial"));
+        assert!(!cython_can_name("7a5e__helper"));
     }
 }
