@@ -141,7 +141,9 @@ fn package_name(dir: &Path) -> Result<String> {
     Ok(name.to_string())
 }
 
-fn is_identifier(s: &str) -> bool {
+/// Whether `s` is a Python identifier (ASCII or not), as a module name's part must be for `import`
+/// and for Cython.
+pub(crate) fn is_identifier(s: &str) -> bool {
     let mut chars = s.chars();
     matches!(chars.next(), Some(c) if c == '_' || c.is_alphabetic()) && chars.all(|c| c == '_' || c.is_alphanumeric())
 }

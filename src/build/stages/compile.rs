@@ -204,10 +204,7 @@ pub fn modules(plan: &Plan, resolved: &Dependencies, analysed: &Analysed, script
 /// name starts with a digit (Django's `0001_initial` migrations, imported with importlib) stays
 /// bytecode, without a warning for each (Cython refuses such names).
 fn cython_can_name(module: &str) -> bool {
-    module.split('.').all(|part| {
-        part.chars().next().is_some_and(|c| c.is_alphabetic() || c == '_')
-            && part.chars().all(|c| c.is_alphanumeric() || c == '_')
-    })
+    module.split('.').all(crate::build::project::is_identifier)
 }
 
 /// Whether `name` matches a `--no-cython` pattern (`*` matches any run of characters).
