@@ -245,21 +245,14 @@ fn cxx_extensions_are_built_with_zigs_libcxx_and_their_exceptions_work() {
 #[test]
 #[ignore = "builds from source and real binaries; run by ./test.sh"]
 fn modules_whose_names_start_with_a_digit_are_bundled() {
-    let dists = local_sdist("digitnames");
-    let req = tmp().join("digitnames-requirements.txt");
-    fs::write(&req, format!("--find-links {}\ndigitnames==1.0\n", dists.display())).unwrap();
-    let script = tmp().join("digits_app.py");
-    fs::write(&script, "import digitnames\n").unwrap();
-    let bin = tmp().join("digits_app");
-    let out = pyelf_build(&[script.to_str().unwrap(), "-r", req.to_str().unwrap()], &bin);
+    let (out, bin) = build_local_sdist_app("digitnames", &[]);
     assert!(out.status.success(), "{}", all(&out));
     let run = Command::new(&bin).output().unwrap();
     assert!(run.status.success(), "{}", all(&run));
     assert_eq!(text(&run), "42 initial\n", "{}", all(&run));
     // With the dependencies compiled by Cython, which refuses a module name that is not an
     // identifier, 0001_initial stays bytecode without a warning.
-    let compiled = tmp().join("digits_app_compiled");
-    let out = pyelf_build(&[script.to_str().unwrap(), "-r", req.to_str().unwrap(), "--compile-deps"], &compiled);
+    let (out, compiled) = build_local_sdist_app("digitnames", &["--compile-deps"]);
     assert!(out.status.success(), "{}", all(&out));
     assert!(!all(&out).contains("warning"), "{}", all(&out));
     let run = Command::new(&compiled).output().unwrap();
@@ -272,7 +265,8 @@ fn build_local_sdist_app(name: &str, extra: &[&str]) -> (Output, std::path::Path
     let dists = local_sdist(name);
     let req = tmp().join(format!("{name}-requirements.txt"));
     fs::write(&req, format!("--find-links {}\n{name}==1.0\n", dists.display())).unwrap();
-    let script = tmp().join(format!("{name}.py"));
+    // (Not `{name}.py`: a script named as the package would import itself instead.)
+    let script = tmp().join(format!("use_{name}.py"));
     fs::write(&script, format!("import {name}\n")).unwrap();
     let out_path = tmp().join(name);
     let out = Command::new(PYELF)
