@@ -621,6 +621,47 @@ fn the_import_analysis_runs_no_package_code() {
     assert_eq!(text(&Command::new(&bin).output().unwrap()), "False\n");
 }
 
+/// A package whose `__init__.py` does not compile (Python 2 code, say) is left out with its
+/// submodules, which python cannot import either, and one note names the file. modulefinder
+/// registers a package before it compiles its `__init__`: the package stayed, without code, when
+/// it had two submodules or more, and the build failed on it ("a module could not be compiled").
+#[test]
+#[ignore = "builds real binaries and needs root; run by ./test.sh"]
+fn a_package_that_does_not_compile_is_left_out_with_its_submodules() {
+    let dir = tmp().join("py2-package");
+    std::fs::create_dir_all(dir.join("py2pkg")).unwrap();
+    std::fs::write(dir.join("py2pkg/__init__.py"), "print 'python 2'\n").unwrap();
+    std::fs::write(dir.join("py2pkg/a.py"), "A = 1\n").unwrap();
+    std::fs::write(dir.join("py2pkg/b.py"), "B = 2\n").unwrap();
+    let script = dir.join("app.py");
+    std::fs::write(
+        &script,
+        r#"import importlib
+for name in ("py2pkg", "py2pkg.a", "py2pkg.b"):
+    try:
+        importlib.import_module(name)
+    except (ImportError, SyntaxError):
+        print(name, "cannot be imported")
+"#,
+    )
+    .unwrap();
+    let binary = tmp().join("py2-package-app");
+    let out = Command::new(env!("CARGO_BIN_EXE_pyelf"))
+        .arg("build")
+        .arg(&script)
+        .args(["--include-package", "py2pkg", "-o"])
+        .arg(&binary)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert_eq!(err.matches("leaving out").count(), 1, "{err}");
+    assert!(err.contains("py2pkg/__init__.py:1"), "{err}");
+    let run = Command::new(&binary).output().unwrap();
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    assert_eq!(text(&run), host_python(&script, &[]));
+}
+
 /// freeze.py scans bytecode for imports in its own way (one pass over the bytes, most code
 /// objects skipped at once): what it finds must be what modulefinder's dis-based scan finds, for
 /// every code object of the stdlib.

@@ -237,6 +237,16 @@ class Finder(modulefinder.ModuleFinder):
                 return m
         return super().load_module(fqname, fp, pathname, file_info)
 
+    def load_package(self, fqname, pathname):
+        # modulefinder registers a package before it compiles the package's __init__: a package
+        # whose __init__ does not compile stayed, without code, and its submodules were found
+        # through it, though python can import none of them. It goes, and the error goes on.
+        try:
+            return super().load_package(fqname, pathname)
+        except Exception:
+            self.modules.pop(fqname, None)
+            raise
+
     def scan_opcodes(self, co):
         return scan_opcodes(co)
 
@@ -313,6 +323,7 @@ def analyse(script, extra, dist_modules=(), main_is_module=False):
         finder.run_script(script)
     for m in extra:
         finder.import_hook(m)
+    told = set()  # the files already named: a package whose __init__ fails fails each submodule
     for m in dist_modules:
         if m in finder.modules:
             continue
@@ -320,11 +331,15 @@ def analyse(script, extra, dist_modules=(), main_is_module=False):
             finder.import_hook(m)
         except SyntaxError as e:
             finder.modules.pop(m, None)
-            print(f"pyelf: note: leaving out {m}: it does not compile under Python 3.13 "
-                  f"({e.filename}:{e.lineno}: {e.msg})", file=sys.stderr)
+            if e.filename not in told:
+                told.add(e.filename)
+                print(f"pyelf: note: leaving out {m}: it does not compile under Python 3.13 "
+                      f"({e.filename}:{e.lineno}: {e.msg})", file=sys.stderr)
         except Exception as e:  # a file the analysis cannot read (not UTF-8, say): python could not either
             finder.modules.pop(m, None)
-            print(f"pyelf: warning: leaving out {m}: {type(e).__name__}: {e}", file=sys.stderr)
+            if str(e) not in told:
+                told.add(str(e))
+                print(f"pyelf: warning: leaving out {m}: {type(e).__name__}: {e}", file=sys.stderr)
     done = set()
     while True:
         todo = [n for n in finder.modules if n in C_MODULE_DEPS and n not in done]
