@@ -48,15 +48,19 @@ const STATIC_PATCHES: &[(&str, &str, &str)] = &[
 /// Such a block costs about 1,500 more instructions to allocate and free; blocks up to 32 KiB, and
 /// the `bench/` workloads, are as fast as before (docs/performance.md).
 ///
-/// A block with a page of its own is the whole page, rounded up to 64 KiB, and mimalloc zeroed the
-/// whole block for calloc: a zeroed 40 KB block touched 64 KiB. So calloc zeroes such a block
-/// only as far as asked (CPython never calls the reallocs that assume more, `mi_rezalloc` and
-/// `mi_recalloc`). And mimalloc 2.1.2 never knew memory to be zero (`is_zero_init` was only ever
-/// set false), so calloc wrote zeros over memory fresh from the kernel, which glibc's calloc
+/// A block with a page of its own is the whole page (rounded up to 64 KiB, and past 128 KiB to
+/// 128 KiB), and mimalloc zeroed the whole block for calloc: a zeroed 40 KB block touched 64 KiB.
+/// So calloc zeroes such a block only as far as asked. Nothing calls the reallocs that assume the
+/// rest is zero too (`mi_rezalloc`, `mi_recalloc`, their `mi_heap_*` and aligned forms, and
+/// `mi_aligned_recalloc`): CPython uses malloc, calloc, realloc and free, and so does
+/// `runtime/malloc.c`. And mimalloc 2.1.2 never knew memory to be zero (`is_zero_init` was only
+/// ever set false), so calloc wrote zeros over memory fresh from the kernel, which glibc's calloc
 /// leaves untouched past 128 KiB (a 100 MB `bytes(n)` or numpy's `zeros` resided whole). Each
 /// segment now keeps a high-water mark, as glibc's heap does: the slices past it have been in no
 /// page since the segment was mapped, zeroed (`memid.initially_zero`). A page made of such slices
-/// is zero (`is_zero_init`), and mimalloc's own `free_is_zero` then skips the zeroing.
+/// is zero (`is_zero_init`), and mimalloc's own `free_is_zero` then skips the zeroing. This holds
+/// for memory's first use only: arena blocks used once stay dirty, so a segment mapped again
+/// there, or a purged span below the mark, is zeroed as before.
 const HEAP_PATCHES: &[(&str, &str, &str)] = &[
     (
         "Include/internal/mimalloc/mimalloc/types.h",
