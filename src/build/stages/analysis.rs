@@ -40,13 +40,18 @@ pub fn analyse(plan: &Plan, resolved: &Dependencies) -> Result<Analysed> {
         }
         None => None,
     };
-    let (mut include_modules, include_packages) = includes(plan, &resolved.dists);
+    let (mut include_modules, include_packages) = includes(plan);
     // What the wheels' shared objects import from C, which no analysis of Python code sees.
     if let Some(site) = &resolved.site {
         include_modules
             .extend(loadable::stdlib_named_in_objects(site, &|| stdlib_modules(tc), &|| tc.builtin_modules())?);
     }
-    let dist_modules: Vec<String> = resolved.dists.iter().flat_map(deps::modules).collect();
+    // The distributions' modules, and the modules their entry points name (plugins, console
+    // scripts: imported by name at run time). Each may fail to import here as under python (an
+    // entry point naming a module that is not there, as stevedore's own test entry point does):
+    // it is left out with a note, where a module the user asked for must be there.
+    let mut dist_modules: Vec<String> = resolved.dists.iter().flat_map(deps::modules).collect();
+    dist_modules.extend(resolved.dists.iter().flat_map(deps::entry_point_modules));
     let analyse = |paths: &[PathBuf]| {
         freeze::analyse(
             tc,
@@ -96,15 +101,12 @@ pub fn analyse(plan: &Plan, resolved: &Dependencies) -> Result<Analysed> {
     Ok(Analysed { analysis, extensions, loadable })
 }
 
-/// The modules and packages embedded besides what the analysis finds: the user's, the plugins
-/// named in the dependencies' entry points, and what the importer needs to read the data archive.
-fn includes(plan: &Plan, dists: &[deps::Dist]) -> (Vec<String>, Vec<String>) {
+/// The modules and packages embedded besides what the analysis finds: the user's and what the
+/// importer needs to read the data archive.
+fn includes(plan: &Plan) -> (Vec<String>, Vec<String>) {
     let mut modules = plan.include_modules.clone();
     // What the importer imports when asked for resources or sources (pathlib, tokenize).
     modules.extend(["pathlib".to_string(), "tokenize".to_string()]);
-    for d in dists {
-        modules.extend(deps::entry_point_modules(d));
-    }
     let mut packages = plan.app.packages.clone();
     packages.extend(plan.include_packages.iter().cloned());
     (modules, packages)
