@@ -700,6 +700,51 @@ fn the_import_analysis_runs_no_package_code() {
     assert_eq!(text(&Command::new(&bin).output().unwrap()), "False\n");
 }
 
+/// The C library's messages read as python3's on a Linux distribution, glibc's: every error
+/// number's (`os.strerror`, each OSError), getaddrinfo's (`socket.gaierror`) and the signals'
+/// (`signal.strsignal`). musl words 89 of the lines below otherwise ("[Errno 5] I/O error",
+/// "Name does not resolve"); `runtime/messages.c` holds glibc's words. The real-time signals are
+/// compared by their distance from SIGRTMIN, which is 34 under glibc and 35 under musl.
+#[test]
+#[ignore = "builds real binaries and needs root; run by ./test.sh"]
+fn error_messages_are_worded_as_python3_words_them() {
+    let script = tmp().join("messages.py");
+    std::fs::write(
+        &script,
+        r#"import errno
+import os
+import signal
+import socket
+
+for e in range(-1, 140):
+    print(e, os.strerror(e))
+for s in range(1, signal.NSIG):
+    if s < 32 or s - signal.SIGRTMIN in (0, 1, 5):
+        print("signal", s - signal.SIGRTMIN if s >= signal.SIGRTMIN else s, signal.strsignal(s))
+for host, port, kw in [(None, None, {}), ("127.0.0.1", 80, {"family": 12345}), ("127.0.0.1", 80, {"flags": 0x7fff})]:
+    try:
+        socket.getaddrinfo(host, port, **kw)
+    except socket.gaierror as e:
+        print("gaierror", e)
+try:
+    open("/nonexistent/dir/file")
+except OSError as e:
+    print(e)
+try:
+    os.open("/", os.O_WRONLY)
+except OSError as e:
+    print(e)
+"#,
+    )
+    .unwrap();
+    let want = host_python(&script, &[]);
+    assert!(want.contains("5 Input/output error\n") && want.contains("[Errno -2] Name or service not known"), "{want}");
+    let binary = build(&script, "messages", &[]);
+    let out = Command::new(&binary).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(text(&out), want);
+}
+
 /// A package whose `__init__.py` does not compile (Python 2 code, say) is left out with its
 /// submodules, which python cannot import either, and one note names the file. modulefinder
 /// registers a package before it compiles its `__init__`: the package stayed, without code, when

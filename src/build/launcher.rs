@@ -3,7 +3,9 @@
 
 use crate::build::loadable::Loadable;
 use crate::options::Malloc;
-use crate::runtime::{LAUNCHER_C, LOADER_C, MALLOC_C, SEMAPHORES_C, STDLIB_TREE, STRING_C, VFS_C, VFS_ROOT};
+use crate::runtime::{
+    LAUNCHER_C, LOADER_C, MALLOC_C, MESSAGES_C, SEMAPHORES_C, STDLIB_TREE, STRING_C, VFS_C, VFS_ROOT,
+};
 use anyhow::Result;
 use fs_err as fs;
 use std::path::{Path, PathBuf};
@@ -123,9 +125,13 @@ pub fn write(
     let c = dir.join("launcher.c");
     fs::write(&c, LAUNCHER_C)?;
     files.push(c);
-    for (name, text) in
-        [("semaphores.c", SEMAPHORES_C), ("vfs.c", VFS_C), ("malloc.c", MALLOC_C), ("string.c", STRING_C)]
-    {
+    for (name, text) in [
+        ("semaphores.c", SEMAPHORES_C),
+        ("vfs.c", VFS_C),
+        ("malloc.c", MALLOC_C),
+        ("string.c", STRING_C),
+        ("messages.c", MESSAGES_C),
+    ] {
         let c = dir.join(name);
         fs::write(&c, text)?;
         files.push(c);

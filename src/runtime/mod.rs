@@ -21,6 +21,10 @@ pub const MALLOC_C: &str = include_str!("malloc.c");
 /// CPython's time).
 pub const STRING_C: &str = include_str!("string.c");
 
+/// strerror, gai_strerror and strsignal in glibc's words, in place of musl's (python shows them in
+/// every OSError, socket.gaierror and signal.strsignal).
+pub const MESSAGES_C: &str = include_str!("messages.c");
+
 /// Caches of attribute reads and writes at the call sites of the app's Cython-compiled code: the
 /// inline fast paths, which the compiled modules include (as [`ATTRCACHE_HEADER`]).
 pub const ATTRCACHE_H: &str = include_str!("attrcache.h");
