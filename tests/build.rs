@@ -781,6 +781,41 @@ fn a_site_packages_with_glibc_extension_modules_is_refused_by_name() {
     assert!(!out_path.exists(), "no output file");
 }
 
+/// A `--site-packages` inside the script's directory (a project's `.venv`) holds dependencies,
+/// not the app's own modules: they were compiled by Cython as the app's, and their files went
+/// under the site's path in the tree (`/__pyelf__/site/helperlib/`). And with the dependencies
+/// given so, a requirements.txt beside the script is not named as one not read.
+#[test]
+#[ignore = "builds real binaries and needs root; run by ./test.sh"]
+fn a_site_packages_inside_the_app_directory_holds_dependencies() {
+    let dir = tmp().join("nested-site");
+    std::fs::create_dir_all(dir.join("site/helperlib")).unwrap();
+    std::fs::write(dir.join("site/helperlib/__init__.py"), "def f():\n    return 1\n").unwrap();
+    std::fs::write(dir.join("requirements.txt"), "helperlib\n").unwrap();
+    let script = dir.join("app.py");
+    std::fs::write(
+        &script,
+        "import helperlib\ntry:\n    import notinstalledanywhere\nexcept ImportError:\n    pass\nprint(helperlib.f(), helperlib.__file__)\n",
+    )
+    .unwrap();
+    let binary = tmp().join("nested-site-app");
+    let out = Command::new(env!("CARGO_BIN_EXE_pyelf"))
+        .arg("build")
+        .arg(&script)
+        .arg("--site-packages")
+        .arg(dir.join("site"))
+        .arg("-o")
+        .arg(&binary)
+        .output()
+        .unwrap();
+    let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{said}");
+    assert!(said.contains(", 1 module compiled by Cython,"), "only the script is the app's: {said}");
+    assert!(said.contains("notinstalledanywhere") && !said.contains("is not read unless given"), "{said}");
+    let run = Command::new(&binary).output().unwrap();
+    assert_eq!(text(&run), "1 /__pyelf__/helperlib/__init__.py\n", "{}", String::from_utf8_lossy(&run.stderr));
+}
+
 /// A package whose `__init__.py` does not compile (Python 2 code, say) is left out with its
 /// submodules, which python cannot import either, and one note names the file. modulefinder
 /// registers a package before it compiles its `__init__`: the package stayed, without code, when

@@ -451,12 +451,16 @@ def kind_of(path, app_roots, dep_roots):
     if path is None:
         return None
     p = os.path.abspath(path)
-    for r in app_roots:
-        if p.startswith(os.path.abspath(r) + os.sep):
-            return APP
-    for r in dep_roots:
-        if p.startswith(os.path.abspath(r) + os.sep):
-            return DEP
+    # The innermost root that holds the file: a site-packages inside the app's directory (a
+    # project's .venv) holds dependencies, not the app's own modules.
+    best = None
+    for kind, roots in ((APP, app_roots), (DEP, dep_roots)):
+        for r in roots:
+            r = os.path.abspath(r) + os.sep
+            if p.startswith(r) and (best is None or len(r) > len(best[1])):
+                best = (kind, r)
+    if best:
+        return best[0]
     if is_stdlib(p):
         return STDLIB_ORIGIN
     return OTHER

@@ -80,7 +80,9 @@ pub fn analyse(plan: &Plan, resolved: &Dependencies) -> Result<Analysed> {
         paths.push(cython::shadow(&plan.cython, &resolved.roots.shadow)?);
         analysis = analyse(&paths)?;
     }
-    if let Some(warning) = missing_warning(&analysis.missing, main_script, plan.requirements.is_some()) {
+    if let Some(warning) =
+        missing_warning(&analysis.missing, main_script, plan.requirements.is_some() || plan.site_packages.is_some())
+    {
         crate::report::warn(&warning);
     }
     if plan.stdlib != Stdlib::Full {
@@ -180,7 +182,7 @@ fn prepare_extensions(
 
 /// The warning for imports found nowhere: the binary raises ModuleNotFoundError there, as python
 /// does where the package is not installed; usually a requirement not given. A requirements.txt
-/// beside the script, not given with `-r`, is named.
+/// beside the script is named when no dependencies were given (`-r` or `--site-packages`).
 fn missing_warning(missing: &[freeze::Missing], script: Option<&Path>, has_requirements: bool) -> Option<String> {
     if missing.is_empty() {
         return None;
