@@ -440,8 +440,18 @@ fn ctrl_c_ends_the_app_like_python() {
     let script = tmp().join("sleeper.py");
     std::fs::write(&script, "import time\nprint('ready', flush=True)\ntime.sleep(60)\n").unwrap();
     let bin = build(&script, "sleeper", &[]);
-    let mut child =
-        Command::new(&bin).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    // As started from a terminal: SIGINT at its default, even where the tests were started in the
+    // background by a shell without job control, which leaves it ignored (python then ignores it
+    // too, and so does the binary).
+    let mut command = Command::new(&bin);
+    // SAFETY: between fork and exec only signal(2), which is async-signal-safe, is called.
+    unsafe {
+        std::os::unix::process::CommandExt::pre_exec(&mut command, || {
+            libc::signal(libc::SIGINT, libc::SIG_DFL);
+            Ok(())
+        });
+    }
+    let mut child = command.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
     let mut line = String::new();
     BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
     assert_eq!(line.trim(), "ready");
