@@ -826,6 +826,53 @@ fn a_site_packages_inside_the_app_directory_holds_dependencies() {
     assert_eq!(text(&run), "1 /__pyelf__/helperlib/__init__.py\n", "{}", String::from_utf8_lossy(&run.stderr));
 }
 
+/// Full RELRO holds at run time, not only in the headers: the relocated read-only data is mapped
+/// read-only and a write to it kills the process (SIGSEGV). musl applies RELRO only in its
+/// dynamic linker, so a static PIE's stayed writable until the launcher protected it.
+#[test]
+#[ignore = "builds real binaries and needs root; run by ./test.sh"]
+fn relro_is_read_only_at_run_time() {
+    use std::os::unix::process::ExitStatusExt;
+    let script = tmp().join("relro.py");
+    std::fs::write(
+        &script,
+        r#"import ctypes
+import struct
+import sys
+
+PT_GNU_RELRO = 0x6474E552
+with open("/proc/self/exe", "rb") as f:
+    elf = f.read(1 << 16)
+phoff, = struct.unpack_from("<Q", elf, 0x20)
+phentsize, phnum = struct.unpack_from("<HH", elf, 0x36)
+relro = None
+for i in range(phnum):
+    p_type, _, _, p_vaddr, _, _, p_memsz, _ = struct.unpack_from("<IIQQQQQQ", elf, phoff + i * phentsize)
+    if p_type == PT_GNU_RELRO:
+        relro = (p_vaddr, p_memsz)
+maps = [line.split() for line in open("/proc/self/maps")]
+exe = [m for m in maps if len(m) > 5 and m[4] != "0" and m[2] == "00000000" and "x" not in m[1]]
+base = int(exe[0][0].split("-")[0], 16)
+addr = base + relro[0]
+perms = next(m[1] for m in maps if int(m[0].split("-")[0], 16) <= addr < int(m[0].split("-")[1], 16))
+print("RELRO", "read-only" if perms.startswith("r-") else "writable", perms)
+sys.stdout.flush()
+if sys.argv[1:] == ["write"]:
+    byte = ctypes.c_ubyte.from_address(addr)
+    byte.value = byte.value
+    print("written")
+"#,
+    )
+    .unwrap();
+    let binary = build(&script, "relro", &[]);
+    let out = Command::new(&binary).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(text(&out), "RELRO read-only r--p\n");
+    let write = Command::new(&binary).arg("write").output().unwrap();
+    assert_eq!(write.status.signal(), Some(libc::SIGSEGV), "{:?}: {}", write.status, text(&write));
+    assert_eq!(text(&write), "RELRO read-only r--p\n");
+}
+
 /// A package whose `__init__.py` does not compile (Python 2 code, say) is left out with its
 /// submodules, which python cannot import either, and one note names the file. modulefinder
 /// registers a package before it compiles its `__init__`: the package stayed, without code, when
