@@ -755,42 +755,6 @@ except OSError as e:
     assert_eq!(text(&out), want);
 }
 
-/// A `--site-packages` directory made by a glibc python (manylinux wheels) is refused, naming the
-/// extension module built for glibc and the way out: no analysis found such a module under musl's
-/// suffix, so the package went in without its C code, silently (PyYAML without libyaml).
-#[test]
-#[ignore = "builds real binaries and needs root; run by ./test.sh"]
-fn a_site_packages_with_glibc_extension_modules_is_refused_by_name() {
-    let site = tmp().join("glibc-site");
-    std::fs::create_dir_all(site.join("speedy")).unwrap();
-    std::fs::write(
-        site.join("speedy/__init__.py"),
-        "try:\n    from ._speedups import fast\nexcept ImportError:\n    fast = None\n",
-    )
-    .unwrap();
-    std::fs::write(site.join("speedy/_speedups.cpython-313-x86_64-linux-gnu.so"), b"\x7fELF").unwrap();
-    let script = tmp().join("use_speedy.py");
-    std::fs::write(&script, "import speedy\nprint(speedy.fast)\n").unwrap();
-    let out_path = tmp().join("use-speedy");
-    let out = Command::new(env!("CARGO_BIN_EXE_pyelf"))
-        .arg("build")
-        .arg(&script)
-        .arg("--site-packages")
-        .arg(&site)
-        .arg("-o")
-        .arg(&out_path)
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "{err}");
-    assert!(
-        err.contains("speedy/_speedups.cpython-313-x86_64-linux-gnu.so is an extension module built for glibc"),
-        "{err}"
-    );
-    assert!(err.contains("hint: give the requirements with -r instead"), "{err}");
-    assert!(!out_path.exists(), "no output file");
-}
-
 /// A `--site-packages` inside the script's directory (a project's `.venv`) holds dependencies,
 /// not the app's own modules: they were compiled by Cython as the app's, and their files went
 /// under the site's path in the tree (`/__pyelf__/site/helperlib/`). And with the dependencies

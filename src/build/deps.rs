@@ -839,12 +839,6 @@ fn conflict_causes(pip_output: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-/// Whether a file name is an extension module's built for a glibc python
-/// (`_yaml.cpython-313-x86_64-linux-gnu.so`); musl's are `...-linux-musl.so`.
-pub fn is_glibc_extension(name: &str) -> bool {
-    name.strip_suffix(".so").and_then(|n| n.rsplit_once(".cpython-")).is_some_and(|(_, tag)| tag.contains("-linux-gnu"))
-}
-
 /// The modules a distribution's entry points name (`entry_points.txt`, every group): they are
 /// imported by name at run time (plugins, console scripts), so the analysis is told about them.
 pub fn entry_point_modules(dist: &Dist) -> Vec<String> {
@@ -869,16 +863,6 @@ pub fn entry_point_modules(dist: &Dist) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn glibc_extensions_are_told_by_their_suffix() {
-        assert!(is_glibc_extension("_yaml.cpython-313-x86_64-linux-gnu.so"));
-        assert!(is_glibc_extension("_speedups.cpython-313-aarch64-linux-gnu.so"));
-        assert!(!is_glibc_extension("_yaml.cpython-313-x86_64-linux-musl.so"));
-        assert!(!is_glibc_extension("_rust.abi3.so"));
-        assert!(!is_glibc_extension("libgfortran-040039e1.so.5.0.0"));
-        assert!(!is_glibc_extension("linux-gnu.py"));
-    }
 
     #[test]
     fn a_failing_build_backend_is_told_from_a_failing_download() {

@@ -60,7 +60,6 @@ fn dependencies(plan: &Plan, dir: &Path, native: &deps::Native) -> Result<(Optio
     if let Some(site) = &plan.site_packages {
         let site =
             fs::canonicalize(site).with_context(|| format!("--site-packages {}: no such directory", site.display()))?;
-        refuse_glibc_extensions(&site)?;
         return Ok((Some(site.clone()), deps::distributions(&site)?));
     }
     let mut lines: Vec<String> = plan.app.project.iter().flat_map(|p| p.dependencies.iter().cloned()).collect();
@@ -77,32 +76,6 @@ fn dependencies(plan: &Plan, dir: &Path, native: &deps::Native) -> Result<(Optio
     let b = &native.builder;
     let dists = deps::install(&req, &dir.join("wheels"), &site, b.source_date_epoch, &b.logs, native)?;
     Ok((Some(site), dists))
-}
-
-/// Refuses a site-packages directory that holds extension modules built for glibc (named
-/// `*.cpython-313-x86_64-linux-gnu.so`: from manylinux wheels, or pip run by a glibc python):
-/// the binary's python cannot load them, and no analysis finds them under musl's suffix, so the
-/// package would have gone in without its C code (PyYAML without libyaml).
-fn refuse_glibc_extensions(site: &Path) -> Result<()> {
-    let found: Vec<String> = crate::fsutil::walk(site)?
-        .iter()
-        .filter(|f| f.file_name().and_then(|n| n.to_str()).is_some_and(deps::is_glibc_extension))
-        .filter_map(|f| f.strip_prefix(site).ok().map(|r| r.display().to_string()))
-        .collect();
-    if let Some(first) = found.first() {
-        anyhow::bail!(
-            "--site-packages {}: {first}{} is an extension module built for glibc (a manylinux wheel, or \
-             pip run by a glibc python), which the binary's python (musl's) cannot load\n\
-             hint: give the requirements with -r instead: pyelf installs their musllinux wheels, or builds \
-             their extension modules from source",
-            site.display(),
-            match found.len() {
-                1 => String::new(),
-                n => format!(" (and {} more)", n - 1),
-            }
-        );
-    }
-    Ok(())
 }
 
 /// Where the app's own modules and its dependencies were found.
