@@ -240,11 +240,15 @@ class Finder(modulefinder.ModuleFinder):
     def load_package(self, fqname, pathname):
         # modulefinder registers a package before it compiles the package's __init__: a package
         # whose __init__ does not compile stayed, without code, and its submodules were found
-        # through it, though python can import none of them. It goes, and the error goes on.
+        # through it, though python can import none of them. It goes, and the error goes on. (A
+        # package whose __init__ compiled stays: the error may be a submodule's, imported by
+        # `from . import x` on a path python never takes.)
         try:
             return super().load_package(fqname, pathname)
         except Exception:
-            self.modules.pop(fqname, None)
+            m = self.modules.get(fqname)
+            if m is not None and m.__code__ is None:
+                del self.modules[fqname]
             raise
 
     def scan_opcodes(self, co):
