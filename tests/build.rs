@@ -758,7 +758,7 @@ except OSError as e:
 /// A `--site-packages` inside the script's directory (a project's `.venv`) holds dependencies,
 /// not the app's own modules: they were compiled by Cython as the app's, and their files went
 /// under the site's path in the tree (`/__pyelf__/site/helperlib/`). And with the dependencies
-/// given so, a requirements.txt beside the script is not named as one not read.
+/// given so, a missing one is to be installed there, not given by a requirements.txt.
 #[test]
 #[ignore = "builds real binaries and needs root; run by ./test.sh"]
 fn a_site_packages_inside_the_app_directory_holds_dependencies() {
@@ -786,6 +786,7 @@ fn a_site_packages_inside_the_app_directory_holds_dependencies() {
     assert!(out.status.success(), "{said}");
     assert!(said.contains(", 1 module compiled by Cython,"), "only the script is the app's: {said}");
     assert!(said.contains("notinstalledanywhere") && !said.contains("is not read unless given"), "{said}");
+    assert!(said.contains("hint: install the packages that provide them into"), "{said}");
     let run = Command::new(&binary).output().unwrap();
     assert_eq!(text(&run), "1 /__pyelf__/helperlib/__init__.py\n", "{}", String::from_utf8_lossy(&run.stderr));
 }
@@ -801,6 +802,7 @@ fn relro_is_read_only_at_run_time() {
     std::fs::write(
         &script,
         r#"import ctypes
+import os
 import struct
 import sys
 
@@ -814,9 +816,11 @@ for i in range(phnum):
     p_type, _, _, p_vaddr, _, _, p_memsz, _ = struct.unpack_from("<IIQQQQQQ", elf, phoff + i * phentsize)
     if p_type == PT_GNU_RELRO:
         relro = (p_vaddr, p_memsz)
+e_type, = struct.unpack_from("<H", elf, 0x10)
 maps = [line.split() for line in open("/proc/self/maps")]
-exe = [m for m in maps if len(m) > 5 and m[4] != "0" and m[2] == "00000000" and "x" not in m[1]]
-base = int(exe[0][0].split("-")[0], 16)
+path = os.readlink("/proc/self/exe")
+exe = [m for m in maps if len(m) > 5 and m[5] == path and m[2] == "00000000"]
+base = int(exe[0][0].split("-")[0], 16) if e_type == 3 else 0  # ET_DYN: the first page is the header
 addr = base + relro[0]
 perms = next(m[1] for m in maps if int(m[0].split("-")[0], 16) <= addr < int(m[0].split("-")[1], 16))
 print("RELRO", "read-only" if perms.startswith("r-") else "writable", perms)
@@ -828,13 +832,26 @@ if sys.argv[1:] == ["write"]:
 "#,
     )
     .unwrap();
-    let binary = build(&script, "relro", &[]);
-    let out = Command::new(&binary).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(text(&out), "RELRO read-only r--p\n");
-    let write = Command::new(&binary).arg("write").output().unwrap();
-    assert_eq!(write.status.signal(), Some(libc::SIGSEGV), "{:?}: {}", write.status, text(&write));
-    assert_eq!(text(&write), "RELRO read-only r--p\n");
+    for (name, flags) in [("relro", &[][..]), ("relro-no-pie", &["--no-pie"][..])] {
+        let binary = build(&script, name, flags);
+        let out = Command::new(&binary).output().unwrap();
+        assert!(out.status.success(), "{name}: {}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(text(&out), "RELRO read-only r--p\n", "{name}");
+        let mut write = Command::new(&binary);
+        write.arg("write");
+        // SAFETY: between fork and exec only setrlimit(2), which is async-signal-safe: no core
+        // file for the crash the test expects.
+        unsafe {
+            std::os::unix::process::CommandExt::pre_exec(&mut write, || {
+                let none = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+                libc::setrlimit(libc::RLIMIT_CORE, &none);
+                Ok(())
+            });
+        }
+        let write = write.output().unwrap();
+        assert_eq!(write.status.signal(), Some(libc::SIGSEGV), "{name}: {:?}: {}", write.status, text(&write));
+        assert_eq!(text(&write), "RELRO read-only r--p\n", "{name}");
+    }
 }
 
 /// A package whose `__init__.py` does not compile (Python 2 code, say) is left out with its

@@ -520,7 +520,12 @@ __attribute__((constructor(102))) static void protect_relro(void)
 {
     const ElfW(Ehdr) *eh = &__ehdr_start;
     const ElfW(Phdr) *ph = (const ElfW(Phdr) *)((const char *)eh + eh->e_phoff);
-    uintptr_t base = eh->e_type == ET_DYN ? (uintptr_t)eh : 0;
+    /* The load bias: where the segment that maps the ELF header is, less its address in the file
+     * (0 in a static PIE, the link address with --no-pie). */
+    uintptr_t base = (uintptr_t)eh;
+    for (int i = 0; i < eh->e_phnum; i++)
+        if (ph[i].p_type == PT_LOAD && ph[i].p_offset == 0)
+            base = (uintptr_t)eh - ph[i].p_vaddr;
     uintptr_t page = getauxval(AT_PAGESZ) ? getauxval(AT_PAGESZ) : 4096;
     for (int i = 0; i < eh->e_phnum; i++) {
         if (ph[i].p_type != PT_GNU_RELRO)
