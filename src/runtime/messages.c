@@ -3,8 +3,9 @@
  * error" for "Input/output error", "Not a tty" for "Inappropriate ioctl for device"), for every
  * number without one ("No error information" for "Unknown error 41"), for getaddrinfo's errors
  * ("Name does not resolve" for "Name or service not known") and for some signals. Python
- * shows these words in every OSError and socket.gaierror, and in signal.strsignal: python3 on a
- * Linux distribution shows glibc's, and so does the binary.
+ * shows these words in each OSError made from errno, in socket.gaierror and in signal.strsignal:
+ * python3 on a Linux distribution shows glibc's, and so does the binary. (hstrerror, behind
+ * socket.herror from gethostbyaddr, is still musl's.)
  *
  * The texts are glibc 2.36's (Debian 12), for the error numbers Linux gives x86_64 and aarch64
  * alike; a number without a text is "Unknown error N", as in glibc. Defining these symbols here
@@ -151,15 +152,16 @@ static const char *const errno_texts[] = {
     [133] = "Memory page has hardware error",
 };
 
-/* Where strerror writes the text of a number it does not know, one per thread, as glibc's. */
-static _Thread_local char unknown_text[40];
+/* Where strerror and strsignal write the text of a number they do not know: one buffer per
+ * function and per thread, as glibc's. */
+static _Thread_local char unknown_error[40], unknown_signal[40];
 
 char *strerror(int e)
 {
     if (e >= 0 && (size_t)e < sizeof errno_texts / sizeof *errno_texts && errno_texts[e])
         return (char *)errno_texts[e];
-    snprintf(unknown_text, sizeof unknown_text, "Unknown error %d", e);
-    return unknown_text;
+    snprintf(unknown_error, sizeof unknown_error, "Unknown error %d", e);
+    return unknown_error;
 }
 
 char *__strerror_l(int e, locale_t loc)
@@ -237,8 +239,8 @@ char *strsignal(int sig)
     if (sig > 0 && (size_t)sig < sizeof signal_texts / sizeof *signal_texts)
         return (char *)signal_texts[sig];
     if (sig >= SIGRTMIN && sig <= SIGRTMAX)
-        snprintf(unknown_text, sizeof unknown_text, "Real-time signal %d", sig - SIGRTMIN);
+        snprintf(unknown_signal, sizeof unknown_signal, "Real-time signal %d", sig - SIGRTMIN);
     else
-        snprintf(unknown_text, sizeof unknown_text, "Unknown signal %d", sig);
-    return unknown_text;
+        snprintf(unknown_signal, sizeof unknown_signal, "Unknown signal %d", sig);
+    return unknown_signal;
 }
