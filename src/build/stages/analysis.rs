@@ -81,7 +81,7 @@ pub fn analyse(plan: &Plan, resolved: &Dependencies) -> Result<Analysed> {
         analysis = analyse(&paths)?;
     }
     if let Some(warning) =
-        missing_warning(&analysis.missing, main_script, plan.requirements.is_some() || plan.site_packages.is_some())
+        missing_warning(&analysis.missing, main_script, plan.requirements.is_some(), plan.site_packages.as_deref())
     {
         crate::report::warn(&warning);
     }
@@ -182,15 +182,22 @@ fn prepare_extensions(
 
 /// The warning for imports found nowhere: the binary raises ModuleNotFoundError there, as python
 /// does where the package is not installed; usually a requirement not given. A requirements.txt
-/// beside the script is named when no dependencies were given (`-r` or `--site-packages`).
-fn missing_warning(missing: &[freeze::Missing], script: Option<&Path>, has_requirements: bool) -> Option<String> {
+/// beside the script is named when no dependencies were given (`-r` or `--site-packages`); with
+/// `--site-packages`, the packages go into that directory.
+fn missing_warning(
+    missing: &[freeze::Missing],
+    script: Option<&Path>,
+    has_requirements: bool,
+    site_packages: Option<&Path>,
+) -> Option<String> {
     if missing.is_empty() {
         return None;
     }
     let list: Vec<String> = missing.iter().map(|m| format!("{} (imported by {})", m.name, m.by.join(", "))).collect();
     let beside = script.and_then(Path::parent).map(|d| d.join("requirements.txt")).filter(|r| r.is_file());
-    let hint = match beside {
-        Some(r) if !has_requirements => format!("hint: {} is not read unless given: add -r {}", r.display(), r.display()),
+    let hint = match (beside, site_packages) {
+        (_, Some(site)) => format!("hint: install the packages that provide them into {} (--site-packages); an import that is optional (in a try/except ImportError) needs nothing", site.display()),
+        (Some(r), None) if !has_requirements => format!("hint: {} is not read unless given: add -r {}", r.display(), r.display()),
         _ => "hint: give the packages that provide them with -r requirements.txt or [project] dependencies; an import that is optional (in a try/except ImportError) needs nothing".to_string(),
     };
     let (what, they) = if missing.len() == 1 {
@@ -241,8 +248,8 @@ mod tests {
     #[test]
     fn imports_found_nowhere_are_named_with_what_to_do() {
         let missing = |name: &str, by: &str| freeze::Missing { name: name.into(), by: vec![by.into()] };
-        assert!(missing_warning(&[], None, false).is_none());
-        let one = missing_warning(&[missing("yaml", "__main__")], None, false).unwrap();
+        assert!(missing_warning(&[], None, false, None).is_none());
+        let one = missing_warning(&[missing("yaml", "__main__")], None, false, None).unwrap();
         assert_eq!(
             one,
             "a module the app imports is found nowhere (not the stdlib, the app, nor a bundled package): yaml \
@@ -254,10 +261,17 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let script = dir.path().join("app.py");
         std::fs::write(dir.path().join("requirements.txt"), "pyyaml\n").unwrap();
-        let beside = missing_warning(&[missing("yaml", "__main__")], Some(&script), false).unwrap();
+        let beside = missing_warning(&[missing("yaml", "__main__")], Some(&script), false, None).unwrap();
         assert!(beside.ends_with(&format!("add -r {}", dir.path().join("requirements.txt").display())), "{beside}");
-        let given = missing_warning(&[missing("yaml", "__main__")], Some(&script), true).unwrap();
+        let given = missing_warning(&[missing("yaml", "__main__")], Some(&script), true, None).unwrap();
         assert!(given.contains("hint: give the packages"), "{given}");
+        // With --site-packages, the packages go into that directory.
+        let site = dir.path().join("venv-site");
+        let into = missing_warning(&[missing("yaml", "__main__")], Some(&script), false, Some(&site)).unwrap();
+        assert!(
+            into.contains(&format!("hint: install the packages that provide them into {}", site.display())),
+            "{into}"
+        );
     }
 
     #[test]
