@@ -854,6 +854,85 @@ if sys.argv[1:] == ["write"]:
     }
 }
 
+/// OpenSSL's read-only data is relocated when a module that links OpenSSL is first imported, not
+/// at every start: until then its pages are inaccessible and not resident, as python3's
+/// libcrypto.so is not loaded before `_hashlib` or `_ssl` is. Then hashlib and ssl work, and the
+/// data is read-only. With `--no-pie` there is nothing to relocate, and the same holds.
+#[test]
+#[ignore = "builds real binaries and needs root; run by ./test.sh"]
+fn openssl_data_is_relocated_when_first_used() {
+    let script = tmp().join("lazy-openssl.py");
+    std::fs::write(
+        &script,
+        r#"import os
+import struct
+import sys
+
+def openssl_data():
+    """The permissions and resident KiB of the mapping of the binary's .data.pyelf_lazy."""
+    with open("/proc/self/exe", "rb") as f:
+        elf = f.read()
+    e_type, = struct.unpack_from("<H", elf, 0x10)
+    shoff, = struct.unpack_from("<Q", elf, 0x28)
+    shentsize, shnum, shstrndx = struct.unpack_from("<HHH", elf, 0x3A)
+    def section(i):
+        return struct.unpack_from("<IIQQQQ", elf, shoff + i * shentsize)
+    names = section(shstrndx)[4]
+    for i in range(shnum):
+        name, _, _, addr, _, size = section(i)
+        if elf[names + name:].split(b"\0")[0] == b".data.pyelf_lazy":
+            break
+    else:
+        return "no section"
+    path = os.readlink("/proc/self/exe")
+    maps = [line.split() for line in open("/proc/self/maps")]
+    exe = [m for m in maps if len(m) > 5 and m[5] == path and m[2] == "00000000"]
+    base = int(exe[0][0].split("-")[0], 16) if e_type == 3 else 0
+    start = base + addr
+    found, rss = None, 0
+    for line in open("/proc/self/smaps"):
+        head = line.split()
+        if "-" in head[0] and len(head) > 4:
+            lo, hi = (int(x, 16) for x in head[0].split("-"))
+            found = head[1] if lo <= start < hi else None
+            mapping = found
+        elif found and head[0] == "Rss:":
+            rss = int(head[1])
+            break
+    return f"{mapping} {'resident' if rss else 'not resident'} ({size // 1024} KiB)"
+
+print("before", openssl_data())
+import hashlib
+import ssl
+print(hashlib.sha256(b"abc").hexdigest(), hashlib.new("md5", b"abc").hexdigest())
+print(hashlib.pbkdf2_hmac("sha512", b"password", b"salt", 1000).hex()[:32])
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+print(ssl.OPENSSL_VERSION.split()[0], ctx.verify_mode, ctx.minimum_version)
+print("after", openssl_data())
+"#,
+    )
+    .unwrap();
+    let hashes = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad 900150983cd24fb0d6963f7d28e17f72\n\
+                  afe6c5530785b6cc6b1c6453384731bd\n\
+                  OpenSSL 2 771\n";
+    for (name, flags, before, after) in [
+        ("lazy-openssl", &[][..], "---p not resident", "r--p resident"),
+        ("lazy-openssl-no-pie", &["--no-pie"][..], "---p not resident", "r--p resident"),
+    ] {
+        let binary = build(&script, name, flags);
+        let out = Command::new(&binary).output().unwrap();
+        assert!(out.status.success(), "{name}: {}", String::from_utf8_lossy(&out.stderr));
+        let out = text(&out);
+        let lines: Vec<&str> = out.lines().collect();
+        assert!(lines[0].starts_with(&format!("before {before} (")), "{name}: {out}");
+        // About half a megabyte: libcrypto's and libssl's read-only data with pointers.
+        let kib: u64 = lines[0].rsplit('(').next().unwrap().trim_end_matches(" KiB)").parse().unwrap();
+        assert!((256..2048).contains(&kib), "{name}: {out}");
+        assert_eq!(lines[1..4].join("\n") + "\n", hashes, "{name}");
+        assert!(lines[4].starts_with(&format!("after {after} (")), "{name}: {out}");
+    }
+}
+
 /// A package whose `__init__.py` does not compile (Python 2 code, say) is left out with its
 /// submodules, which python cannot import either, and one note names the file. modulefinder
 /// registers a package before it compiles its `__init__`: the package stayed, without code, when

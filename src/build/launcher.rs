@@ -4,7 +4,7 @@
 use crate::build::loadable::Loadable;
 use crate::options::Malloc;
 use crate::runtime::{
-    LAUNCHER_C, LOADER_C, MALLOC_C, MESSAGES_C, SEMAPHORES_C, STDLIB_TREE, STRING_C, VFS_C, VFS_ROOT,
+    LAUNCHER_C, LOADER_C, MALLOC_C, MESSAGES_C, RELRO_C, SEMAPHORES_C, STDLIB_TREE, STRING_C, VFS_C, VFS_ROOT,
 };
 use anyhow::Result;
 use fs_err as fs;
@@ -131,6 +131,7 @@ pub fn write(
         ("malloc.c", MALLOC_C),
         ("string.c", STRING_C),
         ("messages.c", MESSAGES_C),
+        ("relro.c", RELRO_C),
     ] {
         let c = dir.join(name);
         fs::write(&c, text)?;

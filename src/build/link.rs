@@ -62,6 +62,11 @@ pub fn link_static(
     if let Some(map) = map {
         cmd.arg(format!("-Wl,-Map={}", map.display()));
     }
+    // OpenSSL's read-only data with pointers in a section of its own, relocated on first use
+    // (`lazyreloc`).
+    let script = app_archive.with_file_name("openssl-lazy.ld");
+    fs::write(&script, crate::build::lazyreloc::LINKER_SCRIPT)?;
+    cmd.arg(format!("-Wl,-T,{}", script.display()));
     for f in crate::runtime::WRAPPED {
         cmd.arg(format!("-Wl,--wrap={f}"));
     }

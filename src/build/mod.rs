@@ -13,6 +13,7 @@ pub mod fallbacks;
 pub mod freeze;
 pub mod inittab;
 pub mod launcher;
+pub mod lazyreloc;
 pub mod link;
 pub mod loadable;
 pub mod names;

@@ -3,14 +3,11 @@
 #include <Python.h>
 #include <marshal.h>
 #include <dirent.h>
-#include <elf.h>
-#include <link.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/auxv.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -506,35 +503,6 @@ static int run_python(int argc, char **argv)
     }
     Py_DECREF(result);
     return Py_RunMain();
-}
-
-/* Full RELRO, as the link promises (`-z relro -z now`): the data the start-up relocation wrote
- * (pointer tables, vtables, `const` data with addresses) made read-only. musl applies RELRO only
- * in its dynamic linker, never in a static PIE, where this segment stayed writable; glibc's
- * static PIE protects it after relocating. Done before anything else runs of the app, from the
- * binary's own program headers (`__ehdr_start`, the ELF header the linker maps first); where the
- * kernel refuses, the program runs on as before. */
-extern const ElfW(Ehdr) __ehdr_start;
-
-__attribute__((constructor(102))) static void protect_relro(void)
-{
-    const ElfW(Ehdr) *eh = &__ehdr_start;
-    const ElfW(Phdr) *ph = (const ElfW(Phdr) *)((const char *)eh + eh->e_phoff);
-    /* The load bias: where the segment that maps the ELF header is, less its address in the file
-     * (0 in a static PIE, the link address with --no-pie). */
-    uintptr_t base = (uintptr_t)eh;
-    for (int i = 0; i < eh->e_phnum; i++)
-        if (ph[i].p_type == PT_LOAD && ph[i].p_offset == 0)
-            base = (uintptr_t)eh - ph[i].p_vaddr;
-    uintptr_t page = getauxval(AT_PAGESZ) ? getauxval(AT_PAGESZ) : 4096;
-    for (int i = 0; i < eh->e_phnum; i++) {
-        if (ph[i].p_type != PT_GNU_RELRO)
-            continue;
-        uintptr_t start = (base + ph[i].p_vaddr) & -page;
-        uintptr_t end = (base + ph[i].p_vaddr + ph[i].p_memsz) & -page;
-        if (end > start)
-            (void)mprotect((void *)start, end - start, PROT_READ);
-    }
 }
 
 int main(int argc, char **argv)

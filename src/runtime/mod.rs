@@ -25,6 +25,13 @@ pub const STRING_C: &str = include_str!("string.c");
 /// every OSError, socket.gaierror and signal.strsignal).
 pub const MESSAGES_C: &str = include_str!("messages.c");
 
+/// The relocated data made read-only after start (RELRO), and OpenSSL's relocated only when a
+/// module that links it is first initialised (`crate::build::lazyreloc` defers it).
+pub const RELRO_C: &str = include_str!("relro.c");
+
+/// What the inittab calls before the init function of a module that links OpenSSL.
+pub const RELOCATE_OPENSSL: &str = "pyelf_relocate_openssl";
+
 /// Caches of attribute reads and writes at the call sites of the app's Cython-compiled code: the
 /// inline fast paths, which the compiled modules include (as [`ATTRCACHE_HEADER`]).
 pub const ATTRCACHE_H: &str = include_str!("attrcache.h");

@@ -82,6 +82,12 @@ fn compile_and_link(
     objects::archive(tc, &objects, &archive)?;
     link::link_static(tc, &archive, exe, &logs.join("link.log"), options.pie, cxx, options.link_map.as_deref())?;
     crate::elf::check_static(exe, tc.target.elf_machine)?;
+    // Before strip, which takes the symbols that say where OpenSSL's data is.
+    let deferred = crate::build::lazyreloc::defer(exe)?;
+    fs::write(logs.join("relocations.log"), format!("{deferred}\n"))?;
+    if let crate::build::lazyreloc::Outcome::Kept(why) = &deferred {
+        crate::report::note_once(&format!("OpenSSL's data is relocated at every start: {why}"));
+    }
     if options.strip {
         link::strip(tc, exe)?;
     }

@@ -107,7 +107,21 @@ pub fn assemble(plan: &Plan, resolved: &Dependencies, analysed: &Analysed, compi
         Stdlib::Full => entries.iter().map(|e| e.name.clone()).collect(),
         Stdlib::Auto => analysis.imports.iter().chain(&plan.include_modules).cloned().collect(),
     };
-    let (inittab_src, c_modules) = inittab::generate(&entries, &keep, &wanted, &builtin_entries);
+    // The modules that link OpenSSL: CPython's (the stdlib facts) and extension modules built
+    // from source against the toolchain's.
+    let openssl: BTreeSet<String> = crate::toolchain::stdlib::facts()
+        .module_libraries
+        .iter()
+        .filter(|(_, source)| *source == "openssl")
+        .map(|(m, _)| m.clone())
+        .chain(
+            extensions
+                .iter()
+                .filter(|e| e.libs.iter().any(|l| native::library_source(l) == Some("openssl")))
+                .map(|e| e.name.clone()),
+        )
+        .collect();
+    let (inittab_src, c_modules) = inittab::generate(&entries, &keep, &wanted, &builtin_entries, &openssl);
     let inittab_c = dir.join("inittab.c");
     fs::write(&inittab_c, inittab_src)?;
     let with_ssl = c_modules.iter().any(|m| m == "_ssl");
