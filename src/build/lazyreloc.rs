@@ -15,6 +15,8 @@
 
 use anyhow::{bail, Context, Result};
 use fs_err as fs;
+use goblin::elf::dynamic::{DT_JMPREL, DT_NULL, DT_PLTRELSZ, DT_REL, DT_RELA, DT_RELACOUNT, DT_RELASZ};
+use goblin::elf::reloc::{R_AARCH64_RELATIVE, R_X86_64_RELATIVE};
 use goblin::elf::{header, program_header, Elf};
 use std::ops::Range;
 use std::path::Path;
@@ -85,18 +87,9 @@ pub fn defer(exe: &Path) -> Result<Outcome> {
     Ok(outcome)
 }
 
-// Dynamic section tags and relocation types (elf.h).
-const DT_NULL: u64 = 0;
-const DT_RELA: u64 = 7;
-const DT_RELASZ: u64 = 8;
-const DT_REL: u64 = 17;
-const DT_JMPREL: u64 = 23;
-const DT_PLTRELSZ: u64 = 2;
+// The packed relative relocations' tags (binutils 2.38; goblin 0.9 does not name them).
 const DT_RELRSZ: u64 = 35;
 const DT_RELR: u64 = 36;
-const DT_RELACOUNT: u64 = 0x6fff_fff9;
-const R_X86_64_RELATIVE: u32 = 8;
-const R_AARCH64_RELATIVE: u32 = 1027;
 const WORD: u64 = 8;
 /// A RELR bitmap word covers the 63 words after the address before it.
 const BITMAP_SPAN: u64 = 63 * WORD;
@@ -234,7 +227,9 @@ fn defer_in(data: &mut [u8]) -> Result<Outcome> {
         return Ok(Outcome::Nothing);
     }
     lazy.sort_unstable();
-    if lazy.windows(2).any(|w| w[1] < w[0] + WORD) || lazy.iter().any(|a| !a.is_multiple_of(WORD) || a + WORD > l.range.end) {
+    if lazy.windows(2).any(|w| w[1] < w[0] + WORD)
+        || lazy.iter().any(|a| !a.is_multiple_of(WORD) || a + WORD > l.range.end)
+    {
         return Ok(Outcome::Kept("OpenSSL's data has pointers that are not whole aligned words".into()));
     }
     let mut table = relr_encode(&lazy)?;
