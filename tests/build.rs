@@ -889,7 +889,7 @@ def openssl_data():
     exe = [m for m in maps if len(m) > 5 and m[5] == path and m[2] == "00000000"]
     base = int(exe[0][0].split("-")[0], 16) if e_type == 3 else 0
     start = base + addr
-    found, rss = None, 0
+    found, mapping, rss = None, "no mapping", 0
     for line in open("/proc/self/smaps"):
         head = line.split()
         if "-" in head[0] and len(head) > 4:

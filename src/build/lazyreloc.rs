@@ -221,7 +221,12 @@ fn defer_in(data: &mut [u8]) -> Result<Outcome> {
         let all = relr_decode(&words(data, at, size)?)?;
         let (mut ins, outs): (Vec<u64>, Vec<u64>) = all.into_iter().partition(|&a| inside(a));
         lazy.append(&mut ins);
-        relr = Some((at, size, size_at, relr_encode(&outs)?));
+        let main = relr_encode(&outs)?;
+        // Taking addresses out can split a run in two: the table must still fit where it was.
+        if main.len() as u64 * WORD > size {
+            return Ok(Outcome::Kept("the rest of the RELR table does not fit where it was".into()));
+        }
+        relr = Some((at, size, size_at, main));
     }
     if lazy.is_empty() {
         return Ok(Outcome::Nothing);

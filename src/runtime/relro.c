@@ -12,8 +12,8 @@
  * __pyelf_lazy_table, after the data, ended by a zero word (src/build/lazyreloc.rs). So musl
  * writes none of its pages at start; until a module that links OpenSSL is initialised
  * (pyelf_relocate_openssl, called by its inittab entry), the range is inaccessible, then the table
- * is applied and the range made read-only. Under python3 that data is in libcrypto.so, loaded only
- * when _ssl or _hashlib is imported. (Where pyelf could not move the relocations, musl applied
+ * is applied, once, and the range made read-only. Under python3 that data is in libcrypto.so,
+ * loaded only when _ssl or _hashlib is imported. (Where pyelf could not move the relocations, musl applied
  * them and the table is empty; in a --no-pie binary there are none.)
  *
  * Both are done before anything else of the app runs, from the binary's own program headers
@@ -30,14 +30,16 @@
 #include <errno.h>
 #include <sys/auxv.h>
 #include <sys/mman.h>
+#include "launcher.h"
 
 extern const ElfW(Ehdr) __ehdr_start;
 extern char __pyelf_lazy_start[] __attribute__((visibility("hidden")));
 extern char __pyelf_lazy_end[] __attribute__((visibility("hidden")));
 extern const size_t __pyelf_lazy_table[] __attribute__((visibility("hidden")));
 
-/* The load bias: where the segment that maps the ELF header is, less its address in the file
- * (0 in a static PIE, the link address with --no-pie). */
+/* The load bias, added to link-time addresses: where the segment that maps the ELF header is,
+ * less its link-time address (which is 0 in a static PIE). So it is the load address in a static
+ * PIE, and 0 with --no-pie. */
 static uintptr_t load_bias(void)
 {
     const ElfW(Ehdr) *eh = &__ehdr_start;
@@ -87,12 +89,32 @@ static void relocate_deferred(void)
         (void)mprotect(start, len, PROT_READ);
 }
 
-static pthread_once_t relocated = PTHREAD_ONCE_INIT;
+/* Relocated once, under a lock that fork() takes too: a child never starts with the range half
+ * relocated by a thread that is not in it. */
+static pthread_mutex_t relocation_lock = PTHREAD_MUTEX_INITIALIZER;
+static int relocated;
+
+static void lock_relocation(void)
+{
+    pthread_mutex_lock(&relocation_lock);
+}
+
+static void unlock_relocation(void)
+{
+    pthread_mutex_unlock(&relocation_lock);
+}
 
 /* Called before the init function of each module that links OpenSSL (the inittab's entries). */
 void pyelf_relocate_openssl(void)
 {
-    pthread_once(&relocated, relocate_deferred);
+    if (__atomic_load_n(&relocated, __ATOMIC_ACQUIRE))
+        return;
+    lock_relocation();
+    if (!relocated) {
+        relocate_deferred();
+        __atomic_store_n(&relocated, 1, __ATOMIC_RELEASE);
+    }
+    unlock_relocation();
 }
 
 __attribute__((constructor(102))) static void protect_relro(void)
@@ -112,16 +134,25 @@ __attribute__((constructor(102))) static void protect_relro(void)
     if (__pyelf_lazy_end == __pyelf_lazy_start)
         return;
     size_t len = (size_t)(__pyelf_lazy_end - __pyelf_lazy_start);
-    /* Never written yet: its relocations were deferred, or there are none (--no-pie). */
-    int untouched = __pyelf_lazy_table[0] != 0 || base == 0;
+    /* Never written yet: its relocations were deferred, or there are none (--no-pie). Read before
+     * the range is made inaccessible (volatile: the compiler may not move it past mprotect). */
+    int untouched = *(const volatile size_t *)__pyelf_lazy_table != 0 || base == 0;
     /* Inaccessible until used, if it is page-aligned at this page size; where it cannot be,
      * relocated now and left writable. */
     lazy_protected = (uintptr_t)__pyelf_lazy_start % page == 0 && len % page == 0 &&
                      mprotect(__pyelf_lazy_start, len, PROT_NONE) == 0;
-    if (!lazy_protected)
+    if (!lazy_protected) {
         pyelf_relocate_openssl();
-    else if (untouched)
-        /* The pages the kernel mapped around the data read so far (fault-around): they are the
-         * file's, unchanged, and read again when used. */
+        return;
+    }
+    pthread_atfork(lock_relocation, unlock_relocation, unlock_relocation);
+#ifdef PYELF_FILE_BACKED
+    /* The pages the kernel mapped around the data read so far (fault-around): they are the file's,
+     * unchanged, and read again when used. (Not where upx unpacked the binary into anonymous
+     * memory, which dropping would zero.) */
+    if (untouched)
         (void)madvise(__pyelf_lazy_start, len, MADV_DONTNEED);
+#else
+    (void)untouched;
+#endif
 }
