@@ -71,7 +71,9 @@ static void relocate_deferred(void)
         fprintf(stderr, "pyelf: cannot make OpenSSL's data writable to relocate it: %s\n", strerror(errno));
         abort();
     }
-    const size_t *relr = __pyelf_lazy_table;
+    /* volatile: read only now that the range is accessible (the table is `const` to the compiler,
+     * which may otherwise read it earlier). */
+    const volatile size_t *relr = __pyelf_lazy_table;
     size_t *where = 0;
     for (size_t i = 0; relr[i]; i++) {
         if ((relr[i] & 1) == 0) {
