@@ -3,7 +3,10 @@
 //!
 //! - `python3` finds its prefix from its own location (CPython's `getpath` looks for
 //!   `lib/python3.13/os.py` above the executable), so the prefix compiled into it is only a
-//!   fallback that is never reached.
+//!   fallback. pyelf never reaches it (it runs `python3` by its path); a program does when it
+//!   starts that `python3` with an `argv[0]` that is neither a path nor a name on `PATH`, as
+//!   CPython's `test_subprocess.test_executable_without_cwd` does, and then the moved `python3`
+//!   finds no standard library, as any CPython moved from where it was built would.
 //! - Text files (`_sysconfigdata`, scripts' `#!` lines, `python3-config`, pkg-config and libtool
 //!   files, the compiler wrapper, the manifest) have the old place replaced by the new one: every
 //!   path under the old home's `toolchains/` directory, which also names the build directory
