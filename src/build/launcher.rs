@@ -77,6 +77,7 @@ pub fn write(
     match malloc {
         Malloc::Mimalloc => header.push_str("#define PYELF_MALLOC_MIMALLOC 1\n"),
         Malloc::Split => header.push_str("#define PYELF_MALLOC_SPLIT 1\n"),
+        Malloc::Dlmalloc => header.push_str("#define PYELF_MALLOC_DLMALLOC 1\n"),
         Malloc::Musl => {}
     }
     if !upx {

@@ -39,8 +39,8 @@ pub fn link_static(
             cmd.arg(lib);
         }
     }
-    // The split heap's allocator of blocks past 1 KiB (runtime/malloc.c, `--malloc split`; nothing
-    // of it is linked otherwise, as nothing refers to it).
+    // dlmalloc (runtime/malloc.c, `--malloc dlmalloc` and `split`; nothing of it is linked
+    // otherwise, as nothing refers to it).
     cmd.arg(tc.root.join("lib/libdlmalloc.a"));
     cmd.arg("-Wl,--end-group");
     // What nothing references is left out: the toolchain's code is compiled with a section per

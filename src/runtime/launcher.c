@@ -213,6 +213,37 @@ static void trim_import_frames(void)
     PyErr_SetRaisedException(exc);
 }
 
+#if defined(PYELF_MALLOC_DLMALLOC)
+#include <sys/mman.h>
+
+/* pymalloc's arenas (1 MiB each), mapped as CPython maps them (_PyObject_ArenaMmap) and marked
+ * MADV_NOHUGEPAGE, as dlmalloc's mappings are: arenas mapped one after another make one mapping,
+ * of which the kernel would back each 2 MiB the program touches with a huge page where
+ * transparent huge pages are on for every mapping (`always`, RHEL's default). */
+static void *arena_map(void *ctx, size_t size)
+{
+    (void)ctx;
+    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED)
+        return NULL;
+    (void)madvise(p, size, MADV_NOHUGEPAGE);
+    return p;
+}
+
+static void arena_unmap(void *ctx, void *p, size_t size)
+{
+    (void)ctx;
+    (void)munmap(p, size);
+}
+
+/* Set once Python's allocators are (the arenas already mapped are unmapped as these are). */
+static void arenas_without_huge_pages(void)
+{
+    PyObjectArenaAllocator arenas = {NULL, arena_map, arena_unmap};
+    PyObject_SetArenaAllocator(&arenas);
+}
+#endif
+
 /* Reports a failed initialisation with its real cause and exits. */
 static void fail(PyStatus status, PyConfig *config)
 {
@@ -525,12 +556,14 @@ int main(int argc, char **argv)
     PyPreConfig preconfig;
     PyPreConfig_InitIsolatedConfig(&preconfig);
     preconfig.utf8_mode = 1;
-    /* mimalloc (bundled with CPython 3.13) for Python's objects instead of pymalloc: a quarter
-     * of the mmap/munmap calls at start, about 15% faster to start and about 5% faster to run
-     * (docs/performance.md). malloc.c serves the C heap from it too, unless `malloc = "musl"`.
-     * With `malloc = "split"`, Python's objects and buffers go through malloc.c's split heap
-     * (mimalloc up to 1 KiB, dlmalloc beyond), for the least memory. */
-#ifdef PYELF_MALLOC_SPLIT
+    /* Python's objects, as the `malloc` setting says (malloc.c serves the C heap):
+     * - `dlmalloc`: pymalloc, as python3 has them, in arenas without transparent huge pages;
+     * - `mimalloc` and `musl`: mimalloc (bundled with CPython 3.13), which the C heap shares with
+     *   `mimalloc`;
+     * - `split`: malloc.c's split heap (mimalloc up to 1 KiB, dlmalloc beyond). */
+#if defined(PYELF_MALLOC_DLMALLOC)
+    preconfig.allocator = PYMEM_ALLOCATOR_PYMALLOC;
+#elif defined(PYELF_MALLOC_SPLIT)
     preconfig.allocator = PYMEM_ALLOCATOR_MALLOC;
 #else
     preconfig.allocator = PYMEM_ALLOCATOR_MIMALLOC;
@@ -538,6 +571,9 @@ int main(int argc, char **argv)
     status = Py_PreInitialize(&preconfig);
     if (PyStatus_Exception(status))
         fail(status, NULL);
+#if defined(PYELF_MALLOC_DLMALLOC)
+    arenas_without_huge_pages();
+#endif
 
     int host_ca = prepare();
 

@@ -1,16 +1,20 @@
-/* The heap of a pyelf binary: mimalloc's first arena, reserved without transparent huge pages,
- * and malloc and its family, as the `malloc` setting says:
+/* The heap of a pyelf binary: malloc and its family, as the `malloc` setting says, and in every
+ * binary that puts Python's objects on mimalloc, mimalloc's first arena reserved without
+ * transparent huge pages:
  *
  * - `mimalloc` (the default, PYELF_MALLOC_MIMALLOC): served by mimalloc, the allocator CPython
  *   3.13 bundles (libpython exports mi_malloc and the rest), which also holds Python's objects.
+ *   mimalloc keeps each size class of the larger blocks in pages of its own and freed pages for a
+ *   while: fewer system calls, more memory (CLIs resided in up to 5 % more than with dlmalloc),
+ *   about the same speed (docs/performance.md).
+ * - `dlmalloc` (PYELF_MALLOC_DLMALLOC): Python's objects in pymalloc (blocks up to 512 bytes, in
+ *   arenas of 1 MiB) and everything else in dlmalloc, Doug Lea's malloc, from which glibc's
+ *   descends: the heap python3 has on glibc. dlmalloc coalesces freed chunks and reuses them for
+ *   any size, and hands back what it freed past 2 MiB at the top of a segment; a CLI's peak RSS
+ *   is python3's or less. Its calloc zeroes memory fresh from the kernel too (glibc's and
+ *   mimalloc's leave it untouched), which is why it is not the default yet.
  * - `split` (PYELF_MALLOC_SPLIT): mimalloc for blocks up to 1 KiB, dlmalloc beyond, Python's
- *   objects and buffers included (PYMEM_ALLOCATOR_MALLOC in launcher.c). mimalloc keeps each size
- *   class of the larger blocks in pages of its own, so a block freed in one class (a dict's table
- *   outgrown, a module's decompressed bytecode) is not reused for another: CLIs resided in 1-8 %
- *   more memory than under python3, whose pymalloc hands blocks past 512 bytes to glibc's malloc,
- *   which coalesces and reuses them across sizes. dlmalloc, the allocator glibc's descends from,
- *   does the same here, for 4-12 % more instructions on allocation-heavy code (the extra call
- *   through Python's malloc allocator, dlmalloc's slower paths and its lock; docs/performance.md).
+ *   objects and buffers included (PYMEM_ALLOCATOR_MALLOC in launcher.c).
  * - `musl`: musl's mallocng (nothing defined here), Python's objects on mimalloc.
  *
  * musl supports replacing malloc in a static link (since 1.2.1) when the whole public family is
@@ -19,10 +23,8 @@
  * must be ours: musl's look into mallocng's metadata). musl's internal allocations (atexit,
  * locales, time zones) go on through its own __libc_malloc and __libc_free, in pairs.
  *
- * mimalloc is started by the constructor below, before any other, and on a thread's first
- * allocation; it keeps freed memory for reuse instead of handing each page back to the kernel, as
- * mallocng does at a cost of an mmap and a munmap for most medium blocks. The constructor is in
- * every binary. */
+ * dlmalloc is libdlmalloc.a (the toolchain's libffi recipe): its memory comes from mmap, each
+ * mapping marked MADV_NOHUGEPAGE, and it is one heap for all threads, under one lock here. */
 #include "launcher.h"
 
 #include <errno.h>
@@ -33,8 +35,9 @@
 #include <sys/mman.h>
 #include "internal/mimalloc/mimalloc.h"
 
-/* Python's objects live in mimalloc whatever serves the C heap (with `split`, those up to 1 KiB).
- * mimalloc reserves its first arena (1 GiB, committed up front where the kernel overcommits) when
+/* Python's objects live in mimalloc whatever serves the C heap (with `split`, those up to 1 KiB),
+ * except with `dlmalloc`, where they are pymalloc's unless PYTHONMALLOC asks for mimalloc (the
+ * binary run as python3). mimalloc reserves its first arena (1 GiB, committed up front where the kernel overcommits) when
  * the first object is allocated, and the arena is aligned to 32 MiB: where transparent huge pages
  * are on for every mapping (`always`, RHEL's default), the kernel backs each 2 MiB of it the
  * program touches with a huge page, and a CLI whose heap is 6 MB resides in 10 (a venv's python3
@@ -58,8 +61,19 @@ static char *arena_start, *arena_end;
 static int mimalloc_closed = 1;
 #endif
 
+/* Whether PYTHONMALLOC names mimalloc (`mimalloc` or `mimalloc_debug`). */
+static bool python_asks_for_mimalloc(void)
+{
+    const char *python_malloc = getenv("PYTHONMALLOC");
+    return python_malloc && strncmp(python_malloc, "mimalloc", 8) == 0;
+}
+
 __attribute__((constructor(101))) static void first_arena_without_huge_pages(void)
 {
+#ifdef PYELF_MALLOC_DLMALLOC
+    if (!python_asks_for_mimalloc())
+        return; /* nothing uses mimalloc */
+#endif
     mi_process_init();
     size_t size = mi_option_get_size(mi_option_arena_reserve);
     long eager = mi_option_get(mi_option_arena_eager_commit);
@@ -82,20 +96,16 @@ __attribute__((constructor(101))) static void first_arena_without_huge_pages(voi
          * OS. And its arenas stay mapped until the process ends (MIMALLOC_DESTROY_ON_EXIT would
          * unmap them at exit, under blocks still freed after it). */
         __atomic_store_n(&mimalloc_closed, 0, __ATOMIC_RELAXED);
-        const char *python_malloc = getenv("PYTHONMALLOC");
-        if (!python_malloc || strncmp(python_malloc, "mimalloc", 8) != 0)
+        if (!python_asks_for_mimalloc())
             mi_option_enable(mi_option_limit_os_alloc);
         mi_option_disable(mi_option_destroy_on_exit);
 #endif
     }
 }
 
-#ifdef PYELF_MALLOC_SPLIT
+#if defined(PYELF_MALLOC_SPLIT) || defined(PYELF_MALLOC_DLMALLOC)
 
 #include <pthread.h>
-
-/* Blocks up to this size go to mimalloc (its small classes), larger ones to dlmalloc. */
-#define SMALL_MAX 1024
 
 /* libdlmalloc.a (the toolchain's libffi recipe): dlmalloc 2.8.3, its names prefixed `dl`, built
  * without locks of its own; its memory comes from mmap, each mapping marked MADV_NOHUGEPAGE. */
@@ -128,15 +138,6 @@ static void dl_lock_reset(void)
 __attribute__((constructor(102))) static void heap_fork_handlers(void)
 {
     pthread_atfork(dl_lock_take, dl_lock_give, dl_lock_reset);
-}
-
-/* Whose block p is. mimalloc's are in its first arena (an address range fixed at start) or, past
- * it, in the arenas it reserves as the heap grows; everything else is dlmalloc's. */
-static inline bool is_mimalloc(const void *p)
-{
-    if ((const char *)p >= arena_start && (const char *)p < arena_end)
-        return true;
-    return arena_start && mi_is_in_heap_region(p);
 }
 
 /* Each call into dlmalloc, under its lock. */
@@ -185,6 +186,64 @@ static size_t dl_usable_size(void *p)
     size_t n = dlmalloc_usable_size(p);
     dl_lock_give();
     return n;
+}
+#endif
+
+#ifdef PYELF_MALLOC_DLMALLOC
+/* Every block dlmalloc's. */
+void *malloc(size_t size)
+{
+    return dl_malloc(size);
+}
+
+void *calloc(size_t count, size_t size)
+{
+    size_t total;
+    if (__builtin_mul_overflow(count, size, &total)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    return dl_calloc(count, size);
+}
+
+void *realloc(void *p, size_t size)
+{
+    return dl_realloc(p, size);
+}
+
+void free(void *p)
+{
+    if (p)
+        dl_free(p);
+}
+
+void *aligned_alloc(size_t alignment, size_t size)
+{
+    /* C11: the alignment must be a power of two (musl returns EINVAL). */
+    if (alignment == 0 || (alignment & (alignment - 1))) {
+        errno = EINVAL;
+        return NULL;
+    }
+    return dl_memalign(alignment, size);
+}
+
+size_t malloc_usable_size(void *p)
+{
+    return p ? dl_usable_size(p) : 0;
+}
+#endif
+
+#ifdef PYELF_MALLOC_SPLIT
+/* Blocks up to this size go to mimalloc (its small classes), larger ones to dlmalloc. */
+#define SMALL_MAX 1024
+
+/* Whose block p is. mimalloc's are in its first arena (an address range fixed at start) or, past
+ * it, in the arenas it reserves as the heap grows; everything else is dlmalloc's. */
+static inline bool is_mimalloc(const void *p)
+{
+    if ((const char *)p >= arena_start && (const char *)p < arena_end)
+        return true;
+    return arena_start && mi_is_in_heap_region(p);
 }
 
 static inline bool mimalloc_open(void)
@@ -337,8 +396,8 @@ size_t malloc_usable_size(void *p)
 }
 #endif
 
-#if defined(PYELF_MALLOC_MIMALLOC) || defined(PYELF_MALLOC_SPLIT)
-/* The rest of the family, over either heap's aligned_alloc. */
+#if defined(PYELF_MALLOC_MIMALLOC) || defined(PYELF_MALLOC_SPLIT) || defined(PYELF_MALLOC_DLMALLOC)
+/* The rest of the family, over the heap's aligned_alloc. */
 void *memalign(size_t alignment, size_t size)
 {
     /* musl's and glibc's take an alignment of 0 as none. */

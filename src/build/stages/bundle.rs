@@ -13,7 +13,7 @@ use crate::build::names::APP_MODULE;
 use crate::build::project::{App, Main};
 use crate::build::{deps, inittab, launcher, native, sbom};
 use crate::fsutil::walk;
-use crate::options::{Malloc, Stdlib};
+use crate::options::Stdlib;
 use crate::runtime;
 use crate::toolchain::pins::Pins;
 use crate::toolchain::Toolchain;
@@ -156,8 +156,8 @@ pub fn assemble(plan: &Plan, resolved: &Dependencies, analysed: &Analysed, compi
             }
         }
     };
-    // The split heap's dlmalloc (runtime/malloc.c) is built from libffi's sources.
-    if plan.malloc == Malloc::Split {
+    // dlmalloc (runtime/malloc.c) is built from libffi's sources.
+    if plan.malloc.uses_dlmalloc() {
         also("libffi");
     }
     for lib in extensions.iter().flat_map(|e| &e.libs) {
