@@ -124,7 +124,8 @@ fn the_heap_is_dlmalloc_mimalloc_split_or_musls_and_all_run_the_same() {
     let mimalloc = build(&script, "heap-mimalloc", &["--no-strip", "--malloc", "mimalloc"]);
     let split = build(&script, "heap-split", &["--no-strip", "--malloc", "split"]);
     let musl = build(&script, "heap-musl", &["--no-strip", "--malloc", "musl"]);
-    for (binary, how) in [(&default, "by default"), (&dlmalloc, "dlmalloc"), (&mimalloc, "mimalloc"), (&split, "split")] {
+    for (binary, how) in [(&default, "by default"), (&dlmalloc, "dlmalloc"), (&mimalloc, "mimalloc"), (&split, "split")]
+    {
         assert_eq!(malloc_binding(binary), goblin::elf::sym::STB_GLOBAL, "malloc.c's malloc: {how}");
     }
     assert_eq!(malloc_binding(&musl), goblin::elf::sym::STB_WEAK, "musl's malloc with --malloc musl");
