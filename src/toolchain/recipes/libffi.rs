@@ -2,31 +2,234 @@
 //! loading shared libraries is impossible in a static executable).
 //!
 //! Also `libdlmalloc.a`: Doug Lea's malloc (public domain), from the `src/dlmalloc.c` that libffi
-//! ships (version 2.8.3), for the blocks past 1 KiB of a binary's heap (`runtime/malloc.c`). Built
-//! with names prefixed `dl`, blocks aligned to 16 bytes as malloc's must be on x86_64 and aarch64
-//! (`max_align_t`; 2.8.3 aligns to 8 by default), no lock of its own (malloc.c holds one around
-//! each call), its memory from mmap only (musl's mallocng keeps brk for itself) in steps of
-//! 256 KiB, and each mapping marked `MADV_NOHUGEPAGE` as the heap's first arena is.
+//! ships (version 2.8.3), for a binary's C heap (`runtime/malloc.c`: all of it by default, the
+//! blocks past 1 KiB with `--malloc split`). Built with names prefixed `dl`, blocks aligned to 16
+//! bytes as malloc's must be on x86_64 and aarch64 (`max_align_t`; 2.8.3 aligns to 8 by default),
+//! no lock of its own (malloc.c holds one around each call), its memory from mmap only (musl's
+//! mallocng keeps brk for itself) in steps of 256 KiB, each mapping marked `MADV_NOHUGEPAGE`, no
+//! mremap (2.8.3's use of it loses data), and a calloc that leaves the pages it knows to be fresh
+//! from the kernel untouched, as glibc's does (2.8.3 zeroes every block it does not map on its
+//! own, and a program's zeroed buffers resided whole). The unit is tested apart from a toolchain
+//! by `tests/dlmalloc.rs`.
 
 use super::Ctx;
 use anyhow::Result;
 use fs_err as fs;
 
 /// The translation unit of libdlmalloc.a: dlmalloc.c, with its mmap calls going through one that
-/// keeps transparent huge pages out of the heap.
-const DLMALLOC_UNIT: &str = r#"#define _GNU_SOURCE 1
+/// keeps transparent huge pages out of the heap, and its entry points wrapped so that calloc
+/// leaves memory fresh from the kernel untouched (what dlmalloc.c's own calloc zeroes).
+pub const DLMALLOC_UNIT: &str = r##"#define _GNU_SOURCE 1
 #include <stddef.h>
+#include <stdint.h>
+#include <string.h>
 #include <sys/mman.h>
+
+/* What dlmalloc maps is zero until written; pyelf_fresh_add records it (see the end). */
+static void pyelf_fresh_add(char *p, size_t size);
+
 static void *pyelf_heap_mmap(void *addr, size_t size, int prot, int flags, int fd, off_t offset)
 {
     void *p = mmap(addr, size, prot, flags, fd, offset);
-    if (p != MAP_FAILED)
+    if (p != MAP_FAILED) {
         (void)madvise(p, size, MADV_NOHUGEPAGE);
+        pyelf_fresh_add(p, size);
+    }
     return p;
 }
 #define mmap pyelf_heap_mmap
+
+/* dlmalloc's entry points, renamed: those defined at the end keep the record. */
+#define dlmalloc pyelf_dlmalloc_inner
+#define dlfree pyelf_dlfree_inner
+#define dlcalloc pyelf_dlcalloc_inner
+#define dlrealloc pyelf_dlrealloc_inner
+#define dlmemalign pyelf_dlmemalign_inner
 #include "dlmalloc.c"
-"#;
+#undef dlmalloc
+#undef dlfree
+#undef dlcalloc
+#undef dlrealloc
+#undef dlmemalign
+#undef mmap
+
+/* calloc that leaves memory fresh from the kernel untouched, as glibc's does for memory it just
+ * took from the kernel: dlmalloc 2.8.3 zeroes every block it does not map on its own, and a
+ * program's zeroed buffers (bytes(n), calloc) resided whole.
+ *
+ * The record: the ranges of pages dlmalloc mapped and has not handed out since, which are still
+ * zero but for what dlmalloc writes there itself: the top chunk's header, at its start, and its
+ * foot, at its end (the segment's record and fenceposts), and the links of a free chunk, at its
+ * start. Each call below takes from the record the pages around the blocks it returns (with the
+ * headers of what follows them), and the pages of the top chunk's header and foot whenever it
+ * moved; a mapping is recorded without its last page (the foot of its segment, which a later
+ * mapping merged after it puts inside the top chunk). All under the caller's lock (malloc.c holds
+ * one around each call). When the record is full, a range is not recorded: its memory is zeroed
+ * as before. */
+#define PYELF_FRESH_MAX 64
+static struct {
+    char *lo, *hi;
+} pyelf_fresh[PYELF_FRESH_MAX];
+static int pyelf_nfresh;
+static char *pyelf_seen_top;
+static size_t pyelf_seen_topsize;
+
+static size_t pyelf_page(void)
+{
+    return mparams.page_size ? mparams.page_size : 4096;
+}
+
+static void pyelf_fresh_add(char *p, size_t size)
+{
+    size_t page = pyelf_page();
+    if (size > page && pyelf_nfresh < PYELF_FRESH_MAX) {
+        pyelf_fresh[pyelf_nfresh].lo = p;
+        pyelf_fresh[pyelf_nfresh].hi = p + size - page;
+        pyelf_nfresh++;
+    }
+}
+
+/* The pages that hold [lo, hi) are no longer fresh. */
+static void pyelf_fresh_take(char *lo, char *hi)
+{
+    size_t page = pyelf_page();
+    lo = (char *)((uintptr_t)lo & ~(uintptr_t)(page - 1));
+    hi = (char *)(((uintptr_t)hi + page - 1) & ~(uintptr_t)(page - 1));
+    for (int i = 0; i < pyelf_nfresh;) {
+        char *rlo = pyelf_fresh[i].lo, *rhi = pyelf_fresh[i].hi;
+        if (hi <= rlo || lo >= rhi) {
+            i++;
+        } else if (lo <= rlo && hi >= rhi) {
+            pyelf_fresh[i] = pyelf_fresh[--pyelf_nfresh];
+        } else if (lo <= rlo) {
+            pyelf_fresh[i++].lo = hi;
+        } else if (hi >= rhi) {
+            pyelf_fresh[i++].hi = lo;
+        } else {
+            pyelf_fresh[i++].hi = lo;
+            if (pyelf_nfresh < PYELF_FRESH_MAX) {
+                pyelf_fresh[pyelf_nfresh].lo = hi;
+                pyelf_fresh[pyelf_nfresh].hi = rhi;
+                pyelf_nfresh++;
+            }
+        }
+    }
+}
+
+/* After each call: the top chunk's header and foot, when it moved. */
+static void pyelf_fresh_after(void)
+{
+    char *top = (char *)gm->top;
+    if (top != pyelf_seen_top || gm->topsize != pyelf_seen_topsize) {
+        pyelf_seen_top = top;
+        pyelf_seen_topsize = gm->topsize;
+        if (top != 0 && pyelf_nfresh > 0) {
+            pyelf_fresh_take(top, top + 64);
+            pyelf_fresh_take(top + gm->topsize, top + gm->topsize + TOP_FOOT_SIZE);
+        }
+    }
+}
+
+/* A block handed out: its chunk, `around` bytes on either side of it, and the header of what
+ * follows. */
+static void pyelf_fresh_took(void *mem, size_t around)
+{
+    if (mem != 0 && pyelf_nfresh > 0) {
+        mchunkptr c = mem2chunk(mem);
+        pyelf_fresh_take((char *)c - around, (char *)c + chunksize(c) + around + 64);
+    }
+}
+
+/* The fresh range holding p, or 0. */
+static char *pyelf_fresh_end(char *p)
+{
+    for (int i = 0; i < pyelf_nfresh; i++)
+        if (p >= pyelf_fresh[i].lo && p < pyelf_fresh[i].hi)
+            return pyelf_fresh[i].hi;
+    return 0;
+}
+
+/* Zeroes [mem, mem + size) but for the whole fresh pages past its first 64 bytes. */
+static void pyelf_zero(char *mem, size_t size)
+{
+    size_t page = pyelf_page();
+    char *end = mem + size;
+    char *p = (char *)(((uintptr_t)mem + 64 + page - 1) & ~(uintptr_t)(page - 1));
+    char *last = (char *)((uintptr_t)end & ~(uintptr_t)(page - 1));
+    char *from = mem;
+    while (pyelf_nfresh > 0 && p < last) {
+        char *fresh_end = pyelf_fresh_end(p);
+        if (fresh_end == 0) {
+            p += page;
+            continue;
+        }
+        char *stop = fresh_end < last ? fresh_end : last;
+        memset(from, 0, (size_t)(p - from));
+        from = p = stop;
+    }
+    memset(from, 0, (size_t)(end - from));
+}
+
+void *dlmalloc(size_t bytes)
+{
+    void *mem = pyelf_dlmalloc_inner(bytes);
+    pyelf_fresh_took(mem, 0);
+    pyelf_fresh_after();
+    return mem;
+}
+
+void dlfree(void *mem)
+{
+    pyelf_dlfree_inner(mem);
+    pyelf_fresh_after();
+}
+
+void *dlcalloc(size_t count, size_t size)
+{
+    size_t req = 0;
+    if (count != 0 && __builtin_mul_overflow(count, size, &req))
+        req = MAX_SIZE_T; /* fails, as dlmalloc's own */
+    void *mem = pyelf_dlmalloc_inner(req);
+    if (mem != 0 && calloc_must_clear(mem2chunk(mem)))
+        pyelf_zero(mem, req);
+    pyelf_fresh_took(mem, 0);
+    pyelf_fresh_after();
+    return mem;
+}
+
+void *dlrealloc(void *old, size_t bytes)
+{
+    void *mem = pyelf_dlrealloc_inner(old, bytes);
+    pyelf_fresh_took(mem, 0);
+    pyelf_fresh_after();
+    return mem;
+}
+
+void *dlmemalign(size_t alignment, size_t bytes)
+{
+    void *mem = pyelf_dlmemalign_inner(alignment, bytes);
+    /* memalign takes a chunk `alignment` and more larger than the block and frees what lies
+     * on either side of the block: a free chunk's links, or the top chunk's header where the top
+     * was before the end was given back to it. */
+    pyelf_fresh_took(mem, alignment + 2 * MIN_CHUNK_SIZE);
+    pyelf_fresh_after();
+    return mem;
+}
+"##;
+
+/// How dlmalloc.c is configured (`-D` name and value), for the toolchain and for the test of
+/// the unit on its own.
+pub const DLMALLOC_DEFINES: &[(&str, &str)] = &[
+    ("USE_DL_PREFIX", "1"),
+    ("USE_LOCKS", "0"),
+    ("HAVE_MORECORE", "0"),
+    // Not mremap: 2.8.3's realloc of a block mapped on its own sizes the new mapping without the
+    // block's offset in it, which memalign makes up to the alignment, and cut the block's end off
+    // (a realloc'd block lost its last bytes). Such a block is copied instead.
+    ("HAVE_MREMAP", "0"),
+    ("MALLOC_ALIGNMENT", "((size_t)16)"),
+    ("DEFAULT_GRANULARITY", "((size_t)256 << 10)"),
+];
 
 pub fn build(ctx: &Ctx) -> Result<()> {
     ctx.autotools(&["--disable-docs", "--disable-multi-os-directory", "--disable-exec-static-tramp"])?;
@@ -34,14 +237,11 @@ pub fn build(ctx: &Ctx) -> Result<()> {
     fs::create_dir_all(&ctx.work)?;
     fs::write(&unit, DLMALLOC_UNIT)?;
     let mut b = ctx.cc_build();
-    b.include(ctx.src.join("src"))
-        .define("USE_DL_PREFIX", "1")
-        .define("USE_LOCKS", "0")
-        .define("HAVE_MORECORE", "0")
-        .define("HAVE_MREMAP", "1")
-        .define("MALLOC_ALIGNMENT", "((size_t)16)")
-        .define("DEFAULT_GRANULARITY", "((size_t)256 << 10)")
-        .file(&unit);
+    b.include(ctx.src.join("src"));
+    for (name, value) in DLMALLOC_DEFINES {
+        b.define(name, *value);
+    }
+    b.file(&unit);
     let lib = ctx.compile_archive(&b, "dlmalloc")?;
     fs::copy(&lib, ctx.root.join("lib/libdlmalloc.a"))?;
     ctx.expect_installed(&["lib/libffi.a", "include/ffi.h", "lib/pkgconfig/libffi.pc", "lib/libdlmalloc.a"])
