@@ -91,7 +91,8 @@ pub struct BuildOptions {
     #[arg(long, help_heading = "Modules")]
     pub compile_deps: bool,
     /// Put the file or directory SRC into the app at DEST, a path inside one of its packages
-    /// (read with importlib.resources). Repeatable.
+    /// (read with importlib.resources), or `.` or `./PATH` beside the script (read from
+    /// `Path(__file__).parent`). A directory's contents go into DEST. Repeatable.
     #[arg(long = "add-data", value_name = "SRC:DEST", help_heading = "Modules")]
     pub add_data: Vec<String>,
     /// Run the app once under the toolchain's python3 (with the arguments after `--`) and embed

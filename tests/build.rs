@@ -356,6 +356,55 @@ for what in where:
     }
 }
 
+/// A script that reads files next to itself (`Path(__file__).parent`) finds them in the binary when
+/// they are added beside it (`--add-data SRC:.` and `SRC:./PATH`), as python3 finds them next to
+/// the script, in an empty root too; a DEST outside the app is refused.
+#[test]
+#[ignore = "builds real binaries and needs root; run by ./test.sh"]
+fn files_added_beside_a_script_are_read_from_its_directory() {
+    let dir = tmp().join("beside-src");
+    std::fs::create_dir_all(dir.join("templates/mail")).unwrap();
+    std::fs::write(dir.join("config.ini"), "[job]\nname = nightly\nkeep = 7\n").unwrap();
+    std::fs::write(dir.join("templates/report.txt"), "Report for {name}\n").unwrap();
+    std::fs::write(dir.join("templates/mail/body.txt"), "Kept {keep} days\n").unwrap();
+    let script = dir.join("job.py");
+    std::fs::write(
+        &script,
+        r#"import configparser
+from pathlib import Path
+
+here = Path(__file__).parent
+config = configparser.ConfigParser()
+config.read_string((here / "config.ini").read_text())
+job = dict(config["job"])
+for template in sorted((here / "templates").rglob("*.txt")):
+    print(template.relative_to(here).as_posix(), template.read_text().format(**job), end="")
+"#,
+    )
+    .unwrap();
+    let want = host_python(&script, &[]);
+    assert!(want.contains("Report for nightly") && want.contains("Kept 7 days"), "python3 itself: {want}");
+    let config = format!("{}:.", dir.join("config.ini").display());
+    let templates = format!("{}:./templates", dir.join("templates").display());
+    let binary = build(&script, "beside", &["--add-data", &config, "--add-data", &templates]);
+    let out = Command::new(&binary).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(text(&out), want);
+    let root = root_with("empty", &binary, "beside");
+    assert_eq!(text(&in_root(&root, "/app", "/app", &[], true)), want, "empty root");
+
+    let out = Command::new(env!("CARGO_BIN_EXE_pyelf"))
+        .arg("build")
+        .arg(&script)
+        .args(["--add-data", &format!("{}:./../etc", dir.join("config.ini").display())])
+        .arg("-o")
+        .arg(tmp().join("beside-refused"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "a DEST outside the app is refused");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("must stay inside the app"));
+}
+
 #[test]
 #[ignore = "builds real binaries and needs root; run by ./test.sh"]
 fn python_variables_and_a_hostile_cwd_change_nothing() {

@@ -432,18 +432,25 @@ fn bundle_files(
             format!("--add-data {spec:?}: use SRC:DEST (DEST a path inside one of the app's packages, e.g. mypkg/data)")
         })?;
         let src = PathBuf::from(src);
-        let dest = dest.trim_matches('/');
+        // `.` and `./PATH`: beside the script and the app's top-level modules, where
+        // `Path(__file__).parent` of a script finds them.
+        let beside = dest == "." || dest.starts_with("./");
+        let dest = dest.trim_start_matches('.').trim_matches('/');
         let top = dest.split('/').next().unwrap_or("");
-        if !analysis.modules.iter().any(|m| m.name == top && m.package) {
-            bail!("--add-data {spec}: {top:?} is not a package of the app; DEST must start with one (e.g. mypkg/data), so that importlib.resources.files(\"mypkg\") reaches it");
+        if !beside && !analysis.modules.iter().any(|m| m.name == top && m.package) {
+            bail!("--add-data {spec}: {top:?} is not a package of the app; DEST must start with one (e.g. mypkg/data), so that importlib.resources.files(\"mypkg\") reaches it, or with ./ to put SRC beside the script");
         }
+        if dest.split('/').any(|part| part == "..") {
+            bail!("--add-data {spec}: DEST must stay inside the app (no ..)");
+        }
+        let prefix = if dest.is_empty() { String::new() } else { format!("{dest}/") };
         if src.is_dir() {
             for f in walk(&src)? {
-                files.push(freeze::BundleFile { arc: format!("{dest}/{}", rel_slash(&f, &src)), file: f });
+                files.push(freeze::BundleFile { arc: format!("{prefix}{}", rel_slash(&f, &src)), file: f });
             }
         } else if src.is_file() {
             let name = src.file_name().and_then(|n| n.to_str()).unwrap_or("data");
-            files.push(freeze::BundleFile { arc: format!("{dest}/{name}"), file: fs::canonicalize(&src)? });
+            files.push(freeze::BundleFile { arc: format!("{prefix}{name}"), file: fs::canonicalize(&src)? });
         } else {
             bail!("--add-data {spec}: no such file or directory {}", src.display());
         }
