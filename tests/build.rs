@@ -129,7 +129,7 @@ fn the_heap_is_dlmalloc_mimalloc_split_or_musls_and_all_run_the_same() {
         assert_eq!(malloc_binding(binary), goblin::elf::sym::STB_GLOBAL, "malloc.c's malloc: {how}");
     }
     assert_eq!(malloc_binding(&musl), goblin::elf::sym::STB_WEAK, "musl's malloc with --malloc musl");
-    assert!(std::fs::read(&default).unwrap() == std::fs::read(&mimalloc).unwrap(), "the default heap is mimalloc");
+    assert!(std::fs::read(&default).unwrap() == std::fs::read(&dlmalloc).unwrap(), "the default heap is dlmalloc");
     for (binary, name) in
         [(&dlmalloc, "heap-dlmalloc"), (&mimalloc, "heap-mimalloc"), (&split, "heap-split"), (&musl, "heap-musl")]
     {
@@ -189,8 +189,8 @@ print("done")
 }
 
 /// Memory freed in blocks of one size serves blocks of another, as under python3 (whose large
-/// blocks are glibc's, which coalesces freed chunks): with the default heap (mimalloc) and with
-/// `--malloc dlmalloc` (which coalesces freed chunks too). Without the toolchain's edit to mimalloc
+/// blocks are glibc's, which coalesces freed chunks): with the default heap (dlmalloc, which
+/// coalesces freed chunks too) and with `--malloc mimalloc`. Without the toolchain's edit to mimalloc
 /// (`HEAP_PATCHES` in `recipes/cpython.rs`) a block past 16 KiB sat in a page of its size class,
 /// and a page that kept one block alive could not serve another size: 3 of the 8 new blocks below
 /// reused that memory, and real CLIs resided in up to 8 % more memory than under python3.
@@ -211,7 +211,7 @@ print("freed blocks serve another size:", sum(lo <= id(b) < hi for b in new), "o
     .unwrap();
     let want = host_python(&script, &[]);
     assert_eq!(want, "freed blocks serve another size: 8 of 8\n", "python3 itself");
-    for (name, extra) in [("reuse", &[][..]), ("reuse-dlmalloc", &["--malloc", "dlmalloc"][..])] {
+    for (name, extra) in [("reuse", &[][..]), ("reuse-mimalloc", &["--malloc", "mimalloc"][..])] {
         let binary = build(&script, name, extra);
         let out = Command::new(&binary).output().unwrap();
         assert!(out.status.success(), "{name}: {}", String::from_utf8_lossy(&out.stderr));
@@ -220,9 +220,10 @@ print("freed blocks serve another size:", sum(lo <= id(b) < hi for b in new), "o
 }
 
 /// Blocks from calloc (`bytes(n)`, and C code's) touch no more memory than python3's do, with the
-/// default heap (mimalloc). (`--malloc dlmalloc` does not meet it yet: dlmalloc 2.8.3 zeroes every
-/// block not mapped on its own, memory fresh from the kernel included, and 40 KB blocks resided in
-/// 1.03 times their size, against python3's 0.89.) mimalloc zeroed each block whole, and its blocks past 32 KiB are pages rounded up to 64 KiB, so a zeroed
+/// default heap (dlmalloc) and with `--malloc mimalloc`. dlmalloc 2.8.3 zeroed every block it did
+/// not map on its own, memory fresh from the kernel included: without the toolchain's calloc
+/// (`DLMALLOC_UNIT` in `recipes/libffi.rs`; tests/dlmalloc.rs) the 40 KB blocks below resided in
+/// 1.03 times their size, against python3's 0.89. mimalloc zeroed each block whole, and its blocks past 32 KiB are pages rounded up to 64 KiB, so a zeroed
 /// 40 KB block touched 64 KiB; and it zeroed memory fresh from the kernel, which glibc's calloc
 /// leaves untouched past 128 KiB. Without the toolchain's edits (`HEAP_PATCHES`), the 3 MB and
 /// 40 MB blocks below resided whole, and the 40 KB ones in up to 1.6 times their size. The
@@ -266,10 +267,12 @@ print("3 MB and 40 MB blocks were left untouched:", grew[3_000_000] < 0.1 and gr
          40 KB blocks resided in at most their size: True\n3 MB and 40 MB blocks were left untouched: True\n",
         "python3 itself"
     );
-    let binary = build(&script, "calloc", &[]);
-    let out = Command::new(&binary).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(text(&out), want);
+    for (name, extra) in [("calloc", &[][..]), ("calloc-mimalloc", &["--malloc", "mimalloc"][..])] {
+        let binary = build(&script, name, extra);
+        let out = Command::new(&binary).output().unwrap();
+        assert!(out.status.success(), "{name}: {}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(text(&out), want, "{name}");
+    }
 }
 
 /// Where transparent huge pages are on for every mapping (`always`, RHEL's default), mimalloc's

@@ -2,17 +2,16 @@
  * binary that puts Python's objects on mimalloc, mimalloc's first arena reserved without
  * transparent huge pages:
  *
- * - `mimalloc` (the default, PYELF_MALLOC_MIMALLOC): served by mimalloc, the allocator CPython
- *   3.13 bundles (libpython exports mi_malloc and the rest), which also holds Python's objects.
- *   mimalloc keeps each size class of the larger blocks in pages of its own and freed pages for a
- *   while: fewer system calls, more memory (CLIs resided in up to 5 % more than with dlmalloc),
- *   about the same speed (docs/performance.md).
- * - `dlmalloc` (PYELF_MALLOC_DLMALLOC): Python's objects in pymalloc (blocks up to 512 bytes, in
- *   arenas of 1 MiB) and everything else in dlmalloc, Doug Lea's malloc, from which glibc's
- *   descends: the heap python3 has on glibc. dlmalloc coalesces freed chunks and reuses them for
- *   any size, and hands back what it freed past 2 MiB at the top of a segment; a CLI's peak RSS
- *   is python3's or less. Its calloc zeroes memory fresh from the kernel too (glibc's and
- *   mimalloc's leave it untouched), which is why it is not the default yet.
+ * - `dlmalloc` (the default, PYELF_MALLOC_DLMALLOC): Python's objects in pymalloc (blocks up to
+ *   512 bytes, in arenas of 1 MiB) and everything else in dlmalloc, Doug Lea's malloc, from which
+ *   glibc's descends: the heap python3 has on glibc. dlmalloc coalesces freed chunks and reuses
+ *   them for any size, and hands back what it freed past 2 MiB at the top of a segment; its calloc
+ *   leaves the pages it knows to be fresh from the kernel untouched (the toolchain's libffi
+ *   recipe). A CLI's peak RSS is python3's or less, its speed mimalloc's (docs/performance.md).
+ * - `mimalloc` (PYELF_MALLOC_MIMALLOC): served by mimalloc, the allocator CPython 3.13 bundles
+ *   (libpython exports mi_malloc and the rest), which also holds Python's objects. mimalloc keeps
+ *   each size class of the larger blocks in pages of its own and freed pages for a while: fewer
+ *   system calls, more memory (CLIs resided in up to 5 % more than with dlmalloc).
  * - `split` (PYELF_MALLOC_SPLIT): mimalloc for blocks up to 1 KiB, dlmalloc beyond, Python's
  *   objects and buffers included (PYMEM_ALLOCATOR_MALLOC in launcher.c).
  * - `musl`: musl's mallocng (nothing defined here), Python's objects on mimalloc.

@@ -14,7 +14,7 @@ pub const LAUNCHER_C: &str = include_str!("launcher.c");
 /// Named semaphores without /dev/shm (for multiprocessing's fork start method there).
 pub const SEMAPHORES_C: &str = include_str!("semaphores.c");
 
-/// malloc and its family: CPython's bundled mimalloc by default, or dlmalloc, instead of musl's mallocng.
+/// malloc and its family: dlmalloc by default, or CPython's bundled mimalloc, instead of musl's mallocng.
 pub const MALLOC_C: &str = include_str!("malloc.c");
 
 /// memcpy, memmove, memset and memcmp in place of musl's (short copies and comparisons are much of
