@@ -405,7 +405,7 @@ for template in sorted((here / "templates").rglob("*.txt")):
         .output()
         .unwrap();
     assert!(!out.status.success(), "a DEST outside the app is refused");
-    assert!(String::from_utf8_lossy(&out.stderr).contains("must stay inside the app"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("must be a plain path inside the app"));
 }
 
 #[test]

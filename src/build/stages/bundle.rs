@@ -432,16 +432,10 @@ fn bundle_files(
             format!("--add-data {spec:?}: use SRC:DEST (DEST a path inside one of the app's packages, e.g. mypkg/data)")
         })?;
         let src = PathBuf::from(src);
-        // `.` and `./PATH`: beside the script and the app's top-level modules, where
-        // `Path(__file__).parent` of a script finds them.
-        let beside = dest == "." || dest.starts_with("./");
-        let dest = dest.trim_start_matches('.').trim_matches('/');
+        let (beside, dest) = data_dest(dest).with_context(|| format!("--add-data {spec}"))?;
         let top = dest.split('/').next().unwrap_or("");
         if !beside && !analysis.modules.iter().any(|m| m.name == top && m.package) {
             bail!("--add-data {spec}: {top:?} is not a package of the app; DEST must start with one (e.g. mypkg/data), so that importlib.resources.files(\"mypkg\") reaches it, or with ./ to put SRC beside the script");
-        }
-        if dest.split('/').any(|part| part == "..") {
-            bail!("--add-data {spec}: DEST must stay inside the app (no ..)");
         }
         let prefix = if dest.is_empty() { String::new() } else { format!("{dest}/") };
         if src.is_dir() {
@@ -459,6 +453,23 @@ fn bundle_files(
     let mut arcs = BTreeSet::new();
     files.retain(|f| arcs.insert(f.arc.clone()));
     Ok(files)
+}
+
+/// An `--add-data` DEST: whether it is beside the script (`.` or `./PATH`), and its path inside
+/// the app, refused with a `.` or `..` part (which would leave the app or name nothing).
+fn data_dest(dest: &str) -> Result<(bool, &str)> {
+    let (beside, path) = match dest {
+        "." => (true, ""),
+        d => match d.strip_prefix("./") {
+            Some(rest) => (true, rest),
+            None => (false, d),
+        },
+    };
+    let path = path.trim_matches('/');
+    if !path.is_empty() && path.split('/').any(|part| part == ".." || part == "." || part.is_empty()) {
+        bail!("DEST must be a plain path inside the app, with no . or .. part and no empty one: {dest:?}");
+    }
+    Ok((beside, path))
 }
 
 /// The stdlib's part of the tree, under [`runtime::STDLIB_TREE`], as the app's packages are
@@ -585,4 +596,19 @@ fn sbom_document(
     };
     let me = Component { name, version, license: "NOASSERTION".into(), sha256, url: None };
     Ok(sbom::document(&me, &components, &tc.target.triple))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::data_dest;
+
+    #[test]
+    fn an_add_data_dest_is_beside_the_script_or_in_a_package_and_never_leaves_the_app() {
+        assert_eq!(data_dest(".").unwrap(), (true, ""));
+        assert_eq!(data_dest("./templates/").unwrap(), (true, "templates"));
+        assert_eq!(data_dest("mypkg/data").unwrap(), (false, "mypkg/data"));
+        for bad in ["../mypkg/data", "./../etc", "mypkg/../../etc", "./a/./b", ".mypkg/..", "a//b"] {
+            assert!(data_dest(bad).is_err(), "{bad}");
+        }
+    }
 }
