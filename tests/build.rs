@@ -359,6 +359,41 @@ for what in where:
     }
 }
 
+/// Started as python3 (`sys.executable`, as multiprocessing starts it), the binary keeps Python's
+/// objects in pymalloc, as python3 does, and its arenas are marked `nh` as the app's heap is
+/// (`launcher.c`, `run_python`): whatever the `malloc` setting.
+#[test]
+#[ignore = "builds real binaries and needs root; run by ./test.sh"]
+fn the_binary_run_as_python3_keeps_pymallocs_arenas_out_of_huge_pages() {
+    let script = tmp().join("child_arenas.py");
+    std::fs::write(
+        &script,
+        r#"import subprocess, sys
+code = """
+import sys
+objects = [object() for _ in range(100000)]
+where = id(objects[-1])
+lines = open("/proc/self/smaps").read().splitlines()
+for i, line in enumerate(lines):
+    head = line.split()[0]
+    if "-" in head and all(c in "0123456789abcdef-" for c in head):
+        lo, hi = (int(x, 16) for x in head.split("-"))
+        if lo <= where < hi:
+            flags = next(l for l in lines[i + 1:] if l.startswith("VmFlags:")).split()[1:]
+            print("nh", "nh" in flags, "blocks counted", sys.getallocatedblocks() > 0)
+"""
+subprocess.run([sys.executable, "-c", code], check=True)
+"#,
+    )
+    .unwrap();
+    for (name, extra) in [("child-arenas", &[][..]), ("child-arenas-mimalloc", &["--malloc", "mimalloc"][..])] {
+        let binary = build(&script, name, extra);
+        let out = Command::new(&binary).output().unwrap();
+        assert!(out.status.success(), "{name}: {}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(text(&out), "nh True blocks counted True\n", "{name}");
+    }
+}
+
 /// A script that reads files next to itself (`Path(__file__).parent`) finds them in the binary when
 /// they are added beside it (`--add-data SRC:.` and `SRC:./PATH`), as python3 finds them next to
 /// the script, in an empty root too; a DEST outside the app is refused.

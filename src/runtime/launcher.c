@@ -213,13 +213,14 @@ static void trim_import_frames(void)
     PyErr_SetRaisedException(exc);
 }
 
-#if defined(PYELF_MALLOC_DLMALLOC)
 #include <sys/mman.h>
 
 /* pymalloc's arenas (1 MiB each), mapped as CPython maps them (_PyObject_ArenaMmap) and marked
- * MADV_NOHUGEPAGE, as dlmalloc's mappings are: arenas mapped one after another make one mapping,
+ * MADV_NOHUGEPAGE, as the rest of the heap is: arenas mapped one after another make one mapping,
  * of which the kernel would back each 2 MiB the program touches with a huge page where
- * transparent huge pages are on for every mapping (`always`, RHEL's default). */
+ * transparent huge pages are on for every mapping (`always`, RHEL's default). For the app with
+ * `malloc = "dlmalloc"`, and for the binary run as python3 (pymalloc unless PYTHONMALLOC says
+ * otherwise, whatever the setting). */
 static void *arena_map(void *ctx, size_t size)
 {
     (void)ctx;
@@ -242,7 +243,6 @@ static void arenas_without_huge_pages(void)
     PyObjectArenaAllocator arenas = {NULL, arena_map, arena_unmap};
     PyObject_SetArenaAllocator(&arenas);
 }
-#endif
 
 /* Reports a failed initialisation with its real cause and exits. */
 static void fail(PyStatus status, PyConfig *config)
@@ -510,6 +510,7 @@ static int run_python(int argc, char **argv)
     status = Py_PreInitializeFromBytesArgs(&preconfig, argc, argv);
     if (PyStatus_Exception(status))
         Py_ExitStatusException(status);
+    arenas_without_huge_pages();
     int host_ca = prepare();
 
     PyConfig config;
