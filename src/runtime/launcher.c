@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/auxv.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -212,8 +213,6 @@ static void trim_import_frames(void)
     Py_XDECREF(tb);
     PyErr_SetRaisedException(exc);
 }
-
-#include <sys/mman.h>
 
 /* pymalloc's arenas (1 MiB each), mapped as CPython maps them (_PyObject_ArenaMmap) and marked
  * MADV_NOHUGEPAGE, as the rest of the heap is: arenas mapped one after another make one mapping,

@@ -36,11 +36,11 @@
 
 /* Python's objects live in mimalloc whatever serves the C heap (with `split`, those up to 1 KiB),
  * except with `dlmalloc`, where they are pymalloc's unless PYTHONMALLOC asks for mimalloc (the
- * binary run as python3). mimalloc reserves its first arena (1 GiB, committed up front where the kernel overcommits) when
- * the first object is allocated, and the arena is aligned to 32 MiB: where transparent huge pages
- * are on for every mapping (`always`, RHEL's default), the kernel backs each 2 MiB of it the
- * program touches with a huge page, and a CLI whose heap is 6 MB resides in 10 (a venv's python3
- * got none: pymalloc's arenas are 1 MiB).
+ * binary run as python3). mimalloc reserves its first arena (1 GiB, committed up front where the
+ * kernel overcommits) when the first object is allocated, and the arena is aligned to 32 MiB:
+ * where transparent huge pages are on for every mapping (`always`, RHEL's default), the kernel
+ * backs each 2 MiB of it the program touches with a huge page, and a CLI whose heap is 6 MB
+ * resides in 10 (a venv's python3 got none: pymalloc's arenas are 1 MiB).
  * So the arena is reserved here first, as mimalloc would reserve it (mi_arena_reserve in CPython's
  * Objects/mimalloc/arena.c: the same size, committed as its `arena_eager_commit` option says), and
  * marked MADV_NOHUGEPAGE before anything touches it. Only a heap past it (another arena, reserved
@@ -65,6 +65,27 @@ static bool python_asks_for_mimalloc(void)
 {
     const char *python_malloc = getenv("PYTHONMALLOC");
     return python_malloc && strncmp(python_malloc, "mimalloc", 8) == 0;
+}
+
+/* count * size in *total, or false with errno ENOMEM when it does not fit. */
+static inline bool calloc_total(size_t count, size_t size, size_t *total)
+{
+    if (__builtin_mul_overflow(count, size, total)) {
+        errno = ENOMEM;
+        return false;
+    }
+    return true;
+}
+
+/* C11: an alignment must be a power of two; false with errno EINVAL when it is not (musl returns
+ * EINVAL, mimalloc checks it too). */
+static inline bool alignment_valid(size_t alignment)
+{
+    if (alignment == 0 || (alignment & (alignment - 1))) {
+        errno = EINVAL;
+        return false;
+    }
+    return true;
 }
 
 __attribute__((constructor(101))) static void first_arena_without_huge_pages(void)
@@ -198,10 +219,8 @@ void *malloc(size_t size)
 void *calloc(size_t count, size_t size)
 {
     size_t total;
-    if (__builtin_mul_overflow(count, size, &total)) {
-        errno = ENOMEM;
+    if (!calloc_total(count, size, &total))
         return NULL;
-    }
     return dl_calloc(count, size);
 }
 
@@ -218,11 +237,8 @@ void free(void *p)
 
 void *aligned_alloc(size_t alignment, size_t size)
 {
-    /* C11: the alignment must be a power of two (musl returns EINVAL). */
-    if (alignment == 0 || (alignment & (alignment - 1))) {
-        errno = EINVAL;
+    if (!alignment_valid(alignment))
         return NULL;
-    }
     return dl_memalign(alignment, size);
 }
 
@@ -282,10 +298,8 @@ void *malloc(size_t size)
 void *calloc(size_t count, size_t size)
 {
     size_t total;
-    if (__builtin_mul_overflow(count, size, &total)) {
-        errno = ENOMEM;
+    if (!calloc_total(count, size, &total))
         return NULL;
-    }
     if (total <= SMALL_MAX && mimalloc_open()) {
         void *p = mi_zalloc(total);
         if (p)
@@ -327,11 +341,8 @@ void free(void *p)
 
 void *aligned_alloc(size_t alignment, size_t size)
 {
-    /* C11: the alignment must be a power of two (mimalloc checks it, musl returns EINVAL). */
-    if (alignment == 0 || (alignment & (alignment - 1))) {
-        errno = EINVAL;
+    if (!alignment_valid(alignment))
         return NULL;
-    }
     if (size <= SMALL_MAX && alignment <= SMALL_MAX && mimalloc_open()) {
         void *p = mi_aligned_alloc(alignment, size);
         if (p)
@@ -381,11 +392,8 @@ void free(void *p)
 
 void *aligned_alloc(size_t alignment, size_t size)
 {
-    /* C11: the alignment must be a power of two (mimalloc checks it, musl returns EINVAL). */
-    if (alignment == 0 || (alignment & (alignment - 1))) {
-        errno = EINVAL;
+    if (!alignment_valid(alignment))
         return NULL;
-    }
     return checked(mi_aligned_alloc(alignment, size));
 }
 
