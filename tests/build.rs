@@ -155,11 +155,16 @@ fn the_heap_is_dlmalloc_mimalloc_split_or_musls_and_all_run_the_same() {
     }
 }
 
+/// The stdout of `command`, which must succeed (`what` names it in the failure).
+fn stdout_of(command: &mut Command, what: &str) -> String {
+    let out = command.output().unwrap();
+    assert!(out.status.success(), "{what}: {:?}\n{}", out.status, String::from_utf8_lossy(&out.stderr));
+    text(&out)
+}
+
 /// The stdout of `binary` run with RLIMIT_AS at `bytes` (`prlimit`), which must succeed.
 fn run_with_address_space(binary: &Path, bytes: u64) -> String {
-    let out = Command::new("prlimit").arg(format!("--as={bytes}")).arg("--").arg(binary).output().unwrap();
-    assert!(out.status.success(), "RLIMIT_AS {bytes}: {:?}\n{}", out.status, String::from_utf8_lossy(&out.stderr));
-    text(&out)
+    stdout_of(Command::new("prlimit").arg(format!("--as={bytes}")).arg("--").arg(binary), &format!("RLIMIT_AS {bytes}"))
 }
 
 /// With `--malloc split`, when mimalloc has filled its first arena and cannot reserve another
@@ -213,9 +218,7 @@ print("freed blocks serve another size:", sum(lo <= id(b) < hi for b in new), "o
     assert_eq!(want, "freed blocks serve another size: 8 of 8\n", "python3 itself");
     for (name, extra) in [("reuse", &[][..]), ("reuse-mimalloc", &["--malloc", "mimalloc"][..])] {
         let binary = build(&script, name, extra);
-        let out = Command::new(&binary).output().unwrap();
-        assert!(out.status.success(), "{name}: {}", String::from_utf8_lossy(&out.stderr));
-        assert_eq!(text(&out), want, "{name}");
+        assert_eq!(stdout_of(&mut Command::new(&binary), name), want, "{name}");
     }
 }
 
@@ -269,9 +272,7 @@ print("3 MB and 40 MB blocks were left untouched:", grew[3_000_000] < 0.1 and gr
     );
     for (name, extra) in [("calloc", &[][..]), ("calloc-mimalloc", &["--malloc", "mimalloc"][..])] {
         let binary = build(&script, name, extra);
-        let out = Command::new(&binary).output().unwrap();
-        assert!(out.status.success(), "{name}: {}", String::from_utf8_lossy(&out.stderr));
-        assert_eq!(text(&out), want, "{name}");
+        assert_eq!(stdout_of(&mut Command::new(&binary), name), want, "{name}");
     }
 }
 
@@ -335,9 +336,7 @@ for what in where:
         ("huge-pages-musl", &["--malloc", "musl"][..], [arena, arena, musl, musl, musl]),
     ] {
         let binary = build(&script, name, extra);
-        let out = Command::new(&binary).output().unwrap();
-        assert!(out.status.success(), "{name}: {}", String::from_utf8_lossy(&out.stderr));
-        let got = text(&out);
+        let got = stdout_of(&mut Command::new(&binary), name);
         let title = |b: bool| if b { "True" } else { "False" };
         let want = [
             ("an object", arena),
@@ -388,9 +387,7 @@ subprocess.run([sys.executable, "-c", code], check=True)
     .unwrap();
     for (name, extra) in [("child-arenas", &[][..]), ("child-arenas-mimalloc", &["--malloc", "mimalloc"][..])] {
         let binary = build(&script, name, extra);
-        let out = Command::new(&binary).output().unwrap();
-        assert!(out.status.success(), "{name}: {}", String::from_utf8_lossy(&out.stderr));
-        assert_eq!(text(&out), "nh True blocks counted True\n", "{name}");
+        assert_eq!(stdout_of(&mut Command::new(&binary), name), "nh True blocks counted True\n", "{name}");
     }
 }
 
@@ -425,9 +422,7 @@ for template in sorted((here / "templates").rglob("*.txt")):
     let config = format!("{}:.", dir.join("config.ini").display());
     let templates = format!("{}:./templates", dir.join("templates").display());
     let binary = build(&script, "beside", &["--add-data", &config, "--add-data", &templates]);
-    let out = Command::new(&binary).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(text(&out), want);
+    assert_eq!(stdout_of(&mut Command::new(&binary), "the binary"), want);
     let root = root_with("empty", &binary, "beside");
     assert_eq!(text(&in_root(&root, "/app", "/app", &[], true)), want, "empty root");
 
@@ -873,9 +868,7 @@ except OSError as e:
     let want = host_python(&script, &[]);
     assert!(want.contains("5 Input/output error\n") && want.contains("[Errno -2] Name or service not known"), "{want}");
     let binary = build(&script, "messages", &[]);
-    let out = Command::new(&binary).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(text(&out), want);
+    assert_eq!(stdout_of(&mut Command::new(&binary), "the binary"), want);
 }
 
 /// A `--site-packages` inside the script's directory (a project's `.venv`) holds dependencies,
@@ -957,9 +950,7 @@ if sys.argv[1:] == ["write"]:
     .unwrap();
     for (name, flags) in [("relro", &[][..]), ("relro-no-pie", &["--no-pie"][..])] {
         let binary = build(&script, name, flags);
-        let out = Command::new(&binary).output().unwrap();
-        assert!(out.status.success(), "{name}: {}", String::from_utf8_lossy(&out.stderr));
-        assert_eq!(text(&out), "RELRO read-only r--p\n", "{name}");
+        assert_eq!(stdout_of(&mut Command::new(&binary), name), "RELRO read-only r--p\n", "{name}");
         let mut write = Command::new(&binary);
         write.arg("write");
         // SAFETY: between fork and exec only setrlimit(2), which is async-signal-safe: no core
@@ -1043,9 +1034,7 @@ print("after", openssl_data())
         ("lazy-openssl-no-pie", &["--no-pie"][..], "---p not resident", "r--p resident"),
     ] {
         let binary = build(&script, name, flags);
-        let out = Command::new(&binary).output().unwrap();
-        assert!(out.status.success(), "{name}: {}", String::from_utf8_lossy(&out.stderr));
-        let out = text(&out);
+        let out = stdout_of(&mut Command::new(&binary), name);
         let lines: Vec<&str> = out.lines().collect();
         assert!(lines[0].starts_with(&format!("before {before} (")), "{name}: {out}");
         // About half a megabyte: libcrypto's and libssl's read-only data with pointers.
