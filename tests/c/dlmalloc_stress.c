@@ -1,4 +1,6 @@
-/* Drives the toolchain's dlmalloc (tests/dlmalloc.rs compiles it with this file), three ways:
+/* Drives the toolchain's dlmalloc (tests/dlmalloc.rs compiles it, through dlmalloc_probe.c, with
+ * this file), four ways, and checks as it goes that every page its record of fresh memory holds
+ * is still mapped and zero:
  *
  *   stress OPS SEED LIVE EVERY   random malloc, calloc, realloc, memalign and free over LIVE
  *                                slots, each block filled with its own byte and checked before it
@@ -10,11 +12,15 @@
  *   fresh                        300 calloc'd blocks of 40 KB after memory of another size was
  *                                written and freed: prints how much memory they made resident,
  *                                against their size
+ *   churn ROUNDS                 the same, after ROUNDS times a heap grown by megabytes and freed
+ *                                (dlmalloc gives it back to the kernel), every third time but for
+ *                                one block
  */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 void *dlmalloc(size_t);
@@ -22,6 +28,8 @@ void dlfree(void *);
 void *dlcalloc(size_t, size_t);
 void *dlrealloc(void *, size_t);
 void *dlmemalign(size_t, size_t);
+int pyelf_probe_ranges(void);
+void pyelf_probe_range(int i, char **lo, char **hi);
 
 static uint64_t state = 88172645463325252ull;
 
@@ -55,6 +63,27 @@ static void fail(const char *what, long op, size_t at)
 {
     printf("FAILED: %s (operation %ld, byte %zu)\n", what, op, at);
     exit(1);
+}
+
+/* Every page of the record: mapped (mincore fails on a range with a page that is not) and zero. */
+static void check_record(long op)
+{
+    static unsigned char in_core[256], zero[1 << 16];
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    for (int i = 0; i < pyelf_probe_ranges(); i++) {
+        char *lo, *hi;
+        pyelf_probe_range(i, &lo, &hi);
+        for (char *p = lo; p < hi; p += 256 * page) {
+            size_t n = (size_t)(hi - p) < 256 * page ? (size_t)(hi - p) : 256 * page;
+            if (mincore(p, n, in_core) != 0)
+                fail("the record holds a page that is not mapped", op, (size_t)(p - lo));
+        }
+        for (char *p = lo; p < hi; p += sizeof zero) {
+            size_t n = (size_t)(hi - p) < sizeof zero ? (size_t)(hi - p) : sizeof zero;
+            if (memcmp(p, zero, n) != 0)
+                fail("the record holds a page that is not zero", op, (size_t)(p - lo));
+        }
+    }
 }
 
 static void check(int i, long op)
@@ -118,6 +147,8 @@ static int stress(long ops, int live, long every)
                 fail("malloc gave nothing", op, 0);
         }
         take(i, p, n);
+        if (op % 1009 == 0)
+            check_record(op);
         if (next() % (uint64_t)every == 0)
             for (int j = 0; j < live; j++)
                 if (block[j] && next() % 10) {
@@ -131,6 +162,7 @@ static int stress(long ops, int live, long every)
             check(j, ops);
             dlfree(block[j]);
         }
+    check_record(ops);
     printf("ok: %ld operations, %ld callocs\n", ops, callocs);
     return 0;
 }
@@ -167,7 +199,8 @@ static long resident(void)
 
 static int fresh(void)
 {
-    static void *dirty[100], *reused[100], *kept[300];
+    static void *dirty[100], *reused[100];
+    static void *kept[300];
     for (int i = 0; i < 100; i++) {
         dirty[i] = dlmalloc(50033);
         memset(dirty[i], 0xff, 50033);
@@ -184,8 +217,32 @@ static int fresh(void)
     for (int i = 0; i < 300; i++)
         kept[i] = dlcalloc(1, 40033);
     long grew = resident() - before;
+    check_record(0);
+    for (int i = 0; i < 300; i++)
+        dlfree(kept[i]);
+    check_record(1);
     printf("resident %.3f\n", (double)grew / (300.0 * 40000));
     return 0;
+}
+
+static int churn(int rounds)
+{
+    static void *grown[64];
+    for (int r = 0; r < rounds; r++) {
+        int n = 8 + (int)(next() % 56);
+        for (int i = 0; i < n; i++) {
+            size_t size = (32 << 10) + next() % (200 << 10);
+            grown[i] = next() % 2 ? dlmalloc(size) : dlcalloc(1, size);
+            if (!grown[i])
+                fail("malloc gave nothing", r, 0);
+            memset(grown[i], 0x77, size / 2);
+        }
+        /* Every third round keeps one block: the heap also grows, in pieces. */
+        for (int i = r % 3 == 2; i < n; i++)
+            dlfree(grown[i]);
+        check_record(r);
+    }
+    return fresh();
 }
 
 int main(int argc, char **argv)
@@ -198,6 +255,8 @@ int main(int argc, char **argv)
         return aligned();
     if (argc == 2 && strcmp(argv[1], "fresh") == 0)
         return fresh();
-    fprintf(stderr, "usage: stress OPS SEED LIVE EVERY | aligned | fresh\n");
+    if (argc == 3 && strcmp(argv[1], "churn") == 0)
+        return churn(atoi(argv[2]));
+    fprintf(stderr, "usage: stress OPS SEED LIVE EVERY | aligned | fresh | churn ROUNDS\n");
     return 2;
 }

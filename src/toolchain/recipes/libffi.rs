@@ -39,19 +39,41 @@ static void *pyelf_heap_mmap(void *addr, size_t size, int prot, int flags, int f
 }
 #define mmap pyelf_heap_mmap
 
+/* What dlmalloc gives back to the kernel leaves the record: memory mapped there again is fresh
+ * and recorded again, and a range left behind would only hold one of the record's slots. */
+static void pyelf_fresh_take(char *lo, char *hi);
+
+static int pyelf_heap_munmap(void *addr, size_t size)
+{
+    pyelf_fresh_take((char *)addr, (char *)addr + size);
+    return munmap(addr, size);
+}
+#define munmap pyelf_heap_munmap
+
 /* dlmalloc's entry points, renamed: those defined at the end keep the record. */
 #define dlmalloc pyelf_dlmalloc_inner
 #define dlfree pyelf_dlfree_inner
 #define dlcalloc pyelf_dlcalloc_inner
 #define dlrealloc pyelf_dlrealloc_inner
 #define dlmemalign pyelf_dlmemalign_inner
+#define dlvalloc pyelf_dlvalloc_inner
+#define dlpvalloc pyelf_dlpvalloc_inner
+#define dlindependent_calloc pyelf_dlindependent_calloc_inner
+#define dlindependent_comalloc pyelf_dlindependent_comalloc_inner
+#define dlmalloc_trim pyelf_dlmalloc_trim_inner
 #include "dlmalloc.c"
 #undef dlmalloc
 #undef dlfree
 #undef dlcalloc
 #undef dlrealloc
 #undef dlmemalign
+#undef dlvalloc
+#undef dlpvalloc
+#undef dlindependent_calloc
+#undef dlindependent_comalloc
+#undef dlmalloc_trim
 #undef mmap
+#undef munmap
 
 /* calloc that leaves memory fresh from the kernel untouched, as glibc's does for memory it just
  * took from the kernel: dlmalloc 2.8.3 zeroes every block it does not map on its own, and a
@@ -64,8 +86,8 @@ static void *pyelf_heap_mmap(void *addr, size_t size, int prot, int flags, int f
  * headers of what follows them), and the pages of the top chunk's header and foot whenever it
  * moved; a mapping is recorded without its last page (the foot of its segment, which a later
  * mapping merged after it puts inside the top chunk). All under the caller's lock (malloc.c holds
- * one around each call). When the record is full, a range is not recorded: its memory is zeroed
- * as before. */
+ * one around each call). What dlmalloc unmaps leaves the record. When the record is full, a new
+ * range takes the place of the smallest if it is larger; a range left out is zeroed as before. */
 #define PYELF_FRESH_MAX 64
 static struct {
     char *lo, *hi;
@@ -79,14 +101,30 @@ static size_t pyelf_page(void)
     return mparams.page_size ? mparams.page_size : 4096;
 }
 
+/* Records [lo, hi); when the record is full, in place of its smallest range if that is smaller
+ * (a range left out is only zeroed by calloc, as 2.8.3 does). */
+static void pyelf_fresh_put(char *lo, char *hi)
+{
+    int at = pyelf_nfresh;
+    if (at == PYELF_FRESH_MAX) {
+        at = 0;
+        for (int i = 1; i < PYELF_FRESH_MAX; i++)
+            if (pyelf_fresh[i].hi - pyelf_fresh[i].lo < pyelf_fresh[at].hi - pyelf_fresh[at].lo)
+                at = i;
+        if (pyelf_fresh[at].hi - pyelf_fresh[at].lo >= hi - lo)
+            return;
+    } else {
+        pyelf_nfresh++;
+    }
+    pyelf_fresh[at].lo = lo;
+    pyelf_fresh[at].hi = hi;
+}
+
 static void pyelf_fresh_add(char *p, size_t size)
 {
     size_t page = pyelf_page();
-    if (size > page && pyelf_nfresh < PYELF_FRESH_MAX) {
-        pyelf_fresh[pyelf_nfresh].lo = p;
-        pyelf_fresh[pyelf_nfresh].hi = p + size - page;
-        pyelf_nfresh++;
-    }
+    if (size > page)
+        pyelf_fresh_put(p, p + size - page);
 }
 
 /* The pages that hold [lo, hi) are no longer fresh. */
@@ -107,11 +145,7 @@ static void pyelf_fresh_take(char *lo, char *hi)
             pyelf_fresh[i++].hi = lo;
         } else {
             pyelf_fresh[i++].hi = lo;
-            if (pyelf_nfresh < PYELF_FRESH_MAX) {
-                pyelf_fresh[pyelf_nfresh].lo = hi;
-                pyelf_fresh[pyelf_nfresh].hi = rhi;
-                pyelf_nfresh++;
-            }
+            pyelf_fresh_put(hi, rhi);
         }
     }
 }
@@ -140,16 +174,22 @@ static void pyelf_fresh_took(void *mem, size_t around)
     }
 }
 
-/* The fresh range holding p, or 0. */
-static char *pyelf_fresh_end(char *p)
+/* The first fresh range that ends past p (it may start past p too), or 0. */
+static int pyelf_fresh_next(char *p, char **lo, char **hi)
 {
-    for (int i = 0; i < pyelf_nfresh; i++)
-        if (p >= pyelf_fresh[i].lo && p < pyelf_fresh[i].hi)
-            return pyelf_fresh[i].hi;
-    return 0;
+    int found = 0;
+    for (int i = 0; i < pyelf_nfresh; i++) {
+        if (pyelf_fresh[i].hi > p && (!found || pyelf_fresh[i].lo < *lo)) {
+            *lo = pyelf_fresh[i].lo;
+            *hi = pyelf_fresh[i].hi;
+            found = 1;
+        }
+    }
+    return found;
 }
 
-/* Zeroes [mem, mem + size) but for the whole fresh pages past its first 64 bytes. */
+/* Zeroes [mem, mem + size) but for the whole fresh pages past its first 64 bytes. The ranges
+ * are whole pages and do not overlap: each step goes to the next one. */
 static void pyelf_zero(char *mem, size_t size)
 {
     size_t page = pyelf_page();
@@ -157,13 +197,13 @@ static void pyelf_zero(char *mem, size_t size)
     char *p = (char *)(((uintptr_t)mem + 64 + page - 1) & ~(uintptr_t)(page - 1));
     char *last = (char *)((uintptr_t)end & ~(uintptr_t)(page - 1));
     char *from = mem;
-    while (pyelf_nfresh > 0 && p < last) {
-        char *fresh_end = pyelf_fresh_end(p);
-        if (fresh_end == 0) {
-            p += page;
-            continue;
-        }
-        char *stop = fresh_end < last ? fresh_end : last;
+    char *lo = 0, *hi = 0;
+    while (p < last && pyelf_fresh_next(p, &lo, &hi)) {
+        if (lo > p)
+            p = lo;
+        if (p >= last)
+            break;
+        char *stop = hi < last ? hi : last;
         memset(from, 0, (size_t)(p - from));
         from = p = stop;
     }
@@ -214,6 +254,43 @@ void *dlmemalign(size_t alignment, size_t bytes)
     pyelf_fresh_took(mem, alignment + 2 * MIN_CHUNK_SIZE);
     pyelf_fresh_after();
     return mem;
+}
+
+/* The entry points nothing in a binary calls: they keep dlmalloc's behaviour and forget the
+ * record, which is always safe (calloc then zeroes everything, as 2.8.3's own). */
+void *dlvalloc(size_t bytes)
+{
+    void *mem = pyelf_dlvalloc_inner(bytes);
+    pyelf_nfresh = 0;
+    return mem;
+}
+
+void *dlpvalloc(size_t bytes)
+{
+    void *mem = pyelf_dlpvalloc_inner(bytes);
+    pyelf_nfresh = 0;
+    return mem;
+}
+
+void **dlindependent_calloc(size_t n_elements, size_t elem_size, void *chunks[])
+{
+    void **mem = pyelf_dlindependent_calloc_inner(n_elements, elem_size, chunks);
+    pyelf_nfresh = 0;
+    return mem;
+}
+
+void **dlindependent_comalloc(size_t n_elements, size_t sizes[], void *chunks[])
+{
+    void **mem = pyelf_dlindependent_comalloc_inner(n_elements, sizes, chunks);
+    pyelf_nfresh = 0;
+    return mem;
+}
+
+int dlmalloc_trim(size_t pad)
+{
+    int released = pyelf_dlmalloc_trim_inner(pad);
+    pyelf_fresh_after();
+    return released;
 }
 "##;
 
