@@ -222,6 +222,23 @@ print("freed blocks serve another size:", sum(lo <= id(b) < hi for b in new), "o
     }
 }
 
+/// Threads that call malloc and free at once (ctypes lets go of the GIL around each call) keep
+/// every block whole, with dlmalloc serving them (the default and `--malloc split`). The heap's
+/// lock is taken only once a second thread was started (musl's flag, published by the toolchain's
+/// musl patch): without the lock, each run of this script crashed.
+#[test]
+#[ignore = "builds real binaries and needs root; run by ./test.sh"]
+fn threads_that_allocate_at_once_keep_the_heap_whole() {
+    let script = repo().join("tests/e2e/heap_threads.py");
+    assert_eq!(host_python(&script, &[]), "ok\n", "python3 itself");
+    for (name, extra) in [("heap-threads", &[][..]), ("heap-threads-split", &["--malloc", "split"][..])] {
+        let binary = build(&script, name, extra);
+        for round in 0..3 {
+            assert_eq!(stdout_of(&mut Command::new(&binary), name), "ok\n", "{name}, run {round}");
+        }
+    }
+}
+
 /// Blocks from calloc (`bytes(n)`, and C code's) touch no more memory than python3's do, with the
 /// default heap (dlmalloc) and with `--malloc mimalloc`. dlmalloc 2.8.3 zeroed every block it did
 /// not map on its own, memory fresh from the kernel included: without the toolchain's calloc

@@ -13,14 +13,27 @@ use xshell::cmd;
 /// from set bit to set bit (count trailing zeros, then clear the lowest). A binary's start-up has
 /// about 4,300 such words with 21 bits set on average: the loop took 1.4 M instructions and
 /// mispredicted a branch on most bits; now 0.8 M, and start-up is 0.3 ms quicker on x86_64.
-const PATCHES: &[(&str, &str, &str)] = &[(
+const RELR: (&str, &str, &str) = (
     "ldso/dlstart.c",
     "\t\t\tfor (size_t i=0, bitmap=rel[0]; bitmap>>=1; i++)\n\t\t\t\tif (bitmap&1)\n\t\t\t\t\trelr_addr[i] += base;\n",
     "\t\t\tfor (size_t bitmap=rel[0]>>1; bitmap; bitmap&=bitmap-1)\n\t\t\t\trelr_addr[__builtin_ctzl(bitmap)] += base;\n",
-)];
+);
+
+/// musl's flag that the process has started a second thread (`libc.threaded`, set by
+/// pthread_create and thrd_create before the thread exists, never cleared), published for the
+/// binary's heap (src/runtime/malloc.c): dlmalloc's lock is taken only once it is set, as musl
+/// takes its own locks. A pointer, since `libc` is internal to musl and its layout may change.
+const THREADED: (&str, &str, &str) = (
+    "src/thread/pthread_create.c",
+    "weak_alias(__pthread_create, pthread_create);\n",
+    "weak_alias(__pthread_create, pthread_create);\n\n\
+     /* pyelf: whether a second thread was ever started (src/runtime/malloc.c). */\n\
+     const volatile char *const __pyelf_threaded = (const volatile char *)&libc.threaded;\n",
+);
 
 pub fn build(ctx: &Ctx) -> Result<()> {
-    ctx.patch(PATCHES, "to relocate a static PIE set bit by set bit")?;
+    ctx.patch(&[RELR], "to relocate a static PIE set bit by set bit")?;
+    ctx.patch(&[THREADED], "to publish whether a second thread was started")?;
     let sh = ctx.shell()?;
     let (root, jobs, host) = (ctx.root, ctx.jobs.to_string(), &ctx.host.program);
     // Across architectures: the cross gcc, and musl's --target (it takes its binutils from
