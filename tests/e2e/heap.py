@@ -84,7 +84,8 @@ print("fork", child, os.waitstatus_to_exitcode(status))
 print("after", digest(b"".join(bytes(i % 4096) for i in range(20000))))
 
 # malloc's family called directly: realloc keeps the contents when a block moves across the
-# boundary either way, calloc zeroes a block that reuses freed memory, alignments are kept.
+# boundary either way, calloc zeroes a block that reuses freed memory (a block just freed, which
+# the heap may keep for the next request of its size), alignments are kept.
 libc = ctypes.CDLL(None)
 libc.malloc.restype = libc.calloc.restype = libc.realloc.restype = ctypes.c_void_p
 libc.malloc.argtypes = [ctypes.c_size_t]
@@ -102,7 +103,7 @@ for start, end in [(16, 4000), (4000, 16), (1000, 1100), (1100, 1000), (1024, 10
     libc.free(q)
 print("realloc across", kept.count(True), len(kept))
 zeroed = []
-for n in (100, 1024, 1025, 3000, 70000, 500000):
+for n in (1, 100, 1024, 1025, 1100, 3000, 70000, 500000):
     p = libc.malloc(n)
     ctypes.memset(p, 0xFF, n)
     libc.free(p)
