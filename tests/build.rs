@@ -239,6 +239,39 @@ fn threads_that_allocate_at_once_keep_the_heap_whole() {
     }
 }
 
+/// A block freed twice stops the program with SIGABRT, as python3's heap (glibc's) does, at every
+/// size: those the heap keeps for the next request (up to 1,128 bytes, where a mark in each kept
+/// block finds it), and the larger ones dlmalloc checks itself.
+#[test]
+#[ignore = "builds real binaries and needs root; run by ./test.sh"]
+fn a_block_freed_twice_stops_the_program_as_in_python3() {
+    use std::os::unix::process::ExitStatusExt;
+    let script = tmp().join("free_twice.py");
+    std::fs::write(
+        &script,
+        r#"import ctypes
+import sys
+libc = ctypes.CDLL(None)
+libc.malloc.restype = ctypes.c_void_p
+libc.malloc.argtypes = [ctypes.c_size_t]
+libc.free.argtypes = [ctypes.c_void_p]
+p = libc.malloc(int(sys.argv[1]))
+libc.free(p)
+libc.free(p)
+print("freed twice")
+"#,
+    )
+    .unwrap();
+    let binary = build(&script, "free-twice", &[]);
+    for size in ["1", "100", "1100", "5000"] {
+        let python = Command::new("python3").arg(&script).arg(size).output().unwrap();
+        assert_eq!(python.status.signal(), Some(libc::SIGABRT), "python3, {size} bytes");
+        let out = Command::new(&binary).arg(size).output().unwrap();
+        assert_eq!(out.status.signal(), Some(libc::SIGABRT), "{size} bytes: {:?}", out.status);
+        assert_eq!(text(&out), "", "{size} bytes");
+    }
+}
+
 /// Blocks from calloc (`bytes(n)`, and C code's) touch no more memory than python3's do, with the
 /// default heap (dlmalloc) and with `--malloc mimalloc`. dlmalloc 2.8.3 zeroed every block it did
 /// not map on its own, memory fresh from the kernel included: without the toolchain's calloc

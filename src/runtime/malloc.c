@@ -169,7 +169,7 @@ __attribute__((constructor(102))) static void heap_fork_handlers(void)
     pthread_atfork(dl_lock_take, dl_lock_give, dl_lock_reset);
 }
 
-/* Freed blocks up to 1,144 bytes kept for the next malloc of their size, seven of each size, as
+/* Freed blocks up to 1,128 bytes kept for the next malloc of their size, seven of each size, as
  * glibc's tcache keeps them (python3's heap): such a pair of calls costs a few instructions
  * instead of a search of dlmalloc's bins. The regular expression engine takes and frees a 1 KB
  * stack for each search, which cost a regex workload 7 % of its time in dlmalloc.
@@ -177,11 +177,20 @@ __attribute__((constructor(102))) static void heap_fork_handlers(void)
  * A block is filed by its usable size u at (u + 8) / 16 and a request of n bytes looks at
  * (n + 23) / 16 (at least 2): every block in bin b has u >= 16b - 8 >= n. (dlmalloc's usable
  * sizes are 16k + 8, so each bin holds one size.) The blocks stay dlmalloc's, in use as far as it
- * knows: realloc and malloc_usable_size take them as they are. Under the heap's lock. */
+ * knows: realloc and malloc_usable_size take them as they are. Under the heap's lock.
+ *
+ * A kept block keeps the free memory around it from merging with the top of the heap, which
+ * dlmalloc hands back to the kernel, as glibc's tcache does. Neither hands much back after a
+ * program frees many such blocks at once: 100,000 blocks of 1,037 bytes freed, python3 keeps
+ * 100 MiB of the 101 it grew by, a binary 91 MiB with these blocks kept and without.
+ *
+ * A block freed twice, which dlmalloc would stop the program for, is looked for in its bin when
+ * its second word holds the mark every kept block carries (a block is 24 bytes or more). */
 #define CACHED_BINS 72
 #define CACHED_PER_BIN 7
 static void *cached[CACHED_BINS];
 static unsigned char cached_count[CACHED_BINS];
+#define CACHED_MARK ((uintptr_t)cached ^ (uintptr_t)0x5a17c0dedb10c4edULL)
 
 static inline size_t cached_bin(size_t request)
 {
@@ -193,20 +202,29 @@ static void *cached_take(size_t request)
     if (request >= CACHED_BINS * 16 - 23)
         return NULL;
     size_t bin = cached_bin(request);
-    void *p = cached[bin];
+    void **p = cached[bin];
     if (p) {
-        cached[bin] = *(void **)p;
+        cached[bin] = p[0];
         cached_count[bin]--;
+        p[1] = NULL;
     }
     return p;
 }
 
-static int cached_put(void *p)
+static int cached_put(void *block)
 {
+    void **p = block;
     size_t bin = (dlmalloc_usable_size(p) + 8) >> 4;
-    if (bin >= CACHED_BINS || cached_count[bin] == CACHED_PER_BIN)
+    if (bin < 2 || bin >= CACHED_BINS)
+        return 0; /* a large block, or one not in use (0): dlfree decides */
+    if ((uintptr_t)p[1] == CACHED_MARK)
+        for (void **q = cached[bin]; q; q = q[0])
+            if (q == p)
+                abort(); /* freed twice */
+    if (cached_count[bin] == CACHED_PER_BIN)
         return 0;
-    *(void **)p = cached[bin];
+    p[0] = cached[bin];
+    p[1] = (void *)CACHED_MARK;
     cached[bin] = p;
     cached_count[bin]++;
     return 1;

@@ -127,6 +127,20 @@ blocks = [libc.malloc(n) for n in list(range(16, 3000, 7)) + list(range(3000, 30
 print("malloc aligned to 16", all(p % 16 == 0 for p in blocks), len(blocks))
 for p in blocks:
     libc.free(p)
+# Each size up to past the largest a freed block is kept for: the block handed out again for the
+# same size is large enough, and all of it can be written.
+libc.malloc_usable_size.restype = ctypes.c_size_t
+libc.malloc_usable_size.argtypes = [ctypes.c_void_p]
+fits = []
+for n in range(1200):
+    p = libc.malloc(n)
+    ctypes.memset(p, 0x11, n)
+    libc.free(p)
+    q = libc.malloc(n)
+    fits.append(libc.malloc_usable_size(q) >= n)
+    ctypes.memset(q, 0x22, n)
+    libc.free(q)
+print("sizes", fits.count(True), len(fits))
 
 # Forks while another thread allocates blocks of every size without the GIL (SQLite's queries run
 # with it released): no child inherits the heap locked.

@@ -1,5 +1,6 @@
-# Threads that call malloc, memset, memcmp and free at once (ctypes lets go of the GIL around each
-# call): the heap must keep every block whole.
+# Threads that call malloc, memset and free at once (ctypes lets go of the GIL around each call):
+# the heap must keep every block whole. 1,100 bytes: a size whose freed blocks the heap keeps for
+# the next request, and which `--malloc split` serves from dlmalloc.
 import ctypes
 import random
 import sys
@@ -28,7 +29,7 @@ def worker(seed):
                 return
             libc.free(p)
         else:
-            n = rng.choice((24, 600, 3000, 70000))
+            n = rng.choice((24, 600, 1100, 3000, 70000))
             p = libc.malloc(n)
             fill = rng.randrange(1, 256)
             libc.memset(p, fill, n)
