@@ -5,9 +5,9 @@ use crate::toolchain::compiler;
 use anyhow::Result;
 use xshell::cmd;
 
-/// Edits to musl: `(file, original, replacement)`.
+/// The edits to musl, each `(file, original, replacement)`.
 ///
-/// A static PIE relocates itself before main (ldso/dlstart.c), and most of its relocations are
+/// The start-up relocation. A static PIE relocates itself before main (ldso/dlstart.c), and most of its relocations are
 /// RELR bitmaps: words of 63 bits, one per pointer-sized place after the last address, set where
 /// the place holds a pointer. musl's loop tests every bit up to the highest set one; this one goes
 /// from set bit to set bit (count trailing zeros, then clear the lowest). A binary's start-up has
