@@ -558,14 +558,32 @@ pub fn rename_init(c_text: &str, module: &str, symbol: &str) -> String {
     out
 }
 
+/// The line number a re-raise gives the error position (see [`python_tracebacks`]): no traceback
+/// entry is added for it.
+const RERAISE_LINE: &str = "-1";
+
 /// Makes the tracebacks of a Cython module's C look as python's: its file is `file` (its path in
 /// the binary's tree, where linecache reads the source line), code at module level is `<module>`
 /// (Cython says `init pkg.mod` or `pkg.mod`), and a function is named by its own name, not its
 /// dotted path (`pkg.mod.Class.method` is `method`).
+///
+/// A re-raise adds no entry, as python's `raise` with no exception and a `with` block whose
+/// `__exit__` lets the exception go on add none (CPython's RERAISE and its re-raise in
+/// `RAISE_VARARGS` unwind without `PyTraceBack_Here`). Cython adds an entry for a function when
+/// an `except` clause catches the exception, and again when the exception leaves the function,
+/// so a re-raised exception showed the function twice: once at the line that raised and once at
+/// the `raise` or the `with`. Cython's re-raise (its ReraiseStatNode: `__Pyx_ErrRestoreWithState`
+/// or `__Pyx_ReraiseException`, then the error goto) now marks the error position with line
+/// [`RERAISE_LINE`], and `__Pyx_AddTraceback` adds nothing for that line. Whatever raises anew
+/// after it (a call failing in a `finally` or a handler) sets a line of its own.
 pub fn python_tracebacks(c_text: &str, module: &str, file: &str) -> String {
     let mut out = String::with_capacity(c_text.len() + file.len());
     let mut lines = c_text.split_inclusive('\n');
     let mut in_files = false;
+    // Lines left before the error goto of a re-raise (the exception is restored, its variables
+    // cleared, and the goto follows).
+    let mut reraise_within = 0;
+    let mut in_add_traceback = false;
     for line in lines.by_ref() {
         if in_files && line.trim_start().starts_with('"') {
             // The first (and, for Python source, the only) file of the module.
@@ -575,6 +593,33 @@ pub fn python_tracebacks(c_text: &str, module: &str, file: &str) -> String {
         }
         in_files = line.starts_with("static const char* const __pyx_f[] = {")
             || line.starts_with("static const char *__pyx_f[] = {");
+        let code = line.trim_start();
+        if code.starts_with("__Pyx_ErrRestoreWithState(") {
+            reraise_within = 2;
+        } else if code.starts_with("__Pyx_ReraiseException();") {
+            reraise_within = 1;
+        } else if reraise_within > 0 {
+            reraise_within -= 1;
+            if let Some(args) = code.strip_prefix("__PYX_ERR(") {
+                let mut parts = args.splitn(3, ',');
+                if let (Some(f), Some(_line), Some(rest)) = (parts.next(), parts.next(), parts.next()) {
+                    let indent = &line[..line.len() - code.len()];
+                    out.push_str(&format!("{indent}__PYX_ERR({f}, {RERAISE_LINE},{rest}"));
+                    reraise_within = 0;
+                    continue;
+                }
+            }
+        }
+        if line.starts_with("static void __Pyx_AddTraceback(const char *funcname, int c_line,") {
+            in_add_traceback = true;
+        } else if in_add_traceback {
+            in_add_traceback = false;
+            if line.trim_end().ends_with("const char *filename) {") {
+                out.push_str(line);
+                out.push_str(&format!("    if (py_line == {RERAISE_LINE}) return; /* pyelf: a re-raise */\n"));
+                continue;
+            }
+        }
         const CALL: &str = "__Pyx_AddTraceback(\"";
         match line.find(CALL) {
             Some(i) => {
@@ -594,6 +639,64 @@ pub fn python_tracebacks(c_text: &str, module: &str, file: &str) -> String {
             }
             None => out.push_str(line),
         }
+    }
+    out
+}
+
+/// Gives the errors of division by zero in the arithmetic Cython does in C the messages CPython
+/// 3.13 gives (Cython's are older Python's, or 3.14's):
+///
+/// | operation | Cython | CPython 3.13 |
+/// |---|---|---|
+/// | `x / y`, floats | float division | float division by zero |
+/// | `x // y`, floats | float division | float floor division by zero |
+/// | `x % y`, floats | float divmod() | float modulo by zero |
+/// | `x % y`, C integers | integer division or modulo by zero | integer modulo by zero |
+/// | `divmod(x, y)`, floats | division by zero | float divmod() |
+/// | `divmod(x, y)`, C integers | division by zero | integer division or modulo by zero |
+///
+/// A division's check comes a few lines before the operation, which tells which one it is (a
+/// floor division calls `floor`, a modulo `__Pyx_mod_…`); `divmod` is a function of Cython's
+/// (`__Pyx_divmod_float_…`, `__Pyx_divmod_int_…`). Left as it is: `1 / 0` of two integer
+/// constants, which Cython computes in C doubles ("division by zero" in python), the only true
+/// division of integers Cython does in C in code written for Python.
+pub fn python_zero_division(c_text: &str) -> String {
+    const SET: &str = "PyErr_SetString(PyExc_ZeroDivisionError, \"";
+    let lines: Vec<&str> = c_text.split_inclusive('\n').collect();
+    let mut out = String::with_capacity(c_text.len());
+    let mut in_divmod: Option<&str> = None;
+    for (i, line) in lines.iter().enumerate() {
+        if line.starts_with("static CYTHON_INLINE") && line.contains(" __Pyx_divmod_") && line.trim_end().ends_with('{')
+        {
+            in_divmod = Some(if line.contains(" __Pyx_divmod_float_") {
+                "float divmod()"
+            } else {
+                "integer division or modulo by zero"
+            });
+        } else if line.starts_with('}') {
+            in_divmod = None;
+        }
+        let Some(at) = line.find(SET) else {
+            out.push_str(line);
+            continue;
+        };
+        let start = at + SET.len();
+        let Some(len) = line[start..].find('"') else {
+            out.push_str(line);
+            continue;
+        };
+        let ahead = || lines[i + 1..lines.len().min(i + 8)].concat();
+        let message = match (&line[start..start + len], in_divmod) {
+            ("division by zero", Some(divmod)) => divmod,
+            ("float division", None) if ahead().contains("floor(") => "float floor division by zero",
+            ("float division", None) => "float division by zero",
+            ("float divmod()", None) => "float modulo by zero",
+            ("integer division or modulo by zero", None) if ahead().contains("__Pyx_mod_") => "integer modulo by zero",
+            (same, _) => same,
+        };
+        out.push_str(&line[..start]);
+        out.push_str(message);
+        out.push_str(&line[start + len..]);
     }
     out
 }
@@ -655,6 +758,68 @@ mod tests {
         assert!(out.contains("__Pyx_AddTraceback(\"m\", 1"), "{out}");
         assert!(out.contains("__Pyx_AddTraceback(\"<lambda>\", 1"), "{out}");
         assert!(out.contains("x = \"__main__.f\";"), "other strings stay: {out}");
+    }
+
+    #[test]
+    fn a_reraise_adds_no_traceback_entry() {
+        let c = "static void __Pyx_AddTraceback(const char *funcname, int c_line,\n\
+                 \x20                              int py_line, const char *filename) {\n\
+                 \x20   PyObject *code_object = NULL;\n\
+                 \x20     __Pyx_ErrRestoreWithState(__pyx_t_4, __pyx_t_5, __pyx_t_8);\n\
+                 \x20     __pyx_t_4 = 0;  __pyx_t_5 = 0;  __pyx_t_8 = 0; \n\
+                 \x20     __PYX_ERR(0, 5, __pyx_L5_except_error)\n\
+                 \x20   __Pyx_ReraiseException();\n\
+                 \x20   __PYX_ERR(0, 7, __pyx_L1_error)\n\
+                 \x20   if (unlikely(!t)) __PYX_ERR(0, 9, __pyx_L1_error)\n\
+                 \x20   __PYX_ERR(0, 11, __pyx_L1_error)\n";
+        let out = python_tracebacks(c, "m", "/__pyelf__/m.py");
+        assert!(
+            out.contains(
+                "const char *filename) {\n    if (py_line == -1) return; /* pyelf: a re-raise */\n    PyObject"
+            ),
+            "{out}"
+        );
+        assert!(out.contains("\n      __PYX_ERR(0, -1, __pyx_L5_except_error)\n"), "{out}");
+        assert!(out.contains("\n    __PYX_ERR(0, -1, __pyx_L1_error)\n"), "{out}");
+        assert!(
+            out.contains("__PYX_ERR(0, 9, __pyx_L1_error)") && out.contains("__PYX_ERR(0, 11, __pyx_L1_error)"),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn division_by_zero_says_what_python_313_says() {
+        let check = |op: &str| {
+            format!(
+                "  if (unlikely(__pyx_v_b == 0)) {{\n    PyErr_SetString(PyExc_ZeroDivisionError, \"MSG\");\n    \
+                 __PYX_ERR(0, 3, __pyx_L1_error)\n  }}\n  __pyx_t_1 = PyFloat_FromDouble({op}); if (!__pyx_t_1) __PYX_ERR(0, 3, L)\n"
+            )
+        };
+        let said = |c: String| {
+            let out = python_zero_division(&c);
+            let at = out.find("ZeroDivisionError, \"").unwrap() + 20;
+            out[at..at + out[at..].find('"').unwrap()].to_string()
+        };
+        let case = |msg: &str, op: &str| said(check(op).replace("MSG", msg));
+        assert_eq!(case("float division", "(__pyx_v_a / __pyx_v_b)"), "float division by zero");
+        assert_eq!(case("float division", "floor(__pyx_v_a / __pyx_v_b)"), "float floor division by zero");
+        assert_eq!(case("float divmod()", "__Pyx_mod_double(__pyx_v_a, __pyx_v_b, 0)"), "float modulo by zero");
+        assert_eq!(case("integer division or modulo by zero", "__Pyx_mod_long(7, 0, 1)"), "integer modulo by zero");
+        assert_eq!(
+            case("integer division or modulo by zero", "__Pyx_div_long(7, 0, 1)"),
+            "integer division or modulo by zero"
+        );
+        let divmod = |kind: &str| {
+            said(format!(
+                "static CYTHON_INLINE __pyx_ctuple_x __Pyx_divmod_{kind}(double a, double b) {{\n    \
+                 if (unlikely(b == 0.0)) {{\n        PyErr_SetString(PyExc_ZeroDivisionError, \"division by zero\");\n    }}\n}}\n"
+            ))
+        };
+        assert_eq!(divmod("float_double"), "float divmod()");
+        assert_eq!(divmod("int_long"), "integer division or modulo by zero");
+        // Python's own messages elsewhere stay.
+        let other = "  PyErr_SetString(PyExc_ZeroDivisionError, \"division by zero\");\n";
+        assert_eq!(python_zero_division(other), other);
     }
 
     #[test]
