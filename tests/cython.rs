@@ -192,3 +192,18 @@ fn compiled_attribute_sites_answer_as_python_when_classes_dicts_and_slots_change
     let root = root_with("empty", &bin, "cython-attributes");
     same(&in_root(&root, "/app", "/app", &[], true), &want, "empty root");
 }
+
+#[test]
+#[ignore = "builds real binaries and needs root; run by ./test.sh"]
+fn compiled_exceptions_show_pythons_tracebacks_and_messages() {
+    // Re-raised exceptions (a bare `raise`, a `with` block, a helper's `raise`, through `finally`)
+    // add no second traceback entry for the function, and division by zero in Cython's C
+    // arithmetic says what CPython 3.13 says.
+    let want = reference("exceptions");
+    assert!(want.status.success(), "{}", all(&want));
+    assert!(text(&want).contains("x // z -> float floor division by zero\n"), "{}", all(&want));
+    let (bin, said) = build("exceptions", "cython-exceptions", &[]);
+    assert!(notes(&said).is_empty(), "{said}");
+    assert_eq!(compiled_count(&said), "1", "{said}");
+    same(&Command::new(&bin).output().unwrap(), &want, "on the host");
+}
