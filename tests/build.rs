@@ -1150,6 +1150,32 @@ for name in ("py2pkg", "py2pkg.a", "py2pkg.b"):
 /// freeze.py scans bytecode for imports in its own way (one pass over the bytes, most code
 /// objects skipped at once): what it finds must be what modulefinder's dis-based scan finds, for
 /// every code object of the stdlib.
+/// Each module imports the next as it is imported, 123 deep, the deepest such chain CPython 3.13
+/// imports within its default recursion limit (124 fails there). The import analysis follows
+/// such a chain by recursion too, a few frames a module more than the import does: it failed
+/// from 122 deep (sympy's chain is as deep), so no app that imports sympy could be built.
+#[test]
+#[ignore = "builds real binaries and needs root; run by ./test.sh"]
+fn a_chain_of_imports_as_deep_as_python_imports_is_followed() {
+    let dir = tmp().join("deep-imports-app");
+    let pkg = dir.join("chain");
+    std::fs::create_dir_all(&pkg).unwrap();
+    std::fs::write(pkg.join("__init__.py"), "from . import m0\n").unwrap();
+    const DEPTH: usize = 123;
+    for i in 0..DEPTH {
+        let text = if i + 1 < DEPTH {
+            format!("from . import m{}\nDEPTH = m{}.DEPTH + 1\n", i + 1, i + 1)
+        } else {
+            "DEPTH = 1\n".into()
+        };
+        std::fs::write(pkg.join(format!("m{i}.py")), text).unwrap();
+    }
+    let script = dir.join("app.py");
+    std::fs::write(&script, "import chain\nprint(chain.m0.DEPTH)\n").unwrap();
+    let binary = build(&script, "deep-imports", &[]);
+    assert_eq!(stdout_of(&mut Command::new(&binary), "deep-imports"), format!("{DEPTH}\n"));
+}
+
 #[test]
 #[ignore = "builds real binaries and needs root; run by ./test.sh"]
 fn the_analysis_scans_bytecode_as_modulefinder_does() {

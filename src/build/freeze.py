@@ -945,6 +945,10 @@ def emit_main(out_dir, spec_file, cache_dir=None):
 
 
 def main():
+    # modulefinder follows imports by recursion, a few Python frames for each module imported
+    # while another is being imported: sympy's chain of such imports, 126 modules deep, passed
+    # Python's default limit of 1,000 frames. Python calls Python without using the C stack.
+    sys.setrecursionlimit(100_000)
     command, out_dir, args = sys.argv[1], sys.argv[2], sys.argv[3:]
     if command == "analyse":
         try:
