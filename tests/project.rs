@@ -836,3 +836,44 @@ fn corpus_httpie_offline() {
         ],
     );
 }
+
+#[test]
+#[ignore = "builds real binaries and needs root; run by ./test.sh"]
+fn files_a_wheel_installs_under_sys_prefix_are_in_the_tree() {
+    // A wheel with a file in its `.data/data` directory, which pip installs under `sys.prefix`
+    // (glances 4.5.8 reads its configuration so): the binary's tree has it there too.
+    let dir = tmp().join("data-scheme");
+    let links = dir.join("links");
+    fs::create_dir_all(&links).unwrap();
+    let make_wheel = r#"import sys, zipfile
+files = {
+    "pyelf_data_demo/__init__.py": "import os, sys\n\ndef conf():\n    with open(os.path.join(sys.prefix, 'share', 'pyelf-data-demo', 'demo.conf')) as f:\n        return f.read()\n",
+    "pyelf_data_demo-1.0.data/data/share/pyelf-data-demo/demo.conf": "colour = blue\n",
+    "pyelf_data_demo-1.0.dist-info/METADATA": "Metadata-Version: 2.1\nName: pyelf-data-demo\nVersion: 1.0\n",
+    "pyelf_data_demo-1.0.dist-info/WHEEL": "Wheel-Version: 1.0\nGenerator: pyelf-test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+}
+files["pyelf_data_demo-1.0.dist-info/RECORD"] = "".join(f"{name},,\n" for name in files) + "pyelf_data_demo-1.0.dist-info/RECORD,,\n"
+with zipfile.ZipFile(sys.argv[1], "w") as z:
+    for name, text in files.items():
+        z.writestr(name, text)
+"#;
+    let made = Command::new("python3")
+        .arg("-c")
+        .arg(make_wheel)
+        .arg(links.join("pyelf_data_demo-1.0-py3-none-any.whl"))
+        .status()
+        .unwrap();
+    assert!(made.success());
+    fs::write(dir.join("requirements.txt"), "--find-links links\npyelf-data-demo==1.0\n").unwrap();
+    let script = dir.join("app.py");
+    fs::write(&script, "import pyelf_data_demo\nprint(pyelf_data_demo.conf(), end='')\n").unwrap();
+    let req = dir.join("requirements.txt");
+    let (bin, _) = pyelf_build(&script, "data-scheme-app", &["-r", req.to_str().unwrap()]);
+    let out = Command::new(&bin).output().unwrap();
+    assert!(out.status.success(), "{}", all(&out));
+    assert_eq!(text(&out), "colour = blue\n");
+    let root = root_with("empty", &bin, "data-scheme-app");
+    let out = in_root(&root, "/app", "/app", &[], true);
+    assert!(out.status.success(), "{}", all(&out));
+    assert_eq!(text(&out), "colour = blue\n", "empty root");
+}

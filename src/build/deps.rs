@@ -767,6 +767,29 @@ pub fn installed(dist: &Dist, path: &str) -> bool {
         .any(|l| l.split(',').next() == Some(path))
 }
 
+/// What a distribution installed outside site-packages, slash-separated and relative to the site
+/// directory: its wheel's `.data/data` directory (configuration, documentation, shared data),
+/// which pip puts under `sys.prefix`, and `pip install --target` beside the packages, its RECORD
+/// listing each file as `../../PATH`. Not `bin/` (console scripts, which the binary itself is)
+/// nor `include/` (C headers, for building).
+pub fn data_files(dist: &Dist) -> Vec<String> {
+    let record = std::fs::read_to_string(dist.dist_info.join("RECORD")).unwrap_or_default();
+    data_files_of_record(&record)
+}
+
+fn data_files_of_record(record: &str) -> Vec<String> {
+    let mut out: Vec<String> = record
+        .lines()
+        .filter_map(|l| l.split(',').next()?.strip_prefix("../../"))
+        .filter(|p| !p.starts_with("bin/") && !p.starts_with("include/"))
+        .filter(|p| !p.is_empty() && p.split('/').all(|part| !part.is_empty() && part != "." && part != ".."))
+        .map(String::from)
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
 /// The top-level names a distribution installs (from `top_level.txt`, else its RECORD).
 pub fn top_level_names(dist: &Dist) -> Vec<String> {
     if let Ok(t) = std::fs::read_to_string(dist.dist_info.join("top_level.txt")) {
@@ -900,6 +923,19 @@ mod tests {
             "mypyc's runtime, imported from C"
         );
         assert_eq!(m("app/migrations/0001_initial.py"), Some("app.migrations.0001_initial".into()));
+    }
+
+    #[test]
+    fn data_files_are_what_a_wheel_installs_under_sys_prefix() {
+        let record = "glances/__init__.py,sha256=x,1\n\
+                      ../../bin/glances,sha256=x,229\n\
+                      ../../share/doc/glances/glances.conf,sha256=x,34870\n\
+                      ../../etc/jupyter/conf.d/x.json,sha256=x,10\n\
+                      ../../include/site/python3.13/pkg/h.h,sha256=x,1\n\
+                      ../../share/../../etc/passwd,sha256=x,1\n\
+                      ../../../share/other,sha256=x,1\n\
+                      glances-4.5.8.dist-info/RECORD,,\n";
+        assert_eq!(data_files_of_record(record), ["etc/jupyter/conf.d/x.json", "share/doc/glances/glances.conf"]);
     }
 
     #[test]

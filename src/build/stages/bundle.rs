@@ -404,10 +404,19 @@ fn bundle_files(
             files.push(freeze::BundleFile { arc: rel_slash(&f, root), file: f });
         }
     }
+    let mut data = BTreeSet::new();
     for d in dists {
         let root = d.dist_info.parent().context("a dist-info has a parent")?;
         for f in walk(&d.dist_info)? {
             files.push(freeze::BundleFile { arc: rel_slash(&f, root), file: f });
+        }
+        // What pip installs under `sys.prefix` (a wheel's `.data/data`): under the tree's root,
+        // which is the binary's `sys.prefix` (glances reads `share/doc/glances/glances.conf`).
+        for rel in deps::data_files(d) {
+            let file = root.join(&rel);
+            if file.is_file() && data.insert(rel.clone()) {
+                files.push(freeze::BundleFile { arc: rel, file });
+            }
         }
     }
     if let Some(p) = &app.project {
