@@ -758,13 +758,21 @@ fn wheel_of(wheels: &Path, name: &str, version: &str) -> Result<Option<String>> 
     Ok(None)
 }
 
-/// Whether a distribution installed `path` (relative to the site directory, slash-separated): its
-/// RECORD lists it.
-pub fn installed(dist: &Dist, path: &str) -> bool {
+/// The paths a distribution's RECORD lists, relative to the site directory and slash-separated
+/// (none when it has no RECORD).
+fn record_paths(dist: &Dist) -> Vec<String> {
     std::fs::read_to_string(dist.dist_info.join("RECORD"))
         .unwrap_or_default()
         .lines()
-        .any(|l| l.split(',').next() == Some(path))
+        .filter_map(|l| l.split(',').next())
+        .map(String::from)
+        .collect()
+}
+
+/// Whether a distribution installed `path` (relative to the site directory, slash-separated): its
+/// RECORD lists it.
+pub fn installed(dist: &Dist, path: &str) -> bool {
+    record_paths(dist).iter().any(|p| p == path)
 }
 
 /// What a distribution installed outside site-packages, slash-separated and relative to the site
@@ -773,14 +781,9 @@ pub fn installed(dist: &Dist, path: &str) -> bool {
 /// listing each file as `../../PATH`. Not `bin/` (console scripts, which the binary itself is)
 /// nor `include/` (C headers, for building).
 pub fn data_files(dist: &Dist) -> Vec<String> {
-    let record = std::fs::read_to_string(dist.dist_info.join("RECORD")).unwrap_or_default();
-    data_files_of_record(&record)
-}
-
-fn data_files_of_record(record: &str) -> Vec<String> {
-    let mut out: Vec<String> = record
-        .lines()
-        .filter_map(|l| l.split(',').next()?.strip_prefix("../../"))
+    let mut out: Vec<String> = record_paths(dist)
+        .iter()
+        .filter_map(|p| p.strip_prefix("../../"))
         .filter(|p| !p.starts_with("bin/") && !p.starts_with("include/"))
         .filter(|p| !p.is_empty() && p.split('/').all(|part| !part.is_empty() && part != "." && part != ".."))
         .map(String::from)
@@ -795,10 +798,8 @@ pub fn top_level_names(dist: &Dist) -> Vec<String> {
     if let Ok(t) = std::fs::read_to_string(dist.dist_info.join("top_level.txt")) {
         return t.lines().map(str::trim).filter(|l| !l.is_empty()).map(String::from).collect();
     }
-    let mut names: Vec<String> = std::fs::read_to_string(dist.dist_info.join("RECORD"))
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| l.split(',').next())
+    let mut names: Vec<String> = record_paths(dist)
+        .iter()
         .filter_map(|p| p.split('/').next())
         .filter(|p| !p.ends_with(".dist-info") && !p.is_empty() && !p.starts_with(".."))
         .map(|p| p.trim_end_matches(".py").to_string())
@@ -812,8 +813,7 @@ pub fn top_level_names(dist: &Dist) -> Vec<String> {
 /// as `pip install` makes them importable; test directories (`tests/`, `test/`) aside, which the
 /// analysis still brings in when bundled code imports them.
 pub fn modules(dist: &Dist) -> Vec<String> {
-    let record = std::fs::read_to_string(dist.dist_info.join("RECORD")).unwrap_or_default();
-    let mut out: Vec<String> = record.lines().filter_map(|l| module_of_record_path(l.split(',').next()?)).collect();
+    let mut out: Vec<String> = record_paths(dist).iter().filter_map(|p| module_of_record_path(p)).collect();
     out.sort();
     out.dedup();
     out
@@ -927,15 +927,32 @@ mod tests {
 
     #[test]
     fn data_files_are_what_a_wheel_installs_under_sys_prefix() {
-        let record = "glances/__init__.py,sha256=x,1\n\
-                      ../../bin/glances,sha256=x,229\n\
-                      ../../share/doc/glances/glances.conf,sha256=x,34870\n\
-                      ../../etc/jupyter/conf.d/x.json,sha256=x,10\n\
-                      ../../include/site/python3.13/pkg/h.h,sha256=x,1\n\
-                      ../../share/../../etc/passwd,sha256=x,1\n\
-                      ../../../share/other,sha256=x,1\n\
-                      glances-4.5.8.dist-info/RECORD,,\n";
-        assert_eq!(data_files_of_record(record), ["etc/jupyter/conf.d/x.json", "share/doc/glances/glances.conf"]);
+        let dir = tempfile::tempdir().unwrap();
+        let dist_info = dir.path().join("glances-4.5.8.dist-info");
+        std::fs::create_dir_all(&dist_info).unwrap();
+        std::fs::write(
+            dist_info.join("RECORD"),
+            "glances/__init__.py,sha256=x,1\n\
+             ../../bin/glances,sha256=x,229\n\
+             ../../share/doc/glances/glances.conf,sha256=x,34870\n\
+             ../../etc/jupyter/conf.d/x.json,sha256=x,10\n\
+             ../../include/site/python3.13/pkg/h.h,sha256=x,1\n\
+             ../../share/../../etc/passwd,sha256=x,1\n\
+             ../../../share/other,sha256=x,1\n\
+             glances-4.5.8.dist-info/RECORD,,\n",
+        )
+        .unwrap();
+        let dist = Dist {
+            name: "glances".into(),
+            version: "4.5.8".into(),
+            license: String::new(),
+            dist_info,
+            wheel_sha256: None,
+            sdist_sha256: None,
+            libraries: Vec::new(),
+        };
+        assert_eq!(data_files(&dist), ["etc/jupyter/conf.d/x.json", "share/doc/glances/glances.conf"]);
+        assert!(installed(&dist, "glances/__init__.py") && !installed(&dist, "glances/other.py"));
     }
 
     #[test]
