@@ -241,14 +241,15 @@ static void *dl_malloc(size_t size)
     return p;
 }
 
-static void *dl_calloc(size_t count, size_t size)
+/* `total` is count times size, which the callers checked with calloc_total. */
+static void *dl_calloc(size_t total)
 {
     dl_lock_take();
-    void *p = cached_take(count * size); /* malloc.c's callers checked the product */
+    void *p = cached_take(total);
     if (p)
-        memset(p, 0, count * size);
+        memset(p, 0, total);
     else
-        p = dlcalloc(count, size);
+        p = dlcalloc(1, total);
     dl_lock_give();
     return p;
 }
@@ -298,7 +299,7 @@ void *calloc(size_t count, size_t size)
     size_t total;
     if (!calloc_total(count, size, &total))
         return NULL;
-    return dl_calloc(count, size);
+    return dl_calloc(total);
 }
 
 void *realloc(void *p, size_t size)
@@ -383,7 +384,7 @@ void *calloc(size_t count, size_t size)
             return p;
         mimalloc_failed();
     }
-    return dl_calloc(count, size);
+    return dl_calloc(total);
 }
 
 void *realloc(void *p, size_t size)

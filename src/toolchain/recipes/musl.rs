@@ -7,9 +7,9 @@ use xshell::cmd;
 
 /// The edits to musl, each `(file, original, replacement)`.
 ///
-/// The start-up relocation. A static PIE relocates itself before main (ldso/dlstart.c), and most of its relocations are
-/// RELR bitmaps: words of 63 bits, one per pointer-sized place after the last address, set where
-/// the place holds a pointer. musl's loop tests every bit up to the highest set one; this one goes
+/// The start-up relocation. A static PIE relocates itself before main (ldso/dlstart.c), and most
+/// of its relocations are RELR bitmaps: words of 63 bits, one per pointer-sized place after the
+/// last address, set where the place holds a pointer. musl's loop tests every bit up to the highest set one; this one goes
 /// from set bit to set bit (count trailing zeros, then clear the lowest). A binary's start-up has
 /// about 4,300 such words with 21 bits set on average: the loop took 1.4 M instructions and
 /// mispredicted a branch on most bits; now 0.8 M, and start-up is 0.3 ms quicker on x86_64.
