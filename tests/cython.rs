@@ -195,6 +195,24 @@ fn compiled_attribute_sites_answer_as_python_when_classes_dicts_and_slots_change
 
 #[test]
 #[ignore = "builds real binaries and needs root; run by ./test.sh"]
+fn compiled_frames_show_pythons_positions_in_tracebacks() {
+    // 35 tracebacks, each frame at the position CPython gives what failed (a binary operation, a
+    // call, an attribute, a subscript, a name, an unpacking, an assert, an expression over several
+    // lines, a method call on a line of its own, a method that is not there), drawn with python's
+    // ~~~^^^ markers, and lambdas and generator expressions named as python names them.
+    let want = reference("positions");
+    assert!(want.status.success(), "{}", all(&want));
+    assert_eq!(text(&want).matches("Traceback (most recent call last):").count(), 35, "{}", all(&want));
+    assert!(text(&want).contains("    .method(1))\n     ~~~~~~^^^\n"), "{}", all(&want));
+    assert!(text(&want).contains("    return value.strip()\n           ^^^^^^^^^^^\n"), "{}", all(&want));
+    let (bin, said) = build("positions", "cython-positions", &[]);
+    assert!(notes(&said).is_empty(), "{said}");
+    assert_eq!(compiled_count(&said), "1", "{said}");
+    same(&Command::new(&bin).output().unwrap(), &want, "on the host");
+}
+
+#[test]
+#[ignore = "builds real binaries and needs root; run by ./test.sh"]
 fn compiled_exceptions_show_pythons_tracebacks_and_messages() {
     // Re-raised exceptions (a bare `raise`, a `with` block, a helper's `raise`, through `finally`)
     // add no second traceback entry for the function, and division by zero in Cython's C

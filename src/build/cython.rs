@@ -130,12 +130,15 @@ pub fn shadow(cython: &Cython, dir: &Path) -> Result<PathBuf> {
     Ok(dir.to_path_buf())
 }
 
+/// Runs Cython with CPython's positions at its error sites (see [`python_positions`]).
+const CYTHON_RUN: &str = include_str!("cython_run.py");
+
 /// Cython's command line, run by the toolchain's python3 in a clean environment: language level
 /// 3, annotations as `semantics` says. Files and output options are added by the caller.
 fn cython_command(tc: &Toolchain, cython: &Cython, semantics: Semantics) -> Command {
     let mut c = Command::new(&tc.build_python);
     c.arg("-c")
-        .arg("import sys; sys.path.insert(0, sys.argv.pop(1)); from Cython.Compiler.Main import setuptools_main; sys.exit(setuptools_main())")
+        .arg(CYTHON_RUN)
         .arg(&cython.dir)
         .args(["-3", "-X", semantics.directives()])
         .env_clear()
@@ -152,7 +155,7 @@ struct CCache {
 }
 
 /// Bump when what goes into the key or the C changes meaning.
-const C_CACHE_VERSION: &str = "pyelf-cython-c-4";
+const C_CACHE_VERSION: &str = "pyelf-cython-c-5";
 
 impl CCache {
     fn of(cython: &Cython) -> CCache {
@@ -171,6 +174,7 @@ impl CCache {
         let mut h = Sha256::new();
         for part in [
             C_CACHE_VERSION.as_bytes(),
+            CYTHON_RUN.as_bytes(),
             cython.dir.to_string_lossy().as_bytes(),
             semantics.directives().as_bytes(),
             module.as_bytes(),
@@ -584,7 +588,14 @@ pub fn python_tracebacks(c_text: &str, module: &str, file: &str) -> String {
     // cleared, and the goto follows).
     let mut reraise_within = 0;
     let mut in_add_traceback = false;
+    // The C function the line is in, for the entries of lambdas and generator expressions.
+    let mut c_function = "";
     for line in lines.by_ref() {
+        // A definition's first line (a generator's body has its brace on the next).
+        if line.starts_with("static ") && line.contains('(') && !line.contains(';') {
+            let head = line.split('(').next().unwrap_or("");
+            c_function = head.rsplit([' ', '*']).next().unwrap_or("");
+        }
         if in_files && line.trim_start().starts_with('"') {
             // The first (and, for Python source, the only) file of the module.
             out.push_str(&format!("  {file:?},\n"));
@@ -604,6 +615,11 @@ pub fn python_tracebacks(c_text: &str, module: &str, file: &str) -> String {
                 let mut parts = args.splitn(3, ',');
                 if let (Some(f), Some(_line), Some(rest)) = (parts.next(), parts.next(), parts.next()) {
                     let indent = &line[..line.len() - code.len()];
+                    // No position: no entry is added for it.
+                    let rest = match rest.split_once(AT_MARK) {
+                        Some((call, after)) => format!("{call}{}", after.split_once("*/").map_or("\n", |a| a.1)),
+                        None => rest.to_string(),
+                    };
                     out.push_str(&format!("{indent}__PYX_ERR({f}, {RERAISE_LINE},{rest}"));
                     reraise_within = 0;
                     continue;
@@ -633,6 +649,7 @@ pub fn python_tracebacks(c_text: &str, module: &str, file: &str) -> String {
                         .and_then(|r| r.strip_prefix('.'))
                         .map_or(name, |r| r.rsplit('.').next().unwrap_or(r))
                 };
+                let short = anonymous_name(short, c_function).unwrap_or(short);
                 out.push_str(&line[..start]);
                 out.push_str(short);
                 out.push_str(&line[end..]);
@@ -641,6 +658,144 @@ pub fn python_tracebacks(c_text: &str, module: &str, file: &str) -> String {
         }
     }
     out
+}
+
+/// The comment `cython_run.py` puts after an error position: `END_LINE COL END_COL*/`.
+const AT_MARK: &str = "/*pyelf-at ";
+
+/// Gives the frames a Cython module adds to tracebacks CPython's positions of the operation that
+/// failed (the lines of the expression and its columns), from which `traceback` draws its
+/// `~~~^^^` markers, as it does for python's own frames.
+///
+/// `cython_run.py` writes each position as a comment after Cython's `__PYX_ERR(file, line, label)`
+/// or `__PYX_MARK_ERR_POS(file, line)`. Here each distinct position becomes a site of the
+/// module's table `__pyelf_sites` (end line, column, end column, and a method call's lookup's
+/// line, end line, column and end column), the call `__PYELF_ERR(file, line, site, label)` (or
+/// `__PYELF_MARK_ERR_POS`), which sets Cython's `__pyx_clineno` to the site's number, and every
+/// other error position sets it to 0. Cython passes it to `__Pyx_AddTraceback` as `c_line`, which
+/// keys its cache of code objects by it; it now keeps it (Cython zeroes it without C lines in
+/// tracebacks), or takes the lookup's instead when that failed (`__pyelf_site`).
+/// `runtime/positions.c` replaces `__Pyx_CreateCodeObjectForTraceback`: a code object with the
+/// site's position.
+///
+/// A module without positions, or whose C lacks one of the places changed, is returned as it
+/// was, the comments aside.
+pub fn python_positions(c_text: &str) -> String {
+    const MACROS: [(&str, &str); 2] =
+        [("__PYX_ERR(", "__PYELF_ERR("), ("__PYX_MARK_ERR_POS(", "__PYELF_MARK_ERR_POS(")];
+    const DEFINED: &str =
+        "#define __PYX_ERR(f_index, lineno, Ln_error) \\\n    { __PYX_MARK_ERR_POS(f_index, lineno) goto Ln_error; }\n";
+    const CLINE: &str = "        c_line = __Pyx_CLineForTraceback(tstate, c_line);\n";
+    const CREATE: &str = "static PyCodeObject* __Pyx_CreateCodeObjectForTraceback(\n";
+    let mut sites: Vec<[i64; 8]> = Vec::new();
+    let mut out = String::with_capacity(c_text.len());
+    for line in c_text.split_inclusive('\n') {
+        let mut rest = line;
+        while let Some(mark) = rest.find(AT_MARK) {
+            let Some(close) = rest[mark..].find("*/").map(|c| mark + c) else { break };
+            let before = &rest[..mark];
+            let call = MACROS.iter().filter_map(|(m, ours)| before.rfind(m).map(|at| (at, m.len(), *ours))).max();
+            let at: Vec<i64> = rest[mark + AT_MARK.len()..close].split(' ').filter_map(|n| n.parse().ok()).collect();
+            let args: Option<Vec<&str>> =
+                call.and_then(|(at, len, _)| before[at + len..].strip_suffix(')')).map(|a| a.split(", ").collect());
+            let at: Option<[i64; 7]> = match *at.as_slice() {
+                [end_line, col, end_col] => Some([end_line, col, end_col, 0, 0, 0, 0]),
+                [a, b, c, d, e, f, g] => Some([a, b, c, d, e, f, g]),
+                _ => None,
+            };
+            match (call, args, at) {
+                (Some((start, _, ours)), Some(args), Some(at)) if args.len() >= 2 => {
+                    let Ok(line_no) = args[1].parse::<i64>() else {
+                        out.push_str(before);
+                        rest = &rest[close + 2..];
+                        continue;
+                    };
+                    let mut site = [line_no; 8];
+                    site[1..].copy_from_slice(&at);
+                    let n = match sites.iter().position(|s| *s == site) {
+                        Some(i) => i + 1,
+                        None => {
+                            sites.push(site);
+                            sites.len()
+                        }
+                    };
+                    let mut args = args;
+                    let n = n.to_string();
+                    args.insert(2, &n);
+                    out.push_str(&before[..start]);
+                    out.push_str(&format!("{ours}{})", args.join(", ")));
+                }
+                _ => out.push_str(before),
+            }
+            rest = &rest[close + 2..];
+        }
+        out.push_str(rest);
+    }
+    let complete = [DEFINED, CLINE, CREATE].iter().all(|p| out.contains(p));
+    if sites.is_empty() || !complete {
+        // The comments only, as if there were no positions.
+        let mut plain = String::with_capacity(c_text.len());
+        let mut rest = c_text;
+        while let Some(mark) = rest.find(AT_MARK) {
+            plain.push_str(&rest[..mark]);
+            rest = rest[mark..].find("*/").map_or("", |c| &rest[mark + c + 2..]);
+        }
+        plain.push_str(rest);
+        return plain;
+    }
+    let macros = format!(
+        "{DEFINED}/* pyelf: the error position's site in __pyelf_sites, or 0 (cython::python_positions) */\n\
+         #undef __PYX_MARK_ERR_POS\n\
+         #define __PYX_MARK_ERR_POS(f_index, lineno) __PYELF_MARK_ERR_POS(f_index, lineno, 0)\n\
+         #define __PYELF_MARK_ERR_POS(f_index, lineno, site)  {{ __pyx_filename = __pyx_f[f_index]; (void) __pyx_filename; \
+         __pyx_lineno = lineno; (void) __pyx_lineno; __pyx_clineno = site; (void) __pyx_clineno; }}\n\
+         #define __PYELF_ERR(f_index, lineno, site, Ln_error) {{ __PYELF_MARK_ERR_POS(f_index, lineno, site) goto Ln_error; }}\n"
+    );
+    let out = out.replacen(DEFINED, &macros, 1).replacen(
+        CLINE,
+        "        c_line = __pyelf_site(c_line, &py_line); /* pyelf: cython::python_positions */\n",
+        1,
+    );
+    // Cython's function, from its first line to its closing brace, gives way to the table and
+    // runtime/positions.c.
+    let start = out.find(CREATE).expect("checked above");
+    let end = out[start..].find("\n}\n").map_or(out.len(), |e| start + e + 3);
+    let mut table = String::from("static const int __pyelf_sites[][7] = {\n");
+    for site in &sites {
+        let row: Vec<String> = site[1..].iter().map(|n| n.to_string()).collect();
+        table.push_str(&format!("    {{{}}},\n", row.join(", ")));
+    }
+    table.push_str("};\n");
+    format!("{}{table}{}{}", &out[..start], crate::runtime::POSITIONS_C, &out[end..])
+}
+
+/// Python's name of a lambda or a generator expression (`<lambda>`, `<genexpr>`), which Cython
+/// names `lambda`, `lambda1`, … and `genexpr` in tracebacks, told from a function a user named so by
+/// the C function the entry is added in: Cython's `__pyx_lambda_funcdef_…` for a lambda, the
+/// generator's body `__pyx_gb_…` or the function that makes it, `…_genexpr` (a `def genexpr` is
+/// `…_<n>genexpr`).
+fn anonymous_name(short: &str, c_function: &str) -> Option<&'static str> {
+    let lambda = short.strip_prefix("lambda").is_some_and(|n| n.bytes().all(|b| b.is_ascii_digit()));
+    if lambda && c_function.starts_with("__pyx_lambda_funcdef_") {
+        return Some("<lambda>");
+    }
+    let maker = c_function
+        .strip_suffix("genexpr")
+        .is_some_and(|f| f.ends_with('_') && !f.trim_end_matches('_').ends_with(|c: char| c.is_ascii_digit()));
+    (short == "genexpr" && (c_function.starts_with("__pyx_gb_") || maker)).then_some("<genexpr>")
+}
+
+/// Gives the errors of slicing an object that cannot be sliced CPython 3.13's messages: Cython's
+/// `__Pyx_PyObject_GetSlice` and `__Pyx_PyObject_SetSlice` say "unsliceable" and "does not support
+/// slice assignment" (or "deletion") where CPython, which slices through the subscript, says "not
+/// subscriptable" and "does not support item assignment" (or "deletion").
+pub fn python_slice_messages(c_text: &str) -> String {
+    const CYTHON_TO_CPYTHON: [(&str, &str); 3] = [
+        ("' object is unsliceable\"", "' object is not subscriptable\""),
+        ("' object does not support slice assignment\"", "' object does not support item assignment\""),
+        ("' object does not support slice deletion\"", "' object does not support item deletion\""),
+    ];
+    CYTHON_TO_CPYTHON.iter().fold(c_text.to_string(), |text, (cython, cpython)| text.replace(cython, cpython))
 }
 
 /// Gives the errors of division by zero in the arithmetic Cython does in C the messages CPython
@@ -750,14 +905,97 @@ mod tests {
                  __Pyx_AddTraceback(\"init __main__\", 1, 2, f);\n\
                  __Pyx_AddTraceback(\"__main__\", 1, 2, f);\n\
                  __Pyx_AddTraceback(\"__main__.K.m\", 1, 2, f);\n\
-                 __Pyx_AddTraceback(\"__main__.f.<locals>.<lambda>\", 1, 2, f);\n\
+                 static PyObject *__pyx_lambda_funcdef_lambda1(CYTHON_UNUSED PyObject *__pyx_self) {\n\
+                 __Pyx_AddTraceback(\"__main__.f.lambda1\", 1, 2, f);\n\
+                 }\n\
+                 static PyObject *__pyx_pf_8__main__6genexp_genexpr(CYTHON_UNUSED PyObject *__pyx_self) {\n\
+                 __Pyx_AddTraceback(\"__main__.genexp.genexpr\", 1, 2, f);\n\
+                 }\n\
+                 static PyObject *__pyx_gb_8__main__6genexp_2generator(__pyx_CoroutineObject *g) /* generator body */\n{\n\
+                 __Pyx_AddTraceback(\"genexpr\", 1, 2, f);\n\
+                 }\n\
+                 static PyObject *__pyx_pf_8__main__7genexpr(CYTHON_UNUSED PyObject *__pyx_self) {\n\
+                 __Pyx_AddTraceback(\"__main__.genexpr\", 1, 2, f);\n\
+                 }\n\
+                 static PyObject *__pyx_pf_8__main__2lambda1(CYTHON_UNUSED PyObject *__pyx_self) {\n\
+                 __Pyx_AddTraceback(\"__main__.lambda1\", 1, 2, f);\n\
                  x = \"__main__.f\";\n";
         let out = python_tracebacks(c, "__main__", "/__pyelf__/app.py");
         assert!(out.contains("  \"/__pyelf__/app.py\",\n};"), "{out}");
         assert_eq!(out.matches("__Pyx_AddTraceback(\"<module>\"").count(), 2, "{out}");
         assert!(out.contains("__Pyx_AddTraceback(\"m\", 1"), "{out}");
-        assert!(out.contains("__Pyx_AddTraceback(\"<lambda>\", 1"), "{out}");
+        assert_eq!(out.matches("__Pyx_AddTraceback(\"<lambda>\", 1").count(), 1, "{out}");
+        // The function that makes a generator expression and its body (a generator's body
+        // function opens its brace on the next line).
+        assert_eq!(out.matches("__Pyx_AddTraceback(\"<genexpr>\", 1").count(), 2, "{out}");
+        // Functions a user named so keep their names.
+        assert!(out.contains("__Pyx_AddTraceback(\"genexpr\", 1"), "{out}");
+        assert!(out.contains("__Pyx_AddTraceback(\"lambda1\", 1"), "{out}");
         assert!(out.contains("x = \"__main__.f\";"), "other strings stay: {out}");
+    }
+
+    #[test]
+    fn error_positions_become_sites_of_a_table_the_traceback_code_reads() {
+        let head = "#define __PYX_ERR(f_index, lineno, Ln_error) \\\n    { __PYX_MARK_ERR_POS(f_index, lineno) goto Ln_error; }\n";
+        let add = "static void __Pyx_AddTraceback(const char *funcname, int c_line,\n\
+                   \x20                              int py_line, const char *filename) {\n\
+                   \x20   if (c_line) {\n\
+                   \x20       c_line = __Pyx_CLineForTraceback(tstate, c_line);\n\
+                   \x20   }\n\
+                   }\n";
+        let create = "static PyCodeObject* __Pyx_CreateCodeObjectForTraceback(\n\
+                      \x20           const char *funcname, int c_line,\n\
+                      \x20           int py_line, const char *filename) {\n\
+                      \x20   py_code = PyCode_NewEmpty(filename, funcname, py_line);\n\
+                      }\n";
+        let body = "  if (unlikely(!t)) __PYX_ERR(0, 7, __pyx_L1_error)/*pyelf-at 7 11 16*/\n\
+                    \x20 { __PYX_ERR(0, 7, __pyx_L1_error)/*pyelf-at 7 11 16*/ } x = 1; __PYX_MARK_ERR_POS(0, 9)/*pyelf-at 10 4 5*/\n\
+                    \x20 __PYX_ERR(0, 12, __pyx_L5_except_error)\n\
+                    \x20 if (!r) __PYX_ERR(0, 14, __pyx_L1_error)/*pyelf-at 15 4 9 15 15 4 7*/\n";
+        let c = format!("{head}{body}{create}{add}");
+        let out = python_positions(&c);
+        assert!(!out.contains(AT_MARK), "{out}");
+        // One site for each distinct position, in order.
+        assert_eq!(out.matches("__PYELF_ERR(0, 7, 1, __pyx_L1_error)").count(), 2, "{out}");
+        assert!(out.contains(" } x = 1; __PYELF_MARK_ERR_POS(0, 9, 2)\n"), "{out}");
+        assert!(out.contains("  if (!r) __PYELF_ERR(0, 14, 3, __pyx_L1_error)\n"), "{out}");
+        assert!(
+            out.contains(
+                "static const int __pyelf_sites[][7] = {\n    {7, 11, 16, 0, 0, 0, 0},\n    {10, 4, 5, 0, 0, 0, 0},\n    \
+                 {15, 4, 9, 15, 15, 4, 7},\n};\n"
+            ),
+            "{out}"
+        );
+        // A position without one is site 0, and Cython's c_line reaches the code object.
+        assert!(out.contains("  __PYX_ERR(0, 12, __pyx_L5_except_error)\n"), "{out}");
+        assert!(out.contains("#define __PYX_MARK_ERR_POS(f_index, lineno) __PYELF_MARK_ERR_POS(f_index, lineno, 0)\n"));
+        assert!(!out.contains("__Pyx_CLineForTraceback(tstate, c_line)"), "{out}");
+        assert!(out.contains("        c_line = __pyelf_site(c_line, &py_line);"), "{out}");
+        assert!(out.contains(crate::runtime::POSITIONS_C), "{out}");
+        assert!(!out.contains("py_code = PyCode_NewEmpty"), "Cython's function is replaced: {out}");
+        let after = out.split(crate::runtime::POSITIONS_C).nth(1).unwrap();
+        assert!(after.starts_with("static void __Pyx_AddTraceback("), "{out}");
+
+        // Without positions, or without the places to change, only the comments go.
+        let plain = format!("{head}  __PYX_ERR(0, 12, L)\n{create}{add}");
+        assert_eq!(python_positions(&plain), plain);
+        let without = format!("{head}{body}{add}");
+        let bare = without
+            .replace("/*pyelf-at 7 11 16*/", "")
+            .replace("/*pyelf-at 10 4 5*/", "")
+            .replace("/*pyelf-at 15 4 9 15 15 4 7*/", "");
+        assert_eq!(python_positions(&without), bare);
+    }
+
+    #[test]
+    fn slicing_what_cannot_be_sliced_says_what_python_313_says() {
+        let c = "            \"'\" __Pyx_FMT_TYPENAME \"' object is unsliceable\", obj);\n\
+                 \x20               \"'\" __Pyx_FMT_TYPENAME \"' object does not support slice assignment\" :\n\
+                 \x20               \"'\" __Pyx_FMT_TYPENAME \"' object does not support slice deletion\",\n";
+        let out = python_slice_messages(c);
+        assert!(out.contains("\"' object is not subscriptable\", obj);"), "{out}");
+        assert!(out.contains("\"' object does not support item assignment\" :"), "{out}");
+        assert!(out.contains("\"' object does not support item deletion\","), "{out}");
     }
 
     #[test]

@@ -49,6 +49,10 @@ pub const DEEPFREEZE_C: &str = include_str!("deepfreeze.c");
 /// The table's layout, shared by [`DEEPFREEZE_C`] and the generated table.
 pub const DEEPFREEZE_H: &str = include_str!("deepfreeze.h");
 
+/// The code objects of the frames the app's compiled functions add to tracebacks, at CPython's
+/// positions of what failed; each compiled module includes it (`crate::build::cython::python_positions`).
+pub const POSITIONS_C: &str = include_str!("positions.c");
+
 /// The loader of the wheels' shared objects (dlopen, dlsym, dladdr, dl_iterate_phdr, TLS).
 pub const LOADER_C: &str = include_str!("loader.c");
 

@@ -1,8 +1,7 @@
 """Exceptions in compiled code as python shows them: the tracebacks of exceptions re-raised by a
 bare `raise` and by a `with` block (no second entry for the function), and the messages of
 division by zero in arithmetic Cython does in C. Paths are given relative to this file's
-directory, and python's position markers (~~~^^^), which compiled frames do not have, are left
-out."""
+directory."""
 import contextlib
 import os
 import traceback
@@ -129,6 +128,5 @@ for f in (in_with, bare, nested, via_helper, with_finally, exit_raises, raise_ne
     try:
         f()
     except Exception:
-        lines = traceback.format_exc().replace(HERE, "").splitlines(True)
-        print("".join(line for line in lines if "^^" not in line and "~~" not in line))
+        print(traceback.format_exc().replace(HERE, ""))
 divisions()

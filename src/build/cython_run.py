@@ -1,0 +1,244 @@
+"""Cython's command line, with CPython's source positions at its error sites.
+
+Run by the toolchain's python3 as `python3 -c <this file> CYTHON_DIR ARGS...`: Cython's own
+`setuptools_main` with ARGS, after one change. Where Cython's C records a line for a traceback
+(`__PYX_ERR(file, line, label)` and `__PYX_MARK_ERR_POS(file, line)`), this gives the position
+CPython 3.13 gives the same operation (its `co_positions`, from which `traceback` draws the
+`~~~^^^` markers and the lines of a statement that spans several):
+
+    __PYX_ERR(0, LINE, label)/*pyelf-at END_LINE COL END_COL*/
+
+LINE is then CPython's first line of the expression, and the columns are UTF-8 byte offsets, as in
+`co_positions`. A method call (`obj.name(...)`) has the method lookup's position after it
+(`LINE END_LINE COL END_COL`): Cython looks the method up and calls it in one step. `cython::python_positions` turns the comment into a site of the module's table.
+
+Cython gives each node the position of its operator token (`/` of `a / b`, `(` of a call, `.` of
+an attribute, `[` of a subscript); CPython gives the instruction the span of the whole expression.
+The expression is the innermost one of Python's own parse (`ast`) that holds Cython's position.
+Where that is a compound statement (an `if` with its body, a `def`), or nothing is found, the site
+keeps Cython's line and no columns, as before.
+"""
+
+import ast
+import bisect
+import importlib.util
+import sys
+
+sys.path.insert(0, sys.argv.pop(1))
+
+from Cython.Compiler import Code  # noqa: E402
+from Cython.Compiler.Main import setuptools_main  # noqa: E402
+
+# Statements whose span holds other statements: CPython never gives one instruction all of it.
+COMPOUND = (
+    ast.FunctionDef,
+    ast.AsyncFunctionDef,
+    ast.ClassDef,
+    ast.If,
+    ast.For,
+    ast.AsyncFor,
+    ast.While,
+    ast.With,
+    ast.AsyncWith,
+    ast.Try,
+    ast.TryStar,
+    ast.Match,
+)
+
+# Cython's nodes that look up and call `__enter__` and `__exit__`.
+WITH_NODES = ("WithStatNode", "WithExitCallNode")
+
+# CPython's STACK_USE_GUIDELINE: a method call with as many arguments is compiled as a plain call.
+STACK_USE_GUIDELINE = 30
+
+
+class Source:
+    """One Python file's parse, to find the expression at a position."""
+
+    def __init__(self, path):
+        with open(path, "rb") as f:
+            data = f.read()
+        self.tree = ast.parse(data)
+        text = importlib.util.decode_source(data)
+        self.lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+        self.kids = {}
+        self.imported = module_imports(self.tree)
+
+    def children(self, node):
+        """The nearest descendants of `node` that have a position, as `(start, end, node)` sorted by
+        start (nodes without one, such as a call's `arguments`, are looked through)."""
+        found = self.kids.get(id(node))
+        if found is None:
+            found = []
+            pending = list(ast.iter_child_nodes(node))
+            while pending:
+                n = pending.pop()
+                if getattr(n, "end_col_offset", None) is not None and getattr(n, "end_lineno", None) is not None:
+                    found.append(((n.lineno, n.col_offset), (n.end_lineno, n.end_col_offset), n))
+                else:
+                    pending.extend(ast.iter_child_nodes(n))
+            found.sort(key=lambda t: t[0])
+            self.kids[id(node)] = found
+        return found
+
+    def innermost(self, line, col):
+        """The expressions and statements holding Cython's `line` and `col` (characters), outermost
+        first."""
+        if not 0 < line <= len(self.lines) or col > len(self.lines[line - 1]):
+            return []
+        point = (line, len(self.lines[line - 1][:col].encode()))
+        node, found = self.tree, []
+        while True:
+            kids = self.children(node)
+            i = bisect.bisect_right(kids, point, key=lambda t: t[0])
+            # The last child starting at or before the point, or one just before it (children
+            # seldom overlap: a decorator, an f-string's parts).
+            hit = next((n for start, end, n in reversed(kids[max(0, i - 3) : i]) if start <= point < end), None)
+            if hit is None:
+                return found
+            if isinstance(hit, (ast.expr, ast.stmt)):
+                found.append(hit)
+            node = hit
+
+    def position(self, line, col, by):
+        """CPython's `(line, end_line, col, end_col)` of the operation at Cython's position, or
+        None; for a method call, followed by the same of the method's lookup. `by`: the class of
+        Cython's node that checks the error."""
+        path = self.innermost(line, col)
+        withs = [i for i, n in enumerate(path) if isinstance(n, (ast.With, ast.AsyncWith))]
+        if by in WITH_NODES and withs and withs[-1] + 1 < len(path):
+            # Entering and leaving a `with` block: CPython's position is the context
+            # expression's, Cython's the start of it.
+            return self.span(path[withs[-1] + 1])
+        if not path or isinstance(path[-1], COMPOUND):
+            return None
+        node, parent = path[-1], path[-2] if len(path) > 1 else None
+        if isinstance(node, (ast.Name, ast.Starred)) and isinstance(node.ctx, ast.Store):
+            # Storing a name cannot fail: Cython's position of unpacking into `a, b` and of
+            # `a += b` is the first name's, CPython's the target's and the statement's.
+            if isinstance(parent, (ast.Tuple, ast.List, ast.AugAssign)):
+                node = parent
+        elif isinstance(node, ast.GeneratorExp) and isinstance(parent, ast.Call) and parent.args == [node]:
+            # `sum(x for x in y)`, which Cython runs as a loop of its own: CPython's call.
+            node = parent
+        elif isinstance(node, ast.Assert):
+            # The AssertionError is raised at the test's position.
+            node = node.test
+        at = self.span(node)
+        if at is None:
+            return None
+        # A call of `obj.name(...)`: Cython looks the method up and calls it in one step, at the
+        # call's position, and CPython fails an attribute that is not there at the attribute's.
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            lookup = self.span(node.func)
+            if lookup is not None:
+                return at + lookup
+        return at
+
+    def span(self, node):
+        """CPython's `(line, end_line, col, end_col)` of the instruction for `node`."""
+        at = [node.lineno, node.end_lineno, node.col_offset, node.end_col_offset]
+        # compile.c's update_start_location_to_match_attr: an attribute, and a method call, start
+        # on the attribute's line when they span several.
+        attr = None
+        if isinstance(node, ast.Attribute):
+            attr = node
+        elif isinstance(node, ast.Call) and self.is_method_call(node):
+            attr = node.func
+        if attr is not None and at[0] != attr.end_lineno:
+            at[0] = attr.end_lineno
+            if len(attr.attr) > attr.end_col_offset:
+                return None
+            at[2] = attr.end_col_offset - len(attr.attr)
+            at[1] = max(at[0], at[1])
+            if at[0] == at[1]:
+                at[3] = max(at[2], at[3])
+        return tuple(at)
+
+    def is_method_call(self, call):
+        """Whether CPython 3.13 compiles `call` as a method call (compile.c's
+        maybe_optimize_method_call)."""
+        func = call.func
+        if not isinstance(func, ast.Attribute) or not isinstance(func.ctx, ast.Load):
+            return False
+        if isinstance(func.value, ast.Name) and func.value.id in self.imported:
+            return False
+        args, kwds = len(call.args), len(call.keywords)
+        if args + kwds + (kwds != 0) >= STACK_USE_GUIDELINE:
+            return False
+        if any(isinstance(a, ast.Starred) for a in call.args) or any(k.arg is None for k in call.keywords):
+            return False
+        return True
+
+
+def module_imports(tree):
+    """The names an import binds in the module's own scope (CPython's DEF_IMPORT there)."""
+    names = set()
+    pending = list(tree.body)
+    while pending:
+        n = pending.pop()
+        if isinstance(n, (ast.Import, ast.ImportFrom)):
+            for a in n.names:
+                names.add(a.asname or a.name.split(".")[0])
+        elif not isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
+            pending.extend(ast.iter_child_nodes(n))
+    return names
+
+
+SOURCES = {}
+
+
+def position(pos, by):
+    """CPython's position for Cython's `pos` (a source descriptor, line, column), checked by a node
+    of class `by`, or None."""
+    desc, line, col = pos
+    name = getattr(desc, "filename", None)
+    if not isinstance(name, str) or not name.endswith(".py"):
+        return None
+    if name not in SOURCES:
+        try:
+            SOURCES[name] = Source(name)
+        except (OSError, SyntaxError, ValueError, UnicodeDecodeError):
+            SOURCES[name] = None
+    source = SOURCES[name]
+    return source.position(line, col, by) if source is not None else None
+
+
+def with_position(pos, text):
+    """`text`, Cython's `__PYX_...(file, line...)`, with CPython's line and the position comment."""
+    at = position(pos, checker()) if pos is not None else None
+    if at is None:
+        return text
+    prefix, _, rest = text.partition(", %s" % pos[1])
+    return "%s, %d%s/*pyelf-at %s*/" % (prefix, at[0], rest, " ".join(map(str, at[1:])))
+
+
+def checker():
+    """The class name of the Cython node whose code asks for the error position."""
+    frame = sys._getframe(3)
+    for _ in range(8):
+        if frame is None:
+            break
+        node = frame.f_locals.get("self")
+        if node is not None and not isinstance(node, Code.CCodeWriter):
+            return type(node).__name__
+        frame = frame.f_back
+    return None
+
+
+_error_goto = Code.CCodeWriter.error_goto
+_set_error_info = Code.CCodeWriter.set_error_info
+
+
+def error_goto(self, pos, used=True):
+    return with_position(pos, _error_goto(self, pos, used))
+
+
+def set_error_info(self, pos, used=False):
+    return with_position(pos, _set_error_info(self, pos, used))
+
+
+Code.CCodeWriter.error_goto = error_goto
+Code.CCodeWriter.set_error_info = set_error_info
+
+sys.exit(setuptools_main())
