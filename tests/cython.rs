@@ -195,6 +195,38 @@ fn compiled_attribute_sites_answer_as_python_when_classes_dicts_and_slots_change
 
 #[test]
 #[ignore = "builds real binaries and needs root; run by ./test.sh"]
+fn a_script_cython_refuses_and_python_runs_is_embedded_as_bytecode() {
+    let want = reference("refused");
+    assert_eq!(want.status.code(), Some(3), "{}", all(&want));
+    let (bin, said) = build("refused", "cython-refused", &[]);
+    assert!(
+        said.contains("is embedded as bytecode: Cython could not compile it (app.py:")
+            && said.contains("undeclared name not builtin: GREETING")
+            && said.contains("), though python does"),
+        "{said}"
+    );
+    assert_eq!(compiled_count(&said), "0", "{said}");
+    same(&Command::new(&bin).output().unwrap(), &want, "on the host");
+
+    // A script python rejects too stops the build, with Cython's message.
+    let broken = tmp().join("cython-broken");
+    std::fs::create_dir_all(&broken).unwrap();
+    std::fs::write(broken.join("app.py"), "print('a')\ndef f(:\n    pass\n").unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_pyelf"))
+        .arg("build")
+        .arg(broken.join("app.py"))
+        .arg("-o")
+        .arg(broken.join("app"))
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success(), "{said}");
+    assert!(said.contains("Cython could not compile") && said.contains("app.py:2:"), "{said}");
+    assert!(!broken.join("app").exists());
+}
+
+#[test]
+#[ignore = "builds real binaries and needs root; run by ./test.sh"]
 fn compiled_frames_show_pythons_positions_in_tracebacks() {
     // 35 tracebacks, each frame at the position CPython gives what failed (a binary operation, a
     // call, an attribute, a subscript, a name, an unpacking, an assert, an expression over several

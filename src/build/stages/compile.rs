@@ -1,4 +1,5 @@
-//! Cython: the main script's C first (its errors stop the build, before the analysis), then the
+//! Cython: the main script's C first (errors that python makes too stop the build, before the
+//! analysis; a script only Cython refuses runs as bytecode), then the
 //! package's `__main__` and the app's modules (and with `--compile-deps` the dependencies'),
 //! each given an init function of its own, and their C compiled to objects; what Cython or the C
 //! compiler could not compile is embedded as bytecode instead.
@@ -40,8 +41,35 @@ pub fn script(plan: &Plan, resolved: &Dependencies) -> Result<ScriptC> {
     }
     let c = plan.dir().join("app.c");
     // With Python's semantics: the analysis tells later whether it was written for Cython.
-    cython::compile(&plan.tc, &plan.cython, cython::Semantics::Python, script, SCRIPT_CYTHON_NAME, &c)?;
-    Ok(ScriptC { c: Some(c) })
+    let Err(e) = cython::compile(&plan.tc, &plan.cython, cython::Semantics::Python, script, SCRIPT_CYTHON_NAME, &c)
+    else {
+        return Ok(ScriptC { c: Some(c) });
+    };
+    // Cython refuses some code python runs (a name only the builtins get at run time, such as
+    // gettext's `_`; unpacking a literal of the wrong length in a branch that never runs). Such a
+    // script runs as bytecode; one python rejects too stops the build with Cython's message.
+    if !python_compiles(plan, script)? {
+        return Err(e);
+    }
+    let name = script.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+    let said = format!("{e:#}");
+    let reasons: Vec<&str> = said.lines().filter(|l| l.starts_with(&format!("{name}:"))).map(str::trim).collect();
+    crate::report::warn(&format!(
+        "{} is embedded as bytecode: Cython could not compile it ({}), though python does",
+        script.display(),
+        if reasons.is_empty() { "Cython produced no C code".to_string() } else { reasons.join("; ") }
+    ));
+    Ok(ScriptC { c: None })
+}
+
+/// Whether the toolchain's python (the binary's CPython) compiles `script` to bytecode.
+fn python_compiles(plan: &Plan, script: &std::path::Path) -> Result<bool> {
+    let out = std::process::Command::new(&plan.tc.build_python)
+        .args(["-I", "-c", "import sys; compile(open(sys.argv[1], 'rb').read(), sys.argv[1], 'exec')"])
+        .arg(script)
+        .output()
+        .map_err(|e| anyhow::anyhow!("cannot run the toolchain's python3 ({}): {e}", plan.tc.build_python.display()))?;
+    Ok(out.status.success())
 }
 
 /// Compiles the app's modules with Cython, and all their C (the script's too) to objects.
