@@ -228,13 +228,14 @@ fn a_script_cython_refuses_and_python_runs_is_embedded_as_bytecode() {
 #[test]
 #[ignore = "builds real binaries and needs root; run by ./test.sh"]
 fn compiled_frames_show_pythons_positions_in_tracebacks() {
-    // 35 tracebacks, each frame at the position CPython gives what failed (a binary operation, a
+    // 37 tracebacks, each frame at the position CPython gives what failed (a binary operation, a
     // call, an attribute, a subscript, a name, an unpacking, an assert, an expression over several
-    // lines, a method call on a line of its own, a method that is not there), drawn with python's
-    // ~~~^^^ markers, and lambdas and generator expressions named as python names them.
+    // lines, a method call on a line of its own, a method that is not there, a `with` on what is
+    // no context manager), drawn with python's ~~~^^^ markers, with python's messages, and
+    // lambdas and generator expressions named as python names them.
     let want = reference("positions");
     assert!(want.status.success(), "{}", all(&want));
-    assert_eq!(text(&want).matches("Traceback (most recent call last):").count(), 35, "{}", all(&want));
+    assert_eq!(text(&want).matches("Traceback (most recent call last):").count(), 37, "{}", all(&want));
     assert!(text(&want).contains("    .method(1))\n     ~~~~~~^^^\n"), "{}", all(&want));
     assert!(text(&want).contains("    return value.strip()\n           ^^^^^^^^^^^\n"), "{}", all(&want));
     let (bin, said) = build("positions", "cython-positions", &[]);

@@ -798,6 +798,61 @@ pub fn python_slice_messages(c_text: &str) -> String {
     CYTHON_TO_CPYTHON.iter().fold(c_text.to_string(), |text, (cython, cpython)| text.replace(cython, cpython))
 }
 
+/// Gives a `with` (and `async with`) on an object that is no context manager CPython 3.13's error:
+/// "TypeError: 'int' object does not support the context manager protocol", and "(missed __exit__
+/// method)" after it when only `__enter__` is there. Cython looks `__exit__` up first, as a
+/// special method, and raised "AttributeError: __exit__". Its lookup
+/// (`__Pyx_PyObject_LookupSpecial(mgr, …__pyx_n_u_exit)`) becomes `__PYELF_WITH_EXIT`, which
+/// checks the type for `__enter__` and then `__exit__` (as CPython's BEFORE_WITH looks them up)
+/// before the same lookup.
+pub fn python_with_messages(c_text: &str) -> String {
+    const LOOKUP: &str = "__Pyx_PyObject_LookupSpecial(";
+    const NAMES: &str = "__pyx_mstate_global->__pyx_n_u_";
+    let mut out = String::with_capacity(c_text.len());
+    let mut rest = c_text;
+    let mut changed = false;
+    while let Some(at) = rest.find(LOOKUP) {
+        let args_at = at + LOOKUP.len();
+        let call = rest[args_at..].find(')').map(|end| &rest[args_at..args_at + end]);
+        let parts = call.and_then(|c| c.rsplit_once(", "));
+        let which = parts.and_then(|(_, name)| name.strip_prefix(NAMES)).and_then(|n| match n {
+            "exit" => Some(("enter", "", "__exit__")),
+            "aexit" => Some(("aenter", "asynchronous ", "__aexit__")),
+            _ => None,
+        });
+        match (call, parts, which) {
+            (Some(call), Some((mgr, exit)), Some((enter, kind, name))) => {
+                out.push_str(&rest[..at]);
+                out.push_str(&format!("__PYELF_WITH_EXIT({mgr}, {NAMES}{enter}, {exit}, \"{kind}\", \"{name}\")"));
+                rest = &rest[args_at + call.len() + 1..];
+                changed = true;
+            }
+            _ => {
+                out.push_str(&rest[..args_at]);
+                rest = &rest[args_at..];
+            }
+        }
+    }
+    out.push_str(rest);
+    if !changed {
+        return out;
+    }
+    const MACRO: &str = "/* pyelf: a `with` on what is no context manager fails as in CPython 3.13 (cython::python_with_messages) */\n\
+        #define __PYELF_WITH_EXIT(mgr, enter, exit, kind, name) ({ \\\n\
+        \x20   PyObject *__pyelf_mgr = (mgr), *__pyelf_exit = NULL; \\\n\
+        \x20   if (_PyType_Lookup(Py_TYPE(__pyelf_mgr), (enter)) == NULL) \\\n\
+        \x20       PyErr_Format(PyExc_TypeError, \"'%.200s' object does not support the %scontext manager protocol\", \\\n\
+        \x20                    Py_TYPE(__pyelf_mgr)->tp_name, kind); \\\n\
+        \x20   else if (_PyType_Lookup(Py_TYPE(__pyelf_mgr), (exit)) == NULL) \\\n\
+        \x20       PyErr_Format(PyExc_TypeError, \\\n\
+        \x20                    \"'%.200s' object does not support the %scontext manager protocol (missed %s method)\", \\\n\
+        \x20                    Py_TYPE(__pyelf_mgr)->tp_name, kind, name); \\\n\
+        \x20   else \\\n\
+        \x20       __pyelf_exit = __Pyx_PyObject_LookupSpecial(__pyelf_mgr, (exit)); \\\n\
+        \x20   __pyelf_exit; })\n";
+    format!("{MACRO}{out}")
+}
+
 /// Gives the errors of division by zero in the arithmetic Cython does in C the messages CPython
 /// 3.13 gives (Cython's are older Python's, or 3.14's):
 ///
@@ -996,6 +1051,34 @@ mod tests {
         assert!(out.contains("\"' object is not subscriptable\", obj);"), "{out}");
         assert!(out.contains("\"' object does not support item assignment\" :"), "{out}");
         assert!(out.contains("\"' object does not support item deletion\","), "{out}");
+    }
+
+    #[test]
+    fn a_with_on_what_is_no_context_manager_fails_as_in_python_313() {
+        let c = "  __pyx_t_2 = __Pyx_PyObject_LookupSpecial(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_exit); if (unlikely(!__pyx_t_2)) x;\n\
+                 \x20 __pyx_t_5 = __Pyx_PyObject_LookupSpecial(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_enter); if (!__pyx_t_5) y;\n\
+                 \x20 __pyx_t_3 = __Pyx_PyObject_LookupSpecial(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_aexit); z;\n";
+        let out = python_with_messages(c);
+        assert!(out.starts_with("/* pyelf: a `with`"), "{out}");
+        assert!(out.contains("does not support the %scontext manager protocol (missed %s method)"), "{out}");
+        assert!(
+            out.contains(
+                "  __pyx_t_2 = __PYELF_WITH_EXIT(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_enter, \
+                 __pyx_mstate_global->__pyx_n_u_exit, \"\", \"__exit__\"); if (unlikely(!__pyx_t_2)) x;\n"
+            ),
+            "{out}"
+        );
+        // The lookup of `__enter__` stays Cython's.
+        assert!(
+            out.contains("__pyx_t_5 = __Pyx_PyObject_LookupSpecial(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_enter);")
+        );
+        assert!(out.contains(
+            "__pyx_t_3 = __PYELF_WITH_EXIT(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_aenter, \
+             __pyx_mstate_global->__pyx_n_u_aexit, \"asynchronous \", \"__aexit__\"); z;\n"
+        ));
+        // Without a `with`, nothing changes.
+        let plain = "  x = __Pyx_PyObject_LookupSpecial(o, __pyx_mstate_global->__pyx_n_u_enter);\n";
+        assert_eq!(python_with_messages(plain), plain);
     }
 
     #[test]

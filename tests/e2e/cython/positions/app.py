@@ -177,6 +177,21 @@ def chain_multi():
             .nope())
 
 
+class EnterOnly:
+    def __enter__(self):
+        return self
+
+
+def with_():
+    with ONE:
+        pass
+
+
+def with_enter_only():
+    with EnterOnly() as e:
+        return e
+
+
 def ret_call():
     return binop()
 
@@ -190,7 +205,7 @@ for f in (binop, call_chain, attr, subscript, name_error, method_multi, multi_li
           comment_after, nested_call, compare, unpack, augassign, iterate, prop, fstring, conditional,
           lam, listcomp, genexp, assert_, imp, two_lines_then_divide, dict_literal, call_args_multi, method_plain, slice_,
           delete, star_call, method_chain, missing_method,
-          callee_attribute_error, chain_multi, ret_call, assign_call):
+          callee_attribute_error, chain_multi, with_, with_enter_only, ret_call, assign_call):
     try:
         f()
     except Exception:
