@@ -227,15 +227,45 @@ fn a_script_cython_refuses_and_python_runs_is_embedded_as_bytecode() {
 
 #[test]
 #[ignore = "builds real binaries and needs root; run by ./test.sh"]
+fn comparisons_of_numbers_with_one_character_strings_are_pythons() {
+    // Cython compared a C integer with a one-character str literal as the character's code:
+    // `len(s) == "a"` was True for 97 characters, `1 < "a"` True where python raises TypeError.
+    let want = reference("comparisons");
+    assert!(want.status.success(), "{}", all(&want));
+    assert!(text(&want).starts_with("False\n(False, True)\n"), "{}", all(&want));
+    let (bin, said) = build("comparisons", "cython-comparisons", &[]);
+    assert_eq!(compiled_count(&said), "1", "{said}");
+    same(&Command::new(&bin).output().unwrap(), &want, "on the host");
+}
+
+#[test]
+#[ignore = "builds real binaries and needs root; run by ./test.sh"]
+fn a_recursion_that_never_ends_stops_at_pythons_limit() {
+    // Compiled calls count against the recursion limit as python's frames do (they ran until the
+    // C stack overflowed: SIGSEGV), and the launcher's own frames do not.
+    let want = reference("recursion");
+    assert!(want.status.success(), "{}", all(&want));
+    assert!(text(&want).contains("function RecursionError: maximum recursion depth exceeded 997\n"), "{}", all(&want));
+    assert!(text(&want).contains("[Previous line repeated 996 more times]"), "{}", all(&want));
+    let (bin, said) = build("recursion", "cython-recursion", &[]);
+    assert_eq!(compiled_count(&said), "1", "{said}");
+    same(&Command::new(&bin).output().unwrap(), &want, "compiled, on the host");
+    let (bin, said) = build("recursion", "cython-recursion-bytecode", &["--no-cython", "__main__"]);
+    assert_eq!(compiled_count(&said), "0", "{said}");
+    same(&Command::new(&bin).output().unwrap(), &want, "as bytecode, on the host");
+}
+
+#[test]
+#[ignore = "builds real binaries and needs root; run by ./test.sh"]
 fn compiled_frames_show_pythons_positions_in_tracebacks() {
-    // 37 tracebacks, each frame at the position CPython gives what failed (a binary operation, a
+    // 40 tracebacks, each frame at the position CPython gives what failed (a binary operation, a
     // call, an attribute, a subscript, a name, an unpacking, an assert, an expression over several
     // lines, a method call on a line of its own, a method that is not there, a `with` on what is
     // no context manager), drawn with python's ~~~^^^ markers, with python's messages, and
     // lambdas and generator expressions named as python names them.
     let want = reference("positions");
     assert!(want.status.success(), "{}", all(&want));
-    assert_eq!(text(&want).matches("Traceback (most recent call last):").count(), 37, "{}", all(&want));
+    assert_eq!(text(&want).matches("Traceback (most recent call last):").count(), 40, "{}", all(&want));
     assert!(text(&want).contains("    .method(1))\n     ~~~~~~^^^\n"), "{}", all(&want));
     assert!(text(&want).contains("    return value.strip()\n           ^^^^^^^^^^^\n"), "{}", all(&want));
     let (bin, said) = build("positions", "cython-positions", &[]);

@@ -687,58 +687,42 @@ pub fn python_positions(c_text: &str) -> String {
         "#define __PYX_ERR(f_index, lineno, Ln_error) \\\n    { __PYX_MARK_ERR_POS(f_index, lineno) goto Ln_error; }\n";
     const CLINE: &str = "        c_line = __Pyx_CLineForTraceback(tstate, c_line);\n";
     const CREATE: &str = "static PyCodeObject* __Pyx_CreateCodeObjectForTraceback(\n";
-    let mut sites: Vec<[i64; 8]> = Vec::new();
+    // Each distinct position (its line, the numbers of the comment, the method's name), by site.
+    let mut sites: Vec<(i64, Position)> = Vec::new();
+    let mut numbered: std::collections::HashMap<(i64, Position), usize> = std::collections::HashMap::new();
     let mut out = String::with_capacity(c_text.len());
-    for line in c_text.split_inclusive('\n') {
-        let mut rest = line;
-        while let Some(mark) = rest.find(AT_MARK) {
-            let Some(close) = rest[mark..].find("*/").map(|c| mark + c) else { break };
-            let before = &rest[..mark];
-            let call = MACROS.iter().filter_map(|(m, ours)| before.rfind(m).map(|at| (at, m.len(), *ours))).max();
-            let at: Vec<i64> = rest[mark + AT_MARK.len()..close].split(' ').filter_map(|n| n.parse().ok()).collect();
-            let args: Option<Vec<&str>> =
-                call.and_then(|(at, len, _)| before[at + len..].strip_suffix(')')).map(|a| a.split(", ").collect());
-            let at: Option<[i64; 7]> = match *at.as_slice() {
-                [end_line, col, end_col] => Some([end_line, col, end_col, 0, 0, 0, 0]),
-                [a, b, c, d, e, f, g] => Some([a, b, c, d, e, f, g]),
-                _ => None,
-            };
-            match (call, args, at) {
-                (Some((start, _, ours)), Some(args), Some(at)) if args.len() >= 2 => {
-                    let Ok(line_no) = args[1].parse::<i64>() else {
-                        out.push_str(before);
-                        rest = &rest[close + 2..];
-                        continue;
-                    };
-                    let mut site = [line_no; 8];
-                    site[1..].copy_from_slice(&at);
-                    let n = match sites.iter().position(|s| *s == site) {
-                        Some(i) => i + 1,
-                        None => {
-                            sites.push(site);
-                            sites.len()
-                        }
-                    };
-                    let mut args = args;
-                    let n = n.to_string();
-                    args.insert(2, &n);
-                    out.push_str(&before[..start]);
-                    out.push_str(&format!("{ours}{})", args.join(", ")));
-                }
-                _ => out.push_str(before),
+    let mut rest = c_text;
+    while let Some((mark, end, at)) = next_position(rest) {
+        let before = &rest[..mark];
+        let call = MACROS.iter().filter_map(|(m, ours)| before.rfind(m).map(|i| (i, m.len(), *ours))).max();
+        let args: Option<Vec<&str>> =
+            call.and_then(|(i, len, _)| before[i + len..].strip_suffix(')')).map(|a| a.split(", ").collect());
+        let line_no = args.as_ref().and_then(|a| a.get(1)).and_then(|l| l.parse::<i64>().ok());
+        match (call, args, line_no) {
+            (Some((start, _, ours)), Some(mut args), Some(line_no)) if !before[start..].contains('\n') => {
+                let key = (line_no, at);
+                let n = *numbered.entry(key.clone()).or_insert_with(|| {
+                    sites.push(key);
+                    sites.len()
+                });
+                let n = n.to_string();
+                args.insert(2, &n);
+                out.push_str(&before[..start]);
+                out.push_str(&format!("{ours}{})", args.join(", ")));
             }
-            rest = &rest[close + 2..];
+            _ => out.push_str(before),
         }
-        out.push_str(rest);
+        rest = &rest[end..];
     }
+    out.push_str(rest);
     let complete = [DEFINED, CLINE, CREATE].iter().all(|p| out.contains(p));
     if sites.is_empty() || !complete {
         // The comments only, as if there were no positions.
         let mut plain = String::with_capacity(c_text.len());
         let mut rest = c_text;
-        while let Some(mark) = rest.find(AT_MARK) {
+        while let Some((mark, end, _)) = next_position(rest) {
             plain.push_str(&rest[..mark]);
-            rest = rest[mark..].find("*/").map_or("", |c| &rest[mark + c + 2..]);
+            rest = &rest[end..];
         }
         plain.push_str(rest);
         return plain;
@@ -761,12 +745,65 @@ pub fn python_positions(c_text: &str) -> String {
     let start = out.find(CREATE).expect("checked above");
     let end = out[start..].find("\n}\n").map_or(out.len(), |e| start + e + 3);
     let mut table = String::from("static const int __pyelf_sites[][7] = {\n");
-    for site in &sites {
-        let row: Vec<String> = site[1..].iter().map(|n| n.to_string()).collect();
+    let mut names = String::from("static const char *const __pyelf_site_names[] = {\n");
+    for (_, at) in &sites {
+        let row: Vec<String> = at.numbers.iter().map(|n| n.to_string()).collect();
         table.push_str(&format!("    {{{}}},\n", row.join(", ")));
+        match &at.method {
+            Some(name) => names.push_str(&format!("    {},\n", c_string(name))),
+            None => names.push_str("    NULL,\n"),
+        }
     }
     table.push_str("};\n");
-    format!("{}{table}{}{}", &out[..start], crate::runtime::POSITIONS_C, &out[end..])
+    names.push_str("};\n");
+    format!("{}{table}{names}{}{}", &out[..start], crate::runtime::POSITIONS_C, &out[end..])
+}
+
+/// A position `cython_run.py` wrote: end line, column, end column, and for a method call the
+/// lookup's line, end line, column and end column (zeros otherwise) and the method's name.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct Position {
+    numbers: [i64; 7],
+    method: Option<String>,
+}
+
+/// The first position comment in `text` that follows a call's `)`: where it starts, where it
+/// ends, and what it says. Other text that looks like one (in a string of the app's, say) is no
+/// position.
+fn next_position(text: &str) -> Option<(usize, usize, Position)> {
+    let mut from = 0;
+    while let Some(i) = text[from..].find(AT_MARK).map(|i| from + i) {
+        from = i + AT_MARK.len();
+        let Some(len) = text[from..].find("*/").filter(|&l| l < 200) else { continue };
+        if !text[..i].ends_with(')') {
+            continue;
+        }
+        let fields: Vec<&str> = text[from..from + len].split(' ').collect();
+        let numbers: Option<Vec<i64>> = fields.iter().take(7).map(|f| f.parse().ok()).collect();
+        let position = match (numbers.as_deref(), fields.len()) {
+            (Some(&[a, b, c]), 3) => Position { numbers: [a, b, c, 0, 0, 0, 0], method: None },
+            (Some(&[a, b, c, d, e, f, g]), 8) if fields[7].chars().all(|c| c == '_' || c.is_alphanumeric()) => {
+                Position { numbers: [a, b, c, d, e, f, g], method: Some(fields[7].to_string()) }
+            }
+            _ => continue,
+        };
+        return Some((i, from + len + 2, position));
+    }
+    None
+}
+
+/// `s` as a C string literal (bytes beyond ASCII escaped).
+fn c_string(s: &str) -> String {
+    let mut out = String::from("\"");
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b == b'_' {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("\\{b:03o}"));
+        }
+    }
+    out.push('"');
+    out
 }
 
 /// Python's name of a lambda or a generator expression (`<lambda>`, `<genexpr>`), which Cython
@@ -851,6 +888,57 @@ pub fn python_with_messages(c_text: &str) -> String {
         \x20       __pyelf_exit = __Pyx_PyObject_LookupSpecial(__pyelf_mgr, (exit)); \\\n\
         \x20   __pyelf_exit; })\n";
     format!("{MACRO}{out}")
+}
+
+/// Counts the calls of a compiled module's functions against python's recursion limit, as
+/// CPython counts each Python frame it enters (`_Py_EnterRecursivePy`): a recursion that never
+/// ends raises "RecursionError: maximum recursion depth exceeded" at the depth python does, where
+/// Cython's C calls went on until the C stack overflowed (SIGSEGV). A function's Python entry
+/// point (Cython's `__pyx_pw_…` wrapper, which calls its body `__pyx_pf_…` or
+/// `__pyx_lambda_funcdef_…`) and each resumption of a generator or coroutine (`self->body(…)` in
+/// Cython's `__Pyx_Coroutine_SendEx`) count one frame, with the interpreter's own counter
+/// (`sys.setrecursionlimit` applies).
+pub fn python_recursion(c_text: &str) -> String {
+    const INCLUDE: &str = "#include \"Python.h\"\n";
+    const RESUME: &str = "    retval = self->body(self, tstate, value);\n";
+    const COUNTER: &str = "/* pyelf: python's recursion limit for compiled calls (cython::python_recursion) */\n\
+        static inline int __pyelf_enter_recursive(void) {\n\
+        \x20   PyThreadState *ts = PyThreadState_Get();\n\
+        \x20   if (ts->py_recursion_remaining-- > 0 || ts->recursion_headroom)\n\
+        \x20       return 0;\n\
+        \x20   ts->py_recursion_remaining++;\n\
+        \x20   ts->recursion_headroom++;\n\
+        \x20   PyErr_SetString(PyExc_RecursionError, \"maximum recursion depth exceeded\");\n\
+        \x20   ts->recursion_headroom--;\n\
+        \x20   return -1;\n\
+        }\n\
+        static inline void __pyelf_leave_recursive(void) {\n\
+        \x20   PyThreadState_Get()->py_recursion_remaining++;\n\
+        }\n";
+    if !c_text.contains(INCLUDE) {
+        return c_text.to_string();
+    }
+    let mut out = String::with_capacity(c_text.len() + 1024);
+    for line in c_text.split_inclusive('\n') {
+        let call = line
+            .strip_prefix("  __pyx_r = ")
+            .filter(|c| c.starts_with("__pyx_pf_") || c.starts_with("__pyx_lambda_funcdef_"))
+            .and_then(|c| c.strip_suffix(";\n"));
+        if let Some(call) = call {
+            out.push_str(&format!(
+                "  if (unlikely(__pyelf_enter_recursive())) __pyx_r = NULL; else {{ __pyx_r = {call}; __pyelf_leave_recursive(); }}\n"
+            ));
+        } else if line == RESUME {
+            out.push_str(
+                "    /* pyelf: past the recursion limit, the body resumes with the RecursionError set */\n\
+                 \x20   if (unlikely(__pyelf_enter_recursive())) retval = self->body(self, tstate, NULL);\n\
+                 \x20   else { retval = self->body(self, tstate, value); __pyelf_leave_recursive(); }\n",
+            );
+        } else {
+            out.push_str(line);
+        }
+    }
+    out.replacen(INCLUDE, &format!("{INCLUDE}{COUNTER}"), 1)
 }
 
 /// Gives the errors of division by zero in the arithmetic Cython does in C the messages CPython
@@ -1006,14 +1094,19 @@ mod tests {
         let body = "  if (unlikely(!t)) __PYX_ERR(0, 7, __pyx_L1_error)/*pyelf-at 7 11 16*/\n\
                     \x20 { __PYX_ERR(0, 7, __pyx_L1_error)/*pyelf-at 7 11 16*/ } x = 1; __PYX_MARK_ERR_POS(0, 9)/*pyelf-at 10 4 5*/\n\
                     \x20 __PYX_ERR(0, 12, __pyx_L5_except_error)\n\
-                    \x20 if (!r) __PYX_ERR(0, 14, __pyx_L1_error)/*pyelf-at 15 4 9 15 15 4 7*/\n";
+                    \x20 if (!r) __PYX_ERR(0, 14, __pyx_L1_error)/*pyelf-at 15 4 9 15 15 4 7 strip*/\n\
+                    \x20 s = \"/*pyelf-at 1 2 3*/\"; t = f(x)/*pyelf-at 1 2*/;\n";
         let c = format!("{head}{body}{create}{add}");
         let out = python_positions(&c);
-        assert!(!out.contains(AT_MARK), "{out}");
+        assert_eq!(out.matches(AT_MARK).count(), 2, "{out}");
         // One site for each distinct position, in order.
         assert_eq!(out.matches("__PYELF_ERR(0, 7, 1, __pyx_L1_error)").count(), 2, "{out}");
         assert!(out.contains(" } x = 1; __PYELF_MARK_ERR_POS(0, 9, 2)\n"), "{out}");
         assert!(out.contains("  if (!r) __PYELF_ERR(0, 14, 3, __pyx_L1_error)\n"), "{out}");
+        assert!(out
+            .contains("static const char *const __pyelf_site_names[] = {\n    NULL,\n    NULL,\n    \"strip\",\n};\n"));
+        // What only looks like a position stays.
+        assert!(out.contains("  s = \"/*pyelf-at 1 2 3*/\"; t = f(x)/*pyelf-at 1 2*/;\n"), "{out}");
         assert!(
             out.contains(
                 "static const int __pyelf_sites[][7] = {\n    {7, 11, 16, 0, 0, 0, 0},\n    {10, 4, 5, 0, 0, 0, 0},\n    \
@@ -1038,7 +1131,7 @@ mod tests {
         let bare = without
             .replace("/*pyelf-at 7 11 16*/", "")
             .replace("/*pyelf-at 10 4 5*/", "")
-            .replace("/*pyelf-at 15 4 9 15 15 4 7*/", "");
+            .replace("/*pyelf-at 15 4 9 15 15 4 7 strip*/", "");
         assert_eq!(python_positions(&without), bare);
     }
 
@@ -1079,6 +1172,27 @@ mod tests {
         // Without a `with`, nothing changes.
         let plain = "  x = __Pyx_PyObject_LookupSpecial(o, __pyx_mstate_global->__pyx_n_u_enter);\n";
         assert_eq!(python_with_messages(plain), plain);
+    }
+
+    #[test]
+    fn compiled_calls_count_against_the_recursion_limit() {
+        let c = "#include \"Python.h\"\n\
+                 static PyObject *__pyx_pw_3app_1r(PyObject *__pyx_self, PyObject *__pyx_v_n) {\n\
+                 \x20 __pyx_r = __pyx_pf_3app_r(__pyx_self, __pyx_v_n);\n\
+                 \x20 __pyx_r = __pyx_lambda_funcdef_lambda(__pyx_self);\n\
+                 \x20 __pyx_r = __pyx_f_3app_c(__pyx_v_n);\n\
+                 \x20   retval = self->body(self, tstate, value);\n";
+        let out = python_recursion(c);
+        assert!(out.starts_with("#include \"Python.h\"\n/* pyelf: python's recursion limit"), "{out}");
+        assert!(out.contains(
+            "  if (unlikely(__pyelf_enter_recursive())) __pyx_r = NULL; else { __pyx_r = __pyx_pf_3app_r(__pyx_self, \
+             __pyx_v_n); __pyelf_leave_recursive(); }\n"
+        ));
+        assert!(out.contains("else { __pyx_r = __pyx_lambda_funcdef_lambda(__pyx_self); __pyelf_leave_recursive(); }"));
+        // A C function's call is no Python frame.
+        assert!(out.contains("\n  __pyx_r = __pyx_f_3app_c(__pyx_v_n);\n"), "{out}");
+        assert!(out.contains("    if (unlikely(__pyelf_enter_recursive())) retval = self->body(self, tstate, NULL);\n"));
+        assert_eq!(python_recursion("no include\n"), "no include\n");
     }
 
     #[test]

@@ -9,8 +9,9 @@ CPython 3.13 gives the same operation (its `co_positions`, from which `traceback
     __PYX_ERR(0, LINE, label)/*pyelf-at END_LINE COL END_COL*/
 
 LINE is then CPython's first line of the expression, and the columns are UTF-8 byte offsets, as in
-`co_positions`. A method call (`obj.name(...)`) has the method lookup's position after it
-(`LINE END_LINE COL END_COL`): Cython looks the method up and calls it in one step. `cython::python_positions` turns the comment into a site of the module's table.
+`co_positions`. A method call (`obj.name(...)`) has the method lookup's position and the method's
+name after it (`LINE END_LINE COL END_COL NAME`): Cython looks the method up and calls it in one
+step. `cython::python_positions` turns the comment into a site of the module's table.
 
 Cython gives each node the position of its operator token (`/` of `a / b`, `(` of a call, `.` of
 an attribute, `[` of a subscript); CPython gives the instruction the span of the whole expression.
@@ -23,6 +24,7 @@ import ast
 import bisect
 import importlib.util
 import sys
+import warnings
 
 sys.path.insert(0, sys.argv.pop(1))
 
@@ -47,6 +49,13 @@ COMPOUND = (
 
 # Cython's nodes that look up and call `__enter__` and `__exit__`.
 WITH_NODES = ("WithStatNode", "WithExitCallNode")
+
+# Cython's nodes that read the target of `x += y` (the rest there is the operation).
+TARGET_READS = ("NameNode", "AttributeNode", "IndexNode")
+
+# Cython's nodes of the module's own machinery (its init, its utility code), which Cython places
+# at the module's first line: no position of the source is theirs.
+MACHINERY = ("GlobalState", "ModuleNode", "UtilityCode", "TempitaUtilityCode", "DefNodeWrapper")
 
 # CPython's STACK_USE_GUIDELINE: a method call with as many arguments is compiled as a plain call.
 STACK_USE_GUIDELINE = 30
@@ -102,28 +111,42 @@ class Source:
 
     def position(self, line, col, by):
         """CPython's `(line, end_line, col, end_col)` of the operation at Cython's position, or
-        None; for a method call, followed by the same of the method's lookup. `by`: the class of
-        Cython's node that checks the error."""
+        None; for a method call, followed by the method lookup's and the method's name. `by`: the
+        class of Cython's node that checks the error."""
         path = self.innermost(line, col)
-        withs = [i for i, n in enumerate(path) if isinstance(n, (ast.With, ast.AsyncWith))]
-        if by in WITH_NODES and withs and withs[-1] + 1 < len(path):
-            # Entering and leaving a `with` block: CPython's position is the context
-            # expression's, Cython's the start of it.
-            return self.span(path[withs[-1] + 1])
-        if not path or isinstance(path[-1], COMPOUND):
+        if not path:
+            return None
+        point = (line, len(self.lines[line - 1][:col].encode()))
+        # A `with`: Cython enters and leaves it (looks up and calls `__enter__` and `__exit__`) at
+        # the start of the context expression, CPython at all of it.
+        for i, n in enumerate(path[:-1]):
+            if isinstance(n, (ast.With, ast.AsyncWith)):
+                context = path[i + 1]
+                starts_it = any(item.context_expr is context for item in n.items) and point == (
+                    context.lineno,
+                    context.col_offset,
+                )
+                if by in WITH_NODES or (starts_it and by != "NameNode"):
+                    return raw_span(context)
+        # `x += y`: the operation is at the statement, CPython's name, attribute or subscript
+        # reads at the target, and Cython puts both at the target.
+        for i, n in enumerate(path[:-1]):
+            if isinstance(n, ast.AugAssign) and path[i + 1] is n.target and by not in TARGET_READS:
+                return raw_span(n)
+        if isinstance(path[-1], COMPOUND):
             return None
         node, parent = path[-1], path[-2] if len(path) > 1 else None
         if isinstance(node, (ast.Name, ast.Starred)) and isinstance(node.ctx, ast.Store):
-            # Storing a name cannot fail: Cython's position of unpacking into `a, b` and of
-            # `a += b` is the first name's, CPython's the target's and the statement's.
-            if isinstance(parent, (ast.Tuple, ast.List, ast.AugAssign)):
+            # Storing a name cannot fail: Cython's position of unpacking into `a, b` is the first
+            # name's, CPython's the target's.
+            if isinstance(parent, (ast.Tuple, ast.List)):
                 node = parent
         elif isinstance(node, ast.GeneratorExp) and isinstance(parent, ast.Call) and parent.args == [node]:
             # `sum(x for x in y)`, which Cython runs as a loop of its own: CPython's call.
             node = parent
         elif isinstance(node, ast.Assert):
             # The AssertionError is raised at the test's position.
-            node = node.test
+            return raw_span(node.test)
         at = self.span(node)
         if at is None:
             return None
@@ -131,8 +154,8 @@ class Source:
         # call's position, and CPython fails an attribute that is not there at the attribute's.
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
             lookup = self.span(node.func)
-            if lookup is not None:
-                return at + lookup
+            if lookup is not None and node.func.attr.isidentifier():
+                return at + lookup + (node.func.attr,)
         return at
 
     def span(self, node):
@@ -171,6 +194,11 @@ class Source:
         return True
 
 
+def raw_span(node):
+    """`node`'s position as the parse gives it."""
+    return (node.lineno, node.end_lineno, node.col_offset, node.end_col_offset)
+
+
 def module_imports(tree):
     """The names an import binds in the module's own scope (CPython's DEF_IMPORT there)."""
     names = set()
@@ -193,20 +221,26 @@ def position(pos, by):
     of class `by`, or None."""
     desc, line, col = pos
     name = getattr(desc, "filename", None)
-    if not isinstance(name, str) or not name.endswith(".py"):
+    if not isinstance(name, str) or not name.endswith(".py") or by in MACHINERY:
         return None
     if name not in SOURCES:
         try:
-            SOURCES[name] = Source(name)
-        except (OSError, SyntaxError, ValueError, UnicodeDecodeError):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # the parse's SyntaxWarnings are Cython's to give
+                SOURCES[name] = Source(name)
+        except Exception:
             SOURCES[name] = None
     source = SOURCES[name]
     return source.position(line, col, by) if source is not None else None
 
 
 def with_position(pos, text):
-    """`text`, Cython's `__PYX_...(file, line...)`, with CPython's line and the position comment."""
-    at = position(pos, checker()) if pos is not None else None
+    """`text`, Cython's `__PYX_...(file, line...)`, with CPython's line and the position comment.
+    Whatever goes wrong in finding the position leaves `text` as Cython wrote it."""
+    try:
+        at = position(pos, checker()) if pos is not None else None
+    except Exception:
+        at = None
     if at is None:
         return text
     prefix, _, rest = text.partition(", %s" % pos[1])
@@ -240,5 +274,22 @@ def set_error_info(self, pos, used=False):
 
 Code.CCodeWriter.error_goto = error_goto
 Code.CCodeWriter.set_error_info = set_error_info
+
+if "annotation_typing=False" in sys.argv:
+    # Code written for Python: a one-character string literal compared with a C integer (an
+    # `ord()` result, an int literal) is a comparison of Python objects, as in python
+    # (`ord(c) == "A"` is False, `1 < "a"` a TypeError); Cython compared the character's code in C.
+    # A Py_UCS4 (a character of a str Cython iterates) still compares as one, as it is a str.
+    from Cython.Compiler import ExprNodes
+
+    _find_common_int_type = ExprNodes.CmpNode.find_common_int_type
+
+    def find_common_int_type(self, env, op, operand1, operand2):
+        for number, text in ((operand1, operand2), (operand2, operand1)):
+            if number.type.is_int and not number.type.is_unicode_char and text.is_string_literal:
+                return None
+        return _find_common_int_type(self, env, op, operand1, operand2)
+
+    ExprNodes.CmpNode.find_common_int_type = find_common_int_type
 
 sys.exit(setuptools_main())

@@ -179,7 +179,14 @@ def run_main(name):
     _setup_app()
     module = _create_main(name, "__main__")
     sys.modules["__main__"] = module
-    _execute(module, name)
+    # The script's code runs in python's first frame: this one and _execute's do not count against
+    # the recursion limit, and a compiled module's code, which is no frame, counts as that one.
+    credit = 1 if MODULES[name][0] == CYTHON else 2
+    _pyelf.recursion_credit(credit)
+    try:
+        _execute(module, name)
+    finally:
+        _pyelf.recursion_credit(-credit)
 
 
 def run_worker_code(code):

@@ -62,8 +62,22 @@ static PyObject *pyelf_get_code(PyObject *self, PyObject *arg)
     return result;
 }
 
+/* Adds `n` frames to what the calling thread may still enter before the recursion limit: python
+ * runs a script's code in the first frame, and the importer's `run_main` and `_execute` are two
+ * frames above it (a compiled main module's code is no frame of its own). */
+static PyObject *pyelf_recursion_credit(PyObject *self, PyObject *arg)
+{
+    (void)self;
+    long n = PyLong_AsLong(arg);
+    if (n == -1 && PyErr_Occurred())
+        return NULL;
+    PyThreadState_Get()->py_recursion_remaining += (int)n;
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef pyelf_methods[] = {
     {"get_code", pyelf_get_code, METH_O, "The code object of a compressed frozen module."},
+    {"recursion_credit", pyelf_recursion_credit, METH_O, "Frames the recursion limit does not count."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -73,7 +87,7 @@ static PyModuleDef_Slot pyelf_slots[] = {
 };
 
 static struct PyModuleDef pyelf_module = {
-    PyModuleDef_HEAD_INIT, "_pyelf", "pyelf's launcher: compressed frozen modules.", 0, pyelf_methods,
+    PyModuleDef_HEAD_INIT, "_pyelf", "pyelf's launcher: compressed frozen modules, the recursion limit's count.", 0, pyelf_methods,
     pyelf_slots, NULL, NULL, NULL,
 };
 

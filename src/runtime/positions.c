@@ -6,7 +6,8 @@
  * `cython::python_positions` puts this text into each compiled module, in place of Cython's
  * `__Pyx_CreateCodeObjectForTraceback`, after the module's table `__pyelf_sites` (end line, first
  * column, end column, and for a method call its lookup's line, end line, column and end column, or
- * zeros; `src/build/cython_run.py` finds them). Cython's `__pyx_clineno`, which it sets to 0
+ * zeros; and `__pyelf_site_names`, the method's name or NULL; `src/build/cython_run.py` finds
+ * them). Cython's `__pyx_clineno`, which it sets to 0
  * without C lines in tracebacks, carries the site's number (from 1; 0: none). */
 
 /* Appends `v` to a location table as CPython's varint (6 bits a byte, 0x40: more follow). */
@@ -23,7 +24,8 @@ static Py_ssize_t __pyelf_varint(unsigned char *at, unsigned int v) {
 /* `code`, made by PyCode_NewEmpty (its instructions all on `line`), with its instructions at lines
  * `line` to `end_line`, columns `col` to `end_col`: a PY_CODE_LOCATION_INFO_LONG entry of the
  * location table (InternalDocs/locations.md), for all of its code units (at most 8, as one entry
- * covers). Takes `code`; NULL with an exception set on failure. */
+ * covers). Made as PyCode_NewEmpty makes its own, without `code.replace`, which raises an audit
+ * event python's tracebacks do not. Takes `code`; on failure returns it as it was. */
 static PyCodeObject *__pyelf_code_at(PyCodeObject *code, int line, int end_line, int col, int end_col) {
     unsigned char table[1 + 4 * 6];
     Py_ssize_t n = 0;
@@ -36,16 +38,22 @@ static PyCodeObject *__pyelf_code_at(PyCodeObject *code, int line, int end_line,
     n += __pyelf_varint(table + n, (unsigned int)col + 1);
     n += __pyelf_varint(table + n, (unsigned int)end_col + 1);
     PyObject *linetable = PyBytes_FromStringAndSize((const char *)table, n);
-    PyObject *replace = linetable ? PyObject_GetAttrString((PyObject *)code, "replace") : NULL;
-    PyObject *args = replace ? PyTuple_New(0) : NULL;
-    PyObject *kwargs = args ? Py_BuildValue("{sO}", "co_linetable", linetable) : NULL;
-    PyObject *placed = kwargs ? PyObject_Call(replace, args, kwargs) : NULL;
-    Py_XDECREF(kwargs);
-    Py_XDECREF(args);
-    Py_XDECREF(replace);
+    PyObject *bytes = linetable ? PyCode_GetCode(code) : NULL;
+    PyObject *none = bytes ? PyTuple_New(0) : NULL;
+    PyCodeObject *placed = none ? PyUnstable_Code_NewWithPosOnlyArgs(
+                                      0, 0, 0, 0, code->co_stacksize, code->co_flags, bytes, none, none, none,
+                                      none, none, code->co_filename, code->co_name, code->co_qualname, line,
+                                      linetable, code->co_exceptiontable)
+                                : NULL;
+    Py_XDECREF(none);
+    Py_XDECREF(bytes);
     Py_XDECREF(linetable);
+    if (placed == NULL) {
+        PyErr_Clear();
+        return code;
+    }
     Py_DECREF(code);
-    return (PyCodeObject *)placed;
+    return placed;
 }
 
 /* The sites: 1 to `__PYELF_SITES` as in the table, and the same plus `__PYELF_SITES` for a
@@ -53,15 +61,19 @@ static PyCodeObject *__pyelf_code_at(PyCodeObject *code, int line, int end_line,
 #define __PYELF_SITES ((int)(sizeof(__pyelf_sites) / sizeof(__pyelf_sites[0])))
 
 /* The site Cython's `__Pyx_AddTraceback` adds an entry for: `site`, or, at a method call whose
- * lookup failed (an AttributeError raised there, with no frame of a callee in its traceback), its
- * lookup's, whose first line `*py_line` then is. The exception stays as it was. */
+ * lookup failed, its lookup's, whose first line `*py_line` then is. The lookup failed when the
+ * exception is an AttributeError for the method's name (CPython's method lookup sets `name`; an
+ * AttributeError the called method raises is another name's, or its traceback's). The exception
+ * stays as it was. */
 static int __pyelf_site(int site, int *py_line) {
-    if (site < 1 || site > __PYELF_SITES || __pyelf_sites[site - 1][3] == 0)
+    if (site < 1 || site > __PYELF_SITES || __pyelf_site_names[site - 1] == NULL)
         return site;
     PyObject *exc = PyErr_GetRaisedException();
-    PyObject *tb = exc ? PyException_GetTraceback(exc) : NULL;
-    int lookup = exc && tb == NULL && PyErr_GivenExceptionMatches(exc, PyExc_AttributeError);
-    Py_XDECREF(tb);
+    int lookup = 0;
+    if (exc != NULL && PyErr_GivenExceptionMatches(exc, PyExc_AttributeError)) {
+        PyObject *name = ((PyAttributeErrorObject *)exc)->name;
+        lookup = name != NULL && PyUnicode_Check(name) && PyUnicode_EqualToUTF8(name, __pyelf_site_names[site - 1]);
+    }
     PyErr_SetRaisedException(exc);
     if (!lookup)
         return site;

@@ -1,10 +1,13 @@
 """Tracebacks through compiled code as python shows them: each frame at CPython's position of what
 failed, the ~~~^^^ markers under it, every line of an expression that spans several, and the
-names of lambdas and generator expressions. Paths are given relative to this file's directory."""
+names of lambdas and generator expressions. Paths are given relative to this file's directory,
+and to the stdlib's."""
+import contextlib
 import os
 import traceback
 
 HERE = os.path.dirname(os.path.abspath(__file__)) + os.sep
+STDLIB = os.path.dirname(contextlib.__file__) + os.sep
 ONE, ZERO = 1, 0
 d = {}
 # Never assigned when it runs (Cython refuses a name that no code assigns).
@@ -192,6 +195,28 @@ def with_enter_only():
         return e
 
 
+def augassign_subscript():
+    values = [1]
+    values[0] += "s"
+
+
+def augassign_attribute():
+    o = Obj()
+    o.count = 1
+    o.count += "s"
+
+
+@contextlib.contextmanager
+def broken_manager():
+    raise OSError("before yield")
+    yield
+
+
+def with_broken_manager():
+    with broken_manager():
+        pass
+
+
 def ret_call():
     return binop()
 
@@ -205,8 +230,9 @@ for f in (binop, call_chain, attr, subscript, name_error, method_multi, multi_li
           comment_after, nested_call, compare, unpack, augassign, iterate, prop, fstring, conditional,
           lam, listcomp, genexp, assert_, imp, two_lines_then_divide, dict_literal, call_args_multi, method_plain, slice_,
           delete, star_call, method_chain, missing_method,
-          callee_attribute_error, chain_multi, with_, with_enter_only, ret_call, assign_call):
+          callee_attribute_error, chain_multi, with_, with_enter_only,
+          augassign_subscript, augassign_attribute, with_broken_manager, ret_call, assign_call):
     try:
         f()
     except Exception:
-        print(traceback.format_exc().replace(HERE, ""))
+        print(traceback.format_exc().replace(STDLIB, "<stdlib>/").replace(HERE, ""))
