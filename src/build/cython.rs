@@ -902,9 +902,10 @@ pub fn python_recursion(c_text: &str) -> String {
     const INCLUDE: &str = "#include \"Python.h\"\n";
     const RESUME: &str = "    retval = self->body(self, tstate, value);\n";
     const COUNTER: &str = "/* pyelf: python's recursion limit for compiled calls (cython::python_recursion) */\n\
+        extern _Thread_local PyThreadState *_Py_tss_tstate; /* the interpreter's own: a thread's state, inline */\n\
         static inline int __pyelf_enter_recursive(void) {\n\
-        \x20   PyThreadState *ts = PyThreadState_Get();\n\
-        \x20   if (ts->py_recursion_remaining-- > 0 || ts->recursion_headroom)\n\
+        \x20   PyThreadState *ts = _Py_tss_tstate;\n\
+        \x20   if (__builtin_expect(ts->py_recursion_remaining-- > 0, 1) || ts->recursion_headroom)\n\
         \x20       return 0;\n\
         \x20   ts->py_recursion_remaining++;\n\
         \x20   ts->recursion_headroom++;\n\
@@ -913,7 +914,7 @@ pub fn python_recursion(c_text: &str) -> String {
         \x20   return -1;\n\
         }\n\
         static inline void __pyelf_leave_recursive(void) {\n\
-        \x20   PyThreadState_Get()->py_recursion_remaining++;\n\
+        \x20   _Py_tss_tstate->py_recursion_remaining++;\n\
         }\n";
     if !c_text.contains(INCLUDE) {
         return c_text.to_string();
