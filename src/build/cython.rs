@@ -920,20 +920,36 @@ pub fn python_recursion(c_text: &str) -> String {
         return c_text.to_string();
     }
     let mut out = String::with_capacity(c_text.len() + 1024);
+    // Whether the wrapper the line is in returns an object (Cython's wrappers of special methods of
+    // extension types return an int or a Py_ssize_t, and are no Python frame).
+    let mut in_object_wrapper = false;
     for line in c_text.split_inclusive('\n') {
+        if line.starts_with("static ") && line.contains('(') && !line.contains(';') {
+            in_object_wrapper = line.starts_with("static PyObject *__pyx_pw_");
+        }
         let call = line
             .strip_prefix("  __pyx_r = ")
             .filter(|c| c.starts_with("__pyx_pf_") || c.starts_with("__pyx_lambda_funcdef_"))
-            .and_then(|c| c.strip_suffix(";\n"));
+            .and_then(|c| c.strip_suffix(";\n"))
+            .filter(|_| in_object_wrapper);
         if let Some(call) = call {
             out.push_str(&format!(
                 "  if (unlikely(__pyelf_enter_recursive())) __pyx_r = NULL; else {{ __pyx_r = {call}; __pyelf_leave_recursive(); }}\n"
             ));
         } else if line == RESUME {
+            // Past the limit, CPython unwinds the frame without running it: no handler of the
+            // generator's runs, and it is finished. Closing it (GeneratorExit pending) then
+            // succeeds, as CPython's close of a frame it does not enter does.
             out.push_str(
-                "    /* pyelf: past the recursion limit, the body resumes with the RecursionError set */\n\
-                 \x20   if (unlikely(__pyelf_enter_recursive())) retval = self->body(self, tstate, NULL);\n\
-                 \x20   else { retval = self->body(self, tstate, value); __pyelf_leave_recursive(); }\n",
+                "    if (unlikely(__pyelf_enter_recursive())) {\n\
+                 \x20       self->resume_label = -1;\n\
+                 \x20       __Pyx_Coroutine_clear((PyObject *)self);\n\
+                 \x20       if (closing) PyErr_SetNone(PyExc_GeneratorExit);\n\
+                 \x20       retval = NULL;\n\
+                 \x20   } else {\n\
+                 \x20       retval = self->body(self, tstate, value);\n\
+                 \x20       __pyelf_leave_recursive();\n\
+                 \x20   }\n",
             );
         } else {
             out.push_str(line);
@@ -1182,6 +1198,10 @@ mod tests {
                  \x20 __pyx_r = __pyx_pf_3app_r(__pyx_self, __pyx_v_n);\n\
                  \x20 __pyx_r = __pyx_lambda_funcdef_lambda(__pyx_self);\n\
                  \x20 __pyx_r = __pyx_f_3app_c(__pyx_v_n);\n\
+                 }\n\
+                 static int __pyx_pw_3app_1K_1__init__(PyObject *__pyx_v_self, PyObject *__pyx_args) {\n\
+                 \x20 __pyx_r = __pyx_pf_3app_1K___init__(__pyx_v_self);\n\
+                 }\n\
                  \x20   retval = self->body(self, tstate, value);\n";
         let out = python_recursion(c);
         assert!(out.starts_with("#include \"Python.h\"\n/* pyelf: python's recursion limit"), "{out}");
@@ -1192,7 +1212,13 @@ mod tests {
         assert!(out.contains("else { __pyx_r = __pyx_lambda_funcdef_lambda(__pyx_self); __pyelf_leave_recursive(); }"));
         // A C function's call is no Python frame.
         assert!(out.contains("\n  __pyx_r = __pyx_f_3app_c(__pyx_v_n);\n"), "{out}");
-        assert!(out.contains("    if (unlikely(__pyelf_enter_recursive())) retval = self->body(self, tstate, NULL);\n"));
+        // A wrapper that returns an int is no Python function's.
+        assert!(out.contains("\n  __pyx_r = __pyx_pf_3app_1K___init__(__pyx_v_self);\n"), "{out}");
+        assert!(
+            out.contains("    if (unlikely(__pyelf_enter_recursive())) {\n        self->resume_label = -1;\n"),
+            "{out}"
+        );
+        assert!(out.contains("        retval = self->body(self, tstate, value);\n        __pyelf_leave_recursive();\n"));
         assert_eq!(python_recursion("no include\n"), "no include\n");
     }
 

@@ -279,17 +279,42 @@ if "annotation_typing=False" in sys.argv:
     # Code written for Python: a one-character string literal compared with a C integer (an
     # `ord()` result, an int literal) is a comparison of Python objects, as in python
     # (`ord(c) == "A"` is False, `1 < "a"` a TypeError); Cython compared the character's code in C.
-    # A Py_UCS4 (a character of a str Cython iterates) still compares as one, as it is a str.
+    # A Py_UCS4 (a character of a str Cython iterates) still compares in C with a str literal, as it
+    # is a str; with a bytes literal it is an object (python: `"a" == b"a"` is False). So is a
+    # number or a character tested for membership in bytes, which Cython cut to a C char
+    # (`353 in b"abc"` was True; python raises ValueError).
     from Cython.Compiler import ExprNodes
+    from Cython.Compiler.Code import UtilityCode
 
     _find_common_int_type = ExprNodes.CmpNode.find_common_int_type
 
     def find_common_int_type(self, env, op, operand1, operand2):
         for number, text in ((operand1, operand2), (operand2, operand1)):
-            if number.type.is_int and not number.type.is_unicode_char and text.is_string_literal:
-                return None
+            if number.type.is_int and text.is_string_literal:
+                if not number.type.is_unicode_char or not isinstance(text, ExprNodes.UnicodeNode):
+                    return None
         return _find_common_int_type(self, env, op, operand1, operand2)
 
     ExprNodes.CmpNode.find_common_int_type = find_common_int_type
+
+    _find_special_bool_compare_function = ExprNodes.CmpNode.find_special_bool_compare_function
+
+    def find_special_bool_compare_function(self, env, operand1, result_is_bool=False):
+        contained = self.operand2.type
+        if (
+            self.operator in ("in", "not_in")
+            and (contained.is_string or contained.is_pybytes_type or contained.is_pybytearray_type)
+            and (operand1.type.is_int or operand1.is_string_literal)
+        ):
+            # Cython's own generic membership test, on objects.
+            if not contained.is_pyobject:
+                self.operand2 = self.operand2.coerce_to_pyobject(env)
+            self.operand2 = self.operand2.as_none_safe_node("argument of type 'NoneType' is not iterable")
+            self.special_bool_cmp_utility_code = UtilityCode.load_cached("PySequenceContains", "ObjectHandling.c")
+            self.special_bool_cmp_function = "__Pyx_PySequence_ContainsTF"
+            return True, operand1.coerce_to_pyobject(env)
+        return _find_special_bool_compare_function(self, env, operand1, result_is_bool)
+
+    ExprNodes.CmpNode.find_special_bool_compare_function = find_special_bool_compare_function
 
 sys.exit(setuptools_main())

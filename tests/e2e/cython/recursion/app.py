@@ -28,11 +28,21 @@ def g(n):
     yield from g(n + 1)
 
 
+def caught(n):
+    global depth
+    depth = n
+    try:
+        yield from caught(n + 1)
+    except RecursionError:
+        yield "caught at %d" % n
+
+
 for name, run in (("function", lambda: r(0)), ("method", lambda: K().m(0)), ("generator", lambda: list(g(0)))):
     try:
         run()
     except RecursionError as e:
         print(name, "RecursionError:", e, depth)
+print(list(caught(0)), depth)
 sys.setrecursionlimit(3000)
 try:
     r(0)
