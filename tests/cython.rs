@@ -240,6 +240,27 @@ fn comparisons_of_numbers_with_one_character_strings_are_pythons() {
 
 #[test]
 #[ignore = "builds real binaries and needs root; run by ./test.sh"]
+fn calls_with_the_wrong_arguments_fail_with_pythons_messages() {
+    // 26 calls: too few, too many, keyword-only, unexpected and repeated keywords, functions of no
+    // arguments, methods and a nested function (qualified names); no traceback entry for the callee.
+    let want = reference("arguments");
+    assert!(want.status.success(), "{}", all(&want));
+    for line in [
+        "two(1) -> two() missing 1 required positional argument: 'b'\n",
+        "three() -> three() missing 3 required positional arguments: 'a', 'b', and 'c'\n",
+        "dflt(1) -> dflt() missing 2 required keyword-only arguments: 'c' and 'e'\n",
+        "K().m(1, 2) -> K.m() takes 2 positional arguments but 3 were given\n",
+        "none(x=1) -> none() got an unexpected keyword argument 'x'\n",
+    ] {
+        assert!(text(&want).contains(line), "{line}{}", all(&want));
+    }
+    let (bin, said) = build("arguments", "cython-arguments", &[]);
+    assert_eq!(compiled_count(&said), "1", "{said}");
+    same(&Command::new(&bin).output().unwrap(), &want, "on the host");
+}
+
+#[test]
+#[ignore = "builds real binaries and needs root; run by ./test.sh"]
 fn a_recursion_that_never_ends_stops_at_pythons_limit() {
     // Compiled calls count against the recursion limit as python's frames do (they ran until the
     // C stack overflowed: SIGSEGV), and the launcher's own frames do not.

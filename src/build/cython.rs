@@ -958,6 +958,158 @@ pub fn python_recursion(c_text: &str) -> String {
     out.replacen(INCLUDE, &format!("{INCLUDE}{COUNTER}"), 1)
 }
 
+/// Gives a compiled function called with the wrong arguments python's TypeError
+/// (`runtime/arguments.c`): "two() missing 1 required positional argument: 'b'" where Cython said
+/// "two() takes exactly 2 positional arguments (1 given)", "takes 2 positional arguments but 3
+/// were given", "missing 1 required keyword-only argument: 'c'", "got multiple values for
+/// argument 'a'", named by the function's qualified name; a function of no arguments (Cython's
+/// METH_NOARGS) says "takes 0 positional arguments but 1 was given". And no traceback entry for
+/// the function, which python's call never entered (Cython added one at its `def` line).
+///
+/// The calls rewritten are those in the wrappers of Python functions (`__pyx_pw_…(PyObject
+/// *__pyx_self, …)`, which return objects): their `__Pyx_RaiseArgtupleInvalid` and
+/// `__Pyx_RaiseKeywordRequired` get the wrapper's argument names and the values found; the error
+/// after the arguments' label, where the names are out of scope, gets a copy of them.
+pub fn python_arguments(c_text: &str) -> String {
+    const INCLUDE: &str = "#include \"Python.h\"\n";
+    const ARGTUPLE: &str = "__Pyx_RaiseArgtupleInvalid(";
+    const KEYWORD: &str = "__Pyx_RaiseKeywordRequired(";
+    const NAMES: &str = "PyObject ** const __pyx_pyargnames[] = {";
+    const COUNT_ERROR: &str =
+        "static void __Pyx_CyFunction_raise_argument_count_error(PyObject *func, const char* message, Py_ssize_t size) {\n";
+    if !c_text.contains(INCLUDE) {
+        return c_text.to_string();
+    }
+    let mut out = String::with_capacity(c_text.len() + 4096);
+    let mut in_wrapper = false;
+    let mut names: Option<&str> = None;
+    let mut keyword_only: Option<(&str, &str)> = None;
+    let mut previous = "";
+    let mut lines = c_text.split_inclusive('\n');
+    while let Some(line) = lines.next() {
+        if line.starts_with("static ") && line.contains('(') && !line.contains(';') {
+            in_wrapper = line.starts_with("static PyObject *__pyx_pw_") && line.contains("(PyObject *__pyx_self,");
+            names = None;
+            keyword_only = None;
+        }
+        if line == COUNT_ERROR {
+            // Cython's error of a function of no arguments, or of one (METH_NOARGS, METH_O).
+            out.push_str(line);
+            out.push_str(
+                "    /* pyelf: python's words (cython::python_arguments) */\n\
+                 \x20   const char *name = __Pyx_CyFunction_MethodDef(__Pyx_as_CyFunctionObject(func))->ml_name;\n\
+                 \x20   Py_ssize_t expected = strcmp(message, \"takes no arguments\") == 0 ? 0 : 1;\n\
+                 \x20   if (size >= expected) {\n\
+                 \x20       __pyelf_argument_count(func, name, expected, expected, size, NULL);\n\
+                 \x20       return;\n\
+                 \x20   }\n\
+                 \x20   PyObject *code = PyObject_GetAttrString(func, \"__code__\");\n\
+                 \x20   PyObject *varnames = code != NULL ? PyObject_GetAttrString(code, \"co_varnames\") : NULL;\n\
+                 \x20   if (varnames != NULL && PyTuple_Check(varnames) && PyTuple_GET_SIZE(varnames) > 0) {\n\
+                 \x20       PyObject *first = PyTuple_GET_ITEM(varnames, 0);\n\
+                 \x20       PyObject **const first_name[] = {&first};\n\
+                 \x20       __pyelf_missing_arguments(func, name, \"positional\", first_name, NULL, 0, 1);\n\
+                 \x20   } else {\n\
+                 \x20       PyErr_Clear();\n\
+                 \x20       PyErr_Format(PyExc_TypeError, \"%.200s() %s (%zd given)\", name, message, size);\n\
+                 \x20   }\n\
+                 \x20   Py_XDECREF(varnames);\n\
+                 \x20   Py_XDECREF(code);\n\
+                 }\n",
+            );
+            // Cython's body, to its closing brace.
+            for skipped in lines.by_ref() {
+                if skipped == "}\n" {
+                    break;
+                }
+            }
+            previous = "}\n";
+            continue;
+        }
+        let code = line.trim_start();
+        if let Some(init) = code.strip_prefix(NAMES).and_then(|r| r.strip_suffix("};\n")) {
+            names = Some(init);
+        }
+        let loop_bounds = previous
+            .trim_start()
+            .strip_prefix("for (Py_ssize_t i = ")
+            .and_then(|r| r.strip_suffix("; i++) {\n"))
+            .and_then(|r| r.split_once("; i < "));
+        let mut rewritten = None;
+        if line == "            func, \"takes no keyword arguments\");\n"
+            && previous.trim() == "__Pyx_CyFunction_raise_type_error("
+            && out.ends_with(previous)
+        {
+            // In Cython's check of the vectorcall's arguments, where `kwnames` holds them.
+            out.truncate(out.len() - previous.len());
+            out.push_str("        __pyelf_unexpected_keyword(func, PyTuple_GET_ITEM(kwnames, 0)); /* pyelf */\n");
+            previous = line;
+            continue;
+        }
+        if in_wrapper && code.starts_with("if (__Pyx_ParseKeywords(") {
+            // Its errors are named by the function's name: python names them by its qualified name.
+            let name = code.rsplit_once(", 0) < (0)) ").and_then(|(call, _)| call.rsplit_once(", ")).map(|(_, n)| n);
+            if let Some(name) = name.filter(|n| n.starts_with('"') && n.ends_with('"')) {
+                rewritten =
+                    Some(line.replacen(" < (0)) ", &format!(" < (0) && __pyelf_requalify(__pyx_self, {name})) "), 1));
+            }
+        } else if in_wrapper {
+            if code.starts_with("__Pyx_AddTraceback(") {
+                rewritten = Some(format!(
+                    "{}/* pyelf: no traceback entry for a call with the wrong arguments (cython::python_arguments) */\n",
+                    &line[..line.len() - code.len()]
+                ));
+            } else if let Some((at, args, end)) = call_at(line, ARGTUPLE) {
+                // name, exact, min, max, found
+                let ours = match (args.as_slice(), loop_bounds, names) {
+                    ([name, _, min, _, "i"], Some(("__pyx_nargs", _)), _) => Some(format!(
+                        "__pyelf_missing_arguments(__pyx_self, {name}, \"positional\", __pyx_pyargnames, values, 0, {min});"
+                    )),
+                    ([name, _, min, max, "__pyx_nargs"], _, Some(init)) => Some(format!(
+                        "{{ PyObject ** const __pyelf_names[] = {{{init}}}; \
+                         __pyelf_argument_count(__pyx_self, {name}, {min}, {max}, __pyx_nargs, __pyelf_names); }}"
+                    )),
+                    _ => None,
+                };
+                rewritten = ours.map(|o| format!("{}{o}{}", &line[..at], &line[end..]));
+            } else if let Some((at, args, end)) = call_at(line, KEYWORD) {
+                let ours = match (args.as_slice(), loop_bounds, keyword_only) {
+                    ([name, kw], Some((start, stop)), _) if kw.starts_with("*(__pyx_pyargnames[i") => {
+                        keyword_only = Some((start, stop));
+                        Some(format!(
+                            "__pyelf_missing_arguments(__pyx_self, {name}, \"keyword-only\", __pyx_pyargnames, values, {start}, {stop});"
+                        ))
+                    }
+                    ([name, _], _, Some((start, stop))) => Some(format!(
+                        "__pyelf_missing_arguments(__pyx_self, {name}, \"keyword-only\", __pyx_pyargnames, NULL, {start}, {stop});"
+                    )),
+                    _ => None,
+                };
+                rewritten = ours.map(|o| format!("{}{o}{}", &line[..at], &line[end..]));
+            }
+        }
+        match rewritten {
+            Some(text) => out.push_str(&text),
+            None => out.push_str(line),
+        }
+        previous = line;
+    }
+    let out = out.replacen(
+        "\"%s() got multiple values for keyword argument '%U'\"",
+        "\"%s() got multiple values for argument '%U'\"",
+        1,
+    );
+    out.replacen(INCLUDE, &format!("{INCLUDE}{}", crate::runtime::ARGUMENTS_C), 1)
+}
+
+/// The call of `function` in `line`, to its `);`: where it starts, its arguments, where it ends.
+fn call_at<'a>(line: &'a str, function: &str) -> Option<(usize, Vec<&'a str>, usize)> {
+    let at = line.find(function)?;
+    let args_at = at + function.len();
+    let len = line[args_at..].find(");")?;
+    Some((at, line[args_at..args_at + len].split(", ").collect(), args_at + len + 2))
+}
+
 /// Gives the errors of division by zero in the arithmetic Cython does in C the messages CPython
 /// 3.13 gives (Cython's are older Python's, or 3.14's):
 ///
@@ -1220,6 +1372,46 @@ mod tests {
         );
         assert!(out.contains("        retval = self->body(self, tstate, value);\n        __pyelf_leave_recursive();\n"));
         assert_eq!(python_recursion("no include\n"), "no include\n");
+    }
+
+    #[test]
+    fn wrong_arguments_get_pythons_messages_in_the_wrappers_of_python_functions() {
+        let c = "#include \"Python.h\"\n\
+                 static PyObject *__pyx_pw_3app_1two(PyObject *__pyx_self, \n\
+                 \x20   PyObject ** const __pyx_pyargnames[] = {&__pyx_n_u_a,&__pyx_n_u_b,0};\n\
+                 \x20     if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, \
+                 __pyx_kwds_len, \"two\", 0) < (0)) __PYX_ERR(0, 1, __pyx_L3_error)\n\
+                 \x20     for (Py_ssize_t i = __pyx_nargs; i < 2; i++) {\n\
+                 \x20       if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid(\"two\", 1, 2, 2, i); __PYX_ERR(0, 1, L) }\n\
+                 \x20     for (Py_ssize_t i = 2; i < 4; i++) {\n\
+                 \x20       if (unlikely(!values[i])) { __Pyx_RaiseKeywordRequired(\"two\", *(__pyx_pyargnames[i - 0])); __PYX_ERR(0, 1, L) }\n\
+                 \x20     __Pyx_RaiseKeywordRequired(\"two\", __pyx_mstate_global->__pyx_n_u_c); __PYX_ERR(0, 1, L)\n\
+                 \x20 __pyx_L5_argtuple_error:;\n\
+                 \x20 __Pyx_RaiseArgtupleInvalid(\"two\", 1, 2, 2, __pyx_nargs); __PYX_ERR(0, 1, L)\n\
+                 \x20 __Pyx_AddTraceback(\"two\", __pyx_clineno, __pyx_lineno, __pyx_filename);\n\
+                 }\n\
+                 static int __pyx_pw_3app_1K_1__init__(PyObject *__pyx_v_self, PyObject *__pyx_args) {\n\
+                 \x20 __Pyx_RaiseArgtupleInvalid(\"__init__\", 1, 0, 0, __pyx_nargs); __PYX_ERR(0, 1, L)\n\
+                 }\n\
+                 \x20   PyErr_Format(PyExc_TypeError,\n\
+                 \x20       \"%s() got multiple values for keyword argument '%U'\", func_name, kw_name);\n";
+        let out = python_arguments(c);
+        assert!(out.starts_with("#include \"Python.h\"\n/* A compiled function called with the wrong arguments"));
+        for want in [
+            " < (0) && __pyelf_requalify(__pyx_self, \"two\")) __PYX_ERR(0, 1, __pyx_L3_error)\n",
+            "{ __pyelf_missing_arguments(__pyx_self, \"two\", \"positional\", __pyx_pyargnames, values, 0, 2); __PYX_ERR",
+            "{ __pyelf_missing_arguments(__pyx_self, \"two\", \"keyword-only\", __pyx_pyargnames, values, 2, 4); __PYX_ERR",
+            "  __pyelf_missing_arguments(__pyx_self, \"two\", \"keyword-only\", __pyx_pyargnames, NULL, 2, 4); __PYX_ERR",
+            "  { PyObject ** const __pyelf_names[] = {&__pyx_n_u_a,&__pyx_n_u_b,0}; \
+             __pyelf_argument_count(__pyx_self, \"two\", 2, 2, __pyx_nargs, __pyelf_names); } __PYX_ERR",
+            "  /* pyelf: no traceback entry for a call with the wrong arguments",
+            "\"%s() got multiple values for argument '%U'\"",
+        ] {
+            assert!(out.contains(want), "{want}\n{out}");
+        }
+        // A wrapper with no function object (an extension type's special method) stays Cython's.
+        assert!(out.contains("  __Pyx_RaiseArgtupleInvalid(\"__init__\", 1, 0, 0, __pyx_nargs);"), "{out}");
+        assert_eq!(python_arguments("no include\n"), "no include\n");
     }
 
     #[test]

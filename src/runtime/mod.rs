@@ -53,6 +53,10 @@ pub const DEEPFREEZE_H: &str = include_str!("deepfreeze.h");
 /// positions of what failed; each compiled module includes it (`crate::build::cython::python_positions`).
 pub const POSITIONS_C: &str = include_str!("positions.c");
 
+/// python's TypeError for a call of a compiled function with the wrong arguments; each compiled
+/// module includes it (`crate::build::cython::python_arguments`).
+pub const ARGUMENTS_C: &str = include_str!("arguments.c");
+
 /// The loader of the wheels' shared objects (dlopen, dlsym, dladdr, dl_iterate_phdr, TLS).
 pub const LOADER_C: &str = include_str!("loader.c");
 

@@ -250,8 +250,8 @@ pub fn matches_pattern(pattern: &str, name: &str) -> bool {
 /// Gives each Cython module's init function a name of its own (`pyelf_init_N`, so that `a.util`
 /// and `b.util` can be linked together), its tracebacks python's look (its file in the tree,
 /// `tree_file`, and the positions of what failed), its errors of division by zero, of slicing and
-/// of a `with` on what is no context manager python's messages, its calls python's recursion
-/// limit, and its attribute reads and
+/// of a `with` on what is no context manager and of a call with the wrong arguments python's
+/// messages, its calls python's recursion limit, and its attribute reads and
 /// writes caches (`cython::attribute_caches`), and
 /// returns their inittab entries and how many attribute sites got a cache.
 fn register_cython(
@@ -273,6 +273,7 @@ fn register_cython(
         let text = cython::python_slice_messages(&text);
         let text = cython::python_with_messages(&text);
         let text = cython::python_recursion(&text);
+        let text = cython::python_arguments(&text);
         let (text, sites) = cython::attribute_caches(&text);
         cached_sites += sites;
         fs::write(c, cython::rename_init(&text, cython_name, &symbol))?;

@@ -1,0 +1,73 @@
+"""Calls of compiled functions with the wrong arguments raise python's TypeError word for word,
+named by the qualified name, and the traceback has no entry for the function called (python's
+call never entered it)."""
+import traceback
+
+
+def two(a, b):
+    return a + b
+
+
+def dflt(a, b=1, *, c, d=2, e):
+    return a
+
+
+def three(a, b, c):
+    return a
+
+
+def none():
+    return 1
+
+
+def one(x):
+    return x
+
+
+class K:
+    def m(self, n):
+        return n
+
+    def bare(self):
+        return 1
+
+    def outer(self):
+        def inner(p):
+            return p
+        return inner
+
+
+cases = [
+    ("two(1)", lambda: two(1)),
+    ("two()", lambda: two()),
+    ("two(1, 2, 3)", lambda: two(1, 2, 3)),
+    ("two(1, a=2)", lambda: two(1, a=2)),
+    ("two(1, 2, z=3)", lambda: two(1, 2, z=3)),
+    ("two(b=1)", lambda: two(b=1)),
+    ("three()", lambda: three()),
+    ("three(c=1)", lambda: three(c=1)),
+    ("dflt()", lambda: dflt()),
+    ("dflt(1)", lambda: dflt(1)),
+    ("dflt(1, c=2)", lambda: dflt(1, c=2)),
+    ("dflt(1, 2, 3)", lambda: dflt(1, 2, 3)),
+    ("none(1)", lambda: none(1)),
+    ("none(1, 2)", lambda: none(1, 2)),
+    ("one()", lambda: one()),
+    ("one(1, 2)", lambda: one(1, 2)),
+    ("K().m()", lambda: K().m()),
+    ("K().m(1, 2)", lambda: K().m(1, 2)),
+    ("K.m()", lambda: K.m()),
+    ("K().bare(1)", lambda: K().bare(1)),
+    ("inner()", lambda: K().outer()()),
+    ("K().m(1, z=3)", lambda: K().m(1, z=3)),
+    ("K().m(1, n=2)", lambda: K().m(1, n=2)),
+    ("none(x=1)", lambda: none(x=1)),
+    ("one(y=1)", lambda: one(y=1)),
+    ("one(x=1)", lambda: one(x=1)),
+]
+for text, call in cases:
+    try:
+        call()
+    except TypeError as e:
+        print(text, "->", e)
+        print("   frames:", [f.name for f in traceback.extract_tb(e.__traceback__)])
