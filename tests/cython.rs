@@ -241,8 +241,9 @@ fn comparisons_of_numbers_with_one_character_strings_are_pythons() {
 #[test]
 #[ignore = "builds real binaries and needs root; run by ./test.sh"]
 fn calls_with_the_wrong_arguments_fail_with_pythons_messages() {
-    // 26 calls: too few, too many, keyword-only, unexpected and repeated keywords, functions of no
-    // arguments, methods and a nested function (qualified names); no traceback entry for the callee.
+    // 31 calls: too few, too many, keyword-only, unexpected and repeated keywords, functions of no
+    // arguments, `**kw`, methods, a nested function (qualified names) and names beyond ASCII; no
+    // traceback entry for the callee.
     let want = reference("arguments");
     assert!(want.status.success(), "{}", all(&want));
     for line in [

@@ -925,11 +925,12 @@ pub fn python_recursion(c_text: &str) -> String {
     let mut in_object_wrapper = false;
     for line in c_text.split_inclusive('\n') {
         if line.starts_with("static ") && line.contains('(') && !line.contains(';') {
-            in_object_wrapper = line.starts_with("static PyObject *__pyx_pw_");
+            in_object_wrapper =
+                line.starts_with("static PyObject *__pyx_pw_") || line.starts_with("static PyObject *__pyx_Upw_");
         }
         let call = line
             .strip_prefix("  __pyx_r = ")
-            .filter(|c| c.starts_with("__pyx_pf_") || c.starts_with("__pyx_lambda_funcdef_"))
+            .filter(|c| ["__pyx_pf_", "__pyx_Upf_", "__pyx_lambda_funcdef_"].iter().any(|p| c.starts_with(p)))
             .and_then(|c| c.strip_suffix(";\n"))
             .filter(|_| in_object_wrapper);
         if let Some(call) = call {
@@ -982,13 +983,18 @@ pub fn python_arguments(c_text: &str) -> String {
     }
     let mut out = String::with_capacity(c_text.len() + 4096);
     let mut in_wrapper = false;
+    // Positional-only parameters, which Cython leaves out of the names: its wrapper is left as is.
+    let mut positional_only = false;
     let mut names: Option<&str> = None;
     let mut keyword_only: Option<(&str, &str)> = None;
     let mut previous = "";
     let mut lines = c_text.split_inclusive('\n');
     while let Some(line) = lines.next() {
         if line.starts_with("static ") && line.contains('(') && !line.contains(';') {
-            in_wrapper = line.starts_with("static PyObject *__pyx_pw_") && line.contains("(PyObject *__pyx_self,");
+            in_wrapper = (line.starts_with("static PyObject *__pyx_pw_")
+                || line.starts_with("static PyObject *__pyx_Upw_"))
+                && line.contains("(PyObject *__pyx_self,");
+            positional_only = false;
             names = None;
             keyword_only = None;
         }
@@ -999,6 +1005,11 @@ pub fn python_arguments(c_text: &str) -> String {
                 "    /* pyelf: python's words (cython::python_arguments) */\n\
                  \x20   const char *name = __Pyx_CyFunction_MethodDef(__Pyx_as_CyFunctionObject(func))->ml_name;\n\
                  \x20   Py_ssize_t expected = strcmp(message, \"takes no arguments\") == 0 ? 0 : 1;\n\
+                 \x20   if (__Pyx_as_CyFunctionObject(func)->flags & __Pyx_CYFUNCTION_CCLASS) {\n\
+                 \x20       /* A method of an extension type, its self not counted: Cython's words. */\n\
+                 \x20       PyErr_Format(PyExc_TypeError, \"%.200s() %s (%zd given)\", name, message, size);\n\
+                 \x20       return;\n\
+                 \x20   }\n\
                  \x20   if (size >= expected) {\n\
                  \x20       __pyelf_argument_count(func, name, expected, expected, size, NULL);\n\
                  \x20       return;\n\
@@ -1048,40 +1059,47 @@ pub fn python_arguments(c_text: &str) -> String {
         }
         if in_wrapper && code.starts_with("if (__Pyx_ParseKeywords(") {
             // Its errors are named by the function's name: python names them by its qualified name.
-            let name = code.rsplit_once(", 0) < (0)) ").and_then(|(call, _)| call.rsplit_once(", ")).map(|(_, n)| n);
+            positional_only |= code.contains(", values + ");
+            let call = code.split_once(") < (0)) ").map(|(call, _)| call);
+            let name = call.and_then(|c| c.rsplit(", ").nth(1));
             if let Some(name) = name.filter(|n| n.starts_with('"') && n.ends_with('"')) {
                 rewritten =
                     Some(line.replacen(" < (0)) ", &format!(" < (0) && __pyelf_requalify(__pyx_self, {name})) "), 1));
             }
-        } else if in_wrapper {
+        } else if in_wrapper && !positional_only {
             if code.starts_with("__Pyx_AddTraceback(") {
+                // No entry for a call with the wrong arguments, which python's call never enters.
                 rewritten = Some(format!(
-                    "{}/* pyelf: no traceback entry for a call with the wrong arguments (cython::python_arguments) */\n",
-                    &line[..line.len() - code.len()]
+                    "{indent}if (!__pyelf_argument_error) {code}{indent}__pyelf_argument_error = 0;\n",
+                    indent = &line[..line.len() - code.len()]
                 ));
             } else if let Some((at, args, end)) = call_at(line, ARGTUPLE) {
                 // name, exact, min, max, found
                 let ours = match (args.as_slice(), loop_bounds, names) {
-                    ([name, _, min, _, "i"], Some(("__pyx_nargs", _)), _) => Some(format!(
-                        "__pyelf_missing_arguments(__pyx_self, {name}, \"positional\", __pyx_pyargnames, values, 0, {min});"
+                    ([name, _, min, _, "i"], Some(("__pyx_nargs", _)), Some(_)) => Some(format!(
+                        "__pyelf_missing_arguments(__pyx_self, {name}, \"positional\", __pyx_pyargnames, values, 0, {min}); \
+                         __pyelf_argument_error = 1;"
                     )),
                     ([name, _, min, max, "__pyx_nargs"], _, Some(init)) => Some(format!(
                         "{{ PyObject ** const __pyelf_names[] = {{{init}}}; \
-                         __pyelf_argument_count(__pyx_self, {name}, {min}, {max}, __pyx_nargs, __pyelf_names); }}"
+                         __pyelf_argument_count(__pyx_self, {name}, {min}, {max}, __pyx_nargs, __pyelf_names); \
+                         __pyelf_argument_error = 1; }}"
                     )),
                     _ => None,
                 };
                 rewritten = ours.map(|o| format!("{}{o}{}", &line[..at], &line[end..]));
             } else if let Some((at, args, end)) = call_at(line, KEYWORD) {
                 let ours = match (args.as_slice(), loop_bounds, keyword_only) {
-                    ([name, kw], Some((start, stop)), _) if kw.starts_with("*(__pyx_pyargnames[i") => {
+                    ([name, kw], Some((start, stop)), _) if *kw == "*(__pyx_pyargnames[i - 0])" && names.is_some() => {
                         keyword_only = Some((start, stop));
                         Some(format!(
-                            "__pyelf_missing_arguments(__pyx_self, {name}, \"keyword-only\", __pyx_pyargnames, values, {start}, {stop});"
+                            "__pyelf_missing_arguments(__pyx_self, {name}, \"keyword-only\", __pyx_pyargnames, values, {start}, {stop}); \
+                             __pyelf_argument_error = 1;"
                         ))
                     }
                     ([name, _], _, Some((start, stop))) => Some(format!(
-                        "__pyelf_missing_arguments(__pyx_self, {name}, \"keyword-only\", __pyx_pyargnames, NULL, {start}, {stop});"
+                        "__pyelf_missing_arguments(__pyx_self, {name}, \"keyword-only\", __pyx_pyargnames, NULL, {start}, {stop}); \
+                         __pyelf_argument_error = 1;"
                     )),
                     _ => None,
                 };
@@ -1094,11 +1112,6 @@ pub fn python_arguments(c_text: &str) -> String {
         }
         previous = line;
     }
-    let out = out.replacen(
-        "\"%s() got multiple values for keyword argument '%U'\"",
-        "\"%s() got multiple values for argument '%U'\"",
-        1,
-    );
     out.replacen(INCLUDE, &format!("{INCLUDE}{}", crate::runtime::ARGUMENTS_C), 1)
 }
 
@@ -1399,18 +1412,33 @@ mod tests {
         assert!(out.starts_with("#include \"Python.h\"\n/* A compiled function called with the wrong arguments"));
         for want in [
             " < (0) && __pyelf_requalify(__pyx_self, \"two\")) __PYX_ERR(0, 1, __pyx_L3_error)\n",
-            "{ __pyelf_missing_arguments(__pyx_self, \"two\", \"positional\", __pyx_pyargnames, values, 0, 2); __PYX_ERR",
-            "{ __pyelf_missing_arguments(__pyx_self, \"two\", \"keyword-only\", __pyx_pyargnames, values, 2, 4); __PYX_ERR",
-            "  __pyelf_missing_arguments(__pyx_self, \"two\", \"keyword-only\", __pyx_pyargnames, NULL, 2, 4); __PYX_ERR",
+            "{ __pyelf_missing_arguments(__pyx_self, \"two\", \"positional\", __pyx_pyargnames, values, 0, 2); \
+             __pyelf_argument_error = 1; __PYX_ERR",
+            "{ __pyelf_missing_arguments(__pyx_self, \"two\", \"keyword-only\", __pyx_pyargnames, values, 2, 4); \
+             __pyelf_argument_error = 1; __PYX_ERR",
+            "  __pyelf_missing_arguments(__pyx_self, \"two\", \"keyword-only\", __pyx_pyargnames, NULL, 2, 4); \
+             __pyelf_argument_error = 1; __PYX_ERR",
             "  { PyObject ** const __pyelf_names[] = {&__pyx_n_u_a,&__pyx_n_u_b,0}; \
-             __pyelf_argument_count(__pyx_self, \"two\", 2, 2, __pyx_nargs, __pyelf_names); } __PYX_ERR",
-            "  /* pyelf: no traceback entry for a call with the wrong arguments",
-            "\"%s() got multiple values for argument '%U'\"",
+             __pyelf_argument_count(__pyx_self, \"two\", 2, 2, __pyx_nargs, __pyelf_names); __pyelf_argument_error = 1; } \
+             __PYX_ERR",
+            "  if (!__pyelf_argument_error) __Pyx_AddTraceback(\"two\", __pyx_clineno, __pyx_lineno, __pyx_filename);\n  \
+             __pyelf_argument_error = 0;\n",
+            // The call sites' own message for a keyword given twice stays (python's says "keyword").
+            "\"%s() got multiple values for keyword argument '%U'\"",
         ] {
             assert!(out.contains(want), "{want}\n{out}");
         }
         // A wrapper with no function object (an extension type's special method) stays Cython's.
         assert!(out.contains("  __Pyx_RaiseArgtupleInvalid(\"__init__\", 1, 0, 0, __pyx_nargs);"), "{out}");
+        // So does one with positional-only parameters, which Cython leaves out of the names.
+        let only = "#include \"Python.h\"\n\
+                    static PyObject *__pyx_pw_3app_1f(PyObject *__pyx_self, \n\
+                    \x20   PyObject ** const __pyx_pyargnames[] = {&__pyx_n_u_b,0};\n\
+                    \x20     if (__Pyx_ParseKeywords(k, v, __pyx_pyargnames, 0, values + 1, n, l, \"f\", 0) < (0)) __PYX_ERR(0, 1, L)\n\
+                    \x20 __Pyx_RaiseArgtupleInvalid(\"f\", 1, 2, 2, __pyx_nargs); __PYX_ERR(0, 1, L)\n";
+        let out = python_arguments(only);
+        assert!(out.contains("\n  __Pyx_RaiseArgtupleInvalid(\"f\", 1, 2, 2, __pyx_nargs);"), "{out}");
+        assert!(out.contains("__pyelf_requalify(__pyx_self, \"f\")"), "{out}");
         assert_eq!(python_arguments("no include\n"), "no include\n");
     }
 

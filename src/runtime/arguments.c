@@ -7,6 +7,11 @@
  * makes the argument parsing of Cython's wrappers (`__pyx_pw_…`) call it, with the wrapper's
  * names of the arguments (`__pyx_pyargnames`) and what it has found (`values`). */
 
+/* Set where a wrapper raises one of these errors: the wrapper then adds no traceback entry, as
+ * python's call never enters the function (a wrapper's other errors, such as a typed argument's
+ * conversion in code written for Cython, keep theirs). The GIL is held from here to there. */
+static int __pyelf_argument_error;
+
 /* The function's `__qualname__` (`K.m`, `f.<locals>.g`), or `name`. */
 static PyObject *__pyelf_qualname(PyObject *func, const char *name) {
     if (func != NULL) {
@@ -100,12 +105,18 @@ static int __pyelf_requalify(PyObject *func, const char *name) {
     PyObject *prefix = message != NULL && PyUnicode_Check(message) ? PyUnicode_FromFormat("%s() ", name) : NULL;
     if (prefix != NULL && PyUnicode_Tailmatch(message, prefix, 0, PY_SSIZE_T_MAX, -1) == 1) {
         PyObject *qualname = __pyelf_qualname(func, name);
-        PyObject *rest = qualname != NULL ? PyUnicode_Substring(message, (Py_ssize_t)strlen(name), PY_SSIZE_T_MAX) : NULL;
+        /* What follows the name, in characters ("() got …"). */
+        PyObject *rest = qualname != NULL ? PyUnicode_Substring(message, PyUnicode_GET_LENGTH(prefix) - 3, PY_SSIZE_T_MAX) : NULL;
         PyObject *renamed = rest != NULL ? PyUnicode_Concat(qualname, rest) : NULL;
-        PyObject *new_args = renamed != NULL ? PyTuple_Pack(1, renamed) : NULL;
+        /* Cython's words for a keyword given twice; python's call says "argument". */
+        PyObject *worded = renamed != NULL ? PyObject_CallMethod(renamed, "replace", "ssi", "multiple values for keyword argument",
+                                                                 "multiple values for argument", 1)
+                                           : NULL;
+        PyObject *new_args = worded != NULL ? PyTuple_Pack(1, worded) : NULL;
         if (new_args != NULL)
             PyException_SetArgs(exc, new_args);
         Py_XDECREF(new_args);
+        Py_XDECREF(worded);
         Py_XDECREF(renamed);
         Py_XDECREF(rest);
         Py_XDECREF(qualname);
@@ -114,6 +125,7 @@ static int __pyelf_requalify(PyObject *func, const char *name) {
     Py_XDECREF(args);
     PyErr_Clear();
     PyErr_SetRaisedException(exc);
+    __pyelf_argument_error = 1;
     return 1;
 }
 

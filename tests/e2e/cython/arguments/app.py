@@ -24,9 +24,20 @@ def one(x):
     return x
 
 
+def kwf(a, **kw):
+    return a
+
+
+def café(naïve):
+    return naïve
+
+
 class K:
     def m(self, n):
         return n
+
+    def kw(self, a, **more):
+        return a
 
     def bare(self):
         return 1
@@ -64,6 +75,11 @@ cases = [
     ("none(x=1)", lambda: none(x=1)),
     ("one(y=1)", lambda: one(y=1)),
     ("one(x=1)", lambda: one(x=1)),
+    ("kwf()", lambda: kwf()),
+    ("kwf(1, 2)", lambda: kwf(1, 2)),
+    ("K().kw(1, a=2)", lambda: K().kw(1, a=2)),
+    ("café()", lambda: café()),
+    ("café(1, naïve=2)", lambda: café(1, naïve=2)),
 ]
 for text, call in cases:
     try:
