@@ -1,7 +1,8 @@
-"""Cython's command line, with CPython's source positions at its error sites.
+"""Cython's command line, with CPython's source positions at its error sites, and, for code written
+for Python, Python's comparisons of numbers with strings (at the end of this file).
 
 Run by the toolchain's python3 as `python3 -c <this file> CYTHON_DIR ARGS...`: Cython's own
-`setuptools_main` with ARGS, after one change. Where Cython's C records a line for a traceback
+`setuptools_main` with ARGS, after those changes. Where Cython's C records a line for a traceback
 (`__PYX_ERR(file, line, label)` and `__PYX_MARK_ERR_POS(file, line)`), this gives the position
 CPython 3.13 gives the same operation (its `co_positions`, from which `traceback` draws the
 `~~~^^^` markers and the lines of a statement that spans several):
