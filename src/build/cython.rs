@@ -444,8 +444,7 @@ pub fn compile_modules(
 /// in) stay as they are: a site's cache is for one name. Returns the text and how many sites were
 /// rewritten; a text without `#include "Python.h"` is returned unchanged.
 pub fn attribute_caches(c_text: &str) -> (String, usize) {
-    const INCLUDE: &str = "#include \"Python.h\"\n";
-    let Some(include_at) = c_text.find(INCLUDE) else { return (c_text.to_string(), 0) };
+    let Some(include_at) = c_text.find(PYTHON_H) else { return (c_text.to_string(), 0) };
     let calls =
         [("__Pyx_PyObject_GetAttrStr(", "PYELF_GETATTR(", 2), ("__Pyx_PyObject_SetAttrStr(", "PYELF_SETATTR(", 3)];
     let bytes = c_text.as_bytes();
@@ -488,7 +487,7 @@ pub fn attribute_caches(c_text: &str) -> (String, usize) {
     if sites == 0 {
         return (c_text.to_string(), 0);
     }
-    let at = include_at + INCLUDE.len();
+    let at = include_at + PYTHON_H.len();
     out.insert_str(at, &format!("#include \"{}\"\n", crate::runtime::ATTRCACHE_HEADER));
     (out, sites)
 }
@@ -591,8 +590,7 @@ pub fn python_tracebacks(c_text: &str, module: &str, file: &str) -> String {
     // The C function the line is in, for the entries of lambdas and generator expressions.
     let mut c_function = "";
     for line in lines.by_ref() {
-        // A definition's first line (a generator's body has its brace on the next).
-        if line.starts_with("static ") && line.contains('(') && !line.contains(';') {
+        if starts_function(line) {
             let head = line.split('(').next().unwrap_or("");
             c_function = head.rsplit([' ', '*']).next().unwrap_or("");
         }
@@ -806,6 +804,22 @@ fn c_string(s: &str) -> String {
     out
 }
 
+/// The line of Cython's C after which the passes put what their rewritten code calls.
+const PYTHON_H: &str = "#include \"Python.h\"\n";
+
+/// Whether `line` begins the definition of a C function in Cython's C: not a prototype, which ends
+/// with `;` (a generator's body has its brace on the next line).
+fn starts_function(line: &str) -> bool {
+    line.starts_with("static ") && line.contains('(') && !line.contains(';')
+}
+
+/// Whether `line` begins Cython's wrapper of a Python function that returns an object
+/// (`__pyx_pw_…`, `__pyx_Upw_…` for a name beyond ASCII). The wrappers of an extension type's
+/// special methods return an int or a Py_ssize_t.
+fn starts_object_wrapper(line: &str) -> bool {
+    line.starts_with("static PyObject *__pyx_pw_") || line.starts_with("static PyObject *__pyx_Upw_")
+}
+
 /// Python's name of a lambda or a generator expression (`<lambda>`, `<genexpr>`), which Cython
 /// names `lambda`, `lambda1`, … and `genexpr` in tracebacks, told from a function a user named so by
 /// the C function the entry is added in: Cython's `__pyx_lambda_funcdef_…` for a lambda, the
@@ -899,7 +913,6 @@ pub fn python_with_messages(c_text: &str) -> String {
 /// Cython's `__Pyx_Coroutine_SendEx`) count one frame, with the interpreter's own counter
 /// (`sys.setrecursionlimit` applies).
 pub fn python_recursion(c_text: &str) -> String {
-    const INCLUDE: &str = "#include \"Python.h\"\n";
     const RESUME: &str = "    retval = self->body(self, tstate, value);\n";
     const COUNTER: &str = "/* pyelf: python's recursion limit for compiled calls (cython::python_recursion) */\n\
         extern _Thread_local PyThreadState *_Py_tss_tstate; /* the interpreter's own: a thread's state, inline */\n\
@@ -916,7 +929,7 @@ pub fn python_recursion(c_text: &str) -> String {
         static inline void __pyelf_leave_recursive(void) {\n\
         \x20   _Py_tss_tstate->py_recursion_remaining++;\n\
         }\n";
-    if !c_text.contains(INCLUDE) {
+    if !c_text.contains(PYTHON_H) {
         return c_text.to_string();
     }
     let mut out = String::with_capacity(c_text.len() + 1024);
@@ -924,9 +937,8 @@ pub fn python_recursion(c_text: &str) -> String {
     // extension types return an int or a Py_ssize_t, and are no Python frame).
     let mut in_object_wrapper = false;
     for line in c_text.split_inclusive('\n') {
-        if line.starts_with("static ") && line.contains('(') && !line.contains(';') {
-            in_object_wrapper =
-                line.starts_with("static PyObject *__pyx_pw_") || line.starts_with("static PyObject *__pyx_Upw_");
+        if starts_function(line) {
+            in_object_wrapper = starts_object_wrapper(line);
         }
         let call = line
             .strip_prefix("  __pyx_r = ")
@@ -956,7 +968,7 @@ pub fn python_recursion(c_text: &str) -> String {
             out.push_str(line);
         }
     }
-    out.replacen(INCLUDE, &format!("{INCLUDE}{COUNTER}"), 1)
+    out.replacen(PYTHON_H, &format!("{PYTHON_H}{COUNTER}"), 1)
 }
 
 /// Gives a compiled function called with the wrong arguments python's TypeError
@@ -972,13 +984,12 @@ pub fn python_recursion(c_text: &str) -> String {
 /// `__Pyx_RaiseKeywordRequired` get the wrapper's argument names and the values found; the error
 /// after the arguments' label, where the names are out of scope, gets a copy of them.
 pub fn python_arguments(c_text: &str) -> String {
-    const INCLUDE: &str = "#include \"Python.h\"\n";
     const ARGTUPLE: &str = "__Pyx_RaiseArgtupleInvalid(";
     const KEYWORD: &str = "__Pyx_RaiseKeywordRequired(";
     const NAMES: &str = "PyObject ** const __pyx_pyargnames[] = {";
     const COUNT_ERROR: &str =
         "static void __Pyx_CyFunction_raise_argument_count_error(PyObject *func, const char* message, Py_ssize_t size) {\n";
-    if !c_text.contains(INCLUDE) {
+    if !c_text.contains(PYTHON_H) {
         return c_text.to_string();
     }
     let mut out = String::with_capacity(c_text.len() + 4096);
@@ -990,10 +1001,8 @@ pub fn python_arguments(c_text: &str) -> String {
     let mut previous = "";
     let mut lines = c_text.split_inclusive('\n');
     while let Some(line) = lines.next() {
-        if line.starts_with("static ") && line.contains('(') && !line.contains(';') {
-            in_wrapper = (line.starts_with("static PyObject *__pyx_pw_")
-                || line.starts_with("static PyObject *__pyx_Upw_"))
-                && line.contains("(PyObject *__pyx_self,");
+        if starts_function(line) {
+            in_wrapper = starts_object_wrapper(line) && line.contains("(PyObject *__pyx_self,");
             positional_only = false;
             names = None;
             keyword_only = None;
@@ -1112,7 +1121,7 @@ pub fn python_arguments(c_text: &str) -> String {
         }
         previous = line;
     }
-    out.replacen(INCLUDE, &format!("{INCLUDE}{}", crate::runtime::ARGUMENTS_C), 1)
+    out.replacen(PYTHON_H, &format!("{PYTHON_H}{}", crate::runtime::ARGUMENTS_C), 1)
 }
 
 /// The call of `function` in `line`, to its `);`: where it starts, its arguments, where it ends.

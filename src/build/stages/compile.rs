@@ -45,8 +45,8 @@ pub fn script(plan: &Plan, resolved: &Dependencies) -> Result<ScriptC> {
     else {
         return Ok(ScriptC { c: Some(c) });
     };
-    // Cython refuses some code python runs (a name only the builtins get at run time, such as
-    // gettext's `_`; unpacking a literal of the wrong length in a branch that never runs). Such a
+    // Cython refuses some code python runs (a name that only `globals()` assigns; unpacking a
+    // literal of the wrong length in a function that never runs). Such a
     // script runs as bytecode; one python rejects too stops the build with Cython's message.
     if !python_compiles(plan, script)? {
         return Err(e);
