@@ -91,12 +91,15 @@ class Source:
             self.kids[id(node)] = found
         return found
 
-    def innermost(self, line, col):
-        """The expressions and statements holding Cython's `line` and `col` (characters), outermost
-        first."""
+    def point(self, line, col):
+        """Cython's `line` and `col` (characters) as a line and a UTF-8 byte column, as the parse
+        gives positions, or None."""
         if not 0 < line <= len(self.lines) or col > len(self.lines[line - 1]):
-            return []
-        point = (line, len(self.lines[line - 1][:col].encode()))
+            return None
+        return (line, len(self.lines[line - 1][:col].encode()))
+
+    def innermost(self, point):
+        """The expressions and statements holding `point`, outermost first."""
         node, found = self.tree, []
         while True:
             kids = self.children(node)
@@ -114,10 +117,10 @@ class Source:
         """CPython's `(line, end_line, col, end_col)` of the operation at Cython's position, or
         None; for a method call, followed by the method lookup's and the method's name. `by`: the
         class of Cython's node that checks the error."""
-        path = self.innermost(line, col)
+        point = self.point(line, col)
+        path = self.innermost(point) if point is not None else []
         if not path:
             return None
-        point = (line, len(self.lines[line - 1][:col].encode()))
         # A `with`: Cython enters and leaves it (looks up and calls `__enter__` and `__exit__`) at
         # the start of the context expression, CPython at all of it.
         for i, n in enumerate(path[:-1]):
