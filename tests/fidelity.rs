@@ -55,6 +55,38 @@ fn the_app_is_the_real_main_module_in_every_root() {
 
 #[test]
 #[ignore = "builds real binaries and needs root; run by ./test.sh"]
+fn what_the_script_printed_comes_before_the_traceback_and_atexit_on_one_pipe() {
+    // stdout and stderr into one pipe, where stdout is buffered: python flushes it once the
+    // script has run, before it prints the traceback or sys.exit()'s message and runs atexit.
+    fn joined(program: &Path, args: &[&str]) -> Output {
+        Command::new("sh")
+            .arg("-c")
+            .arg("exec \"$@\" 2>&1")
+            .arg("sh")
+            .arg(program)
+            .args(args)
+            .env_clear()
+            .output()
+            .unwrap()
+    }
+    let bin = build("output_order", &[]);
+    let python = toolchain_python();
+    for how in ["", "exit", "raise", "code"] {
+        let want = joined(&python, &["-I", script("output_order.py").to_str().unwrap(), how]);
+        let first = text(&want).find("more on stdout, after it").expect("the script printed");
+        assert!(text(&want).find("atexit, on stderr").is_some_and(|at| at > first), "{how}: {}", all(&want));
+        let got = joined(&bin, &[how]);
+        let file = script("output_order.py").display().to_string();
+        same(
+            &got,
+            &Output { stdout: text(&want).replace(&file, "/__pyelf__/output_order.py").into_bytes(), ..want },
+            how,
+        );
+    }
+}
+
+#[test]
+#[ignore = "builds real binaries and needs root; run by ./test.sh"]
 fn every_codec_python_knows_round_trips() {
     let bin = build("codecs_all", &[]);
     let want = reference("codecs_all", &[]);

@@ -459,6 +459,24 @@ static PyStatus set_orig_argv(PyConfig *config, int as_app, int argc, char **arg
 }
 
 /* Calls `_pyelf_importer.NAME(arg)`; returns its result (a new reference) or NULL. */
+/* sys.stderr and sys.stdout flushed, the exception being raised kept, as python flushes them
+ * once a script has run (Python/pythonrun.c's flush_io): what the script printed comes before the
+ * traceback or the message of sys.exit(), and before what atexit handlers print, even where
+ * stdout is a file or a pipe, and so buffered. */
+static void flush_io(void)
+{
+    PyObject *raised = PyErr_GetRaisedException();
+    const char *const names[] = {"stderr", "stdout"};
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        PyObject *stream = PySys_GetObject(names[i]);
+        PyObject *flushed = stream != NULL && stream != Py_None ? PyObject_CallMethod(stream, "flush", NULL) : NULL;
+        if (flushed == NULL)
+            PyErr_Clear();
+        Py_XDECREF(flushed);
+    }
+    PyErr_SetRaisedException(raised);
+}
+
 static PyObject *call_importer(const char *name, const char *arg)
 {
     PyObject *importer = PyImport_ImportModule("_pyelf_importer");
@@ -658,6 +676,8 @@ int main(int argc, char **argv)
     PyObject *result = !worker.index      ? call_importer("run_main", PYELF_MAIN_MODULE)
                        : worker.is_module ? call_importer("run_worker_module", argv[worker.index])
                                           : call_importer("run_worker_code", argv[worker.index]);
+    if (!worker.index)
+        flush_io(); /* python -c and -m do not */
     if (result == NULL) {
         int interrupted = PyErr_ExceptionMatches(PyExc_KeyboardInterrupt);
         trim_import_frames();
