@@ -241,9 +241,11 @@ fn comparisons_of_numbers_with_one_character_strings_are_pythons() {
 #[test]
 #[ignore = "builds real binaries and needs root; run by ./test.sh"]
 fn calls_with_the_wrong_arguments_fail_with_pythons_messages() {
-    // 31 calls: too few, too many, keyword-only, unexpected and repeated keywords, functions of no
-    // arguments, `**kw`, methods, a nested function (qualified names) and names beyond ASCII; no
-    // traceback entry for the callee.
+    // 57 calls: too few, too many, keyword-only, unexpected and repeated keywords, positional-only
+    // parameters given as keywords, a misspelt keyword python suggests the right one for,
+    // functions of no arguments, `*rest`, `**kw`, a generator, methods, a nested function
+    // (qualified names), private names python mangles and names beyond ASCII; no traceback entry
+    // for the callee.
     let want = reference("arguments");
     assert!(want.status.success(), "{}", all(&want));
     for line in [
@@ -252,6 +254,12 @@ fn calls_with_the_wrong_arguments_fail_with_pythons_messages() {
         "dflt(1) -> dflt() missing 2 required keyword-only arguments: 'c' and 'e'\n",
         "K().m(1, 2) -> K.m() takes 2 positional arguments but 3 were given\n",
         "none(x=1) -> none() got an unexpected keyword argument 'x'\n",
+        "po(a=1, b=2) -> po() got some positional-only arguments passed as keyword arguments: 'a, b'\n",
+        "dflt(1, 2, 3, c=1) -> dflt() takes from 1 to 2 positional arguments but 3 positional arguments (and 1 \
+         keyword-only argument) were given\n",
+        "value('n', vaule=1) -> value() got an unexpected keyword argument 'vaule'. Did you mean 'value'?\n",
+        "po_kw() -> po_kw() missing 1 required positional argument: 'a'\n",
+        "_Private().m() -> _Private.m() missing 1 required positional argument: '_Private__x'\n",
     ] {
         assert!(text(&want).contains(line), "{line}{}", all(&want));
     }

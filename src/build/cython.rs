@@ -973,39 +973,35 @@ pub fn python_recursion(c_text: &str) -> String {
 
 /// Gives a compiled function called with the wrong arguments python's TypeError
 /// (`runtime/arguments.c`): "two() missing 1 required positional argument: 'b'" where Cython said
-/// "two() takes exactly 2 positional arguments (1 given)", "takes 2 positional arguments but 3
-/// were given", "missing 1 required keyword-only argument: 'c'", "got multiple values for
-/// argument 'a'", named by the function's qualified name; a function of no arguments (Cython's
-/// METH_NOARGS) says "takes 0 positional arguments but 1 was given". And no traceback entry for
-/// the function, which python's call never entered (Cython added one at its `def` line).
+/// "two() takes exactly 2 positional arguments (1 given)", and each of python's other messages
+/// (too many positional arguments, keyword-only ones missing, positional-only ones passed as
+/// keywords, a misspelt keyword and the one python suggests), named by the function's qualified
+/// name. And no traceback entry for the function, which python's call never entered (Cython added
+/// one at its `def` line).
 ///
-/// The calls rewritten are those in the wrappers of Python functions (`__pyx_pw_…(PyObject
-/// *__pyx_self, …)`, which return objects): their `__Pyx_RaiseArgtupleInvalid` and
-/// `__Pyx_RaiseKeywordRequired` get the wrapper's argument names and the values found; the error
-/// after the arguments' label, where the names are out of scope, gets a copy of them.
+/// In the wrappers of Python functions (`__pyx_pw_…(PyObject *__pyx_self, …)`, which return
+/// objects, and parse a vectorcall's or a tuple's arguments) the error label of the argument
+/// parsing calls `__pyelf_python_arguments` with the arguments, which binds them as python would.
+/// A function of no arguments or of one (Cython's METH_NOARGS and METH_O, checked by the
+/// CyFunction's own call) gets python's words from `__pyelf_argument_count` and
+/// `__pyelf_missing_arguments`, and a keyword given to it `__pyelf_unexpected_keyword`.
 pub fn python_arguments(c_text: &str) -> String {
-    const ARGTUPLE: &str = "__Pyx_RaiseArgtupleInvalid(";
-    const KEYWORD: &str = "__Pyx_RaiseKeywordRequired(";
-    const NAMES: &str = "PyObject ** const __pyx_pyargnames[] = {";
     const COUNT_ERROR: &str =
         "static void __Pyx_CyFunction_raise_argument_count_error(PyObject *func, const char* message, Py_ssize_t size) {\n";
+    const PARSED: &str = "PyObject *const *__pyx_args, Py_ssize_t __pyx_nargs, PyObject *__pyx_kwds\n";
     if !c_text.contains(PYTHON_H) {
         return c_text.to_string();
     }
     let mut out = String::with_capacity(c_text.len() + 4096);
     let mut in_wrapper = false;
-    // Positional-only parameters, which Cython leaves out of the names: its wrapper is left as is.
-    let mut positional_only = false;
-    let mut names: Option<&str> = None;
-    let mut keyword_only: Option<(&str, &str)> = None;
+    // Whether the wrapper parses its arguments (its signature has them), and so has their label.
+    let mut parses = false;
     let mut previous = "";
     let mut lines = c_text.split_inclusive('\n');
     while let Some(line) = lines.next() {
         if starts_function(line) {
             in_wrapper = starts_object_wrapper(line) && line.contains("(PyObject *__pyx_self,");
-            positional_only = false;
-            names = None;
-            keyword_only = None;
+            parses = false;
         }
         if line == COUNT_ERROR {
             // Cython's error of a function of no arguments, or of one (METH_NOARGS, METH_O).
@@ -1047,15 +1043,6 @@ pub fn python_arguments(c_text: &str) -> String {
             continue;
         }
         let code = line.trim_start();
-        if let Some(init) = code.strip_prefix(NAMES).and_then(|r| r.strip_suffix("};\n")) {
-            names = Some(init);
-        }
-        let loop_bounds = previous
-            .trim_start()
-            .strip_prefix("for (Py_ssize_t i = ")
-            .and_then(|r| r.strip_suffix("; i++) {\n"))
-            .and_then(|r| r.split_once("; i < "));
-        let mut rewritten = None;
         if line == "            func, \"takes no keyword arguments\");\n"
             && previous.trim() == "__Pyx_CyFunction_raise_type_error("
             && out.ends_with(previous)
@@ -1066,70 +1053,32 @@ pub fn python_arguments(c_text: &str) -> String {
             previous = line;
             continue;
         }
-        if in_wrapper && code.starts_with("if (__Pyx_ParseKeywords(") {
-            // Its errors are named by the function's name: python names them by its qualified name.
-            positional_only |= code.contains(", values + ");
-            let call = code.split_once(") < (0)) ").map(|(call, _)| call);
-            let name = call.and_then(|c| c.rsplit(", ").nth(1));
-            if let Some(name) = name.filter(|n| n.starts_with('"') && n.ends_with('"')) {
-                rewritten =
-                    Some(line.replacen(" < (0)) ", &format!(" < (0) && __pyelf_requalify(__pyx_self, {name})) "), 1));
-            }
-        } else if in_wrapper && !positional_only {
-            if code.starts_with("__Pyx_AddTraceback(") {
-                // No entry for a call with the wrong arguments, which python's call never enters.
-                rewritten = Some(format!(
-                    "{indent}if (!__pyelf_argument_error) {code}{indent}__pyelf_argument_error = 0;\n",
-                    indent = &line[..line.len() - code.len()]
-                ));
-            } else if let Some((at, args, end)) = call_at(line, ARGTUPLE) {
-                // name, exact, min, max, found
-                let ours = match (args.as_slice(), loop_bounds, names) {
-                    ([name, _, min, _, "i"], Some(("__pyx_nargs", _)), Some(_)) => Some(format!(
-                        "__pyelf_missing_arguments(__pyx_self, {name}, \"positional\", __pyx_pyargnames, values, 0, {min}); \
-                         __pyelf_argument_error = 1;"
-                    )),
-                    ([name, _, min, max, "__pyx_nargs"], _, Some(init)) => Some(format!(
-                        "{{ PyObject ** const __pyelf_names[] = {{{init}}}; \
-                         __pyelf_argument_count(__pyx_self, {name}, {min}, {max}, __pyx_nargs, __pyelf_names); \
-                         __pyelf_argument_error = 1; }}"
-                    )),
-                    _ => None,
-                };
-                rewritten = ours.map(|o| format!("{}{o}{}", &line[..at], &line[end..]));
-            } else if let Some((at, args, end)) = call_at(line, KEYWORD) {
-                let ours = match (args.as_slice(), loop_bounds, keyword_only) {
-                    ([name, kw], Some((start, stop)), _) if *kw == "*(__pyx_pyargnames[i - 0])" && names.is_some() => {
-                        keyword_only = Some((start, stop));
-                        Some(format!(
-                            "__pyelf_missing_arguments(__pyx_self, {name}, \"keyword-only\", __pyx_pyargnames, values, {start}, {stop}); \
-                             __pyelf_argument_error = 1;"
-                        ))
-                    }
-                    ([name, _], _, Some((start, stop))) => Some(format!(
-                        "__pyelf_missing_arguments(__pyx_self, {name}, \"keyword-only\", __pyx_pyargnames, NULL, {start}, {stop}); \
-                         __pyelf_argument_error = 1;"
-                    )),
-                    _ => None,
-                };
-                rewritten = ours.map(|o| format!("{}{o}{}", &line[..at], &line[end..]));
-            }
-        }
-        match rewritten {
-            Some(text) => out.push_str(&text),
-            None => out.push_str(line),
+        out.push_str(line);
+        parses |= in_wrapper && line == PARSED;
+        let error_label = code
+            .strip_prefix("__pyx_L")
+            .and_then(|l| l.strip_suffix("_error:;\n"))
+            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+        if parses && error_label {
+            // The label every error of the argument parsing goes to.
+            out.push_str(
+                "  #if CYTHON_VECTORCALL\n  \
+                 __pyelf_argument_error = __pyelf_python_arguments(__pyx_self, __pyx_args, __pyx_nargs, __pyx_kwds);\n  \
+                 #else\n  \
+                 __pyelf_argument_error = __pyelf_python_arguments(__pyx_self, (PyObject *const *)__pyx_args, -1, __pyx_kwds);\n  \
+                 #endif\n",
+            );
+        } else if parses && code.starts_with("__Pyx_AddTraceback(") {
+            // No entry for a call with the wrong arguments, which python's call never enters.
+            out.truncate(out.len() - line.len());
+            out.push_str(&format!(
+                "{indent}if (!__pyelf_argument_error) {code}{indent}__pyelf_argument_error = 0;\n",
+                indent = &line[..line.len() - code.len()]
+            ));
         }
         previous = line;
     }
     out.replacen(PYTHON_H, &format!("{PYTHON_H}{}", crate::runtime::ARGUMENTS_C), 1)
-}
-
-/// The call of `function` in `line`, to its `);`: where it starts, its arguments, where it ends.
-fn call_at<'a>(line: &'a str, function: &str) -> Option<(usize, Vec<&'a str>, usize)> {
-    let at = line.find(function)?;
-    let args_at = at + function.len();
-    let len = line[args_at..].find(");")?;
-    Some((at, line[args_at..args_at + len].split(", ").collect(), args_at + len + 2))
 }
 
 /// Gives the errors of division by zero in the arithmetic Cython does in C the messages CPython
@@ -1400,54 +1349,53 @@ mod tests {
     fn wrong_arguments_get_pythons_messages_in_the_wrappers_of_python_functions() {
         let c = "#include \"Python.h\"\n\
                  static PyObject *__pyx_pw_3app_1two(PyObject *__pyx_self, \n\
-                 \x20   PyObject ** const __pyx_pyargnames[] = {&__pyx_n_u_a,&__pyx_n_u_b,0};\n\
-                 \x20     if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, \
-                 __pyx_kwds_len, \"two\", 0) < (0)) __PYX_ERR(0, 1, __pyx_L3_error)\n\
-                 \x20     for (Py_ssize_t i = __pyx_nargs; i < 2; i++) {\n\
-                 \x20       if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid(\"two\", 1, 2, 2, i); __PYX_ERR(0, 1, L) }\n\
-                 \x20     for (Py_ssize_t i = 2; i < 4; i++) {\n\
-                 \x20       if (unlikely(!values[i])) { __Pyx_RaiseKeywordRequired(\"two\", *(__pyx_pyargnames[i - 0])); __PYX_ERR(0, 1, L) }\n\
-                 \x20     __Pyx_RaiseKeywordRequired(\"two\", __pyx_mstate_global->__pyx_n_u_c); __PYX_ERR(0, 1, L)\n\
+                 #if CYTHON_VECTORCALL\n\
+                 PyObject *const *__pyx_args, Py_ssize_t __pyx_nargs, PyObject *__pyx_kwds\n\
+                 #else\n\
+                 PyObject *__pyx_args, PyObject *__pyx_kwds\n\
+                 #endif\n\
+                 ) {\n\
                  \x20 __pyx_L5_argtuple_error:;\n\
-                 \x20 __Pyx_RaiseArgtupleInvalid(\"two\", 1, 2, 2, __pyx_nargs); __PYX_ERR(0, 1, L)\n\
+                 \x20 __Pyx_RaiseArgtupleInvalid(\"two\", 1, 2, 2, __pyx_nargs); __PYX_ERR(0, 1, __pyx_L3_error)\n\
+                 \x20 __pyx_L3_error:;\n\
                  \x20 __Pyx_AddTraceback(\"two\", __pyx_clineno, __pyx_lineno, __pyx_filename);\n\
                  }\n\
-                 static int __pyx_pw_3app_1K_1__init__(PyObject *__pyx_v_self, PyObject *__pyx_args) {\n\
-                 \x20 __Pyx_RaiseArgtupleInvalid(\"__init__\", 1, 0, 0, __pyx_nargs); __PYX_ERR(0, 1, L)\n\
+                 static PyObject *__pyx_pw_3app_3one(PyObject *__pyx_self, PyObject *__pyx_v_x) {\n\
+                 \x20 __pyx_L1_error:;\n\
+                 \x20 __Pyx_AddTraceback(\"one\", __pyx_clineno, __pyx_lineno, __pyx_filename);\n\
                  }\n\
-                 \x20   PyErr_Format(PyExc_TypeError,\n\
-                 \x20       \"%s() got multiple values for keyword argument '%U'\", func_name, kw_name);\n";
+                 static int __pyx_pw_3app_1K_1__init__(PyObject *__pyx_v_self, PyObject *__pyx_args, PyObject *__pyx_kwds) {\n\
+                 PyObject *const *__pyx_args, Py_ssize_t __pyx_nargs, PyObject *__pyx_kwds\n\
+                 \x20 __pyx_L3_error:;\n\
+                 \x20 __Pyx_AddTraceback(\"__init__\", __pyx_clineno, __pyx_lineno, __pyx_filename);\n\
+                 }\n\
+                 static CYTHON_INLINE int __Pyx_CyFunction_Vectorcall_CheckArgs(PyObject *func, __pyx_CyFunctionObject *cyfunc, Py_ssize_t nargs, PyObject *kwnames)\n\
+                 {\n\
+                 \x20       __Pyx_CyFunction_raise_type_error(\n\
+                 \x20           func, \"takes no keyword arguments\");\n\
+                 }\n";
         let out = python_arguments(c);
         assert!(out.starts_with("#include \"Python.h\"\n/* A compiled function called with the wrong arguments"));
         for want in [
-            " < (0) && __pyelf_requalify(__pyx_self, \"two\")) __PYX_ERR(0, 1, __pyx_L3_error)\n",
-            "{ __pyelf_missing_arguments(__pyx_self, \"two\", \"positional\", __pyx_pyargnames, values, 0, 2); \
-             __pyelf_argument_error = 1; __PYX_ERR",
-            "{ __pyelf_missing_arguments(__pyx_self, \"two\", \"keyword-only\", __pyx_pyargnames, values, 2, 4); \
-             __pyelf_argument_error = 1; __PYX_ERR",
-            "  __pyelf_missing_arguments(__pyx_self, \"two\", \"keyword-only\", __pyx_pyargnames, NULL, 2, 4); \
-             __pyelf_argument_error = 1; __PYX_ERR",
-            "  { PyObject ** const __pyelf_names[] = {&__pyx_n_u_a,&__pyx_n_u_b,0}; \
-             __pyelf_argument_count(__pyx_self, \"two\", 2, 2, __pyx_nargs, __pyelf_names); __pyelf_argument_error = 1; } \
-             __PYX_ERR",
-            "  if (!__pyelf_argument_error) __Pyx_AddTraceback(\"two\", __pyx_clineno, __pyx_lineno, __pyx_filename);\n  \
-             __pyelf_argument_error = 0;\n",
-            // The call sites' own message for a keyword given twice stays (python's says "keyword").
-            "\"%s() got multiple values for keyword argument '%U'\"",
+            // Cython's own message stays where it is raised; the label replaces it.
+            "  __Pyx_RaiseArgtupleInvalid(\"two\", 1, 2, 2, __pyx_nargs); __PYX_ERR(0, 1, __pyx_L3_error)\n  \
+             __pyx_L3_error:;\n  \
+             #if CYTHON_VECTORCALL\n  \
+             __pyelf_argument_error = __pyelf_python_arguments(__pyx_self, __pyx_args, __pyx_nargs, __pyx_kwds);\n  \
+             #else\n  \
+             __pyelf_argument_error = __pyelf_python_arguments(__pyx_self, (PyObject *const *)__pyx_args, -1, __pyx_kwds);\n  \
+             #endif\n  \
+             if (!__pyelf_argument_error) __Pyx_AddTraceback(\"two\", __pyx_clineno, __pyx_lineno, __pyx_filename);\n  \
+             __pyelf_argument_error = 0;\n}\n",
+            "        __pyelf_unexpected_keyword(func, PyTuple_GET_ITEM(kwnames, 0)); /* pyelf */\n",
         ] {
             assert!(out.contains(want), "{want}\n{out}");
         }
-        // A wrapper with no function object (an extension type's special method) stays Cython's.
-        assert!(out.contains("  __Pyx_RaiseArgtupleInvalid(\"__init__\", 1, 0, 0, __pyx_nargs);"), "{out}");
-        // So does one with positional-only parameters, which Cython leaves out of the names.
-        let only = "#include \"Python.h\"\n\
-                    static PyObject *__pyx_pw_3app_1f(PyObject *__pyx_self, \n\
-                    \x20   PyObject ** const __pyx_pyargnames[] = {&__pyx_n_u_b,0};\n\
-                    \x20     if (__Pyx_ParseKeywords(k, v, __pyx_pyargnames, 0, values + 1, n, l, \"f\", 0) < (0)) __PYX_ERR(0, 1, L)\n\
-                    \x20 __Pyx_RaiseArgtupleInvalid(\"f\", 1, 2, 2, __pyx_nargs); __PYX_ERR(0, 1, L)\n";
-        let out = python_arguments(only);
-        assert!(out.contains("\n  __Pyx_RaiseArgtupleInvalid(\"f\", 1, 2, 2, __pyx_nargs);"), "{out}");
-        assert!(out.contains("__pyelf_requalify(__pyx_self, \"f\")"), "{out}");
+        // A wrapper that parses no arguments (METH_O), and one with no function object (an
+        // extension type's special method), stay Cython's.
+        assert!(out.contains("  __pyx_L1_error:;\n  __Pyx_AddTraceback(\"one\","), "{out}");
+        assert!(out.contains("  __pyx_L3_error:;\n  __Pyx_AddTraceback(\"__init__\","), "{out}");
+        assert_eq!(out.matches("__pyelf_python_arguments(__pyx_self").count(), 2, "{out}");
         assert_eq!(python_arguments("no include\n"), "no include\n");
     }
 

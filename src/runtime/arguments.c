@@ -95,37 +95,182 @@ static void __pyelf_argument_count(PyObject *func, const char *name, Py_ssize_t 
     Py_DECREF(qualname);
 }
 
-/* The TypeError Cython's parsing of keywords raised ("m() got an unexpected keyword argument
- * 'z'", "m() got multiple values for argument 'n'"), named by the qualified name (`K.m()`), as
- * python names it. Returns 1 (the error goes on). */
-static int __pyelf_requalify(PyObject *func, const char *name) {
-    PyObject *exc = PyErr_GetRaisedException();
-    PyObject *args = exc != NULL && PyErr_GivenExceptionMatches(exc, PyExc_TypeError) ? PyException_GetArgs(exc) : NULL;
-    PyObject *message = args != NULL && PyTuple_GET_SIZE(args) == 1 ? PyTuple_GET_ITEM(args, 0) : NULL;
-    PyObject *prefix = message != NULL && PyUnicode_Check(message) ? PyUnicode_FromFormat("%s() ", name) : NULL;
-    if (prefix != NULL && PyUnicode_Tailmatch(message, prefix, 0, PY_SSIZE_T_MAX, -1) == 1) {
-        PyObject *qualname = __pyelf_qualname(func, name);
-        /* What follows the name, in characters ("() got …"). */
-        PyObject *rest = qualname != NULL ? PyUnicode_Substring(message, PyUnicode_GET_LENGTH(prefix) - 3, PY_SSIZE_T_MAX) : NULL;
-        PyObject *renamed = rest != NULL ? PyUnicode_Concat(qualname, rest) : NULL;
-        /* Cython's words for a keyword given twice; python's call says "argument". */
-        PyObject *worded = renamed != NULL ? PyObject_CallMethod(renamed, "replace", "ssi", "multiple values for keyword argument",
-                                                                 "multiple values for argument", 1)
-                                           : NULL;
-        PyObject *new_args = worded != NULL ? PyTuple_Pack(1, worded) : NULL;
-        if (new_args != NULL)
-            PyException_SetArgs(exc, new_args);
-        Py_XDECREF(new_args);
-        Py_XDECREF(worded);
-        Py_XDECREF(renamed);
-        Py_XDECREF(rest);
-        Py_XDECREF(qualname);
+/* The class whose private names python mangles in a function of this `__qualname__`, its leading
+ * underscores stripped ("K" for "K.m" and "K.m.<locals>.f", "B" for "_B.m"), or NULL: the last
+ * name before the function's own that is followed by no "<locals>". */
+static PyObject *__pyelf_mangling_class(PyObject *qualname) {
+    PyObject *dot = PyUnicode_FromString(".");
+    PyObject *parts = dot != NULL ? PyUnicode_Split(qualname, dot, -1) : NULL;
+    Py_XDECREF(dot);
+    PyObject *class_name = NULL;
+    for (Py_ssize_t i = parts != NULL ? PyList_GET_SIZE(parts) - 2 : -1; i >= 0 && class_name == NULL; i--) {
+        PyObject *part = PyList_GET_ITEM(parts, i);
+        if (PyUnicode_EqualToUTF8(part, "<locals>") || PyUnicode_EqualToUTF8(PyList_GET_ITEM(parts, i + 1), "<locals>"))
+            continue;
+        Py_ssize_t start = 0, n = PyUnicode_GET_LENGTH(part);
+        while (start < n && PyUnicode_READ_CHAR(part, start) == '_')
+            start++;
+        class_name = start < n ? PyUnicode_Substring(part, start, n) : NULL;
+        break;
     }
-    Py_XDECREF(prefix);
-    Py_XDECREF(args);
+    Py_XDECREF(parts);
+    return class_name;
+}
+
+/* A parameter's name as python's compiler names it: `__x` in a class `K` is `_K__x`. Cython
+ * matches keywords with the mangled name, but its `__code__` holds the name as written. */
+static PyObject *__pyelf_parameter_name(PyObject *name, PyObject *class_name) {
+    Py_ssize_t n = PyUnicode_GET_LENGTH(name);
+    if (class_name == NULL || n < 3 || PyUnicode_READ_CHAR(name, 0) != '_' || PyUnicode_READ_CHAR(name, 1) != '_'
+        || (PyUnicode_READ_CHAR(name, n - 1) == '_' && PyUnicode_READ_CHAR(name, n - 2) == '_'))
+        return Py_NewRef(name);
+    return PyUnicode_FromFormat("_%U%U", class_name, name);
+}
+
+/* A function of no body with `code`'s parameters, named `f` (the caller names it): "def f(a, b,
+ * /, c, *args, d, **kw): pass", compiled once for each code object. NULL, with no exception set,
+ * when that cannot be done (not a code object, names that are no identifiers). */
+static PyObject *__pyelf_stubs;
+
+static PyObject *__pyelf_stub(PyObject *code_object, PyObject *qualname) {
+    if (!PyCode_Check(code_object))
+        return NULL;
+    PyObject *stub = NULL;
+    if (__pyelf_stubs == NULL && (__pyelf_stubs = PyDict_New()) == NULL)
+        goto failed;
+    if (PyDict_GetItemRef(__pyelf_stubs, code_object, &stub) != 0)
+        goto done;
+    PyCodeObject *code = (PyCodeObject *)code_object;
+    Py_ssize_t positional = code->co_argcount, keyword_only = code->co_kwonlyargcount;
+    int varargs = (code->co_flags & CO_VARARGS) != 0, varkeywords = (code->co_flags & CO_VARKEYWORDS) != 0;
+    Py_ssize_t count = positional + keyword_only + varargs + varkeywords;
+    PyObject *names = PyCode_GetVarnames(code);
+    PyObject *parts = names != NULL ? PyList_New(0) : NULL;
+    if (parts == NULL || PyTuple_GET_SIZE(names) < count) {
+        Py_XDECREF(parts);
+        Py_XDECREF(names);
+        goto failed;
+    }
+    PyObject *class_name = __pyelf_mangling_class(qualname);
     PyErr_Clear();
-    PyErr_SetRaisedException(exc);
-    __pyelf_argument_error = 1;
+    /* Written in order: positional ones, "/", "*" or "*args", keyword-only ones, "**kw". */
+    int ok = 1;
+    for (Py_ssize_t i = 0; ok && i < count; i++) {
+        PyObject *name = __pyelf_parameter_name(PyTuple_GET_ITEM(names, i), class_name);
+        PyObject *part = name == NULL                           ? NULL
+                         : i < positional + keyword_only       ? Py_NewRef(name)
+                         : varargs && i == positional + keyword_only ? PyUnicode_FromFormat("*%U", name)
+                                                                     : PyUnicode_FromFormat("**%U", name);
+        ok = part != NULL && PyList_Append(parts, part) == 0;
+        Py_XDECREF(part);
+        Py_XDECREF(name);
+    }
+    if (ok && varargs) {
+        /* "*args" goes before the keyword-only ones. */
+        PyObject *star = PyList_GET_ITEM(parts, positional + keyword_only);
+        ok = PyList_Insert(parts, positional, star) == 0 && PySequence_DelItem(parts, positional + keyword_only + 1) == 0;
+    } else if (ok && keyword_only > 0) {
+        PyObject *star = PyUnicode_FromString("*");
+        ok = star != NULL && PyList_Insert(parts, positional, star) == 0;
+        Py_XDECREF(star);
+    }
+    if (ok && code->co_posonlyargcount > 0) {
+        PyObject *slash = PyUnicode_FromString("/");
+        ok = slash != NULL && PyList_Insert(parts, code->co_posonlyargcount, slash) == 0;
+        Py_XDECREF(slash);
+    }
+    Py_XDECREF(class_name);
+    PyObject *comma = ok ? PyUnicode_FromString(", ") : NULL;
+    PyObject *joined = comma != NULL ? PyUnicode_Join(comma, parts) : NULL;
+    PyObject *source = joined != NULL ? PyUnicode_FromFormat("def f(%U): pass\n", joined) : NULL;
+    const char *text = source != NULL ? PyUnicode_AsUTF8(source) : NULL;
+    PyObject *compiled = text != NULL ? Py_CompileString(text, "<pyelf>", Py_file_input) : NULL;
+    PyObject *globals = compiled != NULL ? PyDict_New() : NULL;
+    PyObject *defined = globals != NULL ? PyEval_EvalCode(compiled, globals, globals) : NULL;
+    if (defined != NULL && PyDict_GetItemStringRef(globals, "f", &stub) > 0
+        && PyDict_SetItem(__pyelf_stubs, code_object, stub) < 0)
+        Py_CLEAR(stub);
+    Py_XDECREF(defined);
+    Py_XDECREF(globals);
+    Py_XDECREF(compiled);
+    Py_XDECREF(source);
+    Py_XDECREF(joined);
+    Py_XDECREF(comma);
+    Py_DECREF(parts);
+    Py_DECREF(names);
+done:
+    if (stub != NULL)
+        return stub;
+failed:
+    PyErr_Clear();
+    return NULL;
+}
+
+/* Called where the argument parsing of a compiled function's wrapper failed, with the arguments
+ * it was given (`args`, `nargs` and the keywords' names `kwds` of a vectorcall; or `args` a tuple,
+ * `nargs` -1 and `kwds` a dict or NULL). A TypeError there is python's own, word for word: the
+ * same arguments are bound to a function of no body with the same parameters (`__code__`), the
+ * same defaults and the same `__qualname__`, and its TypeError replaces Cython's ("two() missing 1
+ * required positional argument: 'b'" for "two() takes exactly 2 positional arguments (1 given)",
+ * and the messages of positional-only parameters, keyword-only ones and misspelt keywords
+ * alike). Returns 1 when it did: the wrapper then adds no traceback entry, as python's call never
+ * enters the function. Any other error, such as a typed argument's conversion in code written for
+ * Cython, stays as it is (the function of no body takes the arguments). */
+static int __pyelf_python_arguments(PyObject *func, PyObject *const *args, Py_ssize_t nargs, PyObject *kwds) {
+    if (func == NULL || !PyErr_ExceptionMatches(PyExc_TypeError))
+        return 0;
+    PyObject *cython = PyErr_GetRaisedException();
+    PyObject *code = PyObject_GetAttrString(func, "__code__");
+    PyObject *qualname = code != NULL ? PyObject_GetAttrString(func, "__qualname__") : NULL;
+    PyObject *stub = qualname != NULL && PyUnicode_Check(qualname) ? __pyelf_stub(code, qualname) : NULL;
+    PyObject *defaults = stub != NULL ? PyObject_GetAttrString(func, "__defaults__") : NULL;
+    PyObject *kwdefaults = defaults != NULL ? PyObject_GetAttrString(func, "__kwdefaults__") : NULL;
+    int bound = 0;
+    if (kwdefaults != NULL && (defaults == Py_None || PyTuple_Check(defaults))
+        && (kwdefaults == Py_None || PyDict_Check(kwdefaults))) {
+        /* Only how many defaults there are, and which keywords have one, matter to the binding. */
+        PyObject *nones = defaults == Py_None ? Py_NewRef(Py_None) : PyTuple_New(PyTuple_GET_SIZE(defaults));
+        for (Py_ssize_t i = 0; nones != NULL && nones != Py_None && i < PyTuple_GET_SIZE(nones); i++)
+            PyTuple_SET_ITEM(nones, i, Py_None);
+        PyObject *keys = kwdefaults == Py_None ? Py_NewRef(Py_None) : PyDict_Copy(kwdefaults);
+        if (nones != NULL && keys != NULL && PyObject_SetAttrString(stub, "__qualname__", qualname) == 0
+            && PyObject_SetAttrString(stub, "__defaults__", nones) == 0
+            && PyObject_SetAttrString(stub, "__kwdefaults__", keys) == 0) {
+            PyObject *result;
+            if (nargs < 0) {
+                result = PyObject_Call(stub, (PyObject *)args, kwds);
+            } else if (kwds == NULL || PyTuple_Check(kwds)) {
+                result = PyObject_Vectorcall(stub, args, (size_t)nargs, kwds);
+            } else {
+                /* A vectorcall's positional arguments with the keywords in a dict. */
+                PyObject *positional = PyTuple_New(nargs);
+                for (Py_ssize_t i = 0; positional != NULL && i < nargs; i++)
+                    PyTuple_SET_ITEM(positional, i, Py_NewRef(args[i]));
+                result = positional != NULL ? PyObject_Call(stub, positional, kwds) : NULL;
+                Py_XDECREF(positional);
+            }
+            if (result != NULL)
+                Py_DECREF(result);
+            else
+                bound = PyErr_ExceptionMatches(PyExc_TypeError);
+        }
+        Py_XDECREF(keys);
+        Py_XDECREF(nones);
+    }
+    Py_XDECREF(kwdefaults);
+    Py_XDECREF(defaults);
+    Py_XDECREF(qualname);
+    Py_XDECREF(stub);
+    Py_XDECREF(code);
+    if (!bound) {
+        PyErr_Clear();
+        PyErr_SetRaisedException(cython);
+        return 0;
+    }
+    PyObject *ours = PyErr_GetRaisedException();
+    PyException_SetTraceback(ours, Py_None);
+    PyErr_SetRaisedException(ours);
+    Py_DECREF(cython);
     return 1;
 }
 

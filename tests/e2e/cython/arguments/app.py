@@ -32,6 +32,35 @@ def café(naïve):
     return naïve
 
 
+def po(a, b, /):
+    return a
+
+
+def mixed(a, b=2, /, c=3, *, d, e=5):
+    return a
+
+
+def po_kw(a, /, **kw):
+    return kw
+
+
+def po_var(a, /, *rest, key):
+    return rest
+
+
+def value(name, value, *, flag=False):
+    return value
+
+
+def gen(a, /, b):
+    yield a
+
+
+class _Private:
+    def m(self, __x, *, __y=1):
+        return __x
+
+
 class K:
     def m(self, n):
         return n
@@ -80,6 +109,32 @@ cases = [
     ("K().kw(1, a=2)", lambda: K().kw(1, a=2)),
     ("café()", lambda: café()),
     ("café(1, naïve=2)", lambda: café(1, naïve=2)),
+    ("po(1)", lambda: po(1)),
+    ("po()", lambda: po()),
+    ("po(1, 2, 3)", lambda: po(1, 2, 3)),
+    ("po(1, b=2)", lambda: po(1, b=2)),
+    ("po(a=1, b=2)", lambda: po(a=1, b=2)),
+    ("mixed()", lambda: mixed()),
+    ("mixed(1)", lambda: mixed(1)),
+    ("mixed(1, 2, 3, 4, d=1)", lambda: mixed(1, 2, 3, 4, d=1)),
+    ("mixed(1, b=2, d=1)", lambda: mixed(1, b=2, d=1)),
+    ("mixed(1, c=2, f=1)", lambda: mixed(1, c=2, f=1)),
+    ("po_kw()", lambda: po_kw()),
+    ("po_kw(1, 2)", lambda: po_kw(1, 2)),
+    ("po_var(1, 2)", lambda: po_var(1, 2)),
+    ("po_var(key=1)", lambda: po_var(key=1)),
+    ("dflt(1, 2, 3, c=1, e=2)", lambda: dflt(1, 2, 3, c=1, e=2)),
+    ("dflt(1, 2, 3, c=1)", lambda: dflt(1, 2, 3, c=1)),
+    ("value('n', vaule=1)", lambda: value('n', vaule=1)),
+    ("value('n', 1, flga=True)", lambda: value('n', 1, flga=True)),
+    ("gen()", lambda: gen()),
+    ("gen(1, a=2)", lambda: gen(1, a=2)),
+    ("two(1, **{'b': 2, 'c': 3})", lambda: two(1, **{'b': 2, 'c': 3})),
+    ("two(*[1, 2, 3])", lambda: two(*[1, 2, 3])),
+    ("K().m(**{'n': 1, 'self': 2})", lambda: K().m(**{'n': 1, 'self': 2})),
+    ("_Private().m()", lambda: _Private().m()),
+    ("_Private().m(__x=1)", lambda: _Private().m(__x=1)),
+    ("_Private().m(1, __y=1)", lambda: _Private().m(1, __y=1)),
 ]
 for text, call in cases:
     try:
