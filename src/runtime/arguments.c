@@ -1,15 +1,18 @@
 /* A compiled function called with the wrong arguments raises python's TypeError, word for word:
  * "two() missing 1 required positional argument: 'b'", "two() takes 2 positional arguments but
- * 3 were given" (Python/ceval.c's missing_arguments and too_many_positional), named by the
- * function's qualified name. Cython said "two() takes exactly 2 positional arguments (1 given)".
+ * 3 were given" (Python/ceval.c's binding of arguments), named by the function's qualified name.
+ * Cython said "two() takes exactly 2 positional arguments (1 given)".
  *
- * `cython::python_arguments` puts this text into each compiled module after `Python.h`, and
- * makes the argument parsing of Cython's wrappers (`__pyx_pw_…`) call it, with the wrapper's
- * names of the arguments (`__pyx_pyargnames`) and what it has found (`values`). */
+ * `cython::python_arguments` puts this text into each compiled module after `Python.h`. The error
+ * label of the argument parsing of Cython's wrappers (`__pyx_pw_…`) calls
+ * `__pyelf_python_arguments` with the arguments given; the CyFunction's own checks of a function
+ * of no arguments or of one (METH_NOARGS, METH_O) call `__pyelf_argument_count`,
+ * `__pyelf_missing_arguments` and `__pyelf_unexpected_keyword`. */
 
-/* Set where a wrapper raises one of these errors: the wrapper then adds no traceback entry, as
- * python's call never enters the function (a wrapper's other errors, such as a typed argument's
- * conversion in code written for Cython, keep theirs). The GIL is held from here to there. */
+/* Set where a wrapper's error is python's argument error: the wrapper then adds no traceback
+ * entry, as python's call never enters the function (a wrapper's other errors, such as a typed
+ * argument's conversion in code written for Cython, keep theirs). The GIL is held from here to
+ * there. */
 static int __pyelf_argument_error;
 
 /* The function's `__qualname__` (`K.m`, `f.<locals>.g`), or `name`. */
