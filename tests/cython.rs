@@ -240,6 +240,22 @@ fn comparisons_of_numbers_with_one_character_strings_are_pythons() {
 
 #[test]
 #[ignore = "builds real binaries and needs root; run by ./test.sh"]
+fn compiled_code_has_pythons_semantics_where_cython_had_its_own() {
+    // Each a wrong result before: a comprehension in a class body saw the class's names, locals()
+    // held the names declared global, `x in [a, b]` skipped identity and a set's hashing.
+    let want = reference("semantics");
+    assert!(want.status.success(), "{}", all(&want));
+    for line in ["[200] [0, 1, 2, 3, 4] [[100]", "{'a': 5}\n[]\n", "True True True\nTrue False\n"] {
+        assert!(text(&want).contains(line), "{line}\n{}", all(&want));
+    }
+    let (bin, said) = build("semantics", "cython-semantics", &[]);
+    assert!(notes(&said).is_empty(), "{said}");
+    assert_eq!(compiled_count(&said), "1", "{said}");
+    same(&Command::new(&bin).output().unwrap(), &want, "on the host");
+}
+
+#[test]
+#[ignore = "builds real binaries and needs root; run by ./test.sh"]
 fn calls_with_the_wrong_arguments_fail_with_pythons_messages() {
     // 57 calls: too few, too many, keyword-only, unexpected and repeated keywords, positional-only
     // parameters given as keywords, a misspelt keyword python suggests the right one for,

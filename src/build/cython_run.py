@@ -321,4 +321,57 @@ if "annotation_typing=False" in sys.argv:
 
     ExprNodes.CmpNode.find_special_bool_compare_function = find_special_bool_compare_function
 
+    # `x in [a, b]`, `x not in (a, b)` and `x in {a, b}` test the list, tuple or set python builds,
+    # as python does: each item compared by identity first, then by `item == x` (`nan in [nan]` is
+    # True), and a set's items by hash (an unhashable `x` raises TypeError). Cython made them `x ==
+    # a or x == b`, which skips all three.
+    from Cython.Compiler import Optimize
+
+    def visit_PrimaryCmpNode(self, node):
+        self.visitchildren(node)
+        return node
+
+    Optimize.FlattenInListTransform.visit_PrimaryCmpNode = visit_PrimaryCmpNode
+
+    # A function's `locals()` holds its own names and those of its closure, not the names it
+    # declares `global`: Cython's scope holds those as the module's own entries.
+    _locals_init = ExprNodes.FuncLocalsExprNode.__init__
+
+    def locals_init(self, pos, env):
+        module = env.global_scope()
+        entries = dict(env.entries)
+        for name, entry in entries.items():
+            if entry.scope is module and module is not env:
+                del env.entries[name]
+        try:
+            _locals_init(self, pos, env)
+        finally:
+            env.entries.clear()
+            env.entries.update(entries)
+
+    ExprNodes.FuncLocalsExprNode.__init__ = locals_init
+
+    # A comprehension in a class body does not see the class's names, as in python (only its first
+    # iterable, which Cython reads in the class's scope, does): `x = 100; class K: x = 5; v = [x for
+    # _ in "a"]` gives [100]. Cython looked the names up in the class (its "TODO: also ignore class
+    # scopes?").
+    from Cython.Compiler import Symtab
+
+    _comprehension_lookup = Symtab.ComprehensionScope.lookup
+
+    def comprehension_lookup(self, name):
+        outer = self.outer_scope
+        if outer is None or not outer.is_py_class_scope:
+            return _comprehension_lookup(self, name)
+        entry = self.lookup_here(name)
+        if entry is not None:
+            return entry
+        while outer is not None and outer.is_py_class_scope:
+            outer = outer.outer_scope
+        if outer is None:
+            return None
+        return outer.lookup(self.mangle_class_private_name(name)) or outer.lookup(name) or None
+
+    Symtab.ComprehensionScope.lookup = comprehension_lookup
+
 sys.exit(setuptools_main())

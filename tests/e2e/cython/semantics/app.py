@@ -1,0 +1,82 @@
+"""Code Cython compiled with other semantics than python's: each line printed is compared with python."""
+
+# A comprehension in a class body does not see the class's names (only its first iterable does).
+x = 100
+class K:
+    x = 5
+    vals = [x * 2 for _ in range(1)]
+    first = [x for x in range(x)]
+    nested = [[x for _ in range(1)] for _ in range(x)]
+    d = {k: x for k in "ab"}
+    s = {x for _ in "a"}
+    g = list(x for _ in "a")
+    f = (lambda: x)()
+    __p = 7
+    priv = [__p for _ in "a"] if False else None
+print(K.vals, K.first, K.nested, K.d, K.s, K.g, K.f)
+def fn():
+    z = 1
+    class M:
+        z = 2
+        w = [z for _ in "a"]
+    return M.w
+print(fn())
+_M__q = "global mangled"
+class M:
+    __q = "class"
+    r = [__q for _ in "a"]
+print(M.r)
+
+# locals() holds no name the function declares global; a closure's names it does.
+G = 1
+def f():
+    global G
+    G += 10
+    a = 5
+    return locals()
+print(f())   # python: {'a': 5}   binary: {'G': 11, 'a': 5}
+def g():
+    global G
+    return sorted(locals())
+print(g())   # python: []
+def outer():
+    y = 1
+    def inner():
+        nonlocal y
+        global G
+        z = 2
+        return sorted(locals())
+    return inner()
+print(outer())
+def h():
+    global NEW
+    NEW = 3
+    q = [i for i in range(2)]
+    return sorted(locals())
+print(h(), NEW)
+
+# x in a list, tuple or set display: identity first, then item == x; a set's items by hash.
+nan = float("nan")
+print(nan in [nan], nan in (nan, 1), nan in {nan})
+class W:
+    def __eq__(self, o):
+        print("eq", type(self).__name__, type(o).__name__)
+        return False
+    __hash__ = object.__hash__
+w = W()
+print(w in [w], w not in (w,))
+print(1 in [w], w in [1])
+try:
+    print([1] in {1, 2})
+except TypeError as e:
+    print("TypeError", e)
+def f(x):
+    return x in ("a", "b"), x not in ["c"], x in {"d", "e"}
+print(f("a"), f("c"), f("e"))
+def g():
+    n = 0
+    for c in "hello":
+        if c in ("l", "o"):
+            n += 1
+    return n, ord("a") in (97, 98), len("ab") in [2]
+print(g())
