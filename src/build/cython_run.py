@@ -279,6 +279,61 @@ def set_error_info(self, pos, used=False):
 Code.CCodeWriter.error_goto = error_goto
 Code.CCodeWriter.set_error_info = set_error_info
 
+# An `except` clause left by `return`, `break` or `continue` releases the exception it caught with
+# a NULL check: a bare `raise` in a `try` inside the clause hands that exception on and clears the
+# clause's variables, so `except E: try: raise; except E: return 1` crashed (SIGSEGV) where Cython
+# released them unchecked. Its own "FIXME" says the same of the clause's normal end, which checks.
+# A `return` releases every temporary holding a reference (the clause's variables among them), a
+# `break` or `continue` the clause's variables where it intercepts the jump.
+from Cython.Compiler import Nodes
+
+
+def released_with_null_check(generate):
+    def generate_checked(self, code, *args, **kwargs):
+        shadowed = code.__dict__.get("put_decref_clear")
+        code.put_decref_clear = code.put_xdecref_clear
+        try:
+            return generate(self, code, *args, **kwargs)
+        finally:
+            if shadowed is None:
+                del code.put_decref_clear
+            else:
+                code.put_decref_clear = shadowed
+
+    return generate_checked
+
+
+Nodes.ReturnStatNode.generate_execution_code = released_with_null_check(Nodes.ReturnStatNode.generate_execution_code)
+
+_generate_handling_code = Nodes.ExceptClauseNode.generate_handling_code
+
+
+def generate_handling_code(self, code, *args, **kwargs):
+    def label_interceptor(*a, **k):
+        for item in Code.CCodeWriter.label_interceptor(code, *a, **k):
+            shadowed = code.__dict__.get("put_decref_clear")
+            code.put_decref_clear = code.put_xdecref_clear
+            try:
+                yield item
+            finally:
+                if shadowed is None:
+                    del code.put_decref_clear
+                else:
+                    code.put_decref_clear = shadowed
+
+    outer = code.__dict__.get("label_interceptor")
+    code.label_interceptor = label_interceptor
+    try:
+        return _generate_handling_code(self, code, *args, **kwargs)
+    finally:
+        if outer is None:
+            del code.label_interceptor
+        else:
+            code.label_interceptor = outer
+
+
+Nodes.ExceptClauseNode.generate_handling_code = generate_handling_code
+
 if "annotation_typing=False" in sys.argv:
     # Code written for Python: a one-character string literal compared with a C integer (an
     # `ord()` result, an int literal) is a comparison of Python objects, as in python

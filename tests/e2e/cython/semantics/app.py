@@ -80,3 +80,97 @@ def g():
             n += 1
     return n, ord("a") in (97, 98), len("ab") in [2]
 print(g())
+
+# A bare raise inside an except clause, then return, break or continue (a SIGSEGV before).
+def b():
+    try:
+        raise ValueError("orig")
+    except ValueError:
+        try:
+            raise
+        except ValueError:
+            return 1
+print(b())
+def c():
+    out = []
+    for i in range(3):
+        try:
+            raise KeyError(i)
+        except KeyError:
+            try:
+                raise
+            except KeyError as e:
+                out.append(repr(e))
+                if i == 1:
+                    continue
+                if i == 2:
+                    break
+    return out
+print(c())
+def d():
+    try:
+        raise ValueError("orig")
+    except ValueError:
+        try:
+            raise
+        except TypeError:
+            return "no"
+        finally:
+            pass
+try:
+    d()
+except ValueError as e:
+    print("ValueError", e)
+import sys
+print(sys.exc_info())
+import contextlib
+def w():
+    try:
+        raise ValueError("a")
+    except ValueError:
+        with contextlib.suppress(ValueError):
+            raise
+        return "after with"
+print(w())
+def g():
+    try:
+        raise ValueError("a")
+    except ValueError:
+        try:
+            raise
+        except ValueError:
+            yield 1
+            return
+print(list(g()))
+def loop():
+    n = 0
+    while True:
+        try:
+            raise ValueError(n)
+        except ValueError:
+            try:
+                raise
+            except ValueError:
+                n += 1
+                if n > 3:
+                    return n
+print(loop())
+def fin():
+    try:
+        raise ValueError("a")
+    except ValueError:
+        try:
+            raise
+        finally:
+            return "finally"
+print(fin())
+async def co():
+    try:
+        raise ValueError("a")
+    except ValueError:
+        try:
+            raise
+        except ValueError:
+            return "co"
+import asyncio
+print(asyncio.run(co()))
