@@ -22,11 +22,32 @@ or None when the app runs as `python -m`) are put in front of this text at build
 import _imp
 import _pyelf
 import sys
-from _frozen_importlib import ModuleSpec, _call_with_frames_removed
+from _frozen_importlib import ModuleSpec
+from _frozen_importlib import _call_with_frames_removed as _frames_removed
 
 # Kinds of modules made from the binary's inittab: compiled by Cython, or extension modules built
 # from a package's C source.
 BUILT_IN = (CYTHON, EXTENSION)
+
+
+def _call_with_frames_removed(exec_builtin, module):
+    return exec_builtin(module)
+
+
+# A compiled module's code runs in no frame of its own. Its init runs in a frame of this code
+# instead, made a function of the module (its globals, its `__name__`), as python runs a module's
+# code: what names a class by its caller's module (`collections.namedtuple`, `enum.Enum("E", …)`,
+# `typing.NewType`, `TypeVar`, all through `sys._getframemodulename()`) finds the module, not
+# this importer, and pickles the class by reference. Named as the import system's own frame, the
+# one CPython drops from a traceback with the import machinery's frames before it.
+_RUN_COMPILED = _call_with_frames_removed.__code__
+del _call_with_frames_removed
+
+
+def _compiled_init(module):
+    """The function that runs `module`'s init: `_compiled_init(module)(_imp.exec_builtin, module)`
+    (called by the caller, so that this frame is not on the stack while the init runs)."""
+    return type(_compiled_init)(_RUN_COMPILED, module.__dict__)
 
 # Where the app's files are (`__file__`): a read-only tree the binary serves from its embedded
 # archive (vfs.c); ROOT is put in front of this text at build time.
@@ -84,13 +105,15 @@ class PyelfFinder:
     def exec_module(cls, module):
         name = module.__spec__.name
         kind = MODULES[name][0]
-        if kind in BUILT_IN:
+        if kind == CYTHON:
+            _compiled_init(module)(_imp.exec_builtin, module)
+        elif kind == EXTENSION:
             _imp.exec_builtin(module)
         elif kind == NAMESPACE:
             module.__file__ = None  # as CPython sets it for a namespace package
         else:
             # As python's loaders run a module: these frames are dropped from its tracebacks.
-            _call_with_frames_removed(exec, cls.get_code(name), module.__dict__)
+            _frames_removed(exec, cls.get_code(name), module.__dict__)
 
     @staticmethod
     def get_code(fullname):
@@ -168,7 +191,7 @@ def _create_main(name, run_name):
 
 def _execute(module, name):
     if MODULES[name][0] == CYTHON:
-        _imp.exec_builtin(module)
+        _compiled_init(module)(_imp.exec_builtin, module)
     else:
         exec(PyelfFinder.get_code(name), module.__dict__)
 
@@ -180,13 +203,13 @@ def run_main(name):
     module = _create_main(name, "__main__")
     sys.modules["__main__"] = module
     # The script's code runs in python's first frame: this one and _execute's do not count against
-    # the recursion limit, and a compiled module's code, which is no frame, counts as that one.
-    credit = 1 if MODULES[name][0] == CYTHON else 2
-    _pyelf.recursion_credit(credit)
+    # the recursion limit. The frame of the module's code (bytecode's, or the compiled module's
+    # init's: _compiled_init) counts as python's.
+    _pyelf.recursion_credit(2)
     try:
         _execute(module, name)
     finally:
-        _pyelf.recursion_credit(-credit)
+        _pyelf.recursion_credit(-2)
 
 
 def run_worker_code(code):

@@ -174,3 +174,26 @@ async def co():
             return "co"
 import asyncio
 print(asyncio.run(co()))
+
+# Classes named by their caller's module (a frame the compiled module's init runs in), pickled by
+# reference; the recursion limit counts that frame as python's module frame.
+import collections, enum, pickle, typing, dataclasses, sys
+NT = collections.namedtuple("NT", "a b")
+E = enum.Enum("E", "A B")
+T = typing.TypeVar("T")
+UserId = typing.NewType("UserId", int)
+TD = typing.TypedDict("TD", {"a": int})
+NT2 = typing.NamedTuple("NT2", [("x", int)])
+D = dataclasses.make_dataclass("D", ["x"])
+print(NT.__module__, E.__module__, T.__module__, UserId.__module__, TD.__module__, NT2.__module__, D.__module__)
+print(pickle.loads(pickle.dumps(NT(1, 2))), pickle.loads(pickle.dumps(E.A)), pickle.loads(pickle.dumps(D(1))))
+def later():
+    return collections.namedtuple("L", "x").__module__
+print(later())
+def r(n):
+    return r(n + 1)
+try:
+    r(0)
+except RecursionError as e:
+    import traceback
+    print("depth", len(traceback.extract_tb(e.__traceback__)))
