@@ -836,17 +836,57 @@ fn anonymous_name(short: &str, c_function: &str) -> Option<&'static str> {
     (short == "genexpr" && (c_function.starts_with("__pyx_gb_") || maker)).then_some("<genexpr>")
 }
 
-/// Gives the errors of slicing an object that cannot be sliced CPython 3.13's messages: Cython's
-/// `__Pyx_PyObject_GetSlice` and `__Pyx_PyObject_SetSlice` say "unsliceable" and "does not support
-/// slice assignment" (or "deletion") where CPython, which slices through the subscript, says "not
-/// subscriptable" and "does not support item assignment" (or "deletion").
-pub fn python_slice_messages(c_text: &str) -> String {
-    const CYTHON_TO_CPYTHON: [(&str, &str); 3] = [
+/// Gives errors whose words Cython took from older Pythons CPython 3.13's messages:
+///
+/// | error | Cython | CPython 3.13 |
+/// |---|---|---|
+/// | slicing what cannot be sliced | "'int' object is unsliceable" | "'int' object is not subscriptable" |
+/// | assigning or deleting a slice of it | "does not support slice assignment" | "does not support item assignment" |
+/// | a local read before it is assigned | "local variable 'x' referenced before assignment" | "cannot access local variable 'x' where it is not associated with a value" |
+/// | a free variable read before it is | "free variable 'x' referenced before assignment in enclosing scope" | "cannot access free variable 'x' where it is not associated with a value in enclosing scope" |
+/// | `raise 5` | "raise: exception class must be a subclass of BaseException" | "exceptions must derive from BaseException" |
+/// | an index of bytes out of range | "string index out of range" | "index out of range" (a str's stays "string index …") |
+///
+/// (Cython's `__Pyx_PyObject_GetSlice` and `__Pyx_PyObject_SetSlice` slice where CPython goes
+/// through the subscript.)
+pub fn python_messages(c_text: &str) -> String {
+    const CYTHON_TO_CPYTHON: [(&str, &str); 6] = [
         ("' object is unsliceable\"", "' object is not subscriptable\""),
         ("' object does not support slice assignment\"", "' object does not support item assignment\""),
         ("' object does not support slice deletion\"", "' object does not support item deletion\""),
+        (
+            "\"local variable '%s' referenced before assignment\"",
+            "\"cannot access local variable '%s' where it is not associated with a value\"",
+        ),
+        (
+            "\"free variable '%s' referenced before assignment in enclosing scope\"",
+            "\"cannot access free variable '%s' where it is not associated with a value in enclosing scope\"",
+        ),
+        (
+            "\"raise: exception class must be a subclass of BaseException\"",
+            "\"exceptions must derive from BaseException\"",
+        ),
     ];
-    CYTHON_TO_CPYTHON.iter().fold(c_text.to_string(), |text, (cython, cpython)| text.replace(cython, cpython))
+    const BYTES_INDEX: &str = "static CYTHON_INLINE int __Pyx_GetItemInt_Bytes_Fast(PyObject* bytes, Py_ssize_t index,";
+    const STRING_INDEX: &str = "\"string index out of range\"";
+    let mut text =
+        CYTHON_TO_CPYTHON.iter().fold(c_text.to_string(), |text, (cython, cpython)| text.replace(cython, cpython));
+    // bytes' indexing: its macro (the one whose error value is -1, a str's is (Py_UCS4)-1) and
+    // the body of its function (the declaration that ends in a brace, not the prototype).
+    text = text.replace(&format!("{STRING_INDEX}, has_gil), -1))"), "\"index out of range\", has_gil), -1))");
+    let mut from = 0;
+    while let Some(at) = text[from..].find(BYTES_INDEX).map(|a| from + a) {
+        from = at + BYTES_INDEX.len();
+        let Some(close) = text[from..].find(')').map(|c| from + c) else { break };
+        if !text[close..].starts_with(") {") {
+            continue;
+        }
+        let end = text[close..].find("\n}\n").map_or(text.len(), |e| close + e);
+        if let Some(message) = text[close..end].find(STRING_INDEX).map(|m| close + m) {
+            text.replace_range(message..message + STRING_INDEX.len(), "\"index out of range\"");
+        }
+    }
+    text
 }
 
 /// Gives a `with` (and `async with`) on an object that is no context manager CPython 3.13's error:
@@ -1276,14 +1316,39 @@ mod tests {
     }
 
     #[test]
-    fn slicing_what_cannot_be_sliced_says_what_python_313_says() {
+    fn errors_cython_words_as_older_pythons_did_say_what_python_313_says() {
         let c = "            \"'\" __Pyx_FMT_TYPENAME \"' object is unsliceable\", obj);\n\
                  \x20               \"'\" __Pyx_FMT_TYPENAME \"' object does not support slice assignment\" :\n\
-                 \x20               \"'\" __Pyx_FMT_TYPENAME \"' object does not support slice deletion\",\n";
-        let out = python_slice_messages(c);
-        assert!(out.contains("\"' object is not subscriptable\", obj);"), "{out}");
-        assert!(out.contains("\"' object does not support item assignment\" :"), "{out}");
-        assert!(out.contains("\"' object does not support item deletion\","), "{out}");
+                 \x20               \"'\" __Pyx_FMT_TYPENAME \"' object does not support slice deletion\",\n\
+                 \x20   PyErr_Format(PyExc_UnboundLocalError, \"local variable '%s' referenced before assignment\", varname);\n\
+                 \x20   PyErr_Format(PyExc_NameError, \"free variable '%s' referenced before assignment in enclosing scope\", v);\n\
+                 \x20           \"raise: exception class must be a subclass of BaseException\");\n\
+                 \x20   (__Pyx_SetStringIndexingError(\"string index out of range\", has_gil), -1))\n\
+                 static CYTHON_INLINE int __Pyx_GetItemInt_Bytes_Fast(PyObject* bytes, Py_ssize_t index,\n\
+                 \x20                                                    int wraparound, int boundscheck, int has_gil);\n\
+                 \x20   (__Pyx_SetStringIndexingError(\"string index out of range\", has_gil), (Py_UCS4)-1))\n\
+                 static CYTHON_INLINE int __Pyx_GetItemInt_Bytes_Fast(PyObject* bytes, Py_ssize_t index,\n\
+                 \x20                                                    int wraparound, int boundscheck, int has_gil) {\n\
+                 \x20           __Pyx_SetStringIndexingError(\"string index out of range\", has_gil);\n\
+                 }\n\
+                 static CYTHON_INLINE Py_UCS4 __Pyx_GetItemInt_Unicode_Fast(PyObject* ustring, Py_ssize_t i,\n\
+                 \x20           __Pyx_SetStringIndexingError(\"string index out of range\", has_gil);\n\
+                 }\n";
+        let out = python_messages(c);
+        for want in [
+            "\"' object is not subscriptable\", obj);",
+            "\"' object does not support item assignment\" :",
+            "\"' object does not support item deletion\",",
+            "\"cannot access local variable '%s' where it is not associated with a value\", varname);",
+            "\"cannot access free variable '%s' where it is not associated with a value in enclosing scope\", v);",
+            "\"exceptions must derive from BaseException\");",
+            "(__Pyx_SetStringIndexingError(\"index out of range\", has_gil), -1))",
+            "has_gil) {\n            __Pyx_SetStringIndexingError(\"index out of range\", has_gil);\n}\n",
+        ] {
+            assert!(out.contains(want), "{want}\n{out}");
+        }
+        // A str's index error stays "string index out of range", as python's does.
+        assert_eq!(out.matches("\"string index out of range\"").count(), 2, "{out}");
     }
 
     #[test]

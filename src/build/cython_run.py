@@ -429,4 +429,100 @@ if "annotation_typing=False" in sys.argv:
 
     Symtab.ComprehensionScope.lookup = comprehension_lookup
 
+    # A module-level comprehension's variable that a lambda or function made in it reads keeps its
+    # last value once the comprehension is done, as python's cell does: `fs = [lambda: i for i in
+    # range(3)]` gives 2 from each. Cython keeps such a variable in a C global, which it set to
+    # None on leaving the comprehension (its other variables still are).
+    _local_lookup = Symtab.LocalScope.lookup
+
+    def local_lookup(self, name):
+        entry = _local_lookup(self, name)
+        if entry is not None and entry.scope is not self and entry.scope.is_comprehension_scope:
+            entry.pyelf_captured = True
+        return entry
+
+    Symtab.LocalScope.lookup = local_lookup
+
+    _generate_vars_cleanup = ExprNodes.ScopedExprNode._generate_vars_cleanup
+
+    def generate_vars_cleanup(self, code, py_entries):
+        kept = [e for e in py_entries if not (e.is_cglobal and getattr(e, "pyelf_captured", False))]
+        return _generate_vars_cleanup(self, code, kept)
+
+    ExprNodes.ScopedExprNode._generate_vars_cleanup = generate_vars_cleanup
+
+    # `super()` in a list, set or dict comprehension in a method is the method's, as in python
+    # 3.12+, which runs a comprehension in its function's frame: Cython left it a call of the
+    # builtin with no arguments ("RuntimeError: super(): __class__ cell not found"). (A generator
+    # expression is a function of its own in python too.)
+    from Cython.Compiler import ParseTreeTransforms
+
+    _inject_super = ParseTreeTransforms.TransformBuiltinMethods._inject_super
+
+    def inject_super(self, node, func_name):
+        comprehensions = []
+        while len(self.env_stack) > 1 and self.env_stack[-1][1].is_comprehension_scope:
+            comprehensions.append(self.env_stack.pop())
+        try:
+            return _inject_super(self, node, func_name)
+        finally:
+            self.env_stack.extend(reversed(comprehensions))
+
+    ParseTreeTransforms.TransformBuiltinMethods._inject_super = inject_super
+
+    # A bytes literal iterated into a Python variable gives ints, as in python: Cython made each
+    # item a bytes object of length 1 (Python 2's iteration) unless it typed the variable as a C
+    # integer. That loop now iterates the bytes object itself.
+    _optimise_for_loop = Optimize.IterationTransform._optimise_for_loop
+
+    def optimise_for_loop(self, node, iterable, reversed=False):
+        if iterable.is_string_literal and iterable.type.is_pybytes_type and not node.target.type.is_int:
+            return node
+        return _optimise_for_loop(self, node, iterable, reversed)
+
+    Optimize.IterationTransform._optimise_for_loop = optimise_for_loop
+
+    # A variable given values of two of python's types is a Python object, as is a conditional
+    # expression of two, and `min()` or `max()` of them: an int and a float (Cython typed `x = 0;
+    # x = 1.5` a C double, so it printed 0.0, and `max(3, 2.0)` gave 3.0), a character of a str
+    # (Py_UCS4, a str in python) and a C integer (`for c in b"ab"` then `for c in "xy"` gave 'a'
+    # for the byte 97).
+    from Cython.Compiler import Builtin, PyrexTypes
+
+    def python_kind(t):
+        if t.is_unicode_char:
+            return "str"
+        if t.is_float or t is Builtin.float_type:
+            return "float"
+        if t.is_int or t is Builtin.int_type:
+            return "int"
+        return None
+
+    def of_two_kinds(type1, type2):
+        kinds = {python_kind(type1), python_kind(type2)}
+        return None not in kinds and len(kinds) == 2
+
+    def python_spanning(spanning):
+        def python_spanning_type(type1, type2):
+            if of_two_kinds(type1, type2):
+                return PyrexTypes.py_object_type
+            return spanning(type1, type2)
+
+        return python_spanning_type
+
+    PyrexTypes.spanning_type = python_spanning(PyrexTypes.spanning_type)
+    PyrexTypes.independent_spanning_type = python_spanning(PyrexTypes.independent_spanning_type)
+
+    # An item of a list, tuple or set of one-byte bytes literals is a bytes object, as in python:
+    # Cython typed it a C unsigned char, so `for c in (b"a", b"b")` gave 97 and 98.
+    _infer_sequence_item_type = ExprNodes.infer_sequence_item_type
+
+    def infer_sequence_item_type(env, seq_node, *args, **kwargs):
+        item_type = _infer_sequence_item_type(env, seq_node, *args, **kwargs)
+        if item_type is PyrexTypes.c_uchar_type and seq_node.is_sequence_or_set_constructor:
+            return Builtin.bytes_type
+        return item_type
+
+    ExprNodes.infer_sequence_item_type = infer_sequence_item_type
+
 sys.exit(setuptools_main())

@@ -270,7 +270,7 @@ fn register_cython(
         }
         let text = cython::python_positions(&text);
         let text = cython::python_zero_division(&text);
-        let text = cython::python_slice_messages(&text);
+        let text = cython::python_messages(&text);
         let text = cython::python_with_messages(&text);
         let text = cython::python_recursion(&text);
         let text = cython::python_arguments(&text);

@@ -197,3 +197,129 @@ try:
 except RecursionError as e:
     import traceback
     print("depth", len(traceback.extract_tb(e.__traceback__)))
+
+# Iterating bytes gives ints; a variable, a conditional expression, min() and max() of an int and
+# a float (or a str's character and a byte) keep each value's own type.
+for byte in b"\x10\x20":
+    print(repr(byte))
+def f():
+    out = []
+    for c in b"ab":
+        out.append(c)
+    for c in "xy":
+        out.append(c)
+    return out
+print(f())
+def g():
+    total = 0
+    for b in b"abc":
+        total += b
+    return total, [x for x in b"hi"], list(reversed(b"ab")), [y * 2 for y in b"\x01\x02"]
+print(g())
+def h(data):
+    return [c for c in data], sum(data)
+print(h(b"xyz"))
+for ch in "hé":
+    print(repr(ch))
+def k():
+    out = []
+    for c in (b"a", b"b"):
+        out.append(c)
+    for c in [b"x"]:
+        out.append(c)
+    return out
+print(k())
+def a(flag):
+    x = 0
+    print(x)
+    x = 1.5
+    return x
+print(a(True))
+def b(flag):
+    v = 0 if flag else 1.5
+    w = 2.5 if flag else 3
+    return v, w
+print(b(True), b(False))
+def c():
+    x = 3
+    y = 2.0
+    return max(x, y), min(y, x), max(0, y - 5.0), max(2, 2.0), min(2.0, 2), max(1, 2, 3.0)
+print(c())
+def d():
+    total = 0
+    for v in [1.5, 2.5]:
+        total += v
+    n = 10
+    n = n / 4
+    m = 7
+    m //= 2
+    return total, n, m
+print(d())
+def e(xs):
+    best = 0
+    for x in xs:
+        if x > best:
+            best = x
+    return best
+print(e([1, 2.5]), e([3, 2]))
+def f():
+    i = 0
+    while i < 3:
+        i += 0.5
+    return i
+print(f())
+
+# A module-level comprehension's variable a lambda reads keeps its last value; super() in a
+# comprehension is the method's.
+# A lambda created in a module-level comprehension that captures the loop
+# variable sees None once the comprehension has finished (python: last value).
+fs = [lambda: i for i in range(3)]
+print([f() for f in fs])            # python: [2, 2, 2]
+d = {k: (lambda: k) for k in "xy"}
+print({k: v() for k, v in d.items()})  # python: {'x': 'y', 'y': 'y'}
+def inside():
+    fs = [lambda: i for i in range(3)]
+    return [f() for f in fs]
+print(inside())
+gs = [(lambda: j) for j in "ab"]
+print([g() for g in gs])
+class A:
+    def hello(self): return "A"
+    def gen(self): yield "Ag"
+class B(A):
+    def comp(self):
+        return [super().hello() for _ in range(2)], {k: super().hello() for k in "x"}, [[super().hello() for _ in "a"] for _ in "b"]
+    def gen(self):
+        for v in super().gen():
+            yield [v + super().hello() for _ in "a"]
+    @classmethod
+    def cm(cls):
+        return [super().__name__ if False else cls.__name__ for _ in "a"]
+print(B().comp(), list(B().gen()), B.cm())
+
+# Messages Cython words as older Pythons did.
+def f():
+    b = b"xy"
+    try: b[5]
+    except IndexError as e: print(e)   # python: index out of range   binary: string index out of range
+f()
+try:
+    raise 5
+except TypeError as e:
+    print(e)   # python: exceptions must derive from BaseException ; binary: raise: exception class must be a subclass of BaseException
+def cnt(items):
+    for x in items:
+        pass
+    return x
+try: cnt([])
+except UnboundLocalError as e: print(e)
+def outer():
+    def inner():
+        return v
+    try:
+        r = inner()
+    except NameError as e:
+        return "NameError: %s" % e
+    v = [1]
+    return "returned %r" % (r,)
+print(outer())
