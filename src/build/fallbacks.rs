@@ -255,6 +255,19 @@ mod tests {
     }
 
     #[test]
+    fn a_module_giving_functions_to_pydantic_keeps_them_python_functions() {
+        let r = rules();
+        let model = uses(&["pydantic", "BaseModel", "computed_field", "property"]);
+        let Choice::Bytecode(Some(why)) = choose(r, &model, Whose::App, None, Asked::Nothing) else {
+            panic!("a module with a computed field is compiled")
+        };
+        assert_eq!(why, "its code uses `computed_field`: it gives its functions to pydantic, which takes them only as Python functions");
+        assert!(r.app_wide(["app.models"], [("app.models", model.as_slice())]).is_none(), "the module alone");
+        let plain = uses(&["pydantic", "BaseModel", "field_validator"]);
+        assert_eq!(choose(r, &plain, Whose::App, None, Asked::Nothing), Choice::Compile);
+    }
+
+    #[test]
     fn the_user_comes_first_then_the_app_then_cython_modules_then_the_module() {
         let r = rules();
         let why = "the app bundles cloudpickle, which pickles";
