@@ -243,7 +243,9 @@ fn comparisons_of_numbers_with_one_character_strings_are_pythons() {
 fn compiled_code_has_pythons_semantics_where_cython_had_its_own() {
     // Each a wrong result or a crash before: a comprehension in a class body saw the class's
     // names, locals() held the names declared global, `x in [a, b]` skipped identity and a set's
-    // hashing, a return from an except clause after a bare raise in it crashed (SIGSEGV).
+    // hashing, a return from an except clause after a bare raise in it crashed (SIGSEGV), bytes
+    // iterated as bytes, `x = 0; x = 1.5` printed 0.0, annotations were strings, namedtuple's
+    // classes were the importer's.
     let want = reference("semantics");
     assert!(want.status.success(), "{}", all(&want));
     for line in ["[200] [0, 1, 2, 3, 4] [[100]", "{'a': 5}\n[]\n", "True True True\nTrue False\n"] {
@@ -253,6 +255,12 @@ fn compiled_code_has_pythons_semantics_where_cython_had_its_own() {
     assert!(notes(&said).is_empty(), "{said}");
     assert_eq!(compiled_count(&said), "1", "{said}");
     same(&Command::new(&bin).output().unwrap(), &want, "on the host");
+    // Annotations under `from __future__ import annotations` stay strings, as in python.
+    let want = reference("future_annotations");
+    assert!(text(&want).starts_with("{'x': 'int', 'y': \"'str'\", 'args': 'float',"), "{}", all(&want));
+    let (bin, said) = build("future_annotations", "cython-future-annotations", &[]);
+    assert_eq!(compiled_count(&said), "1", "{said}");
+    same(&Command::new(&bin).output().unwrap(), &want, "future annotations, on the host");
 }
 
 #[test]

@@ -470,6 +470,70 @@ if "annotation_typing=False" in sys.argv:
 
     ParseTreeTransforms.TransformBuiltinMethods._inject_super = inject_super
 
+    # A function's annotations are evaluated where it is defined, as python 3.13 evaluates them
+    # without `from __future__ import annotations`, and listed in its parameters' order (`*args`
+    # before the keyword-only ones, with that import too): Cython kept each as the string of its
+    # source, as that import does (`f.__annotations__` gave {'x': 'int'}).
+    import copy
+    from Cython.Compiler import Future
+    from Cython.Compiler.StringEncoding import EncodedString
+
+    _analyse_default_args = ExprNodes.PyCFunctionNode.analyse_default_args
+
+    def analyse_default_args(self, env):
+        _analyse_default_args(self, env)
+        if self.annotations_dict is None:
+            return
+        # Under `from __future__ import annotations`, strings, as in python.
+        strings = Future.annotations in env.context.future_directives
+        node = self.def_node
+        parameters = [a for a in node.args + [node.star_arg, node.starstar_arg] if a is not None and a.annotation]
+        parameters.sort(key=lambda a: a.pos)
+        annotated = [(a.pos, a.name, a.annotation) for a in parameters]
+        if node.return_type_annotation:
+            annotated.append((node.return_type_annotation.pos, EncodedString("return"), node.return_type_annotation))
+        items = [
+            ExprNodes.DictItemNode(
+                pos,
+                key=ExprNodes.IdentifierStringNode(pos, value=name),
+                value=copy.deepcopy(annotation.string if strings else annotation.expr),
+            )
+            for pos, name, annotation in annotated
+        ]
+        self.annotations_dict = ExprNodes.DictNode(self.pos, key_value_pairs=items).analyse_types(env)
+
+    ExprNodes.PyCFunctionNode.analyse_default_args = analyse_default_args
+
+    # A class's `__annotations__` too (`a: int = 1` gives {'a': int}, a dataclass field's type
+    # int): the dict is made at the end of the class body, where every name the annotations may
+    # use is bound (python evaluates each at its statement). Cython made a dict of strings first.
+    _class_annotations = ExprNodes.Py3ClassNode.analyse_annotations
+
+    def class_annotations(self, env):
+        _class_annotations(self, env)
+        if Future.annotations in env.context.future_directives:
+            return
+        stats = self.class_def_node.body.stats
+        first = stats[0] if stats else None
+        lhs = getattr(first, "lhs", None)
+        if not isinstance(getattr(first, "rhs", None), ExprNodes.DictNode) or getattr(lhs, "name", None) != "__annotations__":
+            return
+        first.rhs = ExprNodes.DictNode(
+            first.rhs.pos,
+            key_value_pairs=[
+                ExprNodes.DictItemNode(
+                    entry.pos,
+                    key=ExprNodes.IdentifierStringNode(entry.pos, value=entry.name),
+                    value=copy.deepcopy(entry.annotation.expr),
+                )
+                for entry in env.entries.values()
+                if entry.annotation
+            ],
+        )
+        stats.append(stats.pop(0))
+
+    ExprNodes.Py3ClassNode.analyse_annotations = class_annotations
+
     # A bytes literal iterated into a Python variable gives ints, as in python: Cython made each
     # item a bytes object of length 1 (Python 2's iteration) unless it typed the variable as a C
     # integer. That loop now iterates the bytes object itself.
