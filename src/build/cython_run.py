@@ -534,6 +534,55 @@ if "annotation_typing=False" in sys.argv:
 
     ExprNodes.Py3ClassNode.analyse_annotations = class_annotations
 
+    # Unpacking fails with python 3.13's messages: "not enough values to unpack (expected 3, got
+    # 1)" ("expected at least 2" with a starred target), "cannot unpack non-iterable int object"
+    # (Cython: "need more than 1 value to unpack", "'int' object is not iterable").
+    UNPACKING = Code.UtilityCode(
+        name="PyelfUnpacking",
+        proto="""
+static void __pyelf_need_more_values(Py_ssize_t expected, int at_least, Py_ssize_t got);
+static PyObject *__pyelf_unpack_iter(PyObject *o);
+""",
+        impl="""
+static void __pyelf_need_more_values(Py_ssize_t expected, int at_least, Py_ssize_t got) {
+    PyErr_Format(PyExc_ValueError, "not enough values to unpack (expected %s%zd, got %zd)",
+                 at_least ? "at least " : "", expected, got);
+}
+static PyObject *__pyelf_unpack_iter(PyObject *o) {
+    PyObject *it = PyObject_GetIter(o);
+    if (it == NULL && PyErr_ExceptionMatches(PyExc_TypeError) && Py_TYPE(o)->tp_iter == NULL && !PySequence_Check(o))
+        PyErr_Format(PyExc_TypeError, "cannot unpack non-iterable %.200s object", Py_TYPE(o)->tp_name);
+    return it;
+}
+""",
+    )
+
+    _unpack = ExprNodes.SequenceNode.generate_assignment_code
+
+    def generate_unpacking(self, rhs, code, *args, **kwargs):
+        code.globalstate.use_utility_code(UNPACKING)
+        starred = any(a.is_starred for a in self.args)
+        expected = len(self.args) - starred
+        shadowed = code.__dict__.get("putln")
+        putln = code.putln
+
+        def put_python_line(text="", *a, **k):
+            if isinstance(text, str):
+                text = text.replace("__Pyx_RaiseNeedMoreValuesError(", "__pyelf_need_more_values(%d, %d, " % (expected, starred), 1)
+                text = text.replace(" = PyObject_GetIter(", " = __pyelf_unpack_iter(", 1)
+            return putln(text, *a, **k)
+
+        code.putln = put_python_line
+        try:
+            return _unpack(self, rhs, code, *args, **kwargs)
+        finally:
+            if shadowed is None:
+                del code.putln
+            else:
+                code.putln = shadowed
+
+    ExprNodes.SequenceNode.generate_assignment_code = generate_unpacking
+
     # A bytes literal iterated into a Python variable gives ints, as in python: Cython made each
     # item a bytes object of length 1 (Python 2's iteration) unless it typed the variable as a C
     # integer. That loop now iterates the bytes object itself.

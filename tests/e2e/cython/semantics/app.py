@@ -362,3 +362,20 @@ print(P.__annotations__, P.x)
 class Q:
     pass
 print(hasattr(Q, "__annotations__") and Q.__annotations__)
+
+# Unpacking fails with python 3.13's messages.
+def t(label, fn):
+    try: fn()
+    except Exception as e: print(label, type(e).__name__, e)
+one = int("1")
+def u1(): a, b = one
+def u2(): a, b, c = list([1])
+def u3(): a, *b, c = list([1])
+def u4(): a, b = list([1, 2, 3])
+def u6(): a, b = iter([1])
+def u8(): a, b = None
+t("u1", u1); t("u2", u2); t("u3", u3); t("u4", u4); t("u6", u6); t("u8", u8);
+def u11(): x, y = "a,b,c".split(",")
+def u12():
+    for x, y in [list([1, 2, 3])]: pass
+t("u11", u11); t("u12", u12)
