@@ -288,22 +288,39 @@ Code.CCodeWriter.set_error_info = set_error_info
 from Cython.Compiler import Nodes
 
 
-def released_with_null_check(generate):
-    def generate_checked(self, code, *args, **kwargs):
-        shadowed = code.__dict__.get("put_decref_clear")
-        code.put_decref_clear = code.put_xdecref_clear
-        try:
-            return generate(self, code, *args, **kwargs)
-        finally:
-            if shadowed is None:
-                del code.put_decref_clear
-            else:
-                code.put_decref_clear = shadowed
-
-    return generate_checked
+_return_code = Nodes.ReturnStatNode.generate_execution_code
 
 
-Nodes.ReturnStatNode.generate_execution_code = released_with_null_check(Nodes.ReturnStatNode.generate_execution_code)
+def return_code(self, code, *args, **kwargs):
+    # Only the temporaries the return releases (not those of the value it computes, on the path
+    # every call takes).
+    funcstate = code.funcstate
+    held = set()
+
+    def temps_holding_reference():
+        temps = type(funcstate).temps_holding_reference(funcstate)
+        held.update(name for name, _ in temps)
+        return temps
+
+    def put_decref_clear(cname, *a, **k):
+        if cname in held:
+            return code.put_xdecref_clear(cname, *a, **k)
+        return type(code).put_decref_clear(code, cname, *a, **k)
+
+    shadowed = code.__dict__.get("put_decref_clear")
+    funcstate.temps_holding_reference = temps_holding_reference
+    code.put_decref_clear = put_decref_clear
+    try:
+        return _return_code(self, code, *args, **kwargs)
+    finally:
+        del funcstate.temps_holding_reference
+        if shadowed is None:
+            del code.put_decref_clear
+        else:
+            code.put_decref_clear = shadowed
+
+
+Nodes.ReturnStatNode.generate_execution_code = return_code
 
 _generate_handling_code = Nodes.ExceptClauseNode.generate_handling_code
 

@@ -219,7 +219,7 @@ failed:
  * alike). Returns 1 when it did: the wrapper then adds no traceback entry, as python's call never
  * enters the function. Any other error, such as a typed argument's conversion in code written for
  * Cython, stays as it is (the function of no body takes the arguments). */
-static int __pyelf_python_arguments(PyObject *func, PyObject *const *args, Py_ssize_t nargs, PyObject *kwds) {
+__attribute__((cold, noinline)) static int __pyelf_python_arguments(PyObject *func, PyObject *const *args, Py_ssize_t nargs, PyObject *kwds) {
     if (func == NULL || !PyErr_ExceptionMatches(PyExc_TypeError))
         return 0;
     PyObject *cython = PyErr_GetRaisedException();
