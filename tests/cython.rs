@@ -265,6 +265,28 @@ fn compiled_code_has_pythons_semantics_where_cython_had_its_own() {
 
 #[test]
 #[ignore = "builds real binaries and needs root; run by ./test.sh"]
+fn the_warnings_of_compiling_the_script_are_printed_as_python_prints_them() {
+    // python compiles a script at each run and prints its SyntaxWarnings (an invalid escape
+    // sequence, `is` with a literal) on stderr before running it; the build's compilation gives
+    // them to the binary, compiled or as bytecode.
+    let want = reference("compile_warnings");
+    assert!(want.status.success(), "{}", all(&want));
+    let file = app("compile_warnings").display().to_string();
+    let stderr = String::from_utf8_lossy(&want.stderr).replace(&file, "/__pyelf__/app.py");
+    assert!(stderr.starts_with("/__pyelf__/app.py:3: SyntaxWarning: invalid escape sequence '\\d'\n"), "{stderr}");
+    assert_eq!(stderr.matches("SyntaxWarning").count(), 3, "{stderr}");
+    for (out, extra) in
+        [("cython-compile-warnings", &[][..]), ("cython-compile-warnings-bytecode", &["--no-cython", "__main__"][..])]
+    {
+        let (bin, _) = build("compile_warnings", out, extra);
+        let got = Command::new(&bin).output().unwrap();
+        same(&got, &want, out);
+        assert_eq!(String::from_utf8_lossy(&got.stderr), stderr, "{out}");
+    }
+}
+
+#[test]
+#[ignore = "builds real binaries and needs root; run by ./test.sh"]
 fn calls_with_the_wrong_arguments_fail_with_pythons_messages() {
     // 57 calls: too few, too many, keyword-only, unexpected and repeated keywords, positional-only
     // parameters given as keywords, a misspelt keyword python suggests the right one for,

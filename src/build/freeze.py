@@ -316,6 +316,23 @@ def ctypes_names(co):
     return names
 
 
+def compile_warnings(script):
+    """The warnings python prints each time it compiles the script, before it runs it (SyntaxWarning:
+    invalid escape sequence '\\d', "is" with a literal): [category, message, line], in order. The
+    binary gives them where python would (the importer's `_compile_warnings`)."""
+    import warnings
+    with open(script, "rb") as f:
+        source = f.read()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            compile(source, script, "exec", dont_inherit=True)
+        except SyntaxError:
+            return []
+    return [[w.category.__name__, str(w.message), w.lineno] for w in caught
+            if w.filename == script and w.category.__module__ == "builtins"]
+
+
 def analyse(script, extra, dist_modules=(), main_is_module=False):
     """Every module the app can import: the script's imports and `extra` (the startup modules,
     those asked for), followed transitively; `dist_modules` are the modules of the bundled
@@ -561,12 +578,14 @@ def analyse_main(out_dir, args):
         if kind in (APP, DEP) and name in codes:
             libc_names |= ctypes_names(codes[name])
     script_uses = names_used(codes["__main__"]) if not main_module and "__main__" in codes else []
+    script_warnings = compile_warnings(script_file) if not main_module else []
     if not main_module and "__main__" in codes:
         libc_names |= ctypes_names(codes["__main__"])
     app_modules = {m["name"] for m in out if m["kind"] == APP} | {"__main__"}
     missing = missing_imports(badmodules, imports, app_modules)
     with open(os.path.join(out_dir, "modules.json"), "w") as f:
         json.dump({"modules": out, "extensions": extensions, "imports": sorted(imports), "script_uses": script_uses,
+                   "script_warnings": script_warnings,
                    "ctypes_names": sorted(libc_names), "missing": missing}, f, indent=1)
 
 

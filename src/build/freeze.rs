@@ -188,6 +188,10 @@ pub struct Analysis {
     /// The names of `toolchains/cython-fallbacks.toml` the main script's code uses.
     #[serde(default)]
     pub script_uses: Vec<String>,
+    /// The warnings python prints each time it compiles the main script (category, message,
+    /// line), which the binary gives before running it, as python does.
+    #[serde(default)]
+    pub script_warnings: Vec<(String, String, u32)>,
     /// The names the app's and its dependencies' modules that import ctypes may look up on a
     /// library it opened (`ctypes.CDLL(None).wcwidth`): the binary exports those musl and
     /// libpython define (`loadable::add_named`).

@@ -17,7 +17,8 @@ The kinds of module (`CYTHON`, `BYTECODE`, `PACKED`, `NAMESPACE`, `EXTENSION`: `
 Rust),
 `ROOT` (the tree), `STDLIB` (the stdlib's directory in it), `MODULES` (name -> (kind,
 is_package, path in the tree)) and `SCRIPT` (the name under which a script's module is built in,
-or None when the app runs as `python -m`) are put in front of this text at build time.
+or None when the app runs as `python -m`) and `SCRIPT_WARNINGS` (`_compile_warnings`) are put in
+front of this text at build time.
 """
 import _imp
 import _pyelf
@@ -196,6 +197,16 @@ def _execute(module, name):
         exec(PyelfFinder.get_code(name), module.__dict__)
 
 
+def _compile_warnings(filename):
+    """The warnings python prints each time it compiles a script, before running it (SyntaxWarning:
+    invalid escape sequence), as it prints them: the build's compilation of the script gave them
+    (`SCRIPT_WARNINGS`: category, message, line)."""
+    import builtins
+    import warnings
+    for category, message, line in SCRIPT_WARNINGS:
+        warnings.warn_explicit(message, getattr(builtins, category), filename, line)
+
+
 def run_main(name):
     """Runs the app's main module as python runs a script: it is `sys.modules["__main__"]` while it
     runs, and it is not imported (no import lock is held, so threads may import `__main__`)."""
@@ -205,6 +216,8 @@ def run_main(name):
     # The script's code runs in python's first frame: this one and _execute's do not count against
     # the recursion limit. The frame of the module's code (bytecode's, or the compiled module's
     # init's: _compiled_init) counts as python's.
+    if name == SCRIPT and SCRIPT_WARNINGS:
+        _compile_warnings(PyelfFinder.find_spec(name).origin)
     _pyelf.recursion_credit(2)
     try:
         _execute(module, name)

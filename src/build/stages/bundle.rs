@@ -309,10 +309,10 @@ fn frozen_modules(
         }
     }
     table.push_str("}\n");
-    table.push_str(&format!(
-        "SCRIPT = {}\n\n",
-        if script.is_some() { format!("{APP_MODULE:?}") } else { "None".into() }
-    ));
+    table.push_str(&format!("SCRIPT = {}\n", if script.is_some() { format!("{APP_MODULE:?}") } else { "None".into() }));
+    // (JSON's strings are Python's.)
+    let warnings = serde_json::to_string(&analysis.script_warnings).expect("strings and numbers");
+    table.push_str(&format!("SCRIPT_WARNINGS = {warnings}\n\n"));
     list.push(freeze::ToFreeze {
         name: "_pyelf_importer".into(),
         file: dir.join("freeze.py"),
