@@ -889,6 +889,64 @@ pub fn python_messages(c_text: &str) -> String {
     text
 }
 
+/// Gives compiled generators, coroutines and async generators what python's keep and show: their
+/// `__name__`, `__qualname__` and code once they have finished (Cython's `__Pyx_Coroutine_clear`,
+/// called when one finishes, dropped them: `g.__name__` was None, and so was an asyncio task's
+/// coroutine in its repr), and python's repr, `<generator object gen at 0x…>` (Cython's types had
+/// none: `<_cython_3_3_1.generator object at 0x…>`). The rest of what the clear drops, the
+/// closure and the frame, goes as before; a garbage collection or the object's end still clears
+/// all.
+pub fn python_generators(c_text: &str) -> String {
+    const PROTO: &str = "static int __Pyx_Coroutine_clear(PyObject *self);\n";
+    const DEFINITION: &str = "static int __Pyx_Coroutine_clear(PyObject *self) {\n";
+    const FINISHED: &str = "  __Pyx_Coroutine_clear((PyObject*)__pyx_generator);\n";
+    const DEALLOC_SLOT: &str = "    {Py_tp_dealloc, (void *)__Pyx_Coroutine_dealloc},\n";
+    let Some(defined) = c_text.find(DEFINITION) else { return c_text.to_string() };
+    let Some(end) = c_text[defined..].find("\n}\n").map(|e| defined + e + 3) else { return c_text.to_string() };
+    let helpers = "/* pyelf: a finished generator keeps its names and code (cython::python_generators) */\n\
+                   static int __pyelf_coroutine_finished(PyObject *self) {\n\
+                   \x20   __pyx_CoroutineObject *gen = (__pyx_CoroutineObject *) self;\n\
+                   \x20   PyObject *code = gen->gi_code, *name = gen->gi_name, *qualname = gen->gi_qualname, *module = gen->gi_modulename;\n\
+                   \x20   gen->gi_code = gen->gi_name = gen->gi_qualname = gen->gi_modulename = NULL;\n\
+                   \x20   __Pyx_Coroutine_clear(self);\n\
+                   \x20   gen->gi_code = code; gen->gi_name = name; gen->gi_qualname = qualname; gen->gi_modulename = module;\n\
+                   \x20   return 0;\n\
+                   }\n\
+                   static PyObject *__pyelf_coroutine_repr(PyObject *self, const char *kind) {\n\
+                   \x20   PyObject *qualname = ((__pyx_CoroutineObject *) self)->gi_qualname;\n\
+                   \x20   if (qualname == NULL)\n\
+                   \x20       return PyUnicode_FromFormat(\"<%s object at %p>\", kind, self);\n\
+                   \x20   return PyUnicode_FromFormat(\"<%s object %S at %p>\", kind, qualname, self);\n\
+                   }\n\
+                   static CYTHON_UNUSED PyObject *__pyelf_generator_repr(PyObject *self) { return __pyelf_coroutine_repr(self, \"generator\"); }\n\
+                   static CYTHON_UNUSED PyObject *__pyelf_coroutine_type_repr(PyObject *self) { return __pyelf_coroutine_repr(self, \"coroutine\"); }\n\
+                   static CYTHON_UNUSED PyObject *__pyelf_async_generator_repr(PyObject *self) { return __pyelf_coroutine_repr(self, \"async_generator\"); }\n";
+    let mut out = String::with_capacity(c_text.len() + helpers.len() + 512);
+    out.push_str(&c_text[..end]);
+    out.push_str(helpers);
+    out.push_str(&c_text[end..]);
+    let mut out = out.replacen(PROTO, &format!("{PROTO}static int __pyelf_coroutine_finished(PyObject *self);\n"), 1);
+    out = out.replace(FINISHED, "  __pyelf_coroutine_finished((PyObject*)__pyx_generator);\n");
+    // A finished one has no frame (its code, kept now, would give it one).
+    out = out.replacen(
+        "    if (!frame) {\n        if (unlikely(!self->gi_code)) {\n",
+        "    if (!frame) {\n        if (unlikely(!self->gi_code || self->resume_label < 0)) {\n",
+        1,
+    );
+    for (slots, repr) in [
+        ("static PyType_Slot __pyx_GeneratorType_slots[] = {\n", "__pyelf_generator_repr"),
+        ("static PyType_Slot __pyx_CoroutineType_slots[] = {\n", "__pyelf_coroutine_type_repr"),
+        ("static PyType_Slot __pyx_AsyncGenType_slots[] = {\n", "__pyelf_async_generator_repr"),
+    ] {
+        if let Some(at) = out.find(slots).map(|a| a + slots.len()) {
+            if out[at..].starts_with(DEALLOC_SLOT) {
+                out.insert_str(at, &format!("    {{Py_tp_repr, (void *){repr}}},\n"));
+            }
+        }
+    }
+    out
+}
+
 /// Gives a `with` (and `async with`) on an object that is no context manager CPython 3.13's error:
 /// "TypeError: 'int' object does not support the context manager protocol", and "(missed __exit__
 /// method)" after it when only `__enter__` is there. Cython looks `__exit__` up first, as a
@@ -1349,6 +1407,32 @@ mod tests {
         }
         // A str's index error stays "string index out of range", as python's does.
         assert_eq!(out.matches("\"string index out of range\"").count(), 2, "{out}");
+    }
+
+    #[test]
+    fn finished_generators_keep_their_names_and_show_pythons_repr() {
+        let c = "static int __Pyx_Coroutine_clear(PyObject *self);\n\
+                 static PyObject *__pyx_gb_3app_2generator(__pyx_CoroutineObject *__pyx_generator) {\n\
+                 \x20 __Pyx_Coroutine_clear((PyObject*)__pyx_generator);\n\
+                 }\n\
+                 static int __Pyx_Coroutine_clear(PyObject *self) {\n\
+                 \x20   Py_CLEAR(gen->gi_name);\n\
+                 }\n\
+                 \x20   if (!frame) {\n        if (unlikely(!self->gi_code)) {\n\
+                 static PyType_Slot __pyx_GeneratorType_slots[] = {\n\
+                 \x20   {Py_tp_dealloc, (void *)__Pyx_Coroutine_dealloc},\n\
+                 };\n";
+        let out = python_generators(c);
+        for want in [
+            "static int __Pyx_Coroutine_clear(PyObject *self);\nstatic int __pyelf_coroutine_finished(PyObject *self);\n",
+            "  __pyelf_coroutine_finished((PyObject*)__pyx_generator);\n}\n",
+            "    Py_CLEAR(gen->gi_name);\n}\n/* pyelf: a finished generator keeps",
+            "if (unlikely(!self->gi_code || self->resume_label < 0)) {",
+            "{\n    {Py_tp_repr, (void *)__pyelf_generator_repr},\n    {Py_tp_dealloc,",
+        ] {
+            assert!(out.contains(want), "{want}\n{out}");
+        }
+        assert_eq!(python_generators("no generators\n"), "no generators\n");
     }
 
     #[test]

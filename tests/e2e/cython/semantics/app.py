@@ -379,3 +379,38 @@ def u11(): x, y = "a,b,c".split(",")
 def u12():
     for x, y in [list([1, 2, 3])]: pass
 t("u11", u11); t("u12", u12)
+
+# Finished generators and coroutines keep their names and code; python's reprs.
+def gen():
+    yield 1
+g = gen()
+list(g)
+print(g.__name__, g.__qualname__)
+g2 = gen(); g2.close()
+print(g2.__name__, g2.__qualname__, g2.gi_code is None, g2.gi_frame)
+async def co(): return 1
+c = co()
+try: c.send(None)
+except StopIteration as e: print("ret", e.value)
+print(c.__name__, c.__qualname__, c.cr_frame)
+g3 = gen()
+print(repr(g3).split(" at ")[0])
+list(g3)
+print(repr(g3).split(" at ")[0])
+import asyncio
+async def agen():
+    yield 1
+async def main():
+    g = agen()
+    print(repr(g).split(" at ")[0], g.__qualname__)
+    async for _ in g: pass
+    print(g.__qualname__)
+    t = asyncio.ensure_future(asyncio.sleep(0))
+    await t
+    c = main2()
+    print(repr(c).split(" at ")[0])
+    await c
+    print(c.__qualname__, c.cr_code is None)
+async def main2():
+    return 1
+asyncio.run(main())
