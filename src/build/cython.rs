@@ -889,13 +889,34 @@ pub fn python_messages(c_text: &str) -> String {
     text
 }
 
+/// Names lambdas `<lambda>`, as python does (`(lambda: 0).__name__`, and the messages that name
+/// the function): Cython named them `lambda`, `lambda1`, … in their `PyMethodDef`, from which a
+/// CyFunction takes its `__name__` (their `__qualname__` was python's already).
+pub fn python_lambda_names(c_text: &str) -> String {
+    let mut out = String::with_capacity(c_text.len());
+    for line in c_text.split_inclusive('\n') {
+        let lambda = line.starts_with("static PyMethodDef __pyx_mdef_") && line.contains("__pyx_lambda_funcdef_");
+        let name = lambda
+            .then(|| line.split_once(" = {\"lambda"))
+            .flatten()
+            .and_then(|(head, rest)| rest.split_once("\", ").map(|(digits, tail)| (head, digits, tail)))
+            .filter(|(_, digits, _)| digits.bytes().all(|b| b.is_ascii_digit()));
+        match name {
+            Some((head, _, tail)) => out.push_str(&format!("{head} = {{\"<lambda>\", {tail}")),
+            None => out.push_str(line),
+        }
+    }
+    out
+}
+
 /// Gives compiled generators, coroutines and async generators what python's keep and show: their
 /// `__name__`, `__qualname__` and code once they have finished (Cython's `__Pyx_Coroutine_clear`,
 /// called when one finishes, dropped them: `g.__name__` was None, and so was an asyncio task's
 /// coroutine in its repr), and python's repr, `<generator object gen at 0x…>` (Cython's types had
 /// none: `<_cython_3_3_1.generator object at 0x…>`). The rest of what the clear drops, the
 /// closure and the frame, goes as before; a garbage collection or the object's end still clears
-/// all.
+/// all. And an async generator never started ends with no "coroutine … was never awaited"
+/// RuntimeWarning, which python gives coroutines alone.
 pub fn python_generators(c_text: &str) -> String {
     const PROTO: &str = "static int __Pyx_Coroutine_clear(PyObject *self);\n";
     const DEFINITION: &str = "static int __Pyx_Coroutine_clear(PyObject *self) {\n";
@@ -927,6 +948,13 @@ pub fn python_generators(c_text: &str) -> String {
     out.push_str(&c_text[end..]);
     let mut out = out.replacen(PROTO, &format!("{PROTO}static int __pyelf_coroutine_finished(PyObject *self);\n"), 1);
     out = out.replace(FINISHED, "  __pyelf_coroutine_finished((PyObject*)__pyx_generator);\n");
+    // An async generator never started is not "a coroutine never awaited": python warns of
+    // coroutines alone.
+    out = out.replacen(
+        "    if (!__Pyx_Generator_CheckExact(self))\n#endif\n",
+        "    if (!__Pyx_Generator_CheckExact(self))\n#endif\n#ifdef __Pyx_AsyncGen_USED\n    if (!__Pyx_AsyncGen_CheckExact(self))\n#endif\n",
+        1,
+    );
     // A finished one has no frame (its code, kept now, would give it one).
     out = out.replacen(
         "    if (!frame) {\n        if (unlikely(!self->gi_code)) {\n",
@@ -1407,6 +1435,18 @@ mod tests {
         }
         // A str's index error stays "string index out of range", as python's does.
         assert_eq!(out.matches("\"string index out of range\"").count(), 2, "{out}");
+    }
+
+    #[test]
+    fn lambdas_are_named_as_python_names_them() {
+        let c = "static PyMethodDef __pyx_mdef_3f32_4make___pyx_lambda_funcdef_lambda = {\"lambda\", (PyCFunction)f, METH_O, 0};\n\
+                 static PyMethodDef __pyx_mdef_3f32_5make2___pyx_lambda_funcdef_lambda1 = {\"lambda1\", (PyCFunction)g, METH_NOARGS, 0};\n\
+                 static PyMethodDef __pyx_mdef_3f32_1lambda1 = {\"lambda1\", (PyCFunction)h, METH_NOARGS, 0};\n";
+        let out = python_lambda_names(c);
+        assert!(out.contains("_lambda = {\"<lambda>\", (PyCFunction)f, METH_O, 0};\n"), "{out}");
+        assert!(out.contains("_lambda1 = {\"<lambda>\", (PyCFunction)g, METH_NOARGS, 0};\n"), "{out}");
+        // A function the user named lambda1 keeps its name.
+        assert!(out.contains("__pyx_mdef_3f32_1lambda1 = {\"lambda1\","), "{out}");
     }
 
     #[test]

@@ -273,6 +273,7 @@ fn register_cython(
         let text = cython::python_messages(&text);
         let text = cython::python_with_messages(&text);
         let text = cython::python_generators(&text);
+        let text = cython::python_lambda_names(&text);
         let text = cython::python_recursion(&text);
         let text = cython::python_arguments(&text);
         let (text, sites) = cython::attribute_caches(&text);

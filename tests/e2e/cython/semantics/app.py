@@ -414,3 +414,24 @@ async def main():
 async def main2():
     return 1
 asyncio.run(main())
+
+# Lambdas are named <lambda>.
+def make():
+    return lambda x: x
+def make2():
+    a = lambda: 1
+    b = lambda: 2
+    return a, b
+print(make().__name__, [l.__name__ for l in make2()])
+print((lambda: 0).__name__)
+
+# An async generator never started ends with no warning.
+import asyncio
+async def agen():
+    yield 1
+async def main():
+    g = agen()          # created, never iterated
+    del g
+    await asyncio.sleep(0)
+    print("done")
+asyncio.run(main())
