@@ -410,6 +410,7 @@ if "annotation_typing=False" in sys.argv:
     _locals_init = ExprNodes.FuncLocalsExprNode.__init__
 
     def locals_init(self, pos, env):
+        env.__dict__.setdefault("pyelf_locals", []).append(self)
         module = env.global_scope()
         entries = dict(env.entries)
         for name, entry in entries.items():
@@ -422,6 +423,33 @@ if "annotation_typing=False" in sys.argv:
             env.entries.update(entries)
 
     ExprNodes.FuncLocalsExprNode.__init__ = locals_init
+
+    # Nor a name not yet assigned where `locals()` is called: Cython left out an unbound Python
+    # object when it ran, but a C variable (an int it typed `long`) has no unbound state. Its flow
+    # analysis tells which are not assigned there on any path.
+    _locals_types = ExprNodes.FuncLocalsExprNode.analyse_types
+
+    def locals_types(self, env):
+        self.key_value_pairs = [i for i in self.key_value_pairs if not getattr(i.value, "cf_is_null", False)]
+        return _locals_types(self, env)
+
+    ExprNodes.FuncLocalsExprNode.analyse_types = locals_types
+
+    # A name `locals()` may find unassigned (assigned on some paths only, a loop's later turns)
+    # is a Python object, which can be: as a C variable it was always there.
+    from Cython.Compiler import TypeInference
+
+    _infer_types = TypeInference.SimpleAssignmentTypeInferer.infer_types
+
+    def infer_types(self, scope):
+        for node in scope.__dict__.get("pyelf_locals", ()):
+            for item in node.key_value_pairs:
+                entry = scope.lookup_here(item.value.name) if getattr(item.value, "cf_maybe_null", False) else None
+                if entry is not None and entry.type is PyrexTypes.unspecified_type:
+                    self.set_entry_type(entry, PyrexTypes.py_object_type, scope)
+        return _infer_types(self, scope)
+
+    TypeInference.SimpleAssignmentTypeInferer.infer_types = infer_types
 
     # A comprehension in a class body does not see the class's names, as in python (only its first
     # iterable, which Cython reads in the class's scope, does): `x = 100; class K: x = 5; v = [x for

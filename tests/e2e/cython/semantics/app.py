@@ -435,3 +435,19 @@ async def main():
     await asyncio.sleep(0)
     print("done")
 asyncio.run(main())
+
+# locals() holds only what is assigned where it is called.
+def snap():
+    x = 1
+    l1 = locals()
+    y = 2
+    z = "s"
+    return sorted(l1)
+print(snap())
+def loop():
+    out = []
+    for i in range(2):
+        out.append(sorted(locals()))
+        j = i
+    return out
+print(loop())
