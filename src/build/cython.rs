@@ -836,6 +836,48 @@ fn anonymous_name(short: &str, c_function: &str) -> Option<&'static str> {
     (short == "genexpr" && (c_function.starts_with("__pyx_gb_") || maker)).then_some("<genexpr>")
 }
 
+/// Python 3.13's ImportError of `from module import name` (Python/ceval.c's `import_from`).
+const IMPORT_FROM_ERROR: &str = "/* pyelf: python's ImportError of `from module import name` (cython::python_messages) */\n\
+static void __pyelf_import_from_error(PyObject *module, PyObject *name) {\n\
+\x20   PyObject *package = PyObject_GetAttrString(module, \"__name__\");\n\
+\x20   if (package == NULL || !PyUnicode_Check(package)) {\n\
+\x20       PyErr_Clear();\n\
+\x20       Py_CLEAR(package);\n\
+\x20   }\n\
+\x20   PyObject *shown = package != NULL ? Py_NewRef(package) : PyUnicode_FromString(\"<unknown module name>\");\n\
+\x20   PyObject *path = PyModule_Check(module) ? PyModule_GetFilenameObject(module) : NULL;\n\
+\x20   PyObject *message = NULL;\n\
+\x20   if (path == NULL || !PyUnicode_Check(path)) {\n\
+\x20       PyErr_Clear();\n\
+\x20       Py_CLEAR(path);\n\
+\x20       message = shown != NULL ? PyUnicode_FromFormat(\"cannot import name %R from %R (unknown location)\", name, shown) : NULL;\n\
+\x20   } else if (shown != NULL) {\n\
+\x20       PyObject *spec = PyObject_GetAttrString(module, \"__spec__\");\n\
+\x20       PyObject *initializing = spec != NULL ? PyObject_GetAttrString(spec, \"_initializing\") : NULL;\n\
+\x20       int partial = initializing != NULL && PyObject_IsTrue(initializing) > 0;\n\
+\x20       PyErr_Clear();\n\
+\x20       message = PyUnicode_FromFormat(partial ? \"cannot import name %R from partially initialized module %R \"\n\
+\x20                                                \"(most likely due to a circular import) (%S)\"\n\
+\x20                                              : \"cannot import name %R from %R (%S)\",\n\
+\x20                                      name, shown, path);\n\
+\x20       Py_XDECREF(initializing);\n\
+\x20       Py_XDECREF(spec);\n\
+\x20   }\n\
+\x20   if (message != NULL) {\n\
+\x20       PyErr_SetImportError(message, package, path);\n\
+\x20       PyObject *error = PyErr_GetRaisedException();\n\
+\x20       if (error != NULL && PyObject_SetAttrString(error, \"name_from\", name) < 0)\n\
+\x20           PyErr_Clear();\n\
+\x20       PyErr_SetRaisedException(error);\n\
+\x20   }\n\
+\x20   if (message == NULL && !PyErr_Occurred())\n\
+\x20       PyErr_Format(PyExc_ImportError, \"cannot import name %S\", name);\n\
+\x20   Py_XDECREF(message);\n\
+\x20   Py_XDECREF(path);\n\
+\x20   Py_XDECREF(shown);\n\
+\x20   Py_XDECREF(package);\n\
+}\n";
+
 /// Gives errors whose words Cython took from older Pythons CPython 3.13's messages:
 ///
 /// | error | Cython | CPython 3.13 |
@@ -846,6 +888,7 @@ fn anonymous_name(short: &str, c_function: &str) -> Option<&'static str> {
 /// | a free variable read before it is | "free variable 'x' referenced before assignment in enclosing scope" | "cannot access free variable 'x' where it is not associated with a value in enclosing scope" |
 /// | `raise 5` | "raise: exception class must be a subclass of BaseException" | "exceptions must derive from BaseException" |
 /// | an index of bytes out of range | "string index out of range" | "index out of range" (a str's stays "string index …") |
+/// | `from os import nopez` | "cannot import name nopez" | "cannot import name 'nopez' from 'os' (/…/os.py)", with the error's `name`, `path` and `name_from` |
 ///
 /// (Cython's `__Pyx_PyObject_GetSlice` and `__Pyx_PyObject_SetSlice` slice where CPython goes
 /// through the subscript.)
@@ -867,6 +910,8 @@ pub fn python_messages(c_text: &str) -> String {
             "\"exceptions must derive from BaseException\"",
         ),
     ];
+    const IMPORT_FROM: &str = "static PyObject* __Pyx_ImportFrom(PyObject* module, PyObject* name) {\n";
+    const IMPORT_ERROR: &str = "PyErr_Format(PyExc_ImportError, \"cannot import name %S\", name);";
     const BYTES_INDEX: &str = "static CYTHON_INLINE int __Pyx_GetItemInt_Bytes_Fast(PyObject* bytes, Py_ssize_t index,";
     const STRING_INDEX: &str = "\"string index out of range\"";
     let mut text =
@@ -874,6 +919,15 @@ pub fn python_messages(c_text: &str) -> String {
     // bytes' indexing: its macro (the one whose error value is -1, a str's is (Py_UCS4)-1) and
     // the body of its function (the declaration that ends in a brace, not the prototype).
     text = text.replace(&format!("{STRING_INDEX}, has_gil), -1))"), "\"index out of range\", has_gil), -1))");
+    // `from m import name` where m has no name: python's ImportError, with its `name`, `path` and
+    // `name_from` (from which the traceback suggests a name); Cython said "cannot import name x".
+    if let Some(at) = text.find(IMPORT_FROM) {
+        if let Some(error) = text[at..].find(IMPORT_ERROR).map(|e| at + e) {
+            text.replace_range(error..error + IMPORT_ERROR.len(), "__pyelf_import_from_error(module, name);");
+            // (Before the function: the helper's own fallback is Cython's words.)
+            text.insert_str(at, IMPORT_FROM_ERROR);
+        }
+    }
     let mut from = 0;
     while let Some(at) = text[from..].find(BYTES_INDEX).map(|a| from + a) {
         from = at + BYTES_INDEX.len();
@@ -1433,6 +1487,16 @@ mod tests {
         ] {
             assert!(out.contains(want), "{want}\n{out}");
         }
+        let import = "static PyObject* __Pyx_ImportFrom(PyObject* module, PyObject* name) {\n\
+                      \x20   if (unlikely(!value)) {\n\
+                      \x20       PyErr_Format(PyExc_ImportError, \"cannot import name %S\", name);\n\
+                      \x20   }\n\
+                      }\n";
+        let out_import = python_messages(import);
+        assert!(out_import.contains("static void __pyelf_import_from_error(PyObject *module, PyObject *name) {"));
+        assert!(out_import.contains("        __pyelf_import_from_error(module, name);\n"), "{out_import}");
+        // The helper falls back on Cython's words where it cannot say python's.
+        assert!(out_import.contains("        PyErr_Format(PyExc_ImportError, \"cannot import name %S\", name);\n"));
         // A str's index error stays "string index out of range", as python's does.
         assert_eq!(out.matches("\"string index out of range\"").count(), 2, "{out}");
     }

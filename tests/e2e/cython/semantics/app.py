@@ -451,3 +451,11 @@ def loop():
         j = i
     return out
 print(loop())
+
+# from m import name where m has no such name: python's ImportError and its attributes.
+def imp():
+    from os import nopez
+try:
+    imp()
+except ImportError as e:
+    print(str(e).split(" (")[0], e.name, e.path is not None, e.name_from)
