@@ -87,6 +87,36 @@ fn what_the_script_printed_comes_before_the_traceback_and_atexit_on_one_pipe() {
 
 #[test]
 #[ignore = "builds real binaries and needs root; run by ./test.sh"]
+fn pythons_environment_variables_for_output_warnings_and_hashing_are_honoured() {
+    // PYTHONUNBUFFERED (set by Docker images: the lines of stdout and stderr interleave on one
+    // pipe), PYTHONIOENCODING, PYTHONHASHSEED, PYTHONINTMAXSTRDIGITS, PYTHONFAULTHANDLER and
+    // PYTHONWARNINGS (a warning made an error: exit 1). Not PYTHONPATH, which python reads too.
+    fn joined(program: &Path, args: &[&str], vars: &[(&str, &str)]) -> Output {
+        let mut command = Command::new("sh");
+        command.arg("-c").arg("exec \"$@\" 2>&1").arg("sh").arg(program).args(args).env_clear();
+        command.envs(vars.iter().copied()).output().unwrap()
+    }
+    let bin = build("environment", &[]);
+    let python = toolchain_python();
+    let file = script("environment.py").display().to_string();
+    for vars in [
+        &[][..],
+        &[("PYTHONUNBUFFERED", "1")][..],
+        &[("PYTHONHASHSEED", "0"), ("PYTHONIOENCODING", "latin-1:replace"), ("PYTHONINTMAXSTRDIGITS", "1000")][..],
+        &[("PYTHONFAULTHANDLER", "1"), ("PYTHONWARNINGS", "error::DeprecationWarning,,always")][..],
+        &[("PYTHONPATH", "/nowhere")][..],
+    ] {
+        let want = joined(&python, &[&file], vars);
+        let got = joined(&bin, &[], vars);
+        let want = Output { stdout: text(&want).replace(&file, "/__pyelf__/environment.py").into_bytes(), ..want };
+        same(&got, &want, &format!("{vars:?}"));
+    }
+    let unbuffered = joined(&bin, &[], &[("PYTHONUNBUFFERED", "1")]);
+    assert!(text(&unbuffered).starts_with("out 0\nerr 0\nout 1\n"), "{}", text(&unbuffered));
+}
+
+#[test]
+#[ignore = "builds real binaries and needs root; run by ./test.sh"]
 fn every_codec_python_knows_round_trips() {
     let bin = build("codecs_all", &[]);
     let want = reference("codecs_all", &[]);

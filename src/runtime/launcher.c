@@ -439,6 +439,66 @@ static PyStatus set_locations(PyConfig *config, int as_python, int argc, char **
  * SCRIPT ARGS…` (for a command pip installs, its `#!` interpreter, then its path): sys.executable,
  * then sys.argv. Code that restarts the app with `[sys.executable, *sys.orig_argv[1:]]`
  * (werkzeug's reloader) finds the binary where python has the script. */
+/* The variables of python's environment that change how a program runs and not where its modules
+ * come from, read as python reads them (Python/initconfig.c): Docker images and CI systems set
+ * PYTHONUNBUFFERED so that output is not held in a buffer, PYTHONIOENCODING, PYTHONWARNINGS,
+ * PYTHONHASHSEED, PYTHONFAULTHANDLER, PYTHONINTMAXSTRDIGITS. The others stay ignored: PYTHONPATH,
+ * PYTHONHOME and PYTHONSTARTUP would have the binary run other code than it carries;
+ * PYTHONMALLOC, PYTHONUTF8 and PYTHONOPTIMIZE are the build's choices. */
+static PyStatus honor_environment(PyConfig *config)
+{
+    const char *value;
+    PyStatus status = PyStatus_Ok();
+    if ((value = getenv("PYTHONUNBUFFERED")) != NULL && *value)
+        config->buffered_stdio = 0;
+    if ((value = getenv("PYTHONFAULTHANDLER")) != NULL && *value)
+        config->faulthandler = 1;
+    if ((value = getenv("PYTHONHASHSEED")) != NULL && *value && strcmp(value, "random") != 0) {
+        char *end;
+        unsigned long seed = strtoul(value, &end, 10);
+        if (*end != '\0' || seed > 4294967295UL || value[0] == '-')
+            return PyStatus_Error("PYTHONHASHSEED must be \"random\" or an integer in range [0; 4294967295]");
+        config->use_hash_seed = 1;
+        config->hash_seed = seed;
+    }
+    if ((value = getenv("PYTHONINTMAXSTRDIGITS")) != NULL && *value) {
+        char *end;
+        long digits = strtol(value, &end, 10);
+        if (*end != '\0' || digits < 0 || (digits > 0 && digits < 640))
+            return PyStatus_Error("PYTHONINTMAXSTRDIGITS: invalid limit; must be >= 640 or 0 for unlimited.");
+        config->int_max_str_digits = (int)digits;
+    }
+    if ((value = getenv("PYTHONIOENCODING")) != NULL && *value) {
+        /* ENCODING[:ERRORS], either part may be empty */
+        char *copy = strdup(value);
+        if (copy == NULL)
+            return PyStatus_NoMemory();
+        char *errors = strchr(copy, ':');
+        if (errors != NULL)
+            *errors++ = '\0';
+        if (*copy)
+            status = PyConfig_SetBytesString(config, &config->stdio_encoding, copy);
+        if (!PyStatus_Exception(status) && errors != NULL && *errors)
+            status = PyConfig_SetBytesString(config, &config->stdio_errors, errors);
+        free(copy);
+        if (PyStatus_Exception(status))
+            return status;
+    }
+    if ((value = getenv("PYTHONWARNINGS")) != NULL && *value) {
+        /* Comma-separated options, each as -W gives one (empty ones skipped) */
+        char *copy = strdup(value);
+        if (copy == NULL)
+            return PyStatus_NoMemory();
+        for (char *option = strtok(copy, ","); option != NULL && !PyStatus_Exception(status); option = strtok(NULL, ",")) {
+            wchar_t *wide = Py_DecodeLocale(option, NULL);
+            status = wide != NULL ? PyWideStringList_Append(&config->warnoptions, wide) : PyStatus_NoMemory();
+            PyMem_RawFree(wide);
+        }
+        free(copy);
+    }
+    return status;
+}
+
 static PyStatus set_orig_argv(PyConfig *config, int as_app, int argc, char **argv)
 {
     PyStatus status = PyStatus_Ok();
@@ -649,6 +709,9 @@ int main(int argc, char **argv)
             fail(status, &config);
     }
     status = set_orig_argv(&config, !worker.index && !first, argc, argv);
+    if (PyStatus_Exception(status))
+        fail(status, &config);
+    status = honor_environment(&config);
     if (PyStatus_Exception(status))
         fail(status, &config);
     status = Py_InitializeFromConfig(&config);
