@@ -291,11 +291,11 @@ fn the_warnings_of_compiling_the_script_are_printed_as_python_prints_them() {
 #[test]
 #[ignore = "builds real binaries and needs root; run by ./test.sh"]
 fn calls_with_the_wrong_arguments_fail_with_pythons_messages() {
-    // 57 calls: too few, too many, keyword-only, unexpected and repeated keywords, positional-only
+    // 59 calls: too few, too many, keyword-only, unexpected and repeated keywords, positional-only
     // parameters given as keywords, a misspelt keyword python suggests the right one for,
     // functions of no arguments, `*rest`, `**kw`, a generator, methods, a nested function
-    // (qualified names), private names python mangles and names beyond ASCII; no traceback entry
-    // for the callee.
+    // (qualified names), private names python mangles, a function of `**kw` alone and names beyond
+    // ASCII; no traceback entry for the callee.
     let want = reference("arguments");
     assert!(want.status.success(), "{}", all(&want));
     for line in [

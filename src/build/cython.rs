@@ -1241,13 +1241,16 @@ pub fn python_arguments(c_text: &str) -> String {
             .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
         if parses && error_label {
             // The label every error of the argument parsing goes to.
-            out.push_str(
-                "  #if CYTHON_VECTORCALL\n  \
-                 __pyelf_argument_error = __pyelf_python_arguments(__pyx_self, __pyx_args, __pyx_nargs, __pyx_kwds);\n  \
-                 #else\n  \
-                 __pyelf_argument_error = __pyelf_python_arguments(__pyx_self, (PyObject *const *)__pyx_args, -1, __pyx_kwds);\n  \
-                 #endif\n",
+            out.push_str("  __pyelf_argument_error = __PYELF_PYTHON_ARGUMENTS(__pyx_self, __pyx_args, __pyx_nargs, __pyx_kwds);\n");
+        } else if parses && code.starts_with("if (unlikely(__pyx_nargs > 0)) { __Pyx_RaiseArgtupleInvalid(") {
+            // A function of `**kw` alone checks that no positional argument came, and returns.
+            let checked = line.replacen(
+                "); return NULL; }",
+                "); __PYELF_PYTHON_ARGUMENTS(__pyx_self, __pyx_args, __pyx_nargs, __pyx_kwds); return NULL; }",
+                1,
             );
+            out.truncate(out.len() - line.len());
+            out.push_str(&checked);
         } else if parses && code.starts_with("__Pyx_AddTraceback(") {
             // No entry for a call with the wrong arguments, which python's call never enters.
             out.truncate(out.len() - line.len());
@@ -1613,6 +1616,10 @@ mod tests {
                  \x20 __pyx_L3_error:;\n\
                  \x20 __Pyx_AddTraceback(\"two\", __pyx_clineno, __pyx_lineno, __pyx_filename);\n\
                  }\n\
+                 static PyObject *__pyx_pw_3app_5kw(PyObject *__pyx_self, \n\
+                 PyObject *const *__pyx_args, Py_ssize_t __pyx_nargs, PyObject *__pyx_kwds\n\
+                 \x20 if (unlikely(__pyx_nargs > 0)) { __Pyx_RaiseArgtupleInvalid(\"kw\", 1, 0, 0, __pyx_nargs); return NULL; }\n\
+                 }\n\
                  static PyObject *__pyx_pw_3app_3one(PyObject *__pyx_self, PyObject *__pyx_v_x) {\n\
                  \x20 __pyx_L1_error:;\n\
                  \x20 __Pyx_AddTraceback(\"one\", __pyx_clineno, __pyx_lineno, __pyx_filename);\n\
@@ -1633,13 +1640,11 @@ mod tests {
             // Cython's own message stays where it is raised; the label replaces it.
             "  __Pyx_RaiseArgtupleInvalid(\"two\", 1, 2, 2, __pyx_nargs); __PYX_ERR(0, 1, __pyx_L3_error)\n  \
              __pyx_L3_error:;\n  \
-             #if CYTHON_VECTORCALL\n  \
-             __pyelf_argument_error = __pyelf_python_arguments(__pyx_self, __pyx_args, __pyx_nargs, __pyx_kwds);\n  \
-             #else\n  \
-             __pyelf_argument_error = __pyelf_python_arguments(__pyx_self, (PyObject *const *)__pyx_args, -1, __pyx_kwds);\n  \
-             #endif\n  \
+             __pyelf_argument_error = __PYELF_PYTHON_ARGUMENTS(__pyx_self, __pyx_args, __pyx_nargs, __pyx_kwds);\n  \
              if (!__pyelf_argument_error) __Pyx_AddTraceback(\"two\", __pyx_clineno, __pyx_lineno, __pyx_filename);\n  \
              __pyelf_argument_error = 0;\n}\n",
+            "  if (unlikely(__pyx_nargs > 0)) { __Pyx_RaiseArgtupleInvalid(\"kw\", 1, 0, 0, __pyx_nargs); \
+             __PYELF_PYTHON_ARGUMENTS(__pyx_self, __pyx_args, __pyx_nargs, __pyx_kwds); return NULL; }\n",
             "        __pyelf_unexpected_keyword(func, PyTuple_GET_ITEM(kwnames, 0)); /* pyelf */\n",
         ] {
             assert!(out.contains(want), "{want}\n{out}");
@@ -1648,7 +1653,7 @@ mod tests {
         // extension type's special method), stay Cython's.
         assert!(out.contains("  __pyx_L1_error:;\n  __Pyx_AddTraceback(\"one\","), "{out}");
         assert!(out.contains("  __pyx_L3_error:;\n  __Pyx_AddTraceback(\"__init__\","), "{out}");
-        assert_eq!(out.matches("__pyelf_python_arguments(__pyx_self").count(), 2, "{out}");
+        assert_eq!(out.matches("__PYELF_PYTHON_ARGUMENTS(__pyx_self").count(), 2, "{out}");
         assert_eq!(python_arguments("no include\n"), "no include\n");
     }
 

@@ -430,7 +430,12 @@ if "annotation_typing=False" in sys.argv:
     _locals_types = ExprNodes.FuncLocalsExprNode.analyse_types
 
     def locals_types(self, env):
-        self.key_value_pairs = [i for i in self.key_value_pairs if not getattr(i.value, "cf_is_null", False)]
+        def unassigned(item):
+            # (Not one an inner function may assign: `nonlocal x; x = 5`.)
+            entry = env.lookup_here(item.value.name)
+            return getattr(item.value, "cf_is_null", False) and not (entry is not None and entry.in_closure)
+
+        self.key_value_pairs = [i for i in self.key_value_pairs if not unassigned(i)]
         return _locals_types(self, env)
 
     ExprNodes.FuncLocalsExprNode.analyse_types = locals_types
@@ -525,6 +530,31 @@ if "annotation_typing=False" in sys.argv:
 
     _analyse_default_args = ExprNodes.PyCFunctionNode.analyse_default_args
 
+    # What an annotation may hold that Cython cannot compile a second time (a lambda in
+    # `Annotated[int, lambda v: v > 0]`, a comprehension, `*Ts`): such an annotation stays the
+    # string Cython made.
+    UNCOPIED = tuple(
+        getattr(ExprNodes, name)
+        for name in ("LambdaNode", "ScopedExprNode", "StarredUnpackingNode", "YieldExprNode", "AwaitExprNode",
+                     "AssignmentExpressionNode")
+        if hasattr(ExprNodes, name)
+    )
+
+    def evaluable(expr):
+        if isinstance(expr, UNCOPIED):
+            return False
+        for attr in expr.child_attrs:
+            child = getattr(expr, attr, None)
+            for c in child if isinstance(child, list) else [child]:
+                if isinstance(c, Nodes.Node) and not evaluable(c):
+                    return False
+        return True
+
+    def annotation_value(annotation, strings=False):
+        if strings or not evaluable(annotation.expr):
+            return copy.deepcopy(annotation.string)
+        return copy.deepcopy(annotation.expr)
+
     def analyse_default_args(self, env):
         _analyse_default_args(self, env)
         if self.annotations_dict is None:
@@ -541,7 +571,7 @@ if "annotation_typing=False" in sys.argv:
             ExprNodes.DictItemNode(
                 pos,
                 key=ExprNodes.IdentifierStringNode(pos, value=name),
-                value=copy.deepcopy(annotation.string if strings else annotation.expr),
+                value=annotation_value(annotation, strings),
             )
             for pos, name, annotation in annotated
         ]
@@ -550,8 +580,50 @@ if "annotation_typing=False" in sys.argv:
     ExprNodes.PyCFunctionNode.analyse_default_args = analyse_default_args
 
     # A class's `__annotations__` too (`a: int = 1` gives {'a': int}, a dataclass field's type
-    # int): the dict is made at the end of the class body, where every name the annotations may
-    # use is bound (python evaluates each at its statement). Cython made a dict of strings first.
+    # int), each stored by its statement, as python stores it, so one in a branch that does not
+    # run (`if TYPE_CHECKING:`) is not evaluated: an empty dict first, then after each annotated
+    # name `__annotations__["a"] = int`. Cython made a dict of strings first.
+    def annotation_store(env, target):
+        pos = target.pos
+        store = Nodes.SingleAssignmentNode(
+            pos,
+            lhs=ExprNodes.IndexNode(
+                pos,
+                base=ExprNodes.NameNode(pos, name=EncodedString("__annotations__")),
+                index=ExprNodes.IdentifierStringNode(pos, value=target.name),
+            ),
+            rhs=annotation_value(target.annotation),
+        )
+        store.analyse_declarations(env)
+        return store
+
+    def annotated_name(stat):
+        # (A bare `name: type` is a PassStatNode by now, which keeps its expression.)
+        target = stat.lhs if isinstance(stat, Nodes.SingleAssignmentNode) else getattr(stat, "expr", None)
+        kinds = (Nodes.SingleAssignmentNode, Nodes.ExprStatNode, Nodes.PassStatNode)
+        if isinstance(stat, kinds) and getattr(target, "is_name", False):
+            return target if getattr(target, "annotation", None) is not None else None
+        return None
+
+    def store_annotations(node, env):
+        if isinstance(node, (Nodes.FuncDefNode, Nodes.ClassDefNode, ExprNodes.ExprNode)):
+            return
+        if isinstance(node, Nodes.StatListNode):
+            stats = []
+            for stat in node.stats:
+                store_annotations(stat, env)
+                stats.append(stat)
+                target = annotated_name(stat)
+                if target is not None:
+                    stats.append(annotation_store(env, target))
+            node.stats = stats
+            return
+        for attr in node.child_attrs:
+            child = getattr(node, attr, None)
+            for c in child if isinstance(child, list) else [child]:
+                if isinstance(c, Nodes.Node):
+                    store_annotations(c, env)
+
     _class_annotations = ExprNodes.Py3ClassNode.analyse_annotations
 
     def class_annotations(self, env):
@@ -563,19 +635,8 @@ if "annotation_typing=False" in sys.argv:
         lhs = getattr(first, "lhs", None)
         if not isinstance(getattr(first, "rhs", None), ExprNodes.DictNode) or getattr(lhs, "name", None) != "__annotations__":
             return
-        first.rhs = ExprNodes.DictNode(
-            first.rhs.pos,
-            key_value_pairs=[
-                ExprNodes.DictItemNode(
-                    entry.pos,
-                    key=ExprNodes.IdentifierStringNode(entry.pos, value=entry.name),
-                    value=copy.deepcopy(entry.annotation.expr),
-                )
-                for entry in env.entries.values()
-                if entry.annotation
-            ],
-        )
-        stats.append(stats.pop(0))
+        first.rhs = ExprNodes.DictNode(first.rhs.pos, key_value_pairs=[])
+        store_annotations(self.class_def_node.body, env)
 
     ExprNodes.Py3ClassNode.analyse_annotations = class_annotations
 
@@ -587,6 +648,9 @@ if "annotation_typing=False" in sys.argv:
         proto="""
 static void __pyelf_need_more_values(Py_ssize_t expected, int at_least, Py_ssize_t got);
 static PyObject *__pyelf_unpack_iter(PyObject *o);
+static PyObject *__pyelf_unpack_list(PyObject *o);
+#define __pyelf_unpack_list_keep_new(o) \\
+    ((PyList_CheckExact(o) && Py_REFCNT(o) == 1) ? __Pyx_NewRef(o) : __pyelf_unpack_list(o))
 """,
         impl="""
 static void __pyelf_need_more_values(Py_ssize_t expected, int at_least, Py_ssize_t got) {
@@ -598,6 +662,12 @@ static PyObject *__pyelf_unpack_iter(PyObject *o) {
     if (it == NULL && PyErr_ExceptionMatches(PyExc_TypeError) && Py_TYPE(o)->tp_iter == NULL && !PySequence_Check(o))
         PyErr_Format(PyExc_TypeError, "cannot unpack non-iterable %.200s object", Py_TYPE(o)->tp_name);
     return it;
+}
+static PyObject *__pyelf_unpack_list(PyObject *o) {
+    PyObject *list = PySequence_List(o);
+    if (list == NULL && PyErr_ExceptionMatches(PyExc_TypeError) && Py_TYPE(o)->tp_iter == NULL && !PySequence_Check(o))
+        PyErr_Format(PyExc_TypeError, "cannot unpack non-iterable %.200s object", Py_TYPE(o)->tp_name);
+    return list;
 }
 """,
     )
@@ -615,6 +685,8 @@ static PyObject *__pyelf_unpack_iter(PyObject *o) {
             if isinstance(text, str):
                 text = text.replace("__Pyx_RaiseNeedMoreValuesError(", "__pyelf_need_more_values(%d, %d, " % (expected, starred), 1)
                 text = text.replace(" = PyObject_GetIter(", " = __pyelf_unpack_iter(", 1)
+                text = text.replace(" = PySequence_List(", " = __pyelf_unpack_list(", 1)
+                text = text.replace(" = __Pyx_PySequence_ListKeepNew(", " = __pyelf_unpack_list_keep_new(", 1)
             return putln(text, *a, **k)
 
         code.putln = put_python_line

@@ -9,6 +9,10 @@
  * of no arguments or of one (METH_NOARGS, METH_O) call `__pyelf_argument_count`,
  * `__pyelf_missing_arguments` and `__pyelf_unexpected_keyword`. */
 
+/* The call a wrapper makes, with its arguments as it has them (a vectorcall's, or a tuple). */
+#define __PYELF_PYTHON_ARGUMENTS(func, args, nargs, kwds) \
+    __pyelf_python_arguments((func), (PyObject *const *)(args), CYTHON_VECTORCALL ? (nargs) : -1, (kwds))
+
 /* Set where a wrapper's error is python's argument error: the wrapper then adds no traceback
  * entry, as python's call never enters the function (a wrapper's other errors, such as a typed
  * argument's conversion in code written for Cython, keep theirs). The GIL is held from here to

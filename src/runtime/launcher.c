@@ -518,7 +518,6 @@ static PyStatus set_orig_argv(PyConfig *config, int as_app, int argc, char **arg
     return status;
 }
 
-/* Calls `_pyelf_importer.NAME(arg)`; returns its result (a new reference) or NULL. */
 /* sys.stderr and sys.stdout flushed, the exception being raised kept, as python flushes them
  * once a script has run (Python/pythonrun.c's flush_io): what the script printed comes before the
  * traceback or the message of sys.exit(), and before what atexit handlers print, even where
@@ -537,6 +536,7 @@ static void flush_io(void)
     PyErr_SetRaisedException(raised);
 }
 
+/* Calls `_pyelf_importer.NAME(arg)`; returns its result (a new reference) or NULL. */
 static PyObject *call_importer(const char *name, const char *arg)
 {
     PyObject *importer = PyImport_ImportModule("_pyelf_importer");

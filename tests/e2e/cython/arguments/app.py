@@ -56,6 +56,10 @@ def gen(a, /, b):
     yield a
 
 
+def only_kw(**kw):
+    return kw
+
+
 class _Private:
     def m(self, __x, *, __y=1):
         return __x
@@ -135,6 +139,8 @@ cases = [
     ("_Private().m()", lambda: _Private().m()),
     ("_Private().m(__x=1)", lambda: _Private().m(__x=1)),
     ("_Private().m(1, __y=1)", lambda: _Private().m(1, __y=1)),
+    ("only_kw(1)", lambda: only_kw(1)),
+    ("only_kw(1, 2, a=3)", lambda: only_kw(1, 2, a=3)),
 ]
 for text, call in cases:
     try:

@@ -459,3 +459,111 @@ try:
     imp()
 except ImportError as e:
     print(str(e).split(" (")[0], e.name, e.path is not None, e.name_from)
+
+# Class annotations stored by their statements (not in a branch that does not run).
+import os
+from typing import TYPE_CHECKING
+if TYPE_CHECKING:
+    from decimal import Decimal
+
+class A:
+    if TYPE_CHECKING:
+        y: Decimal
+    x: int = 1
+print(A.__annotations__)
+
+class A2:
+    if os.environ.get("NOPE"):
+        y: Decimal
+    x: int = 1
+print(A2.__annotations__)
+
+def f(a: "Decimal", b: int) -> None: pass
+print(f.__annotations__)
+
+class C:
+    T = int
+    x: T
+    T = str
+print(C.__annotations__)
+
+class E:
+    a: int
+    print("in body", __annotations__)
+    b: str
+class T2:
+    try:
+        w: Decimal
+    except NameError:
+        pass
+    z: int = 0
+print(T2.__annotations__)
+import dataclasses
+@dataclasses.dataclass
+class D2:
+    a: int
+    b: "list[str]" = dataclasses.field(default_factory=list)
+print([(f.name, f.type) for f in dataclasses.fields(D2)])
+class Nested:
+    class Inner:
+        q: int
+    r: Inner
+print(Nested.__annotations__, Nested.Inner.__annotations__)
+
+from typing import Annotated, TypeVarTuple, Generic
+Ts = TypeVarTuple("Ts")
+def f(x: Annotated[int, lambda v: v > 0]) -> None: pass
+def h(x: [i for i in range(3)]): pass
+print(list(h.__annotations__))
+def g(*args: *Ts): pass
+print(list(g.__annotations__))
+class K:
+    a: Annotated[int, lambda v: v]
+    b: int = 2
+print(list(K.__annotations__))
+
+def f1():
+    def g():
+        nonlocal x
+        x = 5
+    g()
+    r = sorted(locals())
+    x = 1
+    return r
+print(f1())
+
+# Unpacking messages, a starred target first too.
+def t(fn):
+    try:
+        fn()
+    except Exception as e:
+        print(type(e).__name__, e)
+def v(x): return x
+def u1(): a, b, c = v([1])
+def u2(): a, b = v(5)
+def u3(): a, *b, c = v([1])
+def u4(): *a, b = v(5)
+def u5(): a, *b = iter([])
+def u6(): a, b = v((1, 2, 3))
+def u7(): a, b = iter([1, 2, 3])
+def u8(): (a, (b, c)), d = v(((1, (2,)), 3))
+def u9(): a, b = v(None)
+def u10():
+    for a, b in v([(1, 2), (3,)]): pass
+def u11(): a, b = {1: 2}
+class NoIter:
+    __iter__ = None
+def u12(): a, b = NoIter()
+def u13(): a, b, c, d, e = iter([1])
+def u14(): [a, b] = v("x")
+def u15(): a, *b = v(5)
+def u16():
+    l: list = v([1])
+    a, b = l
+def u17():
+    t = v((1,))
+    a, b = tuple(t)
+def u18(): a, b = v(iter([]))
+def u19(): a, *b = v(None)
+for f in [u1,u2,u3,u4,u5,u6,u7,u8,u9,u10,u11,u12,u13,u14,u15,u16,u17,u18,u19]:
+    t(f)
