@@ -23,6 +23,7 @@ keeps Cython's line and no columns, as before.
 
 import ast
 import bisect
+import contextlib
 import importlib.util
 import sys
 import warnings
@@ -288,6 +289,22 @@ Code.CCodeWriter.set_error_info = set_error_info
 from Cython.Compiler import Nodes
 
 
+@contextlib.contextmanager
+def shadowing(obj, name, value):
+    """`obj.name` is `value` (an attribute of the instance, over its class's and over one the
+    instance had) while the block runs."""
+    had = name in obj.__dict__
+    before = obj.__dict__.get(name)
+    setattr(obj, name, value)
+    try:
+        yield
+    finally:
+        if had:
+            setattr(obj, name, before)
+        else:
+            delattr(obj, name)
+
+
 _return_code = Nodes.ReturnStatNode.generate_execution_code
 
 
@@ -307,17 +324,9 @@ def return_code(self, code, *args, **kwargs):
             return code.put_xdecref_clear(cname, *a, **k)
         return type(code).put_decref_clear(code, cname, *a, **k)
 
-    shadowed = code.__dict__.get("put_decref_clear")
-    funcstate.temps_holding_reference = temps_holding_reference
-    code.put_decref_clear = put_decref_clear
-    try:
-        return _return_code(self, code, *args, **kwargs)
-    finally:
-        del funcstate.temps_holding_reference
-        if shadowed is None:
-            del code.put_decref_clear
-        else:
-            code.put_decref_clear = shadowed
+    with shadowing(funcstate, "temps_holding_reference", temps_holding_reference):
+        with shadowing(code, "put_decref_clear", put_decref_clear):
+            return _return_code(self, code, *args, **kwargs)
 
 
 Nodes.ReturnStatNode.generate_execution_code = return_code
@@ -328,25 +337,11 @@ _generate_handling_code = Nodes.ExceptClauseNode.generate_handling_code
 def generate_handling_code(self, code, *args, **kwargs):
     def label_interceptor(*a, **k):
         for item in Code.CCodeWriter.label_interceptor(code, *a, **k):
-            shadowed = code.__dict__.get("put_decref_clear")
-            code.put_decref_clear = code.put_xdecref_clear
-            try:
+            with shadowing(code, "put_decref_clear", code.put_xdecref_clear):
                 yield item
-            finally:
-                if shadowed is None:
-                    del code.put_decref_clear
-                else:
-                    code.put_decref_clear = shadowed
 
-    outer = code.__dict__.get("label_interceptor")
-    code.label_interceptor = label_interceptor
-    try:
+    with shadowing(code, "label_interceptor", label_interceptor):
         return _generate_handling_code(self, code, *args, **kwargs)
-    finally:
-        if outer is None:
-            del code.label_interceptor
-        else:
-            code.label_interceptor = outer
 
 
 Nodes.ExceptClauseNode.generate_handling_code = generate_handling_code
@@ -678,7 +673,6 @@ static PyObject *__pyelf_unpack_list(PyObject *o) {
         code.globalstate.use_utility_code(UNPACKING)
         starred = any(a.is_starred for a in self.args)
         expected = len(self.args) - starred
-        shadowed = code.__dict__.get("putln")
         putln = code.putln
 
         def put_python_line(text="", *a, **k):
@@ -689,14 +683,8 @@ static PyObject *__pyelf_unpack_list(PyObject *o) {
                 text = text.replace(" = __Pyx_PySequence_ListKeepNew(", " = __pyelf_unpack_list_keep_new(", 1)
             return putln(text, *a, **k)
 
-        code.putln = put_python_line
-        try:
+        with shadowing(code, "putln", put_python_line):
             return _unpack(self, rhs, code, *args, **kwargs)
-        finally:
-            if shadowed is None:
-                del code.putln
-            else:
-                code.putln = shadowed
 
     ExprNodes.SequenceNode.generate_assignment_code = generate_unpacking
 
