@@ -434,11 +434,6 @@ static PyStatus set_locations(PyConfig *config, int as_python, int argc, char **
     return status;
 }
 
-/* sys.orig_argv as python gives it, the interpreter's command line. Started as a worker or through
- * sys.executable, that is the command line itself. Started as the app, python's would be `python
- * SCRIPT ARGS…` (for a command pip installs, its `#!` interpreter, then its path): sys.executable,
- * then sys.argv. Code that restarts the app with `[sys.executable, *sys.orig_argv[1:]]`
- * (werkzeug's reloader) finds the binary where python has the script. */
 /* The variables of python's environment that change how a program runs and not where its modules
  * come from, read as python reads them (Python/initconfig.c): Docker images and CI systems set
  * PYTHONUNBUFFERED so that output is not held in a buffer, PYTHONIOENCODING, PYTHONWARNINGS,
@@ -499,6 +494,11 @@ static PyStatus honor_environment(PyConfig *config)
     return status;
 }
 
+/* sys.orig_argv as python gives it, the interpreter's command line. Started as a worker or through
+ * sys.executable, that is the command line itself. Started as the app, python's would be `python
+ * SCRIPT ARGS…` (for a command pip installs, its `#!` interpreter, then its path): sys.executable,
+ * then sys.argv. Code that restarts the app with `[sys.executable, *sys.orig_argv[1:]]`
+ * (werkzeug's reloader) finds the binary where python has the script. */
 static PyStatus set_orig_argv(PyConfig *config, int as_app, int argc, char **argv)
 {
     PyStatus status = PyStatus_Ok();
