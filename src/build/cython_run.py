@@ -437,7 +437,7 @@ if "annotation_typing=False" in sys.argv:
 
     # A name `locals()` may find unassigned (assigned on some paths only, a loop's later turns)
     # is a Python object, which can be: as a C variable it was always there.
-    from Cython.Compiler import TypeInference
+    from Cython.Compiler import Builtin, PyrexTypes, TypeInference
 
     _infer_types = TypeInference.SimpleAssignmentTypeInferer.infer_types
 
@@ -535,15 +535,16 @@ if "annotation_typing=False" in sys.argv:
         if hasattr(ExprNodes, name)
     )
 
-    def evaluable(expr):
-        if isinstance(expr, UNCOPIED):
-            return False
-        for attr in expr.child_attrs:
-            child = getattr(expr, attr, None)
+    def child_nodes(node):
+        """The nodes under `node` (its `child_attrs`, each a node, a list of them or None)."""
+        for attr in node.child_attrs:
+            child = getattr(node, attr, None)
             for c in child if isinstance(child, list) else [child]:
-                if isinstance(c, Nodes.Node) and not evaluable(c):
-                    return False
-        return True
+                if isinstance(c, Nodes.Node):
+                    yield c
+
+    def evaluable(expr):
+        return not isinstance(expr, UNCOPIED) and all(evaluable(c) for c in child_nodes(expr))
 
     def annotation_value(annotation, strings=False):
         if strings or not evaluable(annotation.expr):
@@ -613,11 +614,8 @@ if "annotation_typing=False" in sys.argv:
                     stats.append(annotation_store(env, target))
             node.stats = stats
             return
-        for attr in node.child_attrs:
-            child = getattr(node, attr, None)
-            for c in child if isinstance(child, list) else [child]:
-                if isinstance(c, Nodes.Node):
-                    store_annotations(c, env)
+        for child in child_nodes(node):
+            store_annotations(child, env)
 
     _class_annotations = ExprNodes.Py3ClassNode.analyse_annotations
 
@@ -652,17 +650,17 @@ static void __pyelf_need_more_values(Py_ssize_t expected, int at_least, Py_ssize
     PyErr_Format(PyExc_ValueError, "not enough values to unpack (expected %s%zd, got %zd)",
                  at_least ? "at least " : "", expected, got);
 }
-static PyObject *__pyelf_unpack_iter(PyObject *o) {
-    PyObject *it = PyObject_GetIter(o);
-    if (it == NULL && PyErr_ExceptionMatches(PyExc_TypeError) && Py_TYPE(o)->tp_iter == NULL && !PySequence_Check(o))
+/* `result` (an iterator or a list of `o`), or NULL with python's TypeError where `o` is no iterable */
+static PyObject *__pyelf_unpacked(PyObject *o, PyObject *result) {
+    if (result == NULL && PyErr_ExceptionMatches(PyExc_TypeError) && Py_TYPE(o)->tp_iter == NULL && !PySequence_Check(o))
         PyErr_Format(PyExc_TypeError, "cannot unpack non-iterable %.200s object", Py_TYPE(o)->tp_name);
-    return it;
+    return result;
+}
+static PyObject *__pyelf_unpack_iter(PyObject *o) {
+    return __pyelf_unpacked(o, PyObject_GetIter(o));
 }
 static PyObject *__pyelf_unpack_list(PyObject *o) {
-    PyObject *list = PySequence_List(o);
-    if (list == NULL && PyErr_ExceptionMatches(PyExc_TypeError) && Py_TYPE(o)->tp_iter == NULL && !PySequence_Check(o))
-        PyErr_Format(PyExc_TypeError, "cannot unpack non-iterable %.200s object", Py_TYPE(o)->tp_name);
-    return list;
+    return __pyelf_unpacked(o, PySequence_List(o));
 }
 """,
     )
@@ -705,8 +703,6 @@ static PyObject *__pyelf_unpack_list(PyObject *o) {
     # x = 1.5` a C double, so it printed 0.0, and `max(3, 2.0)` gave 3.0), a character of a str
     # (Py_UCS4, a str in python) and a C integer (`for c in b"ab"` then `for c in "xy"` gave 'a'
     # for the byte 97).
-    from Cython.Compiler import Builtin, PyrexTypes
-
     def python_kind(t):
         if t.is_unicode_char:
             return "str"
